@@ -1,0 +1,37 @@
+//! Procedural macros for [Stem](https://docs.rs/stem). Use them through the
+//! `stem` crate (`#[stem::task]`); this crate's paths are not a public API.
+
+mod duration;
+mod task;
+
+use proc_macro::TokenStream;
+
+/// Turns an `async fn` into a typed task.
+///
+/// ```ignore
+/// #[stem::task(queue = "emails", max_retries = 5, time_limit = "30s")]
+/// async fn send_email(ctx: TaskContext, to: String, subject: String) -> Result<Receipt, TaskError> { ... }
+/// ```
+///
+/// The fn stays as it is (callable directly, for unit tests). Beside it come:
+/// - `SendEmail`, implementing `stem::Task` (`NAME`, `OPTIONS`, `Args`, `Output`);
+/// - `SendEmailArgs`, a serde struct of the arguments (for one argument, an alias
+///   of its type; for none, `()`);
+/// - `SendEmail::enqueue(&stem, args)`, returning a `TaskHandle<Receipt>`, and
+///   `SendEmail::call(args)`, a `Signature<SendEmail>` with per-call options;
+/// - a registration, so that every worker linked with it finds the task.
+///
+/// A `TaskContext` parameter, if any, comes first. The fn returns
+/// `Result<T, E>` where `E: Into<TaskError>` (any `std::error::Error` converts).
+///
+/// Options: `name = "..."` (default: module path and fn name), `queue = "..."`,
+/// `max_retries = N`, `retry_backoff = "1s"`, `retry_backoff_max = "10m"`,
+/// `retry_jitter = true`, `time_limit = "30s"`, `soft_time_limit = "20s"`,
+/// `visibility_timeout = "60s"`, `priority = 0..=9`, `rate_limit = "10/s"`,
+/// `unique_for = "1h"`, `crate = "path::to::stem"`. Durations take `ms`, `s`,
+/// `m`, `h`, `d` units and combine (`"1m30s"`); rates are `N/unit` or
+/// `N/duration` (`"100/m"`, `"5/10s"`). Mistakes are compile errors.
+#[proc_macro_attribute]
+pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
+    task::expand(args.into(), item.into()).into()
+}

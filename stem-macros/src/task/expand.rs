@@ -1,0 +1,176 @@
+//! Code generation for `#[stem::task]`: `quote!` only.
+
+use std::time::Duration;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::model::Task;
+
+pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
+    let krate = task.options.krate.clone().unwrap_or_else(|| syn::parse_quote!(::stem));
+    let vis = &function.vis;
+    let Task { fn_name, type_name, args_name, output, .. } = task;
+
+    let serde_path = format!("{}::__private::serde", quote!(#krate).to_string().replace(' ', ""));
+    let args_def = match task.args.as_slice() {
+        [] => quote! {
+            #[doc = concat!("The arguments of [`", stringify!(#fn_name), "`]: it takes none.")]
+            #vis type #args_name = ();
+        },
+        [(_, ty)] => quote! {
+            #[doc = concat!("The argument of [`", stringify!(#fn_name), "`].")]
+            #vis type #args_name = #ty;
+        },
+        many => {
+            let fields = many.iter().map(|(name, ty)| {
+                quote! {
+                    #[doc = concat!("The `", stringify!(#name), "` argument.")]
+                    #vis #name: #ty
+                }
+            });
+            quote! {
+                #[doc = concat!("The arguments of [`", stringify!(#fn_name), "`].")]
+                #[derive(#krate::__private::serde::Serialize, #krate::__private::serde::Deserialize)]
+                #[serde(crate = #serde_path)]
+                #vis struct #args_name { #(#fields,)* }
+            }
+        }
+    };
+
+    let ctx = format_ident!("__stem_ctx");
+    let args = format_ident!("__stem_args");
+    let ctx_arg = task.takes_context.then(|| quote!(#ctx,));
+    let drop_ctx = (!task.takes_context).then(|| quote!(let _ = #ctx;));
+    let call_args = match task.args.as_slice() {
+        [] => quote!(),
+        [_] => quote!(#args),
+        many => {
+            let names = many.iter().map(|(name, _)| name);
+            quote!(#(#args.#names),*)
+        }
+    };
+    let checks = task.args.iter().map(|(_, ty)| {
+        quote_spanned!(ty.span()=> #krate::__private::assert_task_arg::<#ty>();)
+    });
+    let output_check = quote_spanned!(output.span()=> #krate::__private::assert_task_output::<#output>(););
+
+    let name = match &task.options.name {
+        Some(name) => quote!(#name),
+        None => quote!(concat!(module_path!(), "::", stringify!(#fn_name))),
+    };
+    let options = options(task, &krate);
+    let registration = quote_spanned! {fn_name.span()=>
+        #krate::__private::inventory::submit! {
+            #krate::__private::TaskRegistration::of::<#type_name>(file!(), line!())
+        }
+    };
+
+    quote! {
+        #function
+
+        #[doc = concat!("The task of [`", stringify!(#fn_name), "`]: enqueue it with [`", stringify!(#type_name), "::enqueue`].")]
+        #[derive(Debug, Clone, Copy, Default)]
+        #vis struct #type_name;
+
+        #args_def
+
+        const _: () = {
+            #(#checks)*
+            #output_check
+
+            #[automatically_derived]
+            impl #krate::Task for #type_name {
+                const NAME: &'static str = #name;
+                const OPTIONS: #krate::TaskOptions = #options;
+                type Args = #args_name;
+                type Output = #output;
+
+                fn run(
+                    #ctx: #krate::TaskContext,
+                    #args: Self::Args,
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<Self::Output, #krate::TaskError>> + ::core::marker::Send {
+                    #drop_ctx
+                    async move {
+                        #fn_name(#ctx_arg #call_args).await.map_err(#krate::__private::into_task_error)
+                    }
+                }
+            }
+
+            #[automatically_derived]
+            impl #type_name {
+                /// Enqueues a call with the task's default options; the handle's
+                /// `wait()` yields the task's result.
+                #vis async fn enqueue(
+                    stem: &#krate::Stem,
+                    args: #args_name,
+                ) -> #krate::Result<#krate::TaskHandle<#output>> {
+                    Self::call(args).enqueue(stem).await
+                }
+
+                /// A call with per-call options (countdown, priority, queue ...)
+                /// to enqueue or compose.
+                #vis fn call(args: #args_name) -> #krate::Signature<Self> {
+                    #krate::Signature::new(args)
+                }
+            }
+
+            #registration
+        };
+    }
+}
+
+fn options(task: &Task, krate: &syn::Path) -> TokenStream {
+    let o = &task.options;
+    let mut sets = Vec::new();
+    if let Some(queue) = &o.queue {
+        sets.push(quote!(o.queue = #queue;));
+    }
+    if let Some(n) = o.max_retries {
+        sets.push(quote!(o.max_retries = #n;));
+    }
+    if let Some(d) = o.retry_backoff {
+        let d = duration(d);
+        sets.push(quote!(o.retry.backoff = #d;));
+    }
+    if let Some(d) = o.retry_backoff_max {
+        let d = duration(d);
+        sets.push(quote!(o.retry.backoff_max = #d;));
+    }
+    if let Some(b) = o.retry_jitter {
+        sets.push(quote!(o.retry.jitter = #b;));
+    }
+    for (field, value) in [
+        ("time_limit", o.time_limit),
+        ("soft_time_limit", o.soft_time_limit),
+        ("visibility_timeout", o.visibility_timeout),
+        ("unique_for", o.unique_for),
+    ] {
+        if let Some(d) = value {
+            let field = format_ident!("{field}");
+            let d = duration(d);
+            sets.push(quote!(o.#field = ::core::option::Option::Some(#d);));
+        }
+    }
+    if let Some(p) = o.priority {
+        sets.push(quote!(o.priority = #p;));
+    }
+    if let Some((count, per)) = o.rate_limit {
+        let per = duration(per);
+        sets.push(quote! {
+            o.rate_limit = ::core::option::Option::Some(#krate::task::Rate { count: #count, per: #per });
+        });
+    }
+    quote! {{
+        #[allow(unused_mut)]
+        let mut o = #krate::TaskOptions::DEFAULT;
+        #(#sets)*
+        o
+    }}
+}
+
+fn duration(d: Duration) -> TokenStream {
+    let millis = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    quote!(::core::time::Duration::from_millis(#millis))
+}

@@ -1,0 +1,269 @@
+//! The validated model of one task: everything `expand` needs, with spans.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, Ident, Lit, Pat, PathArguments, ReturnType, Type};
+
+use super::parse::{Option_, Options};
+use crate::duration::{parse_duration, parse_rate};
+
+/// Every option `#[stem::task]` accepts.
+const KNOWN: &[&str] = &[
+    "name",
+    "queue",
+    "max_retries",
+    "retry_backoff",
+    "retry_backoff_max",
+    "retry_jitter",
+    "time_limit",
+    "soft_time_limit",
+    "visibility_timeout",
+    "priority",
+    "rate_limit",
+    "unique_for",
+    "crate",
+];
+
+/// A validated task.
+pub(crate) struct Task {
+    pub(crate) fn_name: Ident,
+    pub(crate) type_name: Ident,
+    pub(crate) args_name: Ident,
+    pub(crate) takes_context: bool,
+    pub(crate) args: Vec<(Ident, Type)>,
+    pub(crate) output: Type,
+    pub(crate) options: TaskOptions,
+}
+
+/// Option values, parsed.
+#[derive(Default)]
+pub(crate) struct TaskOptions {
+    pub(crate) name: Option<String>,
+    pub(crate) queue: Option<String>,
+    pub(crate) max_retries: Option<u32>,
+    pub(crate) retry_backoff: Option<Duration>,
+    pub(crate) retry_backoff_max: Option<Duration>,
+    pub(crate) retry_jitter: Option<bool>,
+    pub(crate) time_limit: Option<Duration>,
+    pub(crate) soft_time_limit: Option<Duration>,
+    pub(crate) visibility_timeout: Option<Duration>,
+    pub(crate) priority: Option<u8>,
+    pub(crate) rate_limit: Option<(u32, Duration)>,
+    pub(crate) unique_for: Option<Duration>,
+    pub(crate) krate: Option<syn::Path>,
+}
+
+/// Collects errors so that all of them are reported at once.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+        let error = syn::Error::new(span, message);
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    fn finish<T>(self, value: impl FnOnce() -> T) -> syn::Result<T> {
+        match self.0 {
+            Some(error) => Err(error),
+            None => Ok(value()),
+        }
+    }
+}
+
+impl Task {
+    pub(crate) fn from_parts(raw: Options, function: &syn::ItemFn) -> syn::Result<Self> {
+        let mut errors = Errors::default();
+        let options = parse_options(raw, &mut errors);
+        let sig = &function.sig;
+
+        if sig.asyncness.is_none() {
+            errors.push(sig.fn_token.span, "`#[stem::task]` needs an `async fn`; add `async`");
+        }
+        if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+            errors.push(
+                sig.generics.span(),
+                "a task fn cannot be generic: a worker must know its concrete argument and result types",
+            );
+        }
+        if let Some(variadic) = &sig.variadic {
+            errors.push(variadic.span(), "a task fn cannot be variadic");
+        }
+
+        let mut takes_context = false;
+        let mut args = Vec::new();
+        for (index, input) in sig.inputs.iter().enumerate() {
+            let typed = match input {
+                FnArg::Receiver(receiver) => {
+                    errors.push(
+                        receiver.span(),
+                        "a task fn cannot take `self`: write a free `async fn` and pass what it needs as arguments",
+                    );
+                    continue;
+                }
+                FnArg::Typed(typed) => typed,
+            };
+            if is_context(&typed.ty) {
+                if index == 0 {
+                    takes_context = true;
+                } else {
+                    errors.push(typed.ty.span(), "`TaskContext` must be the first parameter of a task fn");
+                }
+                continue;
+            }
+            match &*typed.pat {
+                Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                    args.push((pat.ident.clone(), (*typed.ty).clone()));
+                }
+                other => errors.push(
+                    other.span(),
+                    "task arguments must be plain names (`to: String`), not patterns: they become fields of the arguments struct",
+                ),
+            }
+        }
+
+        let output = match &sig.output {
+            ReturnType::Type(_, ty) => result_ok_type(ty),
+            ReturnType::Default => None,
+        };
+        if output.is_none() {
+            let span = match &sig.output {
+                ReturnType::Type(_, ty) => ty.span(),
+                ReturnType::Default => sig.paren_token.span.close(),
+            };
+            errors.push(span, "a task fn must return `Result<T, E>` (with `E: Into<TaskError>`)");
+        }
+
+        let fn_name = sig.ident.clone();
+        let camel = upper_camel(&fn_name.to_string());
+        errors.finish(|| Task {
+            type_name: Ident::new(&camel, fn_name.span()),
+            args_name: Ident::new(&format!("{camel}Args"), fn_name.span()),
+            fn_name,
+            takes_context,
+            args,
+            output: output.unwrap_or_else(|| syn::parse_quote!(())),
+            options,
+        })
+    }
+}
+
+fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
+    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    let mut o = TaskOptions::default();
+    for Option_ { key, value } in raw {
+        let name = key.to_string();
+        if !KNOWN.contains(&name.as_str()) {
+            errors.push(key.span(), format!("unknown option `{name}`; valid options are: {}", KNOWN.join(", ")));
+            continue;
+        }
+        if seen.insert(name.clone(), key.span()).is_some() {
+            errors.push(key.span(), format!("duplicate option `{name}`"));
+            continue;
+        }
+        let span = value.span();
+        let result = match name.as_str() {
+            "name" => string(&name, &value).and_then(|s| non_empty(&name, s)).map(|s| o.name = Some(s)),
+            "queue" => string(&name, &value).and_then(|s| non_empty(&name, s)).map(|s| o.queue = Some(s)),
+            "max_retries" => int(&name, &value).map(|n| o.max_retries = Some(n)),
+            "priority" => int::<u8>(&name, &value).and_then(|p| {
+                if p <= 9 { Ok(o.priority = Some(p)) } else { Err(format!("`priority` must be 0 to 9, not {p}")) }
+            }),
+            "retry_jitter" => boolean(&name, &value).map(|b| o.retry_jitter = Some(b)),
+            "rate_limit" => string(&name, &value).and_then(|s| parse_rate(&s)).map(|r| o.rate_limit = Some(r)),
+            "crate" => string(&name, &value)
+                .and_then(|s| syn::parse_str::<syn::Path>(&s).map_err(|_| format!("`crate` takes a path like \"::stem\", not \"{s}\"")))
+                .map(|p| o.krate = Some(p)),
+            duration_key => string(&name, &value).and_then(|s| parse_duration(&s)).map(|d| {
+                let slot = match duration_key {
+                    "retry_backoff" => &mut o.retry_backoff,
+                    "retry_backoff_max" => &mut o.retry_backoff_max,
+                    "time_limit" => &mut o.time_limit,
+                    "soft_time_limit" => &mut o.soft_time_limit,
+                    "visibility_timeout" => &mut o.visibility_timeout,
+                    _ => &mut o.unique_for,
+                };
+                *slot = Some(d);
+            }),
+        };
+        if let Err(message) = result {
+            errors.push(span, message);
+        }
+    }
+    o
+}
+
+fn string(key: &str, value: &Lit) -> Result<String, String> {
+    match value {
+        Lit::Str(s) => Ok(s.value()),
+        _ => Err(format!("`{key}` expects a string, like `{key} = \"...\"`")),
+    }
+}
+
+fn non_empty(key: &str, s: String) -> Result<String, String> {
+    if s.trim().is_empty() { Err(format!("`{key}` cannot be empty")) } else { Ok(s) }
+}
+
+fn int<N: std::str::FromStr<Err: std::fmt::Display>>(key: &str, value: &Lit) -> Result<N, String> {
+    match value {
+        Lit::Int(i) => i.base10_parse::<N>().map_err(|e| format!("`{key}`: {e}")),
+        _ => Err(format!("`{key}` expects a whole number, like `{key} = 3`")),
+    }
+}
+
+fn boolean(key: &str, value: &Lit) -> Result<bool, String> {
+    match value {
+        Lit::Bool(b) => Ok(b.value),
+        _ => Err(format!("`{key}` expects `true` or `false`")),
+    }
+}
+
+/// Whether a parameter type is (a path ending in) `TaskContext`.
+fn is_context(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "TaskContext"))
+}
+
+/// `T` of a return type `Result<T, E>` (or `Result<T>` of an alias).
+fn result_ok_type(ty: &Type) -> Option<Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(generics) = &last.arguments else { return None };
+    generics.args.iter().find_map(|arg| match arg {
+        GenericArgument::Type(t) => Some(t.clone()),
+        _ => None,
+    })
+}
+
+fn upper_camel(snake: &str) -> String {
+    snake
+        .trim_start_matches("r#")
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::upper_camel;
+
+    #[test]
+    fn camel_case_names() {
+        assert_eq!(upper_camel("send_email"), "SendEmail");
+        assert_eq!(upper_camel("add"), "Add");
+        assert_eq!(upper_camel("_private_job_"), "PrivateJob");
+        assert_eq!(upper_camel("r#type"), "Type");
+    }
+}

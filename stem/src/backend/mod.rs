@@ -1,0 +1,69 @@
+//! The result backend contract: task states, results, groups and worker heartbeats.
+
+mod group;
+mod heartbeat;
+mod status;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use self::group::GroupStatus;
+pub use self::heartbeat::WorkerHeartbeat;
+pub use self::status::{ErrorInfo, Progress, TaskFailure, TaskState, TaskStatus};
+use crate::error::Result;
+use crate::id::TaskId;
+
+/// How long finished task records are kept unless a backend is told otherwise:
+/// one day, as Celery's `result_expires`.
+pub const DEFAULT_RESULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Where task states and results live.
+///
+/// Writes are fenced: a status whose `fence` is lower than the stored one is
+/// refused, so a worker whose lease was lost cannot overwrite the outcome of the
+/// delivery that replaced it. Final states are kept for the backend's retention
+/// (default [`DEFAULT_RESULT_RETENTION`]) and then disappear.
+///
+/// # Cancel safety
+/// Dropping a `wait` future is harmless. A dropped write either happened or not.
+#[async_trait]
+pub trait ResultBackend: Send + Sync + std::fmt::Debug + 'static {
+    /// Writes statuses in order, in one round trip where the store allows it.
+    /// Returns, per status, whether it was stored (false: refused by its fence).
+    async fn set_batch(&self, statuses: Vec<TaskStatus>) -> Result<Vec<bool>>;
+
+    /// Writes one status; false if refused by its fence.
+    async fn set(&self, status: TaskStatus) -> Result<bool> {
+        Ok(self.set_batch(vec![status]).await?.first().copied().unwrap_or(false))
+    }
+
+    /// Reads a status; `None` if unknown or expired.
+    async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>>;
+
+    /// Waits until the task is in a final state, for at most `timeout`; returns
+    /// the status then (final or not), `None` if the task is unknown.
+    async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskStatus>>;
+
+    /// Makes the task's record expire `ttl` from now.
+    async fn expire(&self, id: TaskId, ttl: Duration) -> Result<()>;
+
+    /// Creates (or resets) a group of `expected` members.
+    async fn group_init(&self, group: TaskId, expected: usize) -> Result<()>;
+
+    /// Adds a member's final status; returns the group, `None` if it is unknown.
+    /// Adding the same member twice counts it once.
+    async fn group_add(&self, group: TaskId, status: TaskStatus) -> Result<Option<GroupStatus>>;
+
+    /// Reads a group.
+    async fn group_get(&self, group: TaskId) -> Result<Option<GroupStatus>>;
+
+    /// Claims the right to start a chord's callback; true for the first caller only.
+    async fn claim_chord(&self, group: TaskId, callback: TaskId) -> Result<bool>;
+
+    /// Stores a worker heartbeat that expires after `ttl`.
+    async fn set_heartbeat(&self, heartbeat: WorkerHeartbeat, ttl: Duration) -> Result<()>;
+
+    /// The heartbeats that have not expired, by worker id.
+    async fn list_heartbeats(&self) -> Result<Vec<WorkerHeartbeat>>;
+}

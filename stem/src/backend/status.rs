@@ -1,0 +1,153 @@
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::Payload;
+use crate::id::TaskId;
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TaskState {
+    /// Enqueued, not yet taken by a worker.
+    Queued,
+    /// A worker is running it.
+    Started,
+    /// An attempt failed and another is scheduled.
+    Retrying,
+    /// It finished with a result. Final.
+    Succeeded,
+    /// It failed for good (retries exhausted or fail-now); it is in the dead letter queue. Final.
+    Failed,
+    /// It was received after its `expires` time and not run. Final.
+    Expired,
+    /// It was revoked before it finished. Final.
+    Revoked,
+}
+
+impl TaskState {
+    /// Whether no further change is expected.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Expired | Self::Revoked)
+    }
+
+    /// The lowercase name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Started => "started",
+            Self::Retrying => "retrying",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an attempt failed, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    /// The error's kind: a Rust type name, `panic`, `time_limit`, `unknown_task` ...
+    pub kind: String,
+    /// The error's message.
+    pub message: String,
+}
+
+/// Progress reported by a running task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// From 0.0 to 1.0.
+    pub fraction: f64,
+    /// Optional task-defined detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+/// Everything the result backend knows of one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TaskStatus {
+    /// The task id.
+    pub id: TaskId,
+    /// The task name.
+    pub task: String,
+    /// The queue.
+    pub queue: String,
+    /// The state.
+    pub state: TaskState,
+    /// The attempt this state belongs to (0 for the first).
+    pub attempt: u32,
+    /// The fencing token of the delivery that wrote this (0 for the producer).
+    /// A write with a lower token than the stored one is refused.
+    pub fence: u64,
+    /// The encoded result, once succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Payload>,
+    /// The last error, when retrying or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+    /// The last progress report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    /// Free-form metadata (worker id, retry delay ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub meta: BTreeMap<String, serde_json::Value>,
+    /// When this state was written.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TaskStatus {
+    /// A status in `state` for the given task, with nothing else set.
+    pub fn new(id: TaskId, task: impl Into<String>, queue: impl Into<String>, state: TaskState) -> Self {
+        Self {
+            id,
+            task: task.into(),
+            queue: queue.into(),
+            state,
+            attempt: 0,
+            fence: 0,
+            result: None,
+            error: None,
+            progress: None,
+            meta: BTreeMap::new(),
+            updated_at: Utc::now(),
+        }
+    }
+}
+
+/// How a task ended without a result; the error of a failed [`wait`](crate::TaskHandle::wait).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFailure {
+    /// The task id.
+    pub id: TaskId,
+    /// The task name.
+    pub task: String,
+    /// The final state: failed, expired or revoked.
+    pub state: TaskState,
+    /// The attempt that ended it (0 for the first).
+    pub attempt: u32,
+    /// The error recorded, if any.
+    pub error: Option<ErrorInfo>,
+}
+
+impl fmt::Display for TaskFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task `{}` ({}) {} on attempt {}", self.task, self.id, self.state, self.attempt + 1)?;
+        if let Some(error) = &self.error {
+            write!(f, ": {}: {}", error.kind, error.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TaskFailure {}

@@ -1,0 +1,80 @@
+//! The error type of every fallible operation in Stem.
+
+use std::time::Duration;
+
+use crate::backend::TaskFailure;
+use crate::id::TaskId;
+
+/// A `Result` whose error defaults to Stem's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong in Stem itself, in an adapter, or in the task being waited for.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Arguments or a result could not be encoded or decoded by their codec.
+    #[error("codec `{codec}` failed: {message}")]
+    Codec {
+        /// The codec's id (`json`, `bincode`).
+        codec: String,
+        /// What the codec reported.
+        message: String,
+    },
+    /// A payload names a codec this build does not know.
+    #[error("unknown codec `{0}`: known codecs are {known}", known = crate::codec::known_codecs())]
+    UnknownCodec(String),
+    /// Two tasks were registered under one name.
+    #[error(
+        "two tasks are named `{name}`: one at {first}, one at {second}; give one of them `#[stem::task(name = \"...\")]`"
+    )]
+    DuplicateTask {
+        /// The shared name.
+        name: String,
+        /// Source location of the first registration.
+        first: String,
+        /// Source location of the second registration.
+        second: String,
+    },
+    /// A delivery's lease was lost: it expired and the message went to another consumer.
+    #[error("the lease of task {0} was lost: it expired and the task was delivered again")]
+    LeaseLost(TaskId),
+    /// No task with this id is known to the result backend.
+    #[error("no task {0} is known to the result backend (never enqueued, or its record expired)")]
+    UnknownTaskId(TaskId),
+    /// A wait ended at its deadline before the task reached a final state.
+    #[error("task {id} did not finish within {timeout:?}")]
+    Timeout {
+        /// The task waited for.
+        id: TaskId,
+        /// How long the caller waited.
+        timeout: Duration,
+    },
+    /// The task ended without a result: it failed, expired or was revoked.
+    #[error("{0}")]
+    TaskFailed(TaskFailure),
+    /// A configuration value is invalid; the message names it and the fix.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The store is closed or shut down.
+    #[error("the {0} is closed")]
+    Closed(&'static str),
+    /// An adapter's own failure (connection, query, I/O).
+    #[error("{context}")]
+    Adapter {
+        /// What the adapter was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    /// Wraps an adapter's error with what it was doing at the time.
+    pub fn adapter(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Adapter { context: context.into(), source: source.into() }
+    }
+}

@@ -1,0 +1,79 @@
+//! # Stem
+//!
+//! Typed background jobs for Rust. Put `#[stem::task]` on an `async fn` and get a
+//! task you can enqueue with its own argument types and wait for with its own
+//! return type; run it on a [`Worker`] that retries, time-limits, leases and
+//! dead-letters, and never goes down with a task.
+//!
+//! ```
+//! use stem::prelude::*;
+//!
+//! /// Adds two numbers.
+//! #[stem::task]
+//! async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
+//!     Ok(a + b)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> stem::Result<()> {
+//! let stem = Stem::in_memory();
+//! let worker = Worker::builder(&stem).task::<Add>().build()?.spawn();
+//! let sum: i64 = Add::enqueue(&stem, AddArgs { a: 2, b: 3 }).await?.wait().await?;
+//! assert_eq!(sum, 5);
+//! worker.stop(ShutdownMode::Warm).await
+//! # }
+//! ```
+//!
+//! The crate is organised by contract: [`broker`], [`backend`] and [`lock`] hold
+//! the store traits every adapter implements, [`memory`] the in-process adapters,
+//! [`task`] the typed task API, and [`worker`] the runtime.
+
+pub mod backend;
+pub mod broker;
+pub mod codec;
+pub mod envelope;
+mod error;
+mod id;
+pub mod lock;
+pub mod memory;
+mod producer;
+pub mod task;
+pub mod worker;
+
+pub use stem_macros::task;
+
+pub use crate::backend::{ResultBackend, TaskFailure, TaskState, TaskStatus};
+pub use crate::broker::Broker;
+pub use crate::envelope::Envelope;
+pub use crate::error::{Error, Result};
+pub use crate::id::TaskId;
+pub use crate::lock::LockStore;
+pub use crate::producer::Stem;
+pub use crate::task::{Registry, Signature, Task, TaskContext, TaskError, TaskHandle, TaskOptions};
+pub use crate::worker::{ShutdownMode, Worker, WorkerHandle};
+
+/// The names most programs need, one `use` away.
+pub mod prelude {
+    pub use crate::task;
+    pub use crate::{ShutdownMode, Signature, Stem, Task, TaskContext, TaskError, TaskHandle, Worker};
+}
+
+/// What generated code needs; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use ::inventory;
+    pub use ::serde;
+
+    pub use crate::task::{TaskArgs, TaskOutput, TaskRegistration};
+
+    /// Turns a task fn's error into a [`TaskError`](crate::TaskError).
+    pub fn into_task_error<E: Into<crate::TaskError>>(error: E) -> crate::TaskError {
+        error.into()
+    }
+
+    /// Names the argument type in errors about it.
+    pub const fn assert_task_arg<T: TaskArgs>() {}
+
+    /// Names the output type in errors about it.
+    pub const fn assert_task_output<T: TaskOutput>() {}
+}

@@ -1,0 +1,389 @@
+//! The in-memory broker.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::stream::BoxStream;
+use tokio::sync::{Notify, broadcast};
+
+use crate::broker::{
+    Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, ReceiveRequest, Receipt, ReplayOptions,
+    ReplayResult,
+};
+use crate::envelope::{Envelope, MAX_PRIORITY};
+use crate::error::{Error, Result};
+use crate::id::TaskId;
+
+/// A [`Broker`] in process memory: priorities, delays, leases, fencing and a dead
+/// letter queue, all lost when the process ends. For tests, docs and one-process apps.
+#[derive(Debug, Default)]
+pub struct MemoryBroker {
+    state: Mutex<State>,
+    wake: Notify,
+    channels: Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queues: HashMap<String, Queue>,
+    seq: u64,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    /// One FIFO per priority, index = priority.
+    ready: [VecDeque<Message>; MAX_PRIORITY as usize + 1],
+    delayed: BTreeMap<(DateTime<Utc>, u64), Message>,
+    inflight: HashMap<TaskId, Leased>,
+    leases: BTreeSet<(DateTime<Utc>, TaskId)>,
+    /// Oldest first, each with its message's delivery count, so that fencing
+    /// tokens keep growing after a replay.
+    dead: Vec<(DeadLetter, u64)>,
+}
+
+#[derive(Debug)]
+struct Message {
+    envelope: Envelope,
+    /// Deliveries so far; the next delivery's fencing token is one more.
+    deliveries: u64,
+}
+
+#[derive(Debug)]
+struct Leased {
+    message: Message,
+    until: DateTime<Utc>,
+}
+
+impl MemoryBroker {
+    /// An empty broker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn enqueue(&self, state: &mut State, message: Message, now: DateTime<Utc>) {
+        state.seq += 1;
+        let seq = state.seq;
+        let queue = state.queues.entry(message.envelope.queue.clone()).or_default();
+        match message.envelope.not_before.filter(|at| *at > now) {
+            Some(at) => {
+                queue.delayed.insert((at, seq), message);
+            }
+            None => queue.push_ready(message),
+        }
+    }
+}
+
+impl Queue {
+    fn push_ready(&mut self, message: Message) {
+        let band = usize::from(message.envelope.priority.min(MAX_PRIORITY));
+        self.ready[band].push_back(message);
+    }
+
+    /// Moves due delayed messages to ready and expired leases back to ready.
+    fn tidy(&mut self, now: DateTime<Utc>) {
+        while let Some(entry) = self.delayed.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let message = entry.remove();
+            self.push_ready(message);
+        }
+        while let Some(&(until, id)) = self.leases.first() {
+            if until > now {
+                break;
+            }
+            self.leases.pop_first();
+            if let Some(leased) = self.inflight.remove(&id) {
+                let band = usize::from(leased.message.envelope.priority.min(MAX_PRIORITY));
+                self.ready[band].push_front(leased.message);
+            }
+        }
+    }
+
+    fn next_event(&self) -> Option<DateTime<Utc>> {
+        let delayed = self.delayed.first_key_value().map(|((at, _), _)| *at);
+        let lease = self.leases.first().map(|(at, _)| *at);
+        delayed.into_iter().chain(lease).min()
+    }
+
+    fn pending(&self) -> usize {
+        self.ready.iter().map(VecDeque::len).sum()
+    }
+
+    /// Takes the leased message of a live receipt.
+    fn take_leased(&mut self, receipt: &Receipt, now: DateTime<Utc>) -> Option<Leased> {
+        let live = self.inflight.get(&receipt.id).is_some_and(|l| l.message.deliveries == receipt.token && l.until > now);
+        if !live {
+            return None;
+        }
+        let leased = self.inflight.remove(&receipt.id)?;
+        self.leases.remove(&(leased.until, receipt.id));
+        Some(leased)
+    }
+}
+
+fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+#[async_trait]
+impl Broker for MemoryBroker {
+    async fn publish(&self, envelope: Envelope) -> Result<()> {
+        self.publish_batch(vec![envelope]).await
+    }
+
+    async fn publish_batch(&self, envelopes: Vec<Envelope>) -> Result<()> {
+        let now = Utc::now();
+        {
+            let mut state = self.state();
+            for envelope in envelopes {
+                self.enqueue(&mut state, Message { envelope, deliveries: 0 }, now);
+            }
+        }
+        self.wake.notify_waiters();
+        Ok(())
+    }
+
+    async fn receive(&self, request: &ReceiveRequest) -> Result<Vec<Delivery>> {
+        let deadline = tokio::time::Instant::now() + request.wait;
+        loop {
+            let notified = self.wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let next_event = {
+                let now = Utc::now();
+                let mut state = self.state();
+                let mut out = Vec::new();
+                let mut next: Option<DateTime<Utc>> = None;
+                for name in &request.queues {
+                    if let Some(queue) = state.queues.get_mut(name) {
+                        queue.tidy(now);
+                    }
+                }
+                'bands: for band in (0..=usize::from(MAX_PRIORITY)).rev() {
+                    for name in &request.queues {
+                        let Some(queue) = state.queues.get_mut(name) else { continue };
+                        while out.len() < request.max {
+                            let Some(mut message) = queue.ready[band].pop_front() else { break };
+                            message.deliveries += 1;
+                            let until = after(now, request.lease);
+                            let receipt = Receipt {
+                                id: message.envelope.id,
+                                queue: name.clone(),
+                                token: message.deliveries,
+                                tag: String::new(),
+                            };
+                            out.push(Delivery { envelope: message.envelope.clone(), receipt, lease_expires_at: until });
+                            queue.leases.insert((until, message.envelope.id));
+                            queue.inflight.insert(message.envelope.id, Leased { message, until });
+                        }
+                        if out.len() >= request.max {
+                            break 'bands;
+                        }
+                    }
+                }
+                if !out.is_empty() || request.max == 0 {
+                    return Ok(out);
+                }
+                for name in &request.queues {
+                    if let Some(at) = state.queues.get(name).and_then(Queue::next_event) {
+                        next = Some(next.map_or(at, |n| n.min(at)));
+                    }
+                }
+                next
+            };
+            let mut until = deadline;
+            if let Some(at) = next_event {
+                let in_ms = (at - Utc::now()).num_milliseconds().max(0) as u64 + 1;
+                until = until.min(tokio::time::Instant::now() + Duration::from_millis(in_ms));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(Vec::new());
+            }
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep_until(until) => {}
+            }
+        }
+    }
+
+    async fn ack_batch(&self, receipts: &[Receipt]) -> Result<usize> {
+        let now = Utc::now();
+        let mut state = self.state();
+        let mut acked = 0;
+        for receipt in receipts {
+            if let Some(queue) = state.queues.get_mut(&receipt.queue) {
+                acked += usize::from(queue.take_leased(receipt, now).is_some());
+            }
+        }
+        Ok(acked)
+    }
+
+    async fn nack(&self, receipt: &Receipt, nack: Nack) -> Result<()> {
+        let now = Utc::now();
+        {
+            let mut state = self.state();
+            let leased = state
+                .queues
+                .get_mut(&receipt.queue)
+                .and_then(|q| q.take_leased(receipt, now))
+                .ok_or(Error::LeaseLost(receipt.id))?;
+            let deliveries = leased.message.deliveries;
+            match nack {
+                Nack::Requeue => {
+                    let queue = state.queues.entry(receipt.queue.clone()).or_default();
+                    let band = usize::from(leased.message.envelope.priority.min(MAX_PRIORITY));
+                    queue.ready[band].push_front(leased.message);
+                }
+                Nack::Replace(envelope) => {
+                    self.enqueue(&mut state, Message { envelope: *envelope, deliveries }, now);
+                }
+            }
+        }
+        self.wake.notify_waiters();
+        Ok(())
+    }
+
+    async fn extend_lease(&self, receipt: &Receipt, by: Duration) -> Result<DateTime<Utc>> {
+        let now = Utc::now();
+        let mut state = self.state();
+        let queue = state.queues.get_mut(&receipt.queue).ok_or(Error::LeaseLost(receipt.id))?;
+        let mut leased = queue.take_leased(receipt, now).ok_or(Error::LeaseLost(receipt.id))?;
+        leased.until = after(now, by);
+        let until = leased.until;
+        queue.leases.insert((until, receipt.id));
+        queue.inflight.insert(receipt.id, leased);
+        Ok(until)
+    }
+
+    async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<()> {
+        let now = Utc::now();
+        let mut state = self.state();
+        let queue = state.queues.get_mut(&receipt.queue).ok_or(Error::LeaseLost(receipt.id))?;
+        let leased = queue.take_leased(receipt, now).ok_or(Error::LeaseLost(receipt.id))?;
+        let deliveries = leased.message.deliveries;
+        let dead = DeadLetter { envelope: leased.message.envelope, reason: reason.to_owned(), dead_at: now };
+        queue.dead.push((dead, deliveries));
+        Ok(())
+    }
+
+    async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> Result<DeadLetterPage> {
+        let state = self.state();
+        let Some(queue) = state.queues.get(queue) else { return Ok(DeadLetterPage::default()) };
+        let entries: Vec<DeadLetter> = queue.dead.iter().rev().skip(offset).take(limit).map(|(d, _)| d.clone()).collect();
+        let next_offset = (offset + entries.len() < queue.dead.len()).then_some(offset + entries.len());
+        Ok(DeadLetterPage { entries, next_offset })
+    }
+
+    async fn get_dead_letter(&self, queue: &str, id: TaskId) -> Result<Option<DeadLetter>> {
+        let state = self.state();
+        Ok(state.queues.get(queue).and_then(|q| q.dead.iter().rev().find(|(d, _)| d.envelope.id == id).map(|(d, _)| d.clone())))
+    }
+
+    async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
+        let now = Utc::now();
+        let replayed = {
+            let mut state = self.state();
+            let Some(q) = state.queues.get_mut(queue) else {
+                return Ok(ReplayResult { entries: Vec::new(), dry_run: options.dry_run });
+            };
+            let chosen: Vec<usize> = q
+                .dead
+                .iter()
+                .enumerate()
+                .filter(|(_, (d, _))| options.since.is_none_or(|since| d.dead_at >= since))
+                .map(|(i, _)| i)
+                .take(options.limit)
+                .collect();
+            if options.dry_run {
+                return Ok(ReplayResult { entries: chosen.iter().map(|&i| q.dead[i].0.clone()).collect(), dry_run: true });
+            }
+            let mut entries = Vec::with_capacity(chosen.len());
+            for i in chosen.into_iter().rev() {
+                entries.push(q.dead.remove(i));
+            }
+            entries.reverse();
+            for (dead, deliveries) in &entries {
+                let envelope = dead.replay_envelope(now, options.delay);
+                self.enqueue(&mut state, Message { envelope, deliveries: *deliveries }, now);
+            }
+            entries.into_iter().map(|(dead, _)| dead).collect()
+        };
+        self.wake.notify_waiters();
+        Ok(ReplayResult { entries: replayed, dry_run: false })
+    }
+
+    async fn purge_dead_letters(&self, queue: &str, since: Option<DateTime<Utc>>, limit: Option<usize>) -> Result<usize> {
+        let mut state = self.state();
+        let Some(q) = state.queues.get_mut(queue) else { return Ok(0) };
+        let mut left = limit.unwrap_or(usize::MAX);
+        let before = q.dead.len();
+        q.dead.retain(|(d, _)| {
+            let purge = left > 0 && since.is_none_or(|s| d.dead_at >= s);
+            left -= usize::from(purge);
+            !purge
+        });
+        Ok(before - q.dead.len())
+    }
+
+    async fn pending_count(&self, queue: &str) -> Result<usize> {
+        let mut state = self.state();
+        Ok(state.queues.get_mut(queue).map_or(0, |q| {
+            q.tidy(Utc::now());
+            q.pending()
+        }))
+    }
+
+    async fn inflight_count(&self, queue: &str) -> Result<usize> {
+        let mut state = self.state();
+        Ok(state.queues.get_mut(queue).map_or(0, |q| {
+            q.tidy(Utc::now());
+            q.inflight.len()
+        }))
+    }
+
+    async fn purge(&self, queue: &str) -> Result<usize> {
+        let mut state = self.state();
+        Ok(state.queues.get_mut(queue).map_or(0, |q| {
+            let n = q.pending() + q.delayed.len();
+            q.ready.iter_mut().for_each(VecDeque::clear);
+            q.delayed.clear();
+            n
+        }))
+    }
+}
+
+#[async_trait]
+impl Broadcast for MemoryBroker {
+    async fn broadcast(&self, channel: &str, payload: Vec<u8>) -> Result<()> {
+        let channels = self.channels.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(tx) = channels.get(channel) {
+            let _no_subscribers = tx.send(payload);
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<BoxStream<'static, Vec<u8>>> {
+        let rx = {
+            let mut channels = self.channels.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            channels.entry(channel.to_owned()).or_insert_with(|| broadcast::channel(1024).0).subscribe()
+        };
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(msg) => return Some((msg, rx)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        Ok(Box::pin(stream))
+    }
+}

@@ -1,0 +1,9 @@
+//! In-memory adapters: every contract, in one process, for tests and docs.
+
+mod backend;
+mod broker;
+mod lock;
+
+pub use self::backend::MemoryBackend;
+pub use self::broker::MemoryBroker;
+pub use self::lock::MemoryLockStore;

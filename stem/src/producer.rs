@@ -1,0 +1,123 @@
+//! [`Stem`]: the handle producers and workers share.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::backend::{ResultBackend, TaskState, TaskStatus};
+use crate::broker::Broker;
+use crate::envelope::Envelope;
+use crate::error::Result;
+use crate::id::TaskId;
+use crate::lock::LockStore;
+use crate::memory::{MemoryBackend, MemoryBroker, MemoryLockStore};
+use crate::task::{Signature, Task, TaskHandle};
+
+/// The entry point: a broker, a result backend and a lock store. Cheap to clone.
+///
+/// Producers enqueue through it (`SendEmail::enqueue(&stem, args)`); workers are
+/// built from it ([`Worker::builder`](crate::Worker::builder)).
+#[derive(Clone)]
+pub struct Stem {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    broker: Arc<dyn Broker>,
+    backend: Arc<dyn ResultBackend>,
+    locks: Arc<dyn LockStore>,
+}
+
+impl Stem {
+    /// Stem over a broker and a result backend, with an in-memory lock store.
+    pub fn new(broker: Arc<dyn Broker>, backend: Arc<dyn ResultBackend>) -> Self {
+        Self::with_locks(broker, backend, Arc::new(MemoryLockStore::new()))
+    }
+
+    /// Stem over a broker, a result backend and a lock store.
+    pub fn with_locks(broker: Arc<dyn Broker>, backend: Arc<dyn ResultBackend>, locks: Arc<dyn LockStore>) -> Self {
+        Self { inner: Arc::new(Inner { broker, backend, locks }) }
+    }
+
+    /// Everything in this process's memory: for tests, docs and one-process apps.
+    /// Nothing survives the process.
+    pub fn in_memory() -> Self {
+        Self::new(Arc::new(MemoryBroker::new()), Arc::new(MemoryBackend::new()))
+    }
+
+    /// The broker.
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        &self.inner.broker
+    }
+
+    /// The result backend.
+    pub fn backend(&self) -> &Arc<dyn ResultBackend> {
+        &self.inner.backend
+    }
+
+    /// The lock store.
+    pub fn locks(&self) -> &Arc<dyn LockStore> {
+        &self.inner.locks
+    }
+
+    /// Enqueues one typed call; the same as `signature.enqueue(self)`.
+    pub async fn enqueue<T: Task>(&self, signature: Signature<T>) -> Result<TaskHandle<T::Output>> {
+        let envelope = signature.into_envelope()?;
+        let id = self.enqueue_envelope(envelope).await?;
+        Ok(TaskHandle::new(self.clone(), id))
+    }
+
+    /// Enqueues many calls of one task in one batch (one publish and one status
+    /// write for all of them).
+    pub async fn enqueue_many<T: Task>(
+        &self,
+        signatures: impl IntoIterator<Item = Signature<T>>,
+    ) -> Result<Vec<TaskHandle<T::Output>>> {
+        let envelopes = signatures.into_iter().map(Signature::into_envelope).collect::<Result<Vec<_>>>()?;
+        let ids = self.enqueue_envelopes(envelopes).await?;
+        Ok(ids.into_iter().map(|id| TaskHandle::new(self.clone(), id)).collect())
+    }
+
+    /// Publishes a prepared envelope and records it as queued.
+    pub async fn enqueue_envelope(&self, envelope: Envelope) -> Result<TaskId> {
+        let status = queued(&envelope);
+        let id = envelope.id;
+        self.inner.broker.publish(envelope).await?;
+        self.inner.backend.set(status).await?;
+        Ok(id)
+    }
+
+    /// Publishes prepared envelopes in one batch and records them as queued.
+    pub async fn enqueue_envelopes(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
+        let statuses: Vec<TaskStatus> = envelopes.iter().map(queued).collect();
+        let ids = envelopes.iter().map(|e| e.id).collect();
+        self.inner.broker.publish_batch(envelopes).await?;
+        self.inner.backend.set_batch(statuses).await?;
+        Ok(ids)
+    }
+
+    /// A typed handle on a task enqueued earlier (for example by another process).
+    ///
+    /// The output type is the caller's claim: waiting fails with a codec error if
+    /// the stored result does not decode as `T`.
+    pub fn handle<T>(&self, id: TaskId) -> TaskHandle<T> {
+        TaskHandle::new(self.clone(), id)
+    }
+}
+
+/// The `queued` status recorded for a new envelope. Its fence is 0, so any
+/// worker's write (fence 1 and up) wins over it whatever the order of arrival.
+fn queued(envelope: &Envelope) -> TaskStatus {
+    let mut status = TaskStatus::new(envelope.id, envelope.task.clone(), envelope.queue.clone(), TaskState::Queued);
+    status.attempt = envelope.attempt;
+    status
+}
+
+impl fmt::Debug for Stem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stem")
+            .field("broker", &self.inner.broker)
+            .field("backend", &self.inner.backend)
+            .field("locks", &self.inner.locks)
+            .finish()
+    }
+}

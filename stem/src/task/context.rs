@@ -1,0 +1,189 @@
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::{Signature, Task, TaskHandle};
+use crate::backend::{Progress, TaskState, TaskStatus};
+use crate::broker::Receipt;
+use crate::envelope::Envelope;
+use crate::error::Result;
+use crate::id::TaskId;
+use crate::producer::Stem;
+
+/// What a running task knows about itself and can do: report progress, keep its
+/// lease, enqueue follow-up tasks, and notice limits and cancellation.
+///
+/// Take it as the first parameter of a `#[stem::task]` fn. Cheap to clone.
+#[derive(Clone)]
+pub struct TaskContext {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    envelope: Envelope,
+    stem: Stem,
+    receipt: Receipt,
+    lease: Arc<Lease>,
+    cancel: CancellationToken,
+    soft_limit: CancellationToken,
+}
+
+/// A delivery's lease as the worker tracks it: when it ends and how long each
+/// renewal lasts. Shared between the context and the worker's lease keeper.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    state: Mutex<(DateTime<Utc>, Duration)>,
+}
+
+impl Lease {
+    pub(crate) fn new(until: DateTime<Utc>, length: Duration) -> Self {
+        Self { state: Mutex::new((until, length)) }
+    }
+
+    fn state(&self) -> MutexGuard<'_, (DateTime<Utc>, Duration)> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// When the lease ends, and how long a renewal lasts.
+    pub(crate) fn get(&self) -> (DateTime<Utc>, Duration) {
+        *self.state()
+    }
+
+    pub(crate) fn renewed(&self, until: DateTime<Utc>, length: Duration) {
+        *self.state() = (until, length);
+    }
+}
+
+impl TaskContext {
+    pub(crate) fn new(
+        envelope: Envelope,
+        stem: Stem,
+        receipt: Receipt,
+        lease: Arc<Lease>,
+        cancel: CancellationToken,
+        soft_limit: CancellationToken,
+    ) -> Self {
+        Self { inner: Arc::new(Inner { envelope, stem, receipt, lease, cancel, soft_limit }) }
+    }
+
+    /// The task id.
+    pub fn id(&self) -> TaskId {
+        self.inner.envelope.id
+    }
+
+    /// The task name.
+    pub fn task_name(&self) -> &str {
+        &self.inner.envelope.task
+    }
+
+    /// The queue it came from.
+    pub fn queue(&self) -> &str {
+        &self.inner.envelope.queue
+    }
+
+    /// The attempt: 0 for the first run, one more per retry.
+    pub fn attempt(&self) -> u32 {
+        self.inner.envelope.attempt
+    }
+
+    /// Retries allowed after the first attempt.
+    pub fn max_retries(&self) -> u32 {
+        self.inner.envelope.max_retries
+    }
+
+    /// The headers it was enqueued with.
+    pub fn headers(&self) -> &BTreeMap<String, String> {
+        &self.inner.envelope.headers
+    }
+
+    /// The metadata it was enqueued with.
+    pub fn meta(&self) -> &BTreeMap<String, serde_json::Value> {
+        &self.inner.envelope.meta
+    }
+
+    /// The whole envelope.
+    pub fn envelope(&self) -> &Envelope {
+        &self.inner.envelope
+    }
+
+    /// The [`Stem`] the worker runs on, for anything the context does not wrap.
+    pub fn stem(&self) -> &Stem {
+        &self.inner.stem
+    }
+
+    /// Records progress (0.0 to 1.0) in the result backend.
+    pub async fn progress(&self, fraction: f64) -> Result<()> {
+        self.record_progress(Progress { fraction: fraction.clamp(0.0, 1.0), data: None }).await
+    }
+
+    /// Records progress with task-defined detail.
+    pub async fn progress_with(&self, fraction: f64, data: impl Serialize) -> Result<()> {
+        let data = serde_json::to_value(data).map_err(|e| crate::codec::codec_error("json", e))?;
+        self.record_progress(Progress { fraction: fraction.clamp(0.0, 1.0), data: Some(data) }).await
+    }
+
+    async fn record_progress(&self, progress: Progress) -> Result<()> {
+        let e = &self.inner.envelope;
+        let mut status = TaskStatus::new(e.id, e.task.clone(), e.queue.clone(), TaskState::Started);
+        status.attempt = e.attempt;
+        status.fence = self.inner.receipt.token;
+        status.progress = Some(progress);
+        self.inner.stem.backend().set(status).await.map(drop)
+    }
+
+    /// Renews the lease now for its usual length. The worker renews leases on its
+    /// own; call this in a long stretch without awaits if you want to be sure.
+    pub async fn heartbeat(&self) -> Result<()> {
+        let (_, length) = self.inner.lease.get();
+        self.extend_lease(length).await
+    }
+
+    /// Extends the lease to `by` from now, and keeps renewing it by `by` from
+    /// then on. Fails with [`LeaseLost`](crate::Error::LeaseLost) if it is gone.
+    pub async fn extend_lease(&self, by: Duration) -> Result<()> {
+        let until = self.inner.stem.broker().extend_lease(&self.inner.receipt, by).await?;
+        self.inner.lease.renewed(until, by);
+        Ok(())
+    }
+
+    /// Enqueues a follow-up task, recording this task as its parent.
+    pub async fn enqueue<T: Task>(&self, signature: Signature<T>) -> Result<TaskHandle<T::Output>> {
+        let e = &self.inner.envelope;
+        signature.with_parent(e.id, e.root_id.unwrap_or(e.id)).enqueue(&self.inner.stem).await
+    }
+
+    /// Whether the worker asked this task to stop (shutdown or revoke).
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancel.is_cancelled()
+    }
+
+    /// Completes when the worker asks this task to stop.
+    pub async fn cancelled(&self) {
+        self.inner.cancel.cancelled().await;
+    }
+
+    /// Whether the soft time limit has passed.
+    pub fn soft_limit_reached(&self) -> bool {
+        self.inner.soft_limit.is_cancelled()
+    }
+
+    /// Completes when the soft time limit passes (never, without one).
+    pub async fn soft_limit(&self) {
+        self.inner.soft_limit.cancelled().await;
+    }
+}
+
+impl fmt::Debug for TaskContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskContext")
+            .field("id", &self.id())
+            .field("task", &self.task_name())
+            .field("attempt", &self.attempt())
+            .finish_non_exhaustive()
+    }
+}

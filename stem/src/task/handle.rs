@@ -1,0 +1,91 @@
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::backend::{TaskFailure, TaskState, TaskStatus};
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::id::TaskId;
+use crate::producer::Stem;
+
+/// A typed handle on an enqueued task; `wait()` yields the task's own output type.
+pub struct TaskHandle<T> {
+    stem: Stem,
+    id: TaskId,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T> TaskHandle<T> {
+    pub(crate) fn new(stem: Stem, id: TaskId) -> Self {
+        Self { stem, id, _output: PhantomData }
+    }
+
+    /// The task id.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// The current status; `None` if unknown or expired.
+    pub async fn status(&self) -> Result<Option<TaskStatus>> {
+        self.stem.backend().get(self.id).await
+    }
+}
+
+impl<T: DeserializeOwned> TaskHandle<T> {
+    /// Waits until the task finishes and returns its result.
+    ///
+    /// Fails with [`Error::TaskFailed`] when the task ended failed, expired or
+    /// revoked. The backend wakes the waiter; nothing polls.
+    ///
+    /// # Cancel safety
+    /// Dropping the future stops waiting and changes nothing.
+    pub async fn wait(&self) -> Result<T> {
+        const CHUNK: Duration = Duration::from_secs(3600);
+        loop {
+            match self.wait_for(CHUNK).await {
+                Err(Error::Timeout { .. }) => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Like [`wait`](Self::wait), but fails with [`Error::Timeout`] after `timeout`.
+    pub async fn wait_timeout(&self, timeout: Duration) -> Result<T> {
+        self.wait_for(timeout).await
+    }
+
+    async fn wait_for(&self, timeout: Duration) -> Result<T> {
+        let status = self.stem.backend().wait(self.id, timeout).await?.ok_or(Error::UnknownTaskId(self.id))?;
+        match status.state {
+            TaskState::Succeeded => {
+                let payload = status.result.ok_or_else(|| Error::Codec {
+                    codec: "none".to_owned(),
+                    message: format!("task {} succeeded but no result was stored", self.id),
+                })?;
+                codec::decode(&payload)
+            }
+            state if state.is_terminal() => Err(Error::TaskFailed(TaskFailure {
+                id: status.id,
+                task: status.task,
+                state,
+                attempt: status.attempt,
+                error: status.error,
+            })),
+            _ => Err(Error::Timeout { id: self.id, timeout }),
+        }
+    }
+}
+
+impl<T> Clone for TaskHandle<T> {
+    fn clone(&self) -> Self {
+        Self::new(self.stem.clone(), self.id)
+    }
+}
+
+impl<T> fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle").field("id", &self.id).field("output", &std::any::type_name::<T>()).finish()
+    }
+}

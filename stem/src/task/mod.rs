@@ -1,0 +1,64 @@
+//! Tasks: the typed unit of background work.
+//!
+//! Normally written with [`#[stem::task]`](crate::task), which implements [`Task`]
+//! for a generated type; implementing it by hand works the same.
+
+pub(crate) mod context;
+mod error;
+mod handle;
+mod options;
+mod registry;
+mod signature;
+
+use std::future::Future;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use self::context::TaskContext;
+pub use self::error::{RetryAction, TaskError};
+pub use self::handle::TaskHandle;
+pub use self::options::{Rate, RetryPolicy, TaskOptions};
+pub use self::registry::{Registry, TaskRegistration};
+pub use self::signature::{EnqueueOptions, Signature};
+
+/// A task: a name, typed arguments and output, options, and the code that runs it.
+pub trait Task: Send + Sync + 'static {
+    /// The name the task is enqueued and registered under; unique per worker.
+    const NAME: &'static str;
+
+    /// Defaults for every call of the task.
+    const OPTIONS: TaskOptions;
+
+    /// The id of the codec for arguments and results (`"json"` by default).
+    const CODEC: &'static str = <crate::codec::Json as crate::codec::Codec>::ID;
+
+    /// The arguments.
+    type Args: TaskArgs;
+
+    /// What a successful run returns.
+    type Output: TaskOutput;
+
+    /// Runs the task once.
+    fn run(ctx: TaskContext, args: Self::Args) -> impl Future<Output = Result<Self::Output, TaskError>> + Send;
+}
+
+/// What task arguments must be: serializable, deserializable and `Send`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a task argument: it must implement `Serialize` and `Deserialize`",
+    label = "not serializable",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to the type"
+)]
+pub trait TaskArgs: Serialize + DeserializeOwned + Send + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> TaskArgs for T {}
+
+/// What a task's output must be: serializable, deserializable and `Send`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a task result: it must implement `Serialize` and `Deserialize`",
+    label = "not serializable",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to the type"
+)]
+pub trait TaskOutput: Serialize + DeserializeOwned + Send + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> TaskOutput for T {}

@@ -1,0 +1,120 @@
+use std::fmt;
+use std::time::Duration;
+
+use crate::envelope::DEFAULT_QUEUE;
+
+/// A task's defaults, fixed at compile time by `#[stem::task(...)]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskOptions {
+    /// The queue calls go to unless they name another.
+    pub queue: &'static str,
+    /// Retries after the first attempt (default 3).
+    pub max_retries: u32,
+    /// How long to wait between attempts.
+    pub retry: RetryPolicy,
+    /// The run is aborted after this long (a failed attempt).
+    pub time_limit: Option<Duration>,
+    /// The task's context reports the limit reached after this long.
+    pub soft_time_limit: Option<Duration>,
+    /// The lease a delivery gets; a worker renews it while the task runs.
+    pub visibility_timeout: Option<Duration>,
+    /// 0 (default, lowest) to 9.
+    pub priority: u8,
+    /// At most this many starts per period (enforced by a later release; stored now).
+    pub rate_limit: Option<Rate>,
+    /// A call with the same arguments is deduplicated for this long (enforced by a later release; stored now).
+    pub unique_for: Option<Duration>,
+}
+
+impl TaskOptions {
+    /// The defaults: queue `default`, 3 retries with exponential backoff, no limits.
+    pub const DEFAULT: Self = Self {
+        queue: DEFAULT_QUEUE,
+        max_retries: 3,
+        retry: RetryPolicy::DEFAULT,
+        time_limit: None,
+        soft_time_limit: None,
+        visibility_timeout: None,
+        priority: 0,
+        rate_limit: None,
+        unique_for: None,
+    };
+}
+
+impl Default for TaskOptions {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Exponential backoff with full jitter: attempt `n` (0-based) waits a random time
+/// between half and all of `min(backoff * 2^n, backoff_max)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The first delay.
+    pub backoff: Duration,
+    /// The longest delay.
+    pub backoff_max: Duration,
+    /// Whether to randomize delays (so retries of many tasks spread out).
+    pub jitter: bool,
+}
+
+impl RetryPolicy {
+    /// 1 s doubling up to 10 min, with jitter.
+    pub const DEFAULT: Self = Self { backoff: Duration::from_secs(1), backoff_max: Duration::from_secs(600), jitter: true };
+
+    /// The delay before the retry that follows failed attempt `attempt` (0-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.min(31));
+        let full = self.backoff.saturating_mul(factor).min(self.backoff_max);
+        if self.jitter && !full.is_zero() {
+            full / 2 + full.mul_f64(fastrand::f64() / 2.0)
+        } else {
+            full
+        }
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// A rate: `count` per `per` (`"10/s"`, `"100/m"`, `"5/h"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// How many.
+    pub count: u32,
+    /// Per this long.
+    pub per: Duration,
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{:?}", self.count, self.per)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let p = RetryPolicy { backoff: Duration::from_secs(1), backoff_max: Duration::from_secs(10), jitter: false };
+        let delays: Vec<u64> = (0..6).map(|n| p.delay(n).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
+        assert_eq!(p.delay(u32::MAX), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn jitter_stays_between_half_and_full() {
+        let p = RetryPolicy { jitter: true, ..RetryPolicy::DEFAULT };
+        for _ in 0..1000 {
+            let d = p.delay(3);
+            assert!(d >= Duration::from_secs(4) && d <= Duration::from_secs(8), "{d:?}");
+        }
+    }
+}

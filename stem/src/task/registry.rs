@@ -1,0 +1,170 @@
+use std::any::TypeId;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use futures_util::future::BoxFuture;
+
+use super::{Task, TaskContext, TaskError};
+use crate::codec::{self, Payload};
+use crate::error::{Error, Result};
+
+/// Runs a task on encoded arguments: `Err` if they do not decode, otherwise the
+/// run's future, which yields the encoded output.
+pub(crate) type Handler = fn(TaskContext, &Payload) -> Result<BoxFuture<'static, Result<Payload, TaskError>>>;
+
+/// A task as a worker knows it: name, defaults, source location and runner.
+///
+/// `#[stem::task]` submits one per task to `inventory`, so that a worker finds
+/// every task linked into its binary.
+#[derive(Clone, Copy)]
+pub struct TaskRegistration {
+    name: &'static str,
+    options: super::TaskOptions,
+    file: &'static str,
+    line: u32,
+    handler: Handler,
+    type_id: fn() -> TypeId,
+}
+
+inventory::collect!(TaskRegistration);
+
+impl TaskRegistration {
+    /// The registration of `T`, defined at `file:line`.
+    pub const fn of<T: Task>(file: &'static str, line: u32) -> Self {
+        Self { name: T::NAME, options: T::OPTIONS, file, line, handler: run::<T>, type_id: TypeId::of::<T> }
+    }
+
+    /// The task name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The task's defaults.
+    pub fn options(&self) -> &super::TaskOptions {
+        &self.options
+    }
+
+    /// Where the task is defined, as `file:line`.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    pub(crate) fn handler(&self) -> Handler {
+        self.handler
+    }
+}
+
+impl fmt::Debug for TaskRegistration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskRegistration")
+            .field("name", &self.name)
+            .field("location", &self.location())
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+fn run<T: Task>(ctx: TaskContext, args: &Payload) -> Result<BoxFuture<'static, Result<Payload, TaskError>>> {
+    let args: T::Args = codec::decode(args)?;
+    Ok(Box::pin(async move {
+        let output = T::run(ctx, args).await?;
+        codec::encode(T::CODEC, &output)
+            .map_err(|e| TaskError::fail(format!("the result could not be encoded: {e}")).with_kind("codec"))
+    }))
+}
+
+/// The set of tasks a worker runs, by name.
+///
+/// [`Registry::linked`] holds every task linked into the binary (collected by
+/// `inventory`); [`Registry::register`] adds tasks one by one, the fallback for
+/// platforms where link-time collection does not work. Two different tasks under
+/// one name make [`Registry::check`] fail with both source locations.
+#[derive(Clone, Default)]
+pub struct Registry {
+    tasks: BTreeMap<&'static str, TaskRegistration>,
+    conflict: Option<(TaskRegistration, TaskRegistration)>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every task linked into this binary.
+    pub fn linked() -> Self {
+        let mut registry = Self::new();
+        for registration in inventory::iter::<TaskRegistration> {
+            registry.insert(*registration);
+        }
+        registry
+    }
+
+    /// Adds `T`, recording the caller's location for duplicate reports.
+    #[track_caller]
+    pub fn register<T: Task>(mut self) -> Self {
+        let at = std::panic::Location::caller();
+        self.insert(TaskRegistration::of::<T>(at.file(), at.line()));
+        self
+    }
+
+    /// Adds a registration.
+    pub fn insert(&mut self, registration: TaskRegistration) {
+        match self.tasks.get(registration.name) {
+            Some(existing) if (existing.type_id)() != (registration.type_id)() => {
+                if self.conflict.is_none() {
+                    self.conflict = Some((*existing, registration));
+                }
+            }
+            Some(_) => {}
+            None => {
+                self.tasks.insert(registration.name, registration);
+            }
+        }
+    }
+
+    /// Fails if two different tasks share a name, naming both locations.
+    pub fn check(&self) -> Result<()> {
+        match &self.conflict {
+            Some((first, second)) => {
+                let (mut a, mut b) = (first.location(), second.location());
+                if b < a {
+                    std::mem::swap(&mut a, &mut b);
+                }
+                Err(Error::DuplicateTask { name: first.name.to_owned(), first: a, second: b })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The registration named `name`.
+    pub fn get(&self, name: &str) -> Option<&TaskRegistration> {
+        self.tasks.get(name)
+    }
+
+    /// Keeps only the tasks named in `names`.
+    pub fn retain(&mut self, names: &[&str]) {
+        self.tasks.retain(|name, _| names.contains(name));
+    }
+
+    /// The registrations, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &TaskRegistration> {
+        self.tasks.values()
+    }
+
+    /// How many tasks.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.tasks.keys()).finish()
+    }
+}

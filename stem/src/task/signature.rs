@@ -1,0 +1,201 @@
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{Task, TaskHandle};
+use crate::codec;
+use crate::envelope::{Envelope, MAX_PRIORITY};
+use crate::error::{Error, Result};
+use crate::id::TaskId;
+use crate::producer::Stem;
+
+/// One call of task `T`: its arguments plus per-call options, not yet enqueued.
+///
+/// Made by the generated `SendEmail::call(args)`; the builder methods override the
+/// task's defaults for this call only. A signature is a value, so canvas
+/// primitives (chain, group, chord) compose them with their types intact.
+pub struct Signature<T: Task> {
+    args: T::Args,
+    options: EnqueueOptions,
+    _task: PhantomData<fn() -> T>,
+}
+
+/// The per-call options of a [`Signature`]; `None` keeps the task's default.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct EnqueueOptions {
+    /// The task id (for idempotent producers); a new UUID v7 otherwise.
+    pub task_id: Option<TaskId>,
+    /// The queue.
+    pub queue: Option<String>,
+    /// The priority, 0 to 9.
+    pub priority: Option<u8>,
+    /// Run no sooner than this long after enqueueing.
+    pub countdown: Option<Duration>,
+    /// Run no sooner than this time (wins over `countdown`).
+    pub eta: Option<DateTime<Utc>>,
+    /// Expire (and never run) if not started by this time.
+    pub expires: Option<DateTime<Utc>>,
+    /// Retries after the first attempt.
+    pub max_retries: Option<u32>,
+    /// The hard time limit.
+    pub time_limit: Option<Duration>,
+    /// The soft time limit.
+    pub soft_time_limit: Option<Duration>,
+    /// Extra headers.
+    pub headers: BTreeMap<String, String>,
+    /// Extra metadata.
+    pub meta: BTreeMap<String, serde_json::Value>,
+    /// The task that enqueues this one (set by [`TaskContext::enqueue`](super::TaskContext::enqueue)).
+    pub parent: Option<(TaskId, TaskId)>,
+}
+
+impl<T: Task> Signature<T> {
+    /// A call of `T` with `args` and the task's default options.
+    pub fn new(args: T::Args) -> Self {
+        Self { args, options: EnqueueOptions::default(), _task: PhantomData }
+    }
+
+    /// The arguments.
+    pub fn args(&self) -> &T::Args {
+        &self.args
+    }
+
+    /// The per-call options.
+    pub fn options(&self) -> &EnqueueOptions {
+        &self.options
+    }
+
+    /// Sets the task id.
+    pub fn task_id(mut self, id: TaskId) -> Self {
+        self.options.task_id = Some(id);
+        self
+    }
+
+    /// Routes the call to `queue`.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.options.queue = Some(queue.into());
+        self
+    }
+
+    /// Sets the priority, 0 (lowest) to 9; higher values are clamped to 9.
+    pub fn priority(mut self, priority: u8) -> Self {
+        self.options.priority = Some(priority.min(MAX_PRIORITY));
+        self
+    }
+
+    /// Runs no sooner than `delay` from the time of enqueueing.
+    pub fn countdown(mut self, delay: Duration) -> Self {
+        self.options.countdown = Some(delay);
+        self
+    }
+
+    /// Runs no sooner than `at`.
+    pub fn eta(mut self, at: DateTime<Utc>) -> Self {
+        self.options.eta = Some(at);
+        self
+    }
+
+    /// Expires at `at` if not started by then.
+    pub fn expires(mut self, at: DateTime<Utc>) -> Self {
+        self.options.expires = Some(at);
+        self
+    }
+
+    /// Expires `after` from now if not started by then.
+    pub fn expires_in(self, after: Duration) -> Self {
+        self.expires(Utc::now() + to_chrono(after))
+    }
+
+    /// Allows `n` retries after the first attempt.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.options.max_retries = Some(n);
+        self
+    }
+
+    /// Sets the hard time limit.
+    pub fn time_limit(mut self, limit: Duration) -> Self {
+        self.options.time_limit = Some(limit);
+        self
+    }
+
+    /// Sets the soft time limit.
+    pub fn soft_time_limit(mut self, limit: Duration) -> Self {
+        self.options.soft_time_limit = Some(limit);
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.headers.insert(name.into(), value.into());
+        self
+    }
+
+    /// Adds a metadata entry.
+    pub fn meta(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.options.meta.insert(key.into(), value.into());
+        self
+    }
+
+    /// Enqueues the call; the handle's `wait()` yields `T::Output`.
+    pub async fn enqueue(self, stem: &Stem) -> Result<TaskHandle<T::Output>> {
+        stem.enqueue(self).await
+    }
+
+    /// The envelope this call is published as: arguments encoded with the task's
+    /// codec, the task's defaults overridden by this call's options.
+    pub fn into_envelope(self) -> Result<Envelope> {
+        let defaults = T::OPTIONS;
+        let o = self.options;
+        let args = codec::encode(T::CODEC, &self.args)?;
+        let queue = o.queue.unwrap_or_else(|| defaults.queue.to_owned());
+        if queue.trim().is_empty() {
+            return Err(Error::Config(format!("task `{}`: the queue name is empty", T::NAME)));
+        }
+        let mut envelope = Envelope::new(T::NAME, queue, args);
+        let now = envelope.created_at;
+        if let Some(id) = o.task_id {
+            envelope.id = id;
+        }
+        envelope.headers = o.headers;
+        envelope.meta = o.meta;
+        envelope.max_retries = o.max_retries.unwrap_or(defaults.max_retries);
+        envelope.priority = o.priority.unwrap_or(defaults.priority).min(MAX_PRIORITY);
+        envelope.not_before = o.eta.or_else(|| o.countdown.map(|d| now + to_chrono(d)));
+        envelope.expires = o.expires;
+        envelope.time_limits.hard = o.time_limit.or(defaults.time_limit);
+        envelope.time_limits.soft = o.soft_time_limit.or(defaults.soft_time_limit);
+        if let Some((parent, root)) = o.parent {
+            envelope.parent_id = Some(parent);
+            envelope.root_id = Some(root);
+        }
+        Ok(envelope)
+    }
+
+    pub(crate) fn with_parent(mut self, parent: TaskId, root: TaskId) -> Self {
+        self.options.parent = Some((parent, root));
+        self
+    }
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl<T: Task> Clone for Signature<T>
+where
+    T::Args: Clone,
+{
+    fn clone(&self) -> Self {
+        Self { args: self.args.clone(), options: self.options.clone(), _task: PhantomData }
+    }
+}
+
+impl<T: Task> fmt::Debug for Signature<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signature").field("task", &T::NAME).field("options", &self.options).finish_non_exhaustive()
+    }
+}

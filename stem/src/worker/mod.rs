@@ -1,0 +1,281 @@
+//! The worker: takes deliveries, runs tasks, records outcomes, never goes down
+//! with a task.
+//!
+//! Inside, one loop leases batches of deliveries (up to the free prefetch), one
+//! tokio task per delivery runs it (bounded by the concurrency), a lease keeper
+//! renews the leases of everything held, and one writer settles outcomes in
+//! batches: status writes first, then acks, so nothing is acked whose outcome was
+//! not recorded.
+
+mod builder;
+mod execute;
+mod lease;
+mod settle;
+mod shutdown;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use self::builder::WorkerBuilder;
+use self::builder::Config;
+use self::settle::Op;
+pub use self::shutdown::ShutdownMode;
+use self::shutdown::{Level, escalate, reached};
+use crate::backend::WorkerHeartbeat;
+use crate::broker::{ReceiveRequest, Receipt};
+use crate::error::Result;
+use crate::id::TaskId;
+use crate::producer::Stem;
+use crate::task::Registry;
+use crate::task::context::Lease;
+
+/// A worker: runs the tasks of its registry from its queues.
+///
+/// ```no_run
+/// # async fn demo(stem: stem::Stem) -> stem::Result<()> {
+/// stem::Worker::builder(&stem).concurrency(16).build()?.run().await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Worker {
+    stem: Stem,
+    registry: Registry,
+    config: Config,
+}
+
+/// A running worker started by [`Worker::spawn`].
+#[derive(Debug)]
+pub struct WorkerHandle {
+    id: String,
+    level: watch::Sender<Level>,
+    join: JoinHandle<Result<()>>,
+}
+
+/// What a worker shares with its parts.
+struct Shared {
+    stem: Stem,
+    registry: Registry,
+    config: Config,
+    held: Mutex<HashMap<(TaskId, u64), Held>>,
+    slots: Semaphore,
+    stopping: CancellationToken,
+    ops: mpsc::UnboundedSender<Op>,
+    processed: AtomicU64,
+}
+
+/// A delivery the worker holds, running or waiting for a slot.
+struct Held {
+    receipt: Receipt,
+    lease: Arc<Lease>,
+    cancel: CancellationToken,
+    abort: CancellationToken,
+    settled: Arc<AtomicBool>,
+}
+
+impl Worker {
+    /// Starts configuring a worker on `stem`.
+    pub fn builder(stem: &Stem) -> WorkerBuilder {
+        WorkerBuilder::new(stem)
+    }
+
+    pub(crate) fn new(stem: Stem, registry: Registry, config: Config) -> Self {
+        Self { stem, registry, config }
+    }
+
+    /// The worker's id.
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    /// The queues it consumes.
+    pub fn queues(&self) -> &[String] {
+        &self.config.queues
+    }
+
+    /// The tasks it runs.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Runs until a shutdown signal (SIGTERM: warm, SIGINT: soft, a second
+    /// signal: hard), then returns once every held delivery is settled.
+    pub async fn run(self) -> Result<()> {
+        let (tx, rx) = watch::channel(None);
+        let signals = self.config.signals.then(|| tokio::spawn(shutdown::listen_for_signals(tx.clone())));
+        let result = self.run_until(rx).await;
+        if let Some(signals) = signals {
+            signals.abort();
+        }
+        result
+    }
+
+    /// Starts the worker on the current runtime and returns a handle to stop it.
+    /// Signals are not handled; call [`WorkerHandle::shutdown`].
+    pub fn spawn(self) -> WorkerHandle {
+        let (tx, rx) = watch::channel(None);
+        let id = self.config.id.clone();
+        let join = tokio::spawn(self.run_until(rx));
+        WorkerHandle { id, level: tx, join }
+    }
+
+    async fn run_until(self, mut level: watch::Receiver<Level>) -> Result<()> {
+        let (ops, ops_rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(settle::writer(self.stem.clone(), ops_rx));
+        let shared = Arc::new(Shared {
+            slots: Semaphore::new(self.config.concurrency),
+            stem: self.stem,
+            registry: self.registry,
+            config: self.config,
+            held: Mutex::new(HashMap::new()),
+            stopping: CancellationToken::new(),
+            ops,
+            processed: AtomicU64::new(0),
+        });
+        tracing::info!(worker = %shared.config.id, queues = ?shared.config.queues, tasks = shared.registry.len(), "worker started");
+        let keeper = tokio::spawn(lease::keep(Arc::clone(&shared)));
+        let beat = tokio::spawn(heartbeat(Arc::clone(&shared)));
+        let tracker = TaskTracker::new();
+
+        consume(&shared, &tracker, &mut level).await;
+
+        shared.stopping.cancel();
+        tracker.close();
+        let mut watching = level.clone();
+        let soft = async {
+            reached(&mut watching, ShutdownMode::Soft).await;
+            shared.cancel_all();
+            reached(&mut watching, ShutdownMode::Hard).await;
+            shared.requeue_all();
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            () = tracker.wait() => {}
+            () = soft => {}
+        }
+        keeper.abort();
+        beat.abort();
+        let _ = shared.ops.send(Op::Close);
+        let _ = writer.await;
+        tracing::info!(worker = %shared.config.id, processed = shared.processed.load(Ordering::Relaxed), "worker stopped");
+        Ok(())
+    }
+}
+
+/// Leases deliveries while there is room and no shutdown, and starts each one.
+async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch::Receiver<Level>) {
+    let prefetch = Arc::new(Semaphore::new(shared.config.prefetch));
+    let mut failures = 0u32;
+    loop {
+        let first = tokio::select! {
+            () = reached(level, ShutdownMode::Warm) => return,
+            permit = Arc::clone(&prefetch).acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
+        };
+        let mut permits = vec![first];
+        while let Ok(p) = Arc::clone(&prefetch).try_acquire_owned() {
+            permits.push(p);
+        }
+        let request = ReceiveRequest {
+            queues: shared.config.queues.clone(),
+            max: permits.len(),
+            lease: shared.config.lease,
+            wait: Duration::from_secs(5),
+            consumer: shared.config.id.clone(),
+        };
+        let batch = tokio::select! {
+            () = reached(level, ShutdownMode::Warm) => return,
+            batch = shared.stem.broker().receive(&request) => batch,
+        };
+        match batch {
+            Ok(deliveries) => {
+                failures = 0;
+                for delivery in deliveries {
+                    let Some(permit) = permits.pop() else { break };
+                    tracker.spawn(execute::run(Arc::clone(shared), delivery, permit));
+                }
+            }
+            Err(error) => {
+                failures = (failures + 1).min(8);
+                let pause = Duration::from_millis(50 << failures);
+                tracing::warn!(%error, ?pause, "receiving from the broker failed; retrying");
+                tokio::select! {
+                    () = reached(level, ShutdownMode::Warm) => return,
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn heartbeat(shared: Arc<Shared>) {
+    let c = &shared.config;
+    let mut beat = WorkerHeartbeat::new(c.id.clone(), c.queues.clone(), c.concurrency);
+    let mut every = tokio::time::interval(c.heartbeat);
+    loop {
+        every.tick().await;
+        beat.at = chrono::Utc::now();
+        beat.inflight = shared.held().len();
+        beat.processed = shared.processed.load(Ordering::Relaxed);
+        if let Err(error) = shared.stem.backend().set_heartbeat(beat.clone(), c.heartbeat * 3).await {
+            tracing::warn!(%error, "storing the worker heartbeat failed");
+        }
+    }
+}
+
+impl Shared {
+    fn held(&self) -> MutexGuard<'_, HashMap<(TaskId, u64), Held>> {
+        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Soft shutdown: every running task is told to stop and is dropped at its
+    /// next await point; each then goes back to the queue.
+    fn cancel_all(&self) {
+        for held in self.held().values() {
+            held.cancel.cancel();
+            held.abort.cancel();
+        }
+    }
+
+    /// Hard shutdown: every held delivery goes back to the queue now.
+    fn requeue_all(&self) {
+        for held in self.held().values() {
+            held.cancel.cancel();
+            held.abort.cancel();
+            if !held.settled.swap(true, Ordering::SeqCst) {
+                let _ = self.ops.send(settle::requeue_op(&held.receipt, &self.config.id));
+            }
+        }
+    }
+}
+
+impl WorkerHandle {
+    /// The worker's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Asks the worker to stop; a stronger mode escalates an earlier request.
+    pub fn shutdown(&self, mode: ShutdownMode) {
+        escalate(&self.level, mode);
+    }
+
+    /// Waits for the worker to stop.
+    pub async fn join(self) -> Result<()> {
+        match self.join.await {
+            Ok(result) => result,
+            Err(e) => Err(crate::Error::adapter("the worker task ended abnormally", e)),
+        }
+    }
+
+    /// Asks the worker to stop in `mode` and waits until it has.
+    pub async fn stop(self, mode: ShutdownMode) -> Result<()> {
+        self.shutdown(mode);
+        self.join().await
+    }
+}

@@ -1,0 +1,210 @@
+//! Settling outcomes: what a finished delivery turns into, and the writer that
+//! records statuses and then acks, in batches.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::backend::{ErrorInfo, TaskState, TaskStatus};
+use crate::broker::{Nack, Receipt};
+use crate::envelope::Envelope;
+use crate::producer::Stem;
+use crate::task::{RetryAction, RetryPolicy};
+
+/// Work for the writer, processed in the order sent.
+#[derive(Debug)]
+pub(super) enum Op {
+    /// Record a status (started, progress).
+    Status(TaskStatus),
+    /// Record a delivery's outcome, then settle it with the broker if the
+    /// status was accepted (its fence still current).
+    Finish(TaskStatus, Receipt, Finish),
+    /// Everything is sent; flush and stop.
+    Close,
+}
+
+/// What happens to a delivery with the broker.
+#[derive(Debug)]
+pub(super) enum Finish {
+    /// Done: remove it.
+    Ack,
+    /// Give it back (a retry, or a requeue on shutdown).
+    Nack(Nack),
+    /// Move it to the dead letter queue with this reason.
+    DeadLetter(String),
+}
+
+/// The status a worker writes for `envelope` with this delivery's fence.
+pub(super) fn status(envelope: &Envelope, receipt: &Receipt, state: TaskState, worker: &str) -> TaskStatus {
+    let mut status = TaskStatus::new(envelope.id, envelope.task.clone(), envelope.queue.clone(), state);
+    status.attempt = envelope.attempt;
+    status.fence = receipt.token;
+    status.meta.insert("worker".to_owned(), worker.into());
+    status
+}
+
+/// The op that puts a delivery back unchanged and marks its task queued again.
+pub(super) fn requeue_op(receipt: &Receipt, worker: &str) -> Op {
+    let mut status = TaskStatus::new(receipt.id, "", receipt.queue.clone(), TaskState::Queued);
+    status.fence = receipt.token;
+    status.meta.insert("requeued_by".to_owned(), worker.into());
+    Op::Finish(status, receipt.clone(), Finish::Nack(Nack::Requeue))
+}
+
+/// What a failed attempt becomes: a retry while retries are left and the error
+/// allows it, otherwise a failure in the dead letter queue.
+pub(super) fn failure(
+    envelope: &Envelope,
+    receipt: &Receipt,
+    policy: &RetryPolicy,
+    error: ErrorInfo,
+    action: RetryAction,
+    worker: &str,
+) -> Op {
+    let retries_left = envelope.attempt < envelope.max_retries;
+    let delay = match action {
+        RetryAction::Retry if retries_left => Some(policy.delay(envelope.attempt)),
+        RetryAction::RetryAfter(delay) if retries_left => Some(delay),
+        _ => None,
+    };
+    if let Some(delay) = delay {
+        let mut st = status(envelope, receipt, TaskState::Retrying, worker);
+        st.meta.insert("retry_delay_ms".to_owned(), u64::try_from(delay.as_millis()).unwrap_or(u64::MAX).into());
+        st.error = Some(error);
+        let mut next = envelope.clone();
+        next.attempt += 1;
+        return Op::Finish(st, receipt.clone(), Finish::Nack(Nack::retry_in(next, delay)));
+    }
+    let reason = match action {
+        RetryAction::Fail => format!("failed without retry: {}: {}", error.kind, error.message),
+        _ if envelope.max_retries == 0 => format!("failed (no retries allowed): {}: {}", error.kind, error.message),
+        _ => format!("retries exhausted after {} attempts: {}: {}", envelope.attempt + 1, error.kind, error.message),
+    };
+    let mut st = status(envelope, receipt, TaskState::Failed, worker);
+    st.error = Some(error);
+    Op::Finish(st, receipt.clone(), Finish::DeadLetter(reason))
+}
+
+/// Records statuses and settles deliveries until [`Op::Close`].
+pub(super) async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>) {
+    let mut batch = Vec::with_capacity(512);
+    loop {
+        if ops.recv_many(&mut batch, 512).await == 0 {
+            return;
+        }
+        let closing = batch.iter().any(|op| matches!(op, Op::Close));
+        flush(&stem, std::mem::take(&mut batch)).await;
+        if closing {
+            return;
+        }
+    }
+}
+
+async fn flush(stem: &Stem, ops: Vec<Op>) {
+    let statuses: Vec<TaskStatus> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Status(s) | Op::Finish(s, _, _) => Some(s.clone()),
+            Op::Close => None,
+        })
+        .collect();
+    let Some(accepted) = write_statuses(stem, statuses).await else { return };
+    let mut accepted = accepted.into_iter();
+    let mut acks = Vec::new();
+    for op in ops {
+        let (status, receipt, finish) = match op {
+            Op::Status(_) => {
+                accepted.next();
+                continue;
+            }
+            Op::Finish(status, receipt, finish) => (status, receipt, finish),
+            Op::Close => continue,
+        };
+        if !accepted.next().unwrap_or(false) {
+            tracing::warn!(task = %receipt.id, token = receipt.token, "outcome refused: a newer delivery of this task exists");
+            continue;
+        }
+        let settled = match finish {
+            Finish::Ack => {
+                acks.push(receipt);
+                continue;
+            }
+            Finish::Nack(nack) => stem.broker().nack(&receipt, nack).await,
+            Finish::DeadLetter(reason) => {
+                tracing::warn!(task = %status.id, name = %status.task, %reason, "task dead-lettered");
+                stem.broker().dead_letter(&receipt, &reason).await
+            }
+        };
+        if let Err(error) = settled {
+            tracing::warn!(task = %receipt.id, %error, "settling a delivery failed; it will be delivered again");
+        }
+    }
+    if !acks.is_empty() {
+        match stem.broker().ack_batch(&acks).await {
+            Ok(n) if n < acks.len() => {
+                tracing::warn!(lost = acks.len() - n, "some acks found their lease lost; those tasks run again");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "acking failed; those tasks will be delivered again"),
+        }
+    }
+}
+
+/// Writes statuses, retrying a failing backend a few times; `None` if it keeps
+/// failing (the deliveries are then not acked and come back after their lease).
+async fn write_statuses(stem: &Stem, statuses: Vec<TaskStatus>) -> Option<Vec<bool>> {
+    let mut pause = Duration::from_millis(50);
+    for attempt in 1..=5 {
+        match stem.backend().set_batch(statuses.clone()).await {
+            Ok(accepted) => return Some(accepted),
+            Err(error) if attempt < 5 => {
+                tracing::warn!(%error, attempt, "writing task statuses failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            Err(error) => tracing::error!(%error, "writing task statuses failed; the deliveries will come back"),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Payload;
+
+    fn delivery(attempt: u32, max_retries: u32) -> (Envelope, Receipt) {
+        let mut env = Envelope::new("t", "q", Payload::new("json", b"null".to_vec()));
+        env.attempt = attempt;
+        env.max_retries = max_retries;
+        let receipt = Receipt { id: env.id, queue: "q".into(), token: 1, tag: String::new() };
+        (env, receipt)
+    }
+
+    fn err() -> ErrorInfo {
+        ErrorInfo { kind: "k".into(), message: "m".into() }
+    }
+
+    #[test]
+    fn retries_while_retries_are_left() {
+        let (env, r) = delivery(1, 3);
+        let op = failure(&env, &r, &RetryPolicy::DEFAULT, err(), RetryAction::Retry, "w");
+        let Op::Finish(st, _, Finish::Nack(Nack::Replace(next))) = op else { panic!("expected a retry: {op:?}") };
+        assert_eq!(st.state, TaskState::Retrying);
+        assert_eq!(next.attempt, 2);
+        assert!(next.not_before.is_some());
+    }
+
+    #[test]
+    fn exhausted_or_fail_now_goes_to_the_dead_letter_queue() {
+        let (env, r) = delivery(3, 3);
+        let op = failure(&env, &r, &RetryPolicy::DEFAULT, err(), RetryAction::Retry, "w");
+        let Op::Finish(st, _, Finish::DeadLetter(reason)) = op else { panic!("expected a dead letter: {op:?}") };
+        assert_eq!(st.state, TaskState::Failed);
+        assert_eq!(reason, "retries exhausted after 4 attempts: k: m");
+
+        let (env, r) = delivery(0, 3);
+        let op = failure(&env, &r, &RetryPolicy::DEFAULT, err(), RetryAction::Fail, "w");
+        assert!(matches!(op, Op::Finish(_, _, Finish::DeadLetter(ref why)) if why.starts_with("failed without retry")));
+    }
+}
