@@ -8,7 +8,7 @@ use proc_macro::TokenStream;
 
 /// Turns an `async fn` into a typed task.
 ///
-/// ```ignore
+/// ```text
 /// #[stem::task(queue = "emails", max_retries = 5, time_limit = "30s")]
 /// async fn send_email(ctx: TaskContext, to: String, subject: String) -> Result<Receipt, TaskError> { ... }
 /// ```

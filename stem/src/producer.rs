@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::backend::{ResultBackend, TaskState, TaskStatus};
-use crate::broker::Broker;
+use crate::broker::{Broker, ReplayOptions, ReplayResult};
 use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
@@ -93,6 +93,27 @@ impl Stem {
         self.inner.broker.publish_batch(envelopes).await?;
         self.inner.backend.set_batch(statuses).await?;
         Ok(ids)
+    }
+
+    /// Puts dead letters of `queue` back on it (see
+    /// [`Broker::replay_dead_letters`]) and marks each replayed task queued
+    /// again, so that handles waiting on them wait for the new run.
+    pub async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
+        let result = self.inner.broker.replay_dead_letters(queue, options).await?;
+        if !result.dry_run {
+            let mut statuses = Vec::with_capacity(result.entries.len());
+            for dead in &result.entries {
+                // The same fence as the stored failure: it replaces it, and any
+                // write of the new delivery (a higher fence) replaces it in turn.
+                let fence = self.inner.backend.get(dead.envelope.id).await?.map_or(0, |s| s.fence);
+                let mut status = queued(&dead.envelope);
+                status.attempt = 0;
+                status.fence = fence;
+                statuses.push(status);
+            }
+            self.inner.backend.set_batch(statuses).await?;
+        }
+        Ok(result)
     }
 
     /// A typed handle on a task enqueued earlier (for example by another process).

@@ -1,0 +1,148 @@
+//! Typed enqueue and typed results through the macro, the worker and the
+//! in-memory stores.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use stem::prelude::*;
+use stem::{Error, TaskState, WorkerHandle};
+use stem_tests::{TestResult, WAIT, spawn_worker};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Receipt {
+    to: String,
+    id: u64,
+}
+
+#[stem::task(queue = "emails")]
+async fn send_email(ctx: TaskContext, to: String, subject: String) -> Result<Receipt, TaskError> {
+    ctx.progress_with(0.5, "halfway").await?;
+    Ok(Receipt { to, id: subject.len() as u64 })
+}
+
+#[stem::task]
+async fn double(n: u64) -> Result<u64, std::num::TryFromIntError> {
+    Ok(u64::try_from(n.checked_mul(2).unwrap_or(0) as u128)?)
+}
+
+#[stem::task(name = "tests.ping")]
+async fn ping() -> Result<String, TaskError> {
+    Ok("pong".to_owned())
+}
+
+fn worker() -> (Stem, WorkerHandle) {
+    spawn_worker(|b| b.task::<SendEmail>().task::<Double>().task::<Ping>().concurrency(4))
+}
+
+#[tokio::test]
+async fn a_task_returns_its_own_type() -> TestResult {
+    let (stem, worker) = worker();
+    let args = SendEmailArgs { to: "ada@example.com".to_owned(), subject: "hello".to_owned() };
+    let handle: TaskHandle<Receipt> = SendEmail::enqueue(&stem, args).await?;
+    let receipt = handle.wait_timeout(WAIT).await?;
+    assert_eq!(receipt, Receipt { to: "ada@example.com".to_owned(), id: 5 });
+
+    let status = handle.status().await?.expect("status is recorded");
+    assert_eq!(status.state, TaskState::Succeeded);
+    assert_eq!(status.queue, "emails");
+    assert_eq!(status.task, "task_results::send_email");
+    assert_eq!(status.attempt, 0);
+    worker.stop(ShutdownMode::Warm).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_argument_is_used_as_is_and_none_is_unit() -> TestResult {
+    let (stem, worker) = worker();
+    let doubled: u64 = Double::enqueue(&stem, 21).await?.wait_timeout(WAIT).await?;
+    assert_eq!(doubled, 42);
+    let pong: String = Ping::enqueue(&stem, ()).await?.wait_timeout(WAIT).await?;
+    assert_eq!(pong, "pong");
+    assert_eq!(Ping::NAME, "tests.ping");
+    assert_eq!(Double::NAME, "task_results::double");
+    worker.stop(ShutdownMode::Warm).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn enqueue_many_batches_and_every_result_comes_back() -> TestResult {
+    let (stem, worker) = worker();
+    let handles = stem.enqueue_many((0..500).map(Double::call)).await?;
+    for (n, handle) in handles.iter().enumerate() {
+        assert_eq!(handle.wait_timeout(WAIT).await?, 2 * n as u64);
+    }
+    worker.stop(ShutdownMode::Warm).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_countdown_delays_delivery_and_is_not_pending_meanwhile() -> TestResult {
+    let stem = Stem::in_memory();
+    let started = Instant::now();
+    let handle = Double::call(1).countdown(Duration::from_millis(300)).enqueue(&stem).await?;
+    assert_eq!(stem.broker().pending_count("default").await?, 0, "a delayed task is not pending");
+    assert_eq!(handle.status().await?.map(|s| s.state), Some(TaskState::Queued));
+
+    let worker = Worker::builder(&stem).task::<Double>().build()?.spawn();
+    assert_eq!(handle.wait_timeout(WAIT).await?, 2);
+    assert!(started.elapsed() >= Duration::from_millis(300), "ran after {:?}", started.elapsed());
+    worker.stop(ShutdownMode::Warm).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_expired_task_is_recorded_and_not_run() -> TestResult {
+    let (stem, worker) = worker();
+    let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let handle = SendEmail::call(SendEmailArgs { to: "x".to_owned(), subject: "y".to_owned() })
+        .expires(past)
+        .enqueue(&stem)
+        .await?;
+    match handle.wait_timeout(WAIT).await {
+        Err(Error::TaskFailed(failure)) => {
+            assert_eq!(failure.state, TaskState::Expired);
+            assert_eq!(failure.error.map(|e| e.kind).as_deref(), Some("expired"));
+        }
+        other => panic!("expected an expired task, got {other:?}"),
+    }
+    assert_eq!(stem.broker().inflight_count("emails").await?, 0, "the expired delivery was acked");
+    worker.stop(ShutdownMode::Warm).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn waiting_ends_at_the_deadline_when_nothing_runs() -> TestResult {
+    let stem = Stem::in_memory();
+    let handle = Double::enqueue(&stem, 1).await?;
+    match handle.wait_timeout(Duration::from_millis(50)).await {
+        Err(Error::Timeout { id, .. }) => assert_eq!(id, handle.id()),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_handle_can_be_rebuilt_from_an_id() -> TestResult {
+    let (stem, worker) = worker();
+    let id = Double::call(5).task_id(stem::TaskId::new()).enqueue(&stem).await?.id();
+    let again: TaskHandle<u64> = stem.handle(id);
+    assert_eq!(again.wait_timeout(WAIT).await?, 10);
+    worker.stop(ShutdownMode::Warm).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_task_enqueues_follow_up_tasks() -> TestResult {
+    #[stem::task]
+    async fn parent(ctx: TaskContext) -> Result<stem::TaskId, TaskError> {
+        let child = ctx.enqueue(Ping::call(())).await?;
+        Ok(child.id())
+    }
+    let (stem, worker) = spawn_worker(|b| b.task::<Parent>().task::<Ping>());
+    let parent = Parent::enqueue(&stem, ()).await?;
+    let child_id = parent.wait_timeout(WAIT).await?;
+    let child: TaskHandle<String> = stem.handle(child_id);
+    assert_eq!(child.wait_timeout(WAIT).await?, "pong");
+    worker.stop(ShutdownMode::Warm).await?;
+    Ok(())
+}
