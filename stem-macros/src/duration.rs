@@ -13,9 +13,12 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     while !rest.is_empty() {
         let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!("invalid duration \"{text}\": expected a number at \"{rest}\"; write it like \"30s\" or \"1m30s\""));
+            return Err(format!(
+                "invalid duration \"{text}\": expected a number at \"{rest}\"; write it like \"30s\" or \"1m30s\""
+            ));
         }
-        let number: u64 = rest[..digits].parse().map_err(|_| format!("invalid duration \"{text}\": number too large"))?;
+        let number: u64 =
+            rest[..digits].parse().map_err(|_| format!("invalid duration \"{text}\": number too large"))?;
         rest = &rest[digits..];
         let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
@@ -26,7 +29,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => Duration::from_secs(number.saturating_mul(60)),
             "h" => Duration::from_secs(number.saturating_mul(3600)),
             "d" => Duration::from_secs(number.saturating_mul(86_400)),
-            "" => return Err(format!("invalid duration \"{text}\": `{number}` has no unit; add one of ms, s, m, h, d")),
+            "" => {
+                return Err(format!("invalid duration \"{text}\": `{number}` has no unit; add one of ms, s, m, h, d"));
+            }
             other => return Err(format!("invalid duration \"{text}\": unknown unit `{other}`; use ms, s, m, h or d")),
         };
         total = total.saturating_add(part);

@@ -71,10 +71,7 @@ pub enum Error {
 
 impl Error {
     /// Wraps an adapter's error with what it was doing at the time.
-    pub fn adapter(
-        context: impl Into<String>,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Self {
+    pub fn adapter(context: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Adapter { context: context.into(), source: source.into() }
     }
 }

@@ -64,12 +64,15 @@ pub mod __private {
     pub use ::inventory;
     pub use ::serde;
 
-    pub use crate::task::{TaskArgs, TaskOutput, TaskRegistration};
+    pub use crate::task::{IntoTaskError, TaskArgs, TaskOutput, TaskRegistration};
 
     /// Turns a task fn's error into a [`TaskError`](crate::TaskError).
-    pub fn into_task_error<E: Into<crate::TaskError>>(error: E) -> crate::TaskError {
+    pub fn into_task_error<E: IntoTaskError>(error: E) -> crate::TaskError {
         error.into()
     }
+
+    /// Names the error type in errors about it.
+    pub const fn assert_task_error<E: IntoTaskError>() {}
 
     /// Names the argument type in errors about it.
     pub const fn assert_task_arg<T: TaskArgs>() {}

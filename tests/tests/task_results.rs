@@ -22,7 +22,7 @@ async fn send_email(ctx: TaskContext, to: String, subject: String) -> Result<Rec
 
 #[stem::task]
 async fn double(n: u64) -> Result<u64, std::num::TryFromIntError> {
-    Ok(u64::try_from(n.checked_mul(2).unwrap_or(0) as u128)?)
+    u64::try_from(u128::from(n) * 2)
 }
 
 #[stem::task(name = "tests.ping")]

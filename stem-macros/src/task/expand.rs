@@ -12,6 +12,11 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
     let krate = task.options.krate.clone().unwrap_or_else(|| syn::parse_quote!(::stem));
     let vis = &function.vis;
     let Task { fn_name, type_name, args_name, output, .. } = task;
+    // The impl names the user's own type where there is one, so that errors about it land there.
+    let args_type = match task.args.as_slice() {
+        [(_, ty)] => quote!(#ty),
+        _ => quote!(#args_name),
+    };
 
     let serde_path = format!("{}::__private::serde", quote!(#krate).to_string().replace(' ', ""));
     let args_def = match task.args.as_slice() {
@@ -51,10 +56,13 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
             quote!(#(#args.#names),*)
         }
     };
-    let checks = task.args.iter().map(|(_, ty)| {
-        quote_spanned!(ty.span()=> #krate::__private::assert_task_arg::<#ty>();)
-    });
+    let checks =
+        task.args.iter().map(|(_, ty)| quote_spanned!(ty.span()=> #krate::__private::assert_task_arg::<#ty>();));
     let output_check = quote_spanned!(output.span()=> #krate::__private::assert_task_output::<#output>(););
+    let error_span = task.error.as_ref().map_or_else(proc_macro2::Span::call_site, |e| e.span());
+    let error_check =
+        task.error.as_ref().map(|e| quote_spanned!(e.span()=> #krate::__private::assert_task_error::<#e>();));
+    let into_task_error = quote_spanned!(error_span=> #krate::__private::into_task_error);
 
     let name = match &task.options.name {
         Some(name) => quote!(#name),
@@ -79,12 +87,13 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
         const _: () = {
             #(#checks)*
             #output_check
+            #error_check
 
             #[automatically_derived]
             impl #krate::Task for #type_name {
                 const NAME: &'static str = #name;
                 const OPTIONS: #krate::TaskOptions = #options;
-                type Args = #args_name;
+                type Args = #args_type;
                 type Output = #output;
 
                 fn run(
@@ -93,7 +102,7 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
                 ) -> impl ::core::future::Future<Output = ::core::result::Result<Self::Output, #krate::TaskError>> + ::core::marker::Send {
                     #drop_ctx
                     async move {
-                        #fn_name(#ctx_arg #call_args).await.map_err(#krate::__private::into_task_error)
+                        #fn_name(#ctx_arg #call_args).await.map_err(#into_task_error)
                     }
                 }
             }

@@ -42,7 +42,12 @@ mod tests {
 
     #[test]
     fn collects_every_error() {
-        let out = errors(quote!(queue = 1, bogus = "x"), quote!(fn f<T>(x: T) {}));
+        let out = errors(
+            quote!(queue = 1, bogus = "x"),
+            quote!(
+                fn f<T>(x: T) {}
+            ),
+        );
         assert!(out.contains("expects a string"), "{out}");
         assert!(out.contains("unknown option `bogus`"), "{out}");
         assert!(out.contains("needs an `async fn`"), "{out}");
@@ -51,7 +56,14 @@ mod tests {
 
     #[test]
     fn keeps_the_item_on_error() {
-        let out = errors(quote!(nope = 1), quote!(async fn keep_me() -> Result<(), E> { Ok(()) }));
+        let out = errors(
+            quote!(nope = 1),
+            quote!(
+                async fn keep_me() -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        );
         assert!(out.contains("async fn keep_me"), "{out}");
     }
 
@@ -59,7 +71,11 @@ mod tests {
     fn expands_a_valid_task() {
         let out = errors(
             quote!(queue = "emails", time_limit = "30s"),
-            quote!(async fn send_email(to: String, subject: String) -> Result<u64, E> { Ok(1) }),
+            quote!(
+                async fn send_email(to: String, subject: String) -> Result<u64, E> {
+                    Ok(1)
+                }
+            ),
         );
         assert!(out.contains("struct SendEmail"), "{out}");
         assert!(out.contains("struct SendEmailArgs"), "{out}");

@@ -35,6 +35,7 @@ pub(crate) struct Task {
     pub(crate) takes_context: bool,
     pub(crate) args: Vec<(Ident, Type)>,
     pub(crate) output: Type,
+    pub(crate) error: Option<Type>,
     pub(crate) options: TaskOptions,
 }
 
@@ -128,9 +129,9 @@ impl Task {
             }
         }
 
-        let output = match &sig.output {
-            ReturnType::Type(_, ty) => result_ok_type(ty),
-            ReturnType::Default => None,
+        let (output, error) = match &sig.output {
+            ReturnType::Type(_, ty) => result_types(ty),
+            ReturnType::Default => (None, None),
         };
         if output.is_none() {
             let span = match &sig.output {
@@ -149,6 +150,7 @@ impl Task {
             takes_context,
             args,
             output: output.unwrap_or_else(|| syn::parse_quote!(())),
+            error,
             options,
         })
     }
@@ -172,13 +174,16 @@ fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
             "name" => string(&name, &value).and_then(|s| non_empty(&name, s)).map(|s| o.name = Some(s)),
             "queue" => string(&name, &value).and_then(|s| non_empty(&name, s)).map(|s| o.queue = Some(s)),
             "max_retries" => int(&name, &value).map(|n| o.max_retries = Some(n)),
-            "priority" => int::<u8>(&name, &value).and_then(|p| {
-                if p <= 9 { Ok(o.priority = Some(p)) } else { Err(format!("`priority` must be 0 to 9, not {p}")) }
-            }),
+            "priority" => int::<u8>(&name, &value)
+                .and_then(|p| if p <= 9 { Ok(p) } else { Err(format!("`priority` must be 0 to 9, not {p}")) })
+                .map(|p| o.priority = Some(p)),
             "retry_jitter" => boolean(&name, &value).map(|b| o.retry_jitter = Some(b)),
             "rate_limit" => string(&name, &value).and_then(|s| parse_rate(&s)).map(|r| o.rate_limit = Some(r)),
             "crate" => string(&name, &value)
-                .and_then(|s| syn::parse_str::<syn::Path>(&s).map_err(|_| format!("`crate` takes a path like \"::stem\", not \"{s}\"")))
+                .and_then(|s| {
+                    syn::parse_str::<syn::Path>(&s)
+                        .map_err(|_| format!("`crate` takes a path like \"::stem\", not \"{s}\""))
+                })
                 .map(|p| o.krate = Some(p)),
             duration_key => string(&name, &value).and_then(|s| parse_duration(&s)).map(|d| {
                 let slot = match duration_key {
@@ -229,18 +234,16 @@ fn is_context(ty: &Type) -> bool {
     matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "TaskContext"))
 }
 
-/// `T` of a return type `Result<T, E>` (or `Result<T>` of an alias).
-fn result_ok_type(ty: &Type) -> Option<Type> {
-    let Type::Path(path) = ty else { return None };
-    let last = path.path.segments.last()?;
-    if last.ident != "Result" {
-        return None;
-    }
-    let PathArguments::AngleBracketed(generics) = &last.arguments else { return None };
-    generics.args.iter().find_map(|arg| match arg {
+/// `T` and `E` of a return type `Result<T, E>` (`E` is `None` for an alias's `Result<T>`).
+fn result_types(ty: &Type) -> (Option<Type>, Option<Type>) {
+    let Type::Path(path) = ty else { return (None, None) };
+    let Some(last) = path.path.segments.last().filter(|s| s.ident == "Result") else { return (None, None) };
+    let PathArguments::AngleBracketed(generics) = &last.arguments else { return (None, None) };
+    let mut types = generics.args.iter().filter_map(|arg| match arg {
         GenericArgument::Type(t) => Some(t.clone()),
         _ => None,
-    })
+    });
+    (types.next(), types.next())
 }
 
 fn upper_camel(snake: &str) -> String {

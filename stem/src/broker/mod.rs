@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use self::dead_letter::{DeadLetter, DeadLetterPage, ReplayOptions, ReplayResult};
-pub use self::delivery::{Delivery, Nack, ReceiveRequest, Receipt};
+pub use self::delivery::{Delivery, Nack, Receipt, ReceiveRequest};
 use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
@@ -79,7 +79,12 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
 
     /// Deletes dead letters dead at or after `since` (all when `None`), at most
     /// `limit`; returns how many.
-    async fn purge_dead_letters(&self, queue: &str, since: Option<DateTime<Utc>>, limit: Option<usize>) -> Result<usize>;
+    async fn purge_dead_letters(
+        &self,
+        queue: &str,
+        since: Option<DateTime<Utc>>,
+        limit: Option<usize>,
+    ) -> Result<usize>;
 
     /// Messages of `queue` ready to run now (delayed ones are not counted).
     async fn pending_count(&self, queue: &str) -> Result<usize>;

@@ -12,8 +12,7 @@ impl Codec for Bincode {
     const ID: &'static str = "bincode";
 
     fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
-        bincode::serde::encode_to_vec(value, bincode::config::standard())
-            .map_err(|e| codec_error(Self::ID, e))
+        bincode::serde::encode_to_vec(value, bincode::config::standard()).map_err(|e| codec_error(Self::ID, e))
     }
 
     fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {

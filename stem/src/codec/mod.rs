@@ -55,7 +55,11 @@ pub fn decode<T: DeserializeOwned>(payload: &Payload) -> Result<T> {
 
 /// The ids of the codecs compiled into this build, for error messages.
 pub(crate) fn known_codecs() -> &'static str {
-    if cfg!(feature = "bincode") { "`json`, `bincode`" } else { "`json` (enable the `bincode` feature of `stem` for `bincode`)" }
+    if cfg!(feature = "bincode") {
+        "`json`, `bincode`"
+    } else {
+        "`json` (enable the `bincode` feature of `stem` for `bincode`)"
+    }
 }
 
 fn codec_id(codec: &str) -> &'static str {

@@ -10,8 +10,7 @@ use futures_util::stream::BoxStream;
 use tokio::sync::{Notify, broadcast};
 
 use crate::broker::{
-    Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, ReceiveRequest, Receipt, ReplayOptions,
-    ReplayResult,
+    Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
 use crate::envelope::{Envelope, MAX_PRIORITY};
 use crate::error::{Error, Result};
@@ -119,7 +118,8 @@ impl Queue {
 
     /// Takes the leased message of a live receipt.
     fn take_leased(&mut self, receipt: &Receipt, now: DateTime<Utc>) -> Option<Leased> {
-        let live = self.inflight.get(&receipt.id).is_some_and(|l| l.message.deliveries == receipt.token && l.until > now);
+        let live =
+            self.inflight.get(&receipt.id).is_some_and(|l| l.message.deliveries == receipt.token && l.until > now);
         if !live {
             return None;
         }
@@ -277,14 +277,18 @@ impl Broker for MemoryBroker {
     async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> Result<DeadLetterPage> {
         let state = self.state();
         let Some(queue) = state.queues.get(queue) else { return Ok(DeadLetterPage::default()) };
-        let entries: Vec<DeadLetter> = queue.dead.iter().rev().skip(offset).take(limit).map(|(d, _)| d.clone()).collect();
+        let entries: Vec<DeadLetter> =
+            queue.dead.iter().rev().skip(offset).take(limit).map(|(d, _)| d.clone()).collect();
         let next_offset = (offset + entries.len() < queue.dead.len()).then_some(offset + entries.len());
         Ok(DeadLetterPage { entries, next_offset })
     }
 
     async fn get_dead_letter(&self, queue: &str, id: TaskId) -> Result<Option<DeadLetter>> {
         let state = self.state();
-        Ok(state.queues.get(queue).and_then(|q| q.dead.iter().rev().find(|(d, _)| d.envelope.id == id).map(|(d, _)| d.clone())))
+        Ok(state
+            .queues
+            .get(queue)
+            .and_then(|q| q.dead.iter().rev().find(|(d, _)| d.envelope.id == id).map(|(d, _)| d.clone())))
     }
 
     async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
@@ -303,7 +307,10 @@ impl Broker for MemoryBroker {
                 .take(options.limit)
                 .collect();
             if options.dry_run {
-                return Ok(ReplayResult { entries: chosen.iter().map(|&i| q.dead[i].0.clone()).collect(), dry_run: true });
+                return Ok(ReplayResult {
+                    entries: chosen.iter().map(|&i| q.dead[i].0.clone()).collect(),
+                    dry_run: true,
+                });
             }
             let mut entries = Vec::with_capacity(chosen.len());
             for i in chosen.into_iter().rev() {
@@ -320,7 +327,12 @@ impl Broker for MemoryBroker {
         Ok(ReplayResult { entries: replayed, dry_run: false })
     }
 
-    async fn purge_dead_letters(&self, queue: &str, since: Option<DateTime<Utc>>, limit: Option<usize>) -> Result<usize> {
+    async fn purge_dead_letters(
+        &self,
+        queue: &str,
+        since: Option<DateTime<Utc>>,
+        limit: Option<usize>,
+    ) -> Result<usize> {
         let mut state = self.state();
         let Some(q) = state.queues.get_mut(queue) else { return Ok(0) };
         let mut left = limit.unwrap_or(usize::MAX);

@@ -62,3 +62,14 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> TaskArgs for T {}
 pub trait TaskOutput: Serialize + DeserializeOwned + Send + 'static {}
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> TaskOutput for T {}
+
+/// What a task fn's error type must be: convertible into [`TaskError`]. Every
+/// `std::error::Error + Send + Sync + 'static` is, and so is `TaskError` itself.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a task error: it must convert into `TaskError`",
+    label = "not convertible into `TaskError`",
+    note = "implement `std::error::Error` for it, or return `TaskError` (`TaskError::fail(..)`, `TaskError::retry(..)`)"
+)]
+pub trait IntoTaskError: Into<TaskError> {}
+
+impl<E: Into<TaskError>> IntoTaskError for E {}

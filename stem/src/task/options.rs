@@ -62,17 +62,14 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// 1 s doubling up to 10 min, with jitter.
-    pub const DEFAULT: Self = Self { backoff: Duration::from_secs(1), backoff_max: Duration::from_secs(600), jitter: true };
+    pub const DEFAULT: Self =
+        Self { backoff: Duration::from_secs(1), backoff_max: Duration::from_secs(600), jitter: true };
 
     /// The delay before the retry that follows failed attempt `attempt` (0-based).
     pub fn delay(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.min(31));
         let full = self.backoff.saturating_mul(factor).min(self.backoff_max);
-        if self.jitter && !full.is_zero() {
-            full / 2 + full.mul_f64(fastrand::f64() / 2.0)
-        } else {
-            full
-        }
+        if self.jitter && !full.is_zero() { full / 2 + full.mul_f64(fastrand::f64() / 2.0) } else { full }
     }
 }
 

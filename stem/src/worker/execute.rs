@@ -118,7 +118,8 @@ pub(super) async fn run(shared: Arc<Shared>, delivery: Delivery, _prefetch: Owne
             settle::failure(&envelope, &receipt, policy, info, RetryAction::Retry, worker)
         }
         Outcome::TimedOut(limit) => {
-            let info = ErrorInfo { kind: "time_limit".to_owned(), message: format!("hard time limit of {limit:?} exceeded") };
+            let info =
+                ErrorInfo { kind: "time_limit".to_owned(), message: format!("hard time limit of {limit:?} exceeded") };
             settle::failure(&envelope, &receipt, policy, info, RetryAction::Retry, worker)
         }
         Outcome::Aborted => settle::requeue_op(&receipt, worker),

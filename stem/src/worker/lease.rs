@@ -30,7 +30,8 @@ pub(super) async fn keep(shared: Arc<Shared>) {
             .filter_map(|held| {
                 let (until, length) = held.lease.get();
                 let half = chrono::Duration::from_std(length / 2).unwrap_or(chrono::Duration::MAX);
-                (until - now < half).then(|| (held.receipt.clone(), Arc::clone(&held.lease), held.cancel.clone(), length))
+                (until - now < half)
+                    .then(|| (held.receipt.clone(), Arc::clone(&held.lease), held.cancel.clone(), length))
             })
             .collect();
         for (receipt, lease, cancel, length) in due {

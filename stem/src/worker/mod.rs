@@ -23,13 +23,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use self::builder::WorkerBuilder;
 use self::builder::Config;
+pub use self::builder::WorkerBuilder;
 use self::settle::Op;
 pub use self::shutdown::ShutdownMode;
 use self::shutdown::{Level, escalate, reached};
 use crate::backend::WorkerHeartbeat;
-use crate::broker::{ReceiveRequest, Receipt};
+use crate::broker::{Receipt, ReceiveRequest};
 use crate::error::Result;
 use crate::id::TaskId;
 use crate::producer::Stem;

@@ -1,0 +1,8 @@
+//! Runs the trybuild cases under `tests/ui`.
+
+#[test]
+fn task_macro() {
+    let cases = trybuild::TestCases::new();
+    cases.pass("tests/ui/task/pass/*.rs");
+    cases.compile_fail("tests/ui/task/fail/*.rs");
+}

@@ -1,0 +1,4 @@
+#[stem::task]
+struct SendEmail;
+
+fn main() {}
