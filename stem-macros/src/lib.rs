@@ -28,7 +28,8 @@ use proc_macro::TokenStream;
 /// `max_retries = N`, `retry_backoff = "1s"`, `retry_backoff_max = "10m"`,
 /// `retry_jitter = true`, `time_limit = "30s"`, `soft_time_limit = "20s"`,
 /// `visibility_timeout = "60s"`, `priority = 0..=9`, `rate_limit = "10/s"`,
-/// `unique_for = "1h"`, `crate = "path::to::stem"`. Durations take `ms`, `s`,
+/// `unique_for = "1h"`, `codec = "json" | "bincode"` (bincode needs the
+/// `bincode` feature of `stem`), `crate = "path::to::stem"`. Durations take `ms`, `s`,
 /// `m`, `h`, `d` units and combine (`"1m30s"`); rates are `N/unit` or
 /// `N/duration` (`"100/m"`, `"5/10s"`). Mistakes are compile errors.
 #[proc_macro_attribute]

@@ -69,6 +69,7 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
         None => quote!(concat!(module_path!(), "::", stringify!(#fn_name))),
     };
     let options = options(task, &krate);
+    let codec = task.options.codec.as_ref().map(|c| quote!(const CODEC: &'static str = #c;));
     let registration = quote_spanned! {fn_name.span()=>
         #krate::__private::inventory::submit! {
             #krate::__private::TaskRegistration::of::<#type_name>(file!(), line!())
@@ -93,6 +94,7 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
             impl #krate::Task for #type_name {
                 const NAME: &'static str = #name;
                 const OPTIONS: #krate::TaskOptions = #options;
+                #codec
                 type Args = #args_type;
                 type Output = #output;
 

@@ -24,8 +24,12 @@ const KNOWN: &[&str] = &[
     "priority",
     "rate_limit",
     "unique_for",
+    "codec",
     "crate",
 ];
+
+/// The codecs `codec = "..."` accepts.
+const CODECS: &[&str] = &["json", "bincode"];
 
 /// A validated task.
 pub(crate) struct Task {
@@ -54,6 +58,7 @@ pub(crate) struct TaskOptions {
     pub(crate) priority: Option<u8>,
     pub(crate) rate_limit: Option<(u32, Duration)>,
     pub(crate) unique_for: Option<Duration>,
+    pub(crate) codec: Option<String>,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -179,6 +184,15 @@ fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
                 .map(|p| o.priority = Some(p)),
             "retry_jitter" => boolean(&name, &value).map(|b| o.retry_jitter = Some(b)),
             "rate_limit" => string(&name, &value).and_then(|s| parse_rate(&s)).map(|r| o.rate_limit = Some(r)),
+            "codec" => string(&name, &value)
+                .and_then(|c| {
+                    if CODECS.contains(&c.as_str()) {
+                        Ok(c)
+                    } else {
+                        Err(format!("unknown codec \"{c}\"; codecs are: {}", CODECS.join(", ")))
+                    }
+                })
+                .map(|c| o.codec = Some(c)),
             "crate" => string(&name, &value)
                 .and_then(|s| {
                     syn::parse_str::<syn::Path>(&s)

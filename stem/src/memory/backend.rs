@@ -182,3 +182,64 @@ impl ResultBackend for MemoryBackend {
         Ok(beats)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::TaskState;
+
+    fn done(id: TaskId) -> TaskStatus {
+        TaskStatus::new(id, "t", "q", TaskState::Succeeded)
+    }
+
+    #[tokio::test]
+    async fn groups_count_each_member_once_and_chords_are_claimed_once() -> Result<()> {
+        let backend = MemoryBackend::new();
+        let group = TaskId::new();
+        assert_eq!(backend.group_add(group, done(TaskId::new())).await?, None, "unknown group");
+        backend.group_init(group, 2).await?;
+        let first = TaskId::new();
+        let g = backend.group_add(group, done(first)).await?.expect("exists");
+        assert!(!g.is_complete());
+        let g = backend.group_add(group, done(first)).await?.expect("exists");
+        assert_eq!(g.results.len(), 1, "the same member counts once");
+        let g = backend.group_add(group, done(TaskId::new())).await?.expect("exists");
+        assert!(g.is_complete());
+        let callback = TaskId::new();
+        assert!(backend.claim_chord(group, callback).await?);
+        assert!(!backend.claim_chord(group, TaskId::new()).await?);
+        assert_eq!(backend.group_get(group).await?.and_then(|g| g.chord_callback), Some(callback));
+        Ok(())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn final_states_and_heartbeats_expire() -> Result<()> {
+        let backend = MemoryBackend::with_retention(Duration::from_secs(60));
+        let id = TaskId::new();
+        backend.set(done(id)).await?;
+        backend.set_heartbeat(WorkerHeartbeat::new("w1", vec!["q".into()], 4), Duration::from_secs(30)).await?;
+        assert!(backend.get(id).await?.is_some());
+        assert_eq!(backend.list_heartbeats().await?.len(), 1);
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert!(backend.list_heartbeats().await?.is_empty());
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert_eq!(backend.get(id).await?, None, "kept for the retention, then gone");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn wait_wakes_on_the_final_write() -> Result<()> {
+        let backend = Arc::new(MemoryBackend::new());
+        let id = TaskId::new();
+        backend.set(TaskStatus::new(id, "t", "q", TaskState::Queued)).await?;
+        let waiter = tokio::spawn({
+            let backend = Arc::clone(&backend);
+            async move { backend.wait(id, Duration::from_secs(30)).await }
+        });
+        tokio::task::yield_now().await;
+        backend.set(done(id)).await?;
+        let status = tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("woken").expect("joined")?;
+        assert_eq!(status.map(|s| s.state), Some(TaskState::Succeeded));
+        Ok(())
+    }
+}

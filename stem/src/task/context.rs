@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{Signature, Task, TaskHandle};
@@ -14,6 +15,7 @@ use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
 use crate::producer::Stem;
+use crate::worker::settle::Op;
 
 /// What a running task knows about itself and can do: report progress, keep its
 /// lease, enqueue follow-up tasks, and notice limits and cancellation.
@@ -29,6 +31,8 @@ struct Inner {
     stem: Stem,
     receipt: Receipt,
     lease: Arc<Lease>,
+    /// The worker's writer, so progress lands in order with the worker's own writes.
+    writer: mpsc::UnboundedSender<Op>,
     cancel: CancellationToken,
     soft_limit: CancellationToken,
 }
@@ -65,10 +69,10 @@ impl TaskContext {
         stem: Stem,
         receipt: Receipt,
         lease: Arc<Lease>,
-        cancel: CancellationToken,
-        soft_limit: CancellationToken,
+        writer: mpsc::UnboundedSender<Op>,
+        (cancel, soft_limit): (CancellationToken, CancellationToken),
     ) -> Self {
-        Self { inner: Arc::new(Inner { envelope, stem, receipt, lease, cancel, soft_limit }) }
+        Self { inner: Arc::new(Inner { envelope, stem, receipt, lease, writer, cancel, soft_limit }) }
     }
 
     /// The task id.
@@ -116,7 +120,7 @@ impl TaskContext {
         &self.inner.stem
     }
 
-    /// Records progress (0.0 to 1.0) in the result backend.
+    /// Records progress (0.0 to 1.0) in the result backend; returns once written.
     pub async fn progress(&self, fraction: f64) -> Result<()> {
         self.record_progress(Progress { fraction: fraction.clamp(0.0, 1.0), data: None }).await
     }
@@ -133,7 +137,9 @@ impl TaskContext {
         status.attempt = e.attempt;
         status.fence = self.inner.receipt.token;
         status.progress = Some(progress);
-        self.inner.stem.backend().set(status).await.map(drop)
+        let (done, written) = oneshot::channel();
+        self.inner.writer.send(Op::Status(status, Some(done))).map_err(|_| crate::Error::Closed("worker"))?;
+        written.await.map_err(|_| crate::Error::Closed("worker"))
     }
 
     /// Renews the lease now for its usual length. The worker renews leases on its

@@ -82,9 +82,16 @@ pub(super) async fn run(shared: Arc<Shared>, delivery: Delivery, _prefetch: Owne
 
     let mut started = settle::status(&envelope, &receipt, TaskState::Started, worker);
     started.meta.insert("started_at".to_owned(), Utc::now().to_rfc3339().into());
-    let _ = shared.ops.send(Op::Status(started));
+    let _ = shared.ops.send(Op::Status(started, None));
 
-    let ctx = TaskContext::new(envelope.clone(), shared.stem.clone(), receipt.clone(), lease, cancel, soft.clone());
+    let ctx = TaskContext::new(
+        envelope.clone(),
+        shared.stem.clone(),
+        receipt.clone(),
+        lease,
+        shared.ops.clone(),
+        (cancel, soft.clone()),
+    );
     let future = match (registration.handler())(ctx, &envelope.args) {
         Ok(future) => future,
         Err(error) => {

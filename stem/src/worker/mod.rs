@@ -10,7 +10,7 @@
 mod builder;
 mod execute;
 mod lease;
-mod settle;
+pub(crate) mod settle;
 mod shutdown;
 
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::backend::{ErrorInfo, TaskState, TaskStatus};
 use crate::broker::{Nack, Receipt};
@@ -13,9 +13,9 @@ use crate::task::{RetryAction, RetryPolicy};
 
 /// Work for the writer, processed in the order sent.
 #[derive(Debug)]
-pub(super) enum Op {
-    /// Record a status (started, progress).
-    Status(TaskStatus),
+pub(crate) enum Op {
+    /// Record a status (started, progress); tell the sender, if any, once written.
+    Status(TaskStatus, Option<oneshot::Sender<()>>),
     /// Record a delivery's outcome, then settle it with the broker if the
     /// status was accepted (its fence still current).
     Finish(TaskStatus, Receipt, Finish),
@@ -25,7 +25,7 @@ pub(super) enum Op {
 
 /// What happens to a delivery with the broker.
 #[derive(Debug)]
-pub(super) enum Finish {
+pub(crate) enum Finish {
     /// Done: remove it.
     Ack,
     /// Give it back (a retry, or a requeue on shutdown).
@@ -104,7 +104,7 @@ async fn flush(stem: &Stem, ops: Vec<Op>) {
     let statuses: Vec<TaskStatus> = ops
         .iter()
         .filter_map(|op| match op {
-            Op::Status(s) | Op::Finish(s, _, _) => Some(s.clone()),
+            Op::Status(s, _) | Op::Finish(s, _, _) => Some(s.clone()),
             Op::Close => None,
         })
         .collect();
@@ -113,8 +113,11 @@ async fn flush(stem: &Stem, ops: Vec<Op>) {
     let mut acks = Vec::new();
     for op in ops {
         let (status, receipt, finish) = match op {
-            Op::Status(_) => {
+            Op::Status(_, done) => {
                 accepted.next();
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
                 continue;
             }
             Op::Finish(status, receipt, finish) => (status, receipt, finish),
