@@ -91,7 +91,7 @@ impl Stem {
         let statuses: Vec<TaskStatus> = envelopes.iter().map(queued).collect();
         let ids = envelopes.iter().map(|e| e.id).collect();
         self.inner.broker.publish_batch(envelopes).await?;
-        self.inner.backend.set_batch(statuses).await?;
+        self.inner.backend.set_batch(&statuses).await?;
         Ok(ids)
     }
 
@@ -111,7 +111,7 @@ impl Stem {
                 status.fence = fence;
                 statuses.push(status);
             }
-            self.inner.backend.set_batch(statuses).await?;
+            self.inner.backend.set_batch(&statuses).await?;
         }
         Ok(result)
     }

@@ -31,11 +31,11 @@ pub const DEFAULT_RESULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60)
 pub trait ResultBackend: Send + Sync + std::fmt::Debug + 'static {
     /// Writes statuses in order, in one round trip where the store allows it.
     /// Returns, per status, whether it was stored (false: refused by its fence).
-    async fn set_batch(&self, statuses: Vec<TaskStatus>) -> Result<Vec<bool>>;
+    async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>>;
 
     /// Writes one status; false if refused by its fence.
     async fn set(&self, status: TaskStatus) -> Result<bool> {
-        Ok(self.set_batch(vec![status]).await?.first().copied().unwrap_or(false))
+        Ok(self.set_batch(std::slice::from_ref(&status)).await?.first().copied().unwrap_or(false))
     }
 
     /// Reads a status; `None` if unknown or expired.

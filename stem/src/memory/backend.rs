@@ -1,6 +1,6 @@
 //! The in-memory result backend.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -26,7 +26,9 @@ struct State {
     waiters: HashMap<TaskId, Arc<Notify>>,
     groups: HashMap<TaskId, GroupStatus>,
     heartbeats: HashMap<String, (WorkerHeartbeat, Instant)>,
-    writes: u64,
+    /// Expiry times of records, soonest first; an entry whose record now
+    /// expires at another time is stale and skipped.
+    expiries: BTreeSet<(Instant, TaskId)>,
 }
 
 #[derive(Debug)]
@@ -68,21 +70,33 @@ impl State {
         self.tasks.get(&id).filter(|r| r.live(now)).map(|r| &r.status)
     }
 
-    /// Drops expired records now and then, so memory stays bounded.
+    /// Drops expired records, so memory stays bounded.
     fn sweep(&mut self, now: Instant) {
-        self.writes += 1;
-        if self.writes % 4096 == 0 {
-            self.tasks.retain(|_, r| r.live(now));
-            self.heartbeats.retain(|_, (_, until)| *until > now);
+        while let Some(&(at, id)) = self.expiries.first() {
+            if at > now {
+                break;
+            }
+            self.expiries.pop_first();
+            if self.tasks.get(&id).is_some_and(|r| r.expires == Some(at)) {
+                self.tasks.remove(&id);
+            }
+        }
+    }
+
+    fn expire_at(&mut self, id: TaskId, at: Instant) {
+        if let Some(record) = self.tasks.get_mut(&id) {
+            record.expires = Some(at);
+            self.expiries.insert((at, id));
         }
     }
 }
 
 #[async_trait]
 impl ResultBackend for MemoryBackend {
-    async fn set_batch(&self, statuses: Vec<TaskStatus>) -> Result<Vec<bool>> {
+    async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>> {
         let now = Instant::now();
         let mut state = self.state();
+        state.sweep(now);
         let mut stored = Vec::with_capacity(statuses.len());
         for status in statuses {
             let id = status.id;
@@ -91,12 +105,13 @@ impl ResultBackend for MemoryBackend {
                 continue;
             }
             let terminal = status.state.is_terminal();
-            let expires = terminal.then(|| now + self.retention);
-            state.tasks.insert(id, Record { status, expires });
-            if terminal && let Some(waiter) = state.waiters.remove(&id) {
-                waiter.notify_waiters();
+            state.tasks.insert(id, Record { status: status.clone(), expires: None });
+            if terminal {
+                state.expire_at(id, now + self.retention);
+                if let Some(waiter) = state.waiters.remove(&id) {
+                    waiter.notify_waiters();
+                }
             }
-            state.sweep(now);
             stored.push(true);
         }
         Ok(stored)
@@ -132,9 +147,7 @@ impl ResultBackend for MemoryBackend {
     }
 
     async fn expire(&self, id: TaskId, ttl: Duration) -> Result<()> {
-        if let Some(record) = self.state().tasks.get_mut(&id) {
-            record.expires = Some(Instant::now() + ttl);
-        }
+        self.state().expire_at(id, Instant::now() + ttl);
         Ok(())
     }
 
@@ -169,7 +182,9 @@ impl ResultBackend for MemoryBackend {
 
     async fn set_heartbeat(&self, heartbeat: WorkerHeartbeat, ttl: Duration) -> Result<()> {
         let until = Instant::now() + ttl;
-        self.state().heartbeats.insert(heartbeat.worker_id.clone(), (heartbeat, until));
+        let mut state = self.state();
+        state.heartbeats.retain(|_, (_, until)| *until > Instant::now());
+        state.heartbeats.insert(heartbeat.worker_id.clone(), (heartbeat, until));
         Ok(())
     }
 

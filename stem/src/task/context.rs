@@ -27,7 +27,7 @@ pub struct TaskContext {
 }
 
 struct Inner {
-    envelope: Envelope,
+    envelope: Arc<Envelope>,
     stem: Stem,
     receipt: Receipt,
     lease: Arc<Lease>,
@@ -65,7 +65,7 @@ impl Lease {
 
 impl TaskContext {
     pub(crate) fn new(
-        envelope: Envelope,
+        envelope: Arc<Envelope>,
         stem: Stem,
         receipt: Receipt,
         lease: Arc<Lease>,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, OptionFuture};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +38,7 @@ pub(super) async fn run(shared: Arc<Shared>, delivery: Delivery, _prefetch: Owne
     let now = Utc::now();
 
     if let Some(expires) = envelope.expires.filter(|_| envelope.is_expired_at(now)) {
-        let mut st = settle::status(&envelope, &receipt, TaskState::Expired, worker);
+        let mut st = settle::status(&envelope, &receipt, TaskState::Expired);
         let message = format!("expired at {expires}, received at {now}; not run");
         st.error = Some(ErrorInfo { kind: "expired".to_owned(), message });
         let _ = shared.ops.send(Op::Finish(st, receipt, Finish::Ack));
@@ -80,12 +80,13 @@ pub(super) async fn run(shared: Arc<Shared>, delivery: Delivery, _prefetch: Owne
         return;
     };
 
-    let mut started = settle::status(&envelope, &receipt, TaskState::Started, worker);
-    started.meta.insert("started_at".to_owned(), Utc::now().to_rfc3339().into());
+    let mut started = settle::status(&envelope, &receipt, TaskState::Started);
+    started.meta.insert("worker".to_owned(), worker.into());
     let _ = shared.ops.send(Op::Status(started, None));
 
+    let envelope = Arc::new(envelope);
     let ctx = TaskContext::new(
-        envelope.clone(),
+        Arc::clone(&envelope),
         shared.stem.clone(),
         receipt.clone(),
         lease,
@@ -112,22 +113,22 @@ pub(super) async fn run(shared: Arc<Shared>, delivery: Delivery, _prefetch: Owne
     let policy = &registration.options().retry;
     let op = match outcome {
         Outcome::Succeeded(result) => {
-            let mut st = settle::status(&envelope, &receipt, TaskState::Succeeded, worker);
+            let mut st = settle::status(&envelope, &receipt, TaskState::Succeeded);
             st.result = Some(result);
             Op::Finish(st, receipt, Finish::Ack)
         }
         Outcome::Failed(error) => {
             let info = ErrorInfo { kind: error.kind().to_owned(), message: error.message().to_owned() };
-            settle::failure(&envelope, &receipt, policy, info, error.action(), worker)
+            settle::failure(&envelope, &receipt, policy, info, error.action())
         }
         Outcome::Panicked(message) => {
             let info = ErrorInfo { kind: "panic".to_owned(), message: format!("task panicked: {message}") };
-            settle::failure(&envelope, &receipt, policy, info, RetryAction::Retry, worker)
+            settle::failure(&envelope, &receipt, policy, info, RetryAction::Retry)
         }
         Outcome::TimedOut(limit) => {
             let info =
                 ErrorInfo { kind: "time_limit".to_owned(), message: format!("hard time limit of {limit:?} exceeded") };
-            settle::failure(&envelope, &receipt, policy, info, RetryAction::Retry, worker)
+            settle::failure(&envelope, &receipt, policy, info, RetryAction::Retry)
         }
         Outcome::Aborted => settle::requeue_op(&receipt, worker),
     };
@@ -143,10 +144,10 @@ async fn supervise(
     soft_token: &CancellationToken,
     abort: &CancellationToken,
 ) -> Outcome {
-    const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
     let mut future = AssertUnwindSafe(future).catch_unwind();
-    let hard_timer = tokio::time::sleep(hard.unwrap_or(NEVER));
-    let soft_timer = tokio::time::sleep(soft.unwrap_or(NEVER));
+    // Timers exist only for the limits that are set.
+    let hard_timer = OptionFuture::from(hard.map(tokio::time::sleep));
+    let soft_timer = OptionFuture::from(soft.map(tokio::time::sleep));
     tokio::pin!(hard_timer, soft_timer);
     let mut soft_pending = soft.is_some();
     loop {
@@ -156,8 +157,8 @@ async fn supervise(
                 Ok(Err(error)) => Outcome::Failed(error),
                 Err(panic) => Outcome::Panicked(panic_message(panic.as_ref())),
             },
-            () = &mut hard_timer, if hard.is_some() => return Outcome::TimedOut(hard.unwrap_or(NEVER)),
-            () = &mut soft_timer, if soft_pending => {
+            Some(()) = &mut hard_timer, if hard.is_some() => return Outcome::TimedOut(hard.unwrap_or_default()),
+            Some(()) = &mut soft_timer, if soft_pending => {
                 soft_pending = false;
                 soft_token.cancel();
             }
@@ -175,7 +176,7 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
 }
 
 fn dead_letter(shared: &Shared, envelope: &Envelope, receipt: Receipt, kind: &str, reason: String) {
-    let mut st = settle::status(envelope, &receipt, TaskState::Failed, &shared.config.id);
+    let mut st = settle::status(envelope, &receipt, TaskState::Failed);
     st.error = Some(ErrorInfo { kind: kind.to_owned(), message: reason.clone() });
     let _ = shared.ops.send(Op::Finish(st, receipt, Finish::DeadLetter(reason)));
 }

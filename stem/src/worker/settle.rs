@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::backend::{ErrorInfo, TaskState, TaskStatus};
 use crate::broker::{Nack, Receipt};
 use crate::envelope::Envelope;
+use crate::id::TaskId;
 use crate::producer::Stem;
 use crate::task::{RetryAction, RetryPolicy};
 
@@ -35,11 +36,10 @@ pub(crate) enum Finish {
 }
 
 /// The status a worker writes for `envelope` with this delivery's fence.
-pub(super) fn status(envelope: &Envelope, receipt: &Receipt, state: TaskState, worker: &str) -> TaskStatus {
+pub(super) fn status(envelope: &Envelope, receipt: &Receipt, state: TaskState) -> TaskStatus {
     let mut status = TaskStatus::new(envelope.id, envelope.task.clone(), envelope.queue.clone(), state);
     status.attempt = envelope.attempt;
     status.fence = receipt.token;
-    status.meta.insert("worker".to_owned(), worker.into());
     status
 }
 
@@ -59,7 +59,6 @@ pub(super) fn failure(
     policy: &RetryPolicy,
     error: ErrorInfo,
     action: RetryAction,
-    worker: &str,
 ) -> Op {
     let retries_left = envelope.attempt < envelope.max_retries;
     let delay = match action {
@@ -68,7 +67,7 @@ pub(super) fn failure(
         _ => None,
     };
     if let Some(delay) = delay {
-        let mut st = status(envelope, receipt, TaskState::Retrying, worker);
+        let mut st = status(envelope, receipt, TaskState::Retrying);
         st.meta.insert("retry_delay_ms".to_owned(), u64::try_from(delay.as_millis()).unwrap_or(u64::MAX).into());
         st.error = Some(error);
         let mut next = envelope.clone();
@@ -80,7 +79,7 @@ pub(super) fn failure(
         _ if envelope.max_retries == 0 => format!("failed (no retries allowed): {}: {}", error.kind, error.message),
         _ => format!("retries exhausted after {} attempts: {}: {}", envelope.attempt + 1, error.kind, error.message),
     };
-    let mut st = status(envelope, receipt, TaskState::Failed, worker);
+    let mut st = status(envelope, receipt, TaskState::Failed);
     st.error = Some(error);
     Op::Finish(st, receipt.clone(), Finish::DeadLetter(reason))
 }
@@ -101,29 +100,34 @@ pub(super) async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>) {
 }
 
 async fn flush(stem: &Stem, ops: Vec<Op>) {
-    let statuses: Vec<TaskStatus> = ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::Status(s, _) | Op::Finish(s, _, _) => Some(s.clone()),
-            Op::Close => None,
-        })
-        .collect();
-    let Some(accepted) = write_statuses(stem, statuses).await else { return };
-    let mut accepted = accepted.into_iter();
-    let mut acks = Vec::new();
+    let mut statuses = Vec::with_capacity(ops.len());
+    let mut tails = Vec::with_capacity(ops.len());
     for op in ops {
-        let (status, receipt, finish) = match op {
-            Op::Status(_, done) => {
-                accepted.next();
+        match op {
+            Op::Status(status, done) => {
+                statuses.push(status);
+                tails.push(Tail::Written(done));
+            }
+            Op::Finish(status, receipt, finish) => {
+                tails.push(Tail::Settle(status.id, status.task.clone(), receipt, finish));
+                statuses.push(status);
+            }
+            Op::Close => {}
+        }
+    }
+    let Some(accepted) = write_statuses(stem, statuses).await else { return };
+    let mut acks = Vec::new();
+    for (tail, accepted) in tails.into_iter().zip(accepted) {
+        let (id, task, receipt, finish) = match tail {
+            Tail::Written(done) => {
                 if let Some(done) = done {
                     let _ = done.send(());
                 }
                 continue;
             }
-            Op::Finish(status, receipt, finish) => (status, receipt, finish),
-            Op::Close => continue,
+            Tail::Settle(id, task, receipt, finish) => (id, task, receipt, finish),
         };
-        if !accepted.next().unwrap_or(false) {
+        if !accepted {
             tracing::warn!(task = %receipt.id, token = receipt.token, "outcome refused: a newer delivery of this task exists");
             continue;
         }
@@ -134,7 +138,7 @@ async fn flush(stem: &Stem, ops: Vec<Op>) {
             }
             Finish::Nack(nack) => stem.broker().nack(&receipt, nack).await,
             Finish::DeadLetter(reason) => {
-                tracing::warn!(task = %status.id, name = %status.task, %reason, "task dead-lettered");
+                tracing::warn!(task = %id, name = %task, %reason, "task dead-lettered");
                 stem.broker().dead_letter(&receipt, &reason).await
             }
         };
@@ -153,12 +157,18 @@ async fn flush(stem: &Stem, ops: Vec<Op>) {
     }
 }
 
+/// What is left of an op once its status is handed to the backend.
+enum Tail {
+    Written(Option<oneshot::Sender<()>>),
+    Settle(TaskId, String, Receipt, Finish),
+}
+
 /// Writes statuses, retrying a failing backend a few times; `None` if it keeps
 /// failing (the deliveries are then not acked and come back after their lease).
 async fn write_statuses(stem: &Stem, statuses: Vec<TaskStatus>) -> Option<Vec<bool>> {
     let mut pause = Duration::from_millis(50);
     for attempt in 1..=5 {
-        match stem.backend().set_batch(statuses.clone()).await {
+        match stem.backend().set_batch(&statuses).await {
             Ok(accepted) => return Some(accepted),
             Err(error) if attempt < 5 => {
                 tracing::warn!(%error, attempt, "writing task statuses failed; retrying");
@@ -191,7 +201,7 @@ mod tests {
     #[test]
     fn retries_while_retries_are_left() {
         let (env, r) = delivery(1, 3);
-        let op = failure(&env, &r, &RetryPolicy::DEFAULT, err(), RetryAction::Retry, "w");
+        let op = failure(&env, &r, &RetryPolicy::DEFAULT, err(), RetryAction::Retry);
         let Op::Finish(st, _, Finish::Nack(Nack::Replace(next))) = op else { panic!("expected a retry: {op:?}") };
         assert_eq!(st.state, TaskState::Retrying);
         assert_eq!(next.attempt, 2);
@@ -201,13 +211,13 @@ mod tests {
     #[test]
     fn exhausted_or_fail_now_goes_to_the_dead_letter_queue() {
         let (env, r) = delivery(3, 3);
-        let op = failure(&env, &r, &RetryPolicy::DEFAULT, err(), RetryAction::Retry, "w");
+        let op = failure(&env, &r, &RetryPolicy::DEFAULT, err(), RetryAction::Retry);
         let Op::Finish(st, _, Finish::DeadLetter(reason)) = op else { panic!("expected a dead letter: {op:?}") };
         assert_eq!(st.state, TaskState::Failed);
         assert_eq!(reason, "retries exhausted after 4 attempts: k: m");
 
         let (env, r) = delivery(0, 3);
-        let op = failure(&env, &r, &RetryPolicy::DEFAULT, err(), RetryAction::Fail, "w");
+        let op = failure(&env, &r, &RetryPolicy::DEFAULT, err(), RetryAction::Fail);
         assert!(matches!(op, Op::Finish(_, _, Finish::DeadLetter(ref why)) if why.starts_with("failed without retry")));
     }
 }
