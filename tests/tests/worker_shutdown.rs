@@ -103,7 +103,7 @@ async fn stubborn(ctx: TaskContext) -> Result<(), TaskError> {
     count_run(ctx.id());
     HARD_STARTED.add_permits(1);
     // Work that never reaches an await point while it runs.
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(1000));
     Ok(())
 }
 
