@@ -84,7 +84,8 @@ async fn soft_shutdown_cancels_running_tasks_and_requeues_them() -> TestResult {
 
     assert_eq!(stem.broker().pending_count("default").await?, 3, "all three are back in the queue");
     for handle in &handles {
-        assert_eq!(handle.status().await?.map(|s| s.state), Some(TaskState::Queued));
+        let status = handle.status().await?.expect("recorded");
+        assert_eq!((status.state, status.task.as_str()), (TaskState::Queued, Patient::NAME));
     }
     STUCK.store(false, Ordering::SeqCst);
     let worker = Worker::builder(&stem).task::<Patient>().concurrency(3).build()?.spawn();

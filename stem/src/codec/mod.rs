@@ -34,13 +34,13 @@ pub trait Codec: Send + Sync + 'static {
 
 /// Encodes `value` with the codec named `codec`.
 pub fn encode<T: Serialize + ?Sized>(codec: &str, value: &T) -> Result<Payload> {
-    let bytes = match codec {
-        Json::ID => Json::encode(value)?,
+    let (id, bytes) = match codec {
+        Json::ID => (Json::ID, Json::encode(value)?),
         #[cfg(feature = "bincode")]
-        Bincode::ID => Bincode::encode(value)?,
+        Bincode::ID => (Bincode::ID, Bincode::encode(value)?),
         other => return Err(Error::UnknownCodec(other.to_owned())),
     };
-    Ok(Payload::new(codec_id(codec), bytes))
+    Ok(Payload::new(id, bytes))
 }
 
 /// Decodes a payload with the codec it names.
@@ -59,14 +59,6 @@ pub(crate) fn known_codecs() -> &'static str {
         "`json`, `bincode`"
     } else {
         "`json` (enable the `bincode` feature of `stem` for `bincode`)"
-    }
-}
-
-fn codec_id(codec: &str) -> &'static str {
-    match codec {
-        #[cfg(feature = "bincode")]
-        Bincode::ID => Bincode::ID,
-        _ => Json::ID,
     }
 }
 

@@ -34,6 +34,7 @@ enum Outcome {
 /// Runs one delivery to its settlement. The prefetch permit is held throughout.
 pub(super) async fn run(shared: Arc<Shared>, delivery: Delivery, _prefetch: OwnedSemaphorePermit) {
     let Delivery { envelope, receipt, lease_expires_at } = delivery;
+    let envelope = Arc::new(envelope);
     let worker = shared.config.id.as_str();
     let now = Utc::now();
 
@@ -59,6 +60,7 @@ pub(super) async fn run(shared: Arc<Shared>, delivery: Delivery, _prefetch: Owne
     let settled = Arc::new(AtomicBool::new(false));
     let key = (receipt.id, receipt.token);
     let held = Held {
+        envelope: Arc::clone(&envelope),
         receipt: receipt.clone(),
         lease: Arc::clone(&lease),
         cancel: cancel.clone(),
@@ -75,7 +77,7 @@ pub(super) async fn run(shared: Arc<Shared>, delivery: Delivery, _prefetch: Owne
     };
     let Some(_slot) = slot else {
         if !settled.swap(true, Ordering::SeqCst) {
-            let _ = shared.ops.send(settle::requeue_op(&receipt, worker));
+            let _ = shared.ops.send(settle::requeue_op(&envelope, &receipt, worker));
         }
         return;
     };
@@ -84,7 +86,6 @@ pub(super) async fn run(shared: Arc<Shared>, delivery: Delivery, _prefetch: Owne
     started.meta.insert("worker".to_owned(), worker.into());
     let _ = shared.ops.send(Op::Status(started, None));
 
-    let envelope = Arc::new(envelope);
     let ctx = TaskContext::new(
         Arc::clone(&envelope),
         shared.stem.clone(),
@@ -130,7 +131,7 @@ pub(super) async fn run(shared: Arc<Shared>, delivery: Delivery, _prefetch: Owne
                 ErrorInfo { kind: "time_limit".to_owned(), message: format!("hard time limit of {limit:?} exceeded") };
             settle::failure(&envelope, &receipt, policy, info, RetryAction::Retry)
         }
-        Outcome::Aborted => settle::requeue_op(&receipt, worker),
+        Outcome::Aborted => settle::requeue_op(&envelope, &receipt, worker),
     };
     let _ = shared.ops.send(op);
 }

@@ -30,6 +30,7 @@ pub use self::shutdown::ShutdownMode;
 use self::shutdown::{Level, escalate, reached};
 use crate::backend::WorkerHeartbeat;
 use crate::broker::{Receipt, ReceiveRequest};
+use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
 use crate::producer::Stem;
@@ -72,6 +73,7 @@ struct Shared {
 
 /// A delivery the worker holds, running or waiting for a slot.
 struct Held {
+    envelope: Arc<Envelope>,
     receipt: Receipt,
     lease: Arc<Lease>,
     cancel: CancellationToken,
@@ -248,7 +250,7 @@ impl Shared {
             held.cancel.cancel();
             held.abort.cancel();
             if !held.settled.swap(true, Ordering::SeqCst) {
-                let _ = self.ops.send(settle::requeue_op(&held.receipt, &self.config.id));
+                let _ = self.ops.send(settle::requeue_op(&held.envelope, &held.receipt, &self.config.id));
             }
         }
     }

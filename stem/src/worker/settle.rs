@@ -44,9 +44,8 @@ pub(super) fn status(envelope: &Envelope, receipt: &Receipt, state: TaskState) -
 }
 
 /// The op that puts a delivery back unchanged and marks its task queued again.
-pub(super) fn requeue_op(receipt: &Receipt, worker: &str) -> Op {
-    let mut status = TaskStatus::new(receipt.id, "", receipt.queue.clone(), TaskState::Queued);
-    status.fence = receipt.token;
+pub(super) fn requeue_op(envelope: &Envelope, receipt: &Receipt, worker: &str) -> Op {
+    let mut status = status(envelope, receipt, TaskState::Queued);
     status.meta.insert("requeued_by".to_owned(), worker.into());
     Op::Finish(status, receipt.clone(), Finish::Nack(Nack::Requeue))
 }
