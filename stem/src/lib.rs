@@ -38,6 +38,8 @@ pub mod lock;
 pub mod memory;
 mod producer;
 pub mod task;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod worker;
 
 pub use stem_macros::task;

@@ -45,10 +45,13 @@ pub trait ResultBackend: Send + Sync + std::fmt::Debug + 'static {
     /// the status then (final or not), `None` if the task is unknown.
     async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskStatus>>;
 
-    /// Makes the task's record expire `ttl` from now.
+    /// Makes the record of the task, or of the group, with this id expire `ttl`
+    /// from now.
     async fn expire(&self, id: TaskId, ttl: Duration) -> Result<()>;
 
-    /// Creates (or resets) a group of `expected` members.
+    /// Creates (or resets) a group of `expected` members. A group expires after
+    /// the backend's retention, like a final state, unless [`expire`](Self::expire)
+    /// says otherwise.
     async fn group_init(&self, group: TaskId, expected: usize) -> Result<()>;
 
     /// Adds a member's final status; returns the group, `None` if it is unknown.

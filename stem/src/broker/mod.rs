@@ -94,6 +94,12 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
 
     /// Removes every pending message of `queue`; returns how many.
     async fn purge(&self, queue: &str) -> Result<usize>;
+
+    /// The broker's broadcast channel for control commands, if it has one. The
+    /// conformance suite skips the broadcast cases, by name, when this is `None`.
+    fn broadcast(&self) -> Option<&dyn Broadcast> {
+        None
+    }
 }
 
 /// A capability: a fan-out channel for control commands (every subscriber sees

@@ -24,7 +24,7 @@ pub struct MemoryBackend {
 struct State {
     tasks: HashMap<TaskId, Record>,
     waiters: HashMap<TaskId, Arc<Notify>>,
-    groups: HashMap<TaskId, GroupStatus>,
+    groups: HashMap<TaskId, (GroupStatus, Instant)>,
     heartbeats: HashMap<String, (WorkerHeartbeat, Instant)>,
     /// Expiry times of records, soonest first; an entry whose record now
     /// expires at another time is stale and skipped.
@@ -81,6 +81,10 @@ impl State {
                 self.tasks.remove(&id);
             }
         }
+    }
+
+    fn live_group(&mut self, id: TaskId) -> Option<&mut GroupStatus> {
+        self.groups.get_mut(&id).filter(|(_, until)| *until > Instant::now()).map(|(g, _)| g)
     }
 
     fn expire_at(&mut self, id: TaskId, at: Instant) {
@@ -147,31 +151,39 @@ impl ResultBackend for MemoryBackend {
     }
 
     async fn expire(&self, id: TaskId, ttl: Duration) -> Result<()> {
-        self.state().expire_at(id, Instant::now() + ttl);
+        let at = Instant::now() + ttl;
+        let mut state = self.state();
+        state.expire_at(id, at);
+        if let Some((_, until)) = state.groups.get_mut(&id) {
+            *until = at;
+        }
         Ok(())
     }
 
     async fn group_init(&self, group: TaskId, expected: usize) -> Result<()> {
         let status = GroupStatus { id: group, expected, results: Default::default(), chord_callback: None };
-        self.state().groups.insert(group, status);
+        let mut state = self.state();
+        let now = Instant::now();
+        state.groups.retain(|_, (_, until)| *until > now);
+        state.groups.insert(group, (status, now + self.retention));
         Ok(())
     }
 
     async fn group_add(&self, group: TaskId, status: TaskStatus) -> Result<Option<GroupStatus>> {
         let mut state = self.state();
-        Ok(state.groups.get_mut(&group).map(|g| {
+        Ok(state.live_group(group).map(|g| {
             g.results.insert(status.id, status);
             g.clone()
         }))
     }
 
     async fn group_get(&self, group: TaskId) -> Result<Option<GroupStatus>> {
-        Ok(self.state().groups.get(&group).cloned())
+        Ok(self.state().live_group(group).map(|g| g.clone()))
     }
 
     async fn claim_chord(&self, group: TaskId, callback: TaskId) -> Result<bool> {
         let mut state = self.state();
-        Ok(match state.groups.get_mut(&group) {
+        Ok(match state.live_group(group) {
             Some(g) if g.chord_callback.is_none() => {
                 g.chord_callback = Some(callback);
                 true

@@ -370,6 +370,10 @@ impl Broker for MemoryBroker {
             n
         }))
     }
+
+    fn broadcast(&self) -> Option<&dyn Broadcast> {
+        Some(self)
+    }
 }
 
 #[async_trait]

@@ -1,0 +1,269 @@
+//! The [`ResultBackend`] conformance suite: the Dart project's 15 result backend
+//! cases, mapped onto Stem's contract, plus fencing and `wait`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Case, Namespace, Report, cases, eventually, run_suite};
+use crate::backend::{ErrorInfo, Progress, ResultBackend, TaskState, TaskStatus, WorkerHeartbeat};
+use crate::codec::Payload;
+use crate::id::TaskId;
+
+type Store = Arc<dyn ResultBackend>;
+
+/// Runs every result backend case against backends made by `factory`, one per
+/// case. The backend must keep final states for [`Namespace::retention`].
+pub async fn backend_suite<F, Fut>(factory: F) -> Report
+where
+    F: Fn(Namespace) -> Fut,
+    Fut: Future<Output = crate::Result<Store>>,
+{
+    run_suite("backend", CASES, |_, _| None, factory).await
+}
+
+const CASES: &[Case<Store>] = cases!(Store:
+    set_and_get_round_trip_every_field,
+    expire_removes_a_status_after_its_ttl,
+    final_states_expire_after_the_retention,
+    set_overwrites_and_clears_the_error,
+    wait_returns_the_final_state_not_an_intermediate_one,
+    group_lifecycle,
+    group_init_resets_the_group,
+    group_expires_after_its_ttl,
+    chord_has_a_single_claimant,
+    heartbeats_are_stored_and_listed,
+    heartbeats_update_in_place,
+    heartbeats_expire_after_their_ttl,
+    binary_payloads_round_trip,
+    meta_survives_status_and_group_storage,
+    group_results_decode_to_typed_values,
+    lower_fence_is_refused,
+    wait_on_an_unknown_task_times_out,
+    unknown_task_reads_as_none,
+);
+
+const PATIENT: Duration = Duration::from_secs(5);
+
+fn status(state: TaskState) -> TaskStatus {
+    TaskStatus::new(TaskId::new(), "conformance.task", "q", state)
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Payload {
+    crate::codec::encode("json", value).expect("encode")
+}
+
+async fn set_and_get_round_trip_every_field(backend: Store) {
+    let mut s = status(TaskState::Failed);
+    s.attempt = 3;
+    s.fence = 4;
+    s.result = Some(json(&vec![1, 2, 3]));
+    s.error = Some(ErrorInfo { kind: "io".into(), message: "disk full".into() });
+    s.progress = Some(Progress { fraction: 0.5, data: Some(serde_json::json!({"rows": 10})) });
+    s.meta.insert("tenant".into(), "acme".into());
+    assert!(backend.set(s.clone()).await.expect("set"));
+    assert_eq!(backend.get(s.id).await.expect("get"), Some(s));
+}
+
+async fn expire_removes_a_status_after_its_ttl(backend: Store) {
+    let s = status(TaskState::Started);
+    backend.set(s.clone()).await.expect("set");
+    backend.expire(s.id, Duration::from_millis(200)).await.expect("expire");
+    assert!(backend.get(s.id).await.expect("get").is_some(), "still there before the ttl");
+    eventually("the status expired", PATIENT, || async { backend.get(s.id).await.expect("get").is_none() }).await;
+}
+
+async fn final_states_expire_after_the_retention(backend: Store) {
+    let running = status(TaskState::Started);
+    let done = status(TaskState::Succeeded);
+    backend.set_batch(&[running.clone(), done.clone()]).await.expect("set");
+    eventually("the final state expired", PATIENT, || async { backend.get(done.id).await.expect("get").is_none() })
+        .await;
+    assert!(backend.get(running.id).await.expect("get").is_some(), "a running task's state does not expire");
+}
+
+async fn set_overwrites_and_clears_the_error(backend: Store) {
+    let mut s = status(TaskState::Retrying);
+    s.attempt = 1;
+    s.error = Some(ErrorInfo { kind: "io".into(), message: "timeout".into() });
+    backend.set(s.clone()).await.expect("set");
+    s.state = TaskState::Succeeded;
+    s.attempt = 2;
+    s.error = None;
+    s.result = Some(json(&"done"));
+    s.meta.insert("k".into(), "v".into());
+    backend.set(s.clone()).await.expect("set");
+    let got = backend.get(s.id).await.expect("get").expect("stored");
+    assert_eq!(got.error, None, "the old error is gone");
+    assert_eq!(got, s);
+}
+
+async fn wait_returns_the_final_state_not_an_intermediate_one(backend: Store) {
+    let mut s = status(TaskState::Queued);
+    backend.set(s.clone()).await.expect("set");
+    let waiter = {
+        let backend = Arc::clone(&backend);
+        tokio::spawn(async move { backend.wait(s.id, PATIENT * 2).await })
+    };
+    s.state = TaskState::Started;
+    backend.set(s.clone()).await.expect("set");
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished(), "wait returned on a state that is not final");
+    s.state = TaskState::Succeeded;
+    s.result = Some(json(&7));
+    backend.set(s.clone()).await.expect("set");
+    let got = tokio::time::timeout(PATIENT, waiter).await.expect("wait woke up").expect("join").expect("wait");
+    assert_eq!(got, Some(s));
+}
+
+async fn group_lifecycle(backend: Store) {
+    let group = TaskId::new();
+    assert_eq!(backend.group_add(group, status(TaskState::Succeeded)).await.expect("add"), None, "unknown group");
+    backend.group_init(group, 2).await.expect("init");
+    let first = status(TaskState::Succeeded);
+    let g = backend.group_add(group, first.clone()).await.expect("add").expect("exists");
+    assert_eq!((g.results.len(), g.is_complete()), (1, false));
+    let g = backend.group_add(group, first.clone()).await.expect("add").expect("exists");
+    assert_eq!(g.results.len(), 1, "the same member counts once");
+    let second = status(TaskState::Failed);
+    let g = backend.group_add(group, second.clone()).await.expect("add").expect("exists");
+    assert!(g.is_complete());
+    let g = backend.group_get(group).await.expect("get").expect("exists");
+    assert_eq!((g.id, g.expected), (group, 2));
+    assert_eq!(g.results.get(&first.id), Some(&first));
+    assert_eq!(g.results.get(&second.id), Some(&second));
+}
+
+async fn group_init_resets_the_group(backend: Store) {
+    let group = TaskId::new();
+    backend.group_init(group, 2).await.expect("init");
+    backend.group_add(group, status(TaskState::Succeeded)).await.expect("add");
+    backend.claim_chord(group, TaskId::new()).await.expect("claim");
+    backend.group_init(group, 3).await.expect("init again");
+    let g = backend.group_get(group).await.expect("get").expect("exists");
+    assert_eq!((g.expected, g.results.len(), g.chord_callback), (3, 0, None));
+}
+
+async fn group_expires_after_its_ttl(backend: Store) {
+    let group = TaskId::new();
+    backend.group_init(group, 2).await.expect("init");
+    backend.expire(group, Duration::from_millis(200)).await.expect("expire");
+    eventually("the group expired", PATIENT, || async { backend.group_get(group).await.expect("get").is_none() })
+        .await;
+    assert_eq!(backend.group_add(group, status(TaskState::Succeeded)).await.expect("add"), None, "a late add");
+}
+
+async fn chord_has_a_single_claimant(backend: Store) {
+    let group = TaskId::new();
+    assert!(!backend.claim_chord(group, TaskId::new()).await.expect("claim"), "no group, no claim");
+    backend.group_init(group, 1).await.expect("init");
+    let claims = (0..8).map(|_| {
+        let backend = Arc::clone(&backend);
+        let callback = TaskId::new();
+        tokio::spawn(async move { (callback, backend.claim_chord(group, callback).await.expect("claim")) })
+    });
+    let results: Vec<_> = futures_util::future::join_all(claims).await.into_iter().map(|r| r.expect("join")).collect();
+    let winners: Vec<_> = results.iter().filter(|(_, won)| *won).map(|(cb, _)| *cb).collect();
+    assert_eq!(winners.len(), 1, "exactly one claimant wins");
+    let g = backend.group_get(group).await.expect("get").expect("exists");
+    assert_eq!(g.chord_callback, Some(winners[0]), "the winner's callback is recorded");
+}
+
+fn heartbeat(worker: &str, processed: u64) -> WorkerHeartbeat {
+    let mut hb = WorkerHeartbeat::new(worker, vec!["default".into(), "emails".into()], 8);
+    hb.processed = processed;
+    hb.inflight = 3;
+    hb
+}
+
+async fn heartbeats_are_stored_and_listed(backend: Store) {
+    let (a, b) = (heartbeat("worker-a", 1), heartbeat("worker-b", 2));
+    backend.set_heartbeat(b.clone(), PATIENT * 6).await.expect("set");
+    backend.set_heartbeat(a.clone(), PATIENT * 6).await.expect("set");
+    assert_eq!(backend.list_heartbeats().await.expect("list"), vec![a, b], "sorted by worker id");
+}
+
+async fn heartbeats_update_in_place(backend: Store) {
+    backend.set_heartbeat(heartbeat("w", 1), PATIENT * 6).await.expect("set");
+    let latest = heartbeat("w", 99);
+    backend.set_heartbeat(latest.clone(), PATIENT * 6).await.expect("set");
+    assert_eq!(backend.list_heartbeats().await.expect("list"), vec![latest], "one entry per worker, the latest");
+}
+
+async fn heartbeats_expire_after_their_ttl(backend: Store) {
+    backend.set_heartbeat(heartbeat("gone", 1), Duration::from_millis(200)).await.expect("set");
+    let stays = heartbeat("stays", 1);
+    backend.set_heartbeat(stays.clone(), PATIENT * 6).await.expect("set");
+    eventually("the heartbeat expired", PATIENT, || async {
+        backend.list_heartbeats().await.expect("list") == vec![stays.clone()]
+    })
+    .await;
+}
+
+async fn binary_payloads_round_trip(backend: Store) {
+    let mut s = status(TaskState::Succeeded);
+    let bytes: Vec<u8> = (0..=255).collect();
+    s.result = Some(Payload::new("bincode", bytes.clone()));
+    backend.set(s.clone()).await.expect("set");
+    let got = backend.get(s.id).await.expect("get").expect("stored");
+    let result = got.result.expect("a result");
+    assert_eq!((result.codec(), result.bytes()), ("bincode", &bytes[..]));
+}
+
+async fn meta_survives_status_and_group_storage(backend: Store) {
+    let mut s = status(TaskState::Succeeded);
+    s.meta.insert("stem.codec".into(), "json".into());
+    s.meta.insert("nested".into(), serde_json::json!({"a": [1, 2]}));
+    backend.set(s.clone()).await.expect("set");
+    assert_eq!(backend.get(s.id).await.expect("get").expect("stored").meta, s.meta);
+    let group = TaskId::new();
+    backend.group_init(group, 1).await.expect("init");
+    backend.group_add(group, s.clone()).await.expect("add");
+    let g = backend.group_get(group).await.expect("get").expect("exists");
+    assert_eq!(g.results.get(&s.id).map(|m| &m.meta), Some(&s.meta));
+}
+
+async fn group_results_decode_to_typed_values(backend: Store) {
+    let group = TaskId::new();
+    backend.group_init(group, 2).await.expect("init");
+    let mut ids = Vec::new();
+    for value in [7u32, 42] {
+        let mut s = status(TaskState::Succeeded);
+        s.result = Some(json(&value));
+        ids.push(s.id);
+        backend.group_add(group, s).await.expect("add");
+    }
+    let g = backend.group_get(group).await.expect("get").expect("exists");
+    let values: Vec<u32> = ids
+        .iter()
+        .map(|id| crate::codec::decode(g.results[id].result.as_ref().expect("a result")).expect("decode"))
+        .collect();
+    assert_eq!(values, vec![7, 42]);
+}
+
+async fn lower_fence_is_refused(backend: Store) {
+    let mut newer = status(TaskState::Started);
+    newer.fence = 2;
+    assert!(backend.set(newer.clone()).await.expect("set"));
+    let mut stale = newer.clone();
+    stale.fence = 1;
+    stale.state = TaskState::Succeeded;
+    let mut same = newer.clone();
+    same.state = TaskState::Retrying;
+    let other = status(TaskState::Queued);
+    let stored = backend.set_batch(&[stale, same.clone(), other]).await.expect("set batch");
+    assert_eq!(stored, vec![false, true, true], "per status: refused, equal fence accepted, new id accepted");
+    assert_eq!(backend.get(newer.id).await.expect("get"), Some(same));
+}
+
+async fn wait_on_an_unknown_task_times_out(backend: Store) {
+    let started = tokio::time::Instant::now();
+    assert_eq!(backend.wait(TaskId::new(), Duration::from_millis(200)).await.expect("wait"), None);
+    assert!(started.elapsed() >= Duration::from_millis(200), "wait returned before its timeout");
+}
+
+async fn unknown_task_reads_as_none(backend: Store) {
+    assert_eq!(backend.get(TaskId::new()).await.expect("get"), None);
+    assert_eq!(backend.group_get(TaskId::new()).await.expect("get"), None);
+    assert!(backend.list_heartbeats().await.expect("list").is_empty());
+}

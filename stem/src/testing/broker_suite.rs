@@ -1,0 +1,389 @@
+//! The [`Broker`] conformance suite: the Dart project's 16 broker cases plus
+//! batches, fencing, nack with delay and dead letter paging.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+
+use super::{Case, Namespace, Report, cases, run_suite};
+use crate::broker::{Broker, Delivery, Nack, ReceiveRequest, ReplayOptions};
+use crate::codec::Payload;
+use crate::envelope::Envelope;
+
+type Store = Arc<dyn Broker>;
+
+/// Runs every broker case against brokers made by `factory`, one per case.
+///
+/// Cases that need [`Broadcast`](crate::broker::Broadcast) are skipped when
+/// [`Broker::broadcast`] returns `None`.
+pub async fn broker_suite<F, Fut>(factory: F) -> Report
+where
+    F: Fn(Namespace) -> Fut,
+    Fut: Future<Output = crate::Result<Store>>,
+{
+    run_suite("broker", CASES, skip, factory).await
+}
+
+fn skip(broker: &Store, case: &'static str) -> Option<&'static str> {
+    (case == "broadcast_fans_out_to_every_subscriber" && broker.broadcast().is_none())
+        .then_some("the adapter does not implement Broadcast (Broker::broadcast returns None)")
+}
+
+const CASES: &[Case<Store>] = cases!(Store:
+    publish_receive_ack_removes_the_message,
+    each_queue_receives_only_its_own_messages,
+    pending_and_inflight_counts_follow_a_delivery,
+    nack_requeue_delivers_again,
+    dead_letter_is_not_delivered_again,
+    dead_letter_is_listed_with_its_reason,
+    dead_letter_get_and_purge,
+    replay_dry_run_mutates_nothing_and_replay_delivers_again,
+    replay_respects_its_delay,
+    waiting_receivers_do_not_block_publish,
+    purge_removes_ready_and_delayed_messages,
+    extend_lease_delays_redelivery,
+    expired_lease_delivers_again,
+    delayed_message_is_hidden_and_not_pending,
+    higher_priority_first_fifo_within_a_priority,
+    broadcast_fans_out_to_every_subscriber,
+    publish_batch_delivers_every_message,
+    receive_takes_at_most_max,
+    nack_with_delay_hides_the_new_attempt,
+    stale_receipt_cannot_settle_a_redelivered_message,
+    dead_letters_list_newest_first_in_pages,
+    purge_dead_letters_honours_limit,
+);
+
+fn envelope(queue: &str) -> Envelope {
+    Envelope::new("conformance.task", queue, Payload::new("json", b"{\"n\":1}".to_vec()))
+}
+
+fn request(queues: &[&str], max: usize, lease: Duration, wait: Duration) -> ReceiveRequest {
+    ReceiveRequest {
+        queues: queues.iter().map(|q| (*q).to_owned()).collect(),
+        max,
+        lease,
+        wait,
+        consumer: format!("conformance-{}", fastrand::u32(..)),
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+const SHORT: Duration = Duration::from_millis(300);
+const PATIENT: Duration = Duration::from_secs(5);
+
+/// Receives one message from `queue`, failing if none arrives within [`PATIENT`].
+async fn receive_one(broker: &Store, queue: &str, lease: Duration) -> Delivery {
+    let mut got = broker.receive(&request(&[queue], 1, lease, PATIENT)).await.expect("receive");
+    assert_eq!(got.len(), 1, "expected one delivery on `{queue}` within {PATIENT:?}");
+    got.pop().expect("one delivery")
+}
+
+/// Asserts that nothing arrives on `queue` within `wait`.
+async fn receive_none(broker: &Store, queue: &str, wait: Duration, why: &str) {
+    let got = broker.receive(&request(&[queue], 10, LEASE, wait)).await.expect("receive");
+    assert!(got.is_empty(), "{why}: got {:?}", got.iter().map(|d| d.envelope.id).collect::<Vec<_>>());
+}
+
+async fn counts(broker: &Store, queue: &str) -> (usize, usize) {
+    (broker.pending_count(queue).await.expect("pending"), broker.inflight_count(queue).await.expect("inflight"))
+}
+
+async fn dead(broker: &Store, queue: &str, reason: &str) -> Envelope {
+    let e = envelope(queue);
+    broker.publish(e.clone()).await.expect("publish");
+    let d = receive_one(broker, queue, LEASE).await;
+    broker.dead_letter(&d.receipt, reason).await.expect("dead letter");
+    e
+}
+
+async fn publish_receive_ack_removes_the_message(broker: Store) {
+    let e = envelope("q");
+    broker.publish(e.clone()).await.expect("publish");
+    let d = receive_one(&broker, "q", SHORT).await;
+    assert_eq!(d.envelope, e, "the delivered envelope is the published one");
+    assert_eq!(d.receipt.id, e.id);
+    assert_eq!(d.receipt.queue, "q");
+    broker.ack(&d.receipt).await.expect("ack");
+    receive_none(&broker, "q", SHORT * 3, "an acked message came back after its lease").await;
+    assert_eq!(counts(&broker, "q").await, (0, 0));
+}
+
+async fn each_queue_receives_only_its_own_messages(broker: Store) {
+    let e = envelope("b");
+    broker.publish(e.clone()).await.expect("publish");
+    receive_none(&broker, "a", SHORT, "queue `a` received a message published to `b`").await;
+    let d = receive_one(&broker, "b", LEASE).await;
+    assert_eq!(d.envelope.id, e.id);
+    let both = envelope("a");
+    broker.publish(both.clone()).await.expect("publish");
+    let got = broker.receive(&request(&["x", "a"], 10, LEASE, PATIENT)).await.expect("receive");
+    assert_eq!(got.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), vec![both.id], "receive from several queues");
+    assert_eq!(got[0].receipt.queue, "a");
+}
+
+async fn pending_and_inflight_counts_follow_a_delivery(broker: Store) {
+    assert_eq!(counts(&broker, "q").await, (0, 0), "a new queue is empty");
+    broker.publish(envelope("q")).await.expect("publish");
+    broker.publish(envelope("q")).await.expect("publish");
+    assert_eq!(counts(&broker, "q").await, (2, 0), "published, not yet received");
+    let d = receive_one(&broker, "q", LEASE).await;
+    assert_eq!(counts(&broker, "q").await, (1, 1), "one received");
+    broker.ack(&d.receipt).await.expect("ack");
+    assert_eq!(counts(&broker, "q").await, (1, 0), "one acked");
+    assert_eq!(counts(&broker, "other").await, (0, 0), "counts are per queue");
+}
+
+async fn nack_requeue_delivers_again(broker: Store) {
+    let e = envelope("q");
+    broker.publish(e.clone()).await.expect("publish");
+    let first = receive_one(&broker, "q", LEASE).await;
+    broker.nack(&first.receipt, Nack::Requeue).await.expect("nack");
+    let second = receive_one(&broker, "q", LEASE).await;
+    assert_eq!(second.envelope.id, e.id, "the same message comes back");
+    assert!(second.receipt.token > first.receipt.token, "each delivery has a higher fencing token");
+}
+
+async fn dead_letter_is_not_delivered_again(broker: Store) {
+    let e = envelope("q");
+    broker.publish(e.clone()).await.expect("publish");
+    let d = broker.receive(&request(&["q"], 1, SHORT, PATIENT)).await.expect("receive");
+    broker.dead_letter(&d[0].receipt, "bad").await.expect("dead letter");
+    receive_none(&broker, "q", SHORT * 3, "a dead-lettered message was delivered again").await;
+    assert_eq!(counts(&broker, "q").await, (0, 0));
+}
+
+async fn dead_letter_is_listed_with_its_reason(broker: Store) {
+    let e = dead(&broker, "q", "undecodable arguments").await;
+    let page = broker.list_dead_letters("q", 10, 0).await.expect("list");
+    assert_eq!(page.entries.len(), 1);
+    assert_eq!(page.entries[0].envelope.id, e.id);
+    assert_eq!(page.entries[0].reason, "undecodable arguments");
+    assert_eq!(page.next_offset, None);
+    assert!(broker.list_dead_letters("other", 10, 0).await.expect("list").entries.is_empty(), "lists are per queue");
+}
+
+async fn dead_letter_get_and_purge(broker: Store) {
+    let mut e = envelope("q");
+    e.meta.insert("tenant".into(), "acme".into());
+    broker.publish(e.clone()).await.expect("publish");
+    let d = receive_one(&broker, "q", LEASE).await;
+    let before = Utc::now();
+    broker.dead_letter(&d.receipt, "boom").await.expect("dead letter");
+    let entry = broker.get_dead_letter("q", e.id).await.expect("get").expect("the entry exists");
+    assert_eq!(entry.reason, "boom");
+    assert_eq!(entry.envelope.meta.get("tenant"), Some(&"acme".into()), "meta survives dead-lettering");
+    assert!(entry.dead_at >= before - chrono::Duration::seconds(1), "dead_at is when it died");
+    assert!(broker.get_dead_letter("q", crate::TaskId::new()).await.expect("get").is_none());
+    assert_eq!(broker.purge_dead_letters("q", None, None).await.expect("purge"), 1);
+    assert!(broker.list_dead_letters("q", 10, 0).await.expect("list").entries.is_empty());
+    assert!(broker.get_dead_letter("q", e.id).await.expect("get").is_none());
+}
+
+async fn replay_dry_run_mutates_nothing_and_replay_delivers_again(broker: Store) {
+    let e = dead(&broker, "q", "boom").await;
+    let dry = ReplayOptions { dry_run: true, ..ReplayOptions::default() };
+    let result = broker.replay_dead_letters("q", &dry).await.expect("dry run");
+    assert!(result.dry_run);
+    assert_eq!(result.entries.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), vec![e.id]);
+    assert_eq!(broker.list_dead_letters("q", 10, 0).await.expect("list").entries.len(), 1, "dry run kept the entry");
+    assert_eq!(counts(&broker, "q").await, (0, 0), "dry run enqueued nothing");
+    let result = broker.replay_dead_letters("q", &ReplayOptions::default()).await.expect("replay");
+    assert!(!result.dry_run);
+    assert_eq!(result.entries.len(), 1);
+    assert!(broker.list_dead_letters("q", 10, 0).await.expect("list").entries.is_empty(), "replay took the entry");
+    let again = receive_one(&broker, "q", LEASE).await;
+    assert_eq!(again.envelope.id, e.id, "the same id is delivered again");
+    assert_eq!(again.envelope.attempt, 0, "a replay starts over");
+    assert!(again.envelope.meta.contains_key("stem.replayed_at"));
+    assert!(again.receipt.token > 1, "tokens keep growing after a replay");
+}
+
+async fn replay_respects_its_delay(broker: Store) {
+    let e = dead(&broker, "q", "boom").await;
+    let options = ReplayOptions { delay: Some(Duration::from_millis(1500)), ..ReplayOptions::default() };
+    broker.replay_dead_letters("q", &options).await.expect("replay");
+    assert_eq!(counts(&broker, "q").await, (0, 0), "a delayed replay is not pending yet");
+    receive_none(&broker, "q", Duration::from_millis(500), "a delayed replay arrived early").await;
+    assert_eq!(receive_one(&broker, "q", LEASE).await.envelope.id, e.id);
+}
+
+async fn waiting_receivers_do_not_block_publish(broker: Store) {
+    let waiting = |queue: &'static str| {
+        let broker = Arc::clone(&broker);
+        tokio::spawn(async move { broker.receive(&request(&[queue], 1, LEASE, PATIENT)).await })
+    };
+    let (a, b) = (waiting("a"), waiting("b"));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let e = envelope("a");
+    let started = tokio::time::Instant::now();
+    broker.publish(e.clone()).await.expect("publish");
+    assert!(started.elapsed() < Duration::from_secs(1), "publish took {:?}", started.elapsed());
+    let got = a.await.expect("join").expect("receive");
+    assert_eq!(got.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), vec![e.id], "the waiting receiver got it");
+    b.abort();
+}
+
+async fn purge_removes_ready_and_delayed_messages(broker: Store) {
+    broker.publish(envelope("q")).await.expect("publish");
+    let held = envelope("q");
+    broker.publish(held.clone()).await.expect("publish");
+    let d = broker.receive(&request(&["q"], 1, LEASE, PATIENT)).await.expect("receive");
+    broker.publish(envelope("q")).await.expect("publish");
+    let mut later = envelope("q");
+    later.not_before = Some(Utc::now() + chrono::Duration::seconds(60));
+    broker.publish(later).await.expect("publish");
+    assert_eq!(broker.purge("q").await.expect("purge"), 3, "two ready and one delayed");
+    assert_eq!(counts(&broker, "q").await, (0, 1), "the in-flight delivery stays");
+    broker.ack(&d[0].receipt).await.expect("the in-flight delivery can still be acked");
+    assert_eq!(broker.purge_dead_letters("q", None, None).await.expect("purge"), 0);
+}
+
+async fn extend_lease_delays_redelivery(broker: Store) {
+    let e = envelope("q");
+    broker.publish(e.clone()).await.expect("publish");
+    let d = receive_one(&broker, "q", Duration::from_millis(400)).await;
+    let until = broker.extend_lease(&d.receipt, Duration::from_millis(2000)).await.expect("extend");
+    assert!(until > d.lease_expires_at, "the lease ends later");
+    receive_none(&broker, "q", Duration::from_millis(1000), "delivered again while the extended lease held").await;
+    let again = receive_one(&broker, "q", LEASE).await;
+    assert_eq!(again.envelope.id, e.id, "delivered again once the extended lease ended");
+}
+
+async fn expired_lease_delivers_again(broker: Store) {
+    let e = envelope("q");
+    broker.publish(e.clone()).await.expect("publish");
+    let first = receive_one(&broker, "q", SHORT).await;
+    let second = receive_one(&broker, "q", LEASE).await;
+    assert_eq!(second.envelope.id, e.id, "the unacked message came back");
+    assert!(second.receipt.token > first.receipt.token);
+    assert!(broker.extend_lease(&first.receipt, LEASE).await.is_err(), "the stale receipt cannot extend");
+}
+
+async fn delayed_message_is_hidden_and_not_pending(broker: Store) {
+    let mut e = envelope("q");
+    e.not_before = Some(Utc::now() + chrono::Duration::milliseconds(1500));
+    broker.publish(e.clone()).await.expect("publish");
+    assert_eq!(counts(&broker, "q").await, (0, 0), "a delayed message is not pending");
+    receive_none(&broker, "q", Duration::from_millis(500), "a delayed message arrived early").await;
+    let d = receive_one(&broker, "q", LEASE).await;
+    assert_eq!(d.envelope.id, e.id);
+    assert!(Utc::now() >= e.not_before.expect("set"), "delivered no earlier than not_before");
+}
+
+async fn higher_priority_first_fifo_within_a_priority(broker: Store) {
+    let mut published = Vec::new();
+    for priority in [1, 9, 0, 9, 5, 1] {
+        let mut e = envelope("q");
+        e.priority = priority;
+        broker.publish(e.clone()).await.expect("publish");
+        published.push(e);
+    }
+    let mut expected = published.clone();
+    expected.sort_by_key(|e| std::cmp::Reverse(e.priority)); // stable: FIFO within a priority
+    let mut got = Vec::new();
+    while got.len() < expected.len() {
+        let batch = broker.receive(&request(&["q"], 2, LEASE, PATIENT)).await.expect("receive");
+        assert!(!batch.is_empty(), "messages went missing");
+        got.extend(batch.into_iter().map(|d| d.envelope.id));
+    }
+    assert_eq!(got, expected.iter().map(|e| e.id).collect::<Vec<_>>());
+}
+
+async fn broadcast_fans_out_to_every_subscriber(broker: Store) {
+    let channel = broker.broadcast().expect("checked by the suite");
+    let mut first = channel.subscribe("control").await.expect("subscribe");
+    let mut second = channel.subscribe("control").await.expect("subscribe");
+    let mut other = channel.subscribe("elsewhere").await.expect("subscribe");
+    channel.broadcast("control", b"shutdown".to_vec()).await.expect("broadcast");
+    for subscriber in [&mut first, &mut second] {
+        let got = tokio::time::timeout(PATIENT, subscriber.next()).await.ok().flatten();
+        assert_eq!(got.as_deref(), Some(&b"shutdown"[..]), "every subscriber gets the message");
+    }
+    let stray = tokio::time::timeout(SHORT, other.next()).await;
+    assert!(stray.is_err(), "another channel received the message");
+}
+
+async fn publish_batch_delivers_every_message(broker: Store) {
+    let batch: Vec<Envelope> = (0..50).map(|_| envelope("q")).collect();
+    broker.publish_batch(batch.clone()).await.expect("publish batch");
+    assert_eq!(counts(&broker, "q").await, (50, 0));
+    let mut got = Vec::new();
+    while got.len() < batch.len() {
+        let deliveries = broker.receive(&request(&["q"], 16, LEASE, PATIENT)).await.expect("receive");
+        assert!(!deliveries.is_empty(), "messages went missing");
+        let receipts: Vec<_> = deliveries.iter().map(|d| d.receipt.clone()).collect();
+        assert_eq!(broker.ack_batch(&receipts).await.expect("ack batch"), receipts.len());
+        got.extend(deliveries.into_iter().map(|d| d.envelope.id));
+    }
+    assert_eq!(got, batch.iter().map(|e| e.id).collect::<Vec<_>>(), "FIFO, each once");
+    assert_eq!(counts(&broker, "q").await, (0, 0));
+}
+
+async fn receive_takes_at_most_max(broker: Store) {
+    broker.publish_batch((0..5).map(|_| envelope("q")).collect()).await.expect("publish");
+    let got = broker.receive(&request(&["q"], 3, LEASE, PATIENT)).await.expect("receive");
+    assert_eq!(got.len(), 3);
+    let ids: HashSet<_> = got.iter().map(|d| d.envelope.id).collect();
+    assert_eq!(ids.len(), 3, "no duplicates");
+    assert_eq!(counts(&broker, "q").await, (2, 3));
+}
+
+async fn nack_with_delay_hides_the_new_attempt(broker: Store) {
+    let e = envelope("q");
+    broker.publish(e.clone()).await.expect("publish");
+    let d = receive_one(&broker, "q", LEASE).await;
+    let mut next = d.envelope.clone();
+    next.attempt += 1;
+    broker.nack(&d.receipt, Nack::retry_in(next, Duration::from_millis(1500))).await.expect("nack");
+    assert_eq!(counts(&broker, "q").await, (0, 0), "a retry waiting for its delay is neither pending nor in flight");
+    receive_none(&broker, "q", Duration::from_millis(500), "a delayed retry arrived early").await;
+    let again = receive_one(&broker, "q", LEASE).await;
+    assert_eq!((again.envelope.id, again.envelope.attempt), (e.id, 1), "the replacement envelope is delivered");
+    assert!(again.receipt.token > d.receipt.token);
+}
+
+async fn stale_receipt_cannot_settle_a_redelivered_message(broker: Store) {
+    let e = envelope("q");
+    broker.publish(e.clone()).await.expect("publish");
+    let stale = receive_one(&broker, "q", SHORT).await;
+    let fresh = receive_one(&broker, "q", LEASE).await;
+    assert_eq!(fresh.envelope.id, e.id);
+    assert_eq!(broker.ack_batch(std::slice::from_ref(&stale.receipt)).await.expect("ack"), 0, "stale ack refused");
+    assert!(broker.ack(&stale.receipt).await.is_err(), "stale ack is an error");
+    assert!(broker.nack(&stale.receipt, Nack::Requeue).await.is_err(), "stale nack refused");
+    assert!(broker.dead_letter(&stale.receipt, "stale").await.is_err(), "stale dead letter refused");
+    assert!(broker.list_dead_letters("q", 10, 0).await.expect("list").entries.is_empty());
+    assert_eq!(counts(&broker, "q").await, (0, 1), "the fresh delivery is untouched");
+    broker.ack(&fresh.receipt).await.expect("the fresh receipt acks");
+    assert_eq!(counts(&broker, "q").await, (0, 0));
+}
+
+async fn dead_letters_list_newest_first_in_pages(broker: Store) {
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(dead(&broker, "q", &format!("reason {n}")).await.id);
+    }
+    ids.reverse();
+    let first = broker.list_dead_letters("q", 2, 0).await.expect("list");
+    assert_eq!(first.entries.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), ids[..2]);
+    assert_eq!(first.next_offset, Some(2));
+    let last = broker.list_dead_letters("q", 10, 4).await.expect("list");
+    assert_eq!(last.entries.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), ids[4..]);
+    assert_eq!(last.next_offset, None);
+}
+
+async fn purge_dead_letters_honours_limit(broker: Store) {
+    for _ in 0..3 {
+        dead(&broker, "q", "boom").await;
+    }
+    assert_eq!(broker.purge_dead_letters("q", None, Some(2)).await.expect("purge"), 2);
+    assert_eq!(broker.list_dead_letters("q", 10, 0).await.expect("list").entries.len(), 1);
+    let future = Utc::now() + chrono::Duration::seconds(60);
+    assert_eq!(broker.purge_dead_letters("q", Some(future), None).await.expect("purge"), 0, "none died after `since`");
+    assert_eq!(broker.purge_dead_letters("q", None, None).await.expect("purge"), 1);
+}
