@@ -23,3 +23,27 @@ pub fn spawn_worker(configure: impl FnOnce(WorkerBuilder) -> WorkerBuilder) -> (
 pub async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
     tokio::time::timeout(WAIT, future).await.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
+
+/// A fresh directory for one test's files, removed when dropped.
+#[derive(Debug)]
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// Creates an empty directory named after `label` under the system's temp dir.
+    pub fn new(label: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("stem-{label}-{}-{:08x}", std::process::id(), fastrand::u32(..)));
+        std::fs::create_dir_all(&path).expect("create a temp dir");
+        Self(path)
+    }
+
+    /// The path of `name` inside the directory.
+    pub fn file(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

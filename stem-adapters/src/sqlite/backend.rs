@@ -1,0 +1,280 @@
+//! The SQLite result backend.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use stem::backend::{GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
+use stem::{Error, Result, TaskId};
+use tokio::sync::Notify;
+
+use super::{Shared, after_ms, json_error, now_ms};
+
+/// How often, at most, a write also deletes expired rows.
+const SWEEP_EVERY_MS: i64 = 1_000;
+
+/// A [`ResultBackend`] on a SQLite file. Final states and groups are kept for
+/// [`SqliteOptions::retention`](super::SqliteOptions::retention), then deleted.
+#[derive(Debug)]
+pub struct SqliteBackend {
+    shared: Arc<Shared>,
+    last_sweep: AtomicI64,
+}
+
+impl SqliteBackend {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared, last_sweep: AtomicI64::new(0) }
+    }
+
+    fn waiter(&self, id: TaskId) -> Arc<Notify> {
+        let mut finished = self.shared.finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(finished.entry(id).or_default())
+    }
+
+    fn forget_waiter(&self, id: TaskId, waiter: &Arc<Notify>) {
+        let mut finished = self.shared.finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The map's reference and ours: nobody else waits.
+        if Arc::strong_count(waiter) == 2 {
+            finished.remove(&id);
+        }
+    }
+
+    fn wake(&self, ids: impl Iterator<Item = TaskId>) {
+        let mut finished = self.shared.finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if finished.is_empty() {
+            return;
+        }
+        for id in ids {
+            if let Some(waiter) = finished.remove(&id) {
+                waiter.notify_waiters();
+            }
+        }
+    }
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::adapter("cannot encode a result backend record", e))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(json: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(json).map_err(json_error)
+}
+
+fn read_status(conn: &Connection, id: &str) -> rusqlite::Result<Option<TaskStatus>> {
+    let json: Option<String> = conn
+        .prepare_cached(
+            "SELECT status FROM stem_task_status WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)",
+        )?
+        .query_row(params![id, now_ms()], |r| r.get(0))
+        .optional()?;
+    json.map(|j| decode(&j)).transpose()
+}
+
+fn read_group(conn: &Connection, id: &str) -> rusqlite::Result<Option<GroupStatus>> {
+    let group: Option<(i64, Option<String>)> = conn
+        .prepare_cached("SELECT expected, chord_callback FROM stem_groups WHERE id = ? AND expires_at > ?")?
+        .query_row(params![id, now_ms()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((expected, chord_callback)) = group else { return Ok(None) };
+    let results = conn
+        .prepare_cached("SELECT status FROM stem_group_members WHERE group_id = ?")?
+        .query_map([id], |r| decode::<TaskStatus>(&r.get::<_, String>(0)?))?
+        .map(|s| s.map(|s| (s.id, s)))
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(GroupStatus {
+        id: id.parse().map_err(json_error_from_id)?,
+        expected: usize::try_from(expected).unwrap_or(0),
+        results,
+        chord_callback: chord_callback.map(|c| c.parse().map_err(json_error_from_id)).transpose()?,
+    }))
+}
+
+fn json_error_from_id(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}
+
+/// Deletes expired rows of every table.
+fn sweep(conn: &Connection, now: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM stem_task_status WHERE expires_at <= ?")?.execute([now])?;
+    conn.prepare_cached(
+        "DELETE FROM stem_group_members WHERE group_id IN (SELECT id FROM stem_groups WHERE expires_at <= ?)",
+    )?
+    .execute([now])?;
+    conn.prepare_cached("DELETE FROM stem_groups WHERE expires_at <= ?")?.execute([now])?;
+    conn.prepare_cached("DELETE FROM stem_heartbeats WHERE expires_at <= ?")?.execute([now])?;
+    conn.prepare_cached("DELETE FROM stem_locks WHERE expires_at <= ?")?.execute([now])?;
+    Ok(())
+}
+
+#[async_trait]
+impl ResultBackend for SqliteBackend {
+    async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>> {
+        let now = now_ms();
+        let keep_until = after_ms(now, self.shared.options.retention);
+        let rows = statuses
+            .iter()
+            .map(|s| {
+                let expires = s.state.is_terminal().then_some(keep_until);
+                Ok((s.id.to_string(), i64::try_from(s.fence).unwrap_or(i64::MAX), encode(s)?, expires))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        let sweep_now = now - last >= SWEEP_EVERY_MS
+            && self.last_sweep.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok();
+        let stored = self
+            .shared
+            .db
+            .call("set status", move |conn| {
+                if sweep_now {
+                    sweep(conn, now)?;
+                }
+                let mut upsert = conn.prepare_cached(
+                    "INSERT INTO stem_task_status (id, fence, status, expires_at) VALUES (?1, ?2, ?3, ?4) ON \
+                     CONFLICT (id) DO UPDATE SET fence = excluded.fence, status = excluded.status, expires_at = \
+                     excluded.expires_at WHERE stem_task_status.fence <= excluded.fence OR \
+                     stem_task_status.expires_at <= ?5",
+                )?;
+                rows.iter()
+                    .map(|(id, fence, json, expires)| Ok(upsert.execute(params![id, fence, json, expires, now])? == 1))
+                    .collect::<rusqlite::Result<Vec<bool>>>()
+            })
+            .await?;
+        self.wake(
+            statuses.iter().zip(&stored).filter(|(s, stored)| **stored && s.state.is_terminal()).map(|(s, _)| s.id),
+        );
+        Ok(stored)
+    }
+
+    async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {
+        let id = id.to_string();
+        self.shared.db.call("get status", move |conn| read_status(conn, &id)).await
+    }
+
+    async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskStatus>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let waiter = self.waiter(id);
+        let mut poll = Duration::from_millis(5);
+        let outcome = loop {
+            let notified = waiter.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let status = match self.get(id).await {
+                Ok(status) => status,
+                Err(e) => break Err(e),
+            };
+            if status.as_ref().is_some_and(|s| s.state.is_terminal()) || tokio::time::Instant::now() >= deadline {
+                break Ok(status);
+            }
+            // Written by this process: woken at once; by another: seen at the next poll.
+            let until = deadline.min(tokio::time::Instant::now() + poll);
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep_until(until) => {}
+            }
+            poll = (poll * 2).min(self.shared.options.poll_interval);
+        };
+        self.forget_waiter(id, &waiter);
+        outcome
+    }
+
+    async fn expire(&self, id: TaskId, ttl: Duration) -> Result<()> {
+        let (id, at) = (id.to_string(), after_ms(now_ms(), ttl));
+        self.shared
+            .db
+            .call("expire", move |conn| {
+                conn.prepare_cached("UPDATE stem_task_status SET expires_at = ? WHERE id = ?")?.execute(params![at, id])?;
+                conn.prepare_cached("UPDATE stem_groups SET expires_at = ? WHERE id = ?")?.execute(params![at, id])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn group_init(&self, group: TaskId, expected: usize) -> Result<()> {
+        let id = group.to_string();
+        let until = after_ms(now_ms(), self.shared.options.retention);
+        let expected = i64::try_from(expected).unwrap_or(i64::MAX);
+        self.shared
+            .db
+            .call("group init", move |conn| {
+                conn.prepare_cached("DELETE FROM stem_group_members WHERE group_id = ?")?.execute([&id])?;
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO stem_groups (id, expected, chord_callback, expires_at) VALUES (?, ?, \
+                     NULL, ?)",
+                )?
+                .execute(params![id, expected, until])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn group_add(&self, group: TaskId, status: TaskStatus) -> Result<Option<GroupStatus>> {
+        let (id, member, json) = (group.to_string(), status.id.to_string(), encode(&status)?);
+        self.shared
+            .db
+            .call("group add", move |conn| {
+                let live: Option<i64> = conn
+                    .prepare_cached("SELECT 1 FROM stem_groups WHERE id = ? AND expires_at > ?")?
+                    .query_row(params![id, now_ms()], |r| r.get(0))
+                    .optional()?;
+                if live.is_none() {
+                    return Ok(None);
+                }
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO stem_group_members (group_id, member_id, status) VALUES (?, ?, ?)",
+                )?
+                .execute([&id, &member, &json])?;
+                read_group(conn, &id)
+            })
+            .await
+    }
+
+    async fn group_get(&self, group: TaskId) -> Result<Option<GroupStatus>> {
+        let id = group.to_string();
+        self.shared.db.call("group get", move |conn| read_group(conn, &id)).await
+    }
+
+    async fn claim_chord(&self, group: TaskId, callback: TaskId) -> Result<bool> {
+        let (id, callback) = (group.to_string(), callback.to_string());
+        self.shared
+            .db
+            .call("claim chord", move |conn| {
+                let changed = conn
+                    .prepare_cached(
+                        "UPDATE stem_groups SET chord_callback = ? WHERE id = ? AND chord_callback IS NULL AND \
+                         expires_at > ?",
+                    )?
+                    .execute(params![callback, id, now_ms()])?;
+                Ok(changed == 1)
+            })
+            .await
+    }
+
+    async fn set_heartbeat(&self, heartbeat: WorkerHeartbeat, ttl: Duration) -> Result<()> {
+        let (worker, json, until) = (heartbeat.worker_id.clone(), encode(&heartbeat)?, after_ms(now_ms(), ttl));
+        self.shared
+            .db
+            .call("set heartbeat", move |conn| {
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO stem_heartbeats (worker_id, heartbeat, expires_at) VALUES (?, ?, ?)",
+                )?
+                .execute(params![worker, json, until])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_heartbeats(&self) -> Result<Vec<WorkerHeartbeat>> {
+        self.shared
+            .db
+            .call("list heartbeats", move |conn| {
+                conn.prepare_cached(
+                    "SELECT heartbeat FROM stem_heartbeats WHERE expires_at > ? ORDER BY worker_id",
+                )?
+                .query_map([now_ms()], |r| decode(&r.get::<_, String>(0)?))?
+                .collect()
+            })
+            .await
+    }
+}

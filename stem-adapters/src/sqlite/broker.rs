@@ -1,0 +1,418 @@
+//! The SQLite broker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
+use stem::broker::{
+    Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
+};
+use stem::envelope::MAX_PRIORITY;
+use stem::{Envelope, Error, Result, TaskId};
+
+use super::{Shared, after_ms, from_ms, json_error, now_ms};
+
+/// A [`Broker`] on a SQLite file: priorities, delays, leases with fencing tokens
+/// and a dead letter queue, safe for several processes on one file.
+#[derive(Debug)]
+pub struct SqliteBroker {
+    shared: Arc<Shared>,
+}
+
+impl SqliteBroker {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+/// An envelope ready to insert, encoded off the connection thread.
+struct Row {
+    id: String,
+    queue: String,
+    priority: u8,
+    ready_at: i64,
+    json: String,
+}
+
+impl Row {
+    fn of(envelope: &Envelope, now: i64) -> Result<Self> {
+        let json = serde_json::to_string(envelope).map_err(|e| Error::adapter("cannot encode an envelope", e))?;
+        Ok(Self {
+            id: envelope.id.to_string(),
+            queue: envelope.queue.clone(),
+            priority: envelope.priority.min(MAX_PRIORITY),
+            ready_at: envelope.not_before.map_or(now, |at| at.timestamp_millis()),
+            json,
+        })
+    }
+
+    fn insert(&self, conn: &Connection, token: i64) -> rusqlite::Result<()> {
+        conn.prepare_cached(
+            "INSERT INTO stem_messages (id, queue, priority, ready_at, token, envelope) VALUES (?, ?, ?, ?, ?, ?)",
+        )?
+        .execute(params![self.id, self.queue, self.priority, self.ready_at, token, self.json])?;
+        Ok(())
+    }
+}
+
+/// The receipt's row and token; `None` for a receipt this broker did not issue.
+fn locate(receipt: &Receipt) -> Option<(i64, i64)> {
+    Some((receipt.tag.parse().ok()?, i64::try_from(receipt.token).ok()?))
+}
+
+fn decode(json: &str) -> rusqlite::Result<Envelope> {
+    serde_json::from_str(json).map_err(json_error)
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Leases up to `max` due messages of `queues`, highest priority first, FIFO
+/// within a priority. Returns them, or when there are none, when the next one is due.
+fn claim(
+    conn: &Connection,
+    queues: &[String],
+    max: usize,
+    lease: Duration,
+    consumer: &str,
+) -> rusqlite::Result<(Vec<Delivery>, Option<i64>)> {
+    let now = now_ms();
+    let until = after_ms(now, lease);
+    let sql = format!(
+        "UPDATE stem_messages SET leased = 1, token = token + 1, ready_at = ?, consumer = ? WHERE seq IN (SELECT seq \
+         FROM stem_messages WHERE queue IN ({}) AND ready_at <= ? AND leased < 2 ORDER BY priority DESC, seq LIMIT \
+         ?) RETURNING seq, queue, priority, token, envelope",
+        placeholders(queues.len())
+    );
+    let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    let mut args: Vec<&dyn ToSql> = vec![&until, &consumer];
+    args.extend(queues.iter().map(|q| q as &dyn ToSql));
+    args.push(&now);
+    args.push(&limit);
+    let mut rows: Vec<(i64, String, i64, i64, String)> = conn
+        .prepare_cached(&sql)?
+        .query_map(&*args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.sort_by_key(|(seq, _, priority, _, _)| (std::cmp::Reverse(*priority), *seq));
+    let mut out = Vec::with_capacity(rows.len());
+    for (seq, queue, _, token, json) in rows {
+        match decode(&json) {
+            Ok(envelope) => {
+                let receipt = Receipt { id: envelope.id, queue, token: token as u64, tag: seq.to_string() };
+                out.push(Delivery { envelope, receipt, lease_expires_at: from_ms(until) });
+            }
+            Err(e) => {
+                tracing::error!(seq, queue, error = %e, "quarantined an undecodable message (leased = 2)");
+                conn.prepare_cached("UPDATE stem_messages SET leased = 2 WHERE seq = ?")?.execute([seq])?;
+            }
+        }
+    }
+    if !out.is_empty() {
+        return Ok((out, None));
+    }
+    let sql = format!(
+        "SELECT min(ready_at) FROM stem_messages WHERE queue IN ({}) AND leased < 2",
+        placeholders(queues.len())
+    );
+    let next = conn.prepare_cached(&sql)?.query_row(rusqlite::params_from_iter(queues), |r| r.get(0))?;
+    Ok((out, next))
+}
+
+#[async_trait]
+impl Broker for SqliteBroker {
+    async fn publish(&self, envelope: Envelope) -> Result<()> {
+        self.publish_batch(vec![envelope]).await
+    }
+
+    async fn publish_batch(&self, envelopes: Vec<Envelope>) -> Result<()> {
+        let now = now_ms();
+        let rows = envelopes.iter().map(|e| Row::of(e, now)).collect::<Result<Vec<_>>>()?;
+        self.shared
+            .db
+            .call("publish", move |conn| {
+                for row in &rows {
+                    row.insert(conn, 0)?;
+                }
+                Ok(())
+            })
+            .await?;
+        self.shared.published.notify_waiters();
+        Ok(())
+    }
+
+    async fn receive(&self, request: &ReceiveRequest) -> Result<Vec<Delivery>> {
+        let deadline = tokio::time::Instant::now() + request.wait;
+        loop {
+            let notified = self.shared.published.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let (queues, max, lease, consumer) =
+                (request.queues.clone(), request.max, request.lease, request.consumer.clone());
+            let (deliveries, next) =
+                self.shared.db.call("receive", move |conn| claim(conn, &queues, max, lease, &consumer)).await?;
+            if !deliveries.is_empty() || request.max == 0 {
+                return Ok(deliveries);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(Vec::new());
+            }
+            let mut until = deadline.min(now + self.shared.options.poll_interval);
+            if let Some(at) = next {
+                let in_ms = u64::try_from(at - now_ms()).unwrap_or(0) + 1;
+                until = until.min(now + Duration::from_millis(in_ms));
+            }
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep_until(until) => {}
+            }
+        }
+    }
+
+    async fn ack_batch(&self, receipts: &[Receipt]) -> Result<usize> {
+        let keys: Vec<(i64, i64)> = receipts.iter().filter_map(locate).collect();
+        self.shared
+            .db
+            .call("ack", move |conn| {
+                let mut delete =
+                    conn.prepare_cached("DELETE FROM stem_messages WHERE seq = ? AND token = ? AND leased = 1")?;
+                let mut acked = 0;
+                for (seq, token) in keys {
+                    acked += delete.execute([seq, token])?;
+                }
+                Ok(acked)
+            })
+            .await
+    }
+
+    async fn nack(&self, receipt: &Receipt, nack: Nack) -> Result<()> {
+        let (seq, token) = locate(receipt).ok_or(Error::LeaseLost(receipt.id))?;
+        let now = now_ms();
+        let replacement = match nack {
+            Nack::Requeue => None,
+            Nack::Replace(envelope) => Some(Row::of(&envelope, now)?),
+            _ => return Err(Error::Config("this SQLite broker does not know that kind of nack".into())),
+        };
+        let changed = self
+            .shared
+            .db
+            .call("nack", move |conn| match replacement {
+                None => conn
+                    .prepare_cached(
+                        "UPDATE stem_messages SET leased = 0, ready_at = ?, consumer = NULL WHERE seq = ? AND token \
+                         = ? AND leased = 1",
+                    )?
+                    .execute([now, seq, token]),
+                Some(row) => conn
+                    .prepare_cached(
+                        "UPDATE stem_messages SET leased = 0, ready_at = ?, consumer = NULL, queue = ?, priority = \
+                         ?, envelope = ? WHERE seq = ? AND token = ? AND leased = 1",
+                    )?
+                    .execute(params![row.ready_at, row.queue, row.priority, row.json, seq, token]),
+            })
+            .await?;
+        if changed == 0 {
+            return Err(Error::LeaseLost(receipt.id));
+        }
+        self.shared.published.notify_waiters();
+        Ok(())
+    }
+
+    async fn extend_lease(&self, receipt: &Receipt, by: Duration) -> Result<DateTime<Utc>> {
+        let (seq, token) = locate(receipt).ok_or(Error::LeaseLost(receipt.id))?;
+        let until = after_ms(now_ms(), by);
+        let changed = self
+            .shared
+            .db
+            .call("extend lease", move |conn| {
+                conn.prepare_cached(
+                    "UPDATE stem_messages SET ready_at = ? WHERE seq = ? AND token = ? AND leased = 1",
+                )?
+                .execute([until, seq, token])
+            })
+            .await?;
+        if changed == 0 {
+            return Err(Error::LeaseLost(receipt.id));
+        }
+        Ok(from_ms(until))
+    }
+
+    async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<()> {
+        let (seq, token) = locate(receipt).ok_or(Error::LeaseLost(receipt.id))?;
+        let reason = reason.to_owned();
+        let moved = self
+            .shared
+            .db
+            .call("dead letter", move |conn| {
+                let row: Option<(String, String, String)> = conn
+                    .prepare_cached(
+                        "DELETE FROM stem_messages WHERE seq = ? AND token = ? AND leased = 1 RETURNING id, queue, \
+                         envelope",
+                    )?
+                    .query_row([seq, token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?;
+                let Some((id, queue, envelope)) = row else { return Ok(false) };
+                conn.prepare_cached(
+                    "INSERT INTO stem_dead_letters (id, queue, reason, dead_at, token, envelope) VALUES (?, ?, ?, ?, \
+                     ?, ?)",
+                )?
+                .execute(params![id, queue, reason, now_ms(), token, envelope])?;
+                Ok(true)
+            })
+            .await?;
+        if !moved {
+            return Err(Error::LeaseLost(receipt.id));
+        }
+        Ok(())
+    }
+
+    async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> Result<DeadLetterPage> {
+        let queue = queue.to_owned();
+        let (take, skip) = (i64::try_from(limit).unwrap_or(i64::MAX - 1), i64::try_from(offset).unwrap_or(i64::MAX));
+        let mut entries = self
+            .shared
+            .db
+            .call("list dead letters", move |conn| {
+                conn.prepare_cached(
+                    "SELECT envelope, reason, dead_at, token FROM stem_dead_letters WHERE queue = ? ORDER BY seq \
+                     DESC LIMIT ? OFFSET ?",
+                )?
+                .query_map(params![queue, take + 1, skip], dead_letter_row)?
+                .map(|r| r.map(|(d, _)| d))
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        let more = entries.len() > limit;
+        entries.truncate(limit);
+        let next_offset = more.then_some(offset + limit);
+        Ok(DeadLetterPage { entries, next_offset })
+    }
+
+    async fn get_dead_letter(&self, queue: &str, id: TaskId) -> Result<Option<DeadLetter>> {
+        let (queue, id) = (queue.to_owned(), id.to_string());
+        self.shared
+            .db
+            .call("get dead letter", move |conn| {
+                conn.prepare_cached(
+                    "SELECT envelope, reason, dead_at, token FROM stem_dead_letters WHERE queue = ? AND id = ? ORDER \
+                     BY seq DESC LIMIT 1",
+                )?
+                .query_row([queue, id], dead_letter_row)
+                .optional()
+                .map(|row| row.map(|(d, _)| d))
+            })
+            .await
+    }
+
+    async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
+        let queue = queue.to_owned();
+        let since = options.since.map_or(i64::MIN, |s| s.timestamp_millis());
+        let limit = i64::try_from(options.limit).unwrap_or(i64::MAX);
+        let (dry_run, delay) = (options.dry_run, options.delay);
+        let entries = self
+            .shared
+            .db
+            .call("replay dead letters", move |conn| {
+                let chosen: Vec<(i64, (DeadLetter, i64))> = conn
+                    .prepare_cached(
+                        "SELECT seq, envelope, reason, dead_at, token FROM stem_dead_letters WHERE queue = ? AND \
+                         dead_at >= ? ORDER BY seq LIMIT ?",
+                    )?
+                    .query_map(params![queue, since, limit], |r| {
+                        Ok((r.get(0)?, (decode_dead(r.get(1)?, r.get(2)?, r.get(3)?)?, r.get(4)?)))
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                if dry_run {
+                    return Ok(chosen.into_iter().map(|(_, (d, _))| d).collect());
+                }
+                let now = Utc::now();
+                let mut out = Vec::with_capacity(chosen.len());
+                for (seq, (dead, token)) in chosen {
+                    conn.prepare_cached("DELETE FROM stem_dead_letters WHERE seq = ?")?.execute([seq])?;
+                    let row = Row::of(&dead.replay_envelope(now, delay), now.timestamp_millis())
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                    row.insert(conn, token)?;
+                    out.push(dead);
+                }
+                Ok(out)
+            })
+            .await?;
+        if !dry_run {
+            self.shared.published.notify_waiters();
+        }
+        Ok(ReplayResult { entries, dry_run })
+    }
+
+    async fn purge_dead_letters(
+        &self,
+        queue: &str,
+        since: Option<DateTime<Utc>>,
+        limit: Option<usize>,
+    ) -> Result<usize> {
+        let queue = queue.to_owned();
+        let since = since.map_or(i64::MIN, |s| s.timestamp_millis());
+        let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        self.shared
+            .db
+            .call("purge dead letters", move |conn| {
+                conn.prepare_cached(
+                    "DELETE FROM stem_dead_letters WHERE seq IN (SELECT seq FROM stem_dead_letters WHERE queue = ? \
+                     AND dead_at >= ? ORDER BY seq LIMIT ?)",
+                )?
+                .execute(params![queue, since, limit])
+            })
+            .await
+    }
+
+    async fn pending_count(&self, queue: &str) -> Result<usize> {
+        self.count(
+            "pending count",
+            "SELECT count(*) FROM stem_messages WHERE queue = ? AND ready_at <= ? AND leased < 2",
+            queue,
+        )
+        .await
+    }
+
+    async fn inflight_count(&self, queue: &str) -> Result<usize> {
+        self.count(
+            "in-flight count",
+            "SELECT count(*) FROM stem_messages WHERE queue = ? AND ready_at > ? AND leased = 1",
+            queue,
+        )
+        .await
+    }
+
+    async fn purge(&self, queue: &str) -> Result<usize> {
+        let queue = queue.to_owned();
+        self.shared
+            .db
+            .call("purge", move |conn| {
+                conn.prepare_cached("DELETE FROM stem_messages WHERE queue = ? AND leased = 0")?.execute([queue])
+            })
+            .await
+    }
+}
+
+impl SqliteBroker {
+    async fn count(&self, what: &'static str, sql: &'static str, queue: &str) -> Result<usize> {
+        let queue = queue.to_owned();
+        self.shared
+            .db
+            .call(what, move |conn| {
+                conn.prepare_cached(sql)?.query_row(params![queue, now_ms()], |r| r.get::<_, i64>(0))
+            })
+            .await
+            .map(|n| usize::try_from(n).unwrap_or(0))
+    }
+}
+
+fn decode_dead(envelope: String, reason: String, dead_at: i64) -> rusqlite::Result<DeadLetter> {
+    Ok(DeadLetter { envelope: decode(&envelope)?, reason, dead_at: from_ms(dead_at) })
+}
+
+fn dead_letter_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DeadLetter, i64)> {
+    Ok((decode_dead(r.get(0)?, r.get(1)?, r.get(2)?)?, r.get(3)?))
+}

@@ -1,0 +1,66 @@
+-- Stem's SQLite schema, version 1. Times are milliseconds since the Unix epoch.
+
+-- Broker: one row per message waiting, delayed or leased. A message can be
+-- taken when `ready_at` has passed: for a waiting message that is its
+-- `not_before`, for a leased one the end of its lease (then it is delivered
+-- again). `token` counts deliveries and fences stale receipts.
+CREATE TABLE stem_messages (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id       TEXT    NOT NULL,
+    queue    TEXT    NOT NULL,
+    priority INTEGER NOT NULL,
+    ready_at INTEGER NOT NULL,
+    leased   INTEGER NOT NULL DEFAULT 0, -- 0 waiting, 1 leased, 2 quarantined (undecodable)
+    token    INTEGER NOT NULL DEFAULT 0,
+    consumer TEXT,
+    envelope TEXT    NOT NULL
+);
+CREATE INDEX stem_messages_take ON stem_messages (queue, priority DESC, seq);
+CREATE INDEX stem_messages_ready ON stem_messages (queue, ready_at);
+
+CREATE TABLE stem_dead_letters (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id       TEXT    NOT NULL,
+    queue    TEXT    NOT NULL,
+    reason   TEXT    NOT NULL,
+    dead_at  INTEGER NOT NULL,
+    token    INTEGER NOT NULL,
+    envelope TEXT    NOT NULL
+);
+CREATE INDEX stem_dead_letters_queue ON stem_dead_letters (queue, seq);
+
+-- Result backend.
+CREATE TABLE stem_task_status (
+    id         TEXT    PRIMARY KEY,
+    fence      INTEGER NOT NULL,
+    status     TEXT    NOT NULL,
+    expires_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX stem_task_status_expiry ON stem_task_status (expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE TABLE stem_groups (
+    id             TEXT    PRIMARY KEY,
+    expected       INTEGER NOT NULL,
+    chord_callback TEXT,
+    expires_at     INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE stem_group_members (
+    group_id  TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    status    TEXT NOT NULL,
+    PRIMARY KEY (group_id, member_id)
+) WITHOUT ROWID;
+
+CREATE TABLE stem_heartbeats (
+    worker_id  TEXT    PRIMARY KEY,
+    heartbeat  TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Lock store.
+CREATE TABLE stem_locks (
+    key        TEXT    PRIMARY KEY,
+    owner      TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;

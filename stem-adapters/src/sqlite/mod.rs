@@ -1,0 +1,140 @@
+//! The SQLite adapter: the embedded default store (feature `sqlite`, on by default).
+//!
+//! One file holds the broker's messages and dead letters, the result backend's
+//! states, groups and heartbeats, and the locks. Open it with
+//! [`SqliteStore::open`] (or a `sqlite://path` URL through [`crate::connect`]) and
+//! take the parts you need; several processes may use one file at once.
+//!
+//! ```no_run
+//! # async fn demo() -> stem::Result<()> {
+//! use stem_adapters::sqlite::SqliteStore;
+//!
+//! let store = SqliteStore::open("stem.db").await?;
+//! let stem = stem::Stem::with_locks(store.broker(), store.backend(), store.locks());
+//! # Ok(()) }
+//! ```
+//!
+//! How it works: the file is in WAL mode; one thread per file and process owns
+//! the connection and runs every call, batching all waiting calls into one
+//! transaction (see `db.rs`), so a worker's claims, status writes and acks for
+//! many tasks share a commit. Idle receivers and `wait` calls wake at once for
+//! work written in the same process and look for other processes' work every
+//! [`SqliteOptions::poll_interval`]. Broadcast (control commands) is not offered
+//! by this adapter: [`Broker::broadcast`](stem::Broker::broadcast) is `None`.
+
+mod backend;
+mod broker;
+mod db;
+mod lock;
+mod open;
+mod options;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use stem::{Error, TaskId};
+use tokio::sync::Notify;
+
+pub use self::backend::SqliteBackend;
+pub use self::broker::SqliteBroker;
+pub use self::lock::SqliteLockStore;
+pub use self::open::SCHEMA_VERSION;
+pub use self::options::{DEFAULT_PATH, SqliteOptions, Synchronous};
+use self::db::Db;
+
+/// An open SQLite file, from which the broker, result backend and lock store are
+/// taken. Opening the same file twice in one process shares one connection.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    shared: Arc<Shared>,
+}
+
+/// What every handle on one file in this process shares.
+#[derive(Debug)]
+struct Shared {
+    db: Db,
+    options: SqliteOptions,
+    /// Woken when this process publishes, so that idle receivers look at once.
+    published: Notify,
+    /// Per task, woken when this process writes the task's final state.
+    finished: Mutex<HashMap<TaskId, Arc<Notify>>>,
+}
+
+/// The files open in this process, so that a second open shares the first's thread.
+static OPEN: Mutex<Vec<(PathBuf, Weak<Shared>)>> = Mutex::new(Vec::new());
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the file at `path` with default settings.
+    pub async fn open(path: impl Into<PathBuf>) -> stem::Result<Self> {
+        Self::open_with(SqliteOptions::new(path)).await
+    }
+
+    /// Opens the file named by `options`. If this process has the file open
+    /// already, the new store shares that connection (and its first settings).
+    pub async fn open_with(options: SqliteOptions) -> stem::Result<Self> {
+        let key = std::path::absolute(&options.path).unwrap_or_else(|_| options.path.clone());
+        if let Some(shared) = lookup(&key) {
+            return Ok(Self { shared });
+        }
+        let opened = options.clone();
+        let conn = tokio::task::spawn_blocking(move || open::open(&opened))
+            .await
+            .map_err(|e| Error::adapter("the SQLite open task failed", e))??;
+        let mut files = OPEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        files.retain(|(_, weak)| weak.strong_count() > 0);
+        if let Some(shared) = files.iter().find(|(p, _)| *p == key).and_then(|(_, w)| w.upgrade()) {
+            return Ok(Self { shared }); // another task opened it meanwhile
+        }
+        let db = Db::start(conn, &options.path)
+            .map_err(|e| Error::adapter("could not start the SQLite connection thread", e))?;
+        let shared =
+            Arc::new(Shared { db, options, published: Notify::new(), finished: Mutex::new(HashMap::new()) });
+        files.push((key, Arc::downgrade(&shared)));
+        Ok(Self { shared })
+    }
+
+    /// The broker on this file.
+    pub fn broker(&self) -> Arc<SqliteBroker> {
+        Arc::new(SqliteBroker::new(Arc::clone(&self.shared)))
+    }
+
+    /// The result backend on this file.
+    pub fn backend(&self) -> Arc<SqliteBackend> {
+        Arc::new(SqliteBackend::new(Arc::clone(&self.shared)))
+    }
+
+    /// The lock store on this file.
+    pub fn locks(&self) -> Arc<SqliteLockStore> {
+        Arc::new(SqliteLockStore::new(Arc::clone(&self.shared)))
+    }
+
+    /// The settings the file was opened with.
+    pub fn options(&self) -> &SqliteOptions {
+        &self.shared.options
+    }
+}
+
+fn lookup(key: &PathBuf) -> Option<Arc<Shared>> {
+    let files = OPEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    files.iter().find(|(p, _)| p == key).and_then(|(_, w)| w.upgrade())
+}
+
+/// Milliseconds since the Unix epoch, the unit of every time column.
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn after_ms(now: i64, d: Duration) -> i64 {
+    now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+}
+
+/// A JSON column that did not decode, as a rusqlite error so that it fails the call.
+fn json_error(e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}

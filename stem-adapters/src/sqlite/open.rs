@@ -1,0 +1,107 @@
+//! Opening a database file: pragmas, migrations and errors that say what to do.
+
+use std::path::Path;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use stem::Error;
+
+use super::options::SqliteOptions;
+
+/// The schema migrations, in order; the schema version is the number applied.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// The schema version this code writes and reads.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Opens (creating if needed) and migrates the database file.
+pub(crate) fn open(options: &SqliteOptions) -> Result<Connection, Error> {
+    let path = &options.path;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            return Err(Error::Config(format!(
+                "cannot create the SQLite file `{}`: the directory `{}` does not exist; create it or choose \
+                 another path",
+                path.display(),
+                parent.display()
+            )));
+        }
+    }
+    if path.is_dir() {
+        return Err(Error::Config(format!(
+            "`{}` is a directory, not a SQLite file; name a file, such as sqlite://{}/stem.db",
+            path.display(),
+            path.display()
+        )));
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, options, e))?;
+    conn.busy_timeout(options.busy_timeout).map_err(|e| open_error(path, options, e))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(|e| open_error(path, options, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Config(format!(
+            "`{}` could not switch to WAL mode (it reports `{mode}`); the file system may not support shared memory",
+            path.display()
+        )));
+    }
+    conn.pragma_update(None, "synchronous", options.synchronous.pragma()).map_err(|e| open_error(path, options, e))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    migrate(&mut conn).map_err(|e| match e {
+        MigrateError::Sqlite(e) => open_error(path, options, e),
+        MigrateError::TooNew(found) => Error::Config(format!(
+            "`{}` has Stem schema version {found}, newer than this Stem knows ({SCHEMA_VERSION}); a newer Stem \
+             wrote it: upgrade Stem, or use another file",
+            path.display()
+        )),
+    })?;
+    Ok(conn)
+}
+
+enum MigrateError {
+    Sqlite(rusqlite::Error),
+    TooNew(i64),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+/// Applies the missing migrations in one immediate transaction, so that two
+/// processes opening a new file at once do not both migrate it.
+fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(MigrateError::TooNew(version));
+    }
+    for (n, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", n as i64 + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Turns a failure to open into an error that names the file and the fix.
+fn open_error(path: &Path, options: &SqliteOptions, error: rusqlite::Error) -> Error {
+    let path = path.display();
+    let context = match error.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => format!(
+            "`{path}` is not a SQLite database or is corrupt; move it away (Stem then creates a new one) or \
+             point the URL at another file"
+        ),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => format!(
+            "`{path}` is locked by another process for longer than the busy timeout ({:?}); stop that process \
+             or raise `busy_timeout` in the URL",
+            options.busy_timeout
+        ),
+        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly) => {
+            format!("cannot open `{path}` for writing; check that the path and its directory are writable")
+        }
+        _ => format!("cannot open the SQLite file `{path}`"),
+    };
+    Error::adapter(context, error)
+}
