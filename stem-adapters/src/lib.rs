@@ -1,5 +1,17 @@
 //! Storage adapters for Stem: SQLite (the embedded default), with Redis and
 //! Postgres to come, and [`connect`], which picks one from a URL.
+//!
+//! ```no_run
+//! # async fn demo() -> stem::Result<()> {
+//! // STEM_BROKER_URL and STEM_RESULT_BACKEND_URL, default sqlite://stem.db
+//! let stem = stem_adapters::connect_env().await?;
+//! # Ok(()) }
+//! ```
 
+mod connect;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+pub use self::connect::{
+    BACKEND_URL_VAR, BROKER_URL_VAR, DEFAULT_URL, Stores, connect, connect_env, connect_urls, open, urls_from_env,
+};

@@ -1,0 +1,219 @@
+//! Picking adapters from URLs: `memory://`, `sqlite://path`, and (in later
+//! releases) `redis://`, `rediss://`, `postgres://`.
+
+use std::sync::Arc;
+
+use stem::memory::{MemoryBackend, MemoryBroker, MemoryLockStore};
+use stem::{Broker, Error, LockStore, ResultBackend, Result, Stem};
+
+/// The broker URL when `STEM_BROKER_URL` is not set: a SQLite file in the working directory.
+pub const DEFAULT_URL: &str = "sqlite://stem.db";
+
+/// The variable naming the broker's URL.
+pub const BROKER_URL_VAR: &str = "STEM_BROKER_URL";
+
+/// The variable naming the result backend's URL; the broker's URL when unset.
+pub const BACKEND_URL_VAR: &str = "STEM_RESULT_BACKEND_URL";
+
+/// The schemes `connect` knows. Redis and Postgres are listed so that their URLs
+/// get a clear answer until their adapters arrive.
+const SCHEMES: &[Scheme] = &[
+    Scheme { name: "memory", feature: None },
+    Scheme { name: "sqlite", feature: Some("sqlite") },
+    Scheme { name: "redis", feature: None },
+    Scheme { name: "rediss", feature: None },
+    Scheme { name: "postgres", feature: None },
+    Scheme { name: "postgresql", feature: None },
+];
+
+/// A URL scheme and the cargo feature of its adapter (`None` when the adapter
+/// is built in, or does not exist in this version yet).
+struct Scheme {
+    name: &'static str,
+    feature: Option<&'static str>,
+}
+
+/// The stores one URL names.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// Where task messages wait.
+    pub broker: Arc<dyn Broker>,
+    /// Where task states and results go.
+    pub backend: Arc<dyn ResultBackend>,
+    /// Named expiring locks.
+    pub locks: Arc<dyn LockStore>,
+}
+
+/// A [`Stem`] whose broker, result backend and locks all live at `url`.
+///
+/// ```no_run
+/// # async fn demo() -> stem::Result<()> {
+/// let stem = stem_adapters::connect("sqlite://stem.db").await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect(url: &str) -> Result<Stem> {
+    let stores = open(url).await?;
+    Ok(Stem::with_locks(stores.broker, stores.backend, stores.locks))
+}
+
+/// A [`Stem`] with its broker at `broker_url` and its result backend (and locks)
+/// at `backend_url`. The same SQLite file named twice is opened once.
+pub async fn connect_urls(broker_url: &str, backend_url: &str) -> Result<Stem> {
+    let broker = open(broker_url).await?.broker;
+    let stores = open(backend_url).await?;
+    Ok(Stem::with_locks(broker, stores.backend, stores.locks))
+}
+
+/// A [`Stem`] configured from the environment: the broker at `STEM_BROKER_URL`
+/// (default [`DEFAULT_URL`], a `stem.db` file in the working directory), the
+/// result backend at `STEM_RESULT_BACKEND_URL` (default: the broker's URL).
+pub async fn connect_env() -> Result<Stem> {
+    let (broker, backend) = urls_from_env();
+    connect_urls(&broker, &backend).await
+}
+
+/// The broker and backend URLs the environment names, with their defaults.
+pub fn urls_from_env() -> (String, String) {
+    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.trim().is_empty());
+    let broker = var(BROKER_URL_VAR).unwrap_or_else(|| DEFAULT_URL.to_owned());
+    let backend = var(BACKEND_URL_VAR).unwrap_or_else(|| broker.clone());
+    (broker, backend)
+}
+
+/// Opens the stores at `url`. Each call on `memory://` makes new, empty stores.
+pub async fn open(url: &str) -> Result<Stores> {
+    let (scheme, rest) = split(url)?;
+    match scheme.name {
+        "memory" => Ok(Stores {
+            broker: Arc::new(MemoryBroker::new()),
+            backend: Arc::new(MemoryBackend::new()),
+            locks: Arc::new(MemoryLockStore::new()),
+        }),
+        #[cfg(feature = "sqlite")]
+        "sqlite" => {
+            let store = crate::sqlite::SqliteStore::open_with(sqlite_options(url, rest)?).await?;
+            Ok(Stores { broker: store.broker(), backend: store.backend(), locks: store.locks() })
+        }
+        _ => {
+            let _ = rest;
+            Err(unavailable(url, scheme))
+        }
+    }
+}
+
+fn split(url: &str) -> Result<(&'static Scheme, &str)> {
+    let known = || SCHEMES.iter().map(|s| format!("{}://", s.name)).collect::<Vec<_>>().join(", ");
+    let Some((name, rest)) = url.split_once("://") else {
+        return Err(Error::Config(format!(
+            "`{url}` is not a Stem URL: it has no scheme; use one of {}, for example {DEFAULT_URL}",
+            known()
+        )));
+    };
+    let lower = name.to_ascii_lowercase();
+    let scheme = SCHEMES.iter().find(|s| s.name == lower).ok_or_else(|| {
+        Error::Config(format!("unknown URL scheme `{name}://` in `{url}`; known schemes: {}", known()))
+    })?;
+    Ok((scheme, rest))
+}
+
+/// The error for a known scheme whose adapter this build does not have.
+fn unavailable(url: &str, scheme: &Scheme) -> Error {
+    match scheme.feature {
+        Some(feature) => Error::Config(format!(
+            "`{url}` needs the `{feature}` feature of stem-adapters, which this build leaves out; enable it: \
+             stem-adapters = {{ features = [\"{feature}\"] }}"
+        )),
+        None => Error::Config(format!(
+            "`{url}`: the {}:// adapter is not part of this version of stem-adapters yet; use sqlite:// or memory://",
+            scheme.name
+        )),
+    }
+}
+
+#[cfg(feature = "sqlite")]
+fn sqlite_options(url: &str, rest: &str) -> Result<crate::sqlite::SqliteOptions> {
+    use std::time::Duration;
+
+    use crate::sqlite::{DEFAULT_PATH, SqliteOptions, Synchronous};
+
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut options = SqliteOptions::new(if path.is_empty() { DEFAULT_PATH } else { path });
+    let bad = |key: &str, value: &str, want: &str| {
+        Error::Config(format!("`{url}`: `{key}={value}` is not valid; {key} takes {want}"))
+    };
+    let millis = |key: &str, value: &str| {
+        value.parse::<u64>().map(Duration::from_millis).map_err(|_| bad(key, value, "a whole number of milliseconds"))
+    };
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        options = match key {
+            "synchronous" => options.with_synchronous(match value.to_ascii_lowercase().as_str() {
+                "normal" => Synchronous::Normal,
+                "full" => Synchronous::Full,
+                _ => return Err(bad(key, value, "`normal` or `full`")),
+            }),
+            "busy_timeout_ms" => options.with_busy_timeout(millis(key, value)?),
+            "poll_interval_ms" => options.with_poll_interval(millis(key, value)?),
+            "retention_secs" => options.with_retention(Duration::from_secs(
+                value.parse().map_err(|_| bad(key, value, "a whole number of seconds"))?,
+            )),
+            _ => {
+                return Err(Error::Config(format!(
+                    "`{url}`: unknown SQLite option `{key}`; known options: synchronous, busy_timeout_ms, \
+                     poll_interval_ms, retention_secs"
+                )));
+            }
+        };
+    }
+    Ok(options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_error(result: Result<impl std::fmt::Debug>) -> String {
+        match result {
+            Err(Error::Config(message)) => message,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_and_missing_schemes_list_the_known_ones() {
+        let message = config_error(open("amqp://localhost").await);
+        assert!(message.contains("unknown URL scheme `amqp://`"), "{message}");
+        assert!(message.contains("memory://, sqlite://, redis://"), "{message}");
+        let message = config_error(open("stem.db").await);
+        assert!(message.contains("no scheme") && message.contains("sqlite://stem.db"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn adapters_not_built_say_so() {
+        let message = config_error(open("redis://127.0.0.1:6379").await);
+        assert!(message.contains("not part of this version"), "{message}");
+        let sqlite = SCHEMES.iter().find(|s| s.name == "sqlite").expect("listed");
+        let message = match unavailable("sqlite://x.db", sqlite) {
+            Error::Config(message) => message,
+            other => panic!("{other:?}"),
+        };
+        assert!(message.contains("needs the `sqlite` feature of stem-adapters"), "{message}");
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_urls_name_a_path_and_options() {
+        use crate::sqlite::Synchronous;
+
+        let options = sqlite_options("sqlite://", "").expect("valid");
+        assert_eq!(options.path, std::path::Path::new("stem.db"), "the default file");
+        let options = sqlite_options("u", "/var/lib/app/jobs.db?synchronous=full&busy_timeout_ms=250").expect("valid");
+        assert_eq!(options.path, std::path::Path::new("/var/lib/app/jobs.db"));
+        assert_eq!(options.synchronous, Synchronous::Full);
+        assert_eq!(options.busy_timeout, std::time::Duration::from_millis(250));
+        let message = config_error(sqlite_options("u", "a.db?synchronous=sometimes"));
+        assert!(message.contains("`normal` or `full`"), "{message}");
+        let message = config_error(sqlite_options("u", "a.db?journal=off"));
+        assert!(message.contains("unknown SQLite option `journal`"), "{message}");
+    }
+}
