@@ -28,12 +28,12 @@ impl SqliteBackend {
         Self { shared, last_sweep: AtomicI64::new(0) }
     }
 
-    fn waiter(&self, id: TaskId) -> Arc<Notify> {
+    fn waiter(&self, id: TaskId) -> Arc<Waiter> {
         let mut finished = self.shared.finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         Arc::clone(finished.entry(id).or_default())
     }
 
-    fn forget_waiter(&self, id: TaskId, waiter: &Arc<Notify>) {
+    fn forget_waiter(&self, id: TaskId, waiter: &Arc<Waiter>) {
         let mut finished = self.shared.finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // The map's reference and ours: nobody else waits.
         if Arc::strong_count(waiter) == 2 {
@@ -41,17 +41,27 @@ impl SqliteBackend {
         }
     }
 
-    fn wake(&self, ids: impl Iterator<Item = TaskId>) {
+    /// Hands final states written by this process to the tasks' waiters.
+    fn wake<'a>(&self, written: impl Iterator<Item = &'a TaskStatus>) {
         let mut finished = self.shared.finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if finished.is_empty() {
             return;
         }
-        for id in ids {
-            if let Some(waiter) = finished.remove(&id) {
-                waiter.notify_waiters();
+        for status in written {
+            if let Some(waiter) = finished.remove(&status.id) {
+                *waiter.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(status.clone());
+                waiter.notify.notify_waiters();
             }
         }
     }
+}
+
+/// Where `wait` calls on one task in this process are woken, and handed the
+/// final state written by this process so that they need not read it back.
+#[derive(Debug, Default)]
+pub(super) struct Waiter {
+    notify: Notify,
+    status: std::sync::Mutex<Option<TaskStatus>>,
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<String> {
@@ -141,39 +151,40 @@ impl ResultBackend for SqliteBackend {
                     .collect::<rusqlite::Result<Vec<bool>>>()
             })
             .await?;
-        self.wake(
-            statuses.iter().zip(&stored).filter(|(s, stored)| **stored && s.state.is_terminal()).map(|(s, _)| s.id),
-        );
+        self.wake(statuses.iter().zip(&stored).filter(|(s, stored)| **stored && s.state.is_terminal()).map(|(s, _)| s));
         Ok(stored)
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {
         let id = id.to_string();
-        self.shared.db.call("get status", move |conn| read_status(conn, &id)).await
+        self.shared.db.read("get status", move |conn| read_status(conn, &id)).await
     }
 
     async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskStatus>> {
         let deadline = tokio::time::Instant::now() + timeout;
         let waiter = self.waiter(id);
-        let mut poll = Duration::from_millis(5);
         let outcome = loop {
-            let notified = waiter.notified();
-            tokio::pin!(notified);
+            let (notified, external) = (waiter.notify.notified(), self.shared.external.notified());
+            tokio::pin!(notified, external);
             notified.as_mut().enable();
-            let status = match self.get(id).await {
-                Ok(status) => status,
-                Err(e) => break Err(e),
+            external.as_mut().enable();
+            let handed = waiter.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            let status = match handed {
+                Some(status) => Some(status),
+                None => match self.get(id).await {
+                    Ok(status) => status,
+                    Err(e) => break Err(e),
+                },
             };
             if status.as_ref().is_some_and(|s| s.state.is_terminal()) || tokio::time::Instant::now() >= deadline {
                 break Ok(status);
             }
-            // Written by this process: woken at once; by another: seen at the next poll.
-            let until = deadline.min(tokio::time::Instant::now() + poll);
+            // Written by this process: handed over; by another: woken to read again.
             tokio::select! {
                 () = &mut notified => {}
-                () = tokio::time::sleep_until(until) => {}
+                () = &mut external => {}
+                () = tokio::time::sleep_until(deadline) => {}
             }
-            poll = (poll * 2).min(self.shared.options.poll_interval);
         };
         self.forget_waiter(id, &waiter);
         outcome
@@ -232,7 +243,7 @@ impl ResultBackend for SqliteBackend {
 
     async fn group_get(&self, group: TaskId) -> Result<Option<GroupStatus>> {
         let id = group.to_string();
-        self.shared.db.call("group get", move |conn| read_group(conn, &id)).await
+        self.shared.db.read("group get", move |conn| read_group(conn, &id)).await
     }
 
     async fn claim_chord(&self, group: TaskId, callback: TaskId) -> Result<bool> {
@@ -268,7 +279,7 @@ impl ResultBackend for SqliteBackend {
     async fn list_heartbeats(&self) -> Result<Vec<WorkerHeartbeat>> {
         self.shared
             .db
-            .call("list heartbeats", move |conn| {
+            .read("list heartbeats", move |conn| {
                 conn.prepare_cached(
                     "SELECT heartbeat FROM stem_heartbeats WHERE expires_at > ? ORDER BY worker_id",
                 )?

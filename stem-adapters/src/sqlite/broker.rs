@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, ToSql, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use stem::broker::{
     Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
@@ -32,27 +32,36 @@ struct Row {
     id: String,
     queue: String,
     priority: u8,
+    state: i64,
     ready_at: i64,
     json: String,
 }
 
+/// The `state` column's values.
+const READY: i64 = 0;
+const QUARANTINED: i64 = 2;
+const DELAYED: i64 = 3;
+
 impl Row {
     fn of(envelope: &Envelope, now: i64) -> Result<Self> {
         let json = serde_json::to_string(envelope).map_err(|e| Error::adapter("cannot encode an envelope", e))?;
+        let ready_at = envelope.not_before.map_or(now, |at| at.timestamp_millis()).max(now);
         Ok(Self {
             id: envelope.id.to_string(),
             queue: envelope.queue.clone(),
             priority: envelope.priority.min(MAX_PRIORITY),
-            ready_at: envelope.not_before.map_or(now, |at| at.timestamp_millis()),
+            state: if ready_at > now { DELAYED } else { READY },
+            ready_at,
             json,
         })
     }
 
     fn insert(&self, conn: &Connection, token: i64) -> rusqlite::Result<()> {
         conn.prepare_cached(
-            "INSERT INTO stem_messages (id, queue, priority, ready_at, token, envelope) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO stem_messages (id, queue, priority, state, ready_at, token, envelope) VALUES (?, ?, ?, ?, ?, \
+             ?, ?)",
         )?
-        .execute(params![self.id, self.queue, self.priority, self.ready_at, token, self.json])?;
+        .execute(params![self.id, self.queue, self.priority, self.state, self.ready_at, token, self.json])?;
         Ok(())
     }
 }
@@ -81,32 +90,35 @@ fn claim(
 ) -> rusqlite::Result<(Vec<Delivery>, Option<i64>)> {
     let now = now_ms();
     let until = after_ms(now, lease);
-    let sql = format!(
-        "UPDATE stem_messages SET leased = 1, token = token + 1, ready_at = ?, consumer = ? WHERE seq IN (SELECT seq \
-         FROM stem_messages WHERE queue IN ({}) AND ready_at <= ? AND leased < 2 ORDER BY priority DESC, seq LIMIT \
-         ?) RETURNING seq, queue, priority, token, envelope",
-        placeholders(queues.len())
-    );
+    // Due delayed messages and expired leases become ready again.
+    conn.prepare_cached("UPDATE stem_messages SET state = 0 WHERE state IN (1, 3) AND ready_at <= ?")?.execute([now])?;
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
-    let mut args: Vec<&dyn ToSql> = vec![&until, &consumer];
-    args.extend(queues.iter().map(|q| q as &dyn ToSql));
-    args.push(&now);
-    args.push(&limit);
-    let mut rows: Vec<(i64, String, i64, i64, String)> = conn
-        .prepare_cached(&sql)?
-        .query_map(&*args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    rows.sort_by_key(|(seq, _, priority, _, _)| (std::cmp::Reverse(*priority), *seq));
-    let mut out = Vec::with_capacity(rows.len());
-    for (seq, queue, _, token, json) in rows {
+    let mut candidates: Vec<(i64, i64)> = Vec::new();
+    let mut select = conn.prepare_cached(
+        "SELECT priority, seq FROM stem_messages WHERE queue = ? AND state = 0 ORDER BY priority DESC, seq LIMIT ?",
+    )?;
+    for queue in queues {
+        let rows = select.query_map(params![queue, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        candidates.extend(rows.collect::<rusqlite::Result<Vec<(i64, i64)>>>()?);
+    }
+    candidates.sort_by_key(|&(priority, seq)| (std::cmp::Reverse(priority), seq));
+    candidates.truncate(max);
+    let mut take = conn.prepare_cached(
+        "UPDATE stem_messages SET state = 1, token = token + 1, ready_at = ?, consumer = ? WHERE seq = ? RETURNING \
+         queue, token, envelope",
+    )?;
+    let mut out = Vec::with_capacity(candidates.len());
+    for (_, seq) in candidates {
+        let (queue, token, json): (String, i64, String) =
+            take.query_row(params![until, consumer, seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         match decode(&json) {
             Ok(envelope) => {
                 let receipt = Receipt { id: envelope.id, queue, token: token as u64, tag: seq.to_string() };
                 out.push(Delivery { envelope, receipt, lease_expires_at: from_ms(until) });
             }
             Err(e) => {
-                tracing::error!(seq, queue, error = %e, "quarantined an undecodable message (leased = 2)");
-                conn.prepare_cached("UPDATE stem_messages SET leased = 2 WHERE seq = ?")?.execute([seq])?;
+                tracing::error!(seq, queue, error = %e, "quarantined an undecodable message (state = 2)");
+                conn.prepare_cached("UPDATE stem_messages SET state = ? WHERE seq = ?")?.execute([QUARANTINED, seq])?;
             }
         }
     }
@@ -114,7 +126,7 @@ fn claim(
         return Ok((out, None));
     }
     let sql = format!(
-        "SELECT min(ready_at) FROM stem_messages WHERE queue IN ({}) AND leased < 2",
+        "SELECT min(ready_at) FROM stem_messages WHERE state IN (1, 3) AND queue IN ({})",
         placeholders(queues.len())
     );
     let next = conn.prepare_cached(&sql)?.query_row(rusqlite::params_from_iter(queues), |r| r.get(0))?;
@@ -146,9 +158,10 @@ impl Broker for SqliteBroker {
     async fn receive(&self, request: &ReceiveRequest) -> Result<Vec<Delivery>> {
         let deadline = tokio::time::Instant::now() + request.wait;
         loop {
-            let notified = self.shared.published.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
+            let (published, external) = (self.shared.published.notified(), self.shared.external.notified());
+            tokio::pin!(published, external);
+            published.as_mut().enable();
+            external.as_mut().enable();
             let (queues, max, lease, consumer) =
                 (request.queues.clone(), request.max, request.lease, request.consumer.clone());
             let (deliveries, next) =
@@ -160,13 +173,14 @@ impl Broker for SqliteBroker {
             if now >= deadline {
                 return Ok(Vec::new());
             }
-            let mut until = deadline.min(now + self.shared.options.poll_interval);
+            let mut until = deadline;
             if let Some(at) = next {
                 let in_ms = u64::try_from(at - now_ms()).unwrap_or(0) + 1;
                 until = until.min(now + Duration::from_millis(in_ms));
             }
             tokio::select! {
-                () = &mut notified => {}
+                () = &mut published => {}
+                () = &mut external => {}
                 () = tokio::time::sleep_until(until) => {}
             }
         }
@@ -178,7 +192,7 @@ impl Broker for SqliteBroker {
             .db
             .call("ack", move |conn| {
                 let mut delete =
-                    conn.prepare_cached("DELETE FROM stem_messages WHERE seq = ? AND token = ? AND leased = 1")?;
+                    conn.prepare_cached("DELETE FROM stem_messages WHERE seq = ? AND token = ? AND state = 1")?;
                 let mut acked = 0;
                 for (seq, token) in keys {
                     acked += delete.execute([seq, token])?;
@@ -202,16 +216,16 @@ impl Broker for SqliteBroker {
             .call("nack", move |conn| match replacement {
                 None => conn
                     .prepare_cached(
-                        "UPDATE stem_messages SET leased = 0, ready_at = ?, consumer = NULL WHERE seq = ? AND token \
-                         = ? AND leased = 1",
+                        "UPDATE stem_messages SET state = 0, ready_at = ?, consumer = NULL WHERE seq = ? AND token \
+                         = ? AND state = 1",
                     )?
                     .execute([now, seq, token]),
                 Some(row) => conn
                     .prepare_cached(
-                        "UPDATE stem_messages SET leased = 0, ready_at = ?, consumer = NULL, queue = ?, priority = \
-                         ?, envelope = ? WHERE seq = ? AND token = ? AND leased = 1",
+                        "UPDATE stem_messages SET state = ?, ready_at = ?, consumer = NULL, queue = ?, priority = \
+                         ?, envelope = ? WHERE seq = ? AND token = ? AND state = 1",
                     )?
-                    .execute(params![row.ready_at, row.queue, row.priority, row.json, seq, token]),
+                    .execute(params![row.state, row.ready_at, row.queue, row.priority, row.json, seq, token]),
             })
             .await?;
         if changed == 0 {
@@ -229,7 +243,7 @@ impl Broker for SqliteBroker {
             .db
             .call("extend lease", move |conn| {
                 conn.prepare_cached(
-                    "UPDATE stem_messages SET ready_at = ? WHERE seq = ? AND token = ? AND leased = 1",
+                    "UPDATE stem_messages SET ready_at = ? WHERE seq = ? AND token = ? AND state = 1",
                 )?
                 .execute([until, seq, token])
             })
@@ -249,7 +263,7 @@ impl Broker for SqliteBroker {
             .call("dead letter", move |conn| {
                 let row: Option<(String, String, String)> = conn
                     .prepare_cached(
-                        "DELETE FROM stem_messages WHERE seq = ? AND token = ? AND leased = 1 RETURNING id, queue, \
+                        "DELETE FROM stem_messages WHERE seq = ? AND token = ? AND state = 1 RETURNING id, queue, \
                          envelope",
                     )?
                     .query_row([seq, token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -275,7 +289,7 @@ impl Broker for SqliteBroker {
         let mut entries = self
             .shared
             .db
-            .call("list dead letters", move |conn| {
+            .read("list dead letters", move |conn| {
                 conn.prepare_cached(
                     "SELECT envelope, reason, dead_at, token FROM stem_dead_letters WHERE queue = ? ORDER BY seq \
                      DESC LIMIT ? OFFSET ?",
@@ -295,7 +309,7 @@ impl Broker for SqliteBroker {
         let (queue, id) = (queue.to_owned(), id.to_string());
         self.shared
             .db
-            .call("get dead letter", move |conn| {
+            .read("get dead letter", move |conn| {
                 conn.prepare_cached(
                     "SELECT envelope, reason, dead_at, token FROM stem_dead_letters WHERE queue = ? AND id = ? ORDER \
                      BY seq DESC LIMIT 1",
@@ -370,7 +384,7 @@ impl Broker for SqliteBroker {
     async fn pending_count(&self, queue: &str) -> Result<usize> {
         self.count(
             "pending count",
-            "SELECT count(*) FROM stem_messages WHERE queue = ? AND ready_at <= ? AND leased < 2",
+            "SELECT count(*) FROM stem_messages WHERE queue = ? AND state != 2 AND ready_at <= ?",
             queue,
         )
         .await
@@ -379,7 +393,7 @@ impl Broker for SqliteBroker {
     async fn inflight_count(&self, queue: &str) -> Result<usize> {
         self.count(
             "in-flight count",
-            "SELECT count(*) FROM stem_messages WHERE queue = ? AND ready_at > ? AND leased = 1",
+            "SELECT count(*) FROM stem_messages WHERE queue = ? AND state = 1 AND ready_at > ?",
             queue,
         )
         .await
@@ -390,7 +404,7 @@ impl Broker for SqliteBroker {
         self.shared
             .db
             .call("purge", move |conn| {
-                conn.prepare_cached("DELETE FROM stem_messages WHERE queue = ? AND leased = 0")?.execute([queue])
+                conn.prepare_cached("DELETE FROM stem_messages WHERE queue = ? AND state IN (0, 3)")?.execute([queue])
             })
             .await
     }
@@ -401,7 +415,7 @@ impl SqliteBroker {
         let queue = queue.to_owned();
         self.shared
             .db
-            .call(what, move |conn| {
+            .read(what, move |conn| {
                 conn.prepare_cached(sql)?.query_row(params![queue, now_ms()], |r| r.get::<_, i64>(0))
             })
             .await

@@ -5,33 +5,75 @@
 //! transaction, each inside its own savepoint (so one failing call does not undo
 //! the others), commits once, and only then answers them. Many tasks' writes
 //! thus share one commit, and nothing blocking runs on the async runtime.
+//!
+//! The thread also watches for commits by other processes (`PRAGMA
+//! data_version` changes only for those): after each batch, and every poll
+//! interval when idle. When it sees one it wakes `external`, so that idle
+//! receivers and waiters look again; nothing else polls.
 
 use std::path::Path;
 use std::sync::{Arc, mpsc};
 
 use rusqlite::Connection;
 use stem::Error;
-use tokio::sync::oneshot;
+use std::time::Duration;
+
+use tokio::sync::{Notify, oneshot};
 
 /// The most calls one transaction takes.
 const MAX_BATCH: usize = 1024;
 
 type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 type Call = Box<dyn FnOnce(Result<&Connection, &str>) -> Answer + Send>;
+type Read = Box<dyn FnOnce(&Connection) + Send>;
 
-/// A handle on the connection thread of one database file.
+/// A handle on the connection threads of one database file: one writes (and
+/// batches), one only reads, so that reads never wait for a write batch.
 #[derive(Debug)]
 pub(crate) struct Db {
     calls: mpsc::Sender<Call>,
+    reads: mpsc::Sender<Read>,
     path: Arc<Path>,
 }
 
 impl Db {
-    /// Starts the thread that owns `conn`; it ends when the last handle is dropped.
-    pub(crate) fn start(conn: Connection, path: &Path) -> std::io::Result<Self> {
+    /// Starts the threads that own `writer` and `reader`; they end when the last
+    /// handle is dropped.
+    pub(crate) fn start(
+        writer: Connection,
+        reader: Connection,
+        path: &Path,
+        external: Arc<Notify>,
+        poll: Duration,
+    ) -> std::io::Result<Self> {
         let (calls, rx) = mpsc::channel::<Call>();
-        std::thread::Builder::new().name("stem-sqlite".into()).spawn(move || serve(&conn, &rx))?;
-        Ok(Self { calls, path: Arc::from(path) })
+        std::thread::Builder::new()
+            .name("stem-sqlite-write".into())
+            .spawn(move || serve(&writer, &rx, &external, poll))?;
+        let (reads, read_rx) = mpsc::channel::<Read>();
+        std::thread::Builder::new().name("stem-sqlite-read".into()).spawn(move || {
+            while let Ok(read) = read_rx.recv() {
+                read(&reader);
+            }
+        })?;
+        Ok(Self { calls, reads, path: Arc::from(path) })
+    }
+
+    /// Runs the read-only `f` on the reading connection, which sees every write
+    /// committed before the call.
+    pub(crate) async fn read<T, F>(&self, what: &'static str, f: F) -> stem::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let path = Arc::clone(&self.path);
+        let read: Read = Box::new(move |conn| {
+            let result = f(conn).map_err(|e| Error::adapter(format!("SQLite {what} on `{}` failed", path.display()), e));
+            let _receiver_gone = tx.send(result);
+        });
+        self.reads.send(read).map_err(|_| Error::Closed("SQLite connection thread"))?;
+        rx.await.map_err(|_| Error::Closed("SQLite connection thread"))?
     }
 
     /// Runs `f` in the next transaction and returns its result once committed.
@@ -82,30 +124,48 @@ fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> rusqlite::R
     }
 }
 
-fn serve(conn: &Connection, rx: &mpsc::Receiver<Call>) {
+fn serve(conn: &Connection, rx: &mpsc::Receiver<Call>, external: &Notify, poll: Duration) {
+    let data_version = || conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok();
+    let mut seen = data_version();
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
+    loop {
+        match rx.recv_timeout(poll) {
+            Ok(first) => batch.push(first),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        while !batch.is_empty() && batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(call) => batch.push(call),
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let message = e.to_string();
-            for call in batch.drain(..) {
-                call(Err(&message))(None);
-            }
-            continue;
+        if !batch.is_empty() {
+            run(conn, &mut batch);
         }
-        let answers: Vec<Answer> = batch.drain(..).map(|call| call(Ok(conn))).collect();
-        let commit = conn.execute_batch("COMMIT").err().map(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            e.to_string()
-        });
-        for answer in answers {
-            answer(commit.as_deref());
+        let now = data_version();
+        if now != seen {
+            seen = now;
+            external.notify_waiters();
         }
+    }
+}
+
+/// Runs `batch` in one transaction and answers each call once it is committed.
+fn run(conn: &Connection, batch: &mut Vec<Call>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let message = e.to_string();
+        for call in batch.drain(..) {
+            call(Err(&message))(None);
+        }
+        return;
+    }
+    let answers: Vec<Answer> = batch.drain(..).map(|call| call(Ok(conn))).collect();
+    let commit = conn.execute_batch("COMMIT").err().map(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        e.to_string()
+    });
+    for answer in answers {
+        answer(commit.as_deref());
     }
 }

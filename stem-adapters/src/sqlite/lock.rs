@@ -65,7 +65,7 @@ impl LockStore for SqliteLockStore {
         let key = key.to_owned();
         self.shared
             .db
-            .call("lock owner", move |conn| {
+            .read("lock owner", move |conn| {
                 conn.prepare_cached("SELECT owner FROM stem_locks WHERE key = ? AND expires_at > ?")?
                     .query_row(params![key, now_ms()], |r| r.get(0))
                     .optional()

@@ -18,8 +18,8 @@
 //! the connection and runs every call, batching all waiting calls into one
 //! transaction (see `db.rs`), so a worker's claims, status writes and acks for
 //! many tasks share a commit. Idle receivers and `wait` calls wake at once for
-//! work written in the same process and look for other processes' work every
-//! [`SqliteOptions::poll_interval`]. Broadcast (control commands) is not offered
+//! work written in the same process; the connection thread notices other
+//! processes' commits within [`SqliteOptions::poll_interval`] and wakes them too. Broadcast (control commands) is not offered
 //! by this adapter: [`Broker::broadcast`](stem::Broker::broadcast) is `None`.
 
 mod backend;
@@ -58,8 +58,10 @@ struct Shared {
     options: SqliteOptions,
     /// Woken when this process publishes, so that idle receivers look at once.
     published: Notify,
+    /// Woken when another process has committed to the file.
+    external: Arc<Notify>,
     /// Per task, woken when this process writes the task's final state.
-    finished: Mutex<HashMap<TaskId, Arc<Notify>>>,
+    finished: Mutex<HashMap<TaskId, Arc<backend::Waiter>>>,
 }
 
 /// The files open in this process, so that a second open shares the first's thread.
@@ -79,7 +81,7 @@ impl SqliteStore {
             return Ok(Self { shared });
         }
         let opened = options.clone();
-        let conn = tokio::task::spawn_blocking(move || open::open(&opened))
+        let (writer, reader) = tokio::task::spawn_blocking(move || Ok::<_, Error>((open::open(&opened)?, open::open_reader(&opened)?)))
             .await
             .map_err(|e| Error::adapter("the SQLite open task failed", e))??;
         let mut files = OPEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -87,10 +89,16 @@ impl SqliteStore {
         if let Some(shared) = files.iter().find(|(p, _)| *p == key).and_then(|(_, w)| w.upgrade()) {
             return Ok(Self { shared }); // another task opened it meanwhile
         }
-        let db = Db::start(conn, &options.path)
+        let external = Arc::new(Notify::new());
+        let db = Db::start(writer, reader, &options.path, Arc::clone(&external), options.poll_interval)
             .map_err(|e| Error::adapter("could not start the SQLite connection thread", e))?;
-        let shared =
-            Arc::new(Shared { db, options, published: Notify::new(), finished: Mutex::new(HashMap::new()) });
+        let shared = Arc::new(Shared {
+            db,
+            options,
+            published: Notify::new(),
+            external,
+            finished: Mutex::new(HashMap::new()),
+        });
         files.push((key, Arc::downgrade(&shared)));
         Ok(Self { shared })
     }

@@ -46,6 +46,8 @@ pub(crate) fn open(options: &SqliteOptions) -> Result<Connection, Error> {
         )));
     }
     conn.pragma_update(None, "synchronous", options.synchronous.pragma()).map_err(|e| open_error(path, options, e))?;
+    // A 32 MiB page cache: a busy queue's pages stay in memory.
+    conn.pragma_update(None, "cache_size", -32_768).map_err(|e| open_error(path, options, e))?;
     conn.set_prepared_statement_cache_capacity(64);
     migrate(&mut conn).map_err(|e| match e {
         MigrateError::Sqlite(e) => open_error(path, options, e),
@@ -55,6 +57,18 @@ pub(crate) fn open(options: &SqliteOptions) -> Result<Connection, Error> {
             path.display()
         )),
     })?;
+    Ok(conn)
+}
+
+/// Opens a second, read-only connection to a file [`open`] has prepared.
+pub(crate) fn open_reader(options: &SqliteOptions) -> Result<Connection, Error> {
+    let path = &options.path;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, options, e))?;
+    conn.busy_timeout(options.busy_timeout).map_err(|e| open_error(path, options, e))?;
+    conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -32768;")
+        .map_err(|e| open_error(path, options, e))?;
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
 

@@ -42,8 +42,9 @@ pub struct SqliteOptions {
     pub synchronous: Synchronous,
     /// How long a write waits for another process's lock before it fails (5 s).
     pub busy_timeout: Duration,
-    /// How often an idle receiver or waiter looks for work written by another
-    /// process (50 ms). Work written by this process wakes it at once.
+    /// How often an idle connection checks whether another process has
+    /// committed (a cheap `PRAGMA data_version`), to wake receivers and waiters
+    /// (50 ms). Work written by this process wakes them at once.
     pub poll_interval: Duration,
     /// How long final task states and groups are kept (24 h).
     pub retention: Duration,
@@ -73,7 +74,7 @@ impl SqliteOptions {
         self
     }
 
-    /// Sets how often idle receivers and waiters look for other processes' work.
+    /// Sets how often an idle connection checks for other processes' commits.
     pub fn with_poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self

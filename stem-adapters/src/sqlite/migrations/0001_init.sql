@@ -1,22 +1,23 @@
 -- Stem's SQLite schema, version 1. Times are milliseconds since the Unix epoch.
 
--- Broker: one row per message waiting, delayed or leased. A message can be
--- taken when `ready_at` has passed: for a waiting message that is its
--- `not_before`, for a leased one the end of its lease (then it is delivered
--- again). `token` counts deliveries and fences stale receipts.
+-- Broker: one row per message. `state` 0: waiting, ready to take; 1: leased
+-- until `ready_at`; 3: delayed until `ready_at`; 2: quarantined (undecodable).
+-- Each take first moves due delayed messages and expired leases back to 0, so
+-- that taking reads only the ready rows of one partial index. `token` counts
+-- deliveries and fences stale receipts.
 CREATE TABLE stem_messages (
     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
     id       TEXT    NOT NULL,
     queue    TEXT    NOT NULL,
     priority INTEGER NOT NULL,
+    state    INTEGER NOT NULL,
     ready_at INTEGER NOT NULL,
-    leased   INTEGER NOT NULL DEFAULT 0, -- 0 waiting, 1 leased, 2 quarantined (undecodable)
     token    INTEGER NOT NULL DEFAULT 0,
     consumer TEXT,
     envelope TEXT    NOT NULL
 );
-CREATE INDEX stem_messages_take ON stem_messages (queue, priority DESC, seq);
-CREATE INDEX stem_messages_ready ON stem_messages (queue, ready_at);
+CREATE INDEX stem_messages_take ON stem_messages (queue, priority DESC, seq) WHERE state = 0;
+CREATE INDEX stem_messages_due ON stem_messages (state, ready_at);
 
 CREATE TABLE stem_dead_letters (
     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
