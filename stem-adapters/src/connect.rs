@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use stem::memory::{MemoryBackend, MemoryBroker, MemoryLockStore};
-use stem::{Broker, Error, LockStore, ResultBackend, Result, Stem};
+use stem::{Broker, Error, LockStore, Result, ResultBackend, Stem};
 
 /// The broker URL when `STEM_BROKER_URL` is not set: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite://stem.db";

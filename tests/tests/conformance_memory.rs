@@ -14,7 +14,8 @@ async fn memory_broker_passes_every_case() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_backend_passes_every_case() {
-    let report = backend_suite(|ns| async move { Ok(Arc::new(MemoryBackend::with_retention(ns.retention)) as _) }).await;
+    let report =
+        backend_suite(|ns| async move { Ok(Arc::new(MemoryBackend::with_retention(ns.retention)) as _) }).await;
     report.assert_passed();
     assert!(report.skipped().is_empty());
 }

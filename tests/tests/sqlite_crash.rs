@@ -81,7 +81,8 @@ async fn a_killed_worker_loses_no_task() -> TestResult {
             assert!(finished_before.contains(id), "task {id} neither finished before the kill nor ran after it");
         }
     }
-    let twice: Vec<_> = ids.iter().filter(|id| runs.contains_key(id) && started_in_child.contains(&id.to_string())).collect();
+    let twice: Vec<_> =
+        ids.iter().filter(|id| runs.contains_key(id) && started_in_child.contains(&id.to_string())).collect();
     let mut report = std::io::stderr();
     writeln!(
         report,

@@ -74,9 +74,7 @@ fn decode<T: serde::de::DeserializeOwned>(json: &str) -> rusqlite::Result<T> {
 
 fn read_status(conn: &Connection, id: &str) -> rusqlite::Result<Option<TaskStatus>> {
     let json: Option<String> = conn
-        .prepare_cached(
-            "SELECT status FROM stem_task_status WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)",
-        )?
+        .prepare_cached("SELECT status FROM stem_task_status WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)")?
         .query_row(params![id, now_ms()], |r| r.get(0))
         .optional()?;
     json.map(|j| decode(&j)).transpose()
@@ -195,7 +193,8 @@ impl ResultBackend for SqliteBackend {
         self.shared
             .db
             .call("expire", move |conn| {
-                conn.prepare_cached("UPDATE stem_task_status SET expires_at = ? WHERE id = ?")?.execute(params![at, id])?;
+                conn.prepare_cached("UPDATE stem_task_status SET expires_at = ? WHERE id = ?")?
+                    .execute(params![at, id])?;
                 conn.prepare_cached("UPDATE stem_groups SET expires_at = ? WHERE id = ?")?.execute(params![at, id])?;
                 Ok(())
             })
@@ -280,11 +279,9 @@ impl ResultBackend for SqliteBackend {
         self.shared
             .db
             .read("list heartbeats", move |conn| {
-                conn.prepare_cached(
-                    "SELECT heartbeat FROM stem_heartbeats WHERE expires_at > ? ORDER BY worker_id",
-                )?
-                .query_map([now_ms()], |r| decode(&r.get::<_, String>(0)?))?
-                .collect()
+                conn.prepare_cached("SELECT heartbeat FROM stem_heartbeats WHERE expires_at > ? ORDER BY worker_id")?
+                    .query_map([now_ms()], |r| decode(&r.get::<_, String>(0)?))?
+                    .collect()
             })
             .await
     }

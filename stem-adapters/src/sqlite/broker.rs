@@ -91,7 +91,8 @@ fn claim(
     let now = now_ms();
     let until = after_ms(now, lease);
     // Due delayed messages and expired leases become ready again.
-    conn.prepare_cached("UPDATE stem_messages SET state = 0 WHERE state IN (1, 3) AND ready_at <= ?")?.execute([now])?;
+    conn.prepare_cached("UPDATE stem_messages SET state = 0 WHERE state IN (1, 3) AND ready_at <= ?")?
+        .execute([now])?;
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
     let mut candidates: Vec<(i64, i64)> = Vec::new();
     let mut select = conn.prepare_cached(
@@ -242,10 +243,8 @@ impl Broker for SqliteBroker {
             .shared
             .db
             .call("extend lease", move |conn| {
-                conn.prepare_cached(
-                    "UPDATE stem_messages SET ready_at = ? WHERE seq = ? AND token = ? AND state = 1",
-                )?
-                .execute([until, seq, token])
+                conn.prepare_cached("UPDATE stem_messages SET ready_at = ? WHERE seq = ? AND token = ? AND state = 1")?
+                    .execute([until, seq, token])
             })
             .await?;
         if changed == 0 {

@@ -15,8 +15,8 @@ use std::path::Path;
 use std::sync::{Arc, mpsc};
 
 use rusqlite::Connection;
-use stem::Error;
 use std::time::Duration;
+use stem::Error;
 
 use tokio::sync::{Notify, oneshot};
 
@@ -69,7 +69,8 @@ impl Db {
         let (tx, rx) = oneshot::channel();
         let path = Arc::clone(&self.path);
         let read: Read = Box::new(move |conn| {
-            let result = f(conn).map_err(|e| Error::adapter(format!("SQLite {what} on `{}` failed", path.display()), e));
+            let result =
+                f(conn).map_err(|e| Error::adapter(format!("SQLite {what} on `{}` failed", path.display()), e));
             let _receiver_gone = tx.send(result);
         });
         self.reads.send(read).map_err(|_| Error::Closed("SQLite connection thread"))?;

@@ -22,15 +22,20 @@ impl SqliteLockStore {
         Self { shared }
     }
 
-    async fn changed(&self, what: &'static str, sql: &'static str, key: &str, owner: &str, ttl: Duration) -> Result<bool> {
+    async fn changed(
+        &self,
+        what: &'static str,
+        sql: &'static str,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool> {
         let (key, owner) = (key.to_owned(), owner.to_owned());
         let now = now_ms();
         let until = after_ms(now, ttl);
         self.shared
             .db
-            .call(what, move |conn| {
-                Ok(conn.prepare_cached(sql)?.execute(params![key, owner, until, now])? == 1)
-            })
+            .call(what, move |conn| Ok(conn.prepare_cached(sql)?.execute(params![key, owner, until, now])? == 1))
             .await
     }
 }

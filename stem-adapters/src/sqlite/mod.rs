@@ -39,10 +39,10 @@ use tokio::sync::Notify;
 
 pub use self::backend::SqliteBackend;
 pub use self::broker::SqliteBroker;
+use self::db::Db;
 pub use self::lock::SqliteLockStore;
 pub use self::open::SCHEMA_VERSION;
 pub use self::options::{DEFAULT_PATH, SqliteOptions, Synchronous};
-use self::db::Db;
 
 /// An open SQLite file, from which the broker, result backend and lock store are
 /// taken. Opening the same file twice in one process shares one connection.
@@ -81,9 +81,10 @@ impl SqliteStore {
             return Ok(Self { shared });
         }
         let opened = options.clone();
-        let (writer, reader) = tokio::task::spawn_blocking(move || Ok::<_, Error>((open::open(&opened)?, open::open_reader(&opened)?)))
-            .await
-            .map_err(|e| Error::adapter("the SQLite open task failed", e))??;
+        let (writer, reader) =
+            tokio::task::spawn_blocking(move || Ok::<_, Error>((open::open(&opened)?, open::open_reader(&opened)?)))
+                .await
+                .map_err(|e| Error::adapter("the SQLite open task failed", e))??;
         let mut files = OPEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         files.retain(|(_, weak)| weak.strong_count() > 0);
         if let Some(shared) = files.iter().find(|(p, _)| *p == key).and_then(|(_, w)| w.upgrade()) {
@@ -92,13 +93,8 @@ impl SqliteStore {
         let external = Arc::new(Notify::new());
         let db = Db::start(writer, reader, &options.path, Arc::clone(&external), options.poll_interval)
             .map_err(|e| Error::adapter("could not start the SQLite connection thread", e))?;
-        let shared = Arc::new(Shared {
-            db,
-            options,
-            published: Notify::new(),
-            external,
-            finished: Mutex::new(HashMap::new()),
-        });
+        let shared =
+            Arc::new(Shared { db, options, published: Notify::new(), external, finished: Mutex::new(HashMap::new()) });
         files.push((key, Arc::downgrade(&shared)));
         Ok(Self { shared })
     }

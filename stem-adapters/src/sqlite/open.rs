@@ -36,9 +36,8 @@ pub(crate) fn open(options: &SqliteOptions) -> Result<Connection, Error> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, options, e))?;
     conn.busy_timeout(options.busy_timeout).map_err(|e| open_error(path, options, e))?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-        .map_err(|e| open_error(path, options, e))?;
+    let mode: String =
+        conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(|e| open_error(path, options, e))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(Error::Config(format!(
             "`{}` could not switch to WAL mode (it reports `{mode}`); the file system may not support shared memory",

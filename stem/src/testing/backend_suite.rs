@@ -148,8 +148,7 @@ async fn group_expires_after_its_ttl(backend: Store) {
     let group = TaskId::new();
     backend.group_init(group, 2).await.expect("init");
     backend.expire(group, Duration::from_millis(200)).await.expect("expire");
-    eventually("the group expired", PATIENT, || async { backend.group_get(group).await.expect("get").is_none() })
-        .await;
+    eventually("the group expired", PATIENT, || async { backend.group_get(group).await.expect("get").is_none() }).await;
     assert_eq!(backend.group_add(group, status(TaskState::Succeeded)).await.expect("add"), None, "a late add");
 }
 

@@ -43,7 +43,13 @@ impl Report {
     pub fn assert_passed(&self) {
         eprintln!("{self}");
         let failed = self.failed();
-        assert!(failed.is_empty(), "{} conformance: {} case(s) failed: {}", self.suite, failed.len(), failed.join(", "));
+        assert!(
+            failed.is_empty(),
+            "{} conformance: {} case(s) failed: {}",
+            self.suite,
+            failed.len(),
+            failed.join(", ")
+        );
     }
 }
 
