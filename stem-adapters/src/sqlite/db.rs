@@ -112,17 +112,22 @@ impl Db {
 }
 
 fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-    conn.execute_batch("SAVEPOINT call")?;
+    sql(conn, "SAVEPOINT call")?;
     match f(conn) {
         Ok(value) => {
-            conn.execute_batch("RELEASE call")?;
+            sql(conn, "RELEASE call")?;
             Ok(value)
         }
         Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK TO call; RELEASE call");
+            let _ = sql(conn, "ROLLBACK TO call").and_then(|()| sql(conn, "RELEASE call"));
             Err(e)
         }
     }
+}
+
+/// Runs one statement without parameters, prepared once per connection.
+fn sql(conn: &Connection, statement: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(statement)?.execute([]).map(|_| ())
 }
 
 fn serve(conn: &Connection, rx: &mpsc::Receiver<Call>, external: &Notify, poll: Duration) {
@@ -154,7 +159,7 @@ fn serve(conn: &Connection, rx: &mpsc::Receiver<Call>, external: &Notify, poll: 
 
 /// Runs `batch` in one transaction and answers each call once it is committed.
 fn run(conn: &Connection, batch: &mut Vec<Call>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = sql(conn, "BEGIN IMMEDIATE") {
         let message = e.to_string();
         for call in batch.drain(..) {
             call(Err(&message))(None);
@@ -162,8 +167,8 @@ fn run(conn: &Connection, batch: &mut Vec<Call>) {
         return;
     }
     let answers: Vec<Answer> = batch.drain(..).map(|call| call(Ok(conn))).collect();
-    let commit = conn.execute_batch("COMMIT").err().map(|e| {
-        let _ = conn.execute_batch("ROLLBACK");
+    let commit = sql(conn, "COMMIT").err().map(|e| {
+        let _ = sql(conn, "ROLLBACK");
         e.to_string()
     });
     for answer in answers {

@@ -98,7 +98,27 @@ pub(super) async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>) {
     }
 }
 
-async fn flush(stem: &Stem, ops: Vec<Op>) {
+/// Drops each fire-and-forget status that a later op of the same batch
+/// overwrites anyway (the same task and fence): under load a task's "started"
+/// and its outcome often meet in one batch, and then only the outcome is written.
+fn elide_superseded(ops: &mut Vec<Op>) {
+    let mut later = std::collections::HashSet::with_capacity(ops.len());
+    let mut keep = vec![true; ops.len()];
+    for (i, op) in ops.iter().enumerate().rev() {
+        let (status, elidable) = match op {
+            Op::Status(status, done) => (status, done.is_none()),
+            Op::Finish(status, ..) => (status, false),
+            Op::Close => continue,
+        };
+        let fresh = later.insert((status.id, status.fence));
+        keep[i] = fresh || !elidable;
+    }
+    let mut keep = keep.into_iter();
+    ops.retain(|_| keep.next().unwrap_or(true));
+}
+
+async fn flush(stem: &Stem, mut ops: Vec<Op>) {
+    elide_superseded(&mut ops);
     let mut statuses = Vec::with_capacity(ops.len());
     let mut tails = Vec::with_capacity(ops.len());
     for op in ops {
@@ -218,5 +238,36 @@ mod tests {
         let (env, r) = delivery(0, 3);
         let op = failure(&env, &r, &RetryPolicy::DEFAULT, err(), RetryAction::Fail);
         assert!(matches!(op, Op::Finish(_, _, Finish::DeadLetter(ref why)) if why.starts_with("failed without retry")));
+    }
+
+    #[test]
+    fn a_started_status_overwritten_in_the_same_batch_is_not_written() {
+        let (env, r) = delivery(0, 3);
+        let (other, r2) = delivery(0, 3);
+        let (tx, _rx) = oneshot::channel();
+        let mut ops = vec![
+            Op::Status(status(&env, &r, TaskState::Started), None),
+            Op::Status(status(&other, &r2, TaskState::Started), None),
+            Op::Status(status(&env, &r, TaskState::Started), Some(tx)),
+            Op::Finish(status(&env, &r, TaskState::Succeeded), r.clone(), Finish::Ack),
+        ];
+        elide_superseded(&mut ops);
+        let kept: Vec<_> = ops
+            .iter()
+            .map(|op| match op {
+                Op::Status(st, done) => (st.id, st.state, done.is_some()),
+                Op::Finish(st, ..) => (st.id, st.state, false),
+                Op::Close => unreachable!(),
+            })
+            .collect();
+        assert_eq!(
+            kept,
+            vec![
+                (other.id, TaskState::Started, false),
+                (env.id, TaskState::Started, true),
+                (env.id, TaskState::Succeeded, false)
+            ],
+            "only the fire-and-forget status of a task finished in the batch goes; confirmed ones stay"
+        );
     }
 }
