@@ -33,25 +33,27 @@ impl SqliteBackend {
         Arc::clone(finished.entry(id).or_default())
     }
 
-    fn forget_waiter(&self, id: TaskId, waiter: &Arc<Waiter>) {
+    /// Drops this wait's hold on the task's waiter, and the waiter itself once
+    /// nobody else holds it. Holds are taken and dropped under the map's lock.
+    fn forget_waiter(&self, id: TaskId, waiter: Arc<Waiter>) {
         let mut finished = self.shared.finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // The map's reference and ours: nobody else waits.
-        if Arc::strong_count(waiter) == 2 {
+        drop(waiter);
+        if finished.get(&id).is_some_and(|w| Arc::strong_count(w) == 1) {
             finished.remove(&id);
         }
     }
+}
 
-    /// Hands final states written by this process to the tasks' waiters.
-    fn wake<'a>(&self, written: impl Iterator<Item = &'a TaskStatus>) {
-        let mut finished = self.shared.finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if finished.is_empty() {
-            return;
-        }
-        for status in written {
-            if let Some(waiter) = finished.remove(&status.id) {
-                *waiter.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(status.clone());
-                waiter.notify.notify_waiters();
-            }
+/// Hands final states written by this process to the tasks' waiters.
+fn wake(shared: &Shared, written: Vec<TaskStatus>) {
+    let mut finished = shared.finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if finished.is_empty() {
+        return;
+    }
+    for status in written {
+        if let Some(waiter) = finished.remove(&status.id) {
+            *waiter.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(status);
+            waiter.notify.notify_waiters();
         }
     }
 }
@@ -131,25 +133,38 @@ impl ResultBackend for SqliteBackend {
         let last = self.last_sweep.load(Ordering::Relaxed);
         let sweep_now = now - last >= SWEEP_EVERY_MS
             && self.last_sweep.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok();
+        // Final states go to this process's waiters right after the commit, on
+        // the connection thread, so that a dropped caller cannot lose a wakeup.
+        let finals: Vec<(usize, TaskStatus)> =
+            statuses.iter().enumerate().filter(|(_, s)| s.state.is_terminal()).map(|(i, s)| (i, s.clone())).collect();
+        let shared = Arc::clone(&self.shared);
+        let on_commit = move |stored: &Vec<bool>| {
+            wake(&shared, finals.into_iter().filter(|(i, _)| stored[*i]).map(|(_, s)| s).collect());
+        };
         let stored = self
             .shared
             .db
-            .call("set status", move |conn| {
-                if sweep_now {
-                    sweep(conn, now)?;
-                }
-                let mut upsert = conn.prepare_cached(
-                    "INSERT INTO stem_task_status (id, fence, status, expires_at) VALUES (?1, ?2, ?3, ?4) ON \
+            .call_then(
+                "set status",
+                move |conn| {
+                    if sweep_now {
+                        sweep(conn, now)?;
+                    }
+                    let mut upsert = conn.prepare_cached(
+                        "INSERT INTO stem_task_status (id, fence, status, expires_at) VALUES (?1, ?2, ?3, ?4) ON \
                      CONFLICT (id) DO UPDATE SET fence = excluded.fence, status = excluded.status, expires_at = \
                      excluded.expires_at WHERE stem_task_status.fence <= excluded.fence OR \
                      stem_task_status.expires_at <= ?5",
-                )?;
-                rows.iter()
-                    .map(|(id, fence, json, expires)| Ok(upsert.execute(params![id, fence, json, expires, now])? == 1))
-                    .collect::<rusqlite::Result<Vec<bool>>>()
-            })
+                    )?;
+                    rows.iter()
+                        .map(|(id, fence, json, expires)| {
+                            Ok(upsert.execute(params![id, fence, json, expires, now])? == 1)
+                        })
+                        .collect::<rusqlite::Result<Vec<bool>>>()
+                },
+                on_commit,
+            )
             .await?;
-        self.wake(statuses.iter().zip(&stored).filter(|(s, stored)| **stored && s.state.is_terminal()).map(|(s, _)| s));
         Ok(stored)
     }
 
@@ -184,7 +199,7 @@ impl ResultBackend for SqliteBackend {
                 () = tokio::time::sleep_until(deadline) => {}
             }
         };
-        self.forget_waiter(id, &waiter);
+        self.forget_waiter(id, waiter);
         outcome
     }
 
@@ -242,7 +257,16 @@ impl ResultBackend for SqliteBackend {
 
     async fn group_get(&self, group: TaskId) -> Result<Option<GroupStatus>> {
         let id = group.to_string();
-        self.shared.db.read("group get", move |conn| read_group(conn, &id)).await
+        self.shared
+            .db
+            .read("group get", move |conn| {
+                // One snapshot for the group and its members.
+                let tx = conn.unchecked_transaction()?;
+                let group = read_group(&tx, &id)?;
+                tx.commit()?;
+                Ok(group)
+            })
+            .await
     }
 
     async fn claim_chord(&self, group: TaskId, callback: TaskId) -> Result<bool> {

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use stem::broker::{
     Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
+use stem::codec::Payload;
 use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
 
@@ -39,7 +40,6 @@ struct Row {
 
 /// The `state` column's values.
 const READY: i64 = 0;
-const QUARANTINED: i64 = 2;
 const DELAYED: i64 = 3;
 
 impl Row {
@@ -75,10 +75,6 @@ fn decode(json: &str) -> rusqlite::Result<Envelope> {
     serde_json::from_str(json).map_err(json_error)
 }
 
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
 /// Leases up to `max` due messages of `queues`, highest priority first, FIFO
 /// within a priority. Returns them, or when there are none, when the next one is due.
 fn claim(
@@ -94,44 +90,78 @@ fn claim(
     conn.prepare_cached("UPDATE stem_messages SET state = 0 WHERE state IN (1, 3) AND ready_at <= ?")?
         .execute([now])?;
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    let mut queues: Vec<&String> = queues.iter().collect();
+    queues.sort();
+    queues.dedup();
     let mut candidates: Vec<(i64, i64)> = Vec::new();
     let mut select = conn.prepare_cached(
         "SELECT priority, seq FROM stem_messages WHERE queue = ? AND state = 0 ORDER BY priority DESC, seq LIMIT ?",
     )?;
-    for queue in queues {
+    for queue in &queues {
         let rows = select.query_map(params![queue, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
         candidates.extend(rows.collect::<rusqlite::Result<Vec<(i64, i64)>>>()?);
     }
     candidates.sort_by_key(|&(priority, seq)| (std::cmp::Reverse(priority), seq));
     candidates.truncate(max);
     let mut take = conn.prepare_cached(
-        "UPDATE stem_messages SET state = 1, token = token + 1, ready_at = ?, consumer = ? WHERE seq = ? RETURNING \
-         queue, token, envelope",
+        "UPDATE stem_messages SET state = 1, token = token + 1, ready_at = ?, consumer = ? WHERE seq = ? AND state = \
+         0 RETURNING id, queue, token, envelope",
     )?;
     let mut out = Vec::with_capacity(candidates.len());
     for (_, seq) in candidates {
-        let (queue, token, json): (String, i64, String) =
-            take.query_row(params![until, consumer, seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let Some((id, queue, token, json)) = take
+            .query_row(params![until, consumer, seq], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
+            })
+            .optional()?
+        else {
+            continue;
+        };
         match decode(&json) {
             Ok(envelope) => {
                 let receipt = Receipt { id: envelope.id, queue, token: token as u64, tag: seq.to_string() };
                 out.push(Delivery { envelope, receipt, lease_expires_at: from_ms(until) });
             }
-            Err(e) => {
-                tracing::error!(seq, queue, error = %e, "quarantined an undecodable message (state = 2)");
-                conn.prepare_cached("UPDATE stem_messages SET state = ? WHERE seq = ?")?.execute([QUARANTINED, seq])?;
-            }
+            Err(e) => bury_undecodable(conn, seq, &id, &queue, token, json, &e)?,
         }
     }
     if !out.is_empty() {
         return Ok((out, None));
     }
-    let sql = format!(
-        "SELECT min(ready_at) FROM stem_messages WHERE state IN (1, 3) AND queue IN ({})",
-        placeholders(queues.len())
-    );
-    let next = conn.prepare_cached(&sql)?.query_row(rusqlite::params_from_iter(queues), |r| r.get(0))?;
+    let mut next_of = conn.prepare_cached(
+        "SELECT ready_at FROM stem_messages WHERE queue = ? AND state IN (1, 3) ORDER BY ready_at LIMIT 1",
+    )?;
+    let mut next: Option<i64> = None;
+    for queue in &queues {
+        if let Some(at) = next_of.query_row([queue], |r| r.get::<_, i64>(0)).optional()? {
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+    }
     Ok((out, next))
+}
+
+/// Moves a message whose stored envelope does not decode to the dead letter
+/// queue, keeping its text whole as the arguments of a `stem.undecodable` envelope.
+fn bury_undecodable(
+    conn: &Connection,
+    seq: i64,
+    id: &str,
+    queue: &str,
+    token: i64,
+    json: String,
+    error: &rusqlite::Error,
+) -> rusqlite::Result<()> {
+    let reason = format!("undecodable envelope: {error}");
+    tracing::error!(seq, queue, %reason, "moved a message to the dead letter queue");
+    let mut envelope = Envelope::new("stem.undecodable", queue, Payload::new("raw", json.into_bytes()));
+    envelope.id = id.parse().unwrap_or_default();
+    let text = serde_json::to_string(&envelope).map_err(json_error)?;
+    conn.prepare_cached("DELETE FROM stem_messages WHERE seq = ?")?.execute([seq])?;
+    conn.prepare_cached(
+        "INSERT INTO stem_dead_letters (id, queue, reason, dead_at, token, envelope) VALUES (?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![envelope.id.to_string(), queue, reason, now_ms(), token, text])?;
+    Ok(())
 }
 
 #[async_trait]
@@ -143,17 +173,20 @@ impl Broker for SqliteBroker {
     async fn publish_batch(&self, envelopes: Vec<Envelope>) -> Result<()> {
         let now = now_ms();
         let rows = envelopes.iter().map(|e| Row::of(e, now)).collect::<Result<Vec<_>>>()?;
+        let shared = Arc::clone(&self.shared);
         self.shared
             .db
-            .call("publish", move |conn| {
-                for row in &rows {
-                    row.insert(conn, 0)?;
-                }
-                Ok(())
-            })
-            .await?;
-        self.shared.published.notify_waiters();
-        Ok(())
+            .call_then(
+                "publish",
+                move |conn| {
+                    for row in &rows {
+                        row.insert(conn, 0)?;
+                    }
+                    Ok(())
+                },
+                move |()| shared.published.notify_waiters(),
+            )
+            .await
     }
 
     async fn receive(&self, request: &ReceiveRequest) -> Result<Vec<Delivery>> {
@@ -192,11 +225,12 @@ impl Broker for SqliteBroker {
         self.shared
             .db
             .call("ack", move |conn| {
-                let mut delete =
-                    conn.prepare_cached("DELETE FROM stem_messages WHERE seq = ? AND token = ? AND state = 1")?;
-                let mut acked = 0;
+                let mut delete = conn.prepare_cached(
+                    "DELETE FROM stem_messages WHERE seq = ? AND token = ? AND state = 1 AND ready_at > ?",
+                )?;
+                let (mut acked, now) = (0, now_ms());
                 for (seq, token) in keys {
-                    acked += delete.execute([seq, token])?;
+                    acked += delete.execute([seq, token, now])?;
                 }
                 Ok(acked)
             })
@@ -211,28 +245,45 @@ impl Broker for SqliteBroker {
             Nack::Replace(envelope) => Some(Row::of(&envelope, now)?),
             _ => return Err(Error::Config("this SQLite broker does not know that kind of nack".into())),
         };
+        let shared = Arc::clone(&self.shared);
         let changed = self
             .shared
             .db
-            .call("nack", move |conn| match replacement {
-                None => conn
-                    .prepare_cached(
-                        "UPDATE stem_messages SET state = 0, ready_at = ?, consumer = NULL WHERE seq = ? AND token \
-                         = ? AND state = 1",
-                    )?
-                    .execute([now, seq, token]),
-                Some(row) => conn
-                    .prepare_cached(
-                        "UPDATE stem_messages SET state = ?, ready_at = ?, consumer = NULL, queue = ?, priority = \
-                         ?, envelope = ? WHERE seq = ? AND token = ? AND state = 1",
-                    )?
-                    .execute(params![row.state, row.ready_at, row.queue, row.priority, row.json, seq, token]),
-            })
+            .call_then(
+                "nack",
+                move |conn| match replacement {
+                    None => conn
+                        .prepare_cached(
+                            "UPDATE stem_messages SET state = 0, ready_at = ?, consumer = NULL WHERE seq = ? AND \
+                             token = ? AND state = 1 AND ready_at > ?",
+                        )?
+                        .execute([now, seq, token, now_ms()]),
+                    Some(row) => conn
+                        .prepare_cached(
+                            "UPDATE stem_messages SET state = ?, ready_at = ?, consumer = NULL, queue = ?, priority \
+                             = ?, envelope = ? WHERE seq = ? AND token = ? AND state = 1 AND ready_at > ?",
+                        )?
+                        .execute(params![
+                            row.state,
+                            row.ready_at,
+                            row.queue,
+                            row.priority,
+                            row.json,
+                            seq,
+                            token,
+                            now_ms()
+                        ]),
+                },
+                move |changed| {
+                    if *changed > 0 {
+                        shared.published.notify_waiters();
+                    }
+                },
+            )
             .await?;
         if changed == 0 {
             return Err(Error::LeaseLost(receipt.id));
         }
-        self.shared.published.notify_waiters();
         Ok(())
     }
 
@@ -243,8 +294,10 @@ impl Broker for SqliteBroker {
             .shared
             .db
             .call("extend lease", move |conn| {
-                conn.prepare_cached("UPDATE stem_messages SET ready_at = ? WHERE seq = ? AND token = ? AND state = 1")?
-                    .execute([until, seq, token])
+                conn.prepare_cached(
+                    "UPDATE stem_messages SET ready_at = ? WHERE seq = ? AND token = ? AND state = 1 AND ready_at > ?",
+                )?
+                .execute([until, seq, token, now_ms()])
             })
             .await?;
         if changed == 0 {
@@ -262,10 +315,10 @@ impl Broker for SqliteBroker {
             .call("dead letter", move |conn| {
                 let row: Option<(String, String, String)> = conn
                     .prepare_cached(
-                        "DELETE FROM stem_messages WHERE seq = ? AND token = ? AND state = 1 RETURNING id, queue, \
-                         envelope",
+                        "DELETE FROM stem_messages WHERE seq = ? AND token = ? AND state = 1 AND ready_at > ? \
+                         RETURNING id, queue, envelope",
                     )?
-                    .query_row([seq, token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .query_row([seq, token, now_ms()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()?;
                 let Some((id, queue, envelope)) = row else { return Ok(false) };
                 conn.prepare_cached(
@@ -325,37 +378,43 @@ impl Broker for SqliteBroker {
         let since = options.since.map_or(i64::MIN, |s| s.timestamp_millis());
         let limit = i64::try_from(options.limit).unwrap_or(i64::MAX);
         let (dry_run, delay) = (options.dry_run, options.delay);
+        let shared = Arc::clone(&self.shared);
         let entries = self
             .shared
             .db
-            .call("replay dead letters", move |conn| {
-                let chosen: Vec<(i64, (DeadLetter, i64))> = conn
-                    .prepare_cached(
-                        "SELECT seq, envelope, reason, dead_at, token FROM stem_dead_letters WHERE queue = ? AND \
+            .call_then(
+                "replay dead letters",
+                move |conn| {
+                    let chosen: Vec<(i64, (DeadLetter, i64))> = conn
+                        .prepare_cached(
+                            "SELECT seq, envelope, reason, dead_at, token FROM stem_dead_letters WHERE queue = ? AND \
                          dead_at >= ? ORDER BY seq LIMIT ?",
-                    )?
-                    .query_map(params![queue, since, limit], |r| {
-                        Ok((r.get(0)?, (decode_dead(r.get(1)?, r.get(2)?, r.get(3)?)?, r.get(4)?)))
-                    })?
-                    .collect::<rusqlite::Result<_>>()?;
-                if dry_run {
-                    return Ok(chosen.into_iter().map(|(_, (d, _))| d).collect());
-                }
-                let now = Utc::now();
-                let mut out = Vec::with_capacity(chosen.len());
-                for (seq, (dead, token)) in chosen {
-                    conn.prepare_cached("DELETE FROM stem_dead_letters WHERE seq = ?")?.execute([seq])?;
-                    let row = Row::of(&dead.replay_envelope(now, delay), now.timestamp_millis())
-                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                    row.insert(conn, token)?;
-                    out.push(dead);
-                }
-                Ok(out)
-            })
+                        )?
+                        .query_map(params![queue, since, limit], |r| {
+                            Ok((r.get(0)?, (decode_dead(r.get(1)?, r.get(2)?, r.get(3)?)?, r.get(4)?)))
+                        })?
+                        .collect::<rusqlite::Result<_>>()?;
+                    if dry_run {
+                        return Ok(chosen.into_iter().map(|(_, (d, _))| d).collect());
+                    }
+                    let now = Utc::now();
+                    let mut out = Vec::with_capacity(chosen.len());
+                    for (seq, (dead, token)) in chosen {
+                        conn.prepare_cached("DELETE FROM stem_dead_letters WHERE seq = ?")?.execute([seq])?;
+                        let row = Row::of(&dead.replay_envelope(now, delay), now.timestamp_millis())
+                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                        row.insert(conn, token)?;
+                        out.push(dead);
+                    }
+                    Ok(out)
+                },
+                move |replayed| {
+                    if !replayed.is_empty() {
+                        shared.published.notify_waiters();
+                    }
+                },
+            )
             .await?;
-        if !dry_run {
-            self.shared.published.notify_waiters();
-        }
         Ok(ReplayResult { entries, dry_run })
     }
 
@@ -381,12 +440,7 @@ impl Broker for SqliteBroker {
     }
 
     async fn pending_count(&self, queue: &str) -> Result<usize> {
-        self.count(
-            "pending count",
-            "SELECT count(*) FROM stem_messages WHERE queue = ? AND state != 2 AND ready_at <= ?",
-            queue,
-        )
-        .await
+        self.count("pending count", "SELECT count(*) FROM stem_messages WHERE queue = ? AND ready_at <= ?", queue).await
     }
 
     async fn inflight_count(&self, queue: &str) -> Result<usize> {

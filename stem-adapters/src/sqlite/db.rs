@@ -1,7 +1,8 @@
-//! The one thread that owns a file's connection and batches calls into transactions.
+//! The threads that own a file's two connections: one batches every write into
+//! transactions, the other serves reads.
 //!
-//! Every call (claims, acks, status writes, reads) is a closure sent to the
-//! thread. The thread takes all the calls waiting, runs them in one immediate
+//! Every write call (claims, acks, status writes) is a closure sent to the
+//! writing thread. The thread takes all the calls waiting, runs them in one immediate
 //! transaction, each inside its own savepoint (so one failing call does not undo
 //! the others), commits once, and only then answers them. Many tasks' writes
 //! thus share one commit, and nothing blocking runs on the async runtime.
@@ -84,25 +85,39 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        self.call_then(what, f, |_| ()).await
+    }
+
+    /// Like [`call`](Self::call), and runs `on_commit` with the result on the
+    /// connection thread right after the commit, even if the caller has gone:
+    /// for wakeups that must not be lost with a dropped future.
+    pub(crate) async fn call_then<T, F, C>(&self, what: &'static str, f: F, on_commit: C) -> stem::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        C: FnOnce(&T) + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let path = Arc::clone(&self.path);
         let call: Call = Box::new(move |conn| {
             let result = match conn {
                 Ok(conn) => in_savepoint(conn, f)
                     .map_err(|e| Error::adapter(format!("SQLite {what} on `{}` failed", path.display()), e)),
-                Err(e) => Err(Error::adapter(
-                    format!("SQLite {what} on `{}` could not begin a transaction", path.display()),
-                    e.to_owned(),
-                )),
+                Err(e) => {
+                    Err(Error::adapter(format!("SQLite {what} on `{}` was not run", path.display()), e.to_owned()))
+                }
             };
             Box::new(move |commit_error: Option<&str>| {
-                let answer = match commit_error {
-                    Some(e) if result.is_ok() => Err(Error::adapter(
-                        format!("SQLite {what} on `{}` could not commit", path.display()),
+                let answer = match (commit_error, result) {
+                    (Some(e), Ok(_)) => Err(Error::adapter(
+                        format!("SQLite {what} on `{}` could not commit; nothing of it was written", path.display()),
                         e.to_owned(),
                     )),
-                    _ => result,
+                    (_, result) => result,
                 };
+                if let Ok(value) = &answer {
+                    on_commit(value);
+                }
                 let _receiver_gone = tx.send(answer);
             })
         });
@@ -132,6 +147,7 @@ fn sql(conn: &Connection, statement: &str) -> rusqlite::Result<()> {
 
 fn serve(conn: &Connection, rx: &mpsc::Receiver<Call>, external: &Notify, poll: Duration) {
     let data_version = || conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok();
+    let poll = poll.max(Duration::from_millis(1));
     let mut seen = data_version();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
@@ -158,20 +174,41 @@ fn serve(conn: &Connection, rx: &mpsc::Receiver<Call>, external: &Notify, poll: 
 }
 
 /// Runs `batch` in one transaction and answers each call once it is committed.
+///
+/// If SQLite ends the whole transaction on an error (a full disk, an I/O
+/// error), the calls left are not run, and every call of the batch is told
+/// that nothing of it was written, which is then true.
 fn run(conn: &Connection, batch: &mut Vec<Call>) {
     if let Err(e) = sql(conn, "BEGIN IMMEDIATE") {
-        let message = e.to_string();
+        let message = format!("could not begin a transaction: {e}");
         for call in batch.drain(..) {
             call(Err(&message))(None);
         }
         return;
     }
-    let answers: Vec<Answer> = batch.drain(..).map(|call| call(Ok(conn))).collect();
-    let commit = sql(conn, "COMMIT").err().map(|e| {
-        let _ = sql(conn, "ROLLBACK");
-        e.to_string()
-    });
+    let mut aborted: Option<String> = None;
+    let mut answers: Vec<Answer> = Vec::with_capacity(batch.len());
+    for call in batch.drain(..) {
+        match &aborted {
+            Some(message) => answers.push(call(Err(message))),
+            None => {
+                answers.push(call(Ok(conn)));
+                if conn.is_autocommit() {
+                    aborted = Some("SQLite rolled the transaction back after an error".to_owned());
+                }
+            }
+        }
+    }
+    let failure = match aborted {
+        Some(message) => Some(message),
+        None => sql(conn, "COMMIT").err().map(|e| e.to_string()),
+    };
+    if failure.is_some() && !conn.is_autocommit() {
+        if let Err(e) = sql(conn, "ROLLBACK") {
+            tracing::error!(error = %e, "SQLite could not roll back a failed transaction");
+        }
+    }
     for answer in answers {
-        answer(commit.as_deref());
+        answer(failure.as_deref());
     }
 }

@@ -14,13 +14,18 @@
 //! # Ok(()) }
 //! ```
 //!
-//! How it works: the file is in WAL mode; one thread per file and process owns
-//! the connection and runs every call, batching all waiting calls into one
-//! transaction (see `db.rs`), so a worker's claims, status writes and acks for
-//! many tasks share a commit. Idle receivers and `wait` calls wake at once for
-//! work written in the same process; the connection thread notices other
-//! processes' commits within [`SqliteOptions::poll_interval`] and wakes them too. Broadcast (control commands) is not offered
-//! by this adapter: [`Broker::broadcast`](stem::Broker::broadcast) is `None`.
+//! How it works: the file is in WAL mode. Per file and process, one thread owns
+//! a writing connection and runs every write, batching all waiting calls into
+//! one transaction (see `db.rs`), so a worker's claims, status writes and acks
+//! for many tasks share a commit; a second thread owns a reading connection, so
+//! reads never wait for a write batch. Idle receivers and `wait` calls wake at
+//! once for work written in the same process; the writing thread notices other
+//! processes' commits (`PRAGMA data_version`) within
+//! [`SqliteOptions::poll_interval`] and wakes them too.
+//!
+//! A stored message that no longer decodes is moved to the dead letter queue
+//! with the reason, its text kept whole. Broadcast (control commands) is not
+//! offered by this adapter: [`Broker::broadcast`](stem::Broker::broadcast) is `None`.
 
 mod backend;
 mod broker;
@@ -45,7 +50,7 @@ pub use self::open::SCHEMA_VERSION;
 pub use self::options::{DEFAULT_PATH, SqliteOptions, Synchronous};
 
 /// An open SQLite file, from which the broker, result backend and lock store are
-/// taken. Opening the same file twice in one process shares one connection.
+/// taken. Opening the same file twice in one process shares its connections.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     shared: Arc<Shared>,

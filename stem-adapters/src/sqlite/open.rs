@@ -108,7 +108,7 @@ fn open_error(path: &Path, options: &SqliteOptions, error: rusqlite::Error) -> E
         ),
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => format!(
             "`{path}` is locked by another process for longer than the busy timeout ({:?}); stop that process \
-             or raise `busy_timeout` in the URL",
+             or raise `busy_timeout_ms` in the URL",
             options.busy_timeout
         ),
         Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly) => {

@@ -32,7 +32,7 @@ impl Synchronous {
 }
 
 /// Settings of a SQLite store. Build with [`SqliteOptions::new`] and the
-/// `with_*` methods, or from a `sqlite://path?synchronous=full&busy_timeout=5s` URL.
+/// `with_*` methods, or from a `sqlite://path?synchronous=full&busy_timeout_ms=5000` URL.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SqliteOptions {

@@ -107,8 +107,9 @@ async fn wait_returns_the_final_state_not_an_intermediate_one(backend: Store) {
     };
     s.state = TaskState::Started;
     backend.set(s.clone()).await.expect("set");
-    tokio::task::yield_now().await;
-    assert!(!waiter.is_finished(), "wait returned on a state that is not final");
+    let mut waiter = waiter;
+    let early = tokio::time::timeout(Duration::from_millis(200), &mut waiter).await;
+    assert!(early.is_err(), "wait returned on a state that is not final: {early:?}");
     s.state = TaskState::Succeeded;
     s.result = Some(json(&7));
     backend.set(s.clone()).await.expect("set");

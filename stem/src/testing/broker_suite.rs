@@ -56,6 +56,8 @@ const CASES: &[Case<Store>] = cases!(Store:
     stale_receipt_cannot_settle_a_redelivered_message,
     dead_letters_list_newest_first_in_pages,
     purge_dead_letters_honours_limit,
+    concurrent_receivers_never_share_a_message,
+    settling_after_the_lease_ended_is_refused,
 );
 
 fn envelope(queue: &str) -> Envelope {
@@ -386,4 +388,44 @@ async fn purge_dead_letters_honours_limit(broker: Store) {
     let future = Utc::now() + chrono::Duration::seconds(60);
     assert_eq!(broker.purge_dead_letters("q", Some(future), None).await.expect("purge"), 0, "none died after `since`");
     assert_eq!(broker.purge_dead_letters("q", None, None).await.expect("purge"), 1);
+}
+
+async fn concurrent_receivers_never_share_a_message(broker: Store) {
+    let published: Vec<Envelope> = (0..60).map(|_| envelope("q")).collect();
+    broker.publish_batch(published.clone()).await.expect("publish");
+    let receivers = (0..4).map(|_| {
+        let broker = Arc::clone(&broker);
+        tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let batch = broker.receive(&request(&["q", "q"], 4, LEASE, SHORT)).await.expect("receive");
+                if batch.is_empty() {
+                    return got;
+                }
+                for d in batch {
+                    broker.ack(&d.receipt).await.expect("each delivery is live and acks");
+                    got.push(d.envelope.id);
+                }
+            }
+        })
+    });
+    let mut all: Vec<_> =
+        futures_util::future::join_all(receivers).await.into_iter().flat_map(|r| r.expect("join")).collect();
+    let count = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), count, "a message went to two receivers (a queue named twice must not matter)");
+    assert_eq!(count, published.len(), "every message was received");
+}
+
+async fn settling_after_the_lease_ended_is_refused(broker: Store) {
+    let e = envelope("q");
+    broker.publish(e.clone()).await.expect("publish");
+    let d = receive_one(&broker, "q", SHORT).await;
+    tokio::time::sleep(SHORT * 2).await; // past the lease, on purpose; nobody took it again
+    assert_eq!(broker.ack_batch(std::slice::from_ref(&d.receipt)).await.expect("ack"), 0, "ack after the lease");
+    assert!(broker.extend_lease(&d.receipt, LEASE).await.is_err(), "extend after the lease");
+    assert!(broker.nack(&d.receipt, Nack::Requeue).await.is_err(), "nack after the lease");
+    assert!(broker.dead_letter(&d.receipt, "late").await.is_err(), "dead letter after the lease");
+    assert_eq!(receive_one(&broker, "q", LEASE).await.envelope.id, e.id, "the message is delivered again");
 }

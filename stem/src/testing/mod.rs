@@ -94,9 +94,12 @@ where
 
 async fn run_case<S: Send + 'static>(case: &Case<S>, store: S) -> Outcome {
     // Spawned, so that a slow case cannot starve the others and a panic stays in its task.
-    let task = tokio::spawn(AssertUnwindSafe((case.run)(store)).catch_unwind());
-    match tokio::time::timeout(CASE_TIMEOUT, task).await {
-        Err(_) => Outcome::Failed(format!("did not finish within {CASE_TIMEOUT:?}")),
+    let mut task = tokio::spawn(AssertUnwindSafe((case.run)(store)).catch_unwind());
+    match tokio::time::timeout(CASE_TIMEOUT, &mut task).await {
+        Err(_) => {
+            task.abort();
+            Outcome::Failed(format!("did not finish within {CASE_TIMEOUT:?}"))
+        }
         Ok(Err(join)) => Outcome::Failed(format!("the case's task failed: {join}")),
         Ok(Ok(Err(panic))) => Outcome::Failed(panic_message(&*panic)),
         Ok(Ok(Ok(()))) => Outcome::Passed,

@@ -1,7 +1,7 @@
 -- Stem's SQLite schema, version 1. Times are milliseconds since the Unix epoch.
 
 -- Broker: one row per message. `state` 0: waiting, ready to take; 1: leased
--- until `ready_at`; 3: delayed until `ready_at`; 2: quarantined (undecodable).
+-- until `ready_at`; 3: delayed until `ready_at` (2 is not used).
 -- Each take first moves due delayed messages and expired leases back to 0, so
 -- that taking reads only the ready rows of one partial index. `token` counts
 -- deliveries and fences stale receipts.
@@ -18,6 +18,7 @@ CREATE TABLE stem_messages (
 );
 CREATE INDEX stem_messages_take ON stem_messages (queue, priority DESC, seq) WHERE state = 0;
 CREATE INDEX stem_messages_due ON stem_messages (state, ready_at);
+CREATE INDEX stem_messages_next ON stem_messages (queue, ready_at) WHERE state IN (1, 3);
 
 CREATE TABLE stem_dead_letters (
     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -45,6 +46,7 @@ CREATE TABLE stem_groups (
     chord_callback TEXT,
     expires_at     INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX stem_groups_expiry ON stem_groups (expires_at);
 
 CREATE TABLE stem_group_members (
     group_id  TEXT NOT NULL,
@@ -58,6 +60,7 @@ CREATE TABLE stem_heartbeats (
     heartbeat  TEXT    NOT NULL,
     expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX stem_heartbeats_expiry ON stem_heartbeats (expires_at);
 
 -- Lock store.
 CREATE TABLE stem_locks (
@@ -65,3 +68,4 @@ CREATE TABLE stem_locks (
     owner      TEXT    NOT NULL,
     expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX stem_locks_expiry ON stem_locks (expires_at);
