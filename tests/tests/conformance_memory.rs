@@ -1,6 +1,11 @@
 //! The in-memory adapters pass every conformance case.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use stem::broker::{DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult};
+use stem::{Broker, Envelope, TaskId};
 
 use stem::memory::{MemoryBackend, MemoryBroker, MemoryLockStore};
 use stem::testing::{backend_suite, broker_suite, lock_suite};
@@ -25,4 +30,73 @@ async fn memory_lock_store_passes_every_case() {
     let report = lock_suite(|_ns| async { Ok(Arc::new(MemoryLockStore::new()) as _) }).await;
     report.assert_passed();
     assert!(report.skipped().is_empty());
+}
+
+/// The in-memory broker with its broadcast capability hidden, to see the suite
+/// report a missing capability as skipped, by name.
+#[derive(Debug, Default)]
+struct WithoutBroadcast(MemoryBroker);
+
+#[async_trait::async_trait]
+impl Broker for WithoutBroadcast {
+    async fn publish(&self, envelope: Envelope) -> stem::Result<()> {
+        self.0.publish(envelope).await
+    }
+    async fn publish_batch(&self, envelopes: Vec<Envelope>) -> stem::Result<()> {
+        self.0.publish_batch(envelopes).await
+    }
+    async fn receive(&self, request: &ReceiveRequest) -> stem::Result<Vec<Delivery>> {
+        self.0.receive(request).await
+    }
+    async fn ack_batch(&self, receipts: &[Receipt]) -> stem::Result<usize> {
+        self.0.ack_batch(receipts).await
+    }
+    async fn nack(&self, receipt: &Receipt, nack: Nack) -> stem::Result<()> {
+        self.0.nack(receipt, nack).await
+    }
+    async fn extend_lease(&self, receipt: &Receipt, by: Duration) -> stem::Result<DateTime<Utc>> {
+        self.0.extend_lease(receipt, by).await
+    }
+    async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> stem::Result<()> {
+        self.0.dead_letter(receipt, reason).await
+    }
+    async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> stem::Result<DeadLetterPage> {
+        self.0.list_dead_letters(queue, limit, offset).await
+    }
+    async fn get_dead_letter(&self, queue: &str, id: TaskId) -> stem::Result<Option<DeadLetter>> {
+        self.0.get_dead_letter(queue, id).await
+    }
+    async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> stem::Result<ReplayResult> {
+        self.0.replay_dead_letters(queue, options).await
+    }
+    async fn purge_dead_letters(
+        &self,
+        queue: &str,
+        since: Option<DateTime<Utc>>,
+        limit: Option<usize>,
+    ) -> stem::Result<usize> {
+        self.0.purge_dead_letters(queue, since, limit).await
+    }
+    async fn pending_count(&self, queue: &str) -> stem::Result<usize> {
+        self.0.pending_count(queue).await
+    }
+    async fn inflight_count(&self, queue: &str) -> stem::Result<usize> {
+        self.0.inflight_count(queue).await
+    }
+    async fn purge(&self, queue: &str) -> stem::Result<usize> {
+        self.0.purge(queue).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_capability_is_reported_skipped_by_name() {
+    let report = broker_suite(|_ns| async { Ok(Arc::new(WithoutBroadcast::default()) as _) }).await;
+    report.assert_passed();
+    assert_eq!(report.skipped(), ["broadcast_fans_out_to_every_subscriber"]);
+    let shown = report.to_string();
+    assert!(
+        shown.contains("SKIPPED broadcast_fans_out_to_every_subscriber: the adapter does not implement Broadcast"),
+        "{shown}"
+    );
+    assert!(shown.contains("23 passed, 1 skipped, 0 failed"), "{shown}");
 }

@@ -26,6 +26,10 @@ impl SqliteBroker {
     pub(super) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
+
+    pub(super) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
 }
 
 /// An envelope ready to insert, encoded off the connection thread.
@@ -460,6 +464,10 @@ impl Broker for SqliteBroker {
                 conn.prepare_cached("DELETE FROM stem_messages WHERE queue = ? AND state IN (0, 3)")?.execute([queue])
             })
             .await
+    }
+
+    fn broadcast(&self) -> Option<&dyn stem::broker::Broadcast> {
+        Some(self)
     }
 }
 

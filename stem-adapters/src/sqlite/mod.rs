@@ -24,10 +24,12 @@
 //! [`SqliteOptions::poll_interval`] and wakes them too.
 //!
 //! A stored message that no longer decodes is moved to the dead letter queue
-//! with the reason, its text kept whole. Broadcast (control commands) is not
-//! offered by this adapter: [`Broker::broadcast`](stem::Broker::broadcast) is `None`.
+//! with the reason, its text kept whole. Broadcast (control commands) goes
+//! through a table every subscriber reads from its last seen row, so it reaches
+//! subscribers in every process using the file.
 
 mod backend;
+mod broadcast;
 mod broker;
 mod db;
 mod lock;
@@ -63,6 +65,8 @@ struct Shared {
     options: SqliteOptions,
     /// Woken when this process publishes, so that idle receivers look at once.
     published: Notify,
+    /// Woken when this process broadcasts, so that subscribers read at once.
+    broadcasts: Notify,
     /// Woken when another process has committed to the file.
     external: Arc<Notify>,
     /// Per task, woken when this process writes the task's final state.
@@ -98,8 +102,14 @@ impl SqliteStore {
         let external = Arc::new(Notify::new());
         let db = Db::start(writer, reader, &options.path, Arc::clone(&external), options.poll_interval)
             .map_err(|e| Error::adapter("could not start the SQLite connection thread", e))?;
-        let shared =
-            Arc::new(Shared { db, options, published: Notify::new(), external, finished: Mutex::new(HashMap::new()) });
+        let shared = Arc::new(Shared {
+            db,
+            options,
+            published: Notify::new(),
+            broadcasts: Notify::new(),
+            external,
+            finished: Mutex::new(HashMap::new()),
+        });
         files.push((key, Arc::downgrade(&shared)));
         Ok(Self { shared })
     }

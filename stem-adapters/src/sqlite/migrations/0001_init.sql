@@ -31,6 +31,17 @@ CREATE TABLE stem_dead_letters (
 );
 CREATE INDEX stem_dead_letters_queue ON stem_dead_letters (queue, seq);
 
+-- Broadcast: control messages, fanned out to every subscriber of a channel
+-- (each reads the rows after the newest it has seen); kept for a minute.
+CREATE TABLE stem_broadcasts (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel TEXT    NOT NULL,
+    payload BLOB    NOT NULL,
+    sent_at INTEGER NOT NULL
+);
+CREATE INDEX stem_broadcasts_channel ON stem_broadcasts (channel, seq);
+CREATE INDEX stem_broadcasts_age ON stem_broadcasts (sent_at);
+
 -- Result backend.
 CREATE TABLE stem_task_status (
     id         TEXT    PRIMARY KEY,
