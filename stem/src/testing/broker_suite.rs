@@ -220,6 +220,8 @@ async fn waiting_receivers_do_not_block_publish(broker: Store) {
         tokio::spawn(async move { broker.receive(&request(&[queue], 1, LEASE, PATIENT)).await })
     };
     let (a, b) = (waiting("a"), waiting("b"));
+    // A head start so that both receivers are parked in their wait; every
+    // assertion below holds whether they are or not.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let e = envelope("a");
     let started = tokio::time::Instant::now();
