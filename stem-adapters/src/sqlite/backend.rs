@@ -10,7 +10,7 @@ use stem::backend::{GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
 use stem::{Error, Result, TaskId};
 use tokio::sync::Notify;
 
-use super::{Shared, after_ms, json_error, now_ms};
+use super::{Shared, after_ms, conversion_error, now_ms};
 
 /// How often, at most, a write also deletes expired rows.
 const SWEEP_EVERY_MS: i64 = 1_000;
@@ -71,7 +71,7 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<String> {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(json: &str) -> rusqlite::Result<T> {
-    serde_json::from_str(json).map_err(json_error)
+    serde_json::from_str(json).map_err(conversion_error)
 }
 
 fn read_status(conn: &Connection, id: &str) -> rusqlite::Result<Option<TaskStatus>> {
@@ -94,15 +94,11 @@ fn read_group(conn: &Connection, id: &str) -> rusqlite::Result<Option<GroupStatu
         .map(|s| s.map(|s| (s.id, s)))
         .collect::<rusqlite::Result<_>>()?;
     Ok(Some(GroupStatus {
-        id: id.parse().map_err(json_error_from_id)?,
+        id: id.parse().map_err(conversion_error)?,
         expected: usize::try_from(expected).unwrap_or(0),
         results,
-        chord_callback: chord_callback.map(|c| c.parse().map_err(json_error_from_id)).transpose()?,
+        chord_callback: chord_callback.map(|c| c.parse().map_err(conversion_error)).transpose()?,
     }))
-}
-
-fn json_error_from_id(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
 }
 
 /// Deletes expired rows of every table.

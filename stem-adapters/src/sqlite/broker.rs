@@ -13,7 +13,7 @@ use stem::codec::Payload;
 use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
 
-use super::{Shared, after_ms, from_ms, json_error, now_ms};
+use super::{Shared, after_ms, conversion_error, from_ms, now_ms};
 
 /// A [`Broker`] on a SQLite file: priorities, delays, leases with fencing tokens
 /// and a dead letter queue, safe for several processes on one file.
@@ -76,7 +76,7 @@ fn locate(receipt: &Receipt) -> Option<(i64, i64)> {
 }
 
 fn decode(json: &str) -> rusqlite::Result<Envelope> {
-    serde_json::from_str(json).map_err(json_error)
+    serde_json::from_str(json).map_err(conversion_error)
 }
 
 /// Leases up to `max` due messages of `queues`, highest priority first, FIFO
@@ -159,7 +159,7 @@ fn bury_undecodable(
     tracing::error!(seq, queue, %reason, "moved a message to the dead letter queue");
     let mut envelope = Envelope::new("stem.undecodable", queue, Payload::new("raw", json.into_bytes()));
     envelope.id = id.parse().unwrap_or_default();
-    let text = serde_json::to_string(&envelope).map_err(json_error)?;
+    let text = serde_json::to_string(&envelope).map_err(conversion_error)?;
     conn.prepare_cached("DELETE FROM stem_messages WHERE seq = ?")?.execute([seq])?;
     conn.prepare_cached(
         "INSERT INTO stem_dead_letters (id, queue, reason, dead_at, token, envelope) VALUES (?, ?, ?, ?, ?, ?)",
@@ -406,7 +406,7 @@ impl Broker for SqliteBroker {
                     for (seq, (dead, token)) in chosen {
                         conn.prepare_cached("DELETE FROM stem_dead_letters WHERE seq = ?")?.execute([seq])?;
                         let row = Row::of(&dead.replay_envelope(now, delay), now.timestamp_millis())
-                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                            .map_err(conversion_error)?;
                         row.insert(conn, token)?;
                         out.push(dead);
                     }

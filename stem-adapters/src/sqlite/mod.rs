@@ -153,7 +153,7 @@ fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
 }
 
-/// A JSON column that did not decode, as a rusqlite error so that it fails the call.
-fn json_error(e: serde_json::Error) -> rusqlite::Error {
+/// A value that did not convert (JSON, an id), as a rusqlite error so that it fails the call.
+fn conversion_error(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(e))
 }

@@ -80,6 +80,9 @@ impl State {
             if self.tasks.get(&id).is_some_and(|r| r.expires == Some(at)) {
                 self.tasks.remove(&id);
             }
+            if self.groups.get(&id).is_some_and(|(_, until)| *until == at) {
+                self.groups.remove(&id);
+            }
         }
     }
 
@@ -156,6 +159,7 @@ impl ResultBackend for MemoryBackend {
         state.expire_at(id, at);
         if let Some((_, until)) = state.groups.get_mut(&id) {
             *until = at;
+            state.expiries.insert((at, id));
         }
         Ok(())
     }
@@ -163,9 +167,9 @@ impl ResultBackend for MemoryBackend {
     async fn group_init(&self, group: TaskId, expected: usize) -> Result<()> {
         let status = GroupStatus { id: group, expected, results: Default::default(), chord_callback: None };
         let mut state = self.state();
-        let now = Instant::now();
-        state.groups.retain(|_, (_, until)| *until > now);
-        state.groups.insert(group, (status, now + self.retention));
+        let until = Instant::now() + self.retention;
+        state.groups.insert(group, (status, until));
+        state.expiries.insert((until, group));
         Ok(())
     }
 
