@@ -34,6 +34,7 @@ pub mod codec;
 pub mod envelope;
 mod error;
 mod id;
+mod id_map;
 pub mod lock;
 pub mod memory;
 mod producer;

@@ -25,7 +25,7 @@ async fn a_nack_with_delay_comes_back_later_with_the_new_envelope() -> TestResul
     let broker = MemoryBroker::new();
     broker.publish(envelope("q")).await?;
     let first = broker.receive(&take(1, NOW)).await?.remove(0);
-    let mut next = first.envelope.clone();
+    let mut next = (*first.envelope).clone();
     next.attempt += 1;
     broker.nack(&first.receipt, Nack::retry_in(next, Duration::from_millis(150))).await?;
     assert_eq!(broker.pending_count("q").await?, 0, "delayed, so not pending");

@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -23,8 +24,8 @@ pub struct ReceiveRequest {
 /// One leased message.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// The message.
-    pub envelope: Envelope,
+    /// The message (shared, so that an adapter that keeps it need not copy it).
+    pub envelope: Arc<Envelope>,
     /// The handle for acking, nacking, extending or dead-lettering it.
     pub receipt: Receipt,
     /// When the lease ends unless extended.

@@ -1,7 +1,8 @@
 //! The in-memory broker.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ use crate::broker::{
 use crate::envelope::{Envelope, MAX_PRIORITY};
 use crate::error::{Error, Result};
 use crate::id::TaskId;
+use crate::id_map::IdMap;
 
 /// A [`Broker`] in process memory: priorities, delays, leases, fencing and a dead
 /// letter queue, all lost when the process ends. For tests, docs and one-process apps.
@@ -36,8 +38,11 @@ struct Queue {
     /// One FIFO per priority, index = priority.
     ready: [VecDeque<Message>; MAX_PRIORITY as usize + 1],
     delayed: BTreeMap<(DateTime<Utc>, u64), Message>,
-    inflight: HashMap<TaskId, Leased>,
-    leases: BTreeSet<(DateTime<Utc>, TaskId)>,
+    inflight: IdMap<TaskId, Leased>,
+    /// Lease ends, soonest first. Acks leave their entry behind: an entry whose
+    /// message is no longer leased until that time is stale and skipped, and
+    /// the heap is rebuilt from `inflight` when stale entries outnumber live ones.
+    leases: BinaryHeap<Reverse<(DateTime<Utc>, TaskId)>>,
     /// Oldest first, each with its message's delivery count, so that fencing
     /// tokens keep growing after a replay.
     dead: Vec<(DeadLetter, u64)>,
@@ -45,7 +50,7 @@ struct Queue {
 
 #[derive(Debug)]
 struct Message {
-    envelope: Envelope,
+    envelope: Arc<Envelope>,
     /// Deliveries so far; the next delivery's fencing token is one more.
     deliveries: u64,
 }
@@ -94,21 +99,33 @@ impl Queue {
             let message = entry.remove();
             self.push_ready(message);
         }
-        while let Some(&(until, id)) = self.leases.first() {
+        while let Some(&Reverse((until, id))) = self.leases.peek() {
             if until > now {
                 break;
             }
-            self.leases.pop_first();
-            if let Some(leased) = self.inflight.remove(&id) {
+            self.leases.pop();
+            if self.inflight.get(&id).is_some_and(|l| l.until == until)
+                && let Some(leased) = self.inflight.remove(&id)
+            {
                 let band = usize::from(leased.message.envelope.priority.min(MAX_PRIORITY));
                 self.ready[band].push_front(leased.message);
             }
         }
     }
 
+    /// Leases `message` until `until`.
+    fn lease(&mut self, message: Message, until: DateTime<Utc>) {
+        let id = message.envelope.id;
+        self.leases.push(Reverse((until, id)));
+        self.inflight.insert(id, Leased { message, until });
+        if self.leases.len() > 2 * self.inflight.len() + 1024 {
+            self.leases = self.inflight.iter().map(|(id, l)| Reverse((l.until, *id))).collect();
+        }
+    }
+
     fn next_event(&self) -> Option<DateTime<Utc>> {
         let delayed = self.delayed.first_key_value().map(|((at, _), _)| *at);
-        let lease = self.leases.first().map(|(at, _)| *at);
+        let lease = self.leases.peek().map(|Reverse((at, _))| *at);
         delayed.into_iter().chain(lease).min()
     }
 
@@ -123,9 +140,7 @@ impl Queue {
         if !live {
             return None;
         }
-        let leased = self.inflight.remove(&receipt.id)?;
-        self.leases.remove(&(leased.until, receipt.id));
-        Some(leased)
+        self.inflight.remove(&receipt.id)
     }
 }
 
@@ -144,7 +159,7 @@ impl Broker for MemoryBroker {
         {
             let mut state = self.state();
             for envelope in envelopes {
-                self.enqueue(&mut state, Message { envelope, deliveries: 0 }, now);
+                self.enqueue(&mut state, Message { envelope: Arc::new(envelope), deliveries: 0 }, now);
             }
         }
         self.wake.notify_waiters();
@@ -180,9 +195,9 @@ impl Broker for MemoryBroker {
                                 token: message.deliveries,
                                 tag: String::new(),
                             };
-                            out.push(Delivery { envelope: message.envelope.clone(), receipt, lease_expires_at: until });
-                            queue.leases.insert((until, message.envelope.id));
-                            queue.inflight.insert(message.envelope.id, Leased { message, until });
+                            let envelope = Arc::clone(&message.envelope);
+                            out.push(Delivery { envelope, receipt, lease_expires_at: until });
+                            queue.lease(message, until);
                         }
                         if out.len() >= request.max {
                             break 'bands;
@@ -243,7 +258,8 @@ impl Broker for MemoryBroker {
                     queue.ready[band].push_front(leased.message);
                 }
                 Nack::Replace(envelope) => {
-                    self.enqueue(&mut state, Message { envelope: *envelope, deliveries }, now);
+                    let envelope = Arc::new(*envelope);
+                    self.enqueue(&mut state, Message { envelope, deliveries }, now);
                 }
             }
         }
@@ -255,11 +271,9 @@ impl Broker for MemoryBroker {
         let now = Utc::now();
         let mut state = self.state();
         let queue = state.queues.get_mut(&receipt.queue).ok_or(Error::LeaseLost(receipt.id))?;
-        let mut leased = queue.take_leased(receipt, now).ok_or(Error::LeaseLost(receipt.id))?;
-        leased.until = after(now, by);
-        let until = leased.until;
-        queue.leases.insert((until, receipt.id));
-        queue.inflight.insert(receipt.id, leased);
+        let leased = queue.take_leased(receipt, now).ok_or(Error::LeaseLost(receipt.id))?;
+        let until = after(now, by);
+        queue.lease(leased.message, until);
         Ok(until)
     }
 
@@ -269,7 +283,8 @@ impl Broker for MemoryBroker {
         let queue = state.queues.get_mut(&receipt.queue).ok_or(Error::LeaseLost(receipt.id))?;
         let leased = queue.take_leased(receipt, now).ok_or(Error::LeaseLost(receipt.id))?;
         let deliveries = leased.message.deliveries;
-        let dead = DeadLetter { envelope: leased.message.envelope, reason: reason.to_owned(), dead_at: now };
+        let envelope = Arc::unwrap_or_clone(leased.message.envelope);
+        let dead = DeadLetter { envelope, reason: reason.to_owned(), dead_at: now };
         queue.dead.push((dead, deliveries));
         Ok(())
     }
@@ -319,7 +334,7 @@ impl Broker for MemoryBroker {
             entries.reverse();
             for (dead, deliveries) in &entries {
                 let envelope = dead.replay_envelope(now, options.delay);
-                self.enqueue(&mut state, Message { envelope, deliveries: *deliveries }, now);
+                self.enqueue(&mut state, Message { envelope: Arc::new(envelope), deliveries: *deliveries }, now);
             }
             entries.into_iter().map(|(dead, _)| dead).collect()
         };

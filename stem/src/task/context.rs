@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -35,6 +36,9 @@ struct Inner {
     writer: mpsc::UnboundedSender<Op>,
     cancel: CancellationToken,
     soft_limit: CancellationToken,
+    /// Set once the task has written a status of its own (progress), so the
+    /// worker's later "started" write does not overwrite it.
+    reported: AtomicBool,
 }
 
 /// A delivery's lease as the worker tracks it: when it ends and how long each
@@ -72,7 +76,13 @@ impl TaskContext {
         writer: mpsc::UnboundedSender<Op>,
         (cancel, soft_limit): (CancellationToken, CancellationToken),
     ) -> Self {
-        Self { inner: Arc::new(Inner { envelope, stem, receipt, lease, writer, cancel, soft_limit }) }
+        let reported = AtomicBool::new(false);
+        Self { inner: Arc::new(Inner { envelope, stem, receipt, lease, writer, cancel, soft_limit, reported }) }
+    }
+
+    /// Whether the task has written a status of its own.
+    pub(crate) fn reported(&self) -> bool {
+        self.inner.reported.load(Ordering::Acquire)
     }
 
     /// The task id.
@@ -138,6 +148,7 @@ impl TaskContext {
         status.fence = self.inner.receipt.token;
         status.progress = Some(progress);
         let (done, written) = oneshot::channel();
+        self.inner.reported.store(true, Ordering::Release);
         self.inner.writer.send(Op::Status(status, Some(done))).map_err(|_| crate::Error::Closed("worker"))?;
         written.await.map_err(|_| crate::Error::Closed("worker"))
     }

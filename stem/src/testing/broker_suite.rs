@@ -107,7 +107,7 @@ async fn publish_receive_ack_removes_the_message(broker: Store) {
     let e = envelope("q");
     broker.publish(e.clone()).await.expect("publish");
     let d = receive_one(&broker, "q", SHORT).await;
-    assert_eq!(d.envelope, e, "the delivered envelope is the published one");
+    assert_eq!(*d.envelope, e, "the delivered envelope is the published one");
     assert_eq!(d.receipt.id, e.id);
     assert_eq!(d.receipt.queue, "q");
     broker.ack(&d.receipt).await.expect("ack");
@@ -341,7 +341,7 @@ async fn nack_with_delay_hides_the_new_attempt(broker: Store) {
     let e = envelope("q");
     broker.publish(e.clone()).await.expect("publish");
     let d = receive_one(&broker, "q", LEASE).await;
-    let mut next = d.envelope.clone();
+    let mut next = (*d.envelope).clone();
     next.attempt += 1;
     broker.nack(&d.receipt, Nack::retry_in(next, Duration::from_millis(1500))).await.expect("nack");
     assert_eq!(counts(&broker, "q").await, (0, 0), "a retry waiting for its delay is neither pending nor in flight");

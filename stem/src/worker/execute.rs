@@ -1,16 +1,21 @@
 //! Running one delivery: checks, the task itself under its limits, the outcome.
 
 use std::any::Any;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
-use futures_util::future::{BoxFuture, OptionFuture};
+use futures_util::future::{BoxFuture, CatchUnwind, OptionFuture};
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::settle::{self, Finish, Op};
 use super::{Held, Shared};
@@ -18,8 +23,9 @@ use crate::backend::{ErrorInfo, TaskState};
 use crate::broker::{Delivery, Receipt};
 use crate::codec::Payload;
 use crate::envelope::Envelope;
+use crate::id::TaskId;
 use crate::task::context::Lease;
-use crate::task::{RetryAction, TaskContext, TaskError};
+use crate::task::{RetryAction, TaskContext, TaskError, TaskRegistration};
 
 /// How a run ended.
 enum Outcome {
@@ -31,134 +37,256 @@ enum Outcome {
     Aborted,
 }
 
-/// Runs one delivery to its settlement. The prefetch permit is held throughout.
-pub(super) async fn run(shared: Arc<Shared>, delivery: Delivery, _prefetch: OwnedSemaphorePermit) {
+/// Starts one delivery. A task whose first poll finishes it (the common short
+/// task) runs right here in the consume loop, with no tokio task, no held entry
+/// and no "started" write; one that awaits something moves to its own tokio task.
+/// Without a free slot, the delivery waits for one in its own tokio task.
+pub(super) fn start(shared: &Arc<Shared>, tracker: &TaskTracker, delivery: Delivery, prefetch: OwnedSemaphorePermit) {
     let Delivery { envelope, receipt, lease_expires_at } = delivery;
-    let envelope = Arc::new(envelope);
-    let worker = shared.config.id.as_str();
-    let now = Utc::now();
+    let Some(registration) = admit(shared, &envelope, &receipt) else { return };
+    let run = Run { envelope, receipt, lease_expires_at, registration };
+    match Arc::clone(&shared.slots).try_acquire_owned() {
+        Ok(slot) => run.first_poll(shared, tracker, Hold { _slot: slot, _prefetch: prefetch }),
+        Err(_) => {
+            tracker.spawn(run.when_free(Arc::clone(shared), prefetch));
+        }
+    }
+}
 
+/// What a delivery keeps while it runs: its prefetch permit and its slot.
+struct Hold {
+    _slot: OwnedSemaphorePermit,
+    _prefetch: OwnedSemaphorePermit,
+}
+
+/// Checks that a delivery may run: not expired, of a known task. Settles it
+/// otherwise.
+fn admit(shared: &Shared, envelope: &Envelope, receipt: &Receipt) -> Option<TaskRegistration> {
+    let now = Utc::now();
     if let Some(expires) = envelope.expires.filter(|_| envelope.is_expired_at(now)) {
-        let mut st = settle::status(&envelope, &receipt, TaskState::Expired);
+        let mut st = settle::status(envelope, receipt, TaskState::Expired);
         let message = format!("expired at {expires}, received at {now}; not run");
         st.error = Some(ErrorInfo { kind: "expired".to_owned(), message });
-        let _ = shared.ops.send(Op::Finish(st, receipt, Finish::Ack));
-        return;
+        let _ = shared.ops.send(Op::Finish(st, receipt.clone(), Finish::Ack));
+        return None;
     }
-    let Some(registration) = shared.registry.get(&envelope.task).copied() else {
+    let registration = shared.registry.get(&envelope.task).copied();
+    if registration.is_none() {
         let reason = format!(
-            "unknown task `{}`: worker {worker} has no task of that name (is it linked into the worker binary?)",
-            envelope.task
+            "unknown task `{}`: worker {} has no task of that name (is it linked into the worker binary?)",
+            envelope.task, shared.config.id
         );
-        dead_letter(&shared, &envelope, receipt, "unknown_task", reason);
-        return;
-    };
-
-    let length = registration.options().visibility_timeout.unwrap_or(shared.config.lease);
-    let lease = Arc::new(Lease::new(lease_expires_at, length));
-    let (cancel, abort, soft) = (CancellationToken::new(), CancellationToken::new(), CancellationToken::new());
-    let settled = Arc::new(AtomicBool::new(false));
-    let key = (receipt.id, receipt.token);
-    let held = Held {
-        envelope: Arc::clone(&envelope),
-        receipt: receipt.clone(),
-        lease: Arc::clone(&lease),
-        cancel: cancel.clone(),
-        abort: abort.clone(),
-        settled: Arc::clone(&settled),
-    };
-    shared.held().insert(key, held);
-    let _release = Release { shared: &shared, key };
-
-    let slot = tokio::select! {
-        biased;
-        () = shared.stopping.cancelled() => None,
-        slot = shared.slots.acquire() => slot.ok(),
-    };
-    let Some(_slot) = slot else {
-        if !settled.swap(true, Ordering::SeqCst) {
-            let _ = shared.ops.send(settle::requeue_op(&envelope, &receipt, worker));
-        }
-        return;
-    };
-
-    let mut started = settle::status(&envelope, &receipt, TaskState::Started);
-    started.meta.insert("worker".to_owned(), worker.into());
-    let _ = shared.ops.send(Op::Status(started, None));
-
-    let ctx = TaskContext::new(
-        Arc::clone(&envelope),
-        shared.stem.clone(),
-        receipt.clone(),
-        lease,
-        shared.ops.clone(),
-        (cancel, soft.clone()),
-    );
-    let future = match (registration.handler())(ctx, &envelope.args) {
-        Ok(future) => future,
-        Err(error) => {
-            let reason = format!("undecodable arguments for task `{}`: {error}", envelope.task);
-            settled.store(true, Ordering::SeqCst);
-            dead_letter(&shared, &envelope, receipt, "undecodable_args", reason);
-            return;
-        }
-    };
-    let hard = envelope.time_limits.hard.or(registration.options().time_limit);
-    let soft_limit = envelope.time_limits.soft.or(registration.options().soft_time_limit);
-    let outcome = supervise(future, hard, soft_limit, &soft, &abort).await;
-
-    if settled.swap(true, Ordering::SeqCst) {
-        return; // a hard shutdown already put it back
+        dead_letter(shared, envelope, receipt.clone(), "unknown_task", reason);
     }
-    shared.processed.fetch_add(1, Ordering::Relaxed);
-    let policy = &registration.options().retry;
-    let op = match outcome {
-        Outcome::Succeeded(result) => {
-            let mut st = settle::status(&envelope, &receipt, TaskState::Succeeded);
-            st.result = Some(result);
-            Op::Finish(st, receipt, Finish::Ack)
+    registration
+}
+
+/// One admitted delivery.
+struct Run {
+    envelope: Arc<Envelope>,
+    receipt: Receipt,
+    lease_expires_at: DateTime<Utc>,
+    registration: TaskRegistration,
+}
+
+/// A task's future as the worker polls it: panics caught.
+type Guarded = CatchUnwind<AssertUnwindSafe<BoxFuture<'static, Result<Payload, TaskError>>>>;
+
+/// A started task: its context, its future and the limits' clock.
+struct Started {
+    ctx: TaskContext,
+    future: Guarded,
+    lease: Arc<Lease>,
+    cancel: CancellationToken,
+    soft: CancellationToken,
+    at: Instant,
+}
+
+impl Run {
+    /// A new lease (from the delivery's) and cancellation token for the task.
+    fn lease(&self, shared: &Shared) -> (Arc<Lease>, CancellationToken) {
+        let length = self.registration.options().visibility_timeout.unwrap_or(shared.config.lease);
+        (Arc::new(Lease::new(self.lease_expires_at, length)), CancellationToken::new())
+    }
+
+    /// Builds the context and calls the handler; `None` (dead-lettered) when
+    /// the arguments do not decode.
+    fn begin(&self, shared: &Arc<Shared>, lease: Arc<Lease>, cancel: CancellationToken) -> Option<Started> {
+        let soft = CancellationToken::new();
+        let ctx = TaskContext::new(
+            Arc::clone(&self.envelope),
+            shared.stem.clone(),
+            self.receipt.clone(),
+            Arc::clone(&lease),
+            shared.ops.clone(),
+            (cancel.clone(), soft.clone()),
+        );
+        match (self.registration.handler())(ctx.clone(), &self.envelope.args) {
+            Ok(future) => {
+                let future = AssertUnwindSafe(future).catch_unwind();
+                Some(Started { ctx, future, lease, cancel, soft, at: Instant::now() })
+            }
+            Err(error) => {
+                let reason = format!("undecodable arguments for task `{}`: {error}", self.envelope.task);
+                dead_letter(shared, &self.envelope, self.receipt.clone(), "undecodable_args", reason);
+                None
+            }
         }
-        Outcome::Failed(error) => {
-            let info = ErrorInfo { kind: error.kind().to_owned(), message: error.message().to_owned() };
-            settle::failure(&envelope, &receipt, policy, info, error.action())
+    }
+
+    /// Polls the task once here; finishes it if that was enough, otherwise
+    /// hands it to its own tokio task.
+    fn first_poll(self, shared: &Arc<Shared>, tracker: &TaskTracker, hold: Hold) {
+        let (lease, cancel) = self.lease(shared);
+        let Some(mut started) = self.begin(shared, lease, cancel) else { return };
+        // A waker that does nothing is enough: the tokio task polls the future
+        // again as soon as it starts, and the future registers that task's waker.
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(&mut started.future).poll(&mut cx) {
+            Poll::Ready(result) => {
+                drop(hold);
+                self.finish(shared, caught(result), None);
+            }
+            Poll::Pending => {
+                let held = self.hold(shared, &started.lease, &started.cancel);
+                if !started.ctx.reported() {
+                    self.send_started(shared);
+                }
+                tracker.spawn(self.rest(Arc::clone(shared), started, held, hold));
+            }
         }
-        Outcome::Panicked(message) => {
-            let info = ErrorInfo { kind: "panic".to_owned(), message: format!("task panicked: {message}") };
-            settle::failure(&envelope, &receipt, policy, info, RetryAction::Retry)
+    }
+
+    /// Waits for a free slot (or a shutdown, which puts the delivery back),
+    /// then runs the task to its end in this tokio task.
+    async fn when_free(self, shared: Arc<Shared>, prefetch: OwnedSemaphorePermit) {
+        // Held while waiting, so that a hard shutdown can put it back.
+        let (lease, cancel) = self.lease(&shared);
+        let held = self.hold(&shared, &lease, &cancel);
+        let slot = tokio::select! {
+            biased;
+            () = shared.stopping.cancelled() => None,
+            slot = Arc::clone(&shared.slots).acquire_owned() => slot.ok(),
+        };
+        let Some(slot) = slot else {
+            if !held.settled.swap(true, Ordering::SeqCst) {
+                let _ = shared.ops.send(settle::requeue_op(&self.envelope, &self.receipt, &shared.config.id));
+            }
+            return;
+        };
+        self.send_started(&shared);
+        let Some(started) = self.begin(&shared, lease, cancel) else { return };
+        self.rest(Arc::clone(&shared), started, held, Hold { _slot: slot, _prefetch: prefetch }).await;
+    }
+
+    /// Polls the task to its end under its limits, then finishes it.
+    async fn rest(self, shared: Arc<Shared>, started: Started, held: Registered, _hold: Hold) {
+        let hard = self.envelope.time_limits.hard.or(self.registration.options().time_limit);
+        let soft = self.envelope.time_limits.soft.or(self.registration.options().soft_time_limit);
+        let limits = Limits { hard, soft, from: started.at };
+        let outcome = supervise(started.future, limits, &started.soft, &held.abort).await;
+        if held.settled.swap(true, Ordering::SeqCst) {
+            return; // a hard shutdown already put it back
         }
-        Outcome::TimedOut(limit) => {
-            let info =
-                ErrorInfo { kind: "time_limit".to_owned(), message: format!("hard time limit of {limit:?} exceeded") };
-            settle::failure(&envelope, &receipt, policy, info, RetryAction::Retry)
-        }
-        Outcome::Aborted => settle::requeue_op(&envelope, &receipt, worker),
-    };
-    let _ = shared.ops.send(op);
+        self.finish(&shared, outcome, Some(held));
+    }
+
+    /// Records the outcome.
+    fn finish(&self, shared: &Shared, outcome: Outcome, _held: Option<Registered>) {
+        shared.processed.fetch_add(1, Ordering::Relaxed);
+        let (envelope, receipt) = (&self.envelope, &self.receipt);
+        let policy = &self.registration.options().retry;
+        let op = match outcome {
+            Outcome::Succeeded(result) => {
+                let mut st = settle::status(envelope, receipt, TaskState::Succeeded);
+                st.result = Some(result);
+                Op::Finish(st, receipt.clone(), Finish::Ack)
+            }
+            Outcome::Failed(error) => {
+                let info = ErrorInfo { kind: error.kind().to_owned(), message: error.message().to_owned() };
+                settle::failure(envelope, receipt, policy, info, error.action())
+            }
+            Outcome::Panicked(message) => {
+                let info = ErrorInfo { kind: "panic".to_owned(), message: format!("task panicked: {message}") };
+                settle::failure(envelope, receipt, policy, info, RetryAction::Retry)
+            }
+            Outcome::TimedOut(limit) => {
+                let info = ErrorInfo {
+                    kind: "time_limit".to_owned(),
+                    message: format!("hard time limit of {limit:?} exceeded"),
+                };
+                settle::failure(envelope, receipt, policy, info, RetryAction::Retry)
+            }
+            Outcome::Aborted => settle::requeue_op(envelope, receipt, &shared.config.id),
+        };
+        let _ = shared.ops.send(op);
+    }
+
+    fn send_started(&self, shared: &Shared) {
+        let mut started = settle::status(&self.envelope, &self.receipt, TaskState::Started);
+        started.meta.insert("worker".to_owned(), shared.config.id.as_str().into());
+        let _ = shared.ops.send(Op::Status(started, None));
+    }
+
+    /// Registers a delivery with the worker (for the lease keeper and shutdowns).
+    fn hold(&self, shared: &Arc<Shared>, lease: &Arc<Lease>, cancel: &CancellationToken) -> Registered {
+        let key = (self.receipt.id, self.receipt.token);
+        let abort = CancellationToken::new();
+        let settled = Arc::new(AtomicBool::new(false));
+        let held = Held {
+            envelope: Arc::clone(&self.envelope),
+            receipt: self.receipt.clone(),
+            lease: Arc::clone(lease),
+            cancel: cancel.clone(),
+            abort: abort.clone(),
+            settled: Arc::clone(&settled),
+        };
+        shared.held().insert(key, held);
+        Registered { shared: Arc::clone(shared), key, abort, settled }
+    }
+}
+
+/// A delivery in the worker's held map; forgotten when dropped, however the run ends.
+struct Registered {
+    shared: Arc<Shared>,
+    key: (TaskId, u64),
+    abort: CancellationToken,
+    settled: Arc<AtomicBool>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.shared.held().remove(&self.key);
+    }
+}
+
+fn caught(result: std::thread::Result<Result<Payload, TaskError>>) -> Outcome {
+    match result {
+        Ok(Ok(payload)) => Outcome::Succeeded(payload),
+        Ok(Err(error)) => Outcome::Failed(error),
+        Err(panic) => Outcome::Panicked(panic_message(panic.as_ref())),
+    }
+}
+
+/// A task's time limits, counted from when it started.
+struct Limits {
+    hard: Option<Duration>,
+    soft: Option<Duration>,
+    from: Instant,
 }
 
 /// Polls the task in this tokio task, catching panics, enforcing the hard limit,
 /// flagging the soft one, and stopping when aborted.
-async fn supervise(
-    future: BoxFuture<'static, Result<Payload, TaskError>>,
-    hard: Option<Duration>,
-    soft: Option<Duration>,
-    soft_token: &CancellationToken,
-    abort: &CancellationToken,
-) -> Outcome {
-    let mut future = AssertUnwindSafe(future).catch_unwind();
+async fn supervise(mut future: Guarded, limits: Limits, soft_token: &CancellationToken, abort: &CancellationToken) -> Outcome {
     // Timers exist only for the limits that are set.
-    let hard_timer = OptionFuture::from(hard.map(tokio::time::sleep));
-    let soft_timer = OptionFuture::from(soft.map(tokio::time::sleep));
+    let hard_timer = OptionFuture::from(limits.hard.map(|d| tokio::time::sleep_until(limits.from + d)));
+    let soft_timer = OptionFuture::from(limits.soft.map(|d| tokio::time::sleep_until(limits.from + d)));
     tokio::pin!(hard_timer, soft_timer);
-    let mut soft_pending = soft.is_some();
+    let mut soft_pending = limits.soft.is_some();
     loop {
         tokio::select! {
-            result = &mut future => return match result {
-                Ok(Ok(payload)) => Outcome::Succeeded(payload),
-                Ok(Err(error)) => Outcome::Failed(error),
-                Err(panic) => Outcome::Panicked(panic_message(panic.as_ref())),
-            },
-            Some(()) = &mut hard_timer, if hard.is_some() => return Outcome::TimedOut(hard.unwrap_or_default()),
+            result = &mut future => return caught(result),
+            Some(()) = &mut hard_timer, if limits.hard.is_some() => return Outcome::TimedOut(limits.hard.unwrap_or_default()),
             Some(()) = &mut soft_timer, if soft_pending => {
                 soft_pending = false;
                 soft_token.cancel();
@@ -180,16 +308,4 @@ fn dead_letter(shared: &Shared, envelope: &Envelope, receipt: Receipt, kind: &st
     let mut st = settle::status(envelope, &receipt, TaskState::Failed);
     st.error = Some(ErrorInfo { kind: kind.to_owned(), message: reason.clone() });
     let _ = shared.ops.send(Op::Finish(st, receipt, Finish::DeadLetter(reason)));
-}
-
-/// Forgets a held delivery when its run ends, however it ends.
-struct Release<'a> {
-    shared: &'a Shared,
-    key: (crate::id::TaskId, u64),
-}
-
-impl Drop for Release<'_> {
-    fn drop(&mut self) {
-        self.shared.held().remove(&self.key);
-    }
 }

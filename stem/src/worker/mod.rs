@@ -65,7 +65,7 @@ struct Shared {
     registry: Registry,
     config: Config,
     held: Mutex<HashMap<(TaskId, u64), Held>>,
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
     stopping: CancellationToken,
     ops: mpsc::UnboundedSender<Op>,
     processed: AtomicU64,
@@ -131,7 +131,7 @@ impl Worker {
         let (ops, ops_rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(settle::writer(self.stem.clone(), ops_rx));
         let shared = Arc::new(Shared {
-            slots: Semaphore::new(self.config.concurrency),
+            slots: Arc::new(Semaphore::new(self.config.concurrency)),
             stem: self.stem,
             registry: self.registry,
             config: self.config,
@@ -199,7 +199,7 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
                 failures = 0;
                 for delivery in deliveries {
                     let Some(permit) = permits.pop() else { break };
-                    tracker.spawn(execute::run(Arc::clone(shared), delivery, permit));
+                    execute::start(shared, tracker, delivery, permit);
                 }
             }
             Err(error) => {
