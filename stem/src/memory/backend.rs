@@ -1,6 +1,7 @@
 //! The in-memory result backend.
 
-use std::collections::{BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use tokio::time::Instant;
 use crate::backend::{DEFAULT_RESULT_RETENTION, GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
 use crate::error::Result;
 use crate::id::TaskId;
+use crate::id_map::IdMap;
 
 /// A [`ResultBackend`] in process memory. `wait` wakes on the write that ends the
 /// task, without polling. Final states expire after the retention.
@@ -22,13 +24,13 @@ pub struct MemoryBackend {
 
 #[derive(Debug, Default)]
 struct State {
-    tasks: HashMap<TaskId, Record>,
-    waiters: HashMap<TaskId, Arc<Notify>>,
-    groups: HashMap<TaskId, (GroupStatus, Instant)>,
+    tasks: IdMap<TaskId, Record>,
+    waiters: IdMap<TaskId, Arc<Notify>>,
+    groups: IdMap<TaskId, (GroupStatus, Instant)>,
     heartbeats: HashMap<String, (WorkerHeartbeat, Instant)>,
     /// Expiry times of records, soonest first; an entry whose record now
     /// expires at another time is stale and skipped.
-    expiries: BTreeSet<(Instant, TaskId)>,
+    expiries: BinaryHeap<Reverse<(Instant, TaskId)>>,
 }
 
 #[derive(Debug)]
@@ -72,11 +74,11 @@ impl State {
 
     /// Drops expired records, so memory stays bounded.
     fn sweep(&mut self, now: Instant) {
-        while let Some(&(at, id)) = self.expiries.first() {
+        while let Some(&Reverse((at, id))) = self.expiries.peek() {
             if at > now {
                 break;
             }
-            self.expiries.pop_first();
+            self.expiries.pop();
             if self.tasks.get(&id).is_some_and(|r| r.expires == Some(at)) {
                 self.tasks.remove(&id);
             }
@@ -93,7 +95,7 @@ impl State {
     fn expire_at(&mut self, id: TaskId, at: Instant) {
         if let Some(record) = self.tasks.get_mut(&id) {
             record.expires = Some(at);
-            self.expiries.insert((at, id));
+            self.expiries.push(Reverse((at, id)));
         }
     }
 }
@@ -159,7 +161,7 @@ impl ResultBackend for MemoryBackend {
         state.expire_at(id, at);
         if let Some((_, until)) = state.groups.get_mut(&id) {
             *until = at;
-            state.expiries.insert((at, id));
+            state.expiries.push(Reverse((at, id)));
         }
         Ok(())
     }
@@ -169,7 +171,7 @@ impl ResultBackend for MemoryBackend {
         let mut state = self.state();
         let until = Instant::now() + self.retention;
         state.groups.insert(group, (status, until));
-        state.expiries.insert((until, group));
+        state.expiries.push(Reverse((until, group)));
         Ok(())
     }
 
