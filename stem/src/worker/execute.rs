@@ -37,19 +37,32 @@ enum Outcome {
     Aborted,
 }
 
-/// Starts one delivery. A task whose first poll finishes it (the common short
-/// task) runs right here in the consume loop, with no tokio task, no held entry
-/// and no "started" write; one that awaits something moves to its own tokio task.
-/// Without a free slot, the delivery waits for one in its own tokio task.
+/// A task whose run ended in its first poll within this time may run inline.
+const INLINE_AFTER: Duration = Duration::from_micros(50);
+
+/// A task whose inline first poll took longer than this runs in its own tokio
+/// task again: it held up the consume loop.
+const INLINE_UNTIL: Duration = Duration::from_millis(1);
+
+/// Starts one delivery.
+///
+/// Each delivery normally runs in its own tokio task. A task that has shown it
+/// is short (a run that ended in its first poll within [`INLINE_AFTER`]) runs
+/// right here in the consume loop instead when a slot is free: no tokio task, no
+/// held entry, no "started" write. If such a first poll does not end the run,
+/// the task moves to its own tokio task; if it takes longer than
+/// [`INLINE_UNTIL`], its task goes back to running in tokio tasks, so that long
+/// synchronous work never holds up the worker more than once.
 pub(super) fn start(shared: &Arc<Shared>, tracker: &TaskTracker, delivery: Delivery, prefetch: OwnedSemaphorePermit) {
     let Delivery { envelope, receipt, lease_expires_at } = delivery;
     let Some(registration) = admit(shared, &envelope, &receipt) else { return };
     let run = Run { envelope, receipt, lease_expires_at, registration };
-    match Arc::clone(&shared.slots).try_acquire_owned() {
-        Ok(slot) => run.first_poll(shared, tracker, Hold { _slot: slot, _prefetch: prefetch }),
-        Err(_) => {
-            tracker.spawn(run.when_free(Arc::clone(shared), prefetch));
-        }
+    if run.inline(shared).load(Ordering::Relaxed)
+        && let Ok(slot) = Arc::clone(&shared.slots).try_acquire_owned()
+    {
+        run.first_poll(shared, tracker, Hold { _slot: slot, _prefetch: prefetch });
+    } else {
+        tracker.spawn(run.when_free(Arc::clone(shared), prefetch));
     }
 }
 
@@ -62,8 +75,10 @@ struct Hold {
 /// Checks that a delivery may run: not expired, of a known task. Settles it
 /// otherwise.
 fn admit(shared: &Shared, envelope: &Envelope, receipt: &Receipt) -> Option<TaskRegistration> {
-    let now = Utc::now();
-    if let Some(expires) = envelope.expires.filter(|_| envelope.is_expired_at(now)) {
+    if let Some(expires) = envelope.expires
+        && let now = Utc::now()
+        && envelope.is_expired_at(now)
+    {
         let mut st = settle::status(envelope, receipt, TaskState::Expired);
         let message = format!("expired at {expires}, received at {now}; not run");
         st.error = Some(ErrorInfo { kind: "expired".to_owned(), message });
@@ -103,6 +118,12 @@ struct Started {
 }
 
 impl Run {
+    /// Whether this task runs inline (see [`start`]).
+    fn inline<'a>(&self, shared: &'a Shared) -> &'a AtomicBool {
+        static NEVER: AtomicBool = AtomicBool::new(false);
+        shared.inline.get(self.registration.name()).unwrap_or(&NEVER)
+    }
+
     /// A new lease (from the delivery's) and cancellation token for the task.
     fn lease(&self, shared: &Shared) -> (Arc<Lease>, CancellationToken) {
         let length = self.registration.options().visibility_timeout.unwrap_or(shared.config.lease);
@@ -142,7 +163,13 @@ impl Run {
         // A waker that does nothing is enough: the tokio task polls the future
         // again as soon as it starts, and the future registers that task's waker.
         let mut cx = Context::from_waker(Waker::noop());
-        match Pin::new(&mut started.future).poll(&mut cx) {
+        let polled = Pin::new(&mut started.future).poll(&mut cx);
+        let took = started.at.elapsed();
+        if took > INLINE_UNTIL {
+            self.inline(shared).store(false, Ordering::Relaxed);
+            tracing::debug!(task = %self.envelope.task, ?took, "a long first poll: this task runs in its own tokio tasks again");
+        }
+        match polled {
             Poll::Ready(result) => {
                 drop(hold);
                 self.finish(shared, caught(result), None);
@@ -175,7 +202,17 @@ impl Run {
             return;
         };
         self.send_started(&shared);
-        let Some(started) = self.begin(&shared, lease, cancel) else { return };
+        let Some(mut started) = self.begin(&shared, lease, cancel) else { return };
+        let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut started.future).poll(cx))).await;
+        if let Poll::Ready(result) = first {
+            if started.at.elapsed() <= INLINE_AFTER {
+                self.inline(&shared).store(true, Ordering::Relaxed);
+            }
+            if !held.settled.swap(true, Ordering::SeqCst) {
+                self.finish(&shared, caught(result), Some(held));
+            }
+            return;
+        }
         self.rest(Arc::clone(&shared), started, held, Hold { _slot: slot, _prefetch: prefetch }).await;
     }
 
@@ -192,7 +229,7 @@ impl Run {
     }
 
     /// Records the outcome.
-    fn finish(&self, shared: &Shared, outcome: Outcome, _held: Option<Registered>) {
+    fn finish(self, shared: &Shared, outcome: Outcome, _held: Option<Registered>) {
         shared.processed.fetch_add(1, Ordering::Relaxed);
         let (envelope, receipt) = (&self.envelope, &self.receipt);
         let policy = &self.registration.options().retry;
@@ -200,7 +237,7 @@ impl Run {
             Outcome::Succeeded(result) => {
                 let mut st = settle::status(envelope, receipt, TaskState::Succeeded);
                 st.result = Some(result);
-                Op::Finish(st, receipt.clone(), Finish::Ack)
+                Op::Finish(st, self.receipt, Finish::Ack)
             }
             Outcome::Failed(error) => {
                 let info = ErrorInfo { kind: error.kind().to_owned(), message: error.message().to_owned() };
@@ -277,7 +314,12 @@ struct Limits {
 
 /// Polls the task in this tokio task, catching panics, enforcing the hard limit,
 /// flagging the soft one, and stopping when aborted.
-async fn supervise(mut future: Guarded, limits: Limits, soft_token: &CancellationToken, abort: &CancellationToken) -> Outcome {
+async fn supervise(
+    mut future: Guarded,
+    limits: Limits,
+    soft_token: &CancellationToken,
+    abort: &CancellationToken,
+) -> Outcome {
     // Timers exist only for the limits that are set.
     let hard_timer = OptionFuture::from(limits.hard.map(|d| tokio::time::sleep_until(limits.from + d)));
     let soft_timer = OptionFuture::from(limits.soft.map(|d| tokio::time::sleep_until(limits.from + d)));

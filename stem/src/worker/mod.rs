@@ -2,10 +2,11 @@
 //! with a task.
 //!
 //! Inside, one loop leases batches of deliveries (up to the free prefetch), one
-//! tokio task per delivery runs it (bounded by the concurrency), a lease keeper
-//! renews the leases of everything held, and one writer settles outcomes in
-//! batches: status writes first, then acks, so nothing is acked whose outcome was
-//! not recorded.
+//! tokio task per delivery runs it (bounded by the concurrency; a task known to
+//! finish in its first poll runs inline in the loop instead), a lease keeper
+//! renews the leases of everything held, and one writer (on its own thread on a
+//! multi-thread runtime) settles outcomes in batches: status writes first, then
+//! acks, so nothing is acked whose outcome was not recorded.
 
 mod builder;
 mod execute;
@@ -65,6 +66,8 @@ struct Shared {
     registry: Registry,
     config: Config,
     held: Mutex<HashMap<(TaskId, u64), Held>>,
+    /// Per task name, whether its runs go inline (see `execute::start`).
+    inline: HashMap<&'static str, AtomicBool>,
     slots: Arc<Semaphore>,
     stopping: CancellationToken,
     ops: mpsc::UnboundedSender<Op>,
@@ -129,10 +132,11 @@ impl Worker {
 
     async fn run_until(self, mut level: watch::Receiver<Level>) -> Result<()> {
         let (ops, ops_rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(settle::writer(self.stem.clone(), ops_rx));
+        let writer = settle::start_writer(self.stem.clone(), ops_rx);
         let shared = Arc::new(Shared {
             slots: Arc::new(Semaphore::new(self.config.concurrency)),
             stem: self.stem,
+            inline: self.registry.iter().map(|r| (r.name(), AtomicBool::new(false))).collect(),
             registry: self.registry,
             config: self.config,
             held: Mutex::new(HashMap::new()),
@@ -164,7 +168,7 @@ impl Worker {
         keeper.abort();
         beat.abort();
         let _ = shared.ops.send(Op::Close);
-        let _ = writer.await;
+        writer.join().await;
         tracing::info!(worker = %shared.config.id, processed = shared.processed.load(Ordering::Relaxed), "worker stopped");
         Ok(())
     }

@@ -8,7 +8,6 @@ use tokio::sync::{mpsc, oneshot};
 use crate::backend::{ErrorInfo, TaskState, TaskStatus};
 use crate::broker::{Nack, Receipt};
 use crate::envelope::Envelope;
-use crate::id::TaskId;
 use crate::producer::Stem;
 use crate::task::{RetryAction, RetryPolicy};
 
@@ -83,8 +82,50 @@ pub(super) fn failure(
     Op::Finish(st, receipt.clone(), Finish::DeadLetter(reason))
 }
 
+/// The running writer.
+pub(super) enum Writer {
+    /// On its own thread, driving its future with the runtime's handle.
+    Thread(oneshot::Receiver<()>),
+    /// A task of the runtime.
+    Task(tokio::task::JoinHandle<()>),
+}
+
+/// Starts the writer. On a multi-thread runtime it gets its own thread, so that
+/// recording outcomes runs beside running tasks instead of taking turns with the
+/// consume loop on one runtime thread (the runtime runs a task woken by another
+/// on the waker's thread). On a current-thread runtime it is a task.
+pub(super) fn start_writer(stem: Stem, ops: mpsc::UnboundedReceiver<Op>) -> Writer {
+    let handle = tokio::runtime::Handle::current();
+    if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        return Writer::Task(tokio::spawn(writer(stem, ops)));
+    }
+    let (done, finished) = oneshot::channel();
+    let spawned = std::thread::Builder::new().name("stem-writer".to_owned()).spawn(move || {
+        handle.block_on(writer(stem, ops));
+        let _ = done.send(());
+    });
+    match spawned {
+        Ok(_) => Writer::Thread(finished),
+        Err(error) => panic!("the worker could not start its writer thread: {error}"),
+    }
+}
+
+impl Writer {
+    /// Waits until the writer has flushed everything and stopped.
+    pub(super) async fn join(self) {
+        match self {
+            Self::Thread(finished) => {
+                let _ = finished.await;
+            }
+            Self::Task(task) => {
+                let _ = task.await;
+            }
+        }
+    }
+}
+
 /// Records statuses and settles deliveries until [`Op::Close`].
-pub(super) async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>) {
+async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>) {
     let mut batch = Vec::with_capacity(512);
     loop {
         if ops.recv_many(&mut batch, 512).await == 0 {
@@ -102,6 +143,9 @@ pub(super) async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>) {
 /// overwrites anyway (the same task and fence): under load a task's "started"
 /// and its outcome often meet in one batch, and then only the outcome is written.
 fn elide_superseded(ops: &mut Vec<Op>) {
+    if !ops.iter().any(|op| matches!(op, Op::Status(_, None))) {
+        return;
+    }
     let mut later = std::collections::HashSet::with_capacity(ops.len());
     let mut keep = vec![true; ops.len()];
     for (i, op) in ops.iter().enumerate().rev() {
@@ -128,7 +172,9 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) {
                 tails.push(Tail::Written(done));
             }
             Op::Finish(status, receipt, finish) => {
-                tails.push(Tail::Settle(status.id, status.task.clone(), receipt, finish));
+                // The name is kept for the dead letter log line only.
+                let name = matches!(finish, Finish::DeadLetter(_)).then(|| status.task.clone());
+                tails.push(Tail::Settle(receipt, finish, name));
                 statuses.push(status);
             }
             Op::Close => {}
@@ -137,14 +183,14 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) {
     let Some(accepted) = write_statuses(stem, statuses).await else { return };
     let mut acks = Vec::new();
     for (tail, accepted) in tails.into_iter().zip(accepted) {
-        let (id, task, receipt, finish) = match tail {
+        let (receipt, finish, name) = match tail {
             Tail::Written(done) => {
                 if let Some(done) = done {
                     let _ = done.send(());
                 }
                 continue;
             }
-            Tail::Settle(id, task, receipt, finish) => (id, task, receipt, finish),
+            Tail::Settle(receipt, finish, name) => (receipt, finish, name),
         };
         if !accepted {
             tracing::warn!(task = %receipt.id, token = receipt.token, "outcome refused: a newer delivery of this task exists");
@@ -157,7 +203,7 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) {
             }
             Finish::Nack(nack) => stem.broker().nack(&receipt, nack).await,
             Finish::DeadLetter(reason) => {
-                tracing::warn!(task = %id, name = %task, %reason, "task dead-lettered");
+                tracing::warn!(task = %receipt.id, name = name.as_deref().unwrap_or_default(), %reason, "task dead-lettered");
                 stem.broker().dead_letter(&receipt, &reason).await
             }
         };
@@ -179,7 +225,7 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) {
 /// What is left of an op once its status is handed to the backend.
 enum Tail {
     Written(Option<oneshot::Sender<()>>),
-    Settle(TaskId, String, Receipt, Finish),
+    Settle(Receipt, Finish, Option<String>),
 }
 
 /// Writes statuses, retrying a failing backend a few times; `None` if it keeps
