@@ -53,23 +53,50 @@ const INLINE_UNTIL: Duration = Duration::from_millis(1);
 /// the task moves to its own tokio task; if it takes longer than
 /// [`INLINE_UNTIL`], its task goes back to running in tokio tasks, so that long
 /// synchronous work never holds up the worker more than once.
-pub(super) fn start(shared: &Arc<Shared>, tracker: &TaskTracker, delivery: Delivery, prefetch: OwnedSemaphorePermit) {
+pub(super) fn start(shared: &Arc<Shared>, tracker: &TaskTracker, delivery: Delivery, permits: &mut Permits) {
     let Delivery { envelope, receipt, lease_expires_at } = delivery;
     let Some(registration) = admit(shared, &envelope, &receipt) else { return };
     let run = Run { envelope, receipt, lease_expires_at, registration };
-    if run.inline(shared).load(Ordering::Relaxed)
-        && let Ok(slot) = Arc::clone(&shared.slots).try_acquire_owned()
-    {
-        run.first_poll(shared, tracker, Hold { _slot: slot, _prefetch: prefetch });
+    if run.inline(shared).load(Ordering::Relaxed) && permits.inline_slot(shared) {
+        run.first_poll(shared, tracker, permits);
     } else {
-        tracker.spawn(run.when_free(Arc::clone(shared), prefetch));
+        tracker.spawn(run.when_free(Arc::clone(shared), permits.prefetch.split(1)));
+    }
+}
+
+/// The permits of one received batch: its prefetch permits, one per delivery
+/// (a delivery that leaves the consume loop takes one; inline runs give theirs
+/// back with the batch), and one slot that the batch's inline runs share, one
+/// after another.
+pub(super) struct Permits {
+    prefetch: OwnedSemaphorePermit,
+    slot: Option<OwnedSemaphorePermit>,
+}
+
+impl Permits {
+    /// The batch's prefetch permits.
+    pub(super) fn new(prefetch: OwnedSemaphorePermit) -> Self {
+        Self { prefetch, slot: None }
+    }
+
+    /// Whether the batch holds a slot for an inline run (taking one if free).
+    fn inline_slot(&mut self, shared: &Shared) -> bool {
+        if self.slot.is_none() {
+            self.slot = Arc::clone(&shared.slots).try_acquire_owned().ok();
+        }
+        self.slot.is_some()
+    }
+
+    /// What a run moving to its own tokio task takes along.
+    fn take(&mut self) -> Hold {
+        Hold { _slot: self.slot.take(), _prefetch: self.prefetch.split(1) }
     }
 }
 
 /// What a delivery keeps while it runs: its prefetch permit and its slot.
 struct Hold {
-    _slot: OwnedSemaphorePermit,
-    _prefetch: OwnedSemaphorePermit,
+    _slot: Option<OwnedSemaphorePermit>,
+    _prefetch: Option<OwnedSemaphorePermit>,
 }
 
 /// Checks that a delivery may run: not expired, of a known task. Settles it
@@ -157,7 +184,7 @@ impl Run {
 
     /// Polls the task once here; finishes it if that was enough, otherwise
     /// hands it to its own tokio task.
-    fn first_poll(self, shared: &Arc<Shared>, tracker: &TaskTracker, hold: Hold) {
+    fn first_poll(self, shared: &Arc<Shared>, tracker: &TaskTracker, permits: &mut Permits) {
         let (lease, cancel) = self.lease(shared);
         let Some(mut started) = self.begin(shared, lease, cancel) else { return };
         // A waker that does nothing is enough: the tokio task polls the future
@@ -171,7 +198,6 @@ impl Run {
         }
         match polled {
             Poll::Ready(result) => {
-                drop(hold);
                 self.finish(shared, caught(result), None);
             }
             Poll::Pending => {
@@ -179,14 +205,14 @@ impl Run {
                 if !started.ctx.reported() {
                     self.send_started(shared);
                 }
-                tracker.spawn(self.rest(Arc::clone(shared), started, held, hold));
+                tracker.spawn(self.rest(Arc::clone(shared), started, held, permits.take()));
             }
         }
     }
 
     /// Waits for a free slot (or a shutdown, which puts the delivery back),
     /// then runs the task to its end in this tokio task.
-    async fn when_free(self, shared: Arc<Shared>, prefetch: OwnedSemaphorePermit) {
+    async fn when_free(self, shared: Arc<Shared>, prefetch: Option<OwnedSemaphorePermit>) {
         // Held while waiting, so that a hard shutdown can put it back.
         let (lease, cancel) = self.lease(&shared);
         let held = self.hold(&shared, &lease, &cancel);
@@ -213,7 +239,7 @@ impl Run {
             }
             return;
         }
-        self.rest(Arc::clone(&shared), started, held, Hold { _slot: slot, _prefetch: prefetch }).await;
+        self.rest(Arc::clone(&shared), started, held, Hold { _slot: Some(slot), _prefetch: prefetch }).await;
     }
 
     /// Polls the task to its end under its limits, then finishes it.

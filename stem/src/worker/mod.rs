@@ -183,13 +183,16 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
             () = reached(level, ShutdownMode::Warm) => return,
             permit = Arc::clone(&prefetch).acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
         };
-        let mut permits = vec![first];
-        while let Ok(p) = Arc::clone(&prefetch).try_acquire_owned() {
-            permits.push(p);
+        let mut permits = first;
+        let free = u32::try_from(prefetch.available_permits()).unwrap_or(u32::MAX);
+        if free > 0
+            && let Ok(more) = Arc::clone(&prefetch).try_acquire_many_owned(free)
+        {
+            permits.merge(more);
         }
         let request = ReceiveRequest {
             queues: shared.config.queues.clone(),
-            max: permits.len(),
+            max: permits.num_permits(),
             lease: shared.config.lease,
             wait: Duration::from_secs(5),
             consumer: shared.config.id.clone(),
@@ -201,9 +204,9 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
         match batch {
             Ok(deliveries) => {
                 failures = 0;
+                let mut permits = execute::Permits::new(permits);
                 for delivery in deliveries {
-                    let Some(permit) = permits.pop() else { break };
-                    execute::start(shared, tracker, delivery, permit);
+                    execute::start(shared, tracker, delivery, &mut permits);
                 }
             }
             Err(error) => {
