@@ -9,6 +9,8 @@
 //! ```
 
 mod connect;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

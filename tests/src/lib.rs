@@ -47,3 +47,36 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The Redis the tests use: `STEM_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`.
+///
+/// `None` when it does not answer: the caller skips its test, saying so, except
+/// under `CI=true`, where an unreachable server fails the test.
+pub fn redis_url() -> Option<String> {
+    let url = std::env::var("STEM_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    server_answers("Redis", &url, 6379).then_some(url)
+}
+
+/// Whether a TCP connection to the host and port of `url` opens within a second;
+/// panics under `CI=true` when it does not, prints the skip otherwise.
+fn server_answers(what: &str, url: &str, default_port: u16) -> bool {
+    use std::net::ToSocketAddrs;
+
+    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = authority.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let host_port = if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:{default_port}") };
+    let reachable = host_port
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok());
+    if !reachable {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{what} at {url} is unreachable, and CI=true requires it (.ci/run starts it)"
+        );
+        eprintln!("skipped: {what} at {url} is unreachable; start it or set the URL variable to run this test");
+    }
+    reachable
+}

@@ -1,0 +1,195 @@
+//! The Redis result backend: one hash per task (`fence`, `status` as JSON)
+//! written through a fencing script, final states expiring after the
+//! retention, `wait` woken by pub/sub, groups as hashes, heartbeats with TTLs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use stem::backend::{GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
+use stem::{Error, Result, TaskId};
+use tokio::time::Instant;
+
+use super::scripts::{self, CLAIM_CHORD, GROUP_ADD, SET_STATUS};
+use super::{Shared, failed, millis};
+
+/// A [`ResultBackend`] on Redis. See the [module docs](super) for the keys.
+#[derive(Debug)]
+pub struct RedisBackend {
+    shared: Arc<Shared>,
+}
+
+impl RedisBackend {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    fn retention_ms(&self) -> u64 {
+        millis(self.shared.options().retention())
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::adapter("encoding a record for Redis", e))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::adapter(format!("a stored {what} in Redis does not decode"), e))
+}
+
+/// A group from its hash's fields (`HGETALL`); `None` when there are none.
+fn group_from(id: TaskId, fields: Vec<(String, String)>) -> Result<Option<GroupStatus>> {
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let mut group = GroupStatus { id, expected: 0, results: BTreeMap::new(), chord_callback: None };
+    for (field, value) in fields {
+        if field == "expected" {
+            group.expected = value.parse().map_err(|e| Error::adapter("a group's size in Redis is not a number", e))?;
+        } else if field == "chord" {
+            group.chord_callback =
+                Some(value.parse().map_err(|e| Error::adapter("a chord callback id in Redis is not a task id", e))?);
+        } else if field.starts_with("member:") {
+            let status: TaskStatus = from_json(&value, "group member status")?;
+            group.results.insert(status.id, status);
+        }
+    }
+    Ok(Some(group))
+}
+
+#[async_trait]
+impl ResultBackend for RedisBackend {
+    async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>> {
+        if statuses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = self.shared.keys();
+        let channel = keys.done_channel();
+        let retention = self.retention_ms();
+        let mut pipe = redis::pipe();
+        for status in statuses {
+            let key = keys.task(status.id);
+            let json = to_json(status)?;
+            let terminal = if status.state.is_terminal() { "1" } else { "0" };
+            let id = status.id.to_string();
+            SET_STATUS
+                .push(&mut pipe, &[&key])
+                .arg(status.fence)
+                .arg(json)
+                .arg(terminal)
+                .arg(retention)
+                .arg(id)
+                .arg(&channel);
+        }
+        let written: Vec<i64> = scripts::query(&mut self.shared.conn(), &pipe, "writing task statuses").await?;
+        Ok(written.into_iter().map(|w| w == 1).collect())
+    }
+
+    async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {
+        let text: Option<String> = redis::cmd("HGET")
+            .arg(self.shared.keys().task(id))
+            .arg("status")
+            .query_async(&mut self.shared.conn())
+            .await
+            .map_err(|e| failed("reading a task status", e))?;
+        text.map(|t| from_json(&t, "task status")).transpose()
+    }
+
+    async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskStatus>> {
+        let deadline = Instant::now() + timeout;
+        let waiters = Arc::clone(&self.shared.done().await?.waiters);
+        let notify = waiters.register(id);
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let status = self.get(id).await?;
+            if status.as_ref().is_some_and(|s| s.state.is_terminal()) || Instant::now() >= deadline {
+                return Ok(status);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.get(id).await;
+            }
+        }
+    }
+
+    async fn expire(&self, id: TaskId, ttl: Duration) -> Result<()> {
+        let keys = self.shared.keys();
+        let mut pipe = redis::pipe();
+        pipe.cmd("PEXPIRE").arg(keys.task(id)).arg(millis(ttl)).ignore();
+        pipe.cmd("PEXPIRE").arg(keys.group(id)).arg(millis(ttl)).ignore();
+        scripts::query::<()>(&mut self.shared.conn(), &pipe, "setting an expiry").await
+    }
+
+    async fn group_init(&self, group: TaskId, expected: usize) -> Result<()> {
+        let key = self.shared.keys().group(group);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("DEL").arg(&key).ignore();
+        pipe.cmd("HSET").arg(&key).arg("expected").arg(expected).ignore();
+        pipe.cmd("PEXPIRE").arg(&key).arg(self.retention_ms()).ignore();
+        scripts::query::<()>(&mut self.shared.conn(), &pipe, "creating a group").await
+    }
+
+    async fn group_add(&self, group: TaskId, status: TaskStatus) -> Result<Option<GroupStatus>> {
+        let key = self.shared.keys().group(group);
+        let mut pipe = redis::pipe();
+        GROUP_ADD.push(&mut pipe, &[&key]).arg(status.id.to_string()).arg(to_json(&status)?);
+        let (fields,): (Vec<(String, String)>,) =
+            scripts::query(&mut self.shared.conn(), &pipe, "adding to a group").await?;
+        group_from(group, fields)
+    }
+
+    async fn group_get(&self, group: TaskId) -> Result<Option<GroupStatus>> {
+        let fields: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(self.shared.keys().group(group))
+            .query_async(&mut self.shared.conn())
+            .await
+            .map_err(|e| failed("reading a group", e))?;
+        group_from(group, fields)
+    }
+
+    async fn claim_chord(&self, group: TaskId, callback: TaskId) -> Result<bool> {
+        let key = self.shared.keys().group(group);
+        let mut pipe = redis::pipe();
+        CLAIM_CHORD.push(&mut pipe, &[&key]).arg(callback.to_string());
+        let (claimed,): (i64,) = scripts::query(&mut self.shared.conn(), &pipe, "claiming a chord").await?;
+        Ok(claimed == 1)
+    }
+
+    async fn set_heartbeat(&self, heartbeat: WorkerHeartbeat, ttl: Duration) -> Result<()> {
+        let keys = self.shared.keys();
+        let until = chrono::Utc::now().timestamp_millis() + i64::try_from(millis(ttl)).unwrap_or(i64::MAX / 2);
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(keys.worker(&heartbeat.worker_id))
+            .arg(to_json(&heartbeat)?)
+            .arg("PX")
+            .arg(millis(ttl))
+            .ignore();
+        pipe.cmd("ZADD").arg(keys.workers()).arg(until).arg(&heartbeat.worker_id).ignore();
+        scripts::query::<()>(&mut self.shared.conn(), &pipe, "storing a heartbeat").await
+    }
+
+    async fn list_heartbeats(&self) -> Result<Vec<WorkerHeartbeat>> {
+        let keys = self.shared.keys();
+        let mut conn = self.shared.conn();
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREMRANGEBYSCORE").arg(keys.workers()).arg("-inf").arg(now).ignore();
+        pipe.cmd("ZRANGE").arg(keys.workers()).arg(0).arg(-1);
+        let (mut ids,): (Vec<String>,) = scripts::query(&mut conn, &pipe, "listing workers").await?;
+        ids.sort();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let worker_keys: Vec<String> = ids.iter().map(|id| keys.worker(id)).collect();
+        let beats: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&worker_keys)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| failed("reading heartbeats", e))?;
+        beats.into_iter().flatten().map(|b| from_json(&b, "heartbeat")).collect()
+    }
+}

@@ -1,0 +1,103 @@
+//! Hearing of final states: one pub/sub subscription per store wakes the
+//! `wait` calls of this process, so that they never poll.
+//!
+//! Every final status write publishes the task id on the namespace's done
+//! channel (see `set_status.lua`). If the subscription breaks, the listener
+//! reconnects with backoff and then wakes every waiter, since a message may
+//! have been missed; each waiter then reads its task's status again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use stem::TaskId;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::failed;
+
+/// Waiters by task id, woken when their task's final state is published.
+#[derive(Debug, Default)]
+pub(crate) struct Waiters(Mutex<HashMap<TaskId, Weak<Notify>>>);
+
+impl Waiters {
+    /// The notifier for `id`, shared by every waiter of that task.
+    pub(crate) fn register(&self, id: TaskId) -> Arc<Notify> {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(notify) = map.get(&id).and_then(Weak::upgrade) {
+            return notify;
+        }
+        map.retain(|_, w| w.strong_count() > 0);
+        let notify = Arc::new(Notify::new());
+        map.insert(id, Arc::downgrade(&notify));
+        notify
+    }
+
+    fn wake(&self, id: TaskId) {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(notify) = map.get(&id).and_then(Weak::upgrade) {
+            notify.notify_waiters();
+        }
+    }
+
+    fn wake_all(&self) {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for notify in map.values().filter_map(Weak::upgrade) {
+            notify.notify_waiters();
+        }
+    }
+}
+
+/// The running subscription; stops when dropped.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    pub(crate) waiters: Arc<Waiters>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Listener {
+    /// Subscribes to `channel` and returns once the subscription is active, so
+    /// that a final state published after this returns is heard.
+    pub(crate) async fn start(client: redis::Client, channel: String) -> stem::Result<Self> {
+        let mut pubsub = client.get_async_pubsub().await.map_err(|e| failed("opening the pub/sub connection", e))?;
+        pubsub.subscribe(&channel).await.map_err(|e| failed("subscribing to final states", e))?;
+        let waiters = Arc::new(Waiters::default());
+        let task = tokio::spawn(listen(client, channel, pubsub, Arc::clone(&waiters)));
+        Ok(Self { waiters, task })
+    }
+}
+
+async fn listen(client: redis::Client, channel: String, mut pubsub: redis::aio::PubSub, waiters: Arc<Waiters>) {
+    loop {
+        {
+            let mut messages = pubsub.on_message();
+            while let Some(message) = messages.next().await {
+                let id = message.get_payload::<String>().ok().and_then(|s| s.parse::<TaskId>().ok());
+                if let Some(id) = id {
+                    waiters.wake(id);
+                }
+            }
+        }
+        tracing::warn!(%channel, "the Redis subscription to final states broke; reconnecting");
+        let mut pause = Duration::from_millis(100);
+        pubsub = loop {
+            tokio::time::sleep(pause).await;
+            match client.get_async_pubsub().await {
+                Ok(mut fresh) => match fresh.subscribe(&channel).await {
+                    Ok(()) => break fresh,
+                    Err(error) => tracing::warn!(%error, "subscribing to final states failed; retrying"),
+                },
+                Err(error) => tracing::warn!(%error, "reconnecting to Redis for final states failed; retrying"),
+            }
+            pause = (pause * 2).min(Duration::from_secs(5));
+        };
+        waiters.wake_all();
+    }
+}

@@ -1,0 +1,162 @@
+//! The Redis adapter (feature `redis`): a broker on Redis Streams, a result
+//! backend with one hash per task, and a lock store, for many workers on many
+//! hosts sharing one Redis.
+//!
+//! ```no_run
+//! # async fn demo() -> stem::Result<()> {
+//! use stem_adapters::redis::RedisStore;
+//!
+//! let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+//! let stem = stem::Stem::with_locks(store.broker(), store.backend(), store.locks());
+//! # Ok(()) }
+//! ```
+//!
+//! Every key starts with `stem:<namespace>:` (see [`RedisOptions`]); the keys of
+//! one queue share a hash tag. Scripts live in `scripts/*.lua`.
+
+mod backend;
+mod done;
+mod keys;
+mod lock;
+mod options;
+mod scripts;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use stem::Error;
+
+pub use self::backend::RedisBackend;
+use self::keys::Keys;
+pub use self::lock::RedisLockStore;
+pub use self::options::{DEFAULT_NAMESPACE, RedisOptions};
+
+/// How long one command may take before the adapter calls the server gone.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection to one Redis and one namespace in it, from which the broker,
+/// result backend and lock store are taken. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RedisStore {
+    shared: Arc<Shared>,
+}
+
+/// What the parts of one store share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    client: redis::Client,
+    /// The connection for every non-blocking command; it reconnects on its own.
+    conn: ConnectionManager,
+    options: RedisOptions,
+    keys: Keys,
+    /// The subscription that wakes `wait`, started by the first `wait`.
+    done: tokio::sync::OnceCell<done::Listener>,
+}
+
+impl RedisStore {
+    /// Connects to the Redis at `url` with the default namespace and retention.
+    pub async fn connect(url: &str) -> stem::Result<Self> {
+        Self::connect_with(RedisOptions::new(url)).await
+    }
+
+    /// Connects with `options`.
+    pub async fn connect_with(options: RedisOptions) -> stem::Result<Self> {
+        let url = options.url();
+        let client = redis::Client::open(url).map_err(|e| {
+            Error::Config(format!(
+                "`{url}` is not a valid Redis URL ({e}); write redis://[user:password@]host[:port][/db] or rediss:// for TLS"
+            ))
+        })?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(Duration::from_secs(5)));
+        let conn = client.get_connection_manager_with_config(config).await.map_err(|e| {
+            Error::adapter(format!("connecting to Redis at {url} failed; is the server running and reachable?"), e)
+        })?;
+        let keys = Keys::new(options.namespace());
+        Ok(Self { shared: Arc::new(Shared { client, conn, options, keys, done: tokio::sync::OnceCell::new() }) })
+    }
+
+    /// The result backend.
+    pub fn backend(&self) -> Arc<RedisBackend> {
+        Arc::new(RedisBackend::new(Arc::clone(&self.shared)))
+    }
+
+    /// The lock store.
+    pub fn locks(&self) -> Arc<RedisLockStore> {
+        Arc::new(RedisLockStore::new(Arc::clone(&self.shared)))
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &RedisOptions {
+        &self.shared.options
+    }
+
+    /// Deletes every key of this store's namespace (for tests and teardown);
+    /// returns how many. Uses `SCAN`, never `FLUSHDB`.
+    pub async fn delete_namespace(&self) -> stem::Result<usize> {
+        let mut conn = self.shared.conn();
+        let pattern = format!("{}*", self.shared.keys.prefix());
+        let mut cursor: u64 = 0;
+        let mut deleted = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| failed("scanning the namespace", e))?;
+            if !keys.is_empty() {
+                let n: usize = redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| failed("deleting keys", e))?;
+                deleted += n;
+            }
+            if next == 0 {
+                return Ok(deleted);
+            }
+            cursor = next;
+        }
+    }
+}
+
+impl Shared {
+    /// A handle on the shared connection.
+    pub(crate) fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// The client, for connections of their own (blocking reads, pub/sub).
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    /// The subscription to final states, started on first use.
+    pub(crate) async fn done(&self) -> stem::Result<&done::Listener> {
+        self.done.get_or_try_init(|| done::Listener::start(self.client.clone(), self.keys.done_channel())).await
+    }
+
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub(crate) fn options(&self) -> &RedisOptions {
+        &self.options
+    }
+}
+
+/// The error for a failed Redis command, saying what it was for.
+pub(crate) fn failed(what: &str, e: redis::RedisError) -> Error {
+    Error::adapter(format!("Redis: {what} failed"), e)
+}
+
+/// Milliseconds in `d`, at least 1 (Redis rejects a zero expiry).
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}

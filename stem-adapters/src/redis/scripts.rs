@@ -1,0 +1,60 @@
+//! The adapter's Lua scripts, and pipelines of script calls.
+//!
+//! A pipeline runs scripts by hash (`EVALSHA`). Redis forgets scripts when it
+//! restarts; a pipeline that meets `NOSCRIPT` loads every script and runs again
+//! (every script call here is safe to repeat: writes are fenced or idempotent).
+
+use std::sync::LazyLock;
+
+use redis::aio::ConnectionManager;
+use redis::{FromRedisValue, Pipeline, Script, ServerErrorKind};
+
+use super::failed;
+
+/// One of the adapter's scripts.
+pub(crate) struct Lua(LazyLock<Script>);
+
+macro_rules! scripts {
+    ($($name:ident = $file:literal;)*) => {
+        $(pub(crate) static $name: Lua = Lua(LazyLock::new(|| Script::new(include_str!(concat!("scripts/", $file)))));)*
+        /// Every script, for loading them all at once.
+        static ALL: &[&Lua] = &[$(&$name),*];
+    };
+}
+
+scripts! {
+    LOCK_RENEW = "lock_renew.lua";
+    LOCK_RELEASE = "lock_release.lua";
+    SET_STATUS = "set_status.lua";
+    GROUP_ADD = "group_add.lua";
+    CLAIM_CHORD = "claim_chord.lua";
+}
+
+impl Lua {
+    /// The script, to run it on its own (`invoke_async` loads it when needed).
+    pub(crate) fn script(&self) -> &Script {
+        &self.0
+    }
+
+    /// Adds a call of this script on `keys` to `pipe`; chain its arguments.
+    pub(crate) fn push<'p>(&self, pipe: &'p mut Pipeline, keys: &[&str]) -> &'p mut Pipeline {
+        pipe.cmd("EVALSHA").arg(self.0.get_hash()).arg(keys.len()).arg(keys)
+    }
+}
+
+/// Runs `pipe`, loading the scripts and running it again if Redis had forgotten them.
+pub(crate) async fn query<T: FromRedisValue>(
+    conn: &mut ConnectionManager,
+    pipe: &Pipeline,
+    what: &str,
+) -> stem::Result<T> {
+    match pipe.query_async(conn).await {
+        Err(e) if e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) => {
+            for lua in ALL {
+                lua.0.load_async(conn).await.map_err(|e| failed("loading a script", e))?;
+            }
+            pipe.query_async(conn).await.map_err(|e| failed(what, e))
+        }
+        other => other.map_err(|e| failed(what, e)),
+    }
+}
