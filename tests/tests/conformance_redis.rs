@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use stem::testing::{Namespace, backend_suite, lock_suite};
+use stem::testing::{Namespace, backend_suite, broker_suite, lock_suite};
 use stem_adapters::redis::{RedisOptions, RedisStore};
 use stem_tests::redis_url;
 
@@ -25,6 +25,20 @@ impl Opened {
             store.delete_namespace().await.expect("delete the test keys");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_broker_passes_every_case() {
+    let Some(url) = redis_url() else { return };
+    let opened = Opened::default();
+    let report = broker_suite(|ns| {
+        let (opened, url) = (&opened, &url);
+        async move { Ok(opened.open(url, &ns).await?.broker() as _) }
+    })
+    .await;
+    opened.clean().await;
+    report.assert_passed();
+    assert!(report.skipped().is_empty(), "Redis has every broker capability");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@
 //! one queue share a hash tag. Scripts live in `scripts/*.lua`.
 
 mod backend;
+mod broker;
 mod done;
 mod keys;
 mod lock;
@@ -28,6 +29,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use stem::Error;
 
 pub use self::backend::RedisBackend;
+pub use self::broker::RedisBroker;
 use self::keys::Keys;
 pub use self::lock::RedisLockStore;
 pub use self::options::{DEFAULT_NAMESPACE, RedisOptions};
@@ -76,6 +78,11 @@ impl RedisStore {
         })?;
         let keys = Keys::new(options.namespace());
         Ok(Self { shared: Arc::new(Shared { client, conn, options, keys, done: tokio::sync::OnceCell::new() }) })
+    }
+
+    /// The broker.
+    pub fn broker(&self) -> Arc<RedisBroker> {
+        Arc::new(RedisBroker::new(Arc::clone(&self.shared)))
     }
 
     /// The result backend.

@@ -28,6 +28,12 @@ scripts! {
     SET_STATUS = "set_status.lua";
     GROUP_ADD = "group_add.lua";
     CLAIM_CHORD = "claim_chord.lua";
+    PUBLISH = "publish.lua";
+    CLAIM = "claim.lua";
+    SETTLE = "settle.lua";
+    PURGE = "purge.lua";
+    COUNTS = "counts.lua";
+    REPLAY = "replay.lua";
 }
 
 impl Lua {

@@ -1,0 +1,441 @@
+//! The Redis broker on Redis Streams.
+//!
+//! Per queue (every key under the queue's hash tag, `stem:<ns>:{<queue>}:`):
+//! - `s0` .. `s9`: one stream per priority band, read through the consumer
+//!   group `stem`; an entry holds only the task id.
+//! - `msg:<id>`: the message: envelope (JSON), band, current stream entry and
+//!   delivery count. The count is the fencing token: each delivery raises it.
+//! - `leases`: a sorted set of leased task ids by lease end (ms). A settle
+//!   checks, in one script, that the receipt's token is the current count and
+//!   that its lease has not ended, so a stale worker can neither ack nor nack.
+//! - `delayed`: a sorted set of task ids by `not_before`, moved onto the
+//!   streams by the claim script when due.
+//! - `dead`, `dead:<id>`, `dead_seq`: the dead letter queue, ordered by when
+//!   each was dead-lettered.
+//!
+//! `receive` runs `claim.lua`, which takes over deliveries whose lease ended
+//! (`XCLAIM`), then reads new entries highest band first (`XREADGROUP COUNT`
+//! up to what is asked), all in one round trip per queue. When it finds
+//! nothing, the receiver blocks on `XREAD BLOCK` for entries newer than the last
+//! ones the script saw, on a connection of its own, until one arrives, the
+//! next delayed message or lease end is due, or the wait ends: no polling.
+//! Entries are read into the group only inside the script, together with
+//! their lease, so a dropped `receive` never strands an entry in a consumer's
+//! pending list.
+//!
+//! Known limits: a message put back (requeue) goes to the end of its band, not
+//! the front; with several queues, they are read in the order given (priority
+//! orders messages within a queue); deliveries whose lease ended are handed
+//! out before new ones.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use redis::AsyncConnectionConfig;
+use redis::aio::MultiplexedConnection;
+use stem::broker::{
+    Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
+};
+use stem::codec::Payload;
+use stem::envelope::{Envelope, MAX_PRIORITY};
+use stem::{Error, Result, TaskId};
+
+use super::scripts::{self, CLAIM, COUNTS, PUBLISH, PURGE, REPLAY, SETTLE};
+use super::{Shared, failed, millis};
+
+/// The consumer group every worker reads through.
+const GROUP: &str = "stem";
+
+/// A [`Broker`] on Redis Streams. See the [module docs](self) for the layout.
+#[derive(Debug)]
+pub struct RedisBroker {
+    shared: Arc<Shared>,
+    /// Connections for blocking reads, one per waiting receiver, kept for reuse.
+    blocking: Mutex<Vec<MultiplexedConnection>>,
+}
+
+/// One row of `claim.lua`'s result: id, band, entry, deliveries, envelope, lease end.
+type Claimed = (String, String, String, u64, String, i64);
+
+/// `claim.lua`'s result: server time, next event, claimed rows, last entry per stream.
+type ClaimResult = (i64, i64, Vec<Claimed>, Vec<(String, String)>);
+
+impl RedisBroker {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared, blocking: Mutex::new(Vec::new()) }
+    }
+
+    fn queue_key(&self, queue: &str) -> String {
+        self.shared.keys().queue(queue)
+    }
+
+    /// Runs `settle.lua` for one receipt; `LeaseLost` when the receipt is stale.
+    async fn settle(&self, receipt: &Receipt, op: &str, extra: &[String]) -> Result<i64> {
+        let mut pipe = redis::pipe();
+        let call = SETTLE
+            .push(&mut pipe, &[&self.queue_key(&receipt.queue)])
+            .arg(op)
+            .arg(receipt.id.to_string())
+            .arg(receipt.token)
+            .arg(GROUP);
+        for arg in extra {
+            call.arg(arg);
+        }
+        let (result,): (i64,) = scripts::query(&mut self.shared.conn(), &pipe, "settling a delivery").await?;
+        if result < 0 { Err(Error::LeaseLost(receipt.id)) } else { Ok(result) }
+    }
+
+    /// Claims up to `max` deliveries from `queue`.
+    async fn claim(&self, queue: &str, request: &ReceiveRequest, max: usize) -> Result<(ClaimResult, Vec<Delivery>)> {
+        let mut pipe = redis::pipe();
+        CLAIM
+            .push(&mut pipe, &[&self.queue_key(queue)])
+            .arg(GROUP)
+            .arg(&request.consumer)
+            .arg(max)
+            .arg(millis(request.lease));
+        let (result,): (ClaimResult,) = scripts::query(&mut self.shared.conn(), &pipe, "claiming messages").await?;
+        let mut out = Vec::with_capacity(result.2.len());
+        for (id, band, entry, deliveries, env, until) in &result.2 {
+            let receipt = Receipt {
+                id: id.parse().unwrap_or_default(),
+                queue: queue.to_owned(),
+                token: *deliveries,
+                tag: format!("{band}:{entry}"),
+            };
+            match serde_json::from_str::<Envelope>(env) {
+                Ok(envelope) => {
+                    out.push(Delivery { envelope: Arc::new(envelope), receipt, lease_expires_at: from_ms(*until) })
+                }
+                Err(e) => self.bury_undecodable(&receipt, env, &e).await?,
+            }
+        }
+        Ok((result, out))
+    }
+
+    /// Moves a message whose stored envelope does not decode to the dead letter
+    /// queue, its text kept whole as the arguments of a `stem.undecodable` envelope.
+    async fn bury_undecodable(&self, receipt: &Receipt, text: &str, error: &serde_json::Error) -> Result<()> {
+        let reason = format!("undecodable envelope: {error}");
+        tracing::error!(task = %receipt.id, queue = %receipt.queue, %reason, "moved a message to the dead letter queue");
+        let mut envelope =
+            Envelope::new("stem.undecodable", &receipt.queue, Payload::new("raw", text.as_bytes().to_vec()));
+        envelope.id = receipt.id;
+        let json = to_json(&envelope)?;
+        self.settle(receipt, "dead", &[reason, Utc::now().to_rfc3339(), json]).await.map(drop)
+    }
+
+    /// Waits until a stream of `lasts` has an entry newer than its last one, or
+    /// `timeout` passes.
+    async fn block(&self, lasts: &[(String, String)], timeout: Duration) -> Result<()> {
+        let pooled = self.blocking.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let config = AsyncConnectionConfig::new()
+                    .set_response_timeout(None)
+                    .set_connection_timeout(Some(Duration::from_secs(5)));
+                self.shared
+                    .client()
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(|e| failed("opening a connection for blocking reads", e))?
+            }
+        };
+        let mut cmd = redis::cmd("XREAD");
+        cmd.arg("COUNT").arg(1).arg("BLOCK").arg(millis(timeout)).arg("STREAMS");
+        for (stream, _) in lasts {
+            cmd.arg(stream);
+        }
+        for (_, last) in lasts {
+            cmd.arg(last);
+        }
+        let _: redis::Value = cmd.query_async(&mut conn).await.map_err(|e| failed("waiting for messages", e))?;
+        self.blocking.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(conn);
+        Ok(())
+    }
+
+    /// Every dead letter of `queue`, oldest first, with its id.
+    async fn all_dead(&self, queue: &str) -> Result<Vec<DeadLetter>> {
+        let prefix = self.queue_key(queue);
+        let mut conn = self.shared.conn();
+        let ids: Vec<String> = redis::cmd("ZRANGE")
+            .arg(format!("{prefix}dead"))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| failed("listing dead letters", e))?;
+        self.dead_letters(&prefix, &ids).await
+    }
+
+    /// The dead letters with these ids (those still there), in that order.
+    async fn dead_letters(&self, prefix: &str, ids: &[String]) -> Result<Vec<DeadLetter>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HMGET").arg(format!("{prefix}dead:{id}")).arg("env").arg("reason").arg("dead_at");
+        }
+        let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
+            scripts::query(&mut self.shared.conn(), &pipe, "reading dead letters").await?;
+        rows.into_iter()
+            .filter_map(|(env, reason, dead_at)| Some((env?, reason?, dead_at?)))
+            .map(|(env, reason, dead_at)| {
+                let envelope = from_json(&env, "dead letter envelope")?;
+                let dead_at = DateTime::parse_from_rfc3339(&dead_at)
+                    .map_err(|e| Error::adapter("a dead letter's time in Redis does not parse", e))?
+                    .with_timezone(&Utc);
+                Ok(DeadLetter { envelope, reason, dead_at })
+            })
+            .collect()
+    }
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::adapter("encoding a message for Redis", e))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::adapter(format!("a stored {what} in Redis does not decode"), e))
+}
+
+fn band(envelope: &Envelope) -> String {
+    envelope.priority.min(MAX_PRIORITY).to_string()
+}
+
+fn not_before(envelope: &Envelope) -> String {
+    envelope.not_before.map(|at| at.timestamp_millis().to_string()).unwrap_or_default()
+}
+
+#[async_trait]
+impl Broker for RedisBroker {
+    async fn publish(&self, envelope: Envelope) -> Result<()> {
+        self.publish_batch(vec![envelope]).await
+    }
+
+    async fn publish_batch(&self, envelopes: Vec<Envelope>) -> Result<()> {
+        if envelopes.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for envelope in &envelopes {
+            PUBLISH
+                .push(&mut pipe, &[&self.queue_key(&envelope.queue)])
+                .arg(envelope.id.to_string())
+                .arg(to_json(envelope)?)
+                .arg(band(envelope))
+                .arg(not_before(envelope))
+                .arg(GROUP)
+                .arg("")
+                .ignore();
+        }
+        scripts::query::<()>(&mut self.shared.conn(), &pipe, "publishing messages").await
+    }
+
+    async fn receive(&self, request: &ReceiveRequest) -> Result<Vec<Delivery>> {
+        let deadline = tokio::time::Instant::now() + request.wait;
+        let mut queues: Vec<&str> = Vec::with_capacity(request.queues.len());
+        for queue in &request.queues {
+            if !queues.contains(&queue.as_str()) {
+                queues.push(queue);
+            }
+        }
+        loop {
+            let mut out = Vec::new();
+            let mut lasts = Vec::new();
+            let mut next_in: Option<i64> = None;
+            for queue in &queues {
+                let max = request.max.saturating_sub(out.len());
+                let ((now, next, _, queue_lasts), delivered) = self.claim(queue, request, max).await?;
+                out.extend(delivered);
+                lasts.extend(queue_lasts);
+                if next >= 0 {
+                    let due = (next - now).max(0);
+                    next_in = Some(next_in.map_or(due, |n| n.min(due)));
+                }
+            }
+            if !out.is_empty() || request.max == 0 {
+                return Ok(out);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(out);
+            }
+            let mut timeout = deadline - now;
+            if let Some(ms) = next_in {
+                timeout = timeout.min(Duration::from_millis(u64::try_from(ms).unwrap_or(0) + 1));
+            }
+            self.block(&lasts, timeout).await?;
+        }
+    }
+
+    async fn ack_batch(&self, receipts: &[Receipt]) -> Result<usize> {
+        if receipts.is_empty() {
+            return Ok(0);
+        }
+        let mut pipe = redis::pipe();
+        for receipt in receipts {
+            SETTLE
+                .push(&mut pipe, &[&self.queue_key(&receipt.queue)])
+                .arg("ack")
+                .arg(receipt.id.to_string())
+                .arg(receipt.token)
+                .arg(GROUP);
+        }
+        let results: Vec<i64> = scripts::query(&mut self.shared.conn(), &pipe, "acking deliveries").await?;
+        Ok(results.into_iter().filter(|r| *r == 1).count())
+    }
+
+    async fn nack(&self, receipt: &Receipt, nack: Nack) -> Result<()> {
+        match nack {
+            Nack::Requeue => self.settle(receipt, "requeue", &[]).await.map(drop),
+            Nack::Replace(envelope) => {
+                let args = [to_json(&*envelope)?, band(&envelope), not_before(&envelope)];
+                self.settle(receipt, "replace", &args).await.map(drop)
+            }
+            _ => Err(Error::Config("this kind of nack is not supported by the Redis broker".to_owned())),
+        }
+    }
+
+    async fn extend_lease(&self, receipt: &Receipt, by: Duration) -> Result<DateTime<Utc>> {
+        self.settle(receipt, "extend", &[millis(by).to_string()]).await.map(from_ms)
+    }
+
+    async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<()> {
+        let args = [reason.to_owned(), Utc::now().to_rfc3339(), String::new()];
+        self.settle(receipt, "dead", &args).await.map(drop)
+    }
+
+    async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> Result<DeadLetterPage> {
+        if limit == 0 {
+            return Ok(DeadLetterPage::default());
+        }
+        let prefix = self.queue_key(queue);
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREVRANGE").arg(format!("{prefix}dead")).arg(offset).arg(offset + limit - 1);
+        pipe.cmd("ZCARD").arg(format!("{prefix}dead"));
+        let (ids, total): (Vec<String>, usize) =
+            scripts::query(&mut self.shared.conn(), &pipe, "listing dead letters").await?;
+        let entries = self.dead_letters(&prefix, &ids).await?;
+        let next_offset = (offset + ids.len() < total).then_some(offset + ids.len());
+        Ok(DeadLetterPage { entries, next_offset })
+    }
+
+    async fn get_dead_letter(&self, queue: &str, id: TaskId) -> Result<Option<DeadLetter>> {
+        Ok(self.dead_letters(&self.queue_key(queue), &[id.to_string()]).await?.pop())
+    }
+
+    async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
+        let chosen: Vec<DeadLetter> = self
+            .all_dead(queue)
+            .await?
+            .into_iter()
+            .filter(|d| options.since.is_none_or(|since| d.dead_at >= since))
+            .take(options.limit)
+            .collect();
+        if options.dry_run || chosen.is_empty() {
+            return Ok(ReplayResult { entries: chosen, dry_run: options.dry_run });
+        }
+        let now = Utc::now();
+        let mut pipe = redis::pipe();
+        for dead in &chosen {
+            let envelope = dead.replay_envelope(now, options.delay);
+            REPLAY
+                .push(&mut pipe, &[&self.queue_key(queue)])
+                .arg(envelope.id.to_string())
+                .arg(to_json(&envelope)?)
+                .arg(band(&envelope))
+                .arg(not_before(&envelope))
+                .arg(GROUP);
+        }
+        let replayed: Vec<i64> = scripts::query(&mut self.shared.conn(), &pipe, "replaying dead letters").await?;
+        let entries = chosen.into_iter().zip(replayed).filter(|(_, r)| *r == 1).map(|(d, _)| d).collect();
+        Ok(ReplayResult { entries, dry_run: false })
+    }
+
+    async fn purge_dead_letters(
+        &self,
+        queue: &str,
+        since: Option<DateTime<Utc>>,
+        limit: Option<usize>,
+    ) -> Result<usize> {
+        let chosen: Vec<TaskId> = self
+            .all_dead(queue)
+            .await?
+            .into_iter()
+            .filter(|d| since.is_none_or(|s| d.dead_at >= s))
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|d| d.envelope.id)
+            .collect();
+        if chosen.is_empty() {
+            return Ok(0);
+        }
+        let prefix = self.queue_key(queue);
+        let mut pipe = redis::pipe();
+        for id in &chosen {
+            pipe.cmd("ZREM").arg(format!("{prefix}dead")).arg(id.to_string());
+            pipe.cmd("DEL").arg(format!("{prefix}dead:{id}")).ignore();
+        }
+        let removed: Vec<i64> = scripts::query(&mut self.shared.conn(), &pipe, "purging dead letters").await?;
+        Ok(removed.into_iter().filter(|r| *r == 1).count())
+    }
+
+    async fn pending_count(&self, queue: &str) -> Result<usize> {
+        Ok(self.counts(queue).await?.0)
+    }
+
+    async fn inflight_count(&self, queue: &str) -> Result<usize> {
+        Ok(self.counts(queue).await?.1)
+    }
+
+    async fn purge(&self, queue: &str) -> Result<usize> {
+        let mut pipe = redis::pipe();
+        PURGE.push(&mut pipe, &[&self.queue_key(queue)]).arg(GROUP);
+        let (removed,): (usize,) = scripts::query(&mut self.shared.conn(), &pipe, "purging a queue").await?;
+        Ok(removed)
+    }
+
+    fn broadcast(&self) -> Option<&dyn Broadcast> {
+        Some(self)
+    }
+}
+
+impl RedisBroker {
+    /// (pending, in flight) of `queue`.
+    async fn counts(&self, queue: &str) -> Result<(usize, usize)> {
+        let mut pipe = redis::pipe();
+        COUNTS.push(&mut pipe, &[&self.queue_key(queue)]).arg(GROUP);
+        let ((pending, inflight),): ((i64, i64),) =
+            scripts::query(&mut self.shared.conn(), &pipe, "counting messages").await?;
+        Ok((usize::try_from(pending).unwrap_or(0), usize::try_from(inflight).unwrap_or(0)))
+    }
+}
+
+#[async_trait]
+impl Broadcast for RedisBroker {
+    async fn broadcast(&self, channel: &str, payload: Vec<u8>) -> Result<()> {
+        redis::cmd("PUBLISH")
+            .arg(self.shared.keys().broadcast(channel))
+            .arg(payload)
+            .query_async::<()>(&mut self.shared.conn())
+            .await
+            .map_err(|e| failed("broadcasting", e))
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<BoxStream<'static, Vec<u8>>> {
+        let mut pubsub =
+            self.shared.client().get_async_pubsub().await.map_err(|e| failed("opening a pub/sub connection", e))?;
+        pubsub.subscribe(self.shared.keys().broadcast(channel)).await.map_err(|e| failed("subscribing", e))?;
+        Ok(Box::pin(pubsub.into_on_message().map(|message| message.get_payload_bytes().to_vec())))
+    }
+}

@@ -1,0 +1,28 @@
+-- Puts one dead letter back on its queue with its delivery count kept, so
+-- that fencing tokens keep growing.
+-- KEYS[1] the queue's key prefix.
+-- ARGV[1] task id, ARGV[2] the replay envelope (JSON), ARGV[3] band,
+-- ARGV[4] not_before ms or '', ARGV[5] the group.
+-- Returns 1 if replayed, 0 if the dead letter was gone.
+local P, id, group = KEYS[1], ARGV[1], ARGV[5]
+local dead = P .. 'dead:' .. id
+local deliveries = redis.call('HGET', dead, 'deliveries')
+if not deliveries then return 0 end
+redis.call('DEL', dead)
+redis.call('ZREM', P .. 'dead', id)
+local msg = P .. 'msg:' .. id
+redis.call('HSET', msg, 'env', ARGV[2], 'band', ARGV[3], 'deliveries', deliveries)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local not_before = tonumber(ARGV[4])
+if not_before and not_before > now then
+  redis.call('HDEL', msg, 'entry')
+  redis.call('ZADD', P .. 'delayed', not_before, id)
+  return 1
+end
+local stream = P .. 's' .. ARGV[3]
+if redis.call('EXISTS', stream) == 0 then
+  pcall(redis.call, 'XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
+end
+redis.call('HSET', msg, 'entry', redis.call('XADD', stream, '*', 'id', id))
+return 1
