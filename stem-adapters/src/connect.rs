@@ -1,5 +1,5 @@
-//! Picking adapters from URLs: `memory://`, `sqlite://path`, and (in later
-//! releases) `redis://`, `rediss://`, `postgres://`.
+//! Picking adapters from URLs: `memory://`, `sqlite://path`, `redis://` and
+//! `rediss://`, and (in a later release) `postgres://`.
 
 use std::sync::Arc;
 
@@ -15,13 +15,13 @@ pub const BROKER_URL_VAR: &str = "STEM_BROKER_URL";
 /// The variable naming the result backend's URL; the broker's URL when unset.
 pub const BACKEND_URL_VAR: &str = "STEM_RESULT_BACKEND_URL";
 
-/// The schemes `connect` knows. Redis and Postgres are listed so that their URLs
-/// get a clear answer until their adapters arrive.
+/// The schemes `connect` knows. Postgres is listed so that its URLs get a clear
+/// answer until its adapter arrives.
 const SCHEMES: &[Scheme] = &[
     Scheme { name: "memory", feature: None },
     Scheme { name: "sqlite", feature: Some("sqlite") },
-    Scheme { name: "redis", feature: None },
-    Scheme { name: "rediss", feature: None },
+    Scheme { name: "redis", feature: Some("redis") },
+    Scheme { name: "rediss", feature: Some("redis") },
     Scheme { name: "postgres", feature: None },
     Scheme { name: "postgresql", feature: None },
 ];
@@ -94,6 +94,11 @@ pub async fn open(url: &str) -> Result<Stores> {
             let store = crate::sqlite::SqliteStore::open_with(sqlite_options(url, rest)?).await?;
             Ok(Stores { broker: store.broker(), backend: store.backend(), locks: store.locks() })
         }
+        #[cfg(feature = "redis")]
+        "redis" | "rediss" => {
+            let store = crate::redis::RedisStore::connect_with(redis_options(url)?).await?;
+            Ok(Stores { broker: store.broker(), backend: store.backend(), locks: store.locks() })
+        }
         _ => {
             let _ = rest;
             Err(unavailable(url, scheme))
@@ -128,6 +133,41 @@ fn unavailable(url: &str, scheme: &Scheme) -> Error {
             scheme.name
         )),
     }
+}
+
+/// Redis options from a URL: Stem's own query options (`namespace`,
+/// `retention_secs`) are taken out, the rest goes to the `redis` crate.
+#[cfg(feature = "redis")]
+fn redis_options(url: &str) -> Result<crate::redis::RedisOptions> {
+    use std::time::Duration;
+
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut namespace = None;
+    let mut retention = None;
+    let mut passed = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "namespace" if !value.is_empty() => namespace = Some(value.to_owned()),
+            "retention_secs" => {
+                retention = Some(Duration::from_secs(value.parse().map_err(|_| {
+                    Error::Config(format!(
+                        "`{url}`: `retention_secs={value}` is not valid; it takes a whole number of seconds"
+                    ))
+                })?));
+            }
+            _ => passed.push(pair),
+        }
+    }
+    let url = if passed.is_empty() { base.to_owned() } else { format!("{base}?{}", passed.join("&")) };
+    let mut options = crate::redis::RedisOptions::new(url);
+    if let Some(namespace) = namespace {
+        options = options.with_namespace(namespace);
+    }
+    if let Some(retention) = retention {
+        options = options.with_retention(retention);
+    }
+    Ok(options)
 }
 
 #[cfg(feature = "sqlite")]
@@ -190,7 +230,7 @@ mod tests {
 
     #[tokio::test]
     async fn adapters_not_built_say_so() {
-        let message = config_error(open("redis://127.0.0.1:6379").await);
+        let message = config_error(open("postgres://127.0.0.1:5432/test").await);
         assert!(message.contains("not part of this version"), "{message}");
         let sqlite = SCHEMES.iter().find(|s| s.name == "sqlite").expect("listed");
         let message = match unavailable("sqlite://x.db", sqlite) {
@@ -215,5 +255,29 @@ mod tests {
         assert!(message.contains("`normal` or `full`"), "{message}");
         let message = config_error(sqlite_options("u", "a.db?journal=off"));
         assert!(message.contains("unknown SQLite option `journal`"), "{message}");
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn redis_urls_keep_the_crates_options_and_take_stems() {
+        let options =
+            redis_options("redis://h:6380/2?namespace=billing&protocol=resp3&retention_secs=60").expect("valid");
+        assert_eq!(options.url(), "redis://h:6380/2?protocol=resp3");
+        assert_eq!(options.namespace(), "billing");
+        assert_eq!(options.retention(), std::time::Duration::from_secs(60));
+        let options = redis_options("rediss://h").expect("valid");
+        assert_eq!((options.url(), options.namespace()), ("rediss://h", "stem"));
+        let message = config_error(redis_options("redis://h?retention_secs=soon"));
+        assert!(message.contains("whole number of seconds"), "{message}");
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn a_bad_redis_url_or_an_absent_server_names_itself() {
+        let message = config_error(open("redis://h:notaport").await);
+        assert!(message.contains("not a valid Redis URL"), "{message}");
+        // Nothing listens on port 1.
+        let error = open("redis://127.0.0.1:1").await.expect_err("no server");
+        assert!(error.to_string().contains("is the server running"), "{error}");
     }
 }

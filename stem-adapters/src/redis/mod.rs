@@ -70,9 +70,14 @@ impl RedisStore {
                 "`{url}` is not a valid Redis URL ({e}); write redis://[user:password@]host[:port][/db] or rediss:// for TLS"
             ))
         })?;
+        // A few quick retries per reconnection; a command issued while Redis is
+        // away fails (the worker retries it with its own backoff) and the next
+        // one tries to reconnect again.
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(Duration::from_secs(5)));
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
         let conn = client.get_connection_manager_with_config(config).await.map_err(|e| {
             Error::adapter(format!("connecting to Redis at {url} failed; is the server running and reachable?"), e)
         })?;
