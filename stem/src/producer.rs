@@ -81,18 +81,35 @@ impl Stem {
     pub async fn enqueue_envelope(&self, envelope: Envelope) -> Result<TaskId> {
         let status = queued(&envelope);
         let id = envelope.id;
-        self.inner.broker.publish(envelope).await?;
-        self.inner.backend.set(status).await?;
+        let (published, recorded) = tokio::join!(self.inner.broker.publish(envelope), self.inner.backend.set(status));
+        self.settle_enqueue(&[id], published, recorded.map(drop)).await?;
         Ok(id)
     }
 
     /// Publishes prepared envelopes in one batch and records them as queued.
     pub async fn enqueue_envelopes(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
         let statuses: Vec<TaskStatus> = envelopes.iter().map(queued).collect();
-        let ids = envelopes.iter().map(|e| e.id).collect();
-        self.inner.broker.publish_batch(envelopes).await?;
-        self.inner.backend.set_batch(&statuses).await?;
+        let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
+        let (published, recorded) =
+            tokio::join!(self.inner.broker.publish_batch(envelopes), self.inner.backend.set_batch(&statuses));
+        self.settle_enqueue(&ids, published, recorded.map(drop)).await?;
         Ok(ids)
+    }
+
+    /// The publish and the queued record go out together (one round trip on a
+    /// networked store; a worker's write wins over the record whichever lands
+    /// first). If the publish failed, a record that was written is forgotten
+    /// (best effort), so that no task looks queued that never was.
+    async fn settle_enqueue(&self, ids: &[TaskId], published: Result<()>, recorded: Result<()>) -> Result<()> {
+        if let Err(error) = published {
+            if recorded.is_ok() {
+                for id in ids {
+                    let _ = self.inner.backend.expire(*id, std::time::Duration::from_millis(1)).await;
+                }
+            }
+            return Err(error);
+        }
+        recorded
     }
 
     /// Puts dead letters of `queue` back on it (see

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use stem::backend::{GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
+use stem::backend::{GroupStatus, ResultBackend, TaskState, TaskStatus, WorkerHeartbeat};
 use stem::{Error, Result, TaskId};
 use tokio::time::Instant;
 
@@ -71,6 +71,15 @@ impl ResultBackend for RedisBackend {
         for status in statuses {
             let key = keys.task(status.id);
             let json = to_json(status)?;
+            if status.fence == 0 && status.state == TaskState::Queued {
+                // A producer's first record: written only where none exists,
+                // so it never replaces a worker's (any worker's fence is higher).
+                // No script needed: a worker's script writes both fields at once,
+                // so whichever comes first, the record ends up whole.
+                pipe.cmd("HSETNX").arg(&key).arg("status").arg(json);
+                pipe.cmd("HSETNX").arg(&key).arg("fence").arg(0).ignore();
+                continue;
+            }
             let terminal = if status.state.is_terminal() { "1" } else { "0" };
             let id = status.id.to_string();
             SET_STATUS

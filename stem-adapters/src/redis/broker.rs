@@ -44,11 +44,15 @@ use stem::codec::Payload;
 use stem::envelope::{Envelope, MAX_PRIORITY};
 use stem::{Error, Result, TaskId};
 
-use super::scripts::{self, CLAIM, COUNTS, PUBLISH, PURGE, REPLAY, SETTLE};
+use super::scripts::{self, ACK, CLAIM, COUNTS, PUBLISH, PURGE, REPLAY, SETTLE};
 use super::{Shared, failed, millis};
 
 /// The consumer group every worker reads through.
 const GROUP: &str = "stem";
+
+/// The most messages (or receipts) one script call handles, so that a large
+/// batch does not hold Redis up for long.
+const PER_SCRIPT: usize = 500;
 
 /// A [`Broker`] on Redis Streams. See the [module docs](self) for the layout.
 #[derive(Debug)]
@@ -227,17 +231,26 @@ impl Broker for RedisBroker {
         if envelopes.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
+        let mut by_queue: Vec<(&str, Vec<&Envelope>)> = Vec::new();
         for envelope in &envelopes {
-            PUBLISH
-                .push(&mut pipe, &[&self.queue_key(&envelope.queue)])
-                .arg(envelope.id.to_string())
-                .arg(to_json(envelope)?)
-                .arg(band(envelope))
-                .arg(not_before(envelope))
-                .arg(GROUP)
-                .arg("")
-                .ignore();
+            match by_queue.iter_mut().find(|(queue, _)| *queue == envelope.queue) {
+                Some((_, list)) => list.push(envelope),
+                None => by_queue.push((&envelope.queue, vec![envelope])),
+            }
+        }
+        let mut pipe = redis::pipe();
+        for (queue, list) in by_queue {
+            let key = self.queue_key(queue);
+            for chunk in list.chunks(PER_SCRIPT) {
+                let call = PUBLISH.push(&mut pipe, &[&key]).arg(GROUP);
+                for envelope in chunk {
+                    call.arg(envelope.id.to_string())
+                        .arg(to_json(envelope)?)
+                        .arg(band(envelope))
+                        .arg(not_before(envelope));
+                }
+                call.ignore();
+            }
         }
         scripts::query::<()>(&mut self.shared.conn(), &pipe, "publishing messages").await
     }
@@ -283,17 +296,27 @@ impl Broker for RedisBroker {
         if receipts.is_empty() {
             return Ok(0);
         }
-        let mut pipe = redis::pipe();
+        let mut by_queue: Vec<(&str, Vec<(&Receipt, &str, &str)>)> = Vec::new();
         for receipt in receipts {
-            SETTLE
-                .push(&mut pipe, &[&self.queue_key(&receipt.queue)])
-                .arg("ack")
-                .arg(receipt.id.to_string())
-                .arg(receipt.token)
-                .arg(GROUP);
+            // The tag is `band:entry`; a receipt without one is not ours, so not acked.
+            let Some((band, entry)) = receipt.tag.split_once(':') else { continue };
+            match by_queue.iter_mut().find(|(queue, _)| *queue == receipt.queue) {
+                Some((_, list)) => list.push((receipt, band, entry)),
+                None => by_queue.push((&receipt.queue, vec![(receipt, band, entry)])),
+            }
         }
-        let results: Vec<i64> = scripts::query(&mut self.shared.conn(), &pipe, "acking deliveries").await?;
-        Ok(results.into_iter().filter(|r| *r == 1).count())
+        let mut pipe = redis::pipe();
+        for (queue, list) in by_queue {
+            let key = self.queue_key(queue);
+            for chunk in list.chunks(PER_SCRIPT) {
+                let call = ACK.push(&mut pipe, &[&key]).arg(GROUP);
+                for (receipt, band, entry) in chunk {
+                    call.arg(receipt.id.to_string()).arg(receipt.token).arg(*band).arg(*entry);
+                }
+            }
+        }
+        let acked: Vec<usize> = scripts::query(&mut self.shared.conn(), &pipe, "acking deliveries").await?;
+        Ok(acked.into_iter().sum())
     }
 
     async fn nack(&self, receipt: &Receipt, nack: Nack) -> Result<()> {

@@ -29,6 +29,7 @@ scripts! {
     GROUP_ADD = "group_add.lua";
     CLAIM_CHORD = "claim_chord.lua";
     PUBLISH = "publish.lua";
+    ACK = "ack.lua";
     CLAIM = "claim.lua";
     SETTLE = "settle.lua";
     PURGE = "purge.lua";

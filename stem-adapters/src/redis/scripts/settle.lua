@@ -1,7 +1,7 @@
 -- Settles or extends one delivery, if its receipt is still current: the
 -- message's delivery count equals the receipt's token and its lease has not ended.
 -- KEYS[1] the queue's key prefix.
--- ARGV[1] op: 'ack', 'requeue', 'replace', 'dead' or 'extend'; ARGV[2] task
+-- ARGV[1] op: 'requeue', 'replace', 'dead' or 'extend' (acks go through ack.lua); ARGV[2] task
 -- id; ARGV[3] token; ARGV[4] the group; then per op:
 --   extend:  ARGV[5] the new lease in ms
 --   replace: ARGV[5] envelope (JSON), ARGV[6] band, ARGV[7] not_before ms or ''
@@ -27,9 +27,7 @@ local stream = P .. 's' .. band
 redis.call('XACK', stream, group, entry)
 redis.call('XDEL', stream, entry)
 redis.call('ZREM', leases, id)
-if op == 'ack' then
-  redis.call('DEL', msg)
-elseif op == 'requeue' then
+if op == 'requeue' then
   redis.call('HSET', msg, 'entry', redis.call('XADD', stream, '*', 'id', id))
 elseif op == 'replace' then
   redis.call('HSET', msg, 'env', ARGV[5], 'band', ARGV[6])
