@@ -113,7 +113,7 @@ impl RedisBroker {
             };
             match serde_json::from_str::<Envelope>(env) {
                 Ok(envelope) => {
-                    out.push(Delivery { envelope: Arc::new(envelope), receipt, lease_expires_at: from_ms(*until) })
+                    out.push(Delivery { envelope: Arc::new(envelope), receipt, lease_expires_at: from_ms(*until) });
                 }
                 Err(e) => self.bury_undecodable(&receipt, env, &e).await?,
             }

@@ -163,9 +163,13 @@ impl Shared {
     }
 }
 
-/// The error for a failed Redis command, saying what it was for.
+/// The error for a failed Redis command, saying what it was for, why, and
+/// whether the server is unreachable.
 pub(crate) fn failed(what: &str, e: redis::RedisError) -> Error {
-    Error::adapter(format!("Redis: {what} failed"), e)
+    let unreachable = e.is_connection_refusal() || e.is_connection_dropped() || e.is_io_error() || e.is_timeout();
+    let hint =
+        if unreachable { " (Redis is unreachable: is the server running? the next command reconnects)" } else { "" };
+    Error::adapter(format!("Redis: {what} failed: {e}{hint}"), e)
 }
 
 /// Milliseconds in `d`, at least 1 (Redis rejects a zero expiry).

@@ -210,8 +210,9 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
                 }
             }
             Err(error) => {
-                failures = (failures + 1).min(8);
-                let pause = Duration::from_millis(50 << failures);
+                // 100 ms, doubling up to 2 s: a store that comes back is used again soon.
+                failures = (failures + 1).min(5);
+                let pause = Duration::from_millis(50 << failures).min(Duration::from_secs(2));
                 tracing::warn!(%error, ?pause, "receiving from the broker failed; retrying");
                 tokio::select! {
                     () = reached(level, ShutdownMode::Warm) => return,
