@@ -1,0 +1,44 @@
+//! On Redis too, a message whose stored envelope no longer decodes goes to the
+//! dead letter queue with its reason and its text, and the queue keeps flowing.
+
+use std::time::Duration;
+
+use stem::broker::ReceiveRequest;
+use stem::codec::Payload;
+use stem::{Broker, Envelope};
+use stem_adapters::redis::{RedisOptions, RedisStore};
+use stem_tests::{TestResult, redis_url};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_message_is_dead_lettered_not_lost() -> TestResult {
+    let Some(url) = redis_url() else { return Ok(()) };
+    let namespace = format!("test_bad_{:08x}", fastrand::u32(..));
+    let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&namespace)).await?;
+    let broker = store.broker();
+    let bad = Envelope::new("t", "q", Payload::new("json", b"1".to_vec()));
+    let good = Envelope::new("t", "q", Payload::new("json", b"2".to_vec()));
+    broker.publish_batch(vec![bad.clone(), good.clone()]).await?;
+    // Another program (or an older version) leaves text that is not an envelope.
+    let client = redis::Client::open(url.as_str())?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let key = format!("stem:{namespace}:{{q}}:msg:{}", bad.id);
+    redis::cmd("HSET").arg(&key).arg("env").arg("{not json").query_async::<()>(&mut conn).await?;
+
+    let request = ReceiveRequest {
+        queues: vec!["q".into()],
+        max: 10,
+        lease: Duration::from_secs(30),
+        wait: Duration::from_secs(5),
+        consumer: "test".into(),
+    };
+    let got = broker.receive(&request).await?;
+    assert_eq!(got.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), vec![good.id], "the good message still flows");
+    let dead = broker.list_dead_letters("q", 10, 0).await?.entries;
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].reason.starts_with("undecodable envelope"), "{}", dead[0].reason);
+    assert_eq!(dead[0].envelope.id, bad.id);
+    assert_eq!(dead[0].envelope.args.bytes(), b"{not json", "the stored text is kept whole");
+    assert_eq!((broker.pending_count("q").await?, broker.inflight_count("q").await?), (0, 1));
+    store.delete_namespace().await?;
+    Ok(())
+}
