@@ -161,6 +161,9 @@ fn redis_options(url: &str) -> Result<crate::redis::RedisOptions> {
     }
     let url = if passed.is_empty() { base.to_owned() } else { format!("{base}?{}", passed.join("&")) };
     let mut options = crate::redis::RedisOptions::new(url);
+    if base.to_ascii_lowercase().starts_with("rediss://") {
+        options = options.with_tls(crate::redis::TlsOptions::from_env()?);
+    }
     if let Some(namespace) = namespace {
         options = options.with_namespace(namespace);
     }

@@ -80,3 +80,70 @@ fn server_answers(what: &str, url: &str, default_port: u16) -> bool {
     }
     reachable
 }
+
+/// A `redis-server` of a test's own, on its own port, killed when dropped.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` with `args` on `port` (0: a free one), its files
+    /// in `dir`, and waits until it accepts connections. `None` (the test
+    /// skips, saying why) if `redis-server` cannot run, except under `CI=true`.
+    /// With `tls`, the port is a TLS port and the plain one is off.
+    pub fn start(dir: &TempDir, port: u16, tls: bool, args: &[&str]) -> Option<Self> {
+        let port = if port == 0 { free_port() } else { port };
+        let ports = if tls { ["0".to_owned(), port.to_string()] } else { [port.to_string(), "0".to_owned()] };
+        let spawned = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--save", "", "--port", &ports[0], "--tls-port", &ports[1]])
+            .args(args)
+            .arg("--dir")
+            .arg(dir.file(""))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                assert!(std::env::var("CI").as_deref() != Ok("true"), "redis-server cannot start under CI=true: {e}");
+                eprintln!("skipped: redis-server cannot start ({e}); install Redis to run this test");
+                return None;
+            }
+        };
+        let server = Self { child, port };
+        // Readiness of an outside process: try to connect until it accepts.
+        let deadline = std::time::Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not accept connections on port {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(server)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills it and returns its port (to start it again there).
+    pub fn stop(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("address").port()
+}

@@ -21,6 +21,7 @@ mod keys;
 mod lock;
 mod options;
 mod scripts;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,7 @@ pub use self::broker::RedisBroker;
 use self::keys::Keys;
 pub use self::lock::RedisLockStore;
 pub use self::options::{DEFAULT_NAMESPACE, RedisOptions};
+pub use self::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR, TlsOptions};
 
 /// How long one command may take before the adapter calls the server gone.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,11 +67,7 @@ impl RedisStore {
     /// Connects with `options`.
     pub async fn connect_with(options: RedisOptions) -> stem::Result<Self> {
         let url = options.url();
-        let client = redis::Client::open(url).map_err(|e| {
-            Error::Config(format!(
-                "`{url}` is not a valid Redis URL ({e}); write redis://[user:password@]host[:port][/db] or rediss:// for TLS"
-            ))
-        })?;
+        let client = client(&options)?;
         // A few quick retries per reconnection; a command issued while Redis is
         // away fails (the worker retries it with its own backoff) and the next
         // one tries to reconnect again.
@@ -79,7 +77,18 @@ impl RedisStore {
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(1));
         let conn = client.get_connection_manager_with_config(config).await.map_err(|e| {
-            Error::adapter(format!("connecting to Redis at {url} failed; is the server running and reachable?"), e)
+            let tls = if url.starts_with("rediss://") {
+                format!(
+                    " For TLS, check the certificates ({CA_CERT_VAR}, {CLIENT_CERT_VAR}, {CLIENT_KEY_VAR}); \
+                     {ALLOW_INSECURE_VAR}=true skips verification while debugging."
+                )
+            } else {
+                String::new()
+            };
+            Error::adapter(
+                format!("connecting to Redis at {url} failed: {e}. Is the server running and reachable?{tls}"),
+                e,
+            )
         })?;
         let keys = Keys::new(options.namespace());
         Ok(Self { shared: Arc::new(Shared { client, conn, options, keys, done: tokio::sync::OnceCell::new() }) })
@@ -161,6 +170,33 @@ impl Shared {
     pub(crate) fn options(&self) -> &RedisOptions {
         &self.options
     }
+}
+
+/// The `redis` client for `options`: plain for `redis://`, with the TLS
+/// settings for `rediss://`.
+fn client(options: &RedisOptions) -> stem::Result<redis::Client> {
+    let url = options.url();
+    let invalid = |e: redis::RedisError| {
+        Error::Config(format!(
+            "`{url}` is not a valid Redis URL ({e}); write redis://[user:password@]host[:port][/db] or rediss:// for TLS"
+        ))
+    };
+    let tls = options.tls();
+    if !url.starts_with("rediss://") {
+        if tls.is_set() {
+            return Err(Error::Config(format!(
+                "TLS settings are given but `{url}` is not a TLS URL; use rediss:// to connect with TLS"
+            )));
+        }
+        return redis::Client::open(url).map_err(invalid);
+    }
+    // One crypto provider for rustls, whatever else the process links.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = if tls.allow_insecure && !url.contains('#') { format!("{url}#insecure") } else { url.to_owned() };
+    if tls.allow_insecure {
+        tracing::warn!(%url, "TLS certificate verification is off ({ALLOW_INSECURE_VAR}); use this only while debugging");
+    }
+    redis::Client::build_with_tls(url.as_str(), tls.certificates()?).map_err(invalid)
 }
 
 /// The error for a failed Redis command, saying what it was for, why, and

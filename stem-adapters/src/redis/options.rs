@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use stem::backend::DEFAULT_RESULT_RETENTION;
 
+use super::TlsOptions;
+
 /// The namespace when none is given: keys start with `stem:stem:`.
 pub const DEFAULT_NAMESPACE: &str = "stem";
 
@@ -23,13 +25,19 @@ pub struct RedisOptions {
     url: String,
     namespace: String,
     retention: Duration,
+    tls: TlsOptions,
 }
 
 impl RedisOptions {
     /// Options for the server at `url` (`redis://` or `rediss://`, as the
     /// `redis` crate reads it), with the default namespace and retention.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), namespace: DEFAULT_NAMESPACE.to_owned(), retention: DEFAULT_RESULT_RETENTION }
+        Self {
+            url: url.into(),
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            retention: DEFAULT_RESULT_RETENTION,
+            tls: TlsOptions::default(),
+        }
     }
 
     /// Every key starts with `stem:<namespace>:`, so that several apps (or test
@@ -43,6 +51,17 @@ impl RedisOptions {
     pub fn with_retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
         self
+    }
+
+    /// TLS settings for a `rediss://` URL (see [`TlsOptions::from_env`]).
+    pub fn with_tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The TLS settings.
+    pub fn tls(&self) -> &TlsOptions {
+        &self.tls
     }
 
     /// The server's URL.
