@@ -1,5 +1,5 @@
-//! Storage adapters for Stem: SQLite (the embedded default), with Redis and
-//! Postgres to come, and [`connect`], which picks one from a URL.
+//! Storage adapters for Stem: SQLite (the embedded default), Redis (feature
+//! `redis`), with Postgres to come, and [`connect`], which picks one from a URL.
 //!
 //! ```no_run
 //! # async fn demo() -> stem::Result<()> {
