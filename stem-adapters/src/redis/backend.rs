@@ -30,6 +30,17 @@ impl RedisBackend {
     }
 }
 
+/// Where the reply about one status is.
+enum Answer {
+    /// The n-th reply of the pipeline (an HSETNX).
+    Single(usize),
+    /// The n-th status of the scripted writes.
+    Fenced(usize),
+}
+
+/// The most statuses one script call writes.
+const PER_SCRIPT: usize = 500;
+
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::adapter("encoding a record for Redis", e))
 }
@@ -68,31 +79,56 @@ impl ResultBackend for RedisBackend {
         let channel = keys.done_channel();
         let retention = self.retention_ms();
         let mut pipe = redis::pipe();
+        // Where each status's answer is: (call, index in its reply), or the
+        // place of an HSETNX reply.
+        let mut answers = Vec::with_capacity(statuses.len());
+        let mut fenced: Vec<(String, &TaskStatus)> = Vec::new();
+        let mut replies = 0;
         for status in statuses {
             let key = keys.task(status.id);
-            let json = to_json(status)?;
             if status.fence == 0 && status.state == TaskState::Queued {
                 // A producer's first record: written only where none exists,
                 // so it never replaces a worker's (any worker's fence is higher).
                 // No script needed: a worker's script writes both fields at once,
                 // so whichever comes first, the record ends up whole.
-                pipe.cmd("HSETNX").arg(&key).arg("status").arg(json);
+                pipe.cmd("HSETNX").arg(&key).arg("status").arg(to_json(status)?);
                 pipe.cmd("HSETNX").arg(&key).arg("fence").arg(0).ignore();
-                continue;
+                answers.push(Answer::Single(replies));
+                replies += 1;
+            } else {
+                answers.push(Answer::Fenced(fenced.len()));
+                fenced.push((key, status));
             }
-            let terminal = if status.state.is_terminal() { "1" } else { "0" };
-            let id = status.id.to_string();
-            SET_STATUS
-                .push(&mut pipe, &[&key])
-                .arg(status.fence)
-                .arg(json)
-                .arg(terminal)
-                .arg(retention)
-                .arg(id)
-                .arg(&channel);
         }
-        let written: Vec<i64> = scripts::query(&mut self.shared.conn(), &pipe, "writing task statuses").await?;
-        Ok(written.into_iter().map(|w| w == 1).collect())
+        // The fenced writes go in scripts of up to PER_SCRIPT statuses (the
+        // adapter talks to one Redis, not a cluster: one script may touch the
+        // keys of many tasks).
+        let chunks: Vec<&[(String, &TaskStatus)]> = fenced.chunks(PER_SCRIPT).collect();
+        for chunk in &chunks {
+            let names: Vec<&str> = chunk.iter().map(|(key, _)| key.as_str()).collect();
+            let call = SET_STATUS.push(&mut pipe, &names).arg(retention).arg(&channel);
+            for (_, status) in chunk.iter() {
+                let fin = if status.state.is_terminal() { "1" } else { "0" };
+                call.arg(status.fence).arg(to_json(status)?).arg(fin).arg(status.id.to_string());
+            }
+        }
+        let values: Vec<redis::Value> = scripts::query(&mut self.shared.conn(), &pipe, "writing task statuses").await?;
+        let (singles, scripted) = values.split_at(replies.min(values.len()));
+        let scripted: Vec<Vec<i64>> = scripted
+            .iter()
+            .map(|v| {
+                redis::from_redis_value(v.clone())
+                    .map_err(|e| Error::adapter("Redis: a status write's reply is not a list of numbers", e))
+            })
+            .collect::<Result<_>>()?;
+        let flat: Vec<i64> = scripted.into_iter().flatten().collect();
+        answers
+            .into_iter()
+            .map(|answer| match answer {
+                Answer::Single(at) => Ok(matches!(singles.get(at), Some(redis::Value::Int(1)))),
+                Answer::Fenced(at) => Ok(flat.get(at) == Some(&1)),
+            })
+            .collect()
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {

@@ -1,8 +1,9 @@
 //! Hearing of final states: one pub/sub subscription per store wakes the
 //! `wait` calls of this process, so that they never poll.
 //!
-//! Every final status write publishes the task id on the namespace's done
-//! channel (see `set_status.lua`). If the subscription breaks, the listener
+//! Every batch of status writes publishes the ids of the tasks that reached a
+//! final state, separated by spaces, on the namespace's done channel (see
+//! `set_status.lua`). If the subscription breaks, the listener
 //! reconnects with backoff and then wakes every waiter, since a message may
 //! have been missed; each waiter then reads its task's status again.
 
@@ -79,8 +80,9 @@ async fn listen(client: redis::Client, channel: String, mut pubsub: redis::aio::
         {
             let mut messages = pubsub.on_message();
             while let Some(message) = messages.next().await {
-                let id = message.get_payload::<String>().ok().and_then(|s| s.parse::<TaskId>().ok());
-                if let Some(id) = id {
+                // One message names every task of one batch that reached a final state.
+                let ids = message.get_payload::<String>().unwrap_or_default();
+                for id in ids.split(' ').filter_map(|s| s.parse::<TaskId>().ok()) {
                     waiters.wake(id);
                 }
             }

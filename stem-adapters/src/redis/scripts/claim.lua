@@ -29,20 +29,20 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0
 end
 
 local out = {}
-local function take(id, msg, band, entry)
+local function take(id, msg, band, entry, env)
   local deliveries = redis.call('HINCRBY', msg, 'deliveries', 1)
   local until_ms = now + lease
   redis.call('ZADD', leases, until_ms, id)
-  out[#out + 1] = {id, band, entry, deliveries, redis.call('HGET', msg, 'env'), until_ms}
+  out[#out + 1] = {id, band, entry, deliveries, env, until_ms}
 end
 
 if max > 0 then
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, max)) do
     local msg = P .. 'msg:' .. id
-    local band, entry = unpack(redis.call('HMGET', msg, 'band', 'entry'))
+    local band, entry, env = unpack(redis.call('HMGET', msg, 'band', 'entry', 'env'))
     if band and entry then
       redis.call('XCLAIM', P .. 's' .. band, group, consumer, 0, entry, 'JUSTID')
-      take(id, msg, band, entry)
+      take(id, msg, band, entry, env)
     else
       redis.call('ZREM', leases, id)
     end
@@ -63,8 +63,9 @@ for band = 9, 0, -1 do
         local entry, fields = e[1], e[2]
         local id = fields[2]
         local msg = P .. 'msg:' .. id
-        if redis.call('HGET', msg, 'entry') == entry then
-          take(id, msg, tostring(band), entry)
+        local current, env = unpack(redis.call('HMGET', msg, 'entry', 'env'))
+        if current == entry then
+          take(id, msg, tostring(band), entry, env)
         else
           -- A message deleted (purged) or moved since this entry was added.
           redis.call('XACK', stream, group, entry)

@@ -1,18 +1,29 @@
--- Writes a task's status unless a newer delivery already wrote one (fencing).
--- KEYS[1] the task's hash.
--- ARGV[1] the fence, ARGV[2] the status (JSON), ARGV[3] '1' if the state is
--- final, ARGV[4] the retention in milliseconds, ARGV[5] the task id,
--- ARGV[6] the channel that hears of final states.
--- Returns 1 if written, 0 if refused.
-local current = redis.call('HGET', KEYS[1], 'fence')
-if current and tonumber(current) > tonumber(ARGV[1]) then
-  return 0
+-- Writes task statuses unless a newer delivery already wrote one (fencing),
+-- then publishes the ids of those that reached a final state, in one message.
+-- KEYS: one task hash per status.
+-- ARGV[1] the retention in milliseconds, ARGV[2] the channel that hears of
+-- final states, then four per status: fence, status (JSON), '1' if final, task id.
+-- Returns, per status, 1 if written and 0 if refused.
+local retention, channel = ARGV[1], ARGV[2]
+local written, done = {}, {}
+for i = 1, #KEYS do
+  local key, at = KEYS[i], 3 + (i - 1) * 4
+  local fence, status, final, id = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+  local current = redis.call('HGET', key, 'fence')
+  if current and tonumber(current) > tonumber(fence) then
+    written[i] = 0
+  else
+    redis.call('HSET', key, 'fence', fence, 'status', status)
+    if final == '1' then
+      redis.call('PEXPIRE', key, retention)
+      done[#done + 1] = id
+    else
+      redis.call('PERSIST', key)
+    end
+    written[i] = 1
+  end
 end
-redis.call('HSET', KEYS[1], 'fence', ARGV[1], 'status', ARGV[2])
-if ARGV[3] == '1' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-  redis.call('PUBLISH', ARGV[6], ARGV[5])
-else
-  redis.call('PERSIST', KEYS[1])
+if #done > 0 then
+  redis.call('PUBLISH', channel, table.concat(done, ' '))
 end
-return 1
+return written
