@@ -279,6 +279,8 @@ mod tests {
     async fn a_bad_redis_url_or_an_absent_server_names_itself() {
         let message = config_error(open("redis://h:notaport").await);
         assert!(message.contains("not a valid Redis URL"), "{message}");
+        let message = config_error(open("redis://h?namespace=a*b").await);
+        assert!(message.contains("namespace `a*b` is not valid"), "{message}");
         // Nothing listens on port 1.
         let error = open("redis://127.0.0.1:1").await.expect_err("no server");
         assert!(error.to_string().contains("is the server running"), "{error}");

@@ -67,6 +67,12 @@ impl RedisStore {
     /// Connects with `options`.
     pub async fn connect_with(options: RedisOptions) -> stem::Result<Self> {
         let url = options.url();
+        let namespace = options.namespace();
+        if namespace.is_empty() || !namespace.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(Error::Config(format!(
+                "the Redis namespace `{namespace}` is not valid; use letters, digits, `_` and `-` (default `{DEFAULT_NAMESPACE}`)"
+            )));
+        }
         let client = client(&options)?;
         // A few quick retries per reconnection; a command issued while Redis is
         // away fails (the worker retries it with its own backoff) and the next

@@ -41,7 +41,8 @@ impl RedisOptions {
     }
 
     /// Every key starts with `stem:<namespace>:`, so that several apps (or test
-    /// cases) share one Redis without seeing each other's data.
+    /// cases) share one Redis without seeing each other's data. Letters,
+    /// digits, `_` and `-` only.
     pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
         self
