@@ -283,6 +283,6 @@ mod tests {
         assert!(message.contains("namespace `a*b` is not valid"), "{message}");
         // Nothing listens on port 1.
         let error = open("redis://127.0.0.1:1").await.expect_err("no server");
-        assert!(error.to_string().contains("is the server running"), "{error}");
+        assert!(error.to_string().contains("Is the server running"), "{error}");
     }
 }
