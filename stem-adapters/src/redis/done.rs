@@ -29,7 +29,10 @@ impl Waiters {
         if let Some(notify) = map.get(&id).and_then(Weak::upgrade) {
             return notify;
         }
-        map.retain(|_, w| w.strong_count() > 0);
+        if map.len() >= 1024 && map.len().is_power_of_two() {
+            // Forget the waiters that are gone, now and then: amortized, not per call.
+            map.retain(|_, w| w.strong_count() > 0);
+        }
         let notify = Arc::new(Notify::new());
         map.insert(id, Arc::downgrade(&notify));
         notify
