@@ -9,7 +9,9 @@
 //!   checks, in one script, that the receipt's token is the current count and
 //!   that its lease has not ended, so a stale worker can neither ack nor nack.
 //! - `delayed`: a sorted set of task ids by `not_before`, moved onto the
-//!   streams by the claim script when due.
+//!   streams by the claim script when due; `wake`: a short stream that gets an
+//!   entry whenever a delayed message is added, so that blocked receivers wake
+//!   and shorten their wait to its time.
 //! - `dead`, `dead:<id>`, `dead_seq`: the dead letter queue, ordered by when
 //!   each was dead-lettered.
 //!

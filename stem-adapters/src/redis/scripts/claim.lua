@@ -84,9 +84,11 @@ for _, set in ipairs({delayed, leases}) do
     if next_event < 0 or at < next_event then next_event = at end
   end
 end
+-- The band streams, and the wake stream that gets an entry whenever a
+-- delayed message is added, so that a blocked receiver recomputes its wait.
 local lasts = {}
-for band = 9, 0, -1 do
-  local stream = P .. 's' .. band
+for band = 10, 0, -1 do
+  local stream = band == 10 and (P .. 'wake') or (P .. 's' .. band)
   local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
   lasts[#lasts + 1] = {stream, last[1] and last[1][1] or '0-0'}
 end

@@ -17,6 +17,8 @@ for i = 2, #ARGV, 4 do
   if not_before and not_before > now then
     redis.call('HDEL', msg, 'entry')
     redis.call('ZADD', P .. 'delayed', not_before, id)
+    -- Wakes receivers blocked past this message's time (see claim.lua).
+    redis.call('XADD', P .. 'wake', 'MAXLEN', '~', 16, '*', 'at', not_before)
   else
     local stream = P .. 's' .. band
     if not ready[stream] then

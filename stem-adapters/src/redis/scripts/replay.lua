@@ -18,6 +18,7 @@ local not_before = tonumber(ARGV[4])
 if not_before and not_before > now then
   redis.call('HDEL', msg, 'entry')
   redis.call('ZADD', P .. 'delayed', not_before, id)
+  redis.call('XADD', P .. 'wake', 'MAXLEN', '~', 16, '*', 'at', not_before)
   return 1
 end
 local stream = P .. 's' .. ARGV[3]

@@ -35,6 +35,7 @@ elseif op == 'replace' then
   if not_before and not_before > now then
     redis.call('HDEL', msg, 'entry')
     redis.call('ZADD', P .. 'delayed', not_before, id)
+    redis.call('XADD', P .. 'wake', 'MAXLEN', '~', 16, '*', 'at', not_before)
   else
     local target = P .. 's' .. ARGV[6]
     if redis.call('EXISTS', target) == 0 then
