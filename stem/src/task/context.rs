@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -34,11 +34,32 @@ struct Inner {
     lease: Arc<Lease>,
     /// The worker's writer, so progress lands in order with the worker's own writes.
     writer: mpsc::UnboundedSender<Op>,
-    cancel: CancellationToken,
-    soft_limit: CancellationToken,
+    cancel: LazyToken,
+    soft_limit: LazyToken,
     /// Set once the task has written a status of its own (progress), so the
     /// worker's later "started" write does not overwrite it.
     reported: AtomicBool,
+}
+
+/// A cancellation token made on first use: most runs end without anyone
+/// asking whether they were cancelled, and then no token is ever made.
+#[derive(Default)]
+struct LazyToken(OnceLock<CancellationToken>);
+
+impl LazyToken {
+    fn get(&self) -> &CancellationToken {
+        self.0.get_or_init(CancellationToken::new)
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.0.get().is_some_and(CancellationToken::is_cancelled)
+    }
+}
+
+impl From<Option<CancellationToken>> for LazyToken {
+    fn from(token: Option<CancellationToken>) -> Self {
+        Self(token.map(OnceLock::from).unwrap_or_default())
+    }
 }
 
 /// A delivery's lease as the worker tracks it: when it ends and how long each
@@ -74,10 +95,21 @@ impl TaskContext {
         receipt: Receipt,
         lease: Arc<Lease>,
         writer: mpsc::UnboundedSender<Op>,
-        (cancel, soft_limit): (CancellationToken, CancellationToken),
+        cancel: Option<CancellationToken>,
     ) -> Self {
+        let (cancel, soft_limit) = (LazyToken::from(cancel), LazyToken::default());
         let reported = AtomicBool::new(false);
         Self { inner: Arc::new(Inner { envelope, stem, receipt, lease, writer, cancel, soft_limit, reported }) }
+    }
+
+    /// The token the worker cancels to ask the task to stop.
+    pub(crate) fn cancel_token(&self) -> CancellationToken {
+        self.inner.cancel.get().clone()
+    }
+
+    /// The token the worker cancels when the soft time limit passes.
+    pub(crate) fn soft_limit_token(&self) -> CancellationToken {
+        self.inner.soft_limit.get().clone()
     }
 
     /// Whether the task has written a status of its own.
@@ -181,7 +213,7 @@ impl TaskContext {
 
     /// Completes when the worker asks this task to stop.
     pub async fn cancelled(&self) {
-        self.inner.cancel.cancelled().await;
+        self.inner.cancel.get().cancelled().await;
     }
 
     /// Whether the soft time limit has passed.
@@ -191,7 +223,7 @@ impl TaskContext {
 
     /// Completes when the soft time limit passes (never, without one).
     pub async fn soft_limit(&self) {
-        self.inner.soft_limit.cancelled().await;
+        self.inner.soft_limit.get().cancelled().await;
     }
 }
 

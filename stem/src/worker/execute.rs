@@ -139,8 +139,6 @@ struct Started {
     ctx: TaskContext,
     future: Guarded,
     lease: Arc<Lease>,
-    cancel: CancellationToken,
-    soft: CancellationToken,
     at: Instant,
 }
 
@@ -151,28 +149,27 @@ impl Run {
         shared.inline.get(self.registration.name()).unwrap_or(&NEVER)
     }
 
-    /// A new lease (from the delivery's) and cancellation token for the task.
-    fn lease(&self, shared: &Shared) -> (Arc<Lease>, CancellationToken) {
+    /// A new lease for the task, from the delivery's.
+    fn lease(&self, shared: &Shared) -> Arc<Lease> {
         let length = self.registration.options().visibility_timeout.unwrap_or(shared.config.lease);
-        (Arc::new(Lease::new(self.lease_expires_at, length)), CancellationToken::new())
+        Arc::new(Lease::new(self.lease_expires_at, length))
     }
 
     /// Builds the context and calls the handler; `None` (dead-lettered) when
     /// the arguments do not decode.
-    fn begin(&self, shared: &Arc<Shared>, lease: Arc<Lease>, cancel: CancellationToken) -> Option<Started> {
-        let soft = CancellationToken::new();
+    fn begin(&self, shared: &Arc<Shared>, lease: Arc<Lease>, cancel: Option<CancellationToken>) -> Option<Started> {
         let ctx = TaskContext::new(
             Arc::clone(&self.envelope),
             shared.stem.clone(),
             self.receipt.clone(),
             Arc::clone(&lease),
             shared.ops.clone(),
-            (cancel.clone(), soft.clone()),
+            cancel,
         );
         match (self.registration.handler())(ctx.clone(), &self.envelope.args) {
             Ok(future) => {
                 let future = AssertUnwindSafe(future).catch_unwind();
-                Some(Started { ctx, future, lease, cancel, soft, at: Instant::now() })
+                Some(Started { ctx, future, lease, at: Instant::now() })
             }
             Err(error) => {
                 let reason = format!("undecodable arguments for task `{}`: {error}", self.envelope.task);
@@ -185,8 +182,7 @@ impl Run {
     /// Polls the task once here; finishes it if that was enough, otherwise
     /// hands it to its own tokio task.
     fn first_poll(self, shared: &Arc<Shared>, tracker: &TaskTracker, permits: &mut Permits) {
-        let (lease, cancel) = self.lease(shared);
-        let Some(mut started) = self.begin(shared, lease, cancel) else { return };
+        let Some(mut started) = self.begin(shared, self.lease(shared), None) else { return };
         // A waker that does nothing is enough: the tokio task polls the future
         // again as soon as it starts, and the future registers that task's waker.
         let mut cx = Context::from_waker(Waker::noop());
@@ -201,7 +197,7 @@ impl Run {
                 self.finish(shared, caught(result), None);
             }
             Poll::Pending => {
-                let held = self.hold(shared, &started.lease, &started.cancel);
+                let held = self.hold(shared, &started.lease, &started.ctx.cancel_token());
                 if !started.ctx.reported() {
                     self.send_started(shared);
                 }
@@ -214,7 +210,7 @@ impl Run {
     /// then runs the task to its end in this tokio task.
     async fn when_free(self, shared: Arc<Shared>, prefetch: Option<OwnedSemaphorePermit>) {
         // Held while waiting, so that a hard shutdown can put it back.
-        let (lease, cancel) = self.lease(&shared);
+        let (lease, cancel) = (self.lease(&shared), CancellationToken::new());
         let held = self.hold(&shared, &lease, &cancel);
         let slot = tokio::select! {
             biased;
@@ -228,7 +224,7 @@ impl Run {
             return;
         };
         self.send_started(&shared);
-        let Some(mut started) = self.begin(&shared, lease, cancel) else { return };
+        let Some(mut started) = self.begin(&shared, lease, Some(cancel)) else { return };
         let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut started.future).poll(cx))).await;
         if let Poll::Ready(result) = first {
             if started.at.elapsed() <= INLINE_AFTER {
@@ -247,7 +243,8 @@ impl Run {
         let hard = self.envelope.time_limits.hard.or(self.registration.options().time_limit);
         let soft = self.envelope.time_limits.soft.or(self.registration.options().soft_time_limit);
         let limits = Limits { hard, soft, from: started.at };
-        let outcome = supervise(started.future, limits, &started.soft, &held.abort).await;
+        let soft_token = limits.soft.map(|_| started.ctx.soft_limit_token());
+        let outcome = supervise(started.future, limits, soft_token.as_ref(), &held.abort).await;
         if held.settled.swap(true, Ordering::SeqCst) {
             return; // a hard shutdown already put it back
         }
@@ -343,7 +340,7 @@ struct Limits {
 async fn supervise(
     mut future: Guarded,
     limits: Limits,
-    soft_token: &CancellationToken,
+    soft_token: Option<&CancellationToken>,
     abort: &CancellationToken,
 ) -> Outcome {
     // Timers exist only for the limits that are set.
@@ -357,7 +354,9 @@ async fn supervise(
             Some(()) = &mut hard_timer, if limits.hard.is_some() => return Outcome::TimedOut(limits.hard.unwrap_or_default()),
             Some(()) = &mut soft_timer, if soft_pending => {
                 soft_pending = false;
-                soft_token.cancel();
+                if let Some(token) = soft_token {
+                    token.cancel();
+                }
             }
             () = abort.cancelled() => return Outcome::Aborted,
         }
