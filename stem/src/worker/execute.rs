@@ -257,11 +257,7 @@ impl Run {
         let (envelope, receipt) = (&self.envelope, &self.receipt);
         let policy = &self.registration.options().retry;
         let op = match outcome {
-            Outcome::Succeeded(result) => {
-                let mut st = settle::status(envelope, receipt, TaskState::Succeeded);
-                st.result = Some(result);
-                Op::Finish(st, self.receipt, Finish::Ack)
-            }
+            Outcome::Succeeded(result) => Op::Succeeded(self.envelope, self.receipt, result),
             Outcome::Failed(error) => {
                 let info = ErrorInfo { kind: error.kind().to_owned(), message: error.message().to_owned() };
                 settle::failure(envelope, receipt, policy, info, error.action())

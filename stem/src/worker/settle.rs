@@ -1,12 +1,14 @@
 //! Settling outcomes: what a finished delivery turns into, and the writer that
 //! records statuses and then acks, in batches.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backend::{ErrorInfo, TaskState, TaskStatus};
 use crate::broker::{Nack, Receipt};
+use crate::codec::Payload;
 use crate::envelope::Envelope;
 use crate::producer::Stem;
 use crate::task::{RetryAction, RetryPolicy};
@@ -19,6 +21,10 @@ pub(crate) enum Op {
     /// Record a delivery's outcome, then settle it with the broker if the
     /// status was accepted (its fence still current).
     Finish(TaskStatus, Receipt, Finish),
+    /// A run that succeeded with this result: recorded and acked like a
+    /// `Finish`, its status built by the writer rather than by the consume loop,
+    /// which is the busier of the two.
+    Succeeded(Arc<Envelope>, Receipt, Payload),
     /// Everything is sent; flush and stop.
     Close,
 }
@@ -149,12 +155,13 @@ fn elide_superseded(ops: &mut Vec<Op>) {
     let mut later = std::collections::HashSet::with_capacity(ops.len());
     let mut keep = vec![true; ops.len()];
     for (i, op) in ops.iter().enumerate().rev() {
-        let (status, elidable) = match op {
-            Op::Status(status, done) => (status, done.is_none()),
-            Op::Finish(status, ..) => (status, false),
+        let (id, fence, elidable) = match op {
+            Op::Status(status, done) => (status.id, status.fence, done.is_none()),
+            Op::Finish(status, ..) => (status.id, status.fence, false),
+            Op::Succeeded(envelope, receipt, _) => (envelope.id, receipt.token, false),
             Op::Close => continue,
         };
-        let fresh = later.insert((status.id, status.fence));
+        let fresh = later.insert((id, fence));
         keep[i] = fresh || !elidable;
     }
     let mut keep = keep.into_iter();
@@ -170,6 +177,12 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) {
             Op::Status(status, done) => {
                 statuses.push(status);
                 tails.push(Tail::Written(done));
+            }
+            Op::Succeeded(envelope, receipt, result) => {
+                let mut st = status(&envelope, &receipt, TaskState::Succeeded);
+                st.result = Some(result);
+                tails.push(Tail::Settle(receipt, Finish::Ack, None));
+                statuses.push(st);
             }
             Op::Finish(status, receipt, finish) => {
                 // The name is kept for the dead letter log line only.
@@ -303,7 +316,7 @@ mod tests {
             .map(|op| match op {
                 Op::Status(st, done) => (st.id, st.state, done.is_some()),
                 Op::Finish(st, ..) => (st.id, st.state, false),
-                Op::Close => unreachable!(),
+                Op::Succeeded(..) | Op::Close => unreachable!(),
             })
             .collect();
         assert_eq!(
