@@ -29,10 +29,12 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0
 end
 
 local out = {}
+local until_ms = now + lease
+local leased = {}
 local function take(id, msg, band, entry, env)
   local deliveries = redis.call('HINCRBY', msg, 'deliveries', 1)
-  local until_ms = now + lease
-  redis.call('ZADD', leases, until_ms, id)
+  leased[#leased + 1] = until_ms
+  leased[#leased + 1] = id
   out[#out + 1] = {id, band, entry, deliveries, env, until_ms}
 end
 
@@ -74,6 +76,11 @@ for band = 9, 0, -1 do
       end
     end
   end
+end
+
+-- Every lease of this call ends at the same time: one ZADD for all.
+for i = 1, #leased, 1000 do
+  redis.call('ZADD', leases, unpack(leased, i, math.min(i + 999, #leased)))
 end
 
 local next_event = -1
