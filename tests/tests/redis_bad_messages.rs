@@ -42,3 +42,38 @@ async fn an_undecodable_message_is_dead_lettered_not_lost() -> TestResult {
     store.delete_namespace().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_does_not_wait_behind_an_undecodable_message() -> TestResult {
+    let Some(url) = redis_url() else { return Ok(()) };
+    let namespace = format!("test_behind_{:08x}", fastrand::u32(..));
+    let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&namespace)).await?;
+    let broker = store.broker();
+    let bad = Envelope::new("t", "q", Payload::new("json", b"1".to_vec()));
+    let good = Envelope::new("t", "q", Payload::new("json", b"2".to_vec()));
+    broker.publish_batch(vec![bad.clone(), good.clone()]).await?;
+    let client = redis::Client::open(url.as_str())?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let key = format!("stem:{namespace}:{{q}}:msg:{}", bad.id);
+    redis::cmd("HSET").arg(&key).arg("env").arg("{not json").query_async::<()>(&mut conn).await?;
+
+    // One at a time: the first read finds only the bad one; the good one is
+    // ready behind it, and must come at once, not when the 5 s wait ends.
+    let request = ReceiveRequest {
+        queues: vec!["q".into()],
+        max: 1,
+        lease: Duration::from_secs(30),
+        wait: Duration::from_secs(5),
+        consumer: "test".into(),
+    };
+    let started = tokio::time::Instant::now();
+    let got = broker.receive(&request).await?;
+    assert_eq!(got.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), vec![good.id]);
+    assert!(started.elapsed() < Duration::from_secs(2), "waited {:?} behind a buried message", started.elapsed());
+
+    // A receipt this broker did not make (no stream entry in its tag) acks nothing.
+    let foreign = stem::broker::Receipt { id: good.id, queue: "q".into(), token: 1, tag: String::new() };
+    assert_eq!(broker.ack_batch(&[foreign]).await?, 0);
+    store.delete_namespace().await?;
+    Ok(())
+}

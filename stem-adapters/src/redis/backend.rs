@@ -38,6 +38,9 @@ enum Answer {
     Fenced(usize),
 }
 
+/// How often a `wait` reads the status again even without a notification.
+const SAFETY_NET: Duration = Duration::from_secs(3);
+
 /// The most statuses one script call writes.
 const PER_SCRIPT: usize = 500;
 
@@ -153,7 +156,10 @@ impl ResultBackend for RedisBackend {
             if status.as_ref().is_some_and(|s| s.state.is_terminal()) || Instant::now() >= deadline {
                 return Ok(status);
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            // Woken by the subscription; the read again every few seconds is
+            // a safety net for a subscription that died without a sound.
+            let look_again = deadline.min(Instant::now() + SAFETY_NET);
+            if tokio::time::timeout_at(look_again, notified).await.is_err() && Instant::now() >= deadline {
                 return self.get(id).await;
             }
         }

@@ -67,8 +67,9 @@ pub struct RedisBroker {
 /// One row of `claim.lua`'s result: id, band, entry, deliveries, envelope, lease end.
 type Claimed = (String, String, String, u64, String, i64);
 
-/// `claim.lua`'s result: server time, next event, claimed rows, last entry per stream.
-type ClaimResult = (i64, i64, Vec<Claimed>, Vec<(String, String)>);
+/// `claim.lua`'s result: server time, next event, claimed rows, last entry per
+/// stream, entries read (usable or not).
+type ClaimResult = (i64, i64, Vec<Claimed>, Vec<(String, String)>, u64);
 
 impl RedisBroker {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
@@ -269,11 +270,13 @@ impl Broker for RedisBroker {
             let mut out = Vec::new();
             let mut lasts = Vec::new();
             let mut next_in: Option<i64> = None;
+            let mut touched = 0;
             for queue in &queues {
                 let max = request.max.saturating_sub(out.len());
-                let ((now, next, _, queue_lasts), delivered) = self.claim(queue, request, max).await?;
+                let ((now, next, _, queue_lasts, read), delivered) = self.claim(queue, request, max).await?;
                 out.extend(delivered);
                 lasts.extend(queue_lasts);
+                touched += read;
                 if next >= 0 {
                     let due = (next - now).max(0);
                     next_in = Some(next_in.map_or(due, |n| n.min(due)));
@@ -281,6 +284,11 @@ impl Broker for RedisBroker {
             }
             if !out.is_empty() || request.max == 0 {
                 return Ok(out);
+            }
+            if touched > 0 {
+                // Entries were read but none was usable (stale, or buried as
+                // undecodable): more may be ready behind them; look again.
+                continue;
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {
@@ -295,9 +303,6 @@ impl Broker for RedisBroker {
     }
 
     async fn ack_batch(&self, receipts: &[Receipt]) -> Result<usize> {
-        if receipts.is_empty() {
-            return Ok(0);
-        }
         let mut by_queue: Vec<(&str, Vec<(&Receipt, &str, &str)>)> = Vec::new();
         for receipt in receipts {
             // The tag is `band:entry`; a receipt without one is not ours, so not acked.
@@ -306,6 +311,9 @@ impl Broker for RedisBroker {
                 Some((_, list)) => list.push((receipt, band, entry)),
                 None => by_queue.push((&receipt.queue, vec![(receipt, band, entry)])),
             }
+        }
+        if by_queue.is_empty() {
+            return Ok(0);
         }
         let mut pipe = redis::pipe();
         for (queue, list) in by_queue {

@@ -1,5 +1,6 @@
-//! The Redis lock store: `SET NX PX` to take a lock, compare-and-act scripts to
-//! renew and release it, so only the owner can do either.
+//! The Redis lock store: one key per lock holding its owner, with scripts that
+//! take it (free, or already the caller's), renew it and release it, so only the
+//! owner can do the last two.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use stem::{LockStore, Result};
 
-use super::scripts::{LOCK_RELEASE, LOCK_RENEW};
+use super::scripts::{LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW};
 use super::{Shared, failed, millis};
 
 /// A [`LockStore`] on Redis: one key per lock, holding its owner, expiring with
@@ -26,16 +27,15 @@ impl RedisLockStore {
 #[async_trait]
 impl LockStore for RedisLockStore {
     async fn acquire(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool> {
-        let set: Option<String> = redis::cmd("SET")
-            .arg(self.shared.keys().lock(key))
+        let held: i64 = LOCK_ACQUIRE
+            .script()
+            .key(self.shared.keys().lock(key))
             .arg(owner)
-            .arg("NX")
-            .arg("PX")
             .arg(millis(ttl))
-            .query_async(&mut self.shared.conn())
+            .invoke_async(&mut self.shared.conn())
             .await
             .map_err(|e| failed("taking a lock", e))?;
-        Ok(set.is_some())
+        Ok(held == 1)
     }
 
     async fn renew(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool> {

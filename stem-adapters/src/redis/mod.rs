@@ -214,7 +214,11 @@ pub(crate) fn failed(what: &str, e: redis::RedisError) -> Error {
     Error::adapter(format!("Redis: {what} failed: {e}{hint}"), e)
 }
 
-/// Milliseconds in `d`, at least 1 (Redis rejects a zero expiry).
+/// The longest duration the adapter hands to Redis: ten years. Longer ones are
+/// cut to it, so that times stay exact in Lua's numbers (doubles).
+const MAX_MILLIS: u64 = 10 * 365 * 24 * 3600 * 1000;
+
+/// Milliseconds in `d`, at least 1 (Redis rejects a zero expiry), at most ten years.
 pub(crate) fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).clamp(1, MAX_MILLIS)
 }

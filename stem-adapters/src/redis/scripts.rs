@@ -23,6 +23,7 @@ macro_rules! scripts {
 }
 
 scripts! {
+    LOCK_ACQUIRE = "lock_acquire.lua";
     LOCK_RENEW = "lock_renew.lua";
     LOCK_RELEASE = "lock_release.lua";
     SET_STATUS = "set_status.lua";

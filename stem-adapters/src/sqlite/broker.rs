@@ -461,7 +461,12 @@ impl Broker for SqliteBroker {
         self.shared
             .db
             .call("purge", move |conn| {
-                conn.prepare_cached("DELETE FROM stem_messages WHERE queue = ? AND state IN (0, 3)")?.execute([queue])
+                // Ready and delayed messages, and leased ones whose lease ended
+                // (for a leased message, `ready_at` is the lease's end).
+                conn.prepare_cached(
+                    "DELETE FROM stem_messages WHERE queue = ? AND (state IN (0, 3) OR (state = 1 AND ready_at <= ?))",
+                )?
+                .execute(params![queue, now_ms()])
             })
             .await
     }

@@ -379,6 +379,7 @@ impl Broker for MemoryBroker {
     async fn purge(&self, queue: &str) -> Result<usize> {
         let mut state = self.state();
         Ok(state.queues.get_mut(queue).map_or(0, |q| {
+            q.tidy(Utc::now()); // messages whose lease ended are ready again, so they go too
             let n = q.pending() + q.delayed.len();
             q.ready.iter_mut().for_each(VecDeque::clear);
             q.delayed.clear();

@@ -1,5 +1,5 @@
 //! The [`Broker`] conformance suite: the Dart project's 16 broker cases plus
-//! batches, fencing, nack with delay and dead letter paging.
+//! batches, fencing, nack with delay, dead letter paging and purge of ended leases.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -58,6 +58,8 @@ const CASES: &[Case<Store>] = cases!(Store:
     purge_dead_letters_honours_limit,
     concurrent_receivers_never_share_a_message,
     settling_after_the_lease_ended_is_refused,
+    purge_also_removes_messages_whose_lease_ended,
+    the_same_receipt_twice_in_one_ack_batch_counts_once,
 );
 
 fn envelope(queue: &str) -> Envelope {
@@ -430,4 +432,23 @@ async fn settling_after_the_lease_ended_is_refused(broker: Store) {
     assert!(broker.nack(&d.receipt, Nack::Requeue).await.is_err(), "nack after the lease");
     assert!(broker.dead_letter(&d.receipt, "late").await.is_err(), "dead letter after the lease");
     assert_eq!(receive_one(&broker, "q", LEASE).await.envelope.id, e.id, "the message is delivered again");
+}
+
+async fn purge_also_removes_messages_whose_lease_ended(broker: Store) {
+    broker.publish(envelope("q")).await.expect("publish");
+    let d = receive_one(&broker, "q", SHORT).await;
+    tokio::time::sleep(SHORT * 2).await; // past the lease, on purpose
+    assert_eq!(counts(&broker, "q").await, (1, 0), "a message whose lease ended counts as pending");
+    assert_eq!(broker.purge("q").await.expect("purge"), 1, "and purge removes it");
+    assert_eq!(counts(&broker, "q").await, (0, 0));
+    assert_eq!(broker.ack_batch(std::slice::from_ref(&d.receipt)).await.expect("ack"), 0);
+    receive_none(&broker, "q", SHORT, "a purged message came back").await;
+}
+
+async fn the_same_receipt_twice_in_one_ack_batch_counts_once(broker: Store) {
+    broker.publish(envelope("q")).await.expect("publish");
+    let d = receive_one(&broker, "q", LEASE).await;
+    let twice = [d.receipt.clone(), d.receipt.clone()];
+    assert_eq!(broker.ack_batch(&twice).await.expect("ack"), 1, "one message, acked once");
+    assert_eq!(counts(&broker, "q").await, (0, 0));
 }

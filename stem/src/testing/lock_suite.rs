@@ -1,4 +1,5 @@
-//! The [`LockStore`] conformance suite: the Dart project's 7 lock store cases.
+//! The [`LockStore`] conformance suite: the Dart project's 7 lock store cases,
+//! plus the owner taking its own lock again.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ const CASES: &[Case<Store>] = cases!(Store:
     only_one_contender_acquires,
     renew_by_another_owner_is_refused,
     renew_after_expiry_fails,
+    the_owner_acquiring_again_renews,
 );
 
 const LONG: Duration = Duration::from_secs(30);
@@ -83,4 +85,12 @@ async fn renew_after_expiry_fails(locks: Store) {
     eventually("the lock expired", PATIENT, || async { locks.owner("k").await.expect("owner").is_none() }).await;
     assert!(!locks.renew("k", "a", LONG).await.expect("renew"), "an expired lock cannot be renewed");
     assert_eq!(locks.owner("k").await.expect("owner"), None);
+}
+
+async fn the_owner_acquiring_again_renews(locks: Store) {
+    assert!(locks.acquire("k", "a", Duration::from_millis(600)).await.expect("acquire"));
+    assert!(locks.acquire("k", "a", LONG).await.expect("acquire again"), "the owner takes its own lock again");
+    tokio::time::sleep(Duration::from_millis(900)).await; // past the first ttl, on purpose
+    assert_eq!(locks.owner("k").await.expect("owner").as_deref(), Some("a"), "taking it again renewed it");
+    assert!(!locks.acquire("k", "b", LONG).await.expect("acquire"), "still held against others");
 }

@@ -7,13 +7,14 @@ local P, group = KEYS[1], ARGV[1]
 local leases = P .. 'leases'
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local entries, ids, msgs = {}, {}, {}
+local entries, ids, msgs, seen = {}, {}, {}, {}
 for i = 2, #ARGV, 4 do
   local id, token, band, entry = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   local msg = P .. 'msg:' .. id
   local deliveries = tonumber(redis.call('HGET', msg, 'deliveries'))
   local lease_end = tonumber(redis.call('ZSCORE', leases, id))
-  if deliveries == token and lease_end and lease_end > now then
+  if not seen[id] and deliveries == token and lease_end and lease_end > now then
+    seen[id] = true
     local stream = P .. 's' .. band
     entries[stream] = entries[stream] or {}
     table.insert(entries[stream], entry)

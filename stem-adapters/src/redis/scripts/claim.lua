@@ -4,8 +4,10 @@
 -- KEYS[1] the queue's key prefix.
 -- ARGV[1] the group, ARGV[2] the consumer, ARGV[3] max, ARGV[4] lease in ms.
 -- Returns {now, next_event_or_-1, {{id, band, entry, deliveries, env, until}...},
--- {{stream, last_entry_id}...}}: the last ids let a client that found nothing
--- block on XREAD for entries newer than those, missing none.
+-- {{stream, last_entry_id}...}, touched}: the last ids let a client that found
+-- nothing block on XREAD for entries newer than those, missing none; `touched`
+-- counts entries read, usable or not (a client that got nothing usable but
+-- touched some calls again at once).
 local P, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local max, lease = tonumber(ARGV[3]), tonumber(ARGV[4])
 local t = redis.call('TIME')
@@ -30,16 +32,20 @@ end
 
 local out = {}
 local until_ms = now + lease
-local leased = {}
+-- Entries read or taken over, usable or not: a call that read some, even if
+-- none was usable, tells the client to call again rather than block.
+local touched = 0
 local function take(id, msg, band, entry, env)
   local deliveries = redis.call('HINCRBY', msg, 'deliveries', 1)
-  leased[#leased + 1] = until_ms
-  leased[#leased + 1] = id
+  -- The lease goes with the delivery count, so that no entry is ever read
+  -- into the group without one (a later error would leave it stranded).
+  redis.call('ZADD', leases, until_ms, id)
   out[#out + 1] = {id, band, entry, deliveries, env, until_ms}
 end
 
 if max > 0 then
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, max)) do
+    touched = touched + 1
     local msg = P .. 'msg:' .. id
     local band, entry, env = unpack(redis.call('HMGET', msg, 'band', 'entry', 'env'))
     if band and entry then
@@ -62,6 +68,7 @@ for band = 9, 0, -1 do
     end
     if got then
       for _, e in ipairs(got[1][2]) do
+        touched = touched + 1
         local entry, fields = e[1], e[2]
         local id = fields[2]
         local msg = P .. 'msg:' .. id
@@ -76,11 +83,6 @@ for band = 9, 0, -1 do
       end
     end
   end
-end
-
--- Every lease of this call ends at the same time: one ZADD for all.
-for i = 1, #leased, 1000 do
-  redis.call('ZADD', leases, unpack(leased, i, math.min(i + 999, #leased)))
 end
 
 local next_event = -1
@@ -99,4 +101,4 @@ for band = 10, 0, -1 do
   local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
   lasts[#lasts + 1] = {stream, last[1] and last[1][1] or '0-0'}
 end
-return {now, next_event, out, lasts}
+return {now, next_event, out, lasts, touched}

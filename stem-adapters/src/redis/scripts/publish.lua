@@ -3,8 +3,10 @@
 -- KEYS[1] the queue's key prefix (every key below shares its hash tag).
 -- ARGV[1] the group, then four per message: task id, envelope (JSON),
 -- priority band (0-9), not_before in ms since the epoch ('' for none).
--- A message published again keeps its delivery count (the fencing token).
--- Returns how many were stored.
+-- A message published under an id that is already stored replaces the stored
+-- copy (its stream entry, delayed slot or lease go) and keeps its delivery
+-- count, so fencing tokens only grow: a worker still holding the old copy can
+-- no longer settle it. Returns how many were stored.
 local P, group = KEYS[1], ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -12,6 +14,15 @@ local ready = {}
 for i = 2, #ARGV, 4 do
   local id, env, band, not_before = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local msg = P .. 'msg:' .. id
+  local old_band, old_entry = unpack(redis.call('HMGET', msg, 'band', 'entry'))
+  if old_band and old_entry then
+    redis.call('XACK', P .. 's' .. old_band, group, old_entry)
+    redis.call('XDEL', P .. 's' .. old_band, old_entry)
+  end
+  if old_band then
+    redis.call('ZREM', P .. 'delayed', id)
+    redis.call('ZREM', P .. 'leases', id)
+  end
   redis.call('HSET', msg, 'env', env, 'band', band)
   redis.call('HSETNX', msg, 'deliveries', 0)
   if not_before and not_before > now then

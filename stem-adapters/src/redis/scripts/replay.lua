@@ -11,6 +11,18 @@ if not deliveries then return 0 end
 redis.call('DEL', dead)
 redis.call('ZREM', P .. 'dead', id)
 local msg = P .. 'msg:' .. id
+-- A copy published again under the same id meanwhile is replaced; the higher
+-- delivery count of the two stays, so fencing tokens only grow.
+local old_band, old_entry, old_deliveries = unpack(redis.call('HMGET', msg, 'band', 'entry', 'deliveries'))
+if old_band and old_entry then
+  redis.call('XACK', P .. 's' .. old_band, group, old_entry)
+  redis.call('XDEL', P .. 's' .. old_band, old_entry)
+end
+redis.call('ZREM', P .. 'delayed', id)
+redis.call('ZREM', P .. 'leases', id)
+if old_deliveries and tonumber(old_deliveries) > tonumber(deliveries) then
+  deliveries = old_deliveries
+end
 redis.call('HSET', msg, 'env', ARGV[2], 'band', ARGV[3], 'deliveries', deliveries)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
