@@ -25,10 +25,21 @@
 //! their lease, so a dropped `receive` never strands an entry in a consumer's
 //! pending list.
 //!
+//! Publishing an id that is already stored replaces the stored copy (one
+//! message per id; its delivery count, the fencing token, keeps growing).
+//!
 //! Known limits: a message put back (requeue) goes to the end of its band, not
 //! the front; with several queues, they are read in the order given (priority
 //! orders messages within a queue); deliveries whose lease ended are handed
-//! out before new ones.
+//! out before new ones; an error in the middle of a `receive` over several
+//! queues leaves what it had leased to come back when the leases end. The
+//! backend writes the statuses of a batch in one script over many task keys,
+//! which a single Redis allows and Redis Cluster would not (the adapter talks
+//! to one server; the keys of one queue already share a hash tag). Leases are
+//! kept in a sorted set and taken over with `XCLAIM`, rather than found with
+//! `XAUTOCLAIM` by idle time, because a lease's length is per delivery and can
+//! be extended; a receiver waits with `XREAD BLOCK` and reads into the group
+//! only inside the claim script, so that a dropped `receive` strands nothing.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
