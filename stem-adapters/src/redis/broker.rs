@@ -1,45 +1,4 @@
-//! The Redis broker on Redis Streams.
-//!
-//! Per queue (every key under the queue's hash tag, `stem:<ns>:{<queue>}:`):
-//! - `s0` .. `s9`: one stream per priority band, read through the consumer
-//!   group `stem`; an entry holds only the task id.
-//! - `msg:<id>`: the message: envelope (JSON), band, current stream entry and
-//!   delivery count. The count is the fencing token: each delivery raises it.
-//! - `leases`: a sorted set of leased task ids by lease end (ms). A settle
-//!   checks, in one script, that the receipt's token is the current count and
-//!   that its lease has not ended, so a stale worker can neither ack nor nack.
-//! - `delayed`: a sorted set of task ids by `not_before`, moved onto the
-//!   streams by the claim script when due; `wake`: a short stream that gets an
-//!   entry whenever a delayed message is added, so that blocked receivers wake
-//!   and shorten their wait to its time.
-//! - `dead`, `dead:<id>`, `dead_seq`: the dead letter queue, ordered by when
-//!   each was dead-lettered.
-//!
-//! `receive` runs `claim.lua`, which takes over deliveries whose lease ended
-//! (`XCLAIM`), then reads new entries highest band first (`XREADGROUP COUNT`
-//! up to what is asked), all in one round trip per queue. When it finds
-//! nothing, the receiver blocks on `XREAD BLOCK` for entries newer than the last
-//! ones the script saw, on a connection of its own, until one arrives, the
-//! next delayed message or lease end is due, or the wait ends: no polling.
-//! Entries are read into the group only inside the script, together with
-//! their lease, so a dropped `receive` never strands an entry in a consumer's
-//! pending list.
-//!
-//! Publishing an id that is already stored replaces the stored copy (one
-//! message per id; its delivery count, the fencing token, keeps growing).
-//!
-//! Known limits: a message put back (requeue) goes to the end of its band, not
-//! the front; with several queues, they are read in the order given (priority
-//! orders messages within a queue); deliveries whose lease ended are handed
-//! out before new ones; an error in the middle of a `receive` over several
-//! queues leaves what it had leased to come back when the leases end. The
-//! backend writes the statuses of a batch in one script over many task keys,
-//! which a single Redis allows and Redis Cluster would not (the adapter talks
-//! to one server; the keys of one queue already share a hash tag). Leases are
-//! kept in a sorted set and taken over with `XCLAIM`, rather than found with
-//! `XAUTOCLAIM` by idle time, because a lease's length is per delivery and can
-//! be extended; a receiver waits with `XREAD BLOCK` and reads into the group
-//! only inside the claim script, so that a dropped `receive` strands nothing.
+//! The Redis broker on Redis Streams (see [`RedisBroker`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -67,7 +26,48 @@ const GROUP: &str = "stem";
 /// batch does not hold Redis up for long.
 const PER_SCRIPT: usize = 500;
 
-/// A [`Broker`] on Redis Streams. See the [module docs](self) for the layout.
+/// A [`Broker`] on Redis Streams.
+///
+/// Per queue (every key under the queue's hash tag, `stem:<ns>:{<queue>}:`):
+/// - `s0` .. `s9`: one stream per priority band, read through the consumer
+///   group `stem`; an entry holds only the task id.
+/// - `msg:<id>`: the message: envelope (JSON), band, current stream entry and
+///   delivery count. The count is the fencing token: each delivery raises it.
+/// - `leases`: a sorted set of leased task ids by lease end (ms). A settle
+///   checks, in one script, that the receipt's token is the current count and
+///   that its lease has not ended, so a stale worker can neither ack nor nack.
+/// - `delayed`: a sorted set of task ids by `not_before`, moved onto the
+///   streams by the claim script when due; `wake`: a short stream that gets an
+///   entry whenever a delayed message is added, so that blocked receivers wake
+///   and shorten their wait to its time.
+/// - `dead`, `dead:<id>`, `dead_seq`: the dead letter queue, ordered by when
+///   each was dead-lettered.
+///
+/// `receive` runs `claim.lua`, which takes over deliveries whose lease ended
+/// (`XCLAIM`), then reads new entries highest band first (`XREADGROUP COUNT`
+/// up to what is asked), all in one round trip per queue. When it finds
+/// nothing, the receiver blocks on `XREAD BLOCK` for entries newer than the last
+/// ones the script saw, on a connection of its own, until one arrives, the
+/// next delayed message or lease end is due, or the wait ends: no polling.
+/// Entries are read into the group only inside the script, together with
+/// their lease, so a dropped `receive` never strands an entry in a consumer's
+/// pending list.
+///
+/// Publishing an id that is already stored replaces the stored copy (one
+/// message per id; its delivery count, the fencing token, keeps growing).
+///
+/// Known limits: a message put back (requeue) goes to the end of its band, not
+/// the front; with several queues, they are read in the order given (priority
+/// orders messages within a queue); deliveries whose lease ended are handed
+/// out before new ones; an error in the middle of a `receive` over several
+/// queues leaves what it had leased to come back when the leases end. The
+/// backend writes the statuses of a batch in one script over many task keys,
+/// which a single Redis allows and Redis Cluster would not (the adapter talks
+/// to one server; the keys of one queue already share a hash tag). Leases are
+/// kept in a sorted set and taken over with `XCLAIM`, rather than found with
+/// `XAUTOCLAIM` by idle time, because a lease's length is per delivery and can
+/// be extended; a receiver waits with `XREAD BLOCK` and reads into the group
+/// only inside the claim script, so that a dropped `receive` strands nothing.
 #[derive(Debug)]
 pub struct RedisBroker {
     shared: Arc<Shared>,
