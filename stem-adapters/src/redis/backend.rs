@@ -220,6 +220,9 @@ impl ResultBackend for RedisBackend {
             .arg(millis(ttl))
             .ignore();
         pipe.cmd("ZADD").arg(keys.workers()).arg(until).arg(&heartbeat.worker_id).ignore();
+        // Workers that stopped beating leave the set here too, not only when listed.
+        let now = chrono::Utc::now().timestamp_millis();
+        pipe.cmd("ZREMRANGEBYSCORE").arg(keys.workers()).arg("-inf").arg(now).ignore();
         scripts::query::<()>(&mut self.shared.conn(), &pipe, "storing a heartbeat").await
     }
 
