@@ -92,10 +92,9 @@ impl ResultBackend for RedisBackend {
             if status.fence == 0 && status.state == TaskState::Queued {
                 // A producer's first record: written only where none exists,
                 // so it never replaces a worker's (any worker's fence is higher).
-                // No script needed: a worker's script writes both fields at once,
-                // so whichever comes first, the record ends up whole.
+                // No script and no `fence` field: the scripts read a missing
+                // fence as 0.
                 pipe.cmd("HSETNX").arg(&key).arg("status").arg(to_json(status)?);
-                pipe.cmd("HSETNX").arg(&key).arg("fence").arg(0).ignore();
                 answers.push(Answer::Single(replies));
                 replies += 1;
             } else {

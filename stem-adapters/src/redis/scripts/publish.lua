@@ -15,18 +15,22 @@ for i = 2, #ARGV, 4 do
   local id, env, band, not_before = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local msg = P .. 'msg:' .. id
   local old_band, old_entry = unpack(redis.call('HMGET', msg, 'band', 'entry'))
-  if old_band and old_entry then
-    redis.call('XACK', P .. 's' .. old_band, group, old_entry)
-    redis.call('XDEL', P .. 's' .. old_band, old_entry)
-  end
   if old_band then
+    if old_entry then
+      redis.call('XACK', P .. 's' .. old_band, group, old_entry)
+      redis.call('XDEL', P .. 's' .. old_band, old_entry)
+      redis.call('HDEL', msg, 'entry')
+    end
     redis.call('ZREM', P .. 'delayed', id)
     redis.call('ZREM', P .. 'leases', id)
   end
-  redis.call('HSET', msg, 'env', env, 'band', band)
-  redis.call('HSETNX', msg, 'deliveries', 0)
+  -- A new message starts at 0 deliveries; a stored one keeps its count.
+  local fields = {'env', env, 'band', band}
+  if not old_band then
+    fields[#fields + 1] = 'deliveries'
+    fields[#fields + 1] = 0
+  end
   if not_before and not_before > now then
-    redis.call('HDEL', msg, 'entry')
     redis.call('ZADD', P .. 'delayed', not_before, id)
     -- Wakes receivers blocked past this message's time (see claim.lua).
     redis.call('XADD', P .. 'wake', 'MAXLEN', '~', 16, '*', 'at', not_before)
@@ -38,7 +42,9 @@ for i = 2, #ARGV, 4 do
         redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
       end
     end
-    redis.call('HSET', msg, 'entry', redis.call('XADD', stream, '*', 'id', id))
+    fields[#fields + 1] = 'entry'
+    fields[#fields + 1] = redis.call('XADD', stream, '*', 'id', id)
   end
+  redis.call('HSET', msg, unpack(fields))
 end
 return (#ARGV - 1) / 4

@@ -1,4 +1,5 @@
--- Writes task statuses unless a newer delivery already wrote one (fencing),
+-- Writes task statuses unless a newer delivery already wrote one (fencing; a
+-- record without a `fence` field, the producer's queued one, has fence 0),
 -- then publishes the ids of those that reached a final state, in one message.
 -- KEYS: one task hash per status.
 -- ARGV[1] the retention in milliseconds, ARGV[2] the channel that hears of
