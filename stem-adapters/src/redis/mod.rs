@@ -96,6 +96,8 @@ impl RedisStore {
                 e,
             )
         })?;
+        let mut loading = conn.clone();
+        scripts::load_all(&mut loading).await?;
         let keys = Keys::new(options.namespace());
         Ok(Self { shared: Arc::new(Shared { client, conn, options, keys, done: tokio::sync::OnceCell::new() }) })
     }

@@ -50,7 +50,18 @@ impl Lua {
     }
 }
 
-/// Runs `pipe`, loading the scripts and running it again if Redis had forgotten them.
+/// Loads every script (on connect, so that the first pipelines find them).
+pub(crate) async fn load_all(conn: &mut ConnectionManager) -> stem::Result<()> {
+    for lua in ALL {
+        lua.0.load_async(conn).await.map_err(|e| failed("loading a script", e))?;
+    }
+    Ok(())
+}
+
+/// Runs `pipe`, loading the scripts and running it again if Redis had forgotten
+/// them (after a restart). The pipeline runs whole again: script calls are safe
+/// to repeat, though a plain command that took effect the first time (an
+/// `HSETNX`) then reports that it did not.
 pub(crate) async fn query<T: FromRedisValue>(
     conn: &mut ConnectionManager,
     pipe: &Pipeline,
@@ -58,9 +69,7 @@ pub(crate) async fn query<T: FromRedisValue>(
 ) -> stem::Result<T> {
     match pipe.query_async(conn).await {
         Err(e) if e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) => {
-            for lua in ALL {
-                lua.0.load_async(conn).await.map_err(|e| failed("loading a script", e))?;
-            }
+            load_all(conn).await?;
             pipe.query_async(conn).await.map_err(|e| failed(what, e))
         }
         other => other.map_err(|e| failed(what, e)),
