@@ -9,10 +9,14 @@
 //! ```
 
 mod connect;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod waiters;
 
 pub use self::connect::{
     BACKEND_URL_VAR, BROKER_URL_VAR, DEFAULT_URL, Stores, connect, connect_env, connect_urls, open, urls_from_env,

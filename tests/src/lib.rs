@@ -147,3 +147,12 @@ pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("address").port()
 }
+
+/// The Postgres the tests use: `STEM_TEST_POSTGRES_URL`, default
+/// `postgres://postgres@127.0.0.1:5432/test`. `None` when it does not answer
+/// (the caller skips, saying so), except under `CI=true`, where that fails.
+pub fn postgres_url() -> Option<String> {
+    let url = std::env::var("STEM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    server_answers("Postgres", &url, 5432).then_some(url)
+}

@@ -1,57 +1,21 @@
-//! Hearing of final states: one pub/sub subscription per store wakes the
-//! `wait` calls of this process, so that they never poll.
+//! Hearing of final states on Redis: one pub/sub subscription per store wakes
+//! the `wait` calls of this process, so that they never poll.
 //!
 //! Every batch of status writes publishes the ids of the tasks that reached a
 //! final state, separated by spaces, on the namespace's done channel (see
-//! `set_status.lua`). If the subscription breaks, the listener
-//! reconnects with backoff and then wakes every waiter, since a message may
-//! have been missed; each waiter then reads its task's status again.
+//! `set_status.lua`). If the subscription breaks, the listener reconnects with
+//! backoff and then wakes every waiter, since a message may have been missed;
+//! each waiter then reads its task's status again.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use stem::TaskId;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::failed;
-
-/// Waiters by task id, woken when their task's final state is published.
-#[derive(Debug, Default)]
-pub(crate) struct Waiters(Mutex<HashMap<TaskId, Weak<Notify>>>);
-
-impl Waiters {
-    /// The notifier for `id`, shared by every waiter of that task.
-    pub(crate) fn register(&self, id: TaskId) -> Arc<Notify> {
-        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(notify) = map.get(&id).and_then(Weak::upgrade) {
-            return notify;
-        }
-        if map.len() >= 1024 && map.len().is_power_of_two() {
-            // Forget the waiters that are gone, now and then: amortized, not per call.
-            map.retain(|_, w| w.strong_count() > 0);
-        }
-        let notify = Arc::new(Notify::new());
-        map.insert(id, Arc::downgrade(&notify));
-        notify
-    }
-
-    fn wake(&self, id: TaskId) {
-        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(notify) = map.get(&id).and_then(Weak::upgrade) {
-            notify.notify_waiters();
-        }
-    }
-
-    fn wake_all(&self) {
-        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for notify in map.values().filter_map(Weak::upgrade) {
-            notify.notify_waiters();
-        }
-    }
-}
+use crate::waiters::Waiters;
 
 /// The running subscription; stops when dropped.
 #[derive(Debug)]

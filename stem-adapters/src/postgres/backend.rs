@@ -1,0 +1,283 @@
+//! The Postgres result backend: one row per task (columns for the id, name,
+//! queue, state and fence, the whole status as JSON), written with a fenced
+//! upsert for a batch at once; final states expire after the retention and are
+//! pruned; `wait` is woken by LISTEN/NOTIFY; groups, chord claims and
+//! heartbeats in their own tables.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::Row;
+use stem::backend::{GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
+use stem::{Error, Result, TaskId};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::{Shared, failed, millis};
+
+/// How often a `wait` reads the status again even without a notification.
+const SAFETY_NET: Duration = Duration::from_secs(3);
+
+/// Expired rows are pruned at most this often per store.
+const PRUNE_EVERY_MS: i64 = 1000;
+
+/// A [`ResultBackend`] on Postgres (tables `tasks`, `groups`, `group_members`,
+/// `heartbeats` of the store's schema).
+#[derive(Debug)]
+pub struct PostgresBackend {
+    shared: Arc<Shared>,
+}
+
+impl PostgresBackend {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    fn retention_ms(&self) -> f64 {
+        millis(self.shared.options.retention())
+    }
+
+    /// Deletes expired rows, at most once a second.
+    async fn prune(&self) -> Result<()> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let last = self.shared.pruned_at.load(Ordering::Relaxed);
+        if now - last < PRUNE_EVERY_MS
+            || self.shared.pruned_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return Ok(());
+        }
+        sqlx::query(self.shared.sql(include_str!("sql/prune.sql")))
+            .execute(&self.shared.pool)
+            .await
+            .map(drop)
+            .map_err(|e| failed("pruning expired rows", e))
+    }
+
+    /// Writes one round of statuses (no id twice); returns the ids written.
+    async fn write_round(&self, statuses: &[&TaskStatus]) -> Result<HashSet<Uuid>> {
+        let mut columns = Columns::default();
+        for status in statuses {
+            columns.push(status)?;
+        }
+        let written: Vec<Uuid> = sqlx::query_scalar(self.shared.sql(include_str!("sql/set_statuses.sql")))
+            .bind(&columns.ids)
+            .bind(&columns.tasks)
+            .bind(&columns.queues)
+            .bind(&columns.states)
+            .bind(&columns.fences)
+            .bind(&columns.statuses)
+            .bind(&columns.finals)
+            .bind(self.retention_ms())
+            .fetch_all(&self.shared.pool)
+            .await
+            .map_err(|e| failed("writing task statuses", e))?;
+        Ok(written.into_iter().collect())
+    }
+}
+
+/// A batch of statuses as the columns of the upsert.
+#[derive(Default)]
+struct Columns {
+    ids: Vec<Uuid>,
+    tasks: Vec<String>,
+    queues: Vec<String>,
+    states: Vec<String>,
+    fences: Vec<i64>,
+    statuses: Vec<String>,
+    finals: Vec<bool>,
+}
+
+impl Columns {
+    fn push(&mut self, status: &TaskStatus) -> Result<()> {
+        self.ids.push(*status.id.as_uuid());
+        self.tasks.push(status.task.clone());
+        self.queues.push(status.queue.clone());
+        self.states.push(status.state.as_str().to_owned());
+        self.fences.push(i64::try_from(status.fence).unwrap_or(i64::MAX));
+        self.statuses.push(to_json(status)?);
+        self.finals.push(status.state.is_terminal());
+        Ok(())
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::adapter("encoding a record for Postgres", e))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::adapter(format!("a stored {what} in Postgres does not decode"), e))
+}
+
+#[async_trait]
+impl ResultBackend for PostgresBackend {
+    async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>> {
+        if statuses.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.prune().await?;
+        // One upsert may not touch a row twice: a batch with an id twice (a
+        // progress report and the outcome, say) goes in rounds, in order.
+        let mut accepted = vec![false; statuses.len()];
+        let mut left: Vec<usize> = (0..statuses.len()).collect();
+        let mut done = Vec::new();
+        while !left.is_empty() {
+            let mut seen = HashSet::new();
+            let (round, later): (Vec<usize>, Vec<usize>) = left.iter().partition(|&&i| seen.insert(statuses[i].id));
+            let batch: Vec<&TaskStatus> = round.iter().map(|&i| &statuses[i]).collect();
+            let written = self.write_round(&batch).await?;
+            for &i in &round {
+                let ok = written.contains(statuses[i].id.as_uuid());
+                accepted[i] = ok;
+                if ok && statuses[i].state.is_terminal() {
+                    done.push(statuses[i].id.to_string());
+                }
+            }
+            left = later;
+        }
+        if !done.is_empty() {
+            sqlx::query(include_str!("sql/notify_done.sql"))
+                .bind(self.shared.done_channel())
+                .bind(done.join(" "))
+                .execute(&self.shared.pool)
+                .await
+                .map_err(|e| failed("announcing final states", e))?;
+        }
+        Ok(accepted)
+    }
+
+    async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {
+        let text: Option<String> = sqlx::query_scalar(self.shared.sql(include_str!("sql/get_status.sql")))
+            .bind(id.as_uuid())
+            .fetch_optional(&self.shared.pool)
+            .await
+            .map_err(|e| failed("reading a task status", e))?;
+        text.map(|t| from_json(&t, "task status")).transpose()
+    }
+
+    async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskStatus>> {
+        let deadline = Instant::now() + timeout;
+        let notify = self.shared.done().await?.waiters.register(id);
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let status = self.get(id).await?;
+            if status.as_ref().is_some_and(|s| s.state.is_terminal()) || Instant::now() >= deadline {
+                return Ok(status);
+            }
+            // Woken by the listener; the read again every few seconds is a
+            // safety net for a notification lost while it reconnected.
+            let look_again = deadline.min(Instant::now() + SAFETY_NET);
+            if tokio::time::timeout_at(look_again, notified).await.is_err() && Instant::now() >= deadline {
+                return self.get(id).await;
+            }
+        }
+    }
+
+    async fn expire(&self, id: TaskId, ttl: Duration) -> Result<()> {
+        sqlx::query(self.shared.sql(include_str!("sql/expire.sql")))
+            .bind(id.as_uuid())
+            .bind(millis(ttl))
+            .execute(&self.shared.pool)
+            .await
+            .map(drop)
+            .map_err(|e| failed("setting an expiry", e))
+    }
+
+    async fn group_init(&self, group: TaskId, expected: usize) -> Result<()> {
+        let mut tx = self.shared.pool.begin().await.map_err(|e| failed("creating a group", e))?;
+        sqlx::query(self.shared.sql(include_str!("sql/group_delete.sql")))
+            .bind(group.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| failed("creating a group", e))?;
+        sqlx::query(self.shared.sql(include_str!("sql/group_insert.sql")))
+            .bind(group.as_uuid())
+            .bind(i64::try_from(expected).unwrap_or(i64::MAX))
+            .bind(self.retention_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| failed("creating a group", e))?;
+        tx.commit().await.map_err(|e| failed("creating a group", e))
+    }
+
+    async fn group_add(&self, group: TaskId, status: TaskStatus) -> Result<Option<GroupStatus>> {
+        let mut tx = self.shared.pool.begin().await.map_err(|e| failed("adding to a group", e))?;
+        let live: Option<i64> = sqlx::query_scalar(self.shared.sql(include_str!("sql/group_lock.sql")))
+            .bind(group.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| failed("adding to a group", e))?;
+        if live.is_none() {
+            return Ok(None);
+        }
+        sqlx::query(self.shared.sql(include_str!("sql/group_add.sql")))
+            .bind(group.as_uuid())
+            .bind(status.id.as_uuid())
+            .bind(to_json(&status)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| failed("adding to a group", e))?;
+        tx.commit().await.map_err(|e| failed("adding to a group", e))?;
+        self.group_get(group).await
+    }
+
+    async fn group_get(&self, group: TaskId) -> Result<Option<GroupStatus>> {
+        let row = sqlx::query(self.shared.sql(include_str!("sql/group_get.sql")))
+            .bind(group.as_uuid())
+            .fetch_optional(&self.shared.pool)
+            .await
+            .map_err(|e| failed("reading a group", e))?;
+        let Some(row) = row else { return Ok(None) };
+        let expected: i64 = row.try_get("expected").map_err(|e| failed("reading a group", e))?;
+        let chord: Option<Uuid> = row.try_get("chord").map_err(|e| failed("reading a group", e))?;
+        let members: Vec<String> = sqlx::query_scalar(self.shared.sql(include_str!("sql/group_members.sql")))
+            .bind(group.as_uuid())
+            .fetch_all(&self.shared.pool)
+            .await
+            .map_err(|e| failed("reading a group", e))?;
+        let mut results = BTreeMap::new();
+        for text in members {
+            let status: TaskStatus = from_json(&text, "group member status")?;
+            results.insert(status.id, status);
+        }
+        Ok(Some(GroupStatus {
+            id: group,
+            expected: usize::try_from(expected).unwrap_or(0),
+            results,
+            chord_callback: chord.map(TaskId::from),
+        }))
+    }
+
+    async fn claim_chord(&self, group: TaskId, callback: TaskId) -> Result<bool> {
+        let done = sqlx::query(self.shared.sql(include_str!("sql/claim_chord.sql")))
+            .bind(group.as_uuid())
+            .bind(callback.as_uuid())
+            .execute(&self.shared.pool)
+            .await
+            .map_err(|e| failed("claiming a chord", e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_heartbeat(&self, heartbeat: WorkerHeartbeat, ttl: Duration) -> Result<()> {
+        sqlx::query(self.shared.sql(include_str!("sql/heartbeat_set.sql")))
+            .bind(&heartbeat.worker_id)
+            .bind(to_json(&heartbeat)?)
+            .bind(millis(ttl))
+            .execute(&self.shared.pool)
+            .await
+            .map(drop)
+            .map_err(|e| failed("storing a heartbeat", e))
+    }
+
+    async fn list_heartbeats(&self) -> Result<Vec<WorkerHeartbeat>> {
+        let beats: Vec<String> = sqlx::query_scalar(self.shared.sql(include_str!("sql/heartbeats.sql")))
+            .fetch_all(&self.shared.pool)
+            .await
+            .map_err(|e| failed("listing heartbeats", e))?;
+        beats.iter().map(|b| from_json(b, "heartbeat")).collect()
+    }
+}

@@ -1,0 +1,139 @@
+//! The Postgres adapter (feature `postgres`, sqlx): so far the result backend
+//! and the lock store; the broker (SKIP LOCKED) is to come.
+//!
+//! ```no_run
+//! # async fn demo() -> stem::Result<()> {
+//! use stem_adapters::postgres::PostgresStore;
+//!
+//! let store = PostgresStore::connect("postgres://postgres@127.0.0.1/app").await?;
+//! let backend = store.backend();
+//! # Ok(()) }
+//! ```
+//!
+//! Tables live in one schema per namespace (default `stem`), created and
+//! upgraded on connect by the migrations in `sql/`, under an advisory lock.
+//! Times are the database's (`now()`), so every process agrees on expiries.
+
+mod backend;
+mod done;
+mod lock;
+mod migrate;
+mod options;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, PgPool};
+use stem::Error;
+
+pub use self::backend::PostgresBackend;
+pub use self::lock::PostgresLockStore;
+pub use self::options::{DEFAULT_SCHEMA, PostgresOptions};
+
+/// A connection pool to one database and one schema in it, from which the
+/// result backend and the lock store are taken. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    shared: Arc<Shared>,
+}
+
+/// What the parts of one store share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pool: PgPool,
+    options: PostgresOptions,
+    /// The schema, quoted for SQL.
+    schema: String,
+    /// The subscription that wakes `wait`, started by the first `wait`.
+    done: tokio::sync::OnceCell<done::Listener>,
+    /// When expired rows were last pruned (ms since the epoch).
+    pruned_at: AtomicI64,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url`, schema `stem`.
+    pub async fn connect(url: &str) -> stem::Result<Self> {
+        Self::connect_with(PostgresOptions::new(url)).await
+    }
+
+    /// Connects with `options`, creating or upgrading the schema's tables.
+    pub async fn connect_with(options: PostgresOptions) -> stem::Result<Self> {
+        let schema = options.schema();
+        if schema.is_empty() || !schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            return Err(Error::Config(format!(
+                "the Postgres schema `{schema}` is not valid; use lowercase letters, digits and `_` (default `{DEFAULT_SCHEMA}`)"
+            )));
+        }
+        let url = options.url();
+        let pool = PgPoolOptions::new().max_connections(options.max_connections()).connect(url).await.map_err(|e| {
+            Error::adapter(
+                format!("connecting to Postgres at {url} failed: {e}. Is the server running, and the URL right?"),
+                e,
+            )
+        })?;
+        migrate::migrate(&pool, schema).await?;
+        let schema = format!("\"{schema}\"");
+        let shared = Shared { pool, options, schema, done: tokio::sync::OnceCell::new(), pruned_at: AtomicI64::new(0) };
+        Ok(Self { shared: Arc::new(shared) })
+    }
+
+    /// The result backend.
+    pub fn backend(&self) -> Arc<PostgresBackend> {
+        Arc::new(PostgresBackend::new(Arc::clone(&self.shared)))
+    }
+
+    /// The lock store.
+    pub fn locks(&self) -> Arc<PostgresLockStore> {
+        Arc::new(PostgresLockStore::new(Arc::clone(&self.shared)))
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &PostgresOptions {
+        &self.shared.options
+    }
+
+    /// Drops the schema and everything in it (for tests and teardown).
+    pub async fn drop_schema(&self) -> stem::Result<()> {
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.shared.schema)))
+            .execute(&self.shared.pool)
+            .await
+            .map(drop)
+            .map_err(|e| failed("dropping the schema", e))
+    }
+}
+
+impl Shared {
+    /// `sql` with the quoted schema in place of `{schema}`. Safe to run: the
+    /// schema name was checked to be lowercase letters, digits and `_`.
+    pub(crate) fn sql(&self, sql: &str) -> AssertSqlSafe<String> {
+        AssertSqlSafe(sql.replace("{schema}", &self.schema))
+    }
+
+    /// The channel on which final states are announced: named after a stable
+    /// hash of the schema, since channel names are cut at 63 bytes.
+    pub(crate) fn done_channel(&self) -> String {
+        // FNV-1a, the same in every process.
+        let hash = self
+            .options
+            .schema()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        format!("stem_done_{hash:016x}")
+    }
+
+    /// The subscription to final states, started on first use.
+    pub(crate) async fn done(&self) -> stem::Result<&done::Listener> {
+        self.done.get_or_try_init(|| done::Listener::start(self.pool.clone(), self.done_channel())).await
+    }
+}
+
+/// The error for a failed statement, saying what it was for and why.
+pub(crate) fn failed(what: &str, e: sqlx::Error) -> Error {
+    Error::adapter(format!("Postgres: {what} failed: {e}"), e)
+}
+
+/// Milliseconds in `d` as a float, for `interval` arithmetic in SQL.
+pub(crate) fn millis(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}

@@ -1,0 +1,76 @@
+//! How to reach Postgres and where the adapter keeps its tables.
+
+use std::time::Duration;
+
+use stem::backend::DEFAULT_RESULT_RETENTION;
+
+/// The schema when none is given.
+pub const DEFAULT_SCHEMA: &str = "stem";
+
+/// Options of a [`PostgresStore`](super::PostgresStore).
+///
+/// ```
+/// use stem_adapters::postgres::PostgresOptions;
+///
+/// let options = PostgresOptions::new("postgres://app@db/app").with_schema("jobs");
+/// assert_eq!(options.schema(), "jobs");
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    url: String,
+    schema: String,
+    retention: std::time::Duration,
+    max_connections: u32,
+}
+
+impl PostgresOptions {
+    /// Options for the database at `url` (`postgres://` or `postgresql://`, as
+    /// sqlx reads it), schema `stem`, the default retention.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            schema: DEFAULT_SCHEMA.to_owned(),
+            retention: DEFAULT_RESULT_RETENTION,
+            max_connections: 10,
+        }
+    }
+
+    /// The schema that holds Stem's tables (created if missing), so that several
+    /// apps or environments share one database. Lowercase letters, digits and `_`.
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// How long final task states (and groups) are kept before they are pruned.
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The most connections the store's pool opens (default 10).
+    pub fn with_max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n.max(2);
+        self
+    }
+
+    /// The database URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// How long final states are kept.
+    pub fn retention(&self) -> Duration {
+        self.retention
+    }
+
+    /// The pool's size.
+    pub fn max_connections(&self) -> u32 {
+        self.max_connections
+    }
+}

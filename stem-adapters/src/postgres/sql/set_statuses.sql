@@ -1,0 +1,14 @@
+-- Writes statuses unless a newer delivery already wrote one (fencing); a
+-- record past its expiry counts as absent. One row per status, no id twice.
+-- $1 ids, $2 task names, $3 queues, $4 states, $5 fences, $6 statuses (JSON),
+-- $7 final?, $8 retention in milliseconds. Returns the ids written.
+INSERT INTO {schema}.tasks AS t (id, task, queue, state, fence, status, expires_at)
+SELECT id, task, queue, state, fence, status,
+       CASE WHEN final THEN now() + $8::float8 * interval '1 millisecond' END
+FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bool[])
+     AS input (id, task, queue, state, fence, status, final)
+ON CONFLICT (id) DO UPDATE
+SET task = EXCLUDED.task, queue = EXCLUDED.queue, state = EXCLUDED.state, fence = EXCLUDED.fence,
+    status = EXCLUDED.status, expires_at = EXCLUDED.expires_at
+WHERE t.fence <= EXCLUDED.fence OR t.expires_at <= now()
+RETURNING t.id
