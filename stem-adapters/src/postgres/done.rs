@@ -1,15 +1,16 @@
-//! Hearing of final states on Postgres: one LISTEN per store wakes the `wait`
-//! calls of this process. Every status write that makes tasks final sends
-//! their ids, separated by spaces, with `pg_notify` on the schema's channel.
-//! When the listening connection breaks, sqlx reconnects it, and the listener
-//! wakes every waiter, since a notification may have been missed.
+//! Hearing from the database: one LISTEN connection per store wakes the
+//! `wait` calls of this process when tasks become final (the status write
+//! sends their ids, separated by spaces, with `pg_notify`), and its idle
+//! receivers when messages are published. When the connection breaks, sqlx
+//! reconnects it, and the listener wakes everyone, since a notification may
+//! have been missed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use stem::TaskId;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::failed;
@@ -19,6 +20,8 @@ use crate::waiters::Waiters;
 #[derive(Debug)]
 pub(crate) struct Listener {
     pub(crate) waiters: Arc<Waiters>,
+    /// Woken when messages are published (or put back) on any queue.
+    pub(crate) published: Arc<Notify>,
     task: JoinHandle<()>,
 }
 
@@ -29,32 +32,36 @@ impl Drop for Listener {
 }
 
 impl Listener {
-    /// Listens on `channel` and returns once listening, so that a final state
-    /// announced after this returns is heard.
-    pub(crate) async fn start(pool: PgPool, channel: String) -> stem::Result<Self> {
-        let mut listener = PgListener::connect_with(&pool).await.map_err(|e| failed("opening the listener", e))?;
-        listener.listen(&channel).await.map_err(|e| failed("listening for final states", e))?;
-        let waiters = Arc::new(Waiters::default());
-        let task = tokio::spawn(listen(listener, Arc::clone(&waiters)));
-        Ok(Self { waiters, task })
+    /// Listens on `done` (final states) and `messages` (publishes) and returns
+    /// once listening, so that what is announced after this returns is heard.
+    pub(crate) async fn start(url: &str, done: String, messages: String) -> stem::Result<Self> {
+        // A connection of its own, not one of the pool's.
+        let mut listener = PgListener::connect(url).await.map_err(|e| failed("opening the listener", e))?;
+        listener.listen_all([done.as_str(), messages.as_str()]).await.map_err(|e| failed("listening", e))?;
+        let (waiters, published) = (Arc::new(Waiters::default()), Arc::new(Notify::new()));
+        let task = tokio::spawn(listen(listener, done, Arc::clone(&waiters), Arc::clone(&published)));
+        Ok(Self { waiters, published, task })
     }
 }
 
-async fn listen(mut listener: PgListener, waiters: Arc<Waiters>) {
+async fn listen(mut listener: PgListener, done: String, waiters: Arc<Waiters>, published: Arc<Notify>) {
     loop {
         match listener.try_recv().await {
-            Ok(Some(notification)) => {
+            Ok(Some(notification)) if notification.channel() == done => {
                 for id in notification.payload().split(' ').filter_map(|s| s.parse::<TaskId>().ok()) {
                     waiters.wake(id);
                 }
             }
+            Ok(Some(_)) => published.notify_waiters(),
             Ok(None) => {
                 tracing::warn!("the Postgres listener lost its connection; reconnecting");
                 waiters.wake_all();
+                published.notify_waiters();
             }
             Err(error) => {
                 tracing::warn!(%error, "the Postgres listener failed; retrying");
                 waiters.wake_all();
+                published.notify_waiters();
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }

@@ -1,5 +1,5 @@
-//! The Postgres adapter (feature `postgres`, sqlx): so far the result backend
-//! and the lock store; the broker (SKIP LOCKED) is to come.
+//! The Postgres adapter (feature `postgres`, sqlx): a broker on `FOR UPDATE
+//! SKIP LOCKED`, the result backend and the lock store.
 //!
 //! ```no_run
 //! # async fn demo() -> stem::Result<()> {
@@ -15,6 +15,7 @@
 //! Times are the database's (`now()`), so every process agrees on expiries.
 
 mod backend;
+mod broker;
 mod done;
 mod lock;
 mod migrate;
@@ -28,6 +29,7 @@ use sqlx::{AssertSqlSafe, PgPool};
 use stem::Error;
 
 pub use self::backend::PostgresBackend;
+pub use self::broker::PostgresBroker;
 pub use self::lock::PostgresLockStore;
 pub use self::options::{DEFAULT_SCHEMA, PostgresOptions};
 
@@ -78,6 +80,11 @@ impl PostgresStore {
         Ok(Self { shared: Arc::new(shared) })
     }
 
+    /// The broker.
+    pub fn broker(&self) -> Arc<PostgresBroker> {
+        Arc::new(PostgresBroker::new(Arc::clone(&self.shared)))
+    }
+
     /// The result backend.
     pub fn backend(&self) -> Arc<PostgresBackend> {
         Arc::new(PostgresBackend::new(Arc::clone(&self.shared)))
@@ -110,21 +117,31 @@ impl Shared {
         AssertSqlSafe(sql.replace("{schema}", &self.schema))
     }
 
-    /// The channel on which final states are announced: named after a stable
-    /// hash of the schema, since channel names are cut at 63 bytes.
+    /// The channel on which final states are announced.
     pub(crate) fn done_channel(&self) -> String {
+        self.channel("done", "")
+    }
+
+    /// The channel on which publishes are announced.
+    pub(crate) fn messages_channel(&self) -> String {
+        self.channel("msg", "")
+    }
+
+    /// A channel of this schema: named after a stable hash of the schema (and
+    /// `name`), since channel names are cut at 63 bytes.
+    pub(crate) fn channel(&self, kind: &str, name: &str) -> String {
         // FNV-1a, the same in every process.
-        let hash = self
-            .options
-            .schema()
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-        format!("stem_done_{hash:016x}")
+        let text = format!("{}\u{0}{name}", self.options.schema());
+        let hash =
+            text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        format!("stem_{kind}_{hash:016x}")
     }
 
     /// The subscription to final states, started on first use.
     pub(crate) async fn done(&self) -> stem::Result<&done::Listener> {
-        self.done.get_or_try_init(|| done::Listener::start(self.pool.clone(), self.done_channel())).await
+        self.done
+            .get_or_try_init(|| done::Listener::start(self.options.url(), self.done_channel(), self.messages_channel()))
+            .await
     }
 }
 

@@ -1,0 +1,442 @@
+//! The Postgres broker (see [`PostgresBroker`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use sqlx::Row;
+use sqlx::postgres::PgListener;
+use stem::broker::{
+    Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
+};
+use stem::codec::Payload;
+use stem::envelope::MAX_PRIORITY;
+use stem::{Envelope, Error, Result, TaskId};
+use uuid::Uuid;
+
+use super::{Shared, failed, millis};
+
+/// How long an idle receiver waits at most before it looks again, even without
+/// a notification: a safety net for one lost while the listener reconnected.
+const SAFETY_NET: Duration = Duration::from_secs(1);
+
+/// A [`Broker`] on Postgres: one `messages` table of the store's schema.
+///
+/// A message is ready, leased or delayed; its row's `ready_at` is when it is
+/// due, or when its lease ends, and its `deliveries` count is the fencing
+/// token. `receive` leases a batch in one statement (`FOR UPDATE SKIP LOCKED`,
+/// so that many workers claim side by side), taking back delayed messages now
+/// due and leases that ended on the way. Every settle names the token and
+/// checks the lease in its `WHERE`, so a stale worker changes nothing. An idle
+/// receiver sleeps until a publish is announced (`LISTEN`/`NOTIFY`), the next
+/// delayed message or lease end is due, or a second passes (a safety net).
+/// Dead letters are rows of `dead_letters`. Broadcast uses `NOTIFY` (a payload
+/// of at most 6,000 bytes, sent as base64). Publishing an id that is already
+/// stored replaces the stored copy; its delivery count stays.
+#[derive(Debug)]
+pub struct PostgresBroker {
+    shared: Arc<Shared>,
+}
+
+impl PostgresBroker {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    fn pool(&self) -> &sqlx::PgPool {
+        &self.shared.pool
+    }
+
+    /// Announces that messages were stored or put back.
+    async fn announce(&self) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(self.shared.messages_channel())
+            .execute(self.pool())
+            .await
+            .map(drop)
+            .map_err(|e| failed("announcing messages", e))
+    }
+
+    /// Leases up to `max` messages of `queues`.
+    async fn claim(&self, queues: &[String], max: usize, lease: Duration) -> Result<Vec<Delivery>> {
+        let rows = sqlx::query(self.shared.sql(include_str!("sql/claim.sql")))
+            .bind(queues)
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
+            .bind(millis(lease))
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| failed("claiming messages", e))?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let get = |e| failed("reading a claimed message", e);
+            let seq: i64 = row.try_get("seq").map_err(get)?;
+            let priority: i16 = row.try_get("priority").map_err(get)?;
+            let id: Uuid = row.try_get("id").map_err(get)?;
+            let queue: String = row.try_get("queue").map_err(get)?;
+            let token: i64 = row.try_get("deliveries").map_err(get)?;
+            let until: DateTime<Utc> = row.try_get("ready_at").map_err(get)?;
+            let text: String = row.try_get("envelope").map_err(get)?;
+            let receipt =
+                Receipt { id: TaskId::from(id), queue, token: u64::try_from(token).unwrap_or(0), tag: String::new() };
+            claimed.push((priority, seq, receipt, until, text));
+        }
+        // RETURNING keeps no order: highest priority first, oldest first.
+        claimed.sort_by_key(|(priority, seq, ..)| (std::cmp::Reverse(*priority), *seq));
+        let mut out = Vec::with_capacity(claimed.len());
+        for (_, _, receipt, until, text) in claimed {
+            match serde_json::from_str::<Envelope>(&text) {
+                Ok(envelope) => out.push(Delivery { envelope: Arc::new(envelope), receipt, lease_expires_at: until }),
+                Err(e) => self.bury_undecodable(&receipt, text, &e).await?,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves a message whose stored envelope does not decode to the dead letter
+    /// queue, its text kept whole as the arguments of a `stem.undecodable` envelope.
+    async fn bury_undecodable(&self, receipt: &Receipt, text: String, error: &serde_json::Error) -> Result<()> {
+        let reason = format!("undecodable envelope: {error}");
+        tracing::error!(task = %receipt.id, queue = %receipt.queue, %reason, "moved a message to the dead letter queue");
+        let mut envelope = Envelope::new("stem.undecodable", &receipt.queue, Payload::new("raw", text.into_bytes()));
+        envelope.id = receipt.id;
+        self.dead(receipt, &reason, Some(to_json(&envelope)?)).await
+    }
+
+    /// Runs a fenced single-row statement; `LeaseLost` if it changed nothing.
+    async fn fenced(
+        &self,
+        receipt: &Receipt,
+        sql: &str,
+        what: &str,
+        bind: impl FnOnce(Query<'_>) -> Query<'_>,
+    ) -> Result<()> {
+        let query = sqlx::query(self.shared.sql(sql)).bind(receipt.id.as_uuid()).bind(token(receipt));
+        let done = bind(query).execute(self.pool()).await.map_err(|e| failed(what, e))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::LeaseLost(receipt.id));
+        }
+        Ok(())
+    }
+
+    async fn dead(&self, receipt: &Receipt, reason: &str, envelope: Option<String>) -> Result<()> {
+        let done = sqlx::query(self.shared.sql(include_str!("sql/dead_letter.sql")))
+            .bind(receipt.id.as_uuid())
+            .bind(token(receipt))
+            .bind(reason)
+            .bind(envelope)
+            .execute(self.pool())
+            .await
+            .map_err(|e| failed("dead-lettering a delivery", e))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::LeaseLost(receipt.id));
+        }
+        Ok(())
+    }
+
+    /// Dead letters of `queue` dead at or after `since`, oldest first, at most `limit`.
+    async fn oldest_dead(
+        &self,
+        queue: &str,
+        since: Option<DateTime<Utc>>,
+        limit: Option<usize>,
+    ) -> Result<Vec<(i64, u64, DeadLetter)>> {
+        let rows = sqlx::query(self.shared.sql(include_str!("sql/dead_oldest.sql")))
+            .bind(queue)
+            .bind(since)
+            .bind(limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)))
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| failed("listing dead letters", e))?;
+        rows.iter()
+            .map(|row| {
+                let get = |e| failed("reading a dead letter", e);
+                let seq: i64 = row.try_get("seq").map_err(get)?;
+                let deliveries: i64 = row.try_get("deliveries").map_err(get)?;
+                Ok((seq, u64::try_from(deliveries).unwrap_or(0), dead_letter(row)?))
+            })
+            .collect()
+    }
+
+    /// (pending, in flight) of `queue`.
+    async fn counts(&self, queue: &str) -> Result<(usize, usize)> {
+        let row = sqlx::query(self.shared.sql(include_str!("sql/counts.sql")))
+            .bind(queue)
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| failed("counting messages", e))?;
+        let get = |name| row.try_get::<i64, _>(name).map_err(|e| failed("counting messages", e));
+        Ok((usize::try_from(get("pending")?).unwrap_or(0), usize::try_from(get("inflight")?).unwrap_or(0)))
+    }
+}
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+fn token(receipt: &Receipt) -> i64 {
+    i64::try_from(receipt.token).unwrap_or(i64::MAX)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::adapter("encoding a message for Postgres", e))
+}
+
+fn priority(envelope: &Envelope) -> i16 {
+    i16::from(envelope.priority.min(MAX_PRIORITY))
+}
+
+fn dead_letter(row: &sqlx::postgres::PgRow) -> Result<DeadLetter> {
+    let get = |e| failed("reading a dead letter", e);
+    let text: String = row.try_get("envelope").map_err(get)?;
+    let envelope = serde_json::from_str(&text)
+        .map_err(|e| Error::adapter("a stored dead letter's envelope in Postgres does not decode", e))?;
+    Ok(DeadLetter {
+        envelope,
+        reason: row.try_get("reason").map_err(get)?,
+        dead_at: row.try_get("dead_at").map_err(get)?,
+    })
+}
+
+#[async_trait]
+impl Broker for PostgresBroker {
+    async fn publish(&self, envelope: Envelope) -> Result<()> {
+        self.publish_batch(vec![envelope]).await
+    }
+
+    async fn publish_batch(&self, envelopes: Vec<Envelope>) -> Result<()> {
+        if envelopes.is_empty() {
+            return Ok(());
+        }
+        // One statement may not touch a row twice: later copies of an id win.
+        let mut last = std::collections::HashMap::new();
+        for (i, envelope) in envelopes.iter().enumerate() {
+            last.insert(envelope.id, i);
+        }
+        let chosen: Vec<&Envelope> =
+            envelopes.iter().enumerate().filter(|(i, e)| last.get(&e.id) == Some(i)).map(|(_, e)| e).collect();
+        let ids: Vec<Uuid> = chosen.iter().map(|e| *e.id.as_uuid()).collect();
+        let queues: Vec<&str> = chosen.iter().map(|e| e.queue.as_str()).collect();
+        let priorities: Vec<i16> = chosen.iter().map(|e| priority(e)).collect();
+        let not_before: Vec<Option<DateTime<Utc>>> = chosen.iter().map(|e| e.not_before).collect();
+        let texts = chosen.iter().map(|e| to_json(*e)).collect::<Result<Vec<String>>>()?;
+        sqlx::query(self.shared.sql(include_str!("sql/publish.sql")))
+            .bind(ids)
+            .bind(queues)
+            .bind(priorities)
+            .bind(not_before)
+            .bind(texts)
+            .execute(self.pool())
+            .await
+            .map_err(|e| failed("publishing messages", e))?;
+        self.announce().await
+    }
+
+    async fn receive(&self, request: &ReceiveRequest) -> Result<Vec<Delivery>> {
+        let deadline = tokio::time::Instant::now() + request.wait;
+        let published = Arc::clone(&self.shared.done().await?.published);
+        loop {
+            let notified = published.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let out = self.claim(&request.queues, request.max, request.lease).await?;
+            if !out.is_empty() || request.max == 0 {
+                return Ok(out);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(out);
+            }
+            let next_due: Option<DateTime<Utc>> = sqlx::query_scalar(self.shared.sql(include_str!("sql/next_due.sql")))
+                .bind(&request.queues)
+                .fetch_one(self.pool())
+                .await
+                .map_err(|e| failed("finding the next due message", e))?;
+            let mut until = deadline.min(now + SAFETY_NET);
+            if let Some(due) = next_due {
+                let wait = (due - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(1);
+                until = until.min(now + wait);
+            }
+            let _ = tokio::time::timeout_at(until, notified).await;
+        }
+    }
+
+    async fn ack_batch(&self, receipts: &[Receipt]) -> Result<usize> {
+        if receipts.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<Uuid> = receipts.iter().map(|r| *r.id.as_uuid()).collect();
+        let tokens: Vec<i64> = receipts.iter().map(token).collect();
+        let acked: Vec<Uuid> = sqlx::query_scalar(self.shared.sql(include_str!("sql/ack.sql")))
+            .bind(ids)
+            .bind(tokens)
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| failed("acking deliveries", e))?;
+        Ok(acked.len())
+    }
+
+    async fn nack(&self, receipt: &Receipt, nack: Nack) -> Result<()> {
+        match nack {
+            Nack::Requeue => {
+                self.fenced(receipt, include_str!("sql/requeue.sql"), "putting a delivery back", |q| q).await?;
+            }
+            Nack::Replace(envelope) => {
+                let text = to_json(&*envelope)?;
+                let (p, at) = (priority(&envelope), envelope.not_before);
+                self.fenced(receipt, include_str!("sql/replace.sql"), "replacing a delivery", move |q| {
+                    q.bind(text).bind(p).bind(at)
+                })
+                .await?;
+            }
+            _ => return Err(Error::Config("this kind of nack is not supported by the Postgres broker".to_owned())),
+        }
+        self.announce().await
+    }
+
+    async fn extend_lease(&self, receipt: &Receipt, by: Duration) -> Result<DateTime<Utc>> {
+        let until: Option<DateTime<Utc>> = sqlx::query_scalar(self.shared.sql(include_str!("sql/extend.sql")))
+            .bind(receipt.id.as_uuid())
+            .bind(token(receipt))
+            .bind(millis(by))
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| failed("extending a lease", e))?;
+        until.ok_or(Error::LeaseLost(receipt.id))
+    }
+
+    async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<()> {
+        self.dead(receipt, reason, None).await
+    }
+
+    async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> Result<DeadLetterPage> {
+        let rows = sqlx::query(self.shared.sql(include_str!("sql/dead_list.sql")))
+            .bind(queue)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| failed("listing dead letters", e))?;
+        let total = rows
+            .first()
+            .map_or(Ok(0), |r| r.try_get::<i64, _>("total").map_err(|e| failed("listing dead letters", e)))?;
+        let entries = rows.iter().map(dead_letter).collect::<Result<Vec<_>>>()?;
+        let next = offset + entries.len();
+        let next_offset = (i64::try_from(next).unwrap_or(i64::MAX) < total).then_some(next);
+        Ok(DeadLetterPage { entries, next_offset })
+    }
+
+    async fn get_dead_letter(&self, queue: &str, id: TaskId) -> Result<Option<DeadLetter>> {
+        let row = sqlx::query(self.shared.sql(include_str!("sql/dead_get.sql")))
+            .bind(queue)
+            .bind(id.as_uuid())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| failed("reading a dead letter", e))?;
+        row.as_ref().map(dead_letter).transpose()
+    }
+
+    async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
+        let chosen = self.oldest_dead(queue, options.since, Some(options.limit)).await?;
+        if options.dry_run || chosen.is_empty() {
+            return Ok(ReplayResult {
+                entries: chosen.into_iter().map(|(.., d)| d).collect(),
+                dry_run: options.dry_run,
+            });
+        }
+        let now = Utc::now();
+        let mut entries = Vec::with_capacity(chosen.len());
+        for (seq, _, dead) in chosen {
+            let envelope = dead.replay_envelope(now, options.delay);
+            let replayed: Option<Uuid> = sqlx::query_scalar(self.shared.sql(include_str!("sql/replay.sql")))
+                .bind(seq)
+                .bind(envelope.id.as_uuid())
+                .bind(&envelope.queue)
+                .bind(priority(&envelope))
+                .bind(envelope.not_before)
+                .bind(to_json(&envelope)?)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(|e| failed("replaying a dead letter", e))?;
+            if replayed.is_some() {
+                entries.push(dead);
+            }
+        }
+        self.announce().await?;
+        Ok(ReplayResult { entries, dry_run: false })
+    }
+
+    async fn purge_dead_letters(
+        &self,
+        queue: &str,
+        since: Option<DateTime<Utc>>,
+        limit: Option<usize>,
+    ) -> Result<usize> {
+        let done = sqlx::query(self.shared.sql(include_str!("sql/dead_purge.sql")))
+            .bind(queue)
+            .bind(since)
+            .bind(limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)))
+            .execute(self.pool())
+            .await
+            .map_err(|e| failed("purging dead letters", e))?;
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+
+    async fn pending_count(&self, queue: &str) -> Result<usize> {
+        Ok(self.counts(queue).await?.0)
+    }
+
+    async fn inflight_count(&self, queue: &str) -> Result<usize> {
+        Ok(self.counts(queue).await?.1)
+    }
+
+    async fn purge(&self, queue: &str) -> Result<usize> {
+        let done = sqlx::query(self.shared.sql(include_str!("sql/purge.sql")))
+            .bind(queue)
+            .execute(self.pool())
+            .await
+            .map_err(|e| failed("purging a queue", e))?;
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+
+    fn broadcast(&self) -> Option<&dyn Broadcast> {
+        Some(self)
+    }
+}
+
+/// The most bytes one broadcast carries (NOTIFY takes 8,000 bytes of text;
+/// base64 makes 6,000 bytes into 8,000).
+const MAX_BROADCAST: usize = 6000;
+
+#[async_trait]
+impl Broadcast for PostgresBroker {
+    async fn broadcast(&self, channel: &str, payload: Vec<u8>) -> Result<()> {
+        if payload.len() > MAX_BROADCAST {
+            return Err(Error::Config(format!(
+                "a Postgres broadcast carries at most {MAX_BROADCAST} bytes; this one has {}",
+                payload.len()
+            )));
+        }
+        use base64::Engine as _;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(self.shared.channel("bc", channel))
+            .bind(base64::engine::general_purpose::STANDARD.encode(payload))
+            .execute(self.pool())
+            .await
+            .map(drop)
+            .map_err(|e| failed("broadcasting", e))
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<BoxStream<'static, Vec<u8>>> {
+        // A connection of its own, not one of the pool's.
+        let mut listener =
+            PgListener::connect(self.shared.options.url()).await.map_err(|e| failed("opening a listener", e))?;
+        listener.listen(&self.shared.channel("bc", channel)).await.map_err(|e| failed("subscribing", e))?;
+        let stream = listener.into_stream().filter_map(|notification| async move {
+            use base64::Engine as _;
+            let notification = notification.ok()?;
+            base64::engine::general_purpose::STANDARD.decode(notification.payload()).ok()
+        });
+        Ok(Box::pin(stream))
+    }
+}
