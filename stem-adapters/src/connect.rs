@@ -1,5 +1,5 @@
-//! Picking adapters from URLs: `memory://`, `sqlite://path`, `redis://` and
-//! `rediss://`, and (in a later release) `postgres://`.
+//! Picking adapters from URLs: `memory://`, `sqlite://path`, `redis://`,
+//! `rediss://`, `postgres://` and `postgresql://`.
 
 use std::sync::Arc;
 
@@ -15,19 +15,19 @@ pub const BROKER_URL_VAR: &str = "STEM_BROKER_URL";
 /// The variable naming the result backend's URL; the broker's URL when unset.
 pub const BACKEND_URL_VAR: &str = "STEM_RESULT_BACKEND_URL";
 
-/// The schemes `connect` knows. Postgres is listed so that its URLs get a clear
-/// answer until its adapter arrives.
+/// The schemes `connect` knows; a scheme whose feature is left out of the build
+/// gets an error naming the feature.
 const SCHEMES: &[Scheme] = &[
     Scheme { name: "memory", feature: None },
     Scheme { name: "sqlite", feature: Some("sqlite") },
     Scheme { name: "redis", feature: Some("redis") },
     Scheme { name: "rediss", feature: Some("redis") },
-    Scheme { name: "postgres", feature: None },
-    Scheme { name: "postgresql", feature: None },
+    Scheme { name: "postgres", feature: Some("postgres") },
+    Scheme { name: "postgresql", feature: Some("postgres") },
 ];
 
 /// A URL scheme and the cargo feature of its adapter (`None` when the adapter
-/// is built in, or does not exist in this version yet).
+/// is built in).
 struct Scheme {
     name: &'static str,
     feature: Option<&'static str>,
@@ -99,6 +99,11 @@ pub async fn open(url: &str) -> Result<Stores> {
             let store = crate::redis::RedisStore::connect_with(redis_options(url)?).await?;
             Ok(Stores { broker: store.broker(), backend: store.backend(), locks: store.locks() })
         }
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => {
+            let store = crate::postgres::PostgresStore::connect_with(postgres_options(url)?).await?;
+            Ok(Stores { broker: store.broker(), backend: store.backend(), locks: store.locks() })
+        }
         _ => {
             let _ = rest;
             Err(unavailable(url, scheme))
@@ -123,16 +128,49 @@ fn split(url: &str) -> Result<(&'static Scheme, &str)> {
 
 /// The error for a known scheme whose adapter this build does not have.
 fn unavailable(url: &str, scheme: &Scheme) -> Error {
-    match scheme.feature {
-        Some(feature) => Error::Config(format!(
-            "`{url}` needs the `{feature}` feature of stem-adapters, which this build leaves out; enable it: \
-             stem-adapters = {{ features = [\"{feature}\"] }}"
-        )),
-        None => Error::Config(format!(
-            "`{url}`: the {}:// adapter is not part of this version of stem-adapters yet; use sqlite:// or memory://",
-            scheme.name
-        )),
+    let feature = scheme.feature.unwrap_or(scheme.name);
+    Error::Config(format!(
+        "`{url}` needs the `{feature}` feature of stem-adapters, which this build leaves out; enable it: \
+         stem-adapters = {{ features = [\"{feature}\"] }}"
+    ))
+}
+
+/// Postgres options from a URL: Stem's own query options (`schema`,
+/// `retention_secs`, `max_connections`) are taken out, the rest goes to sqlx.
+#[cfg(feature = "postgres")]
+fn postgres_options(url: &str) -> Result<crate::postgres::PostgresOptions> {
+    use std::time::Duration;
+
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let bad = |key: &str, value: &str, want: &str| {
+        Error::Config(format!("`{url}`: `{key}={value}` is not valid; {key} takes {want}"))
+    };
+    let (mut schema, mut retention, mut connections) = (None, None, None);
+    let mut passed = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "schema" => schema = Some(value.to_owned()),
+            "retention_secs" => {
+                retention =
+                    Some(Duration::from_secs(value.parse().map_err(|_| bad(key, value, "a whole number of seconds"))?));
+            }
+            "max_connections" => connections = Some(value.parse().map_err(|_| bad(key, value, "a whole number"))?),
+            _ => passed.push(pair),
+        }
     }
+    let url = if passed.is_empty() { base.to_owned() } else { format!("{base}?{}", passed.join("&")) };
+    let mut options = crate::postgres::PostgresOptions::new(url);
+    if let Some(schema) = schema {
+        options = options.with_schema(schema);
+    }
+    if let Some(retention) = retention {
+        options = options.with_retention(retention);
+    }
+    if let Some(n) = connections {
+        options = options.with_max_connections(n);
+    }
+    Ok(options)
 }
 
 /// Redis options from a URL: Stem's own query options (`namespace`,
@@ -231,10 +269,8 @@ mod tests {
         assert!(message.contains("no scheme") && message.contains("sqlite://stem.db"), "{message}");
     }
 
-    #[tokio::test]
-    async fn adapters_not_built_say_so() {
-        let message = config_error(open("postgres://127.0.0.1:5432/test").await);
-        assert!(message.contains("not part of this version"), "{message}");
+    #[test]
+    fn adapters_not_built_say_so() {
         let sqlite = SCHEMES.iter().find(|s| s.name == "sqlite").expect("listed");
         let message = match unavailable("sqlite://x.db", sqlite) {
             Error::Config(message) => message,
@@ -284,5 +320,18 @@ mod tests {
         // Nothing listens on port 1.
         let error = open("redis://127.0.0.1:1").await.expect_err("no server");
         assert!(error.to_string().contains("Is the server running"), "{error}");
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_urls_keep_sqlxs_options_and_take_stems() {
+        let options =
+            postgres_options("postgres://u@h/db?sslmode=require&schema=jobs&retention_secs=60&max_connections=4")
+                .expect("valid");
+        assert_eq!(options.url(), "postgres://u@h/db?sslmode=require");
+        assert_eq!((options.schema(), options.max_connections()), ("jobs", 4));
+        assert_eq!(options.retention(), std::time::Duration::from_secs(60));
+        let message = config_error(postgres_options("postgres://h?max_connections=many"));
+        assert!(message.contains("max_connections takes a whole number"), "{message}");
     }
 }
