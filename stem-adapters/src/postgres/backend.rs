@@ -71,6 +71,7 @@ impl PostgresBackend {
             .bind(&columns.statuses)
             .bind(&columns.finals)
             .bind(self.retention_ms())
+            .bind(self.shared.done_channel())
             .fetch_all(&self.shared.pool)
             .await
             .map_err(|e| failed("writing task statuses", e))?;
@@ -122,28 +123,15 @@ impl ResultBackend for PostgresBackend {
         // progress report and the outcome, say) goes in rounds, in order.
         let mut accepted = vec![false; statuses.len()];
         let mut left: Vec<usize> = (0..statuses.len()).collect();
-        let mut done = Vec::new();
         while !left.is_empty() {
             let mut seen = HashSet::new();
             let (round, later): (Vec<usize>, Vec<usize>) = left.iter().partition(|&&i| seen.insert(statuses[i].id));
             let batch: Vec<&TaskStatus> = round.iter().map(|&i| &statuses[i]).collect();
             let written = self.write_round(&batch).await?;
             for &i in &round {
-                let ok = written.contains(statuses[i].id.as_uuid());
-                accepted[i] = ok;
-                if ok && statuses[i].state.is_terminal() {
-                    done.push(statuses[i].id.to_string());
-                }
+                accepted[i] = written.contains(statuses[i].id.as_uuid());
             }
             left = later;
-        }
-        if !done.is_empty() {
-            sqlx::query(include_str!("sql/notify_done.sql"))
-                .bind(self.shared.done_channel())
-                .bind(done.join(" "))
-                .execute(&self.shared.pool)
-                .await
-                .map_err(|e| failed("announcing final states", e))?;
         }
         Ok(accepted)
     }

@@ -226,10 +226,11 @@ impl Broker for PostgresBroker {
             .bind(priorities)
             .bind(not_before)
             .bind(texts)
+            .bind(self.shared.messages_channel())
             .execute(self.pool())
             .await
-            .map_err(|e| failed("publishing messages", e))?;
-        self.announce().await
+            .map(drop)
+            .map_err(|e| failed("publishing messages", e))
     }
 
     async fn receive(&self, request: &ReceiveRequest) -> Result<Vec<Delivery>> {

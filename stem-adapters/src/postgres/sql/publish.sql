@@ -1,7 +1,9 @@
 -- Stores messages, ready or delayed; an id already stored is replaced (its
 -- delivery count, the fencing token, stays, so a worker holding the old copy
 -- can no longer settle it).
--- $1 ids, $2 queues, $3 priorities, $4 not_before (null: now), $5 envelopes (JSON).
+-- $1 ids, $2 queues, $3 priorities, $4 not_before (null: now), $5 envelopes
+-- (JSON), $6 the channel that wakes idle receivers (told in the same commit).
+WITH stored AS (
 INSERT INTO {schema}.messages AS m (id, queue, priority, state, ready_at, envelope)
 SELECT id, queue, priority,
        CASE WHEN not_before > now() THEN 3 ELSE 0 END,
@@ -12,3 +14,6 @@ FROM UNNEST($1::uuid[], $2::text[], $3::smallint[], $4::timestamptz[], $5::text[
 ON CONFLICT (id) DO UPDATE
 SET queue = EXCLUDED.queue, priority = EXCLUDED.priority, state = EXCLUDED.state,
     ready_at = EXCLUDED.ready_at, envelope = EXCLUDED.envelope
+RETURNING 1
+)
+SELECT pg_notify($6, '') FROM (SELECT count(*) FROM stored) AS n

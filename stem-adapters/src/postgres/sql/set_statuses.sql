@@ -1,7 +1,9 @@
 -- Writes statuses unless a newer delivery already wrote one (fencing); a
 -- record past its expiry counts as absent. One row per status, no id twice.
 -- $1 ids, $2 task names, $3 queues, $4 states, $5 fences, $6 statuses (JSON),
--- $7 final?, $8 retention in milliseconds. Returns the ids written.
+-- $7 final?, $8 retention in milliseconds, $9 the channel that hears of final
+-- states (told in the same commit). Returns the ids written.
+WITH written AS (
 INSERT INTO {schema}.tasks AS t (id, task, queue, state, fence, status, expires_at)
 SELECT id, task, queue, state, fence, status,
        CASE WHEN final THEN now() + $8::float8 * interval '1 millisecond' END
@@ -11,4 +13,8 @@ ON CONFLICT (id) DO UPDATE
 SET task = EXCLUDED.task, queue = EXCLUDED.queue, state = EXCLUDED.state, fence = EXCLUDED.fence,
     status = EXCLUDED.status, expires_at = EXCLUDED.expires_at
 WHERE t.fence <= EXCLUDED.fence OR t.expires_at <= now()
-RETURNING t.id
+RETURNING t.id, t.expires_at IS NOT NULL AS final
+), told AS (
+    SELECT pg_notify($9, string_agg(id::text, ' ')) FROM written WHERE final HAVING count(*) > 0
+)
+SELECT id FROM written, (SELECT count(*) AS n FROM told) AS told_count  -- a cross join, so that `told` runs
