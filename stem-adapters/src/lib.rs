@@ -1,5 +1,6 @@
 //! Storage adapters for Stem: SQLite (the embedded default), Redis (feature
-//! `redis`), with Postgres to come, and [`connect`], which picks one from a URL.
+//! `redis`) and Postgres (feature `postgres`), and [`connect`], which picks one
+//! from a URL.
 //!
 //! ```no_run
 //! # async fn demo() -> stem::Result<()> {
