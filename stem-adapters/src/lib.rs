@@ -16,6 +16,8 @@ pub mod postgres;
 pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(any(feature = "sqlite", feature = "redis", feature = "postgres"))]
+mod undecodable;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 mod waiters;
 

@@ -13,13 +13,9 @@ use async_trait::async_trait;
 use sqlx::Row;
 use stem::backend::{GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
 use stem::{Error, Result, TaskId};
-use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{Shared, failed, millis};
-
-/// How often a `wait` reads the status again even without a notification.
-const SAFETY_NET: Duration = Duration::from_secs(3);
 
 /// Expired rows are pruned at most this often per store.
 const PRUNE_EVERY_MS: i64 = 1000;
@@ -146,23 +142,8 @@ impl ResultBackend for PostgresBackend {
     }
 
     async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskStatus>> {
-        let deadline = Instant::now() + timeout;
         let notify = self.shared.done().await?.waiters.register(id);
-        loop {
-            let notified = notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let status = self.get(id).await?;
-            if status.as_ref().is_some_and(|s| s.state.is_terminal()) || Instant::now() >= deadline {
-                return Ok(status);
-            }
-            // Woken by the listener; the read again every few seconds is a
-            // safety net for a notification lost while it reconnected.
-            let look_again = deadline.min(Instant::now() + SAFETY_NET);
-            if tokio::time::timeout_at(look_again, notified).await.is_err() && Instant::now() >= deadline {
-                return self.get(id).await;
-            }
-        }
+        crate::waiters::wait_final(&notify, timeout, || self.get(id)).await
     }
 
     async fn expire(&self, id: TaskId, ttl: Duration) -> Result<()> {

@@ -12,7 +12,6 @@ use sqlx::postgres::PgListener;
 use stem::broker::{
     Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
-use stem::codec::Payload;
 use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
 use uuid::Uuid;
@@ -98,10 +97,8 @@ impl PostgresBroker {
     /// Moves a message whose stored envelope does not decode to the dead letter
     /// queue, its text kept whole as the arguments of a `stem.undecodable` envelope.
     async fn bury_undecodable(&self, receipt: &Receipt, text: String, error: &serde_json::Error) -> Result<()> {
-        let reason = format!("undecodable envelope: {error}");
+        let (envelope, reason) = crate::undecodable::stand_in(receipt.id, &receipt.queue, text, error);
         tracing::error!(task = %receipt.id, queue = %receipt.queue, %reason, "moved a message to the dead letter queue");
-        let mut envelope = Envelope::new("stem.undecodable", &receipt.queue, Payload::new("raw", text.into_bytes()));
-        envelope.id = receipt.id;
         self.dead(receipt, &reason, Some(to_json(&envelope)?)).await
     }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use stem::backend::{GroupStatus, ResultBackend, TaskState, TaskStatus, WorkerHeartbeat};
 use stem::{Error, Result, TaskId};
-use tokio::time::Instant;
 
 use super::scripts::{self, CLAIM_CHORD, GROUP_ADD, SET_STATUS};
 use super::{Shared, failed, millis};
@@ -37,9 +36,6 @@ enum Answer {
     /// The n-th status of the scripted writes.
     Fenced(usize),
 }
-
-/// How often a `wait` reads the status again even without a notification.
-const SAFETY_NET: Duration = Duration::from_secs(3);
 
 /// The most statuses one script call writes.
 const PER_SCRIPT: usize = 500;
@@ -144,24 +140,8 @@ impl ResultBackend for RedisBackend {
     }
 
     async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskStatus>> {
-        let deadline = Instant::now() + timeout;
-        let waiters = Arc::clone(&self.shared.done().await?.waiters);
-        let notify = waiters.register(id);
-        loop {
-            let notified = notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let status = self.get(id).await?;
-            if status.as_ref().is_some_and(|s| s.state.is_terminal()) || Instant::now() >= deadline {
-                return Ok(status);
-            }
-            // Woken by the subscription; the read again every few seconds is
-            // a safety net for a subscription that died without a sound.
-            let look_again = deadline.min(Instant::now() + SAFETY_NET);
-            if tokio::time::timeout_at(look_again, notified).await.is_err() && Instant::now() >= deadline {
-                return self.get(id).await;
-            }
-        }
+        let notify = self.shared.done().await?.waiters.register(id);
+        crate::waiters::wait_final(&notify, timeout, || self.get(id)).await
     }
 
     async fn expire(&self, id: TaskId, ttl: Duration) -> Result<()> {

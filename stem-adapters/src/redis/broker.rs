@@ -12,7 +12,6 @@ use redis::aio::MultiplexedConnection;
 use stem::broker::{
     Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
-use stem::codec::Payload;
 use stem::envelope::{Envelope, MAX_PRIORITY};
 use stem::{Error, Result, TaskId};
 
@@ -138,11 +137,8 @@ impl RedisBroker {
     /// Moves a message whose stored envelope does not decode to the dead letter
     /// queue, its text kept whole as the arguments of a `stem.undecodable` envelope.
     async fn bury_undecodable(&self, receipt: &Receipt, text: &str, error: &serde_json::Error) -> Result<()> {
-        let reason = format!("undecodable envelope: {error}");
+        let (envelope, reason) = crate::undecodable::stand_in(receipt.id, &receipt.queue, text, error);
         tracing::error!(task = %receipt.id, queue = %receipt.queue, %reason, "moved a message to the dead letter queue");
-        let mut envelope =
-            Envelope::new("stem.undecodable", &receipt.queue, Payload::new("raw", text.as_bytes().to_vec()));
-        envelope.id = receipt.id;
         let json = to_json(&envelope)?;
         self.settle(receipt, "dead", &[reason, Utc::now().to_rfc3339(), json]).await.map(drop)
     }

@@ -9,7 +9,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 use stem::broker::{
     Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
-use stem::codec::Payload;
 use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
 
@@ -155,10 +154,8 @@ fn bury_undecodable(
     json: String,
     error: &rusqlite::Error,
 ) -> rusqlite::Result<()> {
-    let reason = format!("undecodable envelope: {error}");
+    let (envelope, reason) = crate::undecodable::stand_in(id.parse().unwrap_or_default(), queue, json, error);
     tracing::error!(seq, queue, %reason, "moved a message to the dead letter queue");
-    let mut envelope = Envelope::new("stem.undecodable", queue, Payload::new("raw", json.into_bytes()));
-    envelope.id = id.parse().unwrap_or_default();
     let text = serde_json::to_string(&envelope).map_err(conversion_error)?;
     conn.prepare_cached("DELETE FROM stem_messages WHERE seq = ?")?.execute([seq])?;
     conn.prepare_cached(
