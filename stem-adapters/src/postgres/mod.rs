@@ -1,5 +1,6 @@
 //! The Postgres adapter (feature `postgres`, sqlx): a broker on `FOR UPDATE
-//! SKIP LOCKED`, the result backend and the lock store.
+//! SKIP LOCKED`, the result backend and the lock store, and enqueueing inside
+//! the caller's own transaction ([`EnqueueInTransaction`]).
 //!
 //! ```no_run
 //! # async fn demo() -> stem::Result<()> {
@@ -20,6 +21,7 @@ mod done;
 mod lock;
 mod migrate;
 mod options;
+mod transaction;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
@@ -32,6 +34,7 @@ pub use self::backend::PostgresBackend;
 pub use self::broker::PostgresBroker;
 pub use self::lock::PostgresLockStore;
 pub use self::options::{DEFAULT_SCHEMA, PostgresOptions};
+pub use self::transaction::EnqueueInTransaction;
 
 /// A connection pool to one database and one schema in it, from which the
 /// result backend and the lock store are taken. Cheap to clone.
@@ -93,6 +96,11 @@ impl PostgresStore {
     /// The lock store.
     pub fn locks(&self) -> Arc<PostgresLockStore> {
         Arc::new(PostgresLockStore::new(Arc::clone(&self.shared)))
+    }
+
+    /// A [`Stem`](stem::Stem) on this store's broker, backend and locks.
+    pub fn stem(&self) -> stem::Stem {
+        stem::Stem::with_locks(self.broker(), self.backend(), self.locks())
     }
 
     /// The options it was opened with.
