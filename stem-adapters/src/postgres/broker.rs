@@ -32,7 +32,10 @@ const SAFETY_NET: Duration = Duration::from_secs(1);
 /// checks the lease in its `WHERE`, so a stale worker changes nothing. An idle
 /// receiver sleeps until a publish is announced (`LISTEN`/`NOTIFY`), the next
 /// delayed message or lease end is due, or a second passes (a safety net).
-/// Dead letters are rows of `dead_letters`. Broadcast uses `NOTIFY` (a payload
+/// Claims, acks and lease renewals commit without waiting for the disk (a
+/// crash that loses one only means a delivery comes again); publishes, status
+/// writes, retries and dead letters wait for it. Dead letters are rows of
+/// `dead_letters`. Broadcast uses `NOTIFY` (a payload
 /// of at most 6,000 bytes, sent as base64). Publishing an id that is already
 /// stored replaces the stored copy; its delivery count stays.
 #[derive(Debug)]
@@ -47,6 +50,12 @@ impl PostgresBroker {
 
     fn pool(&self) -> &sqlx::PgPool {
         &self.shared.pool
+    }
+
+    /// The pool for writes whose loss in a crash only means a delivery comes
+    /// again (see `Shared::relaxed`).
+    fn relaxed(&self) -> &sqlx::PgPool {
+        &self.shared.relaxed
     }
 
     /// Announces that messages were stored or put back.
@@ -65,7 +74,7 @@ impl PostgresBroker {
             .bind(queues)
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
             .bind(millis(lease))
-            .fetch_all(self.pool())
+            .fetch_all(self.relaxed())
             .await
             .map_err(|e| failed("claiming messages", e))?;
         let mut claimed = Vec::with_capacity(rows.len());
@@ -268,7 +277,7 @@ impl Broker for PostgresBroker {
         let acked: Vec<Uuid> = sqlx::query_scalar(self.shared.sql(include_str!("sql/ack.sql")))
             .bind(ids)
             .bind(tokens)
-            .fetch_all(self.pool())
+            .fetch_all(self.relaxed())
             .await
             .map_err(|e| failed("acking deliveries", e))?;
         Ok(acked.len())
@@ -297,7 +306,7 @@ impl Broker for PostgresBroker {
             .bind(receipt.id.as_uuid())
             .bind(token(receipt))
             .bind(millis(by))
-            .fetch_optional(self.pool())
+            .fetch_optional(self.relaxed())
             .await
             .map_err(|e| failed("extending a lease", e))?;
         until.ok_or(Error::LeaseLost(receipt.id))

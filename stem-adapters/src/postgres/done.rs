@@ -1,6 +1,7 @@
 //! Hearing from the database: one LISTEN connection per store wakes the
 //! `wait` calls of this process when tasks become final (the status write
-//! sends their ids, separated by spaces, with `pg_notify`), and its idle
+//! sends their ids, separated by spaces, with `pg_notify`; `*` when there are
+//! too many for one notification, which wakes every waiter), and its idle
 //! receivers when messages are published. When the connection breaks, sqlx
 //! reconnects it, and the listener wakes everyone, since a notification may
 //! have been missed.
@@ -48,6 +49,9 @@ async fn listen(mut listener: PgListener, done: String, waiters: Arc<Waiters>, p
     loop {
         match listener.try_recv().await {
             Ok(Some(notification)) if notification.channel() == done => {
+                if notification.payload() == "*" {
+                    waiters.wake_all(); // too many ids for one notification
+                }
                 for id in notification.payload().split(' ').filter_map(|s| s.parse::<TaskId>().ok()) {
                     waiters.wake(id);
                 }

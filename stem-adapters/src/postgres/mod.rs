@@ -23,6 +23,7 @@ mod migrate;
 mod options;
 mod transaction;
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 
@@ -47,6 +48,10 @@ pub struct PostgresStore {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pool: PgPool,
+    /// Connections that commit without waiting for the disk
+    /// (`synchronous_commit = off`), for writes whose loss in a crash only
+    /// means a delivery comes again: claims, acks, lease renewals.
+    relaxed: PgPool,
     options: PostgresOptions,
     /// The schema, quoted for SQL.
     schema: String,
@@ -78,8 +83,14 @@ impl PostgresStore {
             )
         })?;
         migrate::migrate(&pool, schema).await?;
+        let relaxed_options = sqlx::postgres::PgConnectOptions::from_str(url)
+            .map_err(|e| Error::Config(format!("`{url}` is not a valid Postgres URL: {e}")))?
+            .options([("synchronous_commit", "off")]);
+        let relaxed =
+            PgPoolOptions::new().max_connections(options.max_connections()).connect_lazy_with(relaxed_options);
         let schema = format!("\"{schema}\"");
-        let shared = Shared { pool, options, schema, done: tokio::sync::OnceCell::new(), pruned_at: AtomicI64::new(0) };
+        let shared =
+            Shared { pool, relaxed, options, schema, done: tokio::sync::OnceCell::new(), pruned_at: AtomicI64::new(0) };
         Ok(Self { shared: Arc::new(shared) })
     }
 

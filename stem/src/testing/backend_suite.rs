@@ -41,6 +41,7 @@ const CASES: &[Case<Store>] = cases!(Store:
     lower_fence_is_refused,
     wait_on_an_unknown_task_times_out,
     unknown_task_reads_as_none,
+    a_large_batch_of_final_states_wakes_its_waiters,
 );
 
 const PATIENT: Duration = Duration::from_secs(5);
@@ -266,4 +267,26 @@ async fn unknown_task_reads_as_none(backend: Store) {
     assert_eq!(backend.get(TaskId::new()).await.expect("get"), None);
     assert_eq!(backend.group_get(TaskId::new()).await.expect("get"), None);
     assert!(backend.list_heartbeats().await.expect("list").is_empty());
+}
+
+async fn a_large_batch_of_final_states_wakes_its_waiters(backend: Store) {
+    // Big enough to overflow a single notification (Postgres caps its payload
+    // at 8,000 bytes); every write must land and every waiter must wake.
+    let mut batch: Vec<TaskStatus> = (0..600).map(|_| status(TaskState::Succeeded)).collect();
+    for s in &mut batch {
+        s.fence = 1;
+    }
+    let (first, last) = (batch[0].id, batch[599].id);
+    let waiting = {
+        let backend = Arc::clone(&backend);
+        tokio::spawn(async move { backend.wait(last, PATIENT).await })
+    };
+    tokio::task::yield_now().await;
+    let stored = backend.set_batch(&batch).await.expect("set a large batch");
+    assert!(stored.iter().all(|s| *s), "every status of the batch is stored");
+    let started = tokio::time::Instant::now();
+    let woke = waiting.await.expect("join").expect("wait").expect("known");
+    assert_eq!(woke.state, TaskState::Succeeded);
+    assert!(started.elapsed() < Duration::from_secs(2), "the waiter woke {:?} after the write", started.elapsed());
+    assert_eq!(backend.get(first).await.expect("get").map(|s| s.state), Some(TaskState::Succeeded));
 }
