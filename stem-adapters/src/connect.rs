@@ -160,7 +160,7 @@ fn postgres_options(url: &str) -> Result<crate::postgres::PostgresOptions> {
         }
     }
     let url = if passed.is_empty() { base.to_owned() } else { format!("{base}?{}", passed.join("&")) };
-    let mut options = crate::postgres::PostgresOptions::new(url);
+    let mut options = crate::postgres::PostgresOptions::new(url).with_tls(crate::tls::TlsOptions::from_env()?);
     if let Some(schema) = schema {
         options = options.with_schema(schema);
     }

@@ -16,6 +16,8 @@ pub mod postgres;
 pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod tls;
 #[cfg(any(feature = "sqlite", feature = "redis", feature = "postgres"))]
 mod undecodable;
 #[cfg(any(feature = "redis", feature = "postgres"))]
@@ -24,3 +26,5 @@ mod waiters;
 pub use self::connect::{
     BACKEND_URL_VAR, BROKER_URL_VAR, DEFAULT_URL, Stores, connect, connect_env, connect_urls, open, urls_from_env,
 };
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub use self::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR, TlsOptions};

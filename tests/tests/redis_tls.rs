@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use stem::prelude::*;
-use stem_adapters::redis::{RedisOptions, RedisStore, TlsOptions};
+use stem_adapters::TlsOptions;
+use stem_adapters::redis::{RedisOptions, RedisStore};
 use stem_tests::{RedisServer, TempDir, TestResult, WAIT};
 
 #[stem::task]

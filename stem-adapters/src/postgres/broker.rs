@@ -435,9 +435,8 @@ impl Broadcast for PostgresBroker {
     }
 
     async fn subscribe(&self, channel: &str) -> Result<BoxStream<'static, Vec<u8>>> {
-        // A connection of its own, not one of the pool's.
         let mut listener =
-            PgListener::connect(self.shared.options.url()).await.map_err(|e| failed("opening a listener", e))?;
+            PgListener::connect_with(&self.shared.listener()).await.map_err(|e| failed("opening a listener", e))?;
         listener.listen(&self.shared.channel("bc", channel)).await.map_err(|e| failed("subscribing", e))?;
         let stream = listener.into_stream().filter_map(|notification| async move {
             use base64::Engine as _;

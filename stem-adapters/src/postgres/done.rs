@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use stem::TaskId;
 use tokio::sync::Notify;
@@ -35,9 +36,8 @@ impl Drop for Listener {
 impl Listener {
     /// Listens on `done` (final states) and `messages` (publishes) and returns
     /// once listening, so that what is announced after this returns is heard.
-    pub(crate) async fn start(url: &str, done: String, messages: String) -> stem::Result<Self> {
-        // A connection of its own, not one of the pool's.
-        let mut listener = PgListener::connect(url).await.map_err(|e| failed("opening the listener", e))?;
+    pub(crate) async fn start(pool: PgPool, done: String, messages: String) -> stem::Result<Self> {
+        let mut listener = PgListener::connect_with(&pool).await.map_err(|e| failed("opening the listener", e))?;
         listener.listen_all([done.as_str(), messages.as_str()]).await.map_err(|e| failed("listening", e))?;
         let (waiters, published) = (Arc::new(Waiters::default()), Arc::new(Notify::new()));
         let task = tokio::spawn(listen(listener, done, Arc::clone(&waiters), Arc::clone(&published)));

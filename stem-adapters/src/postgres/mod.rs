@@ -27,7 +27,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{AssertSqlSafe, PgPool};
 use stem::Error;
 
@@ -36,6 +36,7 @@ pub use self::broker::PostgresBroker;
 pub use self::lock::PostgresLockStore;
 pub use self::options::{DEFAULT_SCHEMA, PostgresOptions};
 pub use self::transaction::EnqueueInTransaction;
+use crate::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR};
 
 /// A connection pool to one database and one schema in it, from which the
 /// result backend and the lock store are taken. Cheap to clone.
@@ -52,6 +53,8 @@ pub(crate) struct Shared {
     /// (`synchronous_commit = off`), for writes whose loss in a crash only
     /// means a delivery comes again: claims, acks, lease renewals.
     relaxed: PgPool,
+    /// How to open a connection (URL and TLS), for listeners.
+    connect: PgConnectOptions,
     options: PostgresOptions,
     /// The schema, quoted for SQL.
     schema: String,
@@ -76,21 +79,38 @@ impl PostgresStore {
             )));
         }
         let url = options.url();
-        let pool = PgPoolOptions::new().max_connections(options.max_connections()).connect(url).await.map_err(|e| {
-            Error::adapter(
-                format!("connecting to Postgres at {url} failed: {e}. Is the server running, and the URL right?"),
-                e,
+        let connect = connect_options(&options)?;
+        let tls_hint = if options.tls().is_set() || url.contains("sslmode") {
+            format!(
+                " For TLS, check the certificates ({CA_CERT_VAR}, {CLIENT_CERT_VAR}, {CLIENT_KEY_VAR}) and sslmode; \
+                 {ALLOW_INSECURE_VAR}=true encrypts without verifying, while debugging."
             )
-        })?;
+        } else {
+            String::new()
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections())
+            .connect_with(connect.clone())
+            .await
+            .map_err(|e| {
+                let message =
+                    format!("connecting to Postgres at {url} failed: {e}. Is the server running, and the URL right?");
+                Error::adapter(format!("{message}{tls_hint}"), e)
+            })?;
         migrate::migrate(&pool, schema).await?;
-        let relaxed_options = sqlx::postgres::PgConnectOptions::from_str(url)
-            .map_err(|e| Error::Config(format!("`{url}` is not a valid Postgres URL: {e}")))?
-            .options([("synchronous_commit", "off")]);
-        let relaxed =
-            PgPoolOptions::new().max_connections(options.max_connections()).connect_lazy_with(relaxed_options);
+        let relaxed = PgPoolOptions::new()
+            .max_connections(options.max_connections())
+            .connect_lazy_with(connect.clone().options([("synchronous_commit", "off")]));
         let schema = format!("\"{schema}\"");
-        let shared =
-            Shared { pool, relaxed, options, schema, done: tokio::sync::OnceCell::new(), pruned_at: AtomicI64::new(0) };
+        let shared = Shared {
+            pool,
+            relaxed,
+            connect,
+            options,
+            schema,
+            done: tokio::sync::OnceCell::new(),
+            pruned_at: AtomicI64::new(0),
+        };
         Ok(Self { shared: Arc::new(shared) })
     }
 
@@ -136,6 +156,12 @@ impl Shared {
         AssertSqlSafe(sql.replace("{schema}", &self.schema))
     }
 
+    /// A pool of one connection of its own, for a LISTEN (not one of the
+    /// store's pools, which a held listener would starve).
+    pub(crate) fn listener(&self) -> PgPool {
+        PgPoolOptions::new().max_connections(1).connect_lazy_with(self.connect.clone())
+    }
+
     /// The channel on which final states are announced.
     pub(crate) fn done_channel(&self) -> String {
         self.channel("done", "")
@@ -159,9 +185,34 @@ impl Shared {
     /// The subscription to final states, started on first use.
     pub(crate) async fn done(&self) -> stem::Result<&done::Listener> {
         self.done
-            .get_or_try_init(|| done::Listener::start(self.options.url(), self.done_channel(), self.messages_channel()))
+            .get_or_try_init(|| done::Listener::start(self.listener(), self.done_channel(), self.messages_channel()))
             .await
     }
+}
+
+/// The connection options of `options`: its URL, with its TLS settings.
+fn connect_options(options: &PostgresOptions) -> stem::Result<PgConnectOptions> {
+    let url = options.url();
+    let mut connect = PgConnectOptions::from_str(url).map_err(|e| {
+        Error::Config(format!(
+            "`{url}` is not a valid Postgres URL ({e}); write postgres://user[:password]@host[:port]/db"
+        ))
+    })?;
+    let tls = options.tls();
+    if let Some(ca) = &tls.ca_cert {
+        connect = connect.ssl_root_cert(ca);
+        if !url.contains("sslmode=") {
+            connect = connect.ssl_mode(PgSslMode::VerifyFull);
+        }
+    }
+    if let Some((cert, key)) = tls.client_pair()? {
+        connect = connect.ssl_client_cert(cert).ssl_client_key(key);
+    }
+    if tls.allow_insecure {
+        tracing::warn!(%url, "TLS certificate verification is off ({ALLOW_INSECURE_VAR}); use this only while debugging");
+        connect = connect.ssl_mode(PgSslMode::Require);
+    }
+    Ok(connect)
 }
 
 /// The error for a failed statement, saying what it was for and why.

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use stem::backend::DEFAULT_RESULT_RETENTION;
 
+use crate::tls::TlsOptions;
+
 /// The schema when none is given.
 pub const DEFAULT_SCHEMA: &str = "stem";
 
@@ -21,6 +23,7 @@ pub struct PostgresOptions {
     schema: String,
     retention: std::time::Duration,
     max_connections: u32,
+    tls: TlsOptions,
 }
 
 impl PostgresOptions {
@@ -32,6 +35,7 @@ impl PostgresOptions {
             schema: DEFAULT_SCHEMA.to_owned(),
             retention: DEFAULT_RESULT_RETENTION,
             max_connections: 10,
+            tls: TlsOptions::default(),
         }
     }
 
@@ -52,6 +56,21 @@ impl PostgresOptions {
     pub fn with_max_connections(mut self, n: u32) -> Self {
         self.max_connections = n.max(2);
         self
+    }
+
+    /// TLS settings (see [`TlsOptions::from_env`]): a CA makes the connection
+    /// verify the server (`sslmode=verify-full` unless the URL names a mode), a
+    /// client certificate and key are presented, and `allow_insecure` encrypts
+    /// without verifying (`sslmode=require`). The trusted roots are the given CA
+    /// and the Mozilla roots (webpki), not the system's store.
+    pub fn with_tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The TLS settings.
+    pub fn tls(&self) -> &TlsOptions {
+        &self.tls
     }
 
     /// The database URL.

@@ -21,7 +21,6 @@ mod keys;
 mod lock;
 mod options;
 mod scripts;
-mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +33,7 @@ pub use self::broker::RedisBroker;
 use self::keys::Keys;
 pub use self::lock::RedisLockStore;
 pub use self::options::{DEFAULT_NAMESPACE, RedisOptions};
-pub use self::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR, TlsOptions};
+pub use crate::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR, TlsOptions};
 
 /// How long one command may take before the adapter calls the server gone.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);

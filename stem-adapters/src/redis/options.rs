@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use stem::backend::DEFAULT_RESULT_RETENTION;
 
-use super::TlsOptions;
+use crate::tls::TlsOptions;
 
 /// The namespace when none is given: keys start with `stem:stem:`.
 pub const DEFAULT_NAMESPACE: &str = "stem";

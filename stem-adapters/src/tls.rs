@@ -1,6 +1,6 @@
-//! TLS for `rediss://`: a custom CA, a client certificate for mutual TLS, and
-//! an escape hatch that skips verification, named after the reference's
-//! `STEM_TLS_*` variables.
+//! TLS settings for the networked adapters (`rediss://`, Postgres): a custom
+//! CA, a client certificate for mutual TLS, and an escape hatch that skips
+//! verification, named after the reference's `STEM_TLS_*` variables.
 
 use std::path::{Path, PathBuf};
 
@@ -16,10 +16,10 @@ pub const CLIENT_KEY_VAR: &str = "STEM_TLS_CLIENT_KEY";
 /// The variable that, set to `true`, skips certificate verification (debugging only).
 pub const ALLOW_INSECURE_VAR: &str = "STEM_TLS_ALLOW_INSECURE";
 
-/// TLS settings of a `rediss://` connection.
+/// TLS settings of a `rediss://` or Postgres connection.
 ///
 /// ```
-/// use stem_adapters::redis::TlsOptions;
+/// use stem_adapters::TlsOptions;
 ///
 /// let tls = TlsOptions::default().with_ca_cert("/certs/ca.crt").with_client("/certs/client.crt", "/certs/client.key");
 /// assert!(!tls.allow_insecure);
@@ -80,25 +80,33 @@ impl TlsOptions {
         *self != Self::default()
     }
 
+    /// Checks that the client identity is whole (both files or neither).
+    pub(crate) fn client_pair(&self) -> stem::Result<Option<(&Path, &Path)>> {
+        match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => Ok(Some((cert, key))),
+            (None, None) => Ok(None),
+            _ => Err(Error::Config(format!(
+                "mutual TLS needs both {CLIENT_CERT_VAR} and {CLIENT_KEY_VAR}; only one is set"
+            ))),
+        }
+    }
+
     /// The certificates for the `redis` crate, read from their files.
+    #[cfg(feature = "redis")]
     pub(crate) fn certificates(&self) -> stem::Result<redis::TlsCertificates> {
-        let client_tls = match (&self.client_cert, &self.client_key) {
-            (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+        let client_tls = match self.client_pair()? {
+            Some((cert, key)) => Some(redis::ClientTlsConfig {
                 client_cert: read(cert, CLIENT_CERT_VAR)?,
                 client_key: read(key, CLIENT_KEY_VAR)?,
             }),
-            (None, None) => None,
-            _ => {
-                return Err(Error::Config(format!(
-                    "mutual TLS needs both {CLIENT_CERT_VAR} and {CLIENT_KEY_VAR}; only one is set"
-                )));
-            }
+            None => None,
         };
         let root_cert = self.ca_cert.as_deref().map(|p| read(p, CA_CERT_VAR)).transpose()?;
         Ok(redis::TlsCertificates { client_tls, root_cert })
     }
 }
 
+#[cfg(feature = "redis")]
 fn read(path: &Path, var: &str) -> stem::Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| {
         Error::Config(format!("cannot read the TLS file {} (from {var} or TlsOptions): {e}", path.display()))
