@@ -26,6 +26,7 @@ mod transaction;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
+use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{AssertSqlSafe, PgPool};
@@ -37,6 +38,10 @@ pub use self::lock::PostgresLockStore;
 pub use self::options::{DEFAULT_SCHEMA, PostgresOptions};
 pub use self::transaction::EnqueueInTransaction;
 use crate::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR};
+
+/// How long a statement waits for a connection (while the database is down,
+/// new connections keep failing): the caller gets an error after this.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A connection pool to one database and one schema in it, from which the
 /// result backend and the lock store are taken. Cheap to clone.
@@ -90,6 +95,7 @@ impl PostgresStore {
         };
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections())
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(connect.clone())
             .await
             .map_err(|e| {
@@ -100,6 +106,7 @@ impl PostgresStore {
         migrate::migrate(&pool, schema).await?;
         let relaxed = PgPoolOptions::new()
             .max_connections(options.max_connections())
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(connect.clone().options([("synchronous_commit", "off")]));
         let schema = format!("\"{schema}\"");
         let shared = Shared {
@@ -215,9 +222,16 @@ fn connect_options(options: &PostgresOptions) -> stem::Result<PgConnectOptions> 
     Ok(connect)
 }
 
-/// The error for a failed statement, saying what it was for and why.
+/// The error for a failed statement, saying what it was for, why, and whether
+/// the database is unreachable.
 pub(crate) fn failed(what: &str, e: sqlx::Error) -> Error {
-    Error::adapter(format!("Postgres: {what} failed: {e}"), e)
+    let unreachable = matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed);
+    let hint = if unreachable {
+        " (Postgres is unreachable: is the server running? the pool reconnects on its own)"
+    } else {
+        ""
+    };
+    Error::adapter(format!("Postgres: {what} failed: {e}{hint}"), e)
 }
 
 /// Milliseconds in `d` as a float, for `interval` arithmetic in SQL.
