@@ -2,12 +2,21 @@
 -- and delayed ones now due and leased ones whose lease ended, highest priority
 -- first, oldest first within a priority. SKIP LOCKED lets claimers run side by
 -- side; the state is checked again on the locked row.
+-- The candidates are taken per queue (LATERAL), so that each scan walks its
+-- index in order and stops at $2 rows: `queue = ANY($1)` would read every
+-- ready row of the queues and sort them.
 WITH candidates AS (
-    (SELECT seq FROM {schema}.messages
-     WHERE queue = ANY($1) AND state = 0 ORDER BY priority DESC, seq LIMIT $2)
+    SELECT ready.seq FROM unnest($1::text[]) AS q (name)
+    CROSS JOIN LATERAL (
+        SELECT seq FROM {schema}.messages
+        WHERE queue = q.name AND state = 0 ORDER BY priority DESC, seq LIMIT $2
+    ) AS ready
     UNION ALL
-    (SELECT seq FROM {schema}.messages
-     WHERE queue = ANY($1) AND state IN (1, 3) AND ready_at <= now() ORDER BY ready_at LIMIT $2)
+    SELECT timed.seq FROM unnest($1::text[]) AS q (name)
+    CROSS JOIN LATERAL (
+        SELECT seq FROM {schema}.messages
+        WHERE queue = q.name AND state IN (1, 3) AND ready_at <= now() ORDER BY ready_at LIMIT $2
+    ) AS timed
 ), picked AS (
     SELECT seq FROM {schema}.messages
     WHERE seq IN (SELECT seq FROM candidates)
