@@ -10,6 +10,8 @@
 //! ```
 
 mod connect;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod json;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]

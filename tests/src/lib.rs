@@ -24,6 +24,24 @@ pub async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output 
     tokio::time::timeout(WAIT, future).await.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
+/// Calls `op` until it succeeds (a server coming back, a record appearing),
+/// every 50 ms, failing the test with `what` after [`WAIT`].
+pub async fn until_ok<T, E, F, Fut>(what: &str, mut op: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    within(what, async {
+        loop {
+            if let Ok(value) = op().await {
+                return value;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}
+
 /// A fresh directory for one test's files, removed when dropped.
 #[derive(Debug)]
 pub struct TempDir(std::path::PathBuf);

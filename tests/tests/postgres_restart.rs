@@ -7,11 +7,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use stem::prelude::*;
 use stem_adapters::postgres::{PostgresOptions, PostgresStore};
-use stem_tests::{TempDir, TestResult, WAIT, free_port};
+use stem_tests::{TempDir, TestResult, WAIT, free_port, until_ok};
 
 #[stem::task]
 async fn double(n: u64) -> Result<u64, TaskError> {
@@ -109,15 +108,7 @@ async fn a_worker_resumes_when_postgres_comes_back() -> TestResult {
 
     server.start();
     // The pools reconnect on their own; the worker was never restarted.
-    let after = tokio::time::timeout(WAIT, async {
-        loop {
-            match Double::enqueue(&stem, 21).await {
-                Ok(handle) => return handle,
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    })
-    .await?;
+    let after = until_ok("Postgres to accept tasks again", || Double::enqueue(&stem, 21)).await;
     assert_eq!(after.wait_timeout(WAIT).await?, 42, "the worker resumed consuming");
     assert_eq!(before.wait_timeout(WAIT).await?, 2, "what was recorded before the crash is still there");
     worker.stop(ShutdownMode::Warm).await?;

@@ -9,28 +9,40 @@ use stem::{Broker, Envelope};
 use stem_adapters::redis::{RedisOptions, RedisStore};
 use stem_tests::{TestResult, redis_url};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_undecodable_message_is_dead_lettered_not_lost() -> TestResult {
-    let Some(url) = redis_url() else { return Ok(()) };
-    let namespace = format!("test_bad_{:08x}", fastrand::u32(..));
-    let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&namespace)).await?;
-    let broker = store.broker();
+/// A store in a fresh namespace with two messages on `q`: a bad one (its stored
+/// text is not an envelope, as another program or an older version might
+/// leave it) and a good one behind it.
+async fn bad_then_good(url: &str, label: &str) -> stem::Result<(RedisStore, Envelope, Envelope)> {
+    let namespace = format!("test_{label}_{:08x}", fastrand::u32(..));
+    let store = RedisStore::connect_with(RedisOptions::new(url).with_namespace(&namespace)).await?;
     let bad = Envelope::new("t", "q", Payload::new("json", b"1".to_vec()));
     let good = Envelope::new("t", "q", Payload::new("json", b"2".to_vec()));
-    broker.publish_batch(vec![bad.clone(), good.clone()]).await?;
-    // Another program (or an older version) leaves text that is not an envelope.
-    let client = redis::Client::open(url.as_str())?;
-    let mut conn = client.get_multiplexed_async_connection().await?;
+    store.broker().publish_batch(vec![bad.clone(), good.clone()]).await?;
+    let fail = |e: redis::RedisError| stem::Error::adapter("corrupting a stored message", e);
+    let client = redis::Client::open(url).map_err(fail)?;
+    let mut conn = client.get_multiplexed_async_connection().await.map_err(fail)?;
     let key = format!("stem:{namespace}:{{q}}:msg:{}", bad.id);
-    redis::cmd("HSET").arg(&key).arg("env").arg("{not json").query_async::<()>(&mut conn).await?;
+    redis::cmd("HSET").arg(&key).arg("env").arg("{not json").query_async::<()>(&mut conn).await.map_err(fail)?;
+    Ok((store, bad, good))
+}
 
-    let request = ReceiveRequest {
+/// A request for up to `max` messages of `q`, waiting up to 5 s.
+fn receive(max: usize) -> ReceiveRequest {
+    ReceiveRequest {
         queues: vec!["q".into()],
-        max: 10,
+        max,
         lease: Duration::from_secs(30),
         wait: Duration::from_secs(5),
         consumer: "test".into(),
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_message_is_dead_lettered_not_lost() -> TestResult {
+    let Some(url) = redis_url() else { return Ok(()) };
+    let (store, bad, good) = bad_then_good(&url, "bad").await?;
+    let broker = store.broker();
+    let request = receive(10);
     let got = broker.receive(&request).await?;
     assert_eq!(got.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), vec![good.id], "the good message still flows");
     let dead = broker.list_dead_letters("q", 10, 0).await?.entries;
@@ -46,26 +58,11 @@ async fn an_undecodable_message_is_dead_lettered_not_lost() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_does_not_wait_behind_an_undecodable_message() -> TestResult {
     let Some(url) = redis_url() else { return Ok(()) };
-    let namespace = format!("test_behind_{:08x}", fastrand::u32(..));
-    let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&namespace)).await?;
+    let (store, _bad, good) = bad_then_good(&url, "behind").await?;
     let broker = store.broker();
-    let bad = Envelope::new("t", "q", Payload::new("json", b"1".to_vec()));
-    let good = Envelope::new("t", "q", Payload::new("json", b"2".to_vec()));
-    broker.publish_batch(vec![bad.clone(), good.clone()]).await?;
-    let client = redis::Client::open(url.as_str())?;
-    let mut conn = client.get_multiplexed_async_connection().await?;
-    let key = format!("stem:{namespace}:{{q}}:msg:{}", bad.id);
-    redis::cmd("HSET").arg(&key).arg("env").arg("{not json").query_async::<()>(&mut conn).await?;
-
     // One at a time: the first read finds only the bad one; the good one is
     // ready behind it, and must come at once, not when the 5 s wait ends.
-    let request = ReceiveRequest {
-        queues: vec!["q".into()],
-        max: 1,
-        lease: Duration::from_secs(30),
-        wait: Duration::from_secs(5),
-        consumer: "test".into(),
-    };
+    let request = receive(1);
     let started = tokio::time::Instant::now();
     let got = broker.receive(&request).await?;
     assert_eq!(got.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), vec![good.id]);

@@ -5,11 +5,9 @@
 //!
 //! The test owns its Redis: a `redis-server` on a free port, in a temp dir.
 
-use std::time::Duration;
-
 use stem::prelude::*;
 use stem_adapters::redis::{RedisOptions, RedisStore};
-use stem_tests::{RedisServer, TempDir, TestResult, WAIT};
+use stem_tests::{RedisServer, TempDir, TestResult, WAIT, until_ok};
 
 #[stem::task]
 async fn double(n: u64) -> Result<u64, TaskError> {
@@ -37,15 +35,7 @@ async fn a_worker_resumes_when_redis_comes_back() -> TestResult {
 
     let server = RedisServer::start(&dir, port, false, &persistent).expect("the same server starts again");
     // The connection comes back on its own; the worker was never restarted.
-    let after = tokio::time::timeout(WAIT, async {
-        loop {
-            match Double::enqueue(&stem, 21).await {
-                Ok(handle) => return handle,
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    })
-    .await?;
+    let after = until_ok("Redis to accept tasks again", || Double::enqueue(&stem, 21)).await;
     assert_eq!(after.wait_timeout(WAIT).await?, 42, "the worker resumed consuming");
     assert_eq!(before.wait_timeout(WAIT).await?, 2, "work acked before the outage is still recorded");
 

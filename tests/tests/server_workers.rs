@@ -12,7 +12,7 @@ use stem::prelude::*;
 use stem::{TaskId, TaskState};
 use stem_adapters::postgres::{PostgresOptions, PostgresStore};
 use stem_adapters::redis::{RedisOptions, RedisStore};
-use stem_tests::{TestResult, WAIT, postgres_url, redis_url, within};
+use stem_tests::{TestResult, WAIT, postgres_url, redis_url, until_ok};
 
 /// Runs per task id.
 static RUNS: Mutex<Option<HashMap<TaskId, u32>>> = Mutex::new(None);
@@ -69,15 +69,10 @@ async fn retries_end_in_the_dead_letter_queue(stem: Stem) -> TestResult {
     let status = handle.status().await?.expect("recorded");
     assert_eq!((status.state, status.attempt), (TaskState::Failed, 1), "one retry, then failed");
     // The worker records the outcome first and moves the message after it.
-    let dead = within("the dead letter", async {
-        loop {
-            if let Some(dead) = stem.broker().get_dead_letter("default", handle.id()).await? {
-                return Ok::<_, stem::Error>(dead);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    let dead = until_ok("the dead letter", || async {
+        stem.broker().get_dead_letter("default", handle.id()).await.ok().flatten().ok_or("not yet")
     })
-    .await?;
+    .await;
     assert!(dead.reason.starts_with("retries exhausted after 2 attempts"), "{}", dead.reason);
     worker.stop(ShutdownMode::Warm).await?;
     Ok(())

@@ -12,10 +12,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::Row;
 use stem::backend::{GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
-use stem::{Error, Result, TaskId};
+use stem::{Result, TaskId};
 use uuid::Uuid;
 
-use super::{Shared, failed, millis};
+use super::{Shared, failed, from_json, millis, to_json};
 
 /// Expired rows are pruned at most this often per store.
 const PRUNE_EVERY_MS: i64 = 1000;
@@ -98,14 +98,6 @@ impl Columns {
         self.finals.push(status.state.is_terminal());
         Ok(())
     }
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::adapter("encoding a record for Postgres", e))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| Error::adapter(format!("a stored {what} in Postgres does not decode"), e))
 }
 
 #[async_trait]

@@ -16,7 +16,7 @@ use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
 use uuid::Uuid;
 
-use super::{Shared, failed, millis};
+use super::{Shared, failed, from_json, millis, to_json};
 
 /// How long an idle receiver waits at most before it looks again, even without
 /// a notification: a safety net for one lost while the listener reconnected.
@@ -184,10 +184,6 @@ fn token(receipt: &Receipt) -> i64 {
     i64::try_from(receipt.token).unwrap_or(i64::MAX)
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::adapter("encoding a message for Postgres", e))
-}
-
 fn priority(envelope: &Envelope) -> i16 {
     i16::from(envelope.priority.min(MAX_PRIORITY))
 }
@@ -195,8 +191,7 @@ fn priority(envelope: &Envelope) -> i16 {
 fn dead_letter(row: &sqlx::postgres::PgRow) -> Result<DeadLetter> {
     let get = |e| failed("reading a dead letter", e);
     let text: String = row.try_get("envelope").map_err(get)?;
-    let envelope = serde_json::from_str(&text)
-        .map_err(|e| Error::adapter("a stored dead letter's envelope in Postgres does not decode", e))?;
+    let envelope = from_json(&text, "dead letter's envelope")?;
     Ok(DeadLetter {
         envelope,
         reason: row.try_get("reason").map_err(get)?,

@@ -234,6 +234,16 @@ pub(crate) fn failed(what: &str, e: sqlx::Error) -> Error {
     Error::adapter(format!("Postgres: {what} failed: {e}{hint}"), e)
 }
 
+/// `value` as JSON, for Postgres.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> stem::Result<String> {
+    crate::json::encode(value, "Postgres")
+}
+
+/// A stored `what` read back from Postgres.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> stem::Result<T> {
+    crate::json::decode(text, what, "Postgres")
+}
+
 /// Milliseconds in `d` as a float, for `interval` arithmetic in SQL.
 pub(crate) fn millis(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e3

@@ -18,12 +18,12 @@
 use std::future::Future;
 
 use sqlx::PgConnection;
+use stem::Result;
 use stem::backend::{TaskState, TaskStatus};
 use stem::envelope::MAX_PRIORITY;
 use stem::task::{Signature, Task, TaskHandle};
-use stem::{Error, Result};
 
-use super::{PostgresStore, failed};
+use super::{PostgresStore, failed, to_json};
 
 /// Enqueues a typed call inside a caller's transaction (see the module docs).
 pub trait EnqueueInTransaction<T: Task> {
@@ -42,11 +42,10 @@ impl<T: Task> EnqueueInTransaction<T> for Signature<T> {
     async fn enqueue_in(self, tx: &mut PgConnection, store: &PostgresStore) -> Result<TaskHandle<T::Output>> {
         let shared = &store.shared;
         let envelope = self.into_envelope()?;
-        let text =
-            serde_json::to_string(&envelope).map_err(|e| Error::adapter("encoding a message for Postgres", e))?;
+        let text = to_json(&envelope)?;
         let mut status = TaskStatus::new(envelope.id, envelope.task.clone(), envelope.queue.clone(), TaskState::Queued);
         status.attempt = envelope.attempt;
-        let status = serde_json::to_string(&status).map_err(|e| Error::adapter("encoding a status for Postgres", e))?;
+        let status = to_json(&status)?;
         let id = *envelope.id.as_uuid();
         sqlx::query(shared.sql(include_str!("sql/publish.sql")))
             .bind(vec![id])

@@ -11,7 +11,7 @@ use stem::backend::{GroupStatus, ResultBackend, TaskState, TaskStatus, WorkerHea
 use stem::{Error, Result, TaskId};
 
 use super::scripts::{self, CLAIM_CHORD, GROUP_ADD, SET_STATUS};
-use super::{Shared, failed, millis};
+use super::{Shared, failed, from_json, millis, to_json};
 
 /// A [`ResultBackend`] on Redis. See the [module docs](super) for the keys.
 #[derive(Debug)]
@@ -39,14 +39,6 @@ enum Answer {
 
 /// The most statuses one script call writes.
 const PER_SCRIPT: usize = 500;
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::adapter("encoding a record for Redis", e))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| Error::adapter(format!("a stored {what} in Redis does not decode"), e))
-}
 
 /// A group from its hash's fields (`HGETALL`); `None` when there are none.
 fn group_from(id: TaskId, fields: Vec<(String, String)>) -> Result<Option<GroupStatus>> {

@@ -16,7 +16,7 @@ use stem::envelope::{Envelope, MAX_PRIORITY};
 use stem::{Error, Result, TaskId};
 
 use super::scripts::{self, ACK, CLAIM, COUNTS, PUBLISH, PURGE, REPLAY, SETTLE};
-use super::{Shared, failed, millis};
+use super::{Shared, failed, from_json, millis, to_json};
 
 /// The consumer group every worker reads through.
 const GROUP: &str = "stem";
@@ -213,14 +213,6 @@ impl RedisBroker {
 
 fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::adapter("encoding a message for Redis", e))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| Error::adapter(format!("a stored {what} in Redis does not decode"), e))
 }
 
 fn band(envelope: &Envelope) -> String {

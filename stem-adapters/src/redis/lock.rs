@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use stem::{LockStore, Result};
 
-use super::scripts::{LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW};
+use super::scripts::{LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW, Lua};
 use super::{Shared, failed, millis};
 
 /// A [`LockStore`] on Redis: one key per lock, holding its owner, expiring with
@@ -22,32 +22,28 @@ impl RedisLockStore {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
+
+    /// Runs one of the lock scripts on `key` for `owner` (with the TTL, if
+    /// any); true when it answered 1 (the owner holds, renewed or released it).
+    async fn run(&self, lua: &Lua, what: &str, key: &str, owner: &str, ttl: Option<Duration>) -> Result<bool> {
+        let mut call = lua.script().key(self.shared.keys().lock(key));
+        call.arg(owner);
+        if let Some(ttl) = ttl {
+            call.arg(millis(ttl));
+        }
+        let answer: i64 = call.invoke_async(&mut self.shared.conn()).await.map_err(|e| failed(what, e))?;
+        Ok(answer == 1)
+    }
 }
 
 #[async_trait]
 impl LockStore for RedisLockStore {
     async fn acquire(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool> {
-        let held: i64 = LOCK_ACQUIRE
-            .script()
-            .key(self.shared.keys().lock(key))
-            .arg(owner)
-            .arg(millis(ttl))
-            .invoke_async(&mut self.shared.conn())
-            .await
-            .map_err(|e| failed("taking a lock", e))?;
-        Ok(held == 1)
+        self.run(&LOCK_ACQUIRE, "taking a lock", key, owner, Some(ttl)).await
     }
 
     async fn renew(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool> {
-        let renewed: i64 = LOCK_RENEW
-            .script()
-            .key(self.shared.keys().lock(key))
-            .arg(owner)
-            .arg(millis(ttl))
-            .invoke_async(&mut self.shared.conn())
-            .await
-            .map_err(|e| failed("renewing a lock", e))?;
-        Ok(renewed == 1)
+        self.run(&LOCK_RENEW, "renewing a lock", key, owner, Some(ttl)).await
     }
 
     async fn owner(&self, key: &str) -> Result<Option<String>> {
@@ -59,13 +55,6 @@ impl LockStore for RedisLockStore {
     }
 
     async fn release(&self, key: &str, owner: &str) -> Result<bool> {
-        let released: i64 = LOCK_RELEASE
-            .script()
-            .key(self.shared.keys().lock(key))
-            .arg(owner)
-            .invoke_async(&mut self.shared.conn())
-            .await
-            .map_err(|e| failed("releasing a lock", e))?;
-        Ok(released == 1)
+        self.run(&LOCK_RELEASE, "releasing a lock", key, owner, None).await
     }
 }

@@ -219,6 +219,16 @@ pub(crate) fn failed(what: &str, e: redis::RedisError) -> Error {
 /// cut to it, so that times stay exact in Lua's numbers (doubles).
 const MAX_MILLIS: u64 = 10 * 365 * 24 * 3600 * 1000;
 
+/// `value` as JSON, for Redis.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> stem::Result<String> {
+    crate::json::encode(value, "Redis")
+}
+
+/// A stored `what` read back from Redis.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> stem::Result<T> {
+    crate::json::decode(text, what, "Redis")
+}
+
 /// Milliseconds in `d`, at least 1 (Redis rejects a zero expiry), at most ten years.
 pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).clamp(1, MAX_MILLIS)
