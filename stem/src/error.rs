@@ -52,6 +52,24 @@ pub enum Error {
     /// The task ended without a result: it failed, expired or was revoked.
     #[error("{0}")]
     TaskFailed(TaskFailure),
+    /// A workflow run with this id exists already.
+    #[error("a workflow run with id {0} exists already; start it under another id, or wait for the existing run")]
+    RunExists(crate::workflow::RunId),
+    /// No workflow run with this id is known to the workflow store.
+    #[error("no workflow run {0} is known to the workflow store")]
+    UnknownRun(crate::workflow::RunId),
+    /// A workflow run ended without a result: it failed or was cancelled.
+    #[error("workflow run {run} ({workflow}) {status}: {error}")]
+    WorkflowFailed {
+        /// The run.
+        run: crate::workflow::RunId,
+        /// The workflow's name.
+        workflow: String,
+        /// How it ended.
+        status: crate::workflow::RunStatus,
+        /// Why.
+        error: String,
+    },
     /// A configuration value is invalid; the message names it and the fix.
     #[error("invalid configuration: {0}")]
     Config(String),

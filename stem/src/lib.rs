@@ -42,6 +42,7 @@ pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod worker;
+pub mod workflow;
 
 pub use stem_macros::task;
 

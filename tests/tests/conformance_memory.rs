@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use stem::broker::{DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult};
 use stem::{Broker, Envelope, TaskId};
 
-use stem::memory::{MemoryBackend, MemoryBroker, MemoryLockStore};
-use stem::testing::{backend_suite, broker_suite, lock_suite};
+use stem::memory::{MemoryBackend, MemoryBroker, MemoryLockStore, MemoryWorkflowStore};
+use stem::testing::{backend_suite, broker_suite, lock_suite, workflow_store_suite};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_broker_passes_every_case() {
@@ -28,6 +28,13 @@ async fn memory_backend_passes_every_case() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_lock_store_passes_every_case() {
     let report = lock_suite(|_ns| async { Ok(Arc::new(MemoryLockStore::new()) as _) }).await;
+    report.assert_passed();
+    assert!(report.skipped().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_workflow_store_passes_every_case() {
+    let report = workflow_store_suite(|_ns| async { Ok(Arc::new(MemoryWorkflowStore::new()) as _) }).await;
     report.assert_passed();
     assert!(report.skipped().is_empty());
 }

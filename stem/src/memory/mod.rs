@@ -3,7 +3,9 @@
 mod backend;
 mod broker;
 mod lock;
+mod workflow;
 
 pub use self::backend::MemoryBackend;
 pub use self::broker::MemoryBroker;
 pub use self::lock::MemoryLockStore;
+pub use self::workflow::MemoryWorkflowStore;

@@ -24,6 +24,7 @@ mod backend_suite;
 mod broker_suite;
 mod lock_suite;
 mod report;
+mod workflow_suite;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -36,6 +37,7 @@ pub use self::backend_suite::backend_suite;
 pub use self::broker_suite::broker_suite;
 pub use self::lock_suite::lock_suite;
 pub use self::report::{Outcome, Report};
+pub use self::workflow_suite::workflow_store_suite;
 
 /// The longest a single case may take before it counts as failed.
 const CASE_TIMEOUT: Duration = Duration::from_secs(60);
