@@ -2,7 +2,9 @@
 //! `stem` crate (`#[stem::task]`); this crate's paths are not a public API.
 
 mod duration;
+mod step;
 mod task;
+mod workflow;
 
 use proc_macro::TokenStream;
 
@@ -35,4 +37,43 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
     task::expand(args.into(), item.into()).into()
+}
+
+/// Turns an `async fn` into a durable workflow.
+///
+/// ```text
+/// #[stem::workflow(queue = "orders", max_run_time = "7d")]
+/// async fn checkout(wf: Workflow, order: Order) -> Result<Receipt, WorkflowError> { ... }
+/// ```
+///
+/// Beside the fn come `Checkout` (implementing `stem::workflow::WorkflowDefinition`),
+/// `CheckoutArgs` (as for tasks), `Checkout::start(&stem, args)` returning a
+/// `WorkflowHandle<Receipt>`, `Checkout::call(args)` (a `WorkflowStart` with
+/// per-run options: run id, queue, cancellation policy) and a registration, so
+/// that every worker linked with it runs it.
+///
+/// The first parameter is `wf: Workflow`. Options: `name`, `queue`,
+/// `max_run_time`, `max_suspended_time`, `lease` (durations like `"30s"`),
+/// `crate = "path::to::stem"`.
+#[proc_macro_attribute]
+pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
+    workflow::expand(args.into(), item.into()).into()
+}
+
+/// Turns an `async fn` into a checkpointed workflow step.
+///
+/// ```text
+/// #[stem::step(max_retries = 5, retry_backoff = "500ms")]
+/// async fn charge_card(wf: &Workflow, order: &Order) -> Result<Charge, StepError> { ... }
+/// ```
+///
+/// Called from a workflow fn, it runs once per occurrence and returns its
+/// checkpoint on replays. The first parameter is `wf: &Workflow`; the other
+/// arguments must be `Clone` (references are), since a retry calls the body
+/// again; the output must be serializable. Its error type becomes `StepError`.
+/// Options: `name` (default: the fn's name), `max_retries` (3),
+/// `retry_backoff` (`"1s"`, doubling), `retry_backoff_max` (`"1m"`), `crate`.
+#[proc_macro_attribute]
+pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
+    step::expand(args.into(), item.into()).into()
 }

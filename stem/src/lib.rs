@@ -44,7 +44,7 @@ pub mod testing;
 pub mod worker;
 pub mod workflow;
 
-pub use stem_macros::task;
+pub use stem_macros::{step, task, workflow};
 
 pub use crate::backend::{ResultBackend, TaskFailure, TaskState, TaskStatus};
 pub use crate::broker::Broker;
@@ -55,11 +55,16 @@ pub use crate::lock::LockStore;
 pub use crate::producer::Stem;
 pub use crate::task::{Registry, Signature, Task, TaskContext, TaskError, TaskHandle, TaskOptions};
 pub use crate::worker::{ShutdownMode, Worker, WorkerHandle};
+pub use crate::workflow::{EventTopic, StepError, Workflow, WorkflowError, WorkflowHandle};
 
 /// The names most programs need, one `use` away.
 pub mod prelude {
     pub use crate::task;
-    pub use crate::{ShutdownMode, Signature, Stem, Task, TaskContext, TaskError, TaskHandle, Worker};
+    pub use crate::{
+        EventTopic, ShutdownMode, Signature, Stem, StepError, Task, TaskContext, TaskError, TaskHandle, Worker,
+        Workflow, WorkflowError, WorkflowHandle,
+    };
+    pub use crate::{step, workflow};
 }
 
 /// What generated code needs; not a public API.
@@ -69,6 +74,48 @@ pub mod __private {
     pub use ::serde;
 
     pub use crate::task::{IntoTaskError, TaskArgs, TaskOutput, TaskRegistration};
+    pub use crate::workflow::{StepOptions, WorkflowOptions, WorkflowRegistration};
+
+    /// Names a workflow fn's error type in errors about it.
+    pub const fn assert_workflow_error<E: IntoWorkflowError>() {}
+
+    /// Names a step's error type in errors about it.
+    pub const fn assert_step_error<E: IntoStepError>() {}
+
+    /// Turns a workflow fn's error into a [`WorkflowError`](crate::WorkflowError).
+    pub fn into_workflow_error<E: IntoWorkflowError>(error: E) -> crate::WorkflowError {
+        error.into()
+    }
+
+    /// What a workflow fn's error type must be.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a workflow error: it must convert into `WorkflowError`",
+        label = "not convertible into `WorkflowError`",
+        note = "return `WorkflowError` (`WorkflowError::fail(..)`), or a type implementing `std::error::Error`"
+    )]
+    pub trait IntoWorkflowError: Into<crate::WorkflowError> {}
+    impl<E: Into<crate::WorkflowError>> IntoWorkflowError for E {}
+
+    /// What a step's error type must be.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a step error: it must convert into `StepError`",
+        label = "not convertible into `StepError`",
+        note = "return `StepError` (`StepError::fail(..)`, `StepError::retry(..)`), or a type implementing `std::error::Error`"
+    )]
+    pub trait IntoStepError: Into<crate::StepError> {}
+    impl<E: Into<crate::StepError>> IntoStepError for E {}
+
+    /// Names a step's output type in errors about it.
+    pub const fn assert_step_output<T: StepOutput>() {}
+
+    /// What a step's output must be: serializable, so that it can be checkpointed.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a step's output: it must implement `Serialize` and `Deserialize` to be checkpointed",
+        label = "not serializable",
+        note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to the type"
+    )]
+    pub trait StepOutput: crate::task::TaskOutput {}
+    impl<T: crate::task::TaskOutput> StepOutput for T {}
 
     /// Turns a task fn's error into a [`TaskError`](crate::TaskError).
     pub fn into_task_error<E: IntoTaskError>(error: E) -> crate::TaskError {

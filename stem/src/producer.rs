@@ -9,8 +9,9 @@ use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
 use crate::lock::LockStore;
-use crate::memory::{MemoryBackend, MemoryBroker, MemoryLockStore};
+use crate::memory::{MemoryBackend, MemoryBroker, MemoryLockStore, MemoryWorkflowStore};
 use crate::task::{Signature, Task, TaskHandle};
+use crate::workflow::{Clock, SystemClock, WorkflowStore};
 
 /// The entry point: a broker, a result backend and a lock store. Cheap to clone.
 ///
@@ -21,10 +22,13 @@ pub struct Stem {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     broker: Arc<dyn Broker>,
     backend: Arc<dyn ResultBackend>,
     locks: Arc<dyn LockStore>,
+    workflows: Arc<dyn WorkflowStore>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Stem {
@@ -33,9 +37,29 @@ impl Stem {
         Self::with_locks(broker, backend, Arc::new(MemoryLockStore::new()))
     }
 
-    /// Stem over a broker, a result backend and a lock store.
+    /// Stem over a broker, a result backend and a lock store, with an
+    /// in-memory workflow store (see [`with_workflow_store`](Self::with_workflow_store))
+    /// and the system clock.
     pub fn with_locks(broker: Arc<dyn Broker>, backend: Arc<dyn ResultBackend>, locks: Arc<dyn LockStore>) -> Self {
-        Self { inner: Arc::new(Inner { broker, backend, locks }) }
+        let workflows = Arc::new(MemoryWorkflowStore::new());
+        Self { inner: Arc::new(Inner { broker, backend, locks, workflows, clock: Arc::new(SystemClock) }) }
+    }
+
+    /// The same Stem with its workflow runs in `store`.
+    #[must_use]
+    pub fn with_workflow_store(&self, store: Arc<dyn WorkflowStore>) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.workflows = store;
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The same Stem with workflows reading the time from `clock` (a
+    /// [`FakeClock`](crate::workflow::FakeClock) in tests).
+    #[must_use]
+    pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.clock = clock;
+        Self { inner: Arc::new(inner) }
     }
 
     /// Everything in this process's memory: for tests, docs and one-process apps.
@@ -57,6 +81,16 @@ impl Stem {
     /// The lock store.
     pub fn locks(&self) -> &Arc<dyn LockStore> {
         &self.inner.locks
+    }
+
+    /// The workflow store.
+    pub fn workflows(&self) -> &Arc<dyn WorkflowStore> {
+        &self.inner.workflows
+    }
+
+    /// The clock workflows read.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
     }
 
     /// Enqueues one typed call; the same as `signature.enqueue(self)`.
@@ -156,6 +190,7 @@ impl fmt::Debug for Stem {
             .field("broker", &self.inner.broker)
             .field("backend", &self.inner.backend)
             .field("locks", &self.inner.locks)
+            .field("workflows", &self.inner.workflows)
             .finish()
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use stem::testing::{backend_suite, broker_suite, lock_suite};
+use stem::testing::{backend_suite, broker_suite, lock_suite, workflow_store_suite};
 use stem_adapters::sqlite::{SqliteOptions, SqliteStore};
 use stem_tests::TempDir;
 
@@ -40,6 +40,18 @@ async fn sqlite_lock_store_passes_every_case() {
     let report = lock_suite(|ns| {
         let dir = &dir;
         async move { Ok(store(dir, &ns).await?.locks() as Arc<dyn stem::LockStore>) }
+    })
+    .await;
+    report.assert_passed();
+    assert!(report.skipped().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_workflow_store_passes_every_case() {
+    let dir = TempDir::new("conformance-workflow");
+    let report = workflow_store_suite(|ns| {
+        let dir = &dir;
+        async move { Ok(store(dir, &ns).await?.workflows() as Arc<dyn stem::workflow::WorkflowStore>) }
     })
     .await;
     report.assert_passed();

@@ -1,7 +1,7 @@
 //! The SQLite adapter: the embedded default store (feature `sqlite`, on by default).
 //!
 //! One file holds the broker's messages and dead letters, the result backend's
-//! states, groups and heartbeats, and the locks. Open it with
+//! states, groups and heartbeats, the locks, and the workflow runs. Open it with
 //! [`SqliteStore::open`] (or a `sqlite://path` URL through [`crate::connect`]) and
 //! take the parts you need; several processes may use one file at once.
 //!
@@ -35,6 +35,7 @@ mod db;
 mod lock;
 mod open;
 mod options;
+mod workflow;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -50,9 +51,10 @@ use self::db::Db;
 pub use self::lock::SqliteLockStore;
 pub use self::open::SCHEMA_VERSION;
 pub use self::options::{DEFAULT_PATH, SqliteOptions, Synchronous};
+pub use self::workflow::SqliteWorkflowStore;
 
-/// An open SQLite file, from which the broker, result backend and lock store are
-/// taken. Opening the same file twice in one process shares its connections.
+/// An open SQLite file, from which the broker, result backend, lock store and
+/// workflow store are taken. Opening the same file twice in one process shares its connections.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     shared: Arc<Shared>,
@@ -127,6 +129,11 @@ impl SqliteStore {
     /// The lock store on this file.
     pub fn locks(&self) -> Arc<SqliteLockStore> {
         Arc::new(SqliteLockStore::new(Arc::clone(&self.shared)))
+    }
+
+    /// The workflow store on this file.
+    pub fn workflows(&self) -> Arc<SqliteWorkflowStore> {
+        Arc::new(SqliteWorkflowStore::new(Arc::clone(&self.shared)))
     }
 
     /// The settings the file was opened with.

@@ -18,44 +18,13 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
         _ => quote!(#args_name),
     };
 
-    let serde_path = format!("{}::__private::serde", quote!(#krate).to_string().replace(' ', ""));
-    let args_def = match task.args.as_slice() {
-        [] => quote! {
-            #[doc = concat!("The arguments of [`", stringify!(#fn_name), "`]: it takes none.")]
-            #vis type #args_name = ();
-        },
-        [(_, ty)] => quote! {
-            #[doc = concat!("The argument of [`", stringify!(#fn_name), "`].")]
-            #vis type #args_name = #ty;
-        },
-        many => {
-            let fields = many.iter().map(|(name, ty)| {
-                quote! {
-                    #[doc = concat!("The `", stringify!(#name), "` argument.")]
-                    #vis #name: #ty
-                }
-            });
-            quote! {
-                #[doc = concat!("The arguments of [`", stringify!(#fn_name), "`].")]
-                #[derive(#krate::__private::serde::Serialize, #krate::__private::serde::Deserialize)]
-                #[serde(crate = #serde_path)]
-                #vis struct #args_name { #(#fields,)* }
-            }
-        }
-    };
+    let args_def = args_def(vis, fn_name, args_name, &task.args, &krate);
 
     let ctx = format_ident!("__stem_ctx");
     let args = format_ident!("__stem_args");
     let ctx_arg = task.takes_context.then(|| quote!(#ctx,));
     let drop_ctx = (!task.takes_context).then(|| quote!(let _ = #ctx;));
-    let call_args = match task.args.as_slice() {
-        [] => quote!(),
-        [_] => quote!(#args),
-        many => {
-            let names = many.iter().map(|(name, _)| name);
-            quote!(#(#args.#names),*)
-        }
-    };
+    let call_args = call_args(&task.args, &args);
     let checks =
         task.args.iter().map(|(_, ty)| quote_spanned!(ty.span()=> #krate::__private::assert_task_arg::<#ty>();));
     let output_check = quote_spanned!(output.span()=> #krate::__private::assert_task_output::<#output>(););
@@ -181,7 +150,57 @@ fn options(task: &Task, krate: &syn::Path) -> TokenStream {
     }}
 }
 
-fn duration(d: Duration) -> TokenStream {
+pub(crate) fn duration(d: Duration) -> TokenStream {
     let millis = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     quote!(::core::time::Duration::from_millis(#millis))
+}
+
+/// The arguments type of a fn taking `args`: `()` for none, an alias of the
+/// one type for one, a serde struct for more.
+pub(crate) fn args_def(
+    vis: &syn::Visibility,
+    fn_name: &syn::Ident,
+    args_name: &syn::Ident,
+    args: &[(syn::Ident, syn::Type)],
+    krate: &syn::Path,
+) -> TokenStream {
+    let serde_path = format!("{}::__private::serde", quote!(#krate).to_string().replace(' ', ""));
+    let args_def = match args {
+        [] => quote! {
+            #[doc = concat!("The arguments of [`", stringify!(#fn_name), "`]: it takes none.")]
+            #vis type #args_name = ();
+        },
+        [(_, ty)] => quote! {
+            #[doc = concat!("The argument of [`", stringify!(#fn_name), "`].")]
+            #vis type #args_name = #ty;
+        },
+        many => {
+            let fields = many.iter().map(|(name, ty)| {
+                quote! {
+                    #[doc = concat!("The `", stringify!(#name), "` argument.")]
+                    #vis #name: #ty
+                }
+            });
+            quote! {
+                #[doc = concat!("The arguments of [`", stringify!(#fn_name), "`].")]
+                #[derive(#krate::__private::serde::Serialize, #krate::__private::serde::Deserialize)]
+                #[serde(crate = #serde_path)]
+                #vis struct #args_name { #(#fields,)* }
+            }
+        }
+    };
+
+    args_def
+}
+
+/// The fn's arguments taken out of the arguments value `args`.
+pub(crate) fn call_args(args: &[(syn::Ident, syn::Type)], value: &syn::Ident) -> TokenStream {
+    match args {
+        [] => quote!(),
+        [_] => quote!(#value),
+        many => {
+            let names = many.iter().map(|(name, _)| name);
+            quote!(#(#value.#names),*)
+        }
+    }
 }

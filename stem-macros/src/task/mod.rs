@@ -1,8 +1,8 @@
 //! `#[stem::task]`: parse the options, validate the fn into a model, expand.
 
-mod expand;
-mod model;
-mod parse;
+pub(crate) mod expand;
+pub(crate) mod model;
+pub(crate) mod parse;
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;

@@ -64,10 +64,10 @@ pub(crate) struct TaskOptions {
 
 /// Collects errors so that all of them are reported at once.
 #[derive(Default)]
-struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(Option<syn::Error>);
 
 impl Errors {
-    fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+    pub(crate) fn push(&mut self, span: Span, message: impl std::fmt::Display) {
         let error = syn::Error::new(span, message);
         match &mut self.0 {
             Some(all) => all.combine(error),
@@ -75,7 +75,7 @@ impl Errors {
         }
     }
 
-    fn finish<T>(self, value: impl FnOnce() -> T) -> syn::Result<T> {
+    pub(crate) fn finish<T>(self, value: impl FnOnce() -> T) -> syn::Result<T> {
         match self.0 {
             Some(error) => Err(error),
             None => Ok(value()),
@@ -218,25 +218,25 @@ fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
     o
 }
 
-fn string(key: &str, value: &Lit) -> Result<String, String> {
+pub(crate) fn string(key: &str, value: &Lit) -> Result<String, String> {
     match value {
         Lit::Str(s) => Ok(s.value()),
         _ => Err(format!("`{key}` expects a string, like `{key} = \"...\"`")),
     }
 }
 
-fn non_empty(key: &str, s: String) -> Result<String, String> {
+pub(crate) fn non_empty(key: &str, s: String) -> Result<String, String> {
     if s.trim().is_empty() { Err(format!("`{key}` cannot be empty")) } else { Ok(s) }
 }
 
-fn int<N: std::str::FromStr<Err: std::fmt::Display>>(key: &str, value: &Lit) -> Result<N, String> {
+pub(crate) fn int<N: std::str::FromStr<Err: std::fmt::Display>>(key: &str, value: &Lit) -> Result<N, String> {
     match value {
         Lit::Int(i) => i.base10_parse::<N>().map_err(|e| format!("`{key}`: {e}")),
         _ => Err(format!("`{key}` expects a whole number, like `{key} = 3`")),
     }
 }
 
-fn boolean(key: &str, value: &Lit) -> Result<bool, String> {
+pub(crate) fn boolean(key: &str, value: &Lit) -> Result<bool, String> {
     match value {
         Lit::Bool(b) => Ok(b.value),
         _ => Err(format!("`{key}` expects `true` or `false`")),
@@ -249,7 +249,7 @@ fn is_context(ty: &Type) -> bool {
 }
 
 /// `T` and `E` of a return type `Result<T, E>` (`E` is `None` for an alias's `Result<T>`).
-fn result_types(ty: &Type) -> (Option<Type>, Option<Type>) {
+pub(crate) fn result_types(ty: &Type) -> (Option<Type>, Option<Type>) {
     let Type::Path(path) = ty else { return (None, None) };
     let Some(last) = path.path.segments.last().filter(|s| s.ident == "Result") else { return (None, None) };
     let PathArguments::AngleBracketed(generics) = &last.arguments else { return (None, None) };
@@ -260,7 +260,7 @@ fn result_types(ty: &Type) -> (Option<Type>, Option<Type>) {
     (types.next(), types.next())
 }
 
-fn upper_camel(snake: &str) -> String {
+pub(crate) fn upper_camel(snake: &str) -> String {
     snake
         .trim_start_matches("r#")
         .split('_')

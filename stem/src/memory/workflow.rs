@@ -172,8 +172,7 @@ impl WorkflowStore for MemoryWorkflowStore {
         let mut resumed = Vec::with_capacity(chosen.len());
         for watcher in chosen {
             state.drop_watchers(watcher.run);
-            let Some(run) = state.runs.get_mut(&watcher.run).filter(|r| r.state.status == RunStatus::Suspended)
-            else {
+            let Some(run) = state.runs.get_mut(&watcher.run).filter(|r| r.state.status == RunStatus::Suspended) else {
                 continue;
             };
             let at = watcher.watch.position;

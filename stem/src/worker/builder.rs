@@ -8,6 +8,7 @@ use crate::envelope::DEFAULT_QUEUE;
 use crate::error::{Error, Result};
 use crate::producer::Stem;
 use crate::task::{Registry, Task};
+use crate::workflow::{RunWorkflow, WorkflowDefinition, linked};
 
 /// Configures a [`Worker`]; made by [`Worker::builder`].
 #[derive(Debug)]
@@ -22,6 +23,9 @@ pub struct WorkerBuilder {
     id: Option<String>,
     signals: bool,
     heartbeat: Duration,
+    workflow_queues: Vec<String>,
+    workflow_poll: Duration,
+    explicit: bool,
 }
 
 /// A built worker's settings.
@@ -34,6 +38,8 @@ pub(crate) struct Config {
     pub(crate) lease: Duration,
     pub(crate) signals: bool,
     pub(crate) heartbeat: Duration,
+    /// How often due workflow runs are looked for (when the worker runs workflows).
+    pub(crate) workflow_poll: Duration,
 }
 
 impl WorkerBuilder {
@@ -49,6 +55,9 @@ impl WorkerBuilder {
             id: None,
             signals: true,
             heartbeat: Duration::from_secs(10),
+            workflow_queues: Vec::new(),
+            workflow_poll: Duration::from_secs(1),
+            explicit: false,
         }
     }
 
@@ -115,6 +124,23 @@ impl WorkerBuilder {
         self
     }
 
+    /// Runs workflow `W`: adds the task that executes workflow runs
+    /// ([`RunWorkflow`]) and, unless queues are given, `W`'s queue. Without
+    /// any `task` or `workflow` call the worker runs every linked task and
+    /// workflow.
+    #[track_caller]
+    pub fn workflow<W: WorkflowDefinition>(mut self) -> Self {
+        self.workflow_queues.push(W::OPTIONS.queue.to_owned());
+        self.task::<RunWorkflow>()
+    }
+
+    /// How often the worker looks for workflow runs whose timer is due (default
+    /// 1 s; a [`FakeClock`](crate::workflow::FakeClock) that advances wakes it at once).
+    pub fn workflow_poll_interval(mut self, every: Duration) -> Self {
+        self.workflow_poll = every.max(Duration::from_millis(1));
+        self
+    }
+
     /// Runs the tasks of this registry instead of the linked ones.
     pub fn registry(mut self, registry: Registry) -> Self {
         self.registry = Some(registry);
@@ -135,8 +161,9 @@ impl WorkerBuilder {
     ///
     /// Fails when two tasks share a name (naming both source locations), when a
     /// name given to [`only`](Self::only) is not a task, or on zero concurrency.
-    pub fn build(self) -> Result<Worker> {
-        let mut registry = self.registry.unwrap_or_else(Registry::linked);
+    pub fn build(mut self) -> Result<Worker> {
+        self.explicit = self.registry.is_some();
+        let mut registry = self.registry.take().unwrap_or_else(Registry::linked);
         registry.check()?;
         if let Some(only) = &self.only {
             if let Some(missing) = only.iter().find(|n| registry.get(n).is_none()) {
@@ -152,6 +179,12 @@ impl WorkerBuilder {
         let mut queues: BTreeSet<String> = self.queues.into_iter().collect();
         if queues.is_empty() {
             queues.extend(registry.iter().map(|r| r.options().queue.to_owned()));
+            if registry.get(RunWorkflow::NAME).is_some() {
+                queues.extend(self.workflow_queues);
+                if !self.explicit {
+                    queues.extend(linked().values().map(|w| w.options().queue.to_owned()));
+                }
+            }
         }
         if queues.is_empty() {
             queues.insert(DEFAULT_QUEUE.to_owned());
@@ -167,6 +200,7 @@ impl WorkerBuilder {
             lease: self.lease.max(Duration::from_millis(10)),
             signals: self.signals,
             heartbeat: self.heartbeat,
+            workflow_poll: self.workflow_poll,
         };
         Ok(Worker::new(self.stem, registry, config))
     }

@@ -35,8 +35,12 @@ use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
 use crate::producer::Stem;
-use crate::task::Registry;
 use crate::task::context::Lease;
+use crate::task::{Registry, Task};
+
+/// How long a running workflow run may go untouched and unleased before a
+/// worker re-enqueues it as lost.
+const LOST_RUN_AFTER: Duration = Duration::from_secs(60);
 
 /// A worker: runs the tasks of its registry from its queues.
 ///
@@ -147,6 +151,13 @@ impl Worker {
         tracing::info!(worker = %shared.config.id, queues = ?shared.config.queues, tasks = shared.registry.len(), "worker started");
         let keeper = tokio::spawn(lease::keep(Arc::clone(&shared)));
         let beat = tokio::spawn(heartbeat(Arc::clone(&shared)));
+        let timers = shared.registry.get(crate::workflow::RunWorkflow::NAME).is_some().then(|| {
+            tokio::spawn(crate::workflow::timers::keep(
+                shared.stem.clone(),
+                shared.config.workflow_poll,
+                LOST_RUN_AFTER,
+            ))
+        });
         let tracker = TaskTracker::new();
 
         consume(&shared, &tracker, &mut level).await;
@@ -167,6 +178,9 @@ impl Worker {
         }
         keeper.abort();
         beat.abort();
+        if let Some(timers) = timers {
+            timers.abort();
+        }
         let _ = shared.ops.send(Op::Close);
         writer.join().await;
         tracing::info!(worker = %shared.config.id, processed = shared.processed.load(Ordering::Relaxed), "worker stopped");

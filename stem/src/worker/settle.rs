@@ -193,7 +193,18 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) {
             Op::Close => {}
         }
     }
+    let called: Vec<TaskStatus> =
+        statuses.iter().filter(|s| s.state.is_terminal() && crate::workflow::is_call(s.id)).cloned().collect();
     let Some(accepted) = write_statuses(stem, statuses).await else { return };
+    if !called.is_empty() {
+        // Tasks called by workflow runs ended: resume the runs, off the writer.
+        let stem = stem.clone();
+        tokio::spawn(async move {
+            for status in called {
+                crate::workflow::notify_call(&stem, &status).await;
+            }
+        });
+    }
     let mut acks = Vec::new();
     for (tail, accepted) in tails.into_iter().zip(accepted) {
         let (receipt, finish, name) = match tail {

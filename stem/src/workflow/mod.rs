@@ -1,7 +1,67 @@
-//! Durable workflows: async fns whose progress survives crashes.
-pub mod store;
+//! Durable workflows: async fns whose progress survives crashes and restarts.
+//!
+//! ```
+//! use std::time::Duration;
+//! use stem::prelude::*;
+//! use stem::workflow::{StepError, Workflow, WorkflowError};
+//!
+//! #[stem::workflow]
+//! async fn greet(wf: Workflow, name: String) -> Result<String, WorkflowError> {
+//!     let greeting = wf.step("compose", || async { Ok::<_, StepError>(format!("hello {name}")) }).await?;
+//!     wf.sleep(Duration::from_millis(1)).await;
+//!     Ok(greeting)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> stem::Result<()> {
+//! let stem = Stem::in_memory();
+//! let worker = Worker::builder(&stem).workflow_poll_interval(Duration::from_millis(5)).build()?.spawn();
+//! let run = Greet::start(&stem, "ada".to_owned()).await?;
+//! assert_eq!(run.wait().await?, "hello ada");
+//! worker.stop(ShutdownMode::Warm).await
+//! # }
+//! ```
+//!
+//! A run is durable by replay. Its executions are ordinary tasks
+//! ([`RunWorkflow`], `stem.workflow.run`) on the workflow's queue; each one
+//! re-runs the fn from the top, and every durable operation (see [`Workflow`])
+//! that has a checkpoint returns it instead of running again. Sleeps and event
+//! waits suspend the run in the [`WorkflowStore`] and end the execution, so no
+//! worker is held while a run waits; a worker's timer loop (no leader: the
+//! store hands each due run to one worker) or [`Stem::emit`](crate::Stem::emit)
+//! enqueues the next execution. Each execution holds a lease on its run,
+//! renewed while it runs, so two workers never execute one run at once; a
+//! crashed worker's delivery comes back and takes the run over once the lease
+//! has ended. A run whose execution message was lost (a crash between a wake-up
+//! and its enqueue) is re-enqueued once it has been idle for a minute.
+//!
+//! Decisions where the reference is silent: values, arguments and results are
+//! stored as JSON whatever the task codec; a failed step's error is recorded
+//! like its success, so a replay takes the same branch; step retries pause in
+//! the execution (keep backoffs short, or sleep with `wf.sleep` between tries);
+//! an event emitted while no run waits for it is dropped.
 
+mod calls;
+mod clock;
+mod context;
+mod definition;
+mod error;
+mod event;
+mod handle;
+mod runner;
+pub mod store;
+pub(crate) mod timers;
+
+pub use self::clock::{Clock, FakeClock, SystemClock};
+pub use self::context::Workflow;
+pub use self::definition::{StepOptions, WorkflowDefinition, WorkflowOptions, WorkflowRegistration, linked};
+pub use self::error::{StepError, WorkflowError};
+pub use self::event::EventTopic;
+pub use self::handle::{WorkflowHandle, WorkflowStart};
+pub use self::runner::RunWorkflow;
 pub use self::store::{
-    CancellationPolicy, Checkpoint, Finish, NewRun, Resumed, RunFilter, RunId, RunState, RunStatus, Suspension,
-    Watch, Watcher, WorkflowStore,
+    CancellationPolicy, Checkpoint, Finish, NewRun, Resumed, RunFilter, RunId, RunState, RunStatus, Suspension, Watch,
+    Watcher, WorkflowStore,
 };
+
+pub(crate) use self::calls::{is_call, notify as notify_call};

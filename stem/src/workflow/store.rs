@@ -201,6 +201,13 @@ pub struct Watcher {
     pub created_at: DateTime<Utc>,
 }
 
+impl Watcher {
+    /// A watcher as an adapter reads it back.
+    pub fn new(run: RunId, watch: Watch, deadline: Option<DateTime<Utc>>, created_at: DateTime<Utc>) -> Self {
+        Self { run, watch, deadline, created_at }
+    }
+}
+
 /// What an execution writes when it suspends its run, all at once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Suspension {

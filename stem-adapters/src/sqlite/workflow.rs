@@ -1,0 +1,470 @@
+//! The SQLite workflow store.
+//!
+//! Runs, checkpoints and watchers are three tables (`migrations/0002_workflows.sql`).
+//! Every write is one call on the writing thread, so a multi-step operation
+//! (suspending, resolving watchers, waking due runs) is one savepoint: it
+//! happens whole or not at all, and no other call (of this process, or of
+//! another, which waits for the file's write lock) sees half of it. The status
+//! names in the SQL are those of [`RunStatus::as_str`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
+use stem::workflow::{
+    CancellationPolicy, Checkpoint, Finish, NewRun, Resumed, RunFilter, RunId, RunState, RunStatus, Suspension, Watch,
+    Watcher, WorkflowStore,
+};
+use stem::{Error, Result};
+
+use super::{Shared, conversion_error, from_ms};
+
+/// A [`WorkflowStore`] on a SQLite file, shared by every process using the file.
+/// Runs are kept (no retention applies to them); times have millisecond precision.
+#[derive(Debug)]
+pub struct SqliteWorkflowStore {
+    shared: Arc<Shared>,
+}
+
+impl SqliteWorkflowStore {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+/// `SELECT` of every run column, in the order [`read_run`] reads, followed by `$rest`.
+macro_rules! select_runs {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, workflow, status, queue, args, cursor, result, error, wait_topic, resume_at, suspended_at, \
+             owner, lease_until, max_run_ms, max_suspended_ms, created_at, updated_at FROM stem_workflow_runs ",
+            $rest
+        )
+    };
+}
+
+fn read_run(r: &Row<'_>) -> rusqlite::Result<RunState> {
+    let status: String = r.get(2)?;
+    let mut run = RunState::new(NewRun {
+        id: r.get::<_, String>(0)?.parse().map_err(conversion_error)?,
+        workflow: r.get(1)?,
+        queue: r.get(3)?,
+        args: decode(&r.get::<_, String>(4)?)?,
+        policy: CancellationPolicy { max_run_time: duration(r.get(13)?)?, max_suspended_time: duration(r.get(14)?)? },
+        at: from_ms(r.get(15)?),
+    });
+    run.status = RunStatus::parse(&status).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            2,
+            Type::Text,
+            format!("unknown workflow run status `{status}`").into(),
+        )
+    })?;
+    run.cursor = u32::try_from(r.get::<_, i64>(5)?).map_err(conversion_error)?;
+    run.result = r.get::<_, Option<String>>(6)?.map(|json| decode(&json)).transpose()?;
+    run.error = r.get(7)?;
+    run.wait_topic = r.get(8)?;
+    run.resume_at = r.get::<_, Option<i64>>(9)?.map(from_ms);
+    run.suspended_at = r.get::<_, Option<i64>>(10)?.map(from_ms);
+    run.owner = r.get(11)?;
+    run.lease_until = r.get::<_, Option<i64>>(12)?.map(from_ms);
+    run.updated_at = from_ms(r.get(16)?);
+    Ok(run)
+}
+
+fn read_watcher(r: &Row<'_>) -> rusqlite::Result<Watcher> {
+    let run: RunId = r.get::<_, String>(0)?.parse().map_err(conversion_error)?;
+    let watch = Watch { topic: r.get(1)?, position: position(r.get(2)?)?, step: r.get(3)? };
+    let deadline = r.get::<_, Option<i64>>(4)?.map(from_ms);
+    let created_at = from_ms(r.get(5)?);
+    // `Watcher` is `#[non_exhaustive]` without a constructor: built from its serde form.
+    let json = serde_json::json!({ "run": run, "watch": watch, "deadline": deadline, "created_at": created_at });
+    serde_json::from_value(json).map_err(conversion_error)
+}
+
+/// A checkpoint as stored.
+struct StoredCheckpoint {
+    position: i64,
+    name: String,
+    value: String,
+    at: i64,
+}
+
+impl StoredCheckpoint {
+    fn new(c: Checkpoint) -> Result<Self> {
+        Ok(Self { position: i64::from(c.position), name: c.name, value: encode(&c.value)?, at: ms(c.at) })
+    }
+}
+
+fn encode(value: &Value) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::adapter("cannot encode a workflow value", e))
+}
+
+fn decode(json: &str) -> rusqlite::Result<Value> {
+    serde_json::from_str(json).map_err(conversion_error)
+}
+
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn millis(d: Option<Duration>) -> Option<i64> {
+    d.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn duration(ms: Option<i64>) -> rusqlite::Result<Option<Duration>> {
+    ms.map(|ms| u64::try_from(ms).map(Duration::from_millis).map_err(conversion_error)).transpose()
+}
+
+fn position(n: i64) -> rusqlite::Result<u32> {
+    u32::try_from(n).map_err(conversion_error)
+}
+
+/// A `LIMIT` for `n`.
+fn sql_limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn resumed(id: &str, queue: String) -> rusqlite::Result<Resumed> {
+    Ok(Resumed { run: id.parse().map_err(conversion_error)?, queue })
+}
+
+/// Whether the run is running and `owner` holds its lease.
+fn owned(conn: &Connection, id: &str, owner: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM stem_workflow_runs WHERE id = ? AND status = 'running' AND owner = ?")?
+        .exists(params![id, owner])
+}
+
+/// Writes a checkpoint (over one at its position if `replace`) and sets the
+/// run's cursor and last change; false if the position was taken and kept.
+fn record(conn: &Connection, id: &str, c: &StoredCheckpoint, replace: bool) -> rusqlite::Result<bool> {
+    let insert = if replace {
+        "INSERT INTO stem_workflow_checkpoints (run_id, position, name, value, at) VALUES (?, ?, ?, ?, ?) ON \
+         CONFLICT (run_id, position) DO UPDATE SET name = excluded.name, value = excluded.value, at = excluded.at"
+    } else {
+        "INSERT INTO stem_workflow_checkpoints (run_id, position, name, value, at) VALUES (?, ?, ?, ?, ?) ON \
+         CONFLICT (run_id, position) DO NOTHING"
+    };
+    if conn.prepare_cached(insert)?.execute(params![id, c.position, c.name, c.value, c.at])? == 0 {
+        return Ok(false);
+    }
+    conn.prepare_cached(
+        "UPDATE stem_workflow_runs SET cursor = (SELECT count(*) FROM stem_workflow_checkpoints WHERE run_id = ?1), \
+         updated_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![id, c.at])?;
+    Ok(true)
+}
+
+/// Makes a suspended run running again.
+fn wake(conn: &Connection, id: &str, now: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE stem_workflow_runs SET status = 'running', wait_topic = NULL, resume_at = NULL, suspended_at = NULL, \
+         updated_at = ? WHERE id = ?",
+    )?
+    .execute(params![now, id])?;
+    Ok(())
+}
+
+fn drop_watchers(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM stem_workflow_watchers WHERE run_id = ?")?.execute([id])?;
+    Ok(())
+}
+
+/// The `(id, queue)` rows of `sql` run with `args`.
+fn ids_and_queues(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<(String, String)>> {
+    conn.prepare_cached(sql)?.query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+}
+
+#[async_trait]
+impl WorkflowStore for SqliteWorkflowStore {
+    async fn create_run(&self, run: NewRun) -> Result<()> {
+        let id = run.id;
+        let args = encode(&run.args)?;
+        let (max_run, max_suspended) = (millis(run.policy.max_run_time), millis(run.policy.max_suspended_time));
+        let (key, at) = (id.to_string(), ms(run.at));
+        let created = self
+            .shared
+            .db
+            .call("create workflow run", move |conn| {
+                let sql = "INSERT INTO stem_workflow_runs (id, workflow, status, queue, args, max_run_ms, \
+                           max_suspended_ms, created_at, updated_at) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, \
+                           ?7) ON CONFLICT (id) DO NOTHING";
+                let changed = conn.prepare_cached(sql)?.execute(params![
+                    key,
+                    run.workflow,
+                    run.queue,
+                    args,
+                    max_run,
+                    max_suspended,
+                    at
+                ])?;
+                Ok(changed == 1)
+            })
+            .await?;
+        if created { Ok(()) } else { Err(Error::RunExists(id)) }
+    }
+
+    async fn get_run(&self, id: RunId) -> Result<Option<RunState>> {
+        let id = id.to_string();
+        self.shared
+            .db
+            .read("get workflow run", move |conn| {
+                conn.prepare_cached(select_runs!("WHERE id = ?"))?.query_row([id], read_run).optional()
+            })
+            .await
+    }
+
+    async fn checkpoints(&self, id: RunId) -> Result<Vec<Checkpoint>> {
+        let id = id.to_string();
+        self.shared
+            .db
+            .read("list workflow checkpoints", move |conn| {
+                conn.prepare_cached(
+                    "SELECT position, name, value, at FROM stem_workflow_checkpoints WHERE run_id = ? ORDER BY \
+                     position",
+                )?
+                .query_map([id], |r| {
+                    Ok(Checkpoint {
+                        position: position(r.get(0)?)?,
+                        name: r.get(1)?,
+                        value: decode(&r.get::<_, String>(2)?)?,
+                        at: from_ms(r.get(3)?),
+                    })
+                })?
+                .collect()
+            })
+            .await
+    }
+
+    async fn claim_run(&self, id: RunId, owner: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
+        let (id, owner, now, until) = (id.to_string(), owner.to_owned(), ms(now), ms(until));
+        self.shared
+            .db
+            .call("claim workflow run", move |conn| {
+                let sql = "UPDATE stem_workflow_runs SET owner = ?2, lease_until = ?4 WHERE id = ?1 AND status = \
+                           'running' AND (owner IS NULL OR owner = ?2 OR lease_until IS NULL OR lease_until <= ?3)";
+                Ok(conn.prepare_cached(sql)?.execute(params![id, owner, now, until])? == 1)
+            })
+            .await
+    }
+
+    async fn renew_run(&self, id: RunId, owner: &str, until: DateTime<Utc>) -> Result<bool> {
+        let (id, owner, until) = (id.to_string(), owner.to_owned(), ms(until));
+        self.shared
+            .db
+            .call("renew workflow run", move |conn| {
+                let sql =
+                    "UPDATE stem_workflow_runs SET lease_until = ?3 WHERE id = ?1 AND status = 'running' AND owner = ?2";
+                Ok(conn.prepare_cached(sql)?.execute(params![id, owner, until])? == 1)
+            })
+            .await
+    }
+
+    async fn release_run(&self, id: RunId, owner: &str) -> Result<()> {
+        let (id, owner) = (id.to_string(), owner.to_owned());
+        self.shared
+            .db
+            .call("release workflow run", move |conn| {
+                let sql = "UPDATE stem_workflow_runs SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?";
+                conn.prepare_cached(sql)?.execute(params![id, owner])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn save_checkpoint(&self, id: RunId, owner: &str, checkpoint: Checkpoint) -> Result<bool> {
+        let (id, owner, checkpoint) = (id.to_string(), owner.to_owned(), StoredCheckpoint::new(checkpoint)?);
+        self.shared
+            .db
+            .call("save workflow checkpoint", move |conn| {
+                Ok(owned(conn, &id, &owner)? && record(conn, &id, &checkpoint, false)?)
+            })
+            .await
+    }
+
+    async fn suspend_run(&self, id: RunId, owner: &str, suspension: Suspension) -> Result<bool> {
+        let (id, owner) = (id.to_string(), owner.to_owned());
+        let checkpoint = suspension.checkpoint.map(StoredCheckpoint::new).transpose()?;
+        let (resume_at, at, watch) = (suspension.resume_at.map(ms), ms(suspension.at), suspension.watch);
+        self.shared
+            .db
+            .call("suspend workflow run", move |conn| {
+                if !owned(conn, &id, &owner)? {
+                    return Ok(false);
+                }
+                if let Some(c) = &checkpoint
+                    && !record(conn, &id, c, false)?
+                {
+                    return Ok(false);
+                }
+                conn.prepare_cached(
+                    "UPDATE stem_workflow_runs SET status = 'suspended', resume_at = ?2, suspended_at = ?3, \
+                     wait_topic = ?4, owner = NULL, lease_until = NULL, updated_at = ?3 WHERE id = ?1",
+                )?
+                .execute(params![id, resume_at, at, watch.as_ref().map(|w| &w.topic)])?;
+                if let Some(w) = &watch {
+                    conn.prepare_cached(
+                        "INSERT INTO stem_workflow_watchers (run_id, topic, position, step, deadline, created_at) \
+                         VALUES (?, ?, ?, ?, ?, ?)",
+                    )?
+                    .execute(params![
+                        id,
+                        w.topic,
+                        i64::from(w.position),
+                        w.step,
+                        resume_at,
+                        at
+                    ])?;
+                }
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn resolve_watchers(
+        &self,
+        topic: &str,
+        value: Value,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Resumed>> {
+        let (topic, value, now, limit) = (topic.to_owned(), encode(&value)?, ms(now), sql_limit(limit));
+        self.shared
+            .db
+            .call("resolve workflow watchers", move |conn| {
+                let chosen: Vec<(String, i64, String)> = conn
+                    .prepare_cached(
+                        "SELECT run_id, position, step FROM stem_workflow_watchers WHERE topic = ? ORDER BY seq \
+                         LIMIT ?",
+                    )?
+                    .query_map(params![topic, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut woken = Vec::with_capacity(chosen.len());
+                for (run, position, name) in chosen {
+                    drop_watchers(conn, &run)?;
+                    let queue: Option<String> = conn
+                        .prepare_cached("SELECT queue FROM stem_workflow_runs WHERE id = ? AND status = 'suspended'")?
+                        .query_row([&run], |r| r.get(0))
+                        .optional()?;
+                    let Some(queue) = queue else { continue };
+                    record(conn, &run, &StoredCheckpoint { position, name, value: value.clone(), at: now }, true)?;
+                    wake(conn, &run, now)?;
+                    woken.push(resumed(&run, queue)?);
+                }
+                Ok(woken)
+            })
+            .await
+    }
+
+    async fn due_runs(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Resumed>> {
+        let (now, limit) = (ms(now), sql_limit(limit));
+        self.shared
+            .db
+            .call("wake due workflow runs", move |conn| {
+                let due = ids_and_queues(
+                    conn,
+                    "SELECT id, queue FROM stem_workflow_runs WHERE status = 'suspended' AND resume_at <= ? ORDER BY \
+                     resume_at, id LIMIT ?",
+                    params![now, limit],
+                )?;
+                due.into_iter()
+                    .map(|(id, queue)| {
+                        drop_watchers(conn, &id)?;
+                        wake(conn, &id, now)?;
+                        resumed(&id, queue)
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    async fn stale_runs(&self, idle_since: DateTime<Utc>, now: DateTime<Utc>, limit: usize) -> Result<Vec<Resumed>> {
+        let (idle_since, now, limit) = (ms(idle_since), ms(now), sql_limit(limit));
+        self.shared
+            .db
+            .call("find lost workflow runs", move |conn| {
+                let stale = ids_and_queues(
+                    conn,
+                    "SELECT id, queue FROM stem_workflow_runs WHERE status = 'running' AND (lease_until IS NULL OR \
+                     lease_until <= ?1) AND updated_at <= ?2 ORDER BY updated_at, id LIMIT ?3",
+                    params![now, idle_since, limit],
+                )?;
+                let mut touch = conn.prepare_cached("UPDATE stem_workflow_runs SET updated_at = ? WHERE id = ?")?;
+                stale
+                    .into_iter()
+                    .map(|(id, queue)| {
+                        touch.execute(params![now, id])?;
+                        resumed(&id, queue)
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    async fn finish_run(&self, id: RunId, owner: Option<&str>, finish: Finish, now: DateTime<Utc>) -> Result<bool> {
+        let status = finish.status().as_str();
+        let (result, error) = match finish {
+            Finish::Completed(value) => (Some(encode(&value)?), None),
+            Finish::Failed(error) | Finish::Cancelled(error) => (None, Some(error)),
+        };
+        let (id, owner, now) = (id.to_string(), owner.map(str::to_owned), ms(now));
+        self.shared
+            .db
+            .call("finish workflow run", move |conn| {
+                let changed = conn
+                    .prepare_cached(
+                        "UPDATE stem_workflow_runs SET status = ?2, result = COALESCE(?3, result), error = \
+                         COALESCE(?4, error), wait_topic = NULL, resume_at = NULL, suspended_at = NULL, owner = NULL, \
+                         lease_until = NULL, updated_at = ?5 WHERE id = ?1 AND CASE WHEN ?6 IS NULL THEN status NOT \
+                         IN ('completed', 'failed', 'cancelled') ELSE status = 'running' AND owner = ?6 END",
+                    )?
+                    .execute(params![id, status, result, error, now, owner])?;
+                if changed == 0 {
+                    return Ok(false);
+                }
+                drop_watchers(conn, &id)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>> {
+        let (workflow, status) = (filter.workflow.clone(), filter.status.map(RunStatus::as_str));
+        let (limit, offset) = (sql_limit(filter.effective_limit()), sql_limit(filter.offset));
+        self.shared
+            .db
+            .read("list workflow runs", move |conn| {
+                conn.prepare_cached(select_runs!(
+                    "WHERE (?1 IS NULL OR workflow = ?1) AND (?2 IS NULL OR status = ?2) ORDER BY created_at DESC, \
+                     id DESC LIMIT ?3 OFFSET ?4"
+                ))?
+                .query_map(params![workflow, status, limit, offset], read_run)?
+                .collect()
+            })
+            .await
+    }
+
+    async fn list_watchers(&self, topic: &str, limit: usize) -> Result<Vec<Watcher>> {
+        let (topic, limit) = (topic.to_owned(), sql_limit(limit));
+        self.shared
+            .db
+            .read("list workflow watchers", move |conn| {
+                conn.prepare_cached(
+                    "SELECT run_id, topic, position, step, deadline, created_at FROM stem_workflow_watchers WHERE \
+                     topic = ? ORDER BY seq LIMIT ?",
+                )?
+                .query_map(params![topic, limit], read_watcher)?
+                .collect()
+            })
+            .await
+    }
+}

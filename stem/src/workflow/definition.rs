@@ -1,0 +1,163 @@
+//! [`WorkflowDefinition`]: what `#[stem::workflow]` implements, and the
+//! registration that lets any worker find it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+use super::{Workflow, WorkflowError};
+use crate::task::{TaskArgs, TaskOutput};
+
+/// A workflow: a name, typed arguments and output, and the fn that runs it.
+pub trait WorkflowDefinition: Send + Sync + 'static {
+    /// The name runs are stored under; unique per binary.
+    const NAME: &'static str;
+
+    /// Defaults for every run.
+    const OPTIONS: WorkflowOptions;
+
+    /// The arguments.
+    type Args: TaskArgs;
+
+    /// What a completed run returns.
+    type Output: TaskOutput;
+
+    /// Runs (or replays) the workflow fn once.
+    fn run(wf: Workflow, args: Self::Args) -> impl Future<Output = Result<Self::Output, WorkflowError>> + Send;
+}
+
+/// Defaults for a workflow's runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkflowOptions {
+    /// The queue its executions go to (`"default"`).
+    pub queue: &'static str,
+    /// The longest a run may take from start to end before it is cancelled.
+    pub max_run_time: Option<Duration>,
+    /// The longest a run may stay asleep or waiting for one event before it is cancelled.
+    pub max_suspended_time: Option<Duration>,
+    /// How long an execution holds a run before another worker may take it
+    /// over (renewed while it runs; 30 s).
+    pub lease: Duration,
+}
+
+impl WorkflowOptions {
+    /// The defaults.
+    pub const DEFAULT: Self =
+        Self { queue: "default", max_run_time: None, max_suspended_time: None, lease: Duration::from_secs(30) };
+}
+
+impl Default for WorkflowOptions {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// How a step retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StepOptions {
+    /// Retries after the first attempt (3).
+    pub max_retries: u32,
+    /// The pause before the first retry, doubling for each next one (1 s).
+    pub backoff: Duration,
+    /// The longest pause (1 min).
+    pub backoff_max: Duration,
+}
+
+impl StepOptions {
+    /// The defaults.
+    pub const DEFAULT: Self =
+        Self { max_retries: 3, backoff: Duration::from_secs(1), backoff_max: Duration::from_secs(60) };
+
+    /// The pause before retry number `retry` (from 0).
+    pub(crate) fn delay(&self, retry: u32) -> Duration {
+        self.backoff.saturating_mul(1u32 << retry.min(20)).min(self.backoff_max)
+    }
+}
+
+impl Default for StepOptions {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Runs a workflow fn on encoded arguments: `Err` if they do not decode.
+type Runner = fn(Workflow, Value) -> Result<BoxFuture<'static, Result<Value, WorkflowError>>, String>;
+
+/// A workflow as a worker knows it. `#[stem::workflow]` submits one per
+/// workflow to `inventory`, so that every worker linked with it can run it.
+#[derive(Clone, Copy)]
+pub struct WorkflowRegistration {
+    name: &'static str,
+    options: WorkflowOptions,
+    file: &'static str,
+    line: u32,
+    runner: Runner,
+}
+
+inventory::collect!(WorkflowRegistration);
+
+impl WorkflowRegistration {
+    /// The registration of `W`, defined at `file:line`.
+    pub const fn of<W: WorkflowDefinition>(file: &'static str, line: u32) -> Self {
+        Self { name: W::NAME, options: W::OPTIONS, file, line, runner: run::<W> }
+    }
+
+    /// The workflow's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Its defaults.
+    pub fn options(&self) -> &WorkflowOptions {
+        &self.options
+    }
+
+    /// Where it is defined, as `file:line`.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    pub(crate) fn start(
+        &self,
+        wf: Workflow,
+        args: Value,
+    ) -> Result<BoxFuture<'static, Result<Value, WorkflowError>>, String> {
+        (self.runner)(wf, args)
+    }
+}
+
+impl std::fmt::Debug for WorkflowRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkflowRegistration").field("name", &self.name).field("location", &self.location()).finish()
+    }
+}
+
+fn run<W: WorkflowDefinition>(
+    wf: Workflow,
+    args: Value,
+) -> Result<BoxFuture<'static, Result<Value, WorkflowError>>, String> {
+    let args: W::Args = serde_json::from_value(args).map_err(|e| format!("the arguments do not decode: {e}"))?;
+    Ok(Box::pin(async move {
+        let output = W::run(wf, args).await?;
+        serde_json::to_value(&output)
+            .map_err(|e| WorkflowError::with_kind("codec", format!("the result could not be encoded: {e}")))
+    }))
+}
+
+/// Every workflow linked into this binary, by name (the first of two with one name).
+pub fn linked() -> &'static HashMap<&'static str, WorkflowRegistration> {
+    static LINKED: OnceLock<HashMap<&'static str, WorkflowRegistration>> = OnceLock::new();
+    LINKED.get_or_init(|| {
+        let mut all = HashMap::new();
+        for registration in inventory::iter::<WorkflowRegistration> {
+            all.entry(registration.name).or_insert(*registration);
+        }
+        all
+    })
+}

@@ -1,0 +1,196 @@
+//! Starting runs ([`WorkflowStart`]) and following them ([`WorkflowHandle`]).
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::definition::WorkflowDefinition;
+use super::runner::{RunWorkflow, record_outcome};
+use super::store::{CancellationPolicy, Checkpoint, Finish, NewRun, RunId, RunState, RunStatus};
+use crate::backend::{TaskState, TaskStatus};
+use crate::error::{Error, Result};
+use crate::producer::Stem;
+use crate::task::Signature;
+
+/// One run of workflow `W` about to start, with per-run options. Made by the
+/// generated `Checkout::call(args)`.
+pub struct WorkflowStart<W: WorkflowDefinition> {
+    args: W::Args,
+    id: Option<RunId>,
+    queue: Option<String>,
+    policy: CancellationPolicy,
+    _workflow: PhantomData<fn() -> W>,
+}
+
+impl<W: WorkflowDefinition> WorkflowStart<W> {
+    /// A run of `W` with `args` and the workflow's defaults.
+    pub fn new(args: W::Args) -> Self {
+        let o = W::OPTIONS;
+        let policy = CancellationPolicy { max_run_time: o.max_run_time, max_suspended_time: o.max_suspended_time };
+        Self { args, id: None, queue: None, policy, _workflow: PhantomData }
+    }
+
+    /// Runs under this id (for idempotent starts: a second start with one id fails
+    /// with [`Error::RunExists`]); a new UUID v7 otherwise.
+    pub fn run_id(mut self, id: RunId) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Executes on `queue` instead of the workflow's default.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// Cancels the run once it has taken longer than `limit` in all.
+    pub fn max_run_time(mut self, limit: Duration) -> Self {
+        self.policy.max_run_time = Some(limit);
+        self
+    }
+
+    /// Cancels the run once one sleep or event wait has lasted longer than `limit`.
+    pub fn max_suspended_time(mut self, limit: Duration) -> Self {
+        self.policy.max_suspended_time = Some(limit);
+        self
+    }
+
+    /// Creates the run and enqueues its first execution.
+    ///
+    /// If the enqueue fails, the error is returned but the run exists: a
+    /// worker picks it up as a lost run within a minute, so retry with the
+    /// same run id rather than a new one.
+    pub async fn start(self, stem: &Stem) -> Result<WorkflowHandle<W::Output>> {
+        let id = self.id.unwrap_or_default();
+        let queue = self.queue.unwrap_or_else(|| W::OPTIONS.queue.to_owned());
+        if queue.trim().is_empty() {
+            return Err(Error::Config(format!("workflow `{}`: the queue name is empty", W::NAME)));
+        }
+        let args = serde_json::to_value(&self.args)
+            .map_err(|e| Error::Codec { codec: "json".to_owned(), message: e.to_string() })?;
+        let run = NewRun {
+            id,
+            workflow: W::NAME.to_owned(),
+            queue: queue.clone(),
+            args,
+            policy: self.policy,
+            at: stem.clock().now(),
+        };
+        stem.workflows().create_run(run).await?;
+        stem.backend().set(TaskStatus::new(id, W::NAME.to_owned(), queue.clone(), TaskState::Queued)).await?;
+        stem.enqueue(Signature::<RunWorkflow>::new(id).queue(queue)).await?;
+        Ok(WorkflowHandle::new(stem.clone(), id))
+    }
+}
+
+impl<W: WorkflowDefinition> fmt::Debug for WorkflowStart<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkflowStart").field("workflow", &W::NAME).field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// A typed handle on a workflow run; `wait()` yields the workflow fn's output type.
+pub struct WorkflowHandle<T> {
+    stem: Stem,
+    id: RunId,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T> WorkflowHandle<T> {
+    pub(crate) fn new(stem: Stem, id: RunId) -> Self {
+        Self { stem, id, _output: PhantomData }
+    }
+
+    /// The run's id.
+    pub fn id(&self) -> RunId {
+        self.id
+    }
+
+    /// The run as stored (status, cursor, error ...); `None` if unknown.
+    pub async fn status(&self) -> Result<Option<RunState>> {
+        self.stem.workflows().get_run(self.id).await
+    }
+
+    /// The run's recorded steps, in order, with their values.
+    pub async fn steps(&self) -> Result<Vec<Checkpoint>> {
+        self.stem.workflows().checkpoints(self.id).await
+    }
+
+    /// Cancels the run unless it has ended; true if this call cancelled it. An
+    /// execution in progress stops at its next durable operation.
+    pub async fn cancel(&self) -> Result<bool> {
+        let now = self.stem.clock().now();
+        let how = Finish::Cancelled("cancelled by request".to_owned());
+        if !self.stem.workflows().finish_run(self.id, None, how, now).await? {
+            return Ok(false);
+        }
+        if let Some(state) = self.status().await? {
+            record_outcome(&self.stem, &state).await?;
+        }
+        Ok(true)
+    }
+}
+
+impl<T: DeserializeOwned> WorkflowHandle<T> {
+    /// Waits until the run ends and returns its result; fails with
+    /// [`Error::WorkflowFailed`] if it failed or was cancelled. The result
+    /// backend wakes the waiter when the run ends; nothing polls.
+    pub async fn wait(&self) -> Result<T> {
+        loop {
+            match self.wait_timeout(Duration::from_secs(3600)).await {
+                Err(Error::Timeout { .. }) => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Like [`wait`](Self::wait), but fails with [`Error::Timeout`] after `timeout`.
+    pub async fn wait_timeout(&self, timeout: Duration) -> Result<T> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let state = self.status().await?.ok_or(Error::UnknownRun(self.id))?;
+            if state.status.is_terminal() {
+                return ended(state);
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout { id: self.id, timeout });
+            }
+            // The backend's record of the run wakes this wait; the store stays
+            // the truth, read again at least every few seconds.
+            match self.stem.backend().wait(self.id, left.min(Duration::from_secs(5))).await? {
+                Some(_) => {}
+                None => tokio::time::sleep(left.min(Duration::from_millis(200))).await,
+            }
+        }
+    }
+}
+
+fn ended<T: DeserializeOwned>(state: RunState) -> Result<T> {
+    match state.status {
+        RunStatus::Completed => serde_json::from_value(state.result.unwrap_or_default()).map_err(|e| Error::Codec {
+            codec: "json".to_owned(),
+            message: format!("the result of run {} does not decode as the awaited type: {e}", state.id),
+        }),
+        status => Err(Error::WorkflowFailed {
+            run: state.id,
+            workflow: state.workflow,
+            status,
+            error: state.error.unwrap_or_default(),
+        }),
+    }
+}
+
+impl<T> Clone for WorkflowHandle<T> {
+    fn clone(&self) -> Self {
+        Self::new(self.stem.clone(), self.id)
+    }
+}
+
+impl<T> fmt::Debug for WorkflowHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkflowHandle").field("id", &self.id).field("output", &std::any::type_name::<T>()).finish()
+    }
+}

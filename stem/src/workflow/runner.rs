@@ -1,0 +1,171 @@
+//! Executing runs: the built-in task `stem.workflow.run` that replays a run's
+//! fn on an ordinary worker, and what its end writes.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use serde_json::Value;
+
+use super::Workflow;
+use super::clock::after;
+use super::context::{Halt, run_time_exceeded};
+use super::definition::linked;
+use super::store::{Finish, Resumed, RunId, RunState, RunStatus};
+use crate::backend::{ErrorInfo, TaskState, TaskStatus};
+use crate::codec::Payload;
+use crate::error::Result;
+use crate::producer::Stem;
+use crate::task::{Signature, Task, TaskContext, TaskError, TaskOptions, TaskRegistration};
+
+/// The task that executes a workflow run: enqueued when a run starts and each
+/// time it is resumed. Every worker with the linked registry runs it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunWorkflow;
+
+impl Task for RunWorkflow {
+    const NAME: &'static str = "stem.workflow.run";
+    const OPTIONS: TaskOptions = {
+        let mut o = TaskOptions::DEFAULT;
+        o.max_retries = 10;
+        o
+    };
+    type Args = RunId;
+    type Output = ();
+
+    async fn run(ctx: TaskContext, run: RunId) -> Result<(), TaskError> {
+        execute(ctx.stem(), run).await
+    }
+}
+
+inventory::submit! { TaskRegistration::of::<RunWorkflow>(file!(), line!()) }
+
+/// Enqueues an execution of each resumed run on its queue, in one batch.
+pub(crate) async fn continue_runs(stem: &Stem, resumed: Vec<Resumed>) -> Result<()> {
+    if resumed.is_empty() {
+        return Ok(());
+    }
+    let calls = resumed.into_iter().map(|r| Signature::<RunWorkflow>::new(r.run).queue(r.queue));
+    stem.enqueue_many(calls).await.map(drop)
+}
+
+/// Executes run `id` once: replays it up to its end or its next suspension.
+async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
+    let store = stem.workflows();
+    let Some(state) = store.get_run(id).await? else {
+        return Err(TaskError::fail(format!("no workflow run {id} is known to the workflow store")));
+    };
+    if state.status.is_terminal() {
+        record_outcome(stem, &state).await?;
+        return Ok(());
+    }
+    if state.status == RunStatus::Suspended {
+        return Ok(()); // its timer or event enqueues it again
+    }
+    let now = stem.clock().now();
+    if let Some(reason) = run_time_exceeded(&state.policy, state.created_at, now) {
+        return finish(stem, &state, None, Finish::Cancelled(reason)).await;
+    }
+    let Some(registration) = linked().get(state.workflow.as_str()) else {
+        // Another binary may know it: this message fails, the run stays
+        // runnable and is picked up again as a lost run.
+        return Err(TaskError::fail(format!(
+            "workflow `{}` (run {id}) is not linked into this worker's binary",
+            state.workflow
+        )));
+    };
+    let lease = registration.options().lease;
+    let owner = format!("run-{}", uuid::Uuid::new_v4());
+    if !store.claim_run(id, &owner, now, after(now, lease)).await? {
+        return match store.get_run(id).await? {
+            Some(held) if held.status == RunStatus::Running => {
+                let left = held.lease_until.map_or(lease, |t| (t - now).to_std().unwrap_or_default());
+                Err(TaskError::retry_after(left + Duration::from_millis(50), "the run is held by another execution"))
+            }
+            _ => Ok(()),
+        };
+    }
+    let checkpoints = store.checkpoints(id).await?;
+    let wf = Workflow::new(stem.clone(), &state, owner.clone(), checkpoints);
+    let run = match registration.start(wf.clone(), state.args.clone()) {
+        Ok(run) => run,
+        Err(why) => return finish(stem, &state, Some(&owner), Finish::Failed(why)).await,
+    };
+    let keeper = tokio::spawn(keep_lease(stem.clone(), wf.clone(), owner.clone(), lease));
+    let ended = tokio::select! {
+        ended = AssertUnwindSafe(run).catch_unwind() => Some(ended),
+        () = wf.halted().cancelled() => None,
+    };
+    keeper.abort();
+    let finish_with = match (wf.take_halt(), ended) {
+        (Some(Halt::Suspended | Halt::LeaseLost), _) => return Ok(()),
+        (Some(Halt::Store(error)), _) => {
+            store.release_run(id, &owner).await.ok();
+            return Err(TaskError::retry(format!("the workflow store failed: {error}")));
+        }
+        (Some(Halt::NonDeterminism(why)), _) => Finish::Failed(why),
+        (Some(Halt::Cancelled(why)), _) => Finish::Cancelled(why),
+        (None, Some(Ok(Ok(value)))) => Finish::Completed(value),
+        (None, Some(Ok(Err(error)))) => Finish::Failed(error.message().to_owned()),
+        (None, Some(Err(panic))) => Finish::Failed(format!("the workflow fn panicked: {}", panic_text(&*panic))),
+        (None, None) => return Ok(()),
+    };
+    finish(stem, &state, Some(&owner), finish_with).await
+}
+
+/// Renews the run's lease while it executes; stops the execution if it is lost.
+async fn keep_lease(stem: Stem, wf: Workflow, owner: String, lease: Duration) {
+    let every = (lease / 3).max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(every).await;
+        let until = after(stem.clock().now(), lease);
+        match stem.workflows().renew_run(wf.id(), &owner, until).await {
+            Ok(true) => {}
+            Ok(false) => return wf.stop(Halt::LeaseLost),
+            Err(error) => tracing::warn!(run = %wf.id(), %error, "renewing a run's lease failed; trying again"),
+        }
+    }
+}
+
+/// Ends the run in the store and records the end for waiting handles.
+async fn finish(stem: &Stem, state: &RunState, owner: Option<&str>, how: Finish) -> Result<(), TaskError> {
+    let now = stem.clock().now();
+    if stem.workflows().finish_run(state.id, owner, how, now).await? {
+        if let Some(ended) = stem.workflows().get_run(state.id).await? {
+            if ended.status == RunStatus::Failed {
+                tracing::warn!(run = %ended.id, workflow = %ended.workflow, error = ended.error.as_deref().unwrap_or_default(), "workflow run failed");
+            }
+            record_outcome(stem, &ended).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a final run's end to the result backend under the run's id, which
+/// wakes [`WorkflowHandle::wait`](super::WorkflowHandle::wait). Idempotent.
+pub(crate) async fn record_outcome(stem: &Stem, state: &RunState) -> Result<()> {
+    let task_state = match state.status {
+        RunStatus::Completed => TaskState::Succeeded,
+        RunStatus::Failed => TaskState::Failed,
+        RunStatus::Cancelled => TaskState::Revoked,
+        RunStatus::Running | RunStatus::Suspended => return Ok(()),
+    };
+    let mut status = TaskStatus::new(state.id, state.workflow.clone(), state.queue.clone(), task_state);
+    status.fence = 1;
+    status.result = state.result.as_ref().map(json_payload);
+    status.error =
+        state.error.as_ref().map(|e| ErrorInfo { kind: state.status.as_str().to_owned(), message: e.clone() });
+    stem.backend().set(status).await.map(drop)
+}
+
+fn json_payload(value: &Value) -> Payload {
+    Payload::new("json", serde_json::to_vec(value).unwrap_or_default())
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "a non-string panic".to_owned())
+}

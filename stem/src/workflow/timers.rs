@@ -1,0 +1,62 @@
+//! What every worker running workflows does besides executing them: wake
+//! runs whose timer is due, and re-enqueue runs whose execution message was
+//! lost. No leader: the store hands each due run to one caller.
+
+use std::time::Duration;
+
+use super::runner::continue_runs;
+use crate::producer::Stem;
+
+/// The most runs woken per store call.
+const BATCH: usize = 256;
+
+/// Wakes due runs every `every` (and at once when a fake clock jumps), and
+/// re-enqueues runs nobody has touched for `lost_after`. Runs until dropped.
+pub(crate) async fn keep(stem: Stem, every: Duration, lost_after: Duration) {
+    let clock = std::sync::Arc::clone(stem.clock());
+    loop {
+        let jumped = clock.jumps().map(tokio::sync::Notify::notified);
+        let mut jumped = std::pin::pin!(jumped);
+        if let Some(jumped) = jumped.as_mut().as_pin_mut() {
+            jumped.enable();
+        }
+        let now = clock.now();
+        loop {
+            match stem.workflows().due_runs(now, BATCH).await {
+                Ok(due) => {
+                    let n = due.len();
+                    if let Err(error) = continue_runs(&stem, due).await {
+                        tracing::warn!(%error, "enqueueing due workflow runs failed; they are picked up as lost runs");
+                    }
+                    if n < BATCH {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "looking for due workflow runs failed");
+                    break;
+                }
+            }
+        }
+        let idle_since = now - chrono::Duration::from_std(lost_after).unwrap_or(chrono::Duration::MAX);
+        match stem.workflows().stale_runs(idle_since, now, BATCH).await {
+            Ok(lost) if !lost.is_empty() => {
+                tracing::info!(runs = lost.len(), "re-enqueueing workflow runs whose execution was lost");
+                if let Err(error) = continue_runs(&stem, lost).await {
+                    tracing::warn!(%error, "re-enqueueing lost workflow runs failed");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "looking for lost workflow runs failed"),
+        }
+        match jumped.as_pin_mut() {
+            Some(jumped) => {
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = jumped => {}
+                }
+            }
+            None => tokio::time::sleep(every).await,
+        }
+    }
+}
