@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use stem::memory::{MemoryBackend, MemoryBroker, MemoryLockStore};
+use stem::memory::{MemoryBackend, MemoryBroker, MemoryLockStore, MemoryWorkflowStore};
+use stem::workflow::WorkflowStore;
 use stem::{Broker, Error, LockStore, Result, ResultBackend, Stem};
 
 /// The broker URL when `STEM_BROKER_URL` is not set: a SQLite file in the working directory.
@@ -42,6 +43,8 @@ pub struct Stores {
     pub backend: Arc<dyn ResultBackend>,
     /// Named expiring locks.
     pub locks: Arc<dyn LockStore>,
+    /// Workflow runs.
+    pub workflows: Arc<dyn WorkflowStore>,
 }
 
 /// A [`Stem`] whose broker, result backend and locks all live at `url`.
@@ -53,7 +56,7 @@ pub struct Stores {
 /// ```
 pub async fn connect(url: &str) -> Result<Stem> {
     let stores = open(url).await?;
-    Ok(Stem::with_locks(stores.broker, stores.backend, stores.locks))
+    Ok(Stem::with_locks(stores.broker, stores.backend, stores.locks).with_workflow_store(stores.workflows))
 }
 
 /// A [`Stem`] with its broker at `broker_url` and its result backend (and locks)
@@ -61,7 +64,7 @@ pub async fn connect(url: &str) -> Result<Stem> {
 pub async fn connect_urls(broker_url: &str, backend_url: &str) -> Result<Stem> {
     let broker = open(broker_url).await?.broker;
     let stores = open(backend_url).await?;
-    Ok(Stem::with_locks(broker, stores.backend, stores.locks))
+    Ok(Stem::with_locks(broker, stores.backend, stores.locks).with_workflow_store(stores.workflows))
 }
 
 /// A [`Stem`] configured from the environment: the broker at `STEM_BROKER_URL`
@@ -88,21 +91,37 @@ pub async fn open(url: &str) -> Result<Stores> {
             broker: Arc::new(MemoryBroker::new()),
             backend: Arc::new(MemoryBackend::new()),
             locks: Arc::new(MemoryLockStore::new()),
+            workflows: Arc::new(MemoryWorkflowStore::new()),
         }),
         #[cfg(feature = "sqlite")]
         "sqlite" => {
             let store = crate::sqlite::SqliteStore::open_with(sqlite_options(url, rest)?).await?;
-            Ok(Stores { broker: store.broker(), backend: store.backend(), locks: store.locks() })
+            Ok(Stores {
+                broker: store.broker(),
+                backend: store.backend(),
+                locks: store.locks(),
+                workflows: store.workflows(),
+            })
         }
         #[cfg(feature = "redis")]
         "redis" | "rediss" => {
             let store = crate::redis::RedisStore::connect_with(redis_options(url)?).await?;
-            Ok(Stores { broker: store.broker(), backend: store.backend(), locks: store.locks() })
+            Ok(Stores {
+                broker: store.broker(),
+                backend: store.backend(),
+                locks: store.locks(),
+                workflows: store.workflows(),
+            })
         }
         #[cfg(feature = "postgres")]
         "postgres" | "postgresql" => {
             let store = crate::postgres::PostgresStore::connect_with(postgres_options(url)?).await?;
-            Ok(Stores { broker: store.broker(), backend: store.backend(), locks: store.locks() })
+            Ok(Stores {
+                broker: store.broker(),
+                backend: store.backend(),
+                locks: store.locks(),
+                workflows: store.workflows(),
+            })
         }
         _ => {
             let _ = rest;

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use stem::testing::{Namespace, backend_suite, broker_suite, lock_suite};
+use stem::testing::{Namespace, backend_suite, broker_suite, lock_suite, workflow_store_suite};
 use stem_adapters::redis::{RedisOptions, RedisStore};
 use stem_tests::redis_url;
 
@@ -62,6 +62,20 @@ async fn redis_lock_store_passes_every_case() {
     let report = lock_suite(|ns| {
         let (opened, url) = (&opened, &url);
         async move { Ok(opened.open(url, &ns).await?.locks() as Arc<dyn stem::LockStore>) }
+    })
+    .await;
+    opened.clean().await;
+    report.assert_passed();
+    assert!(report.skipped().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_workflow_store_passes_every_case() {
+    let Some(url) = redis_url() else { return };
+    let opened = Opened::default();
+    let report = workflow_store_suite(|ns| {
+        let (opened, url) = (&opened, &url);
+        async move { Ok(opened.open(url, &ns).await?.workflows() as Arc<dyn stem::workflow::WorkflowStore>) }
     })
     .await;
     opened.clean().await;

@@ -6,7 +6,11 @@ use stem::Error;
 use super::failed;
 
 /// The migrations, in order; each runs once per schema.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("sql/0001_init.sql")), (2, include_str!("sql/0002_broker.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("sql/0001_init.sql")),
+    (2, include_str!("sql/0002_broker.sql")),
+    (3, include_str!("sql/0003_workflows.sql")),
+];
 
 /// Creates `schema` (a name already checked: lowercase letters, digits and
 /// `_`, so it is safe inside SQL) and applies the migrations it lacks, inside one

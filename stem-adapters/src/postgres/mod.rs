@@ -1,6 +1,6 @@
 //! The Postgres adapter (feature `postgres`, sqlx): a broker on `FOR UPDATE
-//! SKIP LOCKED`, the result backend and the lock store, and enqueueing inside
-//! the caller's own transaction ([`EnqueueInTransaction`]).
+//! SKIP LOCKED`, the result backend, the lock store and the workflow store,
+//! and enqueueing inside the caller's own transaction ([`EnqueueInTransaction`]).
 //!
 //! ```no_run
 //! # async fn demo() -> stem::Result<()> {
@@ -13,7 +13,8 @@
 //!
 //! Tables live in one schema per namespace (default `stem`), created and
 //! upgraded on connect by the migrations in `sql/`, under an advisory lock.
-//! Times are the database's (`now()`), so every process agrees on expiries.
+//! Times are the database's (`now()`), so every process agrees on expiries;
+//! the workflow store is the exception: its caller passes every time in.
 
 mod backend;
 mod broker;
@@ -22,6 +23,7 @@ mod lock;
 mod migrate;
 mod options;
 mod transaction;
+mod workflow;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -37,6 +39,7 @@ pub use self::broker::PostgresBroker;
 pub use self::lock::PostgresLockStore;
 pub use self::options::{DEFAULT_SCHEMA, PostgresOptions};
 pub use self::transaction::EnqueueInTransaction;
+pub use self::workflow::PostgresWorkflowStore;
 use crate::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR};
 
 /// How long a statement waits for a connection (while the database is down,
@@ -44,7 +47,8 @@ use crate::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VA
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A connection pool to one database and one schema in it, from which the
-/// result backend and the lock store are taken. Cheap to clone.
+/// broker, the result backend, the lock store and the workflow store are
+/// taken. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     shared: Arc<Shared>,
@@ -134,6 +138,11 @@ impl PostgresStore {
     /// The lock store.
     pub fn locks(&self) -> Arc<PostgresLockStore> {
         Arc::new(PostgresLockStore::new(Arc::clone(&self.shared)))
+    }
+
+    /// The workflow store (runs, checkpoints, leases, timers and event watchers).
+    pub fn workflows(&self) -> Arc<PostgresWorkflowStore> {
+        Arc::new(PostgresWorkflowStore::new(Arc::clone(&self.shared)))
     }
 
     /// A [`Stem`](stem::Stem) on this store's broker, backend and locks.

@@ -3,6 +3,21 @@
 //! All keys start with `stem:<namespace>:`. The keys of one queue carry the
 //! queue's name as a hash tag (`stem:<ns>:{<queue>}:...`), so that on Redis
 //! Cluster they live in one slot and the queue's scripts may touch them together.
+//!
+//! Workflow keys start with `stem:<namespace>:wf:` and carry no hash tag: the
+//! workflow scripts touch many runs' keys at once (every due run, every watcher
+//! of a topic), which a single Redis allows and Redis Cluster would not. The
+//! scripts get that prefix and build the names below from it:
+//!
+//! | key | type | holds |
+//! |-----|------|-------|
+//! | `wf:run:<id>` | hash | a run's fields (times in milliseconds, JSON values as text) and its watcher |
+//! | `wf:cp:<id>` | hash | a run's checkpoints: field = position, value = the checkpoint as JSON |
+//! | `wf:runs` | sorted set | every run id, scored by creation time (`list_runs`) |
+//! | `wf:running` | sorted set | running runs, scored by `updated_at` (`stale_runs`) |
+//! | `wf:due` | sorted set | suspended runs with a wake time, scored by it (`due_runs`) |
+//! | `wf:watch:<topic>` | sorted set | ids of runs waiting for `topic`, scored by registration order |
+//! | `wf:watch_seq` | string | the counter that orders watcher registrations |
 
 use stem::TaskId;
 
@@ -60,5 +75,20 @@ impl Keys {
     /// The broadcast channel `channel`.
     pub(crate) fn broadcast(&self, channel: &str) -> String {
         format!("{}broadcast:{channel}", self.prefix)
+    }
+
+    /// The start of every workflow key (see the module docs for the rest).
+    pub(crate) fn workflows(&self) -> String {
+        format!("{}wf:", self.prefix)
+    }
+
+    /// A workflow run: a hash of its fields.
+    pub(crate) fn run(&self, id: TaskId) -> String {
+        format!("{}wf:run:{id}", self.prefix)
+    }
+
+    /// A workflow run's checkpoints: a hash from position to checkpoint (JSON).
+    pub(crate) fn checkpoints(&self, id: TaskId) -> String {
+        format!("{}wf:cp:{id}", self.prefix)
     }
 }

@@ -1,6 +1,6 @@
 //! The Redis adapter (feature `redis`): a broker on Redis Streams, a result
-//! backend with one hash per task, and a lock store, for many workers on many
-//! hosts sharing one Redis.
+//! backend with one hash per task, a lock store and a workflow store, for many
+//! workers on many hosts sharing one Redis.
 //!
 //! ```no_run
 //! # async fn demo() -> stem::Result<()> {
@@ -12,7 +12,9 @@
 //! ```
 //!
 //! Every key starts with `stem:<namespace>:` (see [`RedisOptions`]); the keys of
-//! one queue share a hash tag. Scripts live in `scripts/*.lua`.
+//! one queue share a hash tag. Workflow keys (`stem:<namespace>:wf:...`) carry
+//! none: the workflow scripts touch many runs at once, so the workflow store
+//! needs one Redis, not a Cluster. Scripts live in `scripts/*.lua`.
 
 mod backend;
 mod broker;
@@ -21,6 +23,7 @@ mod keys;
 mod lock;
 mod options;
 mod scripts;
+mod workflow;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,13 +36,14 @@ pub use self::broker::RedisBroker;
 use self::keys::Keys;
 pub use self::lock::RedisLockStore;
 pub use self::options::{DEFAULT_NAMESPACE, RedisOptions};
+pub use self::workflow::RedisWorkflowStore;
 pub use crate::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR, TlsOptions};
 
 /// How long one command may take before the adapter calls the server gone.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A connection to one Redis and one namespace in it, from which the broker,
-/// result backend and lock store are taken. Cheap to clone.
+/// result backend, lock store and workflow store are taken. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct RedisStore {
     shared: Arc<Shared>,
@@ -114,6 +118,11 @@ impl RedisStore {
     /// The lock store.
     pub fn locks(&self) -> Arc<RedisLockStore> {
         Arc::new(RedisLockStore::new(Arc::clone(&self.shared)))
+    }
+
+    /// The workflow store.
+    pub fn workflows(&self) -> Arc<RedisWorkflowStore> {
+        Arc::new(RedisWorkflowStore::new(Arc::clone(&self.shared)))
     }
 
     /// The options it was opened with.

@@ -14,9 +14,12 @@ use super::failed;
 /// One of the adapter's scripts.
 pub(crate) struct Lua(LazyLock<Script>);
 
+/// `NAME = "a.lua";` defines a script from one file; `NAME = "lib.lua", "a.lua";`
+/// from several, joined in order (shared Lua functions first).
 macro_rules! scripts {
-    ($($name:ident = $file:literal;)*) => {
-        $(pub(crate) static $name: Lua = Lua(LazyLock::new(|| Script::new(include_str!(concat!("scripts/", $file)))));)*
+    ($($name:ident = $($file:literal),+;)*) => {
+        $(pub(crate) static $name: Lua =
+            Lua(LazyLock::new(|| Script::new(&[$(include_str!(concat!("scripts/", $file))),+].concat())));)*
         /// Every script, for loading them all at once.
         static ALL: &[&Lua] = &[$(&$name),*];
     };
@@ -36,6 +39,18 @@ scripts! {
     PURGE = "purge.lua";
     COUNTS = "counts.lua";
     REPLAY = "replay.lua";
+    WF_CREATE = "wf_create.lua";
+    WF_CLAIM = "wf_claim.lua";
+    WF_RENEW = "wf_renew.lua";
+    WF_RELEASE = "wf_release.lua";
+    WF_CHECKPOINT = "wf_checkpoint.lua";
+    WF_SUSPEND = "wf_lib.lua", "wf_suspend.lua";
+    WF_RESOLVE = "wf_lib.lua", "wf_resolve.lua";
+    WF_DUE = "wf_lib.lua", "wf_due.lua";
+    WF_STALE = "wf_stale.lua";
+    WF_FINISH = "wf_lib.lua", "wf_finish.lua";
+    WF_LIST = "wf_list.lua";
+    WF_WATCHERS = "wf_watchers.lua";
 }
 
 impl Lua {

@@ -165,7 +165,7 @@ pub(crate) fn args_def(
     krate: &syn::Path,
 ) -> TokenStream {
     let serde_path = format!("{}::__private::serde", quote!(#krate).to_string().replace(' ', ""));
-    let args_def = match args {
+    match args {
         [] => quote! {
             #[doc = concat!("The arguments of [`", stringify!(#fn_name), "`]: it takes none.")]
             #vis type #args_name = ();
@@ -188,9 +188,7 @@ pub(crate) fn args_def(
                 #vis struct #args_name { #(#fields,)* }
             }
         }
-    };
-
-    args_def
+    }
 }
 
 /// The fn's arguments taken out of the arguments value `args`.

@@ -59,8 +59,14 @@ impl Workflow {
                 continue;
             }
             let parsed = string(&name, &value).and_then(|s| non_empty(&name, s)).and_then(|s| match name.as_str() {
-                "name" => Ok(w.name = Some(s)),
-                "queue" => Ok(w.queue = Some(s)),
+                "name" => {
+                    w.name = Some(s);
+                    Ok(())
+                }
+                "queue" => {
+                    w.queue = Some(s);
+                    Ok(())
+                }
                 "crate" => syn::parse_str::<syn::Path>(&s)
                     .map(|p| w.krate = Some(p))
                     .map_err(|_| format!("`crate` takes a path like \"::stem\", not \"{s}\"")),

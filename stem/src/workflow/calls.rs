@@ -73,7 +73,7 @@ pub(crate) async fn notify_if_final(stem: &Stem, id: TaskId) {
         Ok(Some(status)) => notify(stem, &status).await,
         Ok(None) => {}
         Err(error) => {
-            tracing::warn!(task = %id, %error, "reading a called task's state failed; the run looks again later")
+            tracing::warn!(task = %id, %error, "reading a called task's state failed; the run looks again later");
         }
     }
 }
@@ -89,7 +89,7 @@ pub(crate) async fn notify(stem: &Stem, status: &TaskStatus) {
             }
         }
         Err(error) => {
-            tracing::warn!(task = %status.id, %error, "resuming the run of a called task failed; it looks again later")
+            tracing::warn!(task = %status.id, %error, "resuming the run of a called task failed; it looks again later");
         }
     }
 }

@@ -198,14 +198,14 @@ impl Workflow {
                 }
                 self.check_suspended_time(sleep.since, now).await;
                 let resume_at = self.clamp(Some(sleep.wake), sleep.since);
-                self.suspend(Suspension { checkpoint: None, resume_at, watch: None, at: now }).await
+                self.suspend(Suspension { checkpoint: None, resume_at, watch: None, at: now }).await;
             }
             Slot::Live(position, name) => {
                 let wake = after(now, duration);
                 let value = serde_json::to_value(Sleep { wake, since: now }).unwrap_or_default();
                 let checkpoint = Checkpoint { position, name, value, at: now };
                 let resume_at = self.clamp(Some(wake), now);
-                self.suspend(Suspension { checkpoint: Some(checkpoint), resume_at, watch: None, at: now }).await
+                self.suspend(Suspension { checkpoint: Some(checkpoint), resume_at, watch: None, at: now }).await;
             }
         }
     }

@@ -91,12 +91,14 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
         Ok(run) => run,
         Err(why) => return finish(stem, &state, Some(&owner), Finish::Failed(why)).await,
     };
-    let keeper = tokio::spawn(keep_lease(stem.clone(), wf.clone(), owner.clone(), lease));
+    // Aborted when this execution ends or is dropped (a worker's hard stop):
+    // a lease nobody renews runs out, and another worker takes the run over.
+    let keeper = AbortOnDrop(tokio::spawn(keep_lease(stem.clone(), wf.clone(), owner.clone(), lease)));
     let ended = tokio::select! {
         ended = AssertUnwindSafe(run).catch_unwind() => Some(ended),
         () = wf.halted().cancelled() => None,
     };
-    keeper.abort();
+    drop(keeper);
     let finish_with = match (wf.take_halt(), ended) {
         (Some(Halt::Suspended | Halt::LeaseLost), _) => return Ok(()),
         (Some(Halt::Store(error)), _) => {
@@ -111,6 +113,15 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
         (None, None) => return Ok(()),
     };
     finish(stem, &state, Some(&owner), finish_with).await
+}
+
+/// A spawned task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Renews the run's lease while it executes; stops the execution if it is lost.

@@ -1,0 +1,318 @@
+//! The Redis workflow store: one hash per run and one per run's checkpoints,
+//! sorted sets for due, running and listed runs and for each topic's watchers
+//! (see [the key layout](super::keys)). Every write is one Lua script
+//! (`scripts/wf_*.lua`), so it is atomic: racing resolvers never deliver one
+//! watcher twice and a due run is returned once.
+//!
+//! Times are the caller's (the contract's arguments), stored as milliseconds
+//! since the epoch, so a run's times read back to the millisecond; checkpoint
+//! and watcher times are kept exactly in their JSON. Finished runs stay (no
+//! expiry; the result retention applies to task states only), and so does
+//! their entry in the index of all runs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redis::{FromRedisValue, ScriptInvocation};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use stem::workflow::{
+    CancellationPolicy, Checkpoint, Finish, NewRun, Resumed, RunFilter, RunId, RunState, RunStatus, Suspension, Watch,
+    Watcher, WorkflowStore,
+};
+use stem::{Error, Result};
+
+use super::scripts::{
+    Lua, WF_CHECKPOINT, WF_CLAIM, WF_CREATE, WF_DUE, WF_FINISH, WF_LIST, WF_RELEASE, WF_RENEW, WF_RESOLVE, WF_STALE,
+    WF_SUSPEND, WF_WATCHERS,
+};
+use super::{Shared, failed, from_json, to_json};
+
+/// The most runs or watchers one call hands to a script (limits and offsets
+/// above it are cut to it, so that they stay exact in Lua's numbers).
+const MAX_COUNT: usize = u32::MAX as usize;
+
+/// A [`WorkflowStore`] on Redis: a hash per run and per run's checkpoints,
+/// sorted sets of due, running and all runs and of each topic's watchers, all
+/// under `stem:<namespace>:wf:` without a hash tag (one Redis, not a Cluster).
+///
+/// Each method is one command or one Lua script, so every write is atomic: a
+/// dropped future either never sent it or lets it finish in Redis, never half
+/// of it. Times are stored to the millisecond; finished runs do not expire.
+#[derive(Debug)]
+pub struct RedisWorkflowStore {
+    shared: Arc<Shared>,
+    /// The start of every workflow key, the scripts' `KEYS[1]`.
+    prefix: String,
+}
+
+/// A watcher as stored (JSON) in its run's hash.
+#[derive(Serialize, Deserialize)]
+struct StoredWatcher {
+    run: RunId,
+    watch: Watch,
+    deadline: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl RedisWorkflowStore {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let prefix = shared.keys().workflows();
+        Self { shared, prefix }
+    }
+
+    /// A call of `lua` on this namespace's workflow keys; chain its arguments.
+    fn script(&self, lua: &'static Lua) -> ScriptInvocation<'static> {
+        lua.script().key(&self.prefix)
+    }
+
+    /// Runs `call`, saying `what` it was for if it fails.
+    async fn invoke<T: FromRedisValue>(&self, call: &ScriptInvocation<'_>, what: &str) -> Result<T> {
+        call.invoke_async(&mut self.shared.conn()).await.map_err(|e| failed(what, e))
+    }
+
+    /// Runs `call`, which answers 1 when it changed the run.
+    async fn changed(&self, call: &ScriptInvocation<'_>, what: &str) -> Result<bool> {
+        Ok(self.invoke::<i64>(call, what).await? == 1)
+    }
+
+    /// Runs `call`, which answers run id, queue, run id, queue ...
+    async fn resumed(&self, call: &ScriptInvocation<'_>, what: &str) -> Result<Vec<Resumed>> {
+        let flat: Vec<String> = self.invoke(call, what).await?;
+        flat.chunks_exact(2).map(|pair| Ok(Resumed { run: run_id(&pair[0])?, queue: pair[1].clone() })).collect()
+    }
+}
+
+/// Milliseconds since the epoch, as the scripts compare and store times.
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+/// A count for a script, at least 1 (callers return early on 0).
+fn count(n: usize) -> usize {
+    n.clamp(1, MAX_COUNT)
+}
+
+fn run_id(text: &str) -> Result<RunId> {
+    text.parse().map_err(|e| Error::adapter(format!("Redis: `{text}` stored as a workflow run id is not a UUID"), e))
+}
+
+/// A run from its hash's fields; `None` when there are none.
+fn run_from(fields: Vec<(String, String)>) -> Result<Option<RunState>> {
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let fields: HashMap<String, String> = fields.into_iter().collect();
+    let get = |name: &str| fields.get(name).map(String::as_str);
+    let need = |name: &str| {
+        get(name).ok_or_else(|| {
+            Error::adapter(
+                format!("Redis: a stored workflow run has no `{name}`"),
+                "a field of the run's hash is missing",
+            )
+        })
+    };
+    let time = |name: &str, text: &str| {
+        text.parse::<i64>().ok().and_then(DateTime::from_timestamp_millis).ok_or_else(|| {
+            Error::adapter(
+                format!("Redis: a stored workflow run's `{name}` is not a time"),
+                format!("`{text}` is not milliseconds since the epoch"),
+            )
+        })
+    };
+    let optional_time = |name: &str| get(name).map(|text| time(name, text)).transpose();
+    let id = run_id(need("id")?)?;
+    let policy: CancellationPolicy = from_json(need("policy")?, "workflow cancellation policy")?;
+    let mut state = RunState::new(NewRun {
+        id,
+        workflow: need("workflow")?.to_owned(),
+        queue: need("queue")?.to_owned(),
+        args: from_json(need("args")?, "workflow arguments")?,
+        policy,
+        at: time("created_at", need("created_at")?)?,
+    });
+    let status = need("status")?;
+    state.status = RunStatus::parse(status).ok_or_else(|| {
+        Error::adapter(format!("Redis: `{status}` stored as a workflow run's status is not one"), "unknown status")
+    })?;
+    let cursor = need("cursor")?;
+    state.cursor = cursor.parse().map_err(|e| {
+        Error::adapter(format!("Redis: `{cursor}` stored as a workflow run's cursor is not a number"), e)
+    })?;
+    state.updated_at = time("updated_at", need("updated_at")?)?;
+    state.result = get("result").map(|text| from_json(text, "workflow result")).transpose()?;
+    state.error = get("error").map(str::to_owned);
+    state.wait_topic = get("wait_topic").map(str::to_owned);
+    state.resume_at = optional_time("resume_at")?;
+    state.suspended_at = optional_time("suspended_at")?;
+    state.owner = get("owner").map(str::to_owned);
+    state.lease_until = optional_time("lease_until")?;
+    Ok(Some(state))
+}
+
+#[async_trait]
+impl WorkflowStore for RedisWorkflowStore {
+    async fn create_run(&self, run: NewRun) -> Result<()> {
+        let mut call = self.script(&WF_CREATE);
+        call.arg(run.id.to_string())
+            .arg(&run.workflow)
+            .arg(&run.queue)
+            .arg(to_json(&run.args)?)
+            .arg(to_json(&run.policy)?)
+            .arg(ms(run.at));
+        if self.changed(&call, "creating a workflow run").await? { Ok(()) } else { Err(Error::RunExists(run.id)) }
+    }
+
+    async fn get_run(&self, id: RunId) -> Result<Option<RunState>> {
+        let fields: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(self.shared.keys().run(id))
+            .query_async(&mut self.shared.conn())
+            .await
+            .map_err(|e| failed("reading a workflow run", e))?;
+        run_from(fields)
+    }
+
+    async fn checkpoints(&self, id: RunId) -> Result<Vec<Checkpoint>> {
+        let values: Vec<String> = redis::cmd("HVALS")
+            .arg(self.shared.keys().checkpoints(id))
+            .query_async(&mut self.shared.conn())
+            .await
+            .map_err(|e| failed("reading a workflow run's checkpoints", e))?;
+        let mut checkpoints: Vec<Checkpoint> =
+            values.iter().map(|v| from_json(v, "workflow checkpoint")).collect::<Result<_>>()?;
+        checkpoints.sort_by_key(|c| c.position);
+        Ok(checkpoints)
+    }
+
+    async fn claim_run(&self, id: RunId, owner: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
+        let mut call = self.script(&WF_CLAIM);
+        call.arg(id.to_string()).arg(owner).arg(ms(now)).arg(ms(until));
+        self.changed(&call, "claiming a workflow run").await
+    }
+
+    async fn renew_run(&self, id: RunId, owner: &str, until: DateTime<Utc>) -> Result<bool> {
+        let mut call = self.script(&WF_RENEW);
+        call.arg(id.to_string()).arg(owner).arg(ms(until));
+        self.changed(&call, "renewing a workflow run's lease").await
+    }
+
+    async fn release_run(&self, id: RunId, owner: &str) -> Result<()> {
+        let mut call = self.script(&WF_RELEASE);
+        call.arg(id.to_string()).arg(owner);
+        self.changed(&call, "releasing a workflow run's lease").await.map(drop)
+    }
+
+    async fn save_checkpoint(&self, id: RunId, owner: &str, checkpoint: Checkpoint) -> Result<bool> {
+        let mut call = self.script(&WF_CHECKPOINT);
+        call.arg(id.to_string()).arg(owner).arg(checkpoint.position).arg(to_json(&checkpoint)?).arg(ms(checkpoint.at));
+        self.changed(&call, "saving a workflow checkpoint").await
+    }
+
+    async fn suspend_run(&self, id: RunId, owner: &str, suspension: Suspension) -> Result<bool> {
+        let mut call = self.script(&WF_SUSPEND);
+        call.arg(id.to_string()).arg(owner).arg(ms(suspension.at));
+        match suspension.resume_at {
+            Some(at) => call.arg(ms(at)),
+            None => call.arg(""),
+        };
+        match &suspension.checkpoint {
+            Some(checkpoint) => call.arg(checkpoint.position).arg(to_json(checkpoint)?),
+            None => call.arg("").arg(""),
+        };
+        match &suspension.watch {
+            Some(watch) => {
+                let watcher = StoredWatcher {
+                    run: id,
+                    watch: watch.clone(),
+                    deadline: suspension.resume_at,
+                    created_at: suspension.at,
+                };
+                call.arg("1").arg(&watch.topic).arg(to_json(&watcher)?).arg(watch.position).arg(to_json(&watch.step)?)
+            }
+            None => call.arg("0"),
+        };
+        self.changed(&call, "suspending a workflow run").await
+    }
+
+    async fn resolve_watchers(
+        &self,
+        topic: &str,
+        value: Value,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Resumed>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut call = self.script(&WF_RESOLVE);
+        call.arg(topic).arg(to_json(&value)?).arg(ms(now)).arg(to_json(&now)?).arg(count(limit));
+        self.resumed(&call, "delivering a workflow event").await
+    }
+
+    async fn due_runs(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Resumed>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut call = self.script(&WF_DUE);
+        call.arg(ms(now)).arg(count(limit));
+        self.resumed(&call, "waking due workflow runs").await
+    }
+
+    async fn stale_runs(&self, idle_since: DateTime<Utc>, now: DateTime<Utc>, limit: usize) -> Result<Vec<Resumed>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut call = self.script(&WF_STALE);
+        call.arg(ms(idle_since)).arg(ms(now)).arg(count(limit));
+        self.resumed(&call, "finding lost workflow runs").await
+    }
+
+    async fn finish_run(&self, id: RunId, owner: Option<&str>, finish: Finish, now: DateTime<Utc>) -> Result<bool> {
+        let mut call = self.script(&WF_FINISH);
+        call.arg(id.to_string());
+        match owner {
+            Some(owner) => call.arg("1").arg(owner),
+            None => call.arg("0").arg(""),
+        };
+        call.arg(finish.status().as_str());
+        match &finish {
+            Finish::Completed(value) => call.arg("result").arg(to_json(value)?),
+            Finish::Failed(error) | Finish::Cancelled(error) => call.arg("error").arg(error),
+        };
+        call.arg(ms(now));
+        self.changed(&call, "finishing a workflow run").await
+    }
+
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>> {
+        let mut call = self.script(&WF_LIST);
+        match &filter.workflow {
+            Some(workflow) => call.arg("1").arg(workflow),
+            None => call.arg("0").arg(""),
+        };
+        match filter.status {
+            Some(status) => call.arg("1").arg(status.as_str()),
+            None => call.arg("0").arg(""),
+        };
+        call.arg(filter.offset.min(MAX_COUNT)).arg(count(filter.effective_limit()));
+        let runs: Vec<Vec<(String, String)>> = self.invoke(&call, "listing workflow runs").await?;
+        Ok(runs.into_iter().map(run_from).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect())
+    }
+
+    async fn list_watchers(&self, topic: &str, limit: usize) -> Result<Vec<Watcher>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut call = self.script(&WF_WATCHERS);
+        call.arg(topic).arg(count(limit));
+        let watchers: Vec<String> = self.invoke(&call, "listing workflow watchers").await?;
+        watchers
+            .iter()
+            .map(|text| {
+                let w: StoredWatcher = from_json(text, "workflow watcher")?;
+                Ok(Watcher::new(w.run, w.watch, w.deadline, w.created_at))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,381 @@
+//! Durable workflows end to end through the macros, a worker and the store, on
+//! the in-memory store and on a SQLite file. Time is a fake clock: tests advance
+//! it instead of sleeping.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use stem::prelude::*;
+use stem::workflow::{FakeClock, RunStatus, WorkflowHandle};
+use stem::{Error, WorkerHandle};
+use stem_tests::{TempDir, TestResult, WAIT, within};
+
+/// Each test's Stems: in memory, and on a SQLite file, both on a fake clock.
+async fn stems(label: &str) -> Vec<(&'static str, Stem, Arc<FakeClock>, TempDir)> {
+    let dir = TempDir::new(label);
+    let memory = Stem::in_memory();
+    let sqlite = stem_adapters::connect(&format!("sqlite://{}", dir.file("stem.db").display())).await.expect("open");
+    let mut all = Vec::new();
+    for (name, stem) in [("memory", memory), ("sqlite", sqlite)] {
+        let clock = Arc::new(FakeClock::new());
+        all.push((name, stem.with_clock(clock.clone()), clock, TempDir::new(label)));
+    }
+    drop(dir);
+    all
+}
+
+fn worker(stem: &Stem) -> WorkerHandle {
+    Worker::builder(stem)
+        .concurrency(4)
+        .workflow_poll_interval(Duration::from_millis(20))
+        .build()
+        .expect("a valid worker")
+        .spawn()
+}
+
+/// Waits until the run is in `status` (it gets there through a worker).
+async fn until_status<T>(run: &WorkflowHandle<T>, status: RunStatus) {
+    within(&format!("run {} to be {status}", run.id()), async {
+        loop {
+            if run.status().await.expect("status").is_some_and(|s| s.status == status) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+// ---- sleep and resume ------------------------------------------------------
+
+#[stem::workflow]
+async fn nap(wf: Workflow, name: String) -> Result<String, WorkflowError> {
+    let before = wf.now().await;
+    wf.sleep(Duration::from_secs(3600)).await;
+    let after = wf.now().await;
+    Ok(format!("{name} slept {}s", (after - before).num_seconds()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sleep_suspends_the_run_and_the_clock_resumes_it() -> TestResult {
+    for (label, stem, clock, _dir) in stems("wf-sleep").await {
+        let worker = worker(&stem);
+        let run = Nap::start(&stem, "ada".into()).await?;
+        until_status(&run, RunStatus::Suspended).await;
+        let state = run.status().await?.expect("stored");
+        assert!(state.resume_at.is_some(), "{label}: a wake time is stored");
+        assert!(run.wait_timeout(Duration::from_millis(100)).await.is_err(), "{label}: still asleep");
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(run.wait_timeout(WAIT).await?, "ada slept 3600s", "{label}");
+        let names: Vec<String> = run.steps().await?.into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["stem.now#0", "stem.sleep#0", "stem.now#1"], "{label}");
+        worker.stop(ShutdownMode::Warm).await?;
+    }
+    Ok(())
+}
+
+// ---- events --------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Parcel {
+    tracking: String,
+}
+
+const SHIPPED: EventTopic<Parcel> = EventTopic::new("test.parcel.shipped");
+const NEVER: EventTopic<u32> = EventTopic::new("test.never");
+
+#[stem::workflow]
+async fn ship(wf: Workflow, order: u32) -> Result<String, WorkflowError> {
+    let parcel = wf.await_event(SHIPPED).await?;
+    Ok(format!("order {order} shipped as {}", parcel.tracking))
+}
+
+#[stem::workflow]
+async fn impatient(wf: Workflow) -> Result<Option<u32>, WorkflowError> {
+    wf.await_event_timeout(NEVER, Duration::from_secs(60)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_resumes_each_waiting_run_exactly_once() -> TestResult {
+    for (label, stem, _clock, _dir) in stems("wf-event").await {
+        let worker = worker(&stem);
+        assert_eq!(stem.emit(SHIPPED, Parcel { tracking: "early".into() }).await?, 0, "{label}: nobody waits yet");
+        let runs = [Ship::start(&stem, 1).await?, Ship::start(&stem, 2).await?];
+        for run in &runs {
+            until_status(run, RunStatus::Suspended).await;
+            assert_eq!(run.status().await?.expect("stored").wait_topic.as_deref(), Some("test.parcel.shipped"));
+        }
+        assert_eq!(stem.emit(SHIPPED, Parcel { tracking: "T-1".into() }).await?, 2, "{label}");
+        assert_eq!(stem.emit(SHIPPED, Parcel { tracking: "T-2".into() }).await?, 0, "{label}: delivered once");
+        assert_eq!(runs[0].wait_timeout(WAIT).await?, "order 1 shipped as T-1", "{label}");
+        assert_eq!(runs[1].wait_timeout(WAIT).await?, "order 2 shipped as T-1", "{label}");
+        worker.stop(ShutdownMode::Warm).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_wait_with_a_timeout_returns_none_at_the_deadline() -> TestResult {
+    for (label, stem, clock, _dir) in stems("wf-timeout").await {
+        let worker = worker(&stem);
+        let run = Impatient::start(&stem, ()).await?;
+        until_status(&run, RunStatus::Suspended).await;
+        clock.advance(Duration::from_secs(59));
+        assert!(run.wait_timeout(Duration::from_millis(100)).await.is_err(), "{label}: not before the deadline");
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(run.wait_timeout(WAIT).await?, None, "{label}");
+        assert_eq!(stem.emit(NEVER, 5).await?, 0, "{label}: the watcher is gone");
+        worker.stop(ShutdownMode::Warm).await?;
+    }
+    Ok(())
+}
+
+// ---- steps, loops and tasks as steps ---------------------------------------
+
+static CHARGES: AtomicU32 = AtomicU32::new(0);
+static EMAILS: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Order {
+    id: u32,
+    cents: u64,
+}
+
+#[stem::step(max_retries = 2, retry_backoff = "1ms")]
+async fn charge_card(wf: &Workflow, order: &Order) -> Result<u64, StepError> {
+    let _ = wf.id();
+    // The first attempt of every run fails, the retry succeeds.
+    if CHARGES.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+        return Err(StepError::retry("card network busy"));
+    }
+    Ok(order.cents)
+}
+
+#[stem::task]
+async fn send_receipt(order: u32, cents: u64) -> Result<String, TaskError> {
+    EMAILS.fetch_add(1, Ordering::SeqCst);
+    Ok(format!("receipt for order {order}: {cents} cents"))
+}
+
+#[stem::workflow]
+async fn checkout(wf: Workflow, order: Order) -> Result<String, WorkflowError> {
+    let charged = charge_card(&wf, &order).await?;
+    let mut lines = 0;
+    for line in 0..3u32 {
+        lines += wf.step("pack_line", || async move { Ok::<_, StepError>(line + 1) }).await?;
+    }
+    wf.sleep(Duration::from_secs(60)).await;
+    let receipt = wf.call(SendReceipt::call(SendReceiptArgs { order: order.id, cents: charged })).await?;
+    Ok(format!("{receipt}, {lines} lines packed"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_loops_and_a_task_as_a_step_run_once_each() -> TestResult {
+    for (label, stem, clock, _dir) in stems("wf-checkout").await {
+        CHARGES.store(0, Ordering::SeqCst);
+        EMAILS.store(0, Ordering::SeqCst);
+        let worker = worker(&stem);
+        let run = Checkout::start(&stem, Order { id: 7, cents: 1250 }).await?;
+        until_status(&run, RunStatus::Suspended).await;
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(run.wait_timeout(WAIT).await?, "receipt for order 7: 1250 cents, 6 lines packed", "{label}");
+        assert_eq!(CHARGES.load(Ordering::SeqCst), 2, "{label}: one failed attempt, one success, never replayed");
+        assert_eq!(EMAILS.load(Ordering::SeqCst), 1, "{label}: the task ran once");
+        let steps: Vec<(String, serde_json::Value)> =
+            run.steps().await?.into_iter().map(|c| (c.name, c.value)).collect();
+        let names: Vec<&str> = steps.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "charge_card#0",
+                "pack_line#0",
+                "pack_line#1",
+                "pack_line#2",
+                "stem.sleep#0",
+                "stem.call:workflows::send_receipt#0"
+            ],
+            "{label}"
+        );
+        assert_eq!(steps[0].1, serde_json::json!({"ok": 1250}), "{label}");
+        worker.stop(ShutdownMode::Warm).await?;
+    }
+    Ok(())
+}
+
+#[stem::step(max_retries = 0)]
+async fn always_fails(wf: &Workflow) -> Result<u32, StepError> {
+    let _ = wf;
+    Err(StepError::fail("the bank said no"))
+}
+
+#[stem::workflow]
+async fn doomed(wf: Workflow) -> Result<u32, WorkflowError> {
+    Ok(always_fails(&wf).await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_step_fails_the_run_with_its_error() -> TestResult {
+    for (label, stem, _clock, _dir) in stems("wf-fail").await {
+        let worker = worker(&stem);
+        let run = Doomed::start(&stem, ()).await?;
+        match run.wait_timeout(WAIT).await {
+            Err(Error::WorkflowFailed { status, error, .. }) => {
+                assert_eq!(status, RunStatus::Failed, "{label}");
+                assert!(
+                    error.contains("step `always_fails#0` failed after 1 attempt: the bank said no"),
+                    "{label}: {error}"
+                );
+            }
+            other => panic!("{label}: expected a failed run, got {other:?}"),
+        }
+        worker.stop(ShutdownMode::Warm).await?;
+    }
+    Ok(())
+}
+
+// ---- versioning and non-determinism --------------------------------------------
+
+static NEW_CODE: AtomicBool = AtomicBool::new(false);
+
+#[stem::workflow]
+async fn versioned(wf: Workflow) -> Result<String, WorkflowError> {
+    wf.step("start", || async { Ok::<_, StepError>(()) }).await?;
+    if NEW_CODE.load(Ordering::SeqCst) && wf.patched("skip-the-wait").await {
+        return Ok(wf.step("finish_v2", || async { Ok::<_, StepError>("new".to_owned()) }).await?);
+    }
+    wf.sleep(Duration::from_secs(10)).await;
+    Ok(wf.step("finish", || async { Ok::<_, StepError>("old".to_owned()) }).await?)
+}
+
+static SWAPPED: AtomicBool = AtomicBool::new(false);
+
+#[stem::workflow]
+async fn drifting(wf: Workflow) -> Result<u32, WorkflowError> {
+    let name = if SWAPPED.load(Ordering::SeqCst) { "second_version" } else { "first_version" };
+    wf.step(name, || async { Ok::<_, StepError>(1) }).await?;
+    wf.sleep(Duration::from_secs(10)).await;
+    Ok(2)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patched_keeps_runs_in_flight_on_their_old_path_and_drift_is_detected() -> TestResult {
+    for (label, stem, clock, _dir) in stems("wf-version").await {
+        NEW_CODE.store(false, Ordering::SeqCst);
+        SWAPPED.store(false, Ordering::SeqCst);
+        let worker = worker(&stem);
+        let old = Versioned::start(&stem, ()).await?;
+        let drift = Drifting::start(&stem, ()).await?;
+        until_status(&old, RunStatus::Suspended).await;
+        until_status(&drift, RunStatus::Suspended).await;
+
+        NEW_CODE.store(true, Ordering::SeqCst); // a deploy
+        SWAPPED.store(true, Ordering::SeqCst);
+        let new = Versioned::start(&stem, ()).await?;
+        assert_eq!(new.wait_timeout(WAIT).await?, "new", "{label}: a new run takes the patched path");
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(old.wait_timeout(WAIT).await?, "old", "{label}: the run in flight keeps its path");
+
+        match drift.wait_timeout(WAIT).await {
+            Err(Error::WorkflowFailed { status, error, .. }) => {
+                assert_eq!(status, RunStatus::Failed, "{label}");
+                assert!(error.contains("non-determinism"), "{label}: {error}");
+                assert!(
+                    error.contains("`first_version#0`") && error.contains("`second_version#0`"),
+                    "{label}: {error}"
+                );
+            }
+            other => panic!("{label}: expected a non-determinism failure, got {other:?}"),
+        }
+        worker.stop(ShutdownMode::Warm).await?;
+    }
+    Ok(())
+}
+
+// ---- cancellation ----------------------------------------------------------------
+
+#[stem::workflow(max_suspended_time = "5m")]
+async fn waits_too_long(wf: Workflow) -> Result<u32, WorkflowError> {
+    wf.await_event(NEVER).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancellation_policies_and_requests_end_runs() -> TestResult {
+    for (label, stem, clock, _dir) in stems("wf-cancel").await {
+        let worker = worker(&stem);
+        let limited = WaitsTooLong::start(&stem, ()).await?;
+        let capped = Nap::call("bo".into()).max_run_time(Duration::from_secs(600)).start(&stem).await?;
+        let manual = Ship::start(&stem, 3).await?;
+        until_status(&limited, RunStatus::Suspended).await;
+        until_status(&manual, RunStatus::Suspended).await;
+        until_status(&capped, RunStatus::Suspended).await;
+        clock.advance(Duration::from_secs(301));
+        let cancelled = |r: stem::Result<()>| match r {
+            Err(Error::WorkflowFailed { status: RunStatus::Cancelled, error, .. }) => error,
+            other => panic!("{label}: expected a cancelled run, got {other:?}"),
+        };
+        assert!(cancelled(limited.wait_timeout(WAIT).await.map(drop)).contains("max_suspended_time"), "{label}");
+        clock.advance(Duration::from_secs(300));
+        assert!(cancelled(capped.wait_timeout(WAIT).await.map(drop)).contains("max_run_time"), "{label}");
+
+        assert!(manual.cancel().await?, "{label}");
+        assert!(!manual.cancel().await?, "{label}: cancelled once");
+        assert!(cancelled(manual.wait_timeout(WAIT).await.map(drop)).contains("by request"), "{label}");
+        assert_eq!(stem.emit(SHIPPED, Parcel { tracking: "late".into() }).await?, 0, "{label}");
+        worker.stop(ShutdownMode::Warm).await?;
+    }
+    Ok(())
+}
+
+// ---- leases ------------------------------------------------------------------
+
+static BLOCKING: AtomicU32 = AtomicU32::new(0);
+static RUNNING: AtomicU32 = AtomicU32::new(0);
+static OVERLAPPED: AtomicBool = AtomicBool::new(false);
+
+#[stem::workflow(lease = "300ms")]
+async fn held(wf: Workflow) -> Result<u32, WorkflowError> {
+    let attempts = wf
+        .step("slow", || async {
+            if RUNNING.fetch_add(1, Ordering::SeqCst) > 0 {
+                OVERLAPPED.store(true, Ordering::SeqCst);
+            }
+            let attempt = BLOCKING.fetch_add(1, Ordering::SeqCst) + 1;
+            if attempt == 1 {
+                std::future::pending::<()>().await; // the first worker dies here
+            }
+            RUNNING.fetch_sub(1, Ordering::SeqCst);
+            Ok::<_, StepError>(attempt)
+        })
+        .await?;
+    Ok(attempts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_workers_run_is_taken_over_when_its_lease_ends() -> TestResult {
+    for (label, stem, clock, _dir) in stems("wf-lease").await {
+        BLOCKING.store(0, Ordering::SeqCst);
+        RUNNING.store(0, Ordering::SeqCst);
+        OVERLAPPED.store(false, Ordering::SeqCst);
+        let first = worker(&stem);
+        let run = Held::start(&stem, ()).await?;
+        within("the first execution to start its step", async {
+            while BLOCKING.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        // The first worker dies: its execution is dropped mid-step, its delivery goes back.
+        first.stop(ShutdownMode::Hard).await?;
+        RUNNING.store(0, Ordering::SeqCst);
+        // Leases are kept on the workflow clock: let the dead worker's lease run out.
+        clock.advance(Duration::from_secs(1));
+        let second = worker(&stem);
+        assert_eq!(run.wait_timeout(WAIT).await?, 2, "{label}: the second worker finished the run");
+        assert!(!OVERLAPPED.load(Ordering::SeqCst), "{label}: never two executions at once");
+        assert_eq!(run.steps().await?.len(), 1, "{label}");
+        second.stop(ShutdownMode::Warm).await?;
+    }
+    Ok(())
+}
