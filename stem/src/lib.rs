@@ -106,16 +106,7 @@ pub mod __private {
     impl<E: Into<crate::StepError>> IntoStepError for E {}
 
     /// Names a step's output type in errors about it.
-    pub const fn assert_step_output<T: StepOutput>() {}
-
-    /// What a step's output must be: serializable, so that it can be checkpointed.
-    #[diagnostic::on_unimplemented(
-        message = "`{Self}` cannot be a step's output: it must implement `Serialize` and `Deserialize` to be checkpointed",
-        label = "not serializable",
-        note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to the type"
-    )]
-    pub trait StepOutput: crate::task::TaskOutput {}
-    impl<T: crate::task::TaskOutput> StepOutput for T {}
+    pub const fn assert_step_output<T: crate::workflow::StepOutput>() {}
 
     /// Turns a task fn's error into a [`TaskError`](crate::TaskError).
     pub fn into_task_error<E: IntoTaskError>(error: E) -> crate::TaskError {

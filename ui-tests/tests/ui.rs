@@ -6,3 +6,10 @@ fn task_macro() {
     cases.pass("tests/ui/task/pass/*.rs");
     cases.compile_fail("tests/ui/task/fail/*.rs");
 }
+
+#[test]
+fn workflow_macros() {
+    let cases = trybuild::TestCases::new();
+    cases.pass("tests/ui/workflow/pass/*.rs");
+    cases.compile_fail("tests/ui/workflow/fail/*.rs");
+}

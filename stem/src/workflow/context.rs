@@ -29,11 +29,21 @@ use super::store::{CancellationPolicy, Checkpoint, RunId, Suspension, Watch};
 use super::{EventTopic, StepError, StepOptions, WorkflowError, calls};
 use crate::error::Error;
 use crate::producer::Stem;
-use crate::task::{Signature, Task, TaskOutput};
+use crate::task::{Signature, Task};
 
 /// How often a run waiting for a task it called looks at the task's state by
 /// itself, in case the notice of its end was lost.
 const CALL_RECHECK: Duration = Duration::from_secs(60);
+
+/// What a step's output must be: serializable, so that it can be checkpointed.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a step's output: it must implement `Serialize` and `Deserialize` to be checkpointed",
+    label = "not serializable",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to the type"
+)]
+pub trait StepOutput: Serialize + DeserializeOwned + Send + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> StepOutput for T {}
 
 /// The handle a workflow fn gets: durable steps, sleeps, event waits, task
 /// calls and recorded values. Cheap to clone.
@@ -137,7 +147,7 @@ impl Workflow {
     /// it returns its recorded outcome without running.
     pub async fn step<T, E, F, Fut>(&self, name: &str, f: F) -> Result<T, StepError>
     where
-        T: TaskOutput,
+        T: StepOutput,
         E: Into<StepError>,
         F: FnMut() -> Fut + Send,
         Fut: Future<Output = Result<T, E>> + Send,
@@ -150,7 +160,7 @@ impl Workflow {
     /// is not retried. The final outcome, success or failure, is recorded.
     pub async fn step_with<T, E, F, Fut>(&self, name: &str, options: StepOptions, mut f: F) -> Result<T, StepError>
     where
-        T: TaskOutput,
+        T: StepOutput,
         E: Into<StepError>,
         F: FnMut() -> Fut + Send,
         Fut: Future<Output = Result<T, E>> + Send,

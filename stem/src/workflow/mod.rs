@@ -53,7 +53,7 @@ pub mod store;
 pub(crate) mod timers;
 
 pub use self::clock::{Clock, FakeClock, SystemClock};
-pub use self::context::Workflow;
+pub use self::context::{StepOutput, Workflow};
 pub use self::definition::{StepOptions, WorkflowDefinition, WorkflowOptions, WorkflowRegistration, linked};
 pub use self::error::{StepError, WorkflowError};
 pub use self::event::EventTopic;

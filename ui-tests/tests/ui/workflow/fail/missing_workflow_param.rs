@@ -1,0 +1,6 @@
+#[stem::workflow]
+async fn checkout(order: u64) -> Result<u64, stem::WorkflowError> {
+    Ok(order)
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[stem::workflow(queue = 5, retries = 3)]
+fn not_async<T>(wf: stem::Workflow, x: T) -> u32 {
+    let _ = (wf, x);
+    1
+}
+
+fn main() {}
