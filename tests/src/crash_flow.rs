@@ -1,0 +1,53 @@
+//! The workflow of the workflow crash test, compiled into both the child
+//! worker (`bin/workflow_crash_worker.rs`) and the test: three steps, each
+//! appending a line to `$CRASH_DIR/effects` (a side effect outside the
+//! store). The middle step blocks while `$CRASH_DIR/block` exists, so the
+//! child can be killed while it is in flight.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use stem::prelude::*;
+
+/// Where the side effects go: set by the test process; the child reads `$CRASH_DIR`.
+pub(crate) static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+fn dir() -> PathBuf {
+    DIR.get_or_init(|| PathBuf::from(std::env::var("CRASH_DIR").expect("CRASH_DIR is set"))).clone()
+}
+
+fn effect(what: &str, wf: &Workflow) -> Result<(), StepError> {
+    let mut log = std::fs::OpenOptions::new().create(true).append(true).open(dir().join("effects"))?;
+    writeln!(log, "{what} {}", wf.id())?;
+    Ok(())
+}
+
+#[stem::step]
+async fn reserve(wf: &Workflow, cents: &u64) -> Result<u64, StepError> {
+    effect("reserve", wf)?;
+    Ok(*cents)
+}
+
+#[stem::step]
+async fn charge(wf: &Workflow, cents: &u64) -> Result<u64, StepError> {
+    effect("charge", wf)?;
+    while dir().join("block").exists() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(cents * 2)
+}
+
+#[stem::step]
+async fn ship(wf: &Workflow, cents: &u64) -> Result<String, StepError> {
+    effect("ship", wf)?;
+    Ok(format!("shipped for {cents}"))
+}
+
+/// Reserve, charge, ship.
+#[stem::workflow(name = "crash.order", lease = "1s")]
+pub(crate) async fn order(wf: Workflow, cents: u64) -> Result<String, WorkflowError> {
+    let reserved = reserve(&wf, &cents).await?;
+    let charged = charge(&wf, &reserved).await?;
+    Ok(ship(&wf, &charged).await?)
+}

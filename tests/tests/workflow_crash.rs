@@ -1,0 +1,71 @@
+//! Durability of workflows: a worker process killed with SIGKILL while steps
+//! are in flight loses no run. A new worker on the same SQLite file finishes
+//! every run; steps completed before the kill do not run again, and only the
+//! steps in flight at the kill run twice (counted through a side effect
+//! outside the store).
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::Duration;
+
+use stem::prelude::*;
+use stem::workflow::RunStatus;
+use stem_tests::{TempDir, TestResult, WAIT, within};
+
+#[path = "../src/crash_flow.rs"]
+mod crash_flow;
+
+fn effects(dir: &TempDir) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for line in std::fs::read_to_string(dir.file("effects")).unwrap_or_default().lines() {
+        *counts.entry(line.to_owned()).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_loses_no_run_and_repeats_no_finished_step() -> TestResult {
+    const N: u64 = 5;
+    let dir = TempDir::new("wf-crash");
+    crash_flow::DIR.set(dir.file("")).expect("set once");
+    std::fs::write(dir.file("block"), b"")?;
+    let file = dir.file("stem.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_workflow_crash_worker"))
+        .arg(&file)
+        .arg(N.to_string())
+        .env("CRASH_DIR", dir.file(""))
+        .spawn()?;
+    within("every run to be inside its charge step", async {
+        while effects(&dir).keys().filter(|k| k.starts_with("charge ")).count() < N as usize {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    child.kill()?; // SIGKILL, mid-step
+    child.wait()?;
+    std::fs::remove_file(dir.file("block"))?;
+
+    let ids: Vec<stem::TaskId> =
+        std::fs::read_to_string(dir.file("runs"))?.lines().map(str::parse).collect::<Result<_, _>>()?;
+    assert_eq!(ids.len(), N as usize);
+    let stem = stem_adapters::connect(&format!("sqlite://{}", file.display())).await?;
+    for id in &ids {
+        let state = stem.workflows().get_run(*id).await?.expect("stored");
+        assert_eq!((state.status, state.cursor), (RunStatus::Running, 1), "run {id}: only `reserve` was recorded");
+    }
+
+    let worker = Worker::builder(&stem).concurrency(8).lease(Duration::from_secs(1)).build()?.spawn();
+    for (n, id) in (1..).zip(&ids) {
+        let run = stem.workflow_handle::<String>(*id);
+        assert_eq!(run.wait_timeout(WAIT).await?, format!("shipped for {}", n * 200), "run {id}");
+    }
+    worker.stop(ShutdownMode::Warm).await?;
+
+    let counts = effects(&dir);
+    for id in &ids {
+        assert_eq!(counts.get(&format!("reserve {id}")), Some(&1), "run {id}: a recorded step never runs again");
+        assert_eq!(counts.get(&format!("charge {id}")), Some(&2), "run {id}: the step in flight ran again");
+        assert_eq!(counts.get(&format!("ship {id}")), Some(&1), "run {id}");
+    }
+    Ok(())
+}
