@@ -19,7 +19,8 @@ fn dir() -> PathBuf {
 
 fn effect(what: &str, wf: &Workflow) -> Result<(), StepError> {
     let mut log = std::fs::OpenOptions::new().create(true).append(true).open(dir().join("effects"))?;
-    writeln!(log, "{what} {}", wf.id())?;
+    // One write per line: concurrent steps append whole lines.
+    log.write_all(format!("{what} {}\n", wf.id()).as_bytes())?;
     Ok(())
 }
 

@@ -15,6 +15,16 @@ use stem_tests::{TempDir, TestResult, WAIT, within};
 #[path = "../src/crash_flow.rs"]
 mod crash_flow;
 
+/// The child process, killed if the test fails before it kills it.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn effects(dir: &TempDir) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for line in std::fs::read_to_string(dir.file("effects")).unwrap_or_default().lines() {
@@ -30,19 +40,21 @@ async fn a_killed_worker_loses_no_run_and_repeats_no_finished_step() -> TestResu
     crash_flow::DIR.set(dir.file("")).expect("set once");
     std::fs::write(dir.file("block"), b"")?;
     let file = dir.file("stem.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_workflow_crash_worker"))
-        .arg(&file)
-        .arg(N.to_string())
-        .env("CRASH_DIR", dir.file(""))
-        .spawn()?;
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_workflow_crash_worker"))
+            .arg(&file)
+            .arg(N.to_string())
+            .env("CRASH_DIR", dir.file(""))
+            .spawn()?,
+    );
     within("every run to be inside its charge step", async {
         while effects(&dir).keys().filter(|k| k.starts_with("charge ")).count() < N as usize {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
     .await;
-    child.kill()?; // SIGKILL, mid-step
-    child.wait()?;
+    child.0.kill()?; // SIGKILL, mid-step
+    child.0.wait()?;
     std::fs::remove_file(dir.file("block"))?;
 
     let ids: Vec<stem::TaskId> =

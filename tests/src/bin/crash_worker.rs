@@ -13,7 +13,8 @@ use stem::prelude::*;
 async fn work(ctx: TaskContext, millis: u64) -> Result<u64, TaskError> {
     let runs = PathBuf::from(std::env::var("CRASH_DIR").expect("CRASH_DIR")).join("runs");
     let mut log = std::fs::OpenOptions::new().create(true).append(true).open(runs)?;
-    writeln!(log, "{}", ctx.id())?;
+    // One write per line: concurrent tasks append whole lines.
+    log.write_all(format!("{}\n", ctx.id()).as_bytes())?;
     tokio::time::sleep(Duration::from_millis(millis)).await;
     Ok(millis)
 }
