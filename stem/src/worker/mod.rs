@@ -151,7 +151,9 @@ impl Worker {
         tracing::info!(worker = %shared.config.id, queues = ?shared.config.queues, tasks = shared.registry.len(), "worker started");
         let keeper = tokio::spawn(lease::keep(Arc::clone(&shared)));
         let beat = tokio::spawn(heartbeat(Arc::clone(&shared)));
-        let timers = shared.registry.get(crate::workflow::RunWorkflow::NAME).is_some().then(|| {
+        let runs_workflows =
+            shared.registry.get(crate::workflow::RunWorkflow::NAME).is_some() && !crate::workflow::linked().is_empty();
+        let timers = runs_workflows.then(|| {
             tokio::spawn(crate::workflow::timers::keep(
                 shared.stem.clone(),
                 shared.config.workflow_poll,
