@@ -1,5 +1,5 @@
 //! Durable workflows end to end through the macros, a worker and the store, on
-//! the in-memory store and on a SQLite file. Time is a fake clock: tests advance
+//! every adapter: in memory, a SQLite file, Redis and Postgres. Time is a fake clock: tests advance
 //! it instead of sleeping.
 
 use std::sync::Arc;
@@ -10,20 +10,63 @@ use serde::{Deserialize, Serialize};
 use stem::prelude::*;
 use stem::workflow::{FakeClock, RunStatus, WorkflowHandle};
 use stem::{Error, WorkerHandle};
-use stem_tests::{TempDir, TestResult, WAIT, within};
+use stem_adapters::postgres::{PostgresOptions, PostgresStore};
+use stem_adapters::redis::{RedisOptions, RedisStore};
+use stem_tests::{TempDir, TestResult, WAIT, postgres_url, redis_url, within};
 
-/// Each test's Stems: in memory, and on a SQLite file, both on a fake clock.
-async fn stems(label: &str) -> Vec<(&'static str, Stem, Arc<FakeClock>, TempDir)> {
-    let dir = TempDir::new(label);
-    let memory = Stem::in_memory();
-    let sqlite = stem_adapters::connect(&format!("sqlite://{}", dir.file("stem.db").display())).await.expect("open");
-    let mut all = Vec::new();
-    for (name, stem) in [("memory", memory), ("sqlite", sqlite)] {
-        let clock = Arc::new(FakeClock::new());
-        all.push((name, stem.with_clock(clock.clone()), clock, TempDir::new(label)));
+/// One store a test runs on, and what it leaves behind.
+struct Env {
+    label: &'static str,
+    stem: Stem,
+    clock: Arc<FakeClock>,
+    store: Store,
+}
+
+enum Store {
+    Local(#[allow(dead_code)] TempDir),
+    Redis(RedisStore),
+    Postgres(PostgresStore),
+}
+
+impl Env {
+    /// Removes the namespace or schema of a server store.
+    async fn clean(self) -> TestResult {
+        match self.store {
+            Store::Local(_) => {}
+            Store::Redis(store) => drop(store.delete_namespace().await?),
+            Store::Postgres(store) => store.drop_schema().await?,
+        }
+        Ok(())
     }
-    drop(dir);
-    all
+}
+
+/// Each test's stores, all on a fake clock: in memory, a SQLite file, and
+/// Redis and Postgres (a namespace and a schema of their own) when reachable.
+async fn stems(label: &str) -> Vec<Env> {
+    let dir = TempDir::new(label);
+    let sqlite = stem_adapters::connect(&format!("sqlite://{}", dir.file("stem.db").display())).await.expect("open");
+    let mut all =
+        vec![("memory", Stem::in_memory(), Store::Local(TempDir::new(label))), ("sqlite", sqlite, Store::Local(dir))];
+    let ns = format!("wf_{}_{:08x}", label.replace('-', "_"), fastrand::u32(..));
+    if let Some(url) = redis_url() {
+        let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&ns)).await.expect("redis");
+        let stem =
+            Stem::with_locks(store.broker(), store.backend(), store.locks()).with_workflow_store(store.workflows());
+        all.push(("redis", stem, Store::Redis(store)));
+    }
+    if let Some(url) = postgres_url() {
+        let options = PostgresOptions::new(&url).with_schema(&ns).with_max_connections(4);
+        let store = PostgresStore::connect_with(options).await.expect("postgres");
+        let stem =
+            Stem::with_locks(store.broker(), store.backend(), store.locks()).with_workflow_store(store.workflows());
+        all.push(("postgres", stem, Store::Postgres(store)));
+    }
+    all.into_iter()
+        .map(|(label, stem, store)| {
+            let clock = Arc::new(FakeClock::new());
+            Env { label, stem: stem.with_clock(clock.clone()), clock, store }
+        })
+        .collect()
 }
 
 fn worker(stem: &Stem) -> WorkerHandle {
@@ -60,7 +103,8 @@ async fn nap(wf: Workflow, name: String) -> Result<String, WorkflowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sleep_suspends_the_run_and_the_clock_resumes_it() -> TestResult {
-    for (label, stem, clock, _dir) in stems("wf-sleep").await {
+    for env in stems("wf-sleep").await {
+        let (label, stem, clock) = (env.label, env.stem.clone(), env.clock.clone());
         let worker = worker(&stem);
         let run = Nap::start(&stem, "ada".into()).await?;
         until_status(&run, RunStatus::Suspended).await;
@@ -72,6 +116,7 @@ async fn a_sleep_suspends_the_run_and_the_clock_resumes_it() -> TestResult {
         let names: Vec<String> = run.steps().await?.into_iter().map(|c| c.name).collect();
         assert_eq!(names, ["stem.now#0", "stem.sleep#0", "stem.now#1"], "{label}");
         worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
     }
     Ok(())
 }
@@ -99,7 +144,8 @@ async fn impatient(wf: Workflow) -> Result<Option<u32>, WorkflowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_resumes_each_waiting_run_exactly_once() -> TestResult {
-    for (label, stem, _clock, _dir) in stems("wf-event").await {
+    for env in stems("wf-event").await {
+        let (label, stem, _clock) = (env.label, env.stem.clone(), env.clock.clone());
         let worker = worker(&stem);
         assert_eq!(stem.emit(SHIPPED, Parcel { tracking: "early".into() }).await?, 0, "{label}: nobody waits yet");
         let runs = [Ship::start(&stem, 1).await?, Ship::start(&stem, 2).await?];
@@ -112,13 +158,15 @@ async fn an_event_resumes_each_waiting_run_exactly_once() -> TestResult {
         assert_eq!(runs[0].wait_timeout(WAIT).await?, "order 1 shipped as T-1", "{label}");
         assert_eq!(runs[1].wait_timeout(WAIT).await?, "order 2 shipped as T-1", "{label}");
         worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
     }
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_wait_with_a_timeout_returns_none_at_the_deadline() -> TestResult {
-    for (label, stem, clock, _dir) in stems("wf-timeout").await {
+    for env in stems("wf-timeout").await {
+        let (label, stem, clock) = (env.label, env.stem.clone(), env.clock.clone());
         let worker = worker(&stem);
         let run = Impatient::start(&stem, ()).await?;
         until_status(&run, RunStatus::Suspended).await;
@@ -128,6 +176,7 @@ async fn an_event_wait_with_a_timeout_returns_none_at_the_deadline() -> TestResu
         assert_eq!(run.wait_timeout(WAIT).await?, None, "{label}");
         assert_eq!(stem.emit(NEVER, 5).await?, 0, "{label}: the watcher is gone");
         worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
     }
     Ok(())
 }
@@ -173,7 +222,8 @@ async fn checkout(wf: Workflow, order: Order) -> Result<String, WorkflowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steps_loops_and_a_task_as_a_step_run_once_each() -> TestResult {
-    for (label, stem, clock, _dir) in stems("wf-checkout").await {
+    for env in stems("wf-checkout").await {
+        let (label, stem, clock) = (env.label, env.stem.clone(), env.clock.clone());
         CHARGES.store(0, Ordering::SeqCst);
         EMAILS.store(0, Ordering::SeqCst);
         let worker = worker(&stem);
@@ -200,6 +250,7 @@ async fn steps_loops_and_a_task_as_a_step_run_once_each() -> TestResult {
         );
         assert_eq!(steps[0].1, serde_json::json!({"ok": 1250}), "{label}");
         worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
     }
     Ok(())
 }
@@ -217,7 +268,8 @@ async fn doomed(wf: Workflow) -> Result<u32, WorkflowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_step_fails_the_run_with_its_error() -> TestResult {
-    for (label, stem, _clock, _dir) in stems("wf-fail").await {
+    for env in stems("wf-fail").await {
+        let (label, stem, _clock) = (env.label, env.stem.clone(), env.clock.clone());
         let worker = worker(&stem);
         let run = Doomed::start(&stem, ()).await?;
         match run.wait_timeout(WAIT).await {
@@ -231,6 +283,7 @@ async fn a_failing_step_fails_the_run_with_its_error() -> TestResult {
             other => panic!("{label}: expected a failed run, got {other:?}"),
         }
         worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
     }
     Ok(())
 }
@@ -261,7 +314,8 @@ async fn drifting(wf: Workflow) -> Result<u32, WorkflowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patched_keeps_runs_in_flight_on_their_old_path_and_drift_is_detected() -> TestResult {
-    for (label, stem, clock, _dir) in stems("wf-version").await {
+    for env in stems("wf-version").await {
+        let (label, stem, clock) = (env.label, env.stem.clone(), env.clock.clone());
         NEW_CODE.store(false, Ordering::SeqCst);
         SWAPPED.store(false, Ordering::SeqCst);
         let worker = worker(&stem);
@@ -289,6 +343,7 @@ async fn patched_keeps_runs_in_flight_on_their_old_path_and_drift_is_detected() 
             other => panic!("{label}: expected a non-determinism failure, got {other:?}"),
         }
         worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
     }
     Ok(())
 }
@@ -302,7 +357,8 @@ async fn waits_too_long(wf: Workflow) -> Result<u32, WorkflowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancellation_policies_and_requests_end_runs() -> TestResult {
-    for (label, stem, clock, _dir) in stems("wf-cancel").await {
+    for env in stems("wf-cancel").await {
+        let (label, stem, clock) = (env.label, env.stem.clone(), env.clock.clone());
         let worker = worker(&stem);
         let limited = WaitsTooLong::start(&stem, ()).await?;
         let capped = Nap::call("bo".into()).max_run_time(Duration::from_secs(600)).start(&stem).await?;
@@ -324,6 +380,7 @@ async fn cancellation_policies_and_requests_end_runs() -> TestResult {
         assert!(cancelled(manual.wait_timeout(WAIT).await.map(drop)).contains("by request"), "{label}");
         assert_eq!(stem.emit(SHIPPED, Parcel { tracking: "late".into() }).await?, 0, "{label}");
         worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
     }
     Ok(())
 }
@@ -354,7 +411,8 @@ async fn held(wf: Workflow) -> Result<u32, WorkflowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_workers_run_is_taken_over_when_its_lease_ends() -> TestResult {
-    for (label, stem, clock, _dir) in stems("wf-lease").await {
+    for env in stems("wf-lease").await {
+        let (label, stem, clock) = (env.label, env.stem.clone(), env.clock.clone());
         BLOCKING.store(0, Ordering::SeqCst);
         RUNNING.store(0, Ordering::SeqCst);
         OVERLAPPED.store(false, Ordering::SeqCst);
@@ -376,6 +434,33 @@ async fn a_dead_workers_run_is_taken_over_when_its_lease_ends() -> TestResult {
         assert!(!OVERLAPPED.load(Ordering::SeqCst), "{label}: never two executions at once");
         assert_eq!(run.steps().await?.len(), 1, "{label}");
         second.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
+    }
+    Ok(())
+}
+
+// ---- continuations go to the run's own queue ------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_run_is_enqueued_on_the_queue_it_was_started_on() -> TestResult {
+    for env in stems("wf-queue").await {
+        let (label, stem) = (env.label, env.stem.clone());
+        let worker = Worker::builder(&stem)
+            .workflow::<Ship>()
+            .queue("orders-a")
+            .workflow_poll_interval(Duration::from_millis(20))
+            .build()?
+            .spawn();
+        let run = Ship::call(9).queue("orders-a").start(&stem).await?;
+        until_status(&run, RunStatus::Suspended).await;
+        assert_eq!(run.status().await?.expect("stored").queue, "orders-a", "{label}");
+        // Another producer (this Stem stands for it) emits; the continuation
+        // must go to the run's queue, the only one the worker consumes.
+        assert_eq!(stem.emit(SHIPPED, Parcel { tracking: "Q".into() }).await?, 1, "{label}");
+        assert_eq!(run.wait_timeout(WAIT).await?, "order 9 shipped as Q", "{label}");
+        assert_eq!(stem.broker().pending_count("default").await?, 0, "{label}: nothing went to the default queue");
+        worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ async fn main() -> stem::Result<()> {
         ids.push(crash_flow::Order::start(&stem, cents * 100).await?.id().to_string());
     }
     let dir = std::path::PathBuf::from(std::env::var("CRASH_DIR").expect("CRASH_DIR"));
-    std::fs::write(dir.join("runs"), ids.join("\n")).map_err(|e| stem::Error::adapter("cannot write the run ids", e))?;
+    std::fs::write(dir.join("runs"), ids.join("\n"))
+        .map_err(|e| stem::Error::adapter("cannot write the run ids", e))?;
     Worker::builder(&stem).concurrency(8).lease(Duration::from_secs(1)).build()?.run().await
 }
