@@ -96,9 +96,10 @@ async fn until_status<T>(run: &WorkflowHandle<T>, status: RunStatus) {
 #[stem::workflow]
 async fn nap(wf: Workflow, name: String) -> Result<String, WorkflowError> {
     let before = wf.now().await;
+    let (id, dice) = (wf.uuid().await, wf.random().await);
     wf.sleep(Duration::from_secs(3600)).await;
     let after = wf.now().await;
-    Ok(format!("{name} slept {}s", (after - before).num_seconds()))
+    Ok(format!("{name} slept {}s; {id} {dice}", (after - before).num_seconds()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,9 +113,13 @@ async fn a_sleep_suspends_the_run_and_the_clock_resumes_it() -> TestResult {
         assert!(state.resume_at.is_some(), "{label}: a wake time is stored");
         assert!(run.wait_timeout(Duration::from_millis(100)).await.is_err(), "{label}: still asleep");
         clock.advance(Duration::from_secs(3600));
-        assert_eq!(run.wait_timeout(WAIT).await?, "ada slept 3600s", "{label}");
-        let names: Vec<String> = run.steps().await?.into_iter().map(|c| c.name).collect();
-        assert_eq!(names, ["stem.now#0", "stem.sleep#0", "stem.now#1"], "{label}");
+        run.wait_timeout(WAIT).await?;
+        let steps = run.steps().await?;
+        let names: Vec<&str> = steps.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["stem.now#0", "stem.uuid#0", "stem.random#0", "stem.sleep#0", "stem.now#1"], "{label}");
+        // The execution after the sleep replayed the recorded values.
+        let (id, dice) = (steps[1].value.as_str().expect("a uuid"), steps[2].value.as_u64().expect("a number"));
+        assert_eq!(run.wait_timeout(WAIT).await?, format!("ada slept 3600s; {id} {dice}"), "{label}");
         worker.stop(ShutdownMode::Warm).await?;
         env.clean().await?;
     }
@@ -459,6 +464,47 @@ async fn a_resumed_run_is_enqueued_on_the_queue_it_was_started_on() -> TestResul
         assert_eq!(stem.emit(SHIPPED, Parcel { tracking: "Q".into() }).await?, 1, "{label}");
         assert_eq!(run.wait_timeout(WAIT).await?, "order 9 shipped as Q", "{label}");
         assert_eq!(stem.broker().pending_count("default").await?, 0, "{label}: nothing went to the default queue");
+        worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
+    }
+    Ok(())
+}
+
+// ---- rewinding a failed run --------------------------------------------------
+
+static FIXED: AtomicBool = AtomicBool::new(false);
+static PREPARED: AtomicU32 = AtomicU32::new(0);
+
+#[stem::workflow]
+async fn fragile(wf: Workflow) -> Result<u32, WorkflowError> {
+    let a = wf
+        .step("prepare", || async {
+            PREPARED.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, StepError>(1)
+        })
+        .await?;
+    let b = wf
+        .step("deliver", || async move {
+            if FIXED.load(Ordering::SeqCst) { Ok(a + 1) } else { Err(StepError::fail("a bug")) }
+        })
+        .await?;
+    Ok(b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_rewound_to_a_step_runs_again_from_there() -> TestResult {
+    for env in stems("wf-rewind").await {
+        let (label, stem) = (env.label, env.stem.clone());
+        FIXED.store(false, Ordering::SeqCst);
+        PREPARED.store(0, Ordering::SeqCst);
+        let worker = worker(&stem);
+        let run = Fragile::start(&stem, ()).await?;
+        assert!(matches!(run.wait_timeout(WAIT).await, Err(Error::WorkflowFailed { .. })), "{label}");
+        FIXED.store(true, Ordering::SeqCst); // the fix is deployed
+        assert!(run.rewind_to("nope").await.is_err(), "{label}: an unknown step is an error");
+        run.rewind_to("deliver").await?;
+        assert_eq!(run.wait_timeout(WAIT).await?, 2, "{label}");
+        assert_eq!(PREPARED.load(Ordering::SeqCst), 1, "{label}: the steps before were not run again");
         worker.stop(ShutdownMode::Warm).await?;
         env.clean().await?;
     }

@@ -28,7 +28,8 @@ use super::{Shared, failed, from_json, to_json};
 /// `FOR UPDATE SKIP LOCKED`, so that racing callers (in any process) take
 /// disjoint runs, then changes them in a second statement of the same
 /// transaction, whose snapshot sees every watcher committed before the lock;
-/// `finish_run` does the same with a plain lock. Every write commits durably.
+/// `finish_run` and `rewind_run` do the same with a plain lock. Every write
+/// commits durably.
 ///
 /// # Cancel safety
 ///
@@ -248,6 +249,36 @@ impl WorkflowStore for PostgresWorkflowStore {
             .map_err(|e| failed(WHAT, e))?;
         tx.commit().await.map_err(|e| failed(WHAT, e))?;
         Ok(ended.is_some())
+    }
+
+    async fn record_error(&self, id: RunId, error: &str, now: DateTime<Utc>) -> Result<bool> {
+        let query = sqlx::query(self.shared.sql(include_str!("sql/workflow_record_error.sql")))
+            .bind(id.as_uuid())
+            .bind(error)
+            .bind(now);
+        self.changed("recording a workflow run's error", query).await
+    }
+
+    async fn rewind_run(&self, id: RunId, position: u32, now: DateTime<Utc>) -> Result<bool> {
+        const WHAT: &str = "rewinding a workflow run";
+        let mut tx = self.pool().begin().await.map_err(|e| failed(WHAT, e))?;
+        let exists: Option<Uuid> = sqlx::query_scalar(self.shared.sql(include_str!("sql/workflow_lock.sql")))
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| failed(WHAT, e))?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        let done = sqlx::query(self.shared.sql(include_str!("sql/workflow_rewind.sql")))
+            .bind(id.as_uuid())
+            .bind(i64::from(position))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| failed(WHAT, e))?;
+        tx.commit().await.map_err(|e| failed(WHAT, e))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>> {

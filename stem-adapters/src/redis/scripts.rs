@@ -49,6 +49,8 @@ scripts! {
     WF_DUE = "wf_lib.lua", "wf_due.lua";
     WF_STALE = "wf_stale.lua";
     WF_FINISH = "wf_lib.lua", "wf_finish.lua";
+    WF_RECORD_ERROR = "wf_record_error.lua";
+    WF_REWIND = "wf_lib.lua", "wf_rewind.lua";
     WF_LIST = "wf_list.lua";
     WF_WATCHERS = "wf_watchers.lua";
 }

@@ -25,8 +25,8 @@ use stem::workflow::{
 use stem::{Error, Result};
 
 use super::scripts::{
-    Lua, WF_CHECKPOINT, WF_CLAIM, WF_CREATE, WF_DUE, WF_FINISH, WF_LIST, WF_RELEASE, WF_RENEW, WF_RESOLVE, WF_STALE,
-    WF_SUSPEND, WF_WATCHERS,
+    Lua, WF_CHECKPOINT, WF_CLAIM, WF_CREATE, WF_DUE, WF_FINISH, WF_LIST, WF_RECORD_ERROR, WF_RELEASE, WF_RENEW,
+    WF_RESOLVE, WF_REWIND, WF_STALE, WF_SUSPEND, WF_WATCHERS,
 };
 use super::{Shared, failed, from_json, to_json};
 
@@ -283,6 +283,18 @@ impl WorkflowStore for RedisWorkflowStore {
         };
         call.arg(ms(now));
         self.changed(&call, "finishing a workflow run").await
+    }
+
+    async fn record_error(&self, id: RunId, error: &str, now: DateTime<Utc>) -> Result<bool> {
+        let mut call = self.script(&WF_RECORD_ERROR);
+        call.arg(id.to_string()).arg(error).arg(ms(now));
+        self.changed(&call, "recording a workflow run's error").await
+    }
+
+    async fn rewind_run(&self, id: RunId, position: u32, now: DateTime<Utc>) -> Result<bool> {
+        let mut call = self.script(&WF_REWIND);
+        call.arg(id.to_string()).arg(position).arg(ms(now));
+        self.changed(&call, "rewinding a workflow run").await
     }
 
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>> {

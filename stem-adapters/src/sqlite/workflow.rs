@@ -437,6 +437,42 @@ impl WorkflowStore for SqliteWorkflowStore {
             .await
     }
 
+    async fn record_error(&self, id: RunId, error: &str, now: DateTime<Utc>) -> Result<bool> {
+        let (id, error, now) = (id.to_string(), error.to_owned(), ms(now));
+        self.shared
+            .db
+            .call("record workflow run error", move |conn| {
+                let sql = "UPDATE stem_workflow_runs SET error = ?2, updated_at = ?3 WHERE id = ?1 AND status NOT IN \
+                           ('completed', 'failed', 'cancelled')";
+                Ok(conn.prepare_cached(sql)?.execute(params![id, error, now])? == 1)
+            })
+            .await
+    }
+
+    async fn rewind_run(&self, id: RunId, position: u32, now: DateTime<Utc>) -> Result<bool> {
+        let (id, position, now) = (id.to_string(), i64::from(position), ms(now));
+        self.shared
+            .db
+            .call("rewind workflow run", move |conn| {
+                conn.prepare_cached("DELETE FROM stem_workflow_checkpoints WHERE run_id = ? AND position >= ?")?
+                    .execute(params![id, position])?;
+                let changed = conn
+                    .prepare_cached(
+                        "UPDATE stem_workflow_runs SET status = 'running', cursor = (SELECT count(*) FROM \
+                         stem_workflow_checkpoints WHERE run_id = ?1), result = NULL, error = NULL, wait_topic = \
+                         NULL, resume_at = NULL, suspended_at = NULL, owner = NULL, lease_until = NULL, updated_at = \
+                         ?2 WHERE id = ?1",
+                    )?
+                    .execute(params![id, now])?;
+                if changed == 0 {
+                    return Ok(false);
+                }
+                drop_watchers(conn, &id)?;
+                Ok(true)
+            })
+            .await
+    }
+
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>> {
         let (workflow, status) = (filter.workflow.clone(), filter.status.map(RunStatus::as_str));
         let (limit, offset) = (sql_limit(filter.effective_limit()), sql_limit(filter.offset));

@@ -249,6 +249,33 @@ impl WorkflowStore for MemoryWorkflowStore {
         Ok(true)
     }
 
+    async fn record_error(&self, id: RunId, error: &str, now: DateTime<Utc>) -> Result<bool> {
+        let mut state = self.state();
+        let Some(run) = state.runs.get_mut(&id).filter(|r| !r.state.status.is_terminal()) else { return Ok(false) };
+        run.state.error = Some(error.to_owned());
+        run.state.updated_at = now;
+        Ok(true)
+    }
+
+    async fn rewind_run(&self, id: RunId, position: u32, now: DateTime<Utc>) -> Result<bool> {
+        let mut state = self.state();
+        let Some(run) = state.runs.get_mut(&id) else { return Ok(false) };
+        run.checkpoints.retain(|p, _| *p < position);
+        run.state.cursor = u32::try_from(run.checkpoints.len()).unwrap_or(u32::MAX);
+        let s = &mut run.state;
+        s.status = RunStatus::Running;
+        s.result = None;
+        s.error = None;
+        s.wait_topic = None;
+        s.resume_at = None;
+        s.suspended_at = None;
+        s.owner = None;
+        s.lease_until = None;
+        s.updated_at = now;
+        state.drop_watchers(id);
+        Ok(true)
+    }
+
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>> {
         let state = self.state();
         let mut runs: Vec<&RunState> = state.runs.values().map(|r| &r.state).filter(|s| filter.matches(s)).collect();

@@ -1,7 +1,9 @@
 //! The [`WorkflowStore`] conformance suite: the Dart project's 23 workflow store
-//! cases as they apply to this contract (Stem has no rewind and records the
-//! last error only when a run fails), plus fencing, lease takeover, lost-run
-//! recovery and exactly-once event delivery under racing resolvers.
+//! cases as they apply to this contract (runs carry their queue rather than a
+//! map of runtime metadata; an auto-versioned step is a step id with its
+//! occurrence, `name#n`), plus fencing, lease takeover, lost-run recovery and
+//! exactly-once event delivery under racing resolvers, rewinding and
+//! recording errors.
 //!
 //! Every time is an argument of the store's methods, so the cases use fixed
 //! instants from 2024-01-01 and never sleep.
@@ -53,6 +55,9 @@ const CASES: &[Case<Store>] = cases!(Store:
     cancel_from_outside_ends_a_suspended_run,
     list_runs_filters_by_workflow_and_status_newest_first,
     stale_runs_returns_lost_runs_once,
+    rewind_drops_later_checkpoints_and_makes_the_run_runnable,
+    rewind_ends_a_wait_and_reopens_a_final_run,
+    record_error_keeps_the_status,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -404,4 +409,49 @@ async fn stale_runs_returns_lost_runs_once(store: Store) {
     let mut want = vec![lost_id, held];
     want.sort();
     assert_eq!(got, want, "an expired lease counts as lost");
+}
+
+async fn rewind_drops_later_checkpoints_and_makes_the_run_runnable(store: Store) {
+    let id = claimed(&store, "a").await;
+    for (position, name) in [(0, "a#0"), (1, "repeat#0"), (2, "repeat#1"), (3, "tail#0")] {
+        assert!(store.save_checkpoint(id, "a", checkpoint(position, name, json!(position), 1)).await.expect("save"));
+    }
+    assert!(store.rewind_run(id, 1, at(5)).await.expect("rewind"));
+    let listed = store.checkpoints(id).await.expect("checkpoints");
+    assert_eq!(listed.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["a#0"], "every occurrence after goes");
+    let state = store.get_run(id).await.expect("get").expect("run");
+    assert_eq!((state.status, state.cursor, state.updated_at), (RunStatus::Running, 1, at(5)));
+    assert_eq!((state.owner, state.lease_until), (None, None), "the lease is released");
+    assert!(store.claim_run(id, "b", at(6), at(36)).await.expect("claim"), "runnable by anyone");
+    assert!(store.save_checkpoint(id, "b", checkpoint(1, "repeat#0", json!("again"), 7)).await.expect("save"));
+    assert!(!store.rewind_run(TaskId::new(), 0, at(8)).await.expect("rewind"), "an unknown run");
+}
+
+async fn rewind_ends_a_wait_and_reopens_a_final_run(store: Store) {
+    let id = claimed(&store, "a").await;
+    assert!(store.save_checkpoint(id, "a", checkpoint(0, "s#0", json!(1), 1)).await.expect("save"));
+    assert!(store.suspend_run(id, "a", watching("t", 1, Some(100), 2)).await.expect("suspend"));
+    assert!(store.rewind_run(id, 0, at(3)).await.expect("rewind"));
+    let state = store.get_run(id).await.expect("get").expect("run");
+    assert_eq!((state.status, state.wait_topic, state.resume_at, state.cursor), (RunStatus::Running, None, None, 0));
+    assert!(store.list_watchers("t", 10).await.expect("watchers").is_empty(), "its watcher is gone");
+    assert!(store.due_runs(at(200), 10).await.expect("due").is_empty(), "its timer too");
+
+    assert!(store.claim_run(id, "a", at(4), at(34)).await.expect("claim"));
+    assert!(store.finish_run(id, Some("a"), Finish::Failed("boom".into()), at(5)).await.expect("finish"));
+    assert!(store.rewind_run(id, 0, at(6)).await.expect("rewind"), "a final run can be re-run");
+    let state = store.get_run(id).await.expect("get").expect("run");
+    assert_eq!((state.status, state.error, state.result), (RunStatus::Running, None, None));
+}
+
+async fn record_error_keeps_the_status(store: Store) {
+    let id = claimed(&store, "a").await;
+    assert!(store.record_error(id, "step `x#0` attempt 1 failed: busy", at(3)).await.expect("record"));
+    let state = store.get_run(id).await.expect("get").expect("run");
+    assert_eq!(state.status, RunStatus::Running, "a recorded error does not end the run");
+    assert_eq!((state.error.as_deref(), state.updated_at), (Some("step `x#0` attempt 1 failed: busy"), at(3)));
+    assert_eq!(state.owner.as_deref(), Some("a"), "nor touch its lease");
+    assert!(store.finish_run(id, Some("a"), Finish::Completed(json!(1)), at(4)).await.expect("finish"));
+    assert!(!store.record_error(id, "late", at(5)).await.expect("record"), "a final run keeps its record");
+    assert!(!store.record_error(TaskId::new(), "x", at(5)).await.expect("record"));
 }

@@ -39,8 +39,9 @@ use crate::task::context::Lease;
 use crate::task::{Registry, Task};
 
 /// How long a running workflow run may go untouched and unleased before a
-/// worker re-enqueues it as lost.
-const LOST_RUN_AFTER: Duration = Duration::from_secs(60);
+/// worker re-enqueues it as lost (its execution message was lost in a crash
+/// between a wake-up and its enqueue).
+const LOST_RUN_AFTER: Duration = Duration::from_secs(300);
 
 /// A worker: runs the tasks of its registry from its queues.
 ///

@@ -177,6 +177,9 @@ impl Workflow {
                 Err(error) if error.is_retryable() && attempt < options.max_retries => {
                     let pause = options.delay(attempt);
                     tracing::warn!(run = %self.id(), step = %id, attempt, ?pause, error = %error, "step failed; retrying");
+                    let note = format!("step `{id}` attempt {} failed (retrying): {}", attempt + 1, error.message());
+                    // Best effort: only for operators looking at a slow run.
+                    let _ = self.inner.stem.workflows().record_error(self.id(), &note, self.now_unrecorded()).await;
                     tokio::time::sleep(pause).await;
                     attempt += 1;
                 }

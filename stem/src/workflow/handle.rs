@@ -60,7 +60,7 @@ impl<W: WorkflowDefinition> WorkflowStart<W> {
     /// Creates the run and enqueues its first execution.
     ///
     /// If the enqueue fails, the error is returned but the run exists: a
-    /// worker picks it up as a lost run within a minute, so retry with the
+    /// worker picks it up as a lost run within about five minutes, so retry with the
     /// same run id rather than a new one.
     pub async fn start(self, stem: &Stem) -> Result<WorkflowHandle<W::Output>> {
         let id = self.id.unwrap_or_default();
@@ -130,6 +130,33 @@ impl<T> WorkflowHandle<T> {
             record_outcome(&self.stem, &state).await?;
         }
         Ok(true)
+    }
+}
+
+impl<T> WorkflowHandle<T> {
+    /// Re-runs the run from its step `step` (an id like `charge_card#0`, or a
+    /// name for its first occurrence): that checkpoint and every later one
+    /// are deleted, and the run executes again from there, whatever its
+    /// status. For operators: a run that failed on a bug, re-run after the fix.
+    pub async fn rewind_to(&self, step: &str) -> Result<()> {
+        let steps = self.steps().await?;
+        let Some(position) = steps
+            .iter()
+            .find(|c| c.name == step || c.name.rsplit_once('#').is_some_and(|(base, _)| base == step))
+            .map(|c| c.position)
+        else {
+            let names: Vec<&str> = steps.iter().map(|c| c.name.as_str()).collect();
+            return Err(Error::Config(format!("run {} has no step `{step}`; its steps are {names:?}", self.id)));
+        };
+        let state = self.status().await?.ok_or(Error::UnknownRun(self.id))?;
+        if !self.stem.workflows().rewind_run(self.id, position, self.stem.clock().now()).await? {
+            return Err(Error::UnknownRun(self.id));
+        }
+        let mut queued = TaskStatus::new(self.id, state.workflow.clone(), state.queue.clone(), TaskState::Queued);
+        queued.fence = 1; // replaces the recorded end, so that waiters wait again
+        self.stem.backend().set(queued).await?;
+        self.stem.enqueue(Signature::<RunWorkflow>::new(self.id).queue(state.queue)).await?;
+        Ok(())
     }
 }
 

@@ -33,7 +33,8 @@
 //! renewed while it runs, so two workers never execute one run at once; a
 //! crashed worker's delivery comes back and takes the run over once the lease
 //! has ended. A run whose execution message was lost (a crash between a wake-up
-//! and its enqueue) is re-enqueued once it has been idle for a minute.
+//! and its enqueue) is re-enqueued once it has been idle for five minutes (workers look once a
+//! minute).
 //!
 //! Decisions where the reference is silent: values, arguments and results are
 //! stored as JSON whatever the task codec; a failed step's error is recorded

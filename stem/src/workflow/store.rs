@@ -366,6 +366,17 @@ pub trait WorkflowStore: Send + Sync + fmt::Debug + 'static {
     /// Removes its watchers. False if nothing changed.
     async fn finish_run(&self, id: RunId, owner: Option<&str>, finish: Finish, now: DateTime<Utc>) -> Result<bool>;
 
+    /// Records `error` as the run's last error without changing its status (an
+    /// attempt failed and will be retried). False if the run is unknown or final.
+    async fn record_error(&self, id: RunId, error: &str, now: DateTime<Utc>) -> Result<bool>;
+
+    /// Rewinds the run to `position`: deletes its checkpoints at that position
+    /// and after, and makes it runnable from there, whatever its status (an
+    /// operator re-running a failed run from a step): status running; result,
+    /// error, suspension, watchers and lease cleared; `updated_at` = `now`.
+    /// False if the run is unknown.
+    async fn rewind_run(&self, id: RunId, position: u32, now: DateTime<Utc>) -> Result<bool>;
+
     /// Runs matching `filter`, newest first.
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>>;
 

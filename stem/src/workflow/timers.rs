@@ -10,10 +10,16 @@ use crate::producer::Stem;
 /// The most runs woken per store call.
 const BATCH: usize = 256;
 
+/// How often a worker looks for lost runs. A run waiting behind a long backlog
+/// looks lost too and gets a second execution message, which is harmless (the
+/// second execution finds the run held or ended) but costs work, hence rarely.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
 /// Wakes due runs every `every` (and at once when a fake clock jumps), and
 /// re-enqueues runs nobody has touched for `lost_after`. Runs until dropped.
 pub(crate) async fn keep(stem: Stem, every: Duration, lost_after: Duration) {
     let clock = std::sync::Arc::clone(stem.clock());
+    let mut swept = tokio::time::Instant::now();
     loop {
         let jumped = clock.jumps().map(tokio::sync::Notify::notified);
         let mut jumped = std::pin::pin!(jumped);
@@ -39,7 +45,11 @@ pub(crate) async fn keep(stem: Stem, every: Duration, lost_after: Duration) {
             }
         }
         let idle_since = now - chrono::Duration::from_std(lost_after).unwrap_or(chrono::Duration::MAX);
-        match stem.workflows().stale_runs(idle_since, now, BATCH).await {
+        let sweep = swept.elapsed() >= SWEEP_EVERY;
+        if sweep {
+            swept = tokio::time::Instant::now();
+        }
+        match if sweep { stem.workflows().stale_runs(idle_since, now, BATCH).await } else { Ok(Vec::new()) } {
             Ok(lost) if !lost.is_empty() => {
                 tracing::info!(runs = lost.len(), "re-enqueueing workflow runs whose execution was lost");
                 if let Err(error) = continue_runs(&stem, lost).await {

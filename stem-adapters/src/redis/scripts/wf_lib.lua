@@ -16,7 +16,8 @@ local function drop_watcher(P, run, id)
   redis.call('HDEL', run, 'watcher', 'watch_position', 'watch_name')
 end
 
--- Makes a suspended run running again at `now` (ms, as given); returns its queue.
+-- Makes a suspended run (or, in a rewind, any run) running again at `now` (ms,
+-- as given), out of the due index and in the running one; returns its queue.
 local function wake(P, run, id, now)
   drop_watcher(P, run, id)
   redis.call('HSET', run, 'status', 'running', 'updated_at', now)
