@@ -1,0 +1,31 @@
+use stem::{StepError, Workflow, WorkflowError};
+
+#[stem::workflow]
+async fn late(order: u64, wf: Workflow) -> Result<u64, WorkflowError> {
+    let _ = wf;
+    Ok(order)
+}
+
+#[stem::workflow]
+async fn pattern(wf: Workflow, (a, b): (u64, u64)) -> Result<u64, WorkflowError> {
+    let _ = wf;
+    Ok(a + b)
+}
+
+#[stem::step]
+async fn owned(wf: Workflow, n: u64) -> Result<u64, StepError> {
+    let _ = wf;
+    Ok(n)
+}
+
+pub struct Service;
+
+impl Service {
+    #[stem::workflow]
+    async fn method(&self, wf: Workflow) -> Result<u64, WorkflowError> {
+        let _ = wf;
+        Ok(1)
+    }
+}
+
+fn main() {}
