@@ -125,11 +125,7 @@ impl ResultBackend for PostgresBackend {
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {
-        let text: Option<String> = sqlx::query_scalar(self.shared.sql(include_str!("sql/get_status.sql")))
-            .bind(id.as_uuid())
-            .fetch_optional(&self.shared.pool)
-            .await
-            .map_err(|e| failed("reading a task status", e))?;
+        let text = self.shared.reads().get(id).await?;
         text.map(|t| from_json(&t, "task status")).transpose()
     }
 

@@ -22,6 +22,7 @@ mod done;
 mod lock;
 mod migrate;
 mod options;
+mod reads;
 mod transaction;
 mod workflow;
 
@@ -69,6 +70,8 @@ pub(crate) struct Shared {
     schema: String,
     /// The subscription that wakes `wait`, started by the first `wait`.
     done: tokio::sync::OnceCell<done::Listener>,
+    /// The batching status reader, started by the first read.
+    reads: std::sync::OnceLock<reads::Reads>,
     /// When expired rows were last pruned (ms since the epoch).
     pruned_at: AtomicI64,
 }
@@ -120,6 +123,7 @@ impl PostgresStore {
             options,
             schema,
             done: tokio::sync::OnceCell::new(),
+            reads: std::sync::OnceLock::new(),
             pruned_at: AtomicI64::new(0),
         };
         Ok(Self { shared: Arc::new(shared) })
@@ -196,6 +200,13 @@ impl Shared {
         let hash =
             text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
         format!("stem_{kind}_{hash:016x}")
+    }
+
+    /// The batching status reader, started on first use (on the runtime of the caller).
+    pub(crate) fn reads(&self) -> &reads::Reads {
+        self.reads.get_or_init(|| {
+            reads::Reads::start(self.pool.clone(), self.sql(include_str!("sql/get_statuses.sql")).0)
+        })
     }
 
     /// The subscription to final states, started on first use.

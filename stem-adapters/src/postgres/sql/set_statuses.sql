@@ -2,7 +2,7 @@
 -- record past its expiry counts as absent. One row per status, no id twice.
 -- $1 ids, $2 task names, $3 queues, $4 states, $5 fences, $6 statuses (JSON),
 -- $7 final?, $8 retention in milliseconds, $9 the channel that hears of final
--- states (told in the same commit: the ids, or `*` for many). Returns the ids written.
+-- states (told in the same commit: the ids, 200 per notification). Returns the ids written.
 WITH written AS (
 INSERT INTO {schema}.tasks AS t (id, task, queue, state, fence, status, expires_at)
 SELECT id, task, queue, state, fence, status,
@@ -15,8 +15,10 @@ SET task = EXCLUDED.task, queue = EXCLUDED.queue, state = EXCLUDED.state, fence 
 WHERE t.fence <= EXCLUDED.fence OR t.expires_at <= now()
 RETURNING t.id, t.expires_at IS NOT NULL AS final
 ), told AS (
-    -- A NOTIFY payload holds under 8,000 bytes: past 200 ids, `*` wakes every waiter.
-    SELECT pg_notify($9, CASE WHEN count(*) > 200 THEN '*' ELSE string_agg(id::text, ' ') END)
-    FROM written WHERE final HAVING count(*) > 0
+    -- A NOTIFY payload holds under 8,000 bytes: 200 ids per notification, so
+    -- that each waiter wakes for its own task only.
+    SELECT pg_notify($9, string_agg(id::text, ' '))
+    FROM (SELECT id, (row_number() OVER () - 1) / 200 AS chunk FROM written WHERE final) AS ids
+    GROUP BY chunk
 )
 SELECT id FROM written, (SELECT count(*) AS n FROM told) AS told_count  -- a cross join, so that `told` runs
