@@ -60,6 +60,7 @@ pub(super) fn start(shared: &Arc<Shared>, tracker: &TaskTracker, delivery: Deliv
     if run.inline(shared).load(Ordering::Relaxed) && permits.inline_slot(shared) {
         run.first_poll(shared, tracker, permits);
     } else {
+        permits.left += 1;
         tracker.spawn(run.when_free(Arc::clone(shared), permits.prefetch.split(1)));
     }
 }
@@ -71,12 +72,19 @@ pub(super) fn start(shared: &Arc<Shared>, tracker: &TaskTracker, delivery: Deliv
 pub(super) struct Permits {
     prefetch: OwnedSemaphorePermit,
     slot: Option<OwnedSemaphorePermit>,
+    /// How many of the batch's deliveries left the consume loop (did not end inline).
+    left: usize,
 }
 
 impl Permits {
     /// The batch's prefetch permits.
     pub(super) fn new(prefetch: OwnedSemaphorePermit) -> Self {
-        Self { prefetch, slot: None }
+        Self { prefetch, slot: None, left: 0 }
+    }
+
+    /// Whether every delivery of the batch so far ended inline, in the loop.
+    pub(super) fn all_inline(&self) -> bool {
+        self.left == 0
     }
 
     /// Whether the batch holds a slot for an inline run (taking one if free).
@@ -89,6 +97,7 @@ impl Permits {
 
     /// What a run moving to its own tokio task takes along.
     fn take(&mut self) -> Hold {
+        self.left += 1;
         Hold { _slot: self.slot.take(), _prefetch: self.prefetch.split(1) }
     }
 }

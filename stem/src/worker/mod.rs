@@ -191,10 +191,23 @@ impl Worker {
     }
 }
 
+/// The most deliveries one receive asks for after a full batch that ran wholly
+/// inline (see `consume`).
+const INLINE_BATCH: u32 = 512;
+
 /// Leases deliveries while there is room and no shutdown, and starts each one.
+///
+/// A receive asks for as many deliveries as there are free prefetch permits,
+/// except after a full batch whose deliveries all ran inline (tasks that end
+/// in their first poll): those end within this pass of the loop and hold
+/// nothing after it, so the next receive asks for up to [`INLINE_BATCH`]. If
+/// some of such a batch turn out not to run inline, the worker holds up to
+/// that many deliveries beyond its prefetch until they end; the batch after
+/// is bounded by the permits again.
 async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch::Receiver<Level>) {
     let prefetch = Arc::new(Semaphore::new(shared.config.prefetch));
     let mut failures = 0u32;
+    let mut inline_streak = false;
     loop {
         let first = tokio::select! {
             () = reached(level, ShutdownMode::Warm) => return,
@@ -207,9 +220,10 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
         {
             permits.merge(more);
         }
+        let max = if inline_streak { permits.num_permits().max(INLINE_BATCH as usize) } else { permits.num_permits() };
         let request = ReceiveRequest {
             queues: shared.config.queues.clone(),
-            max: permits.num_permits(),
+            max,
             lease: shared.config.lease,
             wait: Duration::from_secs(5),
             consumer: shared.config.id.clone(),
@@ -221,10 +235,12 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
         match batch {
             Ok(deliveries) => {
                 failures = 0;
+                let full = deliveries.len() >= max;
                 let mut permits = execute::Permits::new(permits);
                 for delivery in deliveries {
                     execute::start(shared, tracker, delivery, &mut permits);
                 }
+                inline_streak = full && permits.all_inline();
             }
             Err(error) => {
                 // 100 ms, doubling up to 2 s: a store that comes back is used again soon.
