@@ -124,8 +124,17 @@ impl Stem {
     pub async fn enqueue_envelopes(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
         let statuses: Vec<TaskStatus> = envelopes.iter().map(queued).collect();
         let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
-        let (published, recorded) =
-            tokio::join!(self.inner.broker.publish_batch(envelopes), self.inner.backend.set_batch(&statuses));
+        // A large batch publishes from a task of its own, so that encoding the
+        // messages and encoding the statuses use two threads where there are two.
+        let (published, recorded) = if envelopes.len() >= SPAWN_PUBLISH_FROM {
+            let broker = Arc::clone(&self.inner.broker);
+            let publish = tokio::spawn(async move { broker.publish_batch(envelopes).await });
+            let recorded = self.inner.backend.set_batch(&statuses).await;
+            let published = publish.await.unwrap_or_else(|e| Err(crate::Error::adapter("the publish task failed", e)));
+            (published, recorded)
+        } else {
+            tokio::join!(self.inner.broker.publish_batch(envelopes), self.inner.backend.set_batch(&statuses))
+        };
         self.settle_enqueue(&ids, published, recorded.map(drop)).await?;
         Ok(ids)
     }
@@ -175,6 +184,9 @@ impl Stem {
         TaskHandle::new(self.clone(), id)
     }
 }
+
+/// The batch size from which `enqueue_envelopes` publishes from a task of its own.
+const SPAWN_PUBLISH_FROM: usize = 1024;
 
 /// The `queued` status recorded for a new envelope. Its fence is 0, so any
 /// worker's write (fence 1 and up) wins over it whatever the order of arrival.
