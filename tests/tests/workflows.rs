@@ -510,3 +510,65 @@ async fn a_failed_run_rewound_to_a_step_runs_again_from_there() -> TestResult {
     }
     Ok(())
 }
+
+// ---- a worker without workflows says so -------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_without_workflows_dead_letters_a_run_with_the_fix() -> TestResult {
+    let stem = Stem::in_memory();
+    let worker = Worker::builder(&stem).task::<SendReceipt>().build()?.spawn();
+    let run = Ship::start(&stem, 5).await?;
+    let dead = within("the execution to be dead-lettered", async {
+        loop {
+            let page = stem.broker().list_dead_letters("default", 10, 0).await.expect("list");
+            if let Some(dead) = page.entries.into_iter().next() {
+                return dead;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(dead.reason.contains("runs no workflows"), "{}", dead.reason);
+    assert!(dead.reason.contains(".workflow::<W>()"), "{}", dead.reason);
+    assert_eq!(
+        run.status().await?.expect("stored").status,
+        RunStatus::Running,
+        "the run waits for a worker that has it"
+    );
+    worker.stop(ShutdownMode::Warm).await?;
+    Ok(())
+}
+
+// ---- a called task that fails ------------------------------------------------
+
+#[stem::task]
+async fn refuse_parcel(reason: String) -> Result<u32, TaskError> {
+    Err(TaskError::fail(reason))
+}
+
+#[stem::workflow]
+async fn picky(wf: Workflow) -> Result<u32, WorkflowError> {
+    Ok(wf.call(RefuseParcel::call("damaged".to_owned())).await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_called_task_that_fails_fails_the_run_with_its_error() -> TestResult {
+    for env in stems("wf-call-fail").await {
+        let (label, stem) = (env.label, env.stem.clone());
+        let worker = worker(&stem);
+        let run = Picky::start(&stem, ()).await?;
+        match run.wait_timeout(WAIT).await {
+            Err(Error::WorkflowFailed { status, error, .. }) => {
+                assert_eq!(status, RunStatus::Failed, "{label}");
+                assert!(error.contains("refuse_parcel") && error.contains("damaged"), "{label}: {error}");
+            }
+            other => panic!("{label}: expected a failed run, got {other:?}"),
+        }
+        let steps = run.steps().await?;
+        assert_eq!(steps.len(), 1, "{label}: the failure is recorded as the step's outcome");
+        assert!(steps[0].value.get("err").is_some(), "{label}: {:?}", steps[0].value);
+        worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
+    }
+    Ok(())
+}

@@ -204,9 +204,8 @@ impl Shared {
 
     /// The batching status reader, started on first use (on the runtime of the caller).
     pub(crate) fn reads(&self) -> &reads::Reads {
-        self.reads.get_or_init(|| {
-            reads::Reads::start(self.pool.clone(), self.sql(include_str!("sql/get_statuses.sql")).0)
-        })
+        self.reads
+            .get_or_init(|| reads::Reads::start(self.pool.clone(), self.sql(include_str!("sql/get_statuses.sql")).0))
     }
 
     /// The subscription to final states, started on first use.

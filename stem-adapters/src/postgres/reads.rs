@@ -45,7 +45,8 @@ async fn serve(pool: PgPool, sql: String, mut requests: mpsc::UnboundedReceiver<
         let mut ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id.as_uuid()).collect();
         ids.sort_unstable();
         ids.dedup();
-        let rows: Result<Vec<(Uuid, String)>, _> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(ids).fetch_all(&pool).await;
+        let rows: Result<Vec<(Uuid, String)>, _> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(ids).fetch_all(&pool).await;
         match rows {
             Ok(rows) => {
                 let found: HashMap<Uuid, String> = rows.into_iter().collect();

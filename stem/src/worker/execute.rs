@@ -123,10 +123,18 @@ fn admit(shared: &Shared, envelope: &Envelope, receipt: &Receipt) -> Option<Task
     }
     let registration = shared.registry.get(&envelope.task).copied();
     if registration.is_none() {
-        let reason = format!(
-            "unknown task `{}`: worker {} has no task of that name (is it linked into the worker binary?)",
-            envelope.task, shared.config.id
-        );
+        let reason = if envelope.task == <crate::workflow::RunWorkflow as crate::Task>::NAME {
+            format!(
+                "worker {} runs no workflows, but consumes a queue a workflow run was enqueued on: add \
+                 `.workflow::<W>()` to its builder (or add no tasks by hand, and it runs everything linked)",
+                shared.config.id
+            )
+        } else {
+            format!(
+                "unknown task `{}`: worker {} has no task of that name (is it linked into the worker binary?)",
+                envelope.task, shared.config.id
+            )
+        };
         dead_letter(shared, envelope, receipt.clone(), "unknown_task", reason);
     }
     registration
