@@ -548,7 +548,7 @@ async fn refuse_parcel(reason: String) -> Result<u32, TaskError> {
 
 #[stem::workflow]
 async fn picky(wf: Workflow) -> Result<u32, WorkflowError> {
-    Ok(wf.call(RefuseParcel::call("damaged".to_owned())).await?)
+    wf.call(RefuseParcel::call("damaged".to_owned())).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
