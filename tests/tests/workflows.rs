@@ -572,3 +572,38 @@ async fn a_called_task_that_fails_fails_the_run_with_its_error() -> TestResult {
     }
     Ok(())
 }
+
+// ---- retention ------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_that_ended_are_deleted_after_the_retention() -> TestResult {
+    for env in stems("wf-retention").await {
+        let (label, stem, clock) = (env.label, env.stem.clone(), env.clock.clone());
+        let first = worker(&stem);
+        let old = Ship::start(&stem, 1).await?;
+        until_status(&old, RunStatus::Suspended).await;
+        stem.emit(SHIPPED, Parcel { tracking: "R".into() }).await?;
+        old.wait_timeout(WAIT).await?;
+        first.stop(ShutdownMode::Warm).await?;
+
+        clock.advance(Duration::from_secs(3600));
+        let waiting = Ship::start(&stem, 2).await?; // not ended: kept whatever its age
+        let second = Worker::builder(&stem)
+            .workflow_poll_interval(Duration::from_millis(20))
+            .workflow_retention(Duration::from_secs(1800))
+            .build()?
+            .spawn();
+        until_status(&waiting, RunStatus::Suspended).await;
+        within("the ended run to be deleted", async {
+            while old.status().await.expect("status").is_some() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(old.steps().await?.is_empty(), "{label}: its steps went with it");
+        assert!(waiting.status().await?.is_some(), "{label}: a run that has not ended stays");
+        second.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
+    }
+    Ok(())
+}

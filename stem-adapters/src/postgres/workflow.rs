@@ -28,8 +28,9 @@ use super::{Shared, failed, from_json, to_json};
 /// `FOR UPDATE SKIP LOCKED`, so that racing callers (in any process) take
 /// disjoint runs, then changes them in a second statement of the same
 /// transaction, whose snapshot sees every watcher committed before the lock;
-/// `finish_run` and `rewind_run` do the same with a plain lock. Every write
-/// commits durably.
+/// `finish_run` and `rewind_run` do the same with a plain lock; `prune_runs`
+/// locks and deletes the runs in one statement, skipping locked runs. Every
+/// write commits durably.
 ///
 /// # Cancel safety
 ///
@@ -279,6 +280,19 @@ impl WorkflowStore for PostgresWorkflowStore {
             .map_err(|e| failed(WHAT, e))?;
         tx.commit().await.map_err(|e| failed(WHAT, e))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn prune_runs(&self, ended_before: DateTime<Utc>, limit: usize) -> Result<usize> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let pruned: i64 = sqlx::query_scalar(self.shared.sql(include_str!("sql/workflow_prune.sql")))
+            .bind(ended_before)
+            .bind(count(limit))
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| failed("pruning ended workflow runs", e))?;
+        Ok(usize::try_from(pruned).unwrap_or(0))
     }
 
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>> {

@@ -16,6 +16,7 @@
 //! | `wf:runs` | sorted set | every run id, scored by creation time (`list_runs`) |
 //! | `wf:running` | sorted set | running runs, scored by `updated_at` (`stale_runs`) |
 //! | `wf:due` | sorted set | suspended runs with a wake time, scored by it (`due_runs`) |
+//! | `wf:ended` | sorted set | final runs (completed, failed, cancelled), scored by when they ended (`prune_runs`) |
 //! | `wf:watch:<topic>` | sorted set | ids of runs waiting for `topic`, scored by registration order |
 //! | `wf:watch_seq` | string | the counter that orders watcher registrations |
 

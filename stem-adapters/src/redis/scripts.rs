@@ -51,6 +51,7 @@ scripts! {
     WF_FINISH = "wf_lib.lua", "wf_finish.lua";
     WF_RECORD_ERROR = "wf_record_error.lua";
     WF_REWIND = "wf_lib.lua", "wf_rewind.lua";
+    WF_PRUNE = "wf_lib.lua", "wf_prune.lua";
     WF_LIST = "wf_list.lua";
     WF_WATCHERS = "wf_watchers.lua";
 }

@@ -1,14 +1,16 @@
 //! The Redis workflow store: one hash per run and one per run's checkpoints,
-//! sorted sets for due, running and listed runs and for each topic's watchers
-//! (see [the key layout](super::keys)). Every write is one Lua script
+//! sorted sets for due, running, ended and listed runs and for each topic's
+//! watchers (see [the key layout](super::keys)). Every write is one Lua script
 //! (`scripts/wf_*.lua`), so it is atomic: racing resolvers never deliver one
-//! watcher twice and a due run is returned once.
+//! watcher twice, a due run is returned once and a pruned run goes whole.
 //!
 //! Times are the caller's (the contract's arguments), stored as milliseconds
 //! since the epoch, so a run's times read back to the millisecond; checkpoint
 //! and watcher times are kept exactly in their JSON. Finished runs stay (no
 //! expiry; the result retention applies to task states only), and so does
-//! their entry in the index of all runs.
+//! their entry in the index of all runs, until `prune_runs` deletes them: they
+//! are indexed by when they ended (`wf:ended`) so that it finds them without a
+//! scan.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,8 +27,8 @@ use stem::workflow::{
 use stem::{Error, Result};
 
 use super::scripts::{
-    Lua, WF_CHECKPOINT, WF_CLAIM, WF_CREATE, WF_DUE, WF_FINISH, WF_LIST, WF_RECORD_ERROR, WF_RELEASE, WF_RENEW,
-    WF_RESOLVE, WF_REWIND, WF_STALE, WF_SUSPEND, WF_WATCHERS,
+    Lua, WF_CHECKPOINT, WF_CLAIM, WF_CREATE, WF_DUE, WF_FINISH, WF_LIST, WF_PRUNE, WF_RECORD_ERROR, WF_RELEASE,
+    WF_RENEW, WF_RESOLVE, WF_REWIND, WF_STALE, WF_SUSPEND, WF_WATCHERS,
 };
 use super::{Shared, failed, from_json, to_json};
 
@@ -35,12 +37,14 @@ use super::{Shared, failed, from_json, to_json};
 const MAX_COUNT: usize = u32::MAX as usize;
 
 /// A [`WorkflowStore`] on Redis: a hash per run and per run's checkpoints,
-/// sorted sets of due, running and all runs and of each topic's watchers, all
-/// under `stem:<namespace>:wf:` without a hash tag (one Redis, not a Cluster).
+/// sorted sets of due, running, ended and all runs and of each topic's
+/// watchers, all under `stem:<namespace>:wf:` without a hash tag (one Redis,
+/// not a Cluster).
 ///
 /// Each method is one command or one Lua script, so every write is atomic: a
 /// dropped future either never sent it or lets it finish in Redis, never half
-/// of it. Times are stored to the millisecond; finished runs do not expire.
+/// of it. Times are stored to the millisecond; finished runs do not expire
+/// (`prune_runs` deletes them).
 #[derive(Debug)]
 pub struct RedisWorkflowStore {
     shared: Arc<Shared>,
@@ -295,6 +299,15 @@ impl WorkflowStore for RedisWorkflowStore {
         let mut call = self.script(&WF_REWIND);
         call.arg(id.to_string()).arg(position).arg(ms(now));
         self.changed(&call, "rewinding a workflow run").await
+    }
+
+    async fn prune_runs(&self, ended_before: DateTime<Utc>, limit: usize) -> Result<usize> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let mut call = self.script(&WF_PRUNE);
+        call.arg(ms(ended_before)).arg(count(limit));
+        self.invoke(&call, "pruning ended workflow runs").await
     }
 
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>> {

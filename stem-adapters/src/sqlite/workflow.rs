@@ -24,7 +24,7 @@ use stem::{Error, Result};
 use super::{Shared, conversion_error, from_ms};
 
 /// A [`WorkflowStore`] on a SQLite file, shared by every process using the file.
-/// Runs are kept (no retention applies to them); times have millisecond precision.
+/// Runs are kept until [`WorkflowStore::prune_runs`] deletes them; times have millisecond precision.
 #[derive(Debug)]
 pub struct SqliteWorkflowStore {
     shared: Arc<Shared>,
@@ -469,6 +469,30 @@ impl WorkflowStore for SqliteWorkflowStore {
                 }
                 drop_watchers(conn, &id)?;
                 Ok(true)
+            })
+            .await
+    }
+
+    async fn prune_runs(&self, ended_before: DateTime<Utc>, limit: usize) -> Result<usize> {
+        let (ended_before, limit) = (ms(ended_before), sql_limit(limit));
+        self.shared
+            .db
+            .call("prune workflow runs", move |conn| {
+                let ended: Vec<String> = conn
+                    .prepare_cached(
+                        "SELECT id FROM stem_workflow_runs WHERE status IN ('completed', 'failed', 'cancelled') AND \
+                         updated_at <= ? ORDER BY updated_at, id LIMIT ?",
+                    )?
+                    .query_map(params![ended_before, limit], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut checkpoints = conn.prepare_cached("DELETE FROM stem_workflow_checkpoints WHERE run_id = ?")?;
+                let mut run = conn.prepare_cached("DELETE FROM stem_workflow_runs WHERE id = ?")?;
+                for id in &ended {
+                    checkpoints.execute([id])?;
+                    drop_watchers(conn, id)?;
+                    run.execute([id])?;
+                }
+                Ok(ended.len())
             })
             .await
     }

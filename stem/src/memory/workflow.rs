@@ -276,6 +276,23 @@ impl WorkflowStore for MemoryWorkflowStore {
         Ok(true)
     }
 
+    async fn prune_runs(&self, ended_before: DateTime<Utc>, limit: usize) -> Result<usize> {
+        let mut state = self.state();
+        let mut ended: Vec<(DateTime<Utc>, RunId)> = state
+            .runs
+            .values()
+            .filter(|r| r.state.status.is_terminal() && r.state.updated_at <= ended_before)
+            .map(|r| (r.state.updated_at, r.state.id))
+            .collect();
+        ended.sort();
+        ended.truncate(limit);
+        for (_, id) in &ended {
+            state.runs.remove(id);
+            state.drop_watchers(*id);
+        }
+        Ok(ended.len())
+    }
+
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>> {
         let state = self.state();
         let mut runs: Vec<&RunState> = state.runs.values().map(|r| &r.state).filter(|s| filter.matches(s)).collect();

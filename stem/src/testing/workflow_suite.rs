@@ -2,8 +2,8 @@
 //! cases as they apply to this contract (runs carry their queue rather than a
 //! map of runtime metadata; an auto-versioned step is a step id with its
 //! occurrence, `name#n`), plus fencing, lease takeover, lost-run recovery and
-//! exactly-once event delivery under racing resolvers, rewinding and
-//! recording errors.
+//! exactly-once event delivery under racing resolvers, rewinding, recording
+//! errors and pruning ended runs.
 //!
 //! Every time is an argument of the store's methods, so the cases use fixed
 //! instants from 2024-01-01 and never sleep.
@@ -58,6 +58,7 @@ const CASES: &[Case<Store>] = cases!(Store:
     rewind_drops_later_checkpoints_and_makes_the_run_runnable,
     rewind_ends_a_wait_and_reopens_a_final_run,
     record_error_keeps_the_status,
+    prune_removes_runs_that_ended_before_the_cutoff,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -454,4 +455,29 @@ async fn record_error_keeps_the_status(store: Store) {
     assert!(store.finish_run(id, Some("a"), Finish::Completed(json!(1)), at(4)).await.expect("finish"));
     assert!(!store.record_error(id, "late", at(5)).await.expect("record"), "a final run keeps its record");
     assert!(!store.record_error(TaskId::new(), "x", at(5)).await.expect("record"));
+}
+
+async fn prune_removes_runs_that_ended_before_the_cutoff(store: Store) {
+    let mut ended = Vec::new();
+    for (n, end) in [(0, 10), (1, 20), (2, 30)] {
+        let id = claimed(&store, "a").await;
+        assert!(store.save_checkpoint(id, "a", checkpoint(0, "s#0", json!(n), 1)).await.expect("save"));
+        let how = if n == 1 { Finish::Failed("x".into()) } else { Finish::Completed(json!(n)) };
+        assert!(store.finish_run(id, Some("a"), how, at(end)).await.expect("finish"));
+        ended.push(id);
+    }
+    let running = claimed(&store, "a").await;
+    let asleep = claimed(&store, "a").await;
+    assert!(store.suspend_run(asleep, "a", watching("t", 0, None, 1)).await.expect("suspend"));
+    assert_eq!(store.prune_runs(at(5), 10).await.expect("prune"), 0, "nothing ended that early");
+    assert_eq!(store.prune_runs(at(20), 10).await.expect("prune"), 2, "ended at 10 and at 20");
+    assert!(store.get_run(ended[0]).await.expect("get").is_none());
+    assert!(store.checkpoints(ended[1]).await.expect("checkpoints").is_empty(), "its checkpoints go too");
+    assert!(store.get_run(ended[2]).await.expect("get").is_some(), "ended after the cutoff");
+    assert_eq!(store.prune_runs(at(1000), 1).await.expect("prune"), 1, "the limit holds");
+    assert!(store.get_run(ended[2]).await.expect("get").is_none());
+    assert_eq!(store.prune_runs(at(1000), 10).await.expect("prune"), 0, "runs that have not ended stay");
+    assert!(store.get_run(running).await.expect("get").is_some());
+    assert_eq!(store.list_watchers("t", 10).await.expect("watchers").len(), 1, "a waiting run keeps its watcher");
+    let _ = asleep;
 }

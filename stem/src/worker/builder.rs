@@ -10,6 +10,9 @@ use crate::producer::Stem;
 use crate::task::{Registry, Task};
 use crate::workflow::{RunWorkflow, WorkflowDefinition, linked};
 
+/// How long ended workflow runs are kept by default.
+pub const DEFAULT_WORKFLOW_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Configures a [`Worker`]; made by [`Worker::builder`].
 #[derive(Debug)]
 pub struct WorkerBuilder {
@@ -25,6 +28,7 @@ pub struct WorkerBuilder {
     heartbeat: Duration,
     workflow_queues: Vec<String>,
     workflow_poll: Duration,
+    workflow_retention: Duration,
     explicit: bool,
 }
 
@@ -40,6 +44,8 @@ pub(crate) struct Config {
     pub(crate) heartbeat: Duration,
     /// How often due workflow runs are looked for (when the worker runs workflows).
     pub(crate) workflow_poll: Duration,
+    /// How long ended workflow runs are kept.
+    pub(crate) workflow_retention: Duration,
 }
 
 impl WorkerBuilder {
@@ -57,6 +63,7 @@ impl WorkerBuilder {
             heartbeat: Duration::from_secs(10),
             workflow_queues: Vec::new(),
             workflow_poll: Duration::from_secs(1),
+            workflow_retention: DEFAULT_WORKFLOW_RETENTION,
             explicit: false,
         }
     }
@@ -141,6 +148,14 @@ impl WorkerBuilder {
         self
     }
 
+    /// How long workflow runs that ended (completed, failed or cancelled) are
+    /// kept, with their steps, before a worker deletes them (default 7 days;
+    /// workers look once a minute).
+    pub fn workflow_retention(mut self, keep: Duration) -> Self {
+        self.workflow_retention = keep;
+        self
+    }
+
     /// Runs the tasks of this registry instead of the linked ones.
     pub fn registry(mut self, registry: Registry) -> Self {
         self.registry = Some(registry);
@@ -201,6 +216,7 @@ impl WorkerBuilder {
             signals: self.signals,
             heartbeat: self.heartbeat,
             workflow_poll: self.workflow_poll,
+            workflow_retention: self.workflow_retention,
         };
         Ok(Worker::new(self.stem, registry, config))
     }

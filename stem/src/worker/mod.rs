@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::builder::Config;
-pub use self::builder::WorkerBuilder;
+pub use self::builder::{DEFAULT_WORKFLOW_RETENTION, WorkerBuilder};
 use self::settle::Op;
 pub use self::shutdown::ShutdownMode;
 use self::shutdown::{Level, escalate, reached};
@@ -159,6 +159,7 @@ impl Worker {
                 shared.stem.clone(),
                 shared.config.workflow_poll,
                 LOST_RUN_AFTER,
+                shared.config.workflow_retention,
             ))
         });
         let tracker = TaskTracker::new();

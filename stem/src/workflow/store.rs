@@ -377,6 +377,11 @@ pub trait WorkflowStore: Send + Sync + fmt::Debug + 'static {
     /// False if the run is unknown.
     async fn rewind_run(&self, id: RunId, position: u32, now: DateTime<Utc>) -> Result<bool>;
 
+    /// Deletes up to `limit` runs that ended (completed, failed or cancelled)
+    /// at or before `ended_before` (their `updated_at`), with their
+    /// checkpoints; returns how many. Oldest first.
+    async fn prune_runs(&self, ended_before: DateTime<Utc>, limit: usize) -> Result<usize>;
+
     /// Runs matching `filter`, newest first.
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunState>>;
 

@@ -1,6 +1,7 @@
 //! What every worker running workflows does besides executing them: wake
-//! runs whose timer is due, and re-enqueue runs whose execution message was
-//! lost. No leader: the store hands each due run to one caller.
+//! runs whose timer is due, re-enqueue runs whose execution message was lost,
+//! and delete runs that ended longer ago than the retention. No leader: the
+//! store hands each due run to one caller.
 
 use std::time::Duration;
 
@@ -15,11 +16,13 @@ const BATCH: usize = 256;
 /// second execution finds the run held or ended) but costs work, hence rarely.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
-/// Wakes due runs every `every` (and at once when a fake clock jumps), and
-/// re-enqueues runs nobody has touched for `lost_after`. Runs until dropped.
-pub(crate) async fn keep(stem: Stem, every: Duration, lost_after: Duration) {
+/// Wakes due runs every `every` (and at once when a fake clock jumps); once a
+/// minute, re-enqueues runs nobody has touched for `lost_after` and deletes
+/// runs that ended more than `retention` ago. Runs until dropped.
+pub(crate) async fn keep(stem: Stem, every: Duration, lost_after: Duration, retention: Duration) {
     let clock = std::sync::Arc::clone(stem.clock());
-    let mut swept = tokio::time::Instant::now();
+    // The first pass sweeps at once, then once a minute.
+    let mut swept = tokio::time::Instant::now().checked_sub(SWEEP_EVERY).unwrap_or_else(tokio::time::Instant::now);
     loop {
         let jumped = clock.jumps().map(tokio::sync::Notify::notified);
         let mut jumped = std::pin::pin!(jumped);
@@ -58,6 +61,14 @@ pub(crate) async fn keep(stem: Stem, every: Duration, lost_after: Duration) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "looking for lost workflow runs failed"),
+        }
+        if sweep {
+            let ended_before = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+            match stem.workflows().prune_runs(ended_before, 1000).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(runs = n, "deleted workflow runs past their retention"),
+                Err(error) => tracing::warn!(%error, "deleting old workflow runs failed"),
+            }
         }
         match jumped.as_pin_mut() {
             Some(jumped) => {

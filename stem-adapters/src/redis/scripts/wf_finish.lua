@@ -1,6 +1,7 @@
 -- Ends a run: with an owner, if the run is running and the owner holds its
 -- lease; without, if it is not final yet. Clears its suspension, lease and
--- watcher. Finished runs stay (no expiry), like the other stores' runs.
+-- watcher, and indexes the run as ended at `now`. Finished runs stay (no
+-- expiry) until `prune_runs` deletes them, like the other stores' runs.
 -- KEYS[1] the workflow key prefix.
 -- ARGV[1] run id, ARGV[2] '1' with an owner, ARGV[3] the owner, ARGV[4] the
 -- final status, ARGV[5] the field it sets ('result' or 'error'), ARGV[6] its
@@ -24,4 +25,5 @@ redis.call('HSET', run, 'status', ARGV[4], ARGV[5], ARGV[6], 'updated_at', ARGV[
 redis.call('HDEL', run, 'wait_topic', 'resume_at', 'suspended_at', 'owner', 'lease_until')
 redis.call('ZREM', P .. 'due', id)
 redis.call('ZREM', P .. 'running', id)
+redis.call('ZADD', P .. 'ended', ARGV[7], id)
 return 1

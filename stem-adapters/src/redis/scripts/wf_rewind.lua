@@ -15,8 +15,10 @@ for _, field in ipairs(redis.call('HKEYS', cp)) do
   end
 end
 -- Removes the watcher and the due entry, sets status running and updated_at,
--- clears the wait and puts the run in the running index scored by now.
+-- clears the wait and puts the run in the running index scored by now; a final
+-- run leaves the ended index.
 wake(P, run, id, now)
+redis.call('ZREM', P .. 'ended', id)
 redis.call('HSET', run, 'cursor', redis.call('HLEN', cp))
 redis.call('HDEL', run, 'result', 'error', 'owner', 'lease_until')
 return 1
