@@ -607,3 +607,63 @@ async fn runs_that_ended_are_deleted_after_the_retention() -> TestResult {
     }
     Ok(())
 }
+
+// ---- many workers, no leader ----------------------------------------------------
+
+static STEPS_RUN: std::sync::Mutex<Vec<(stem::TaskId, &'static str)>> = std::sync::Mutex::new(Vec::new());
+
+#[stem::workflow]
+async fn relay(wf: Workflow, n: u32) -> Result<u32, WorkflowError> {
+    let id = wf.id();
+    let a = wf
+        .step("before", || async move {
+            STEPS_RUN.lock().expect("lock").push((id, "before"));
+            Ok::<_, StepError>(n)
+        })
+        .await?;
+    wf.sleep(Duration::from_secs(60)).await;
+    let b = wf
+        .step("after", || async move {
+            STEPS_RUN.lock().expect("lock").push((id, "after"));
+            Ok::<_, StepError>(a + 1)
+        })
+        .await?;
+    let parcel = wf.await_event(SHIPPED).await?;
+    Ok(b + u32::try_from(parcel.tracking.len()).unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_share_runs_and_timers_without_duplicates() -> TestResult {
+    for env in stems("wf-many").await {
+        let (label, stem, clock) = (env.label, env.stem.clone(), env.clock.clone());
+        STEPS_RUN.lock().expect("lock").clear();
+        let workers: Vec<WorkerHandle> = (0..3).map(|_| worker(&stem)).collect();
+        let mut runs = Vec::new();
+        for n in 0..30 {
+            runs.push(Relay::start(&stem, n).await?);
+        }
+        for run in &runs {
+            until_status(run, RunStatus::Suspended).await;
+        }
+        clock.advance(Duration::from_secs(60));
+        for run in &runs {
+            within("the run to wait for its event", async {
+                while run.status().await.expect("status").is_none_or(|s| s.wait_topic.is_none()) {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+            .await;
+        }
+        assert_eq!(stem.emit(SHIPPED, Parcel { tracking: "abc".into() }).await?, 30, "{label}");
+        for (n, run) in (0u32..).zip(&runs) {
+            assert_eq!(run.wait_timeout(WAIT).await?, n + 4, "{label}");
+        }
+        let ran = STEPS_RUN.lock().expect("lock").clone();
+        assert_eq!(ran.len(), 60, "{label}: each step of each run ran exactly once: {ran:?}");
+        for worker in workers {
+            worker.stop(ShutdownMode::Warm).await?;
+        }
+        env.clean().await?;
+    }
+    Ok(())
+}
