@@ -26,7 +26,8 @@
 //!
 //! The crate is organised by contract: [`broker`], [`backend`] and [`lock`] hold
 //! the store traits every adapter implements, [`memory`] the in-process adapters,
-//! [`task`] the typed task API, and [`worker`] the runtime.
+//! [`task`](mod@task) the typed task API, [`worker`] the runtime, and
+//! [`workflow`](mod@workflow) durable workflows.
 
 pub mod backend;
 pub mod broker;

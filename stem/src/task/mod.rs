@@ -1,6 +1,6 @@
 //! Tasks: the typed unit of background work.
 //!
-//! Normally written with [`#[stem::task]`](crate::task), which implements [`Task`]
+//! Normally written with [`#[stem::task]`](macro@crate::task), which implements [`Task`]
 //! for a generated type; implementing it by hand works the same.
 
 pub(crate) mod context;
