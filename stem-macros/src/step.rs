@@ -14,7 +14,7 @@ use syn::{FnArg, Pat, ReturnType, Type};
 
 use crate::duration::parse_duration;
 use crate::task::expand::duration;
-use crate::task::model::{Errors, int, non_empty, result_types, string};
+use crate::task::model::{Errors, crate_path, int, known_option, non_empty, result_types, string};
 use crate::task::parse::{Option_, Options};
 
 /// Every option `#[stem::step]` accepts.
@@ -44,23 +44,11 @@ fn generate(raw: Options, function: &syn::ItemFn) -> syn::Result<TokenStream> {
     let (mut name, mut krate, mut sets) = (None, None, Vec::new());
     let mut seen = BTreeSet::new();
     for Option_ { key, value } in raw {
-        let option = key.to_string();
-        if !KNOWN.contains(&option.as_str()) {
-            errors.push(key.span(), format!("unknown option `{option}`; valid options are: {}", KNOWN.join(", ")));
-            continue;
-        }
-        if !seen.insert(option.clone()) {
-            errors.push(key.span(), format!("duplicate option `{option}`"));
-            continue;
-        }
+        let Some(option) = known_option(&key, KNOWN, &mut seen, &mut errors) else { continue };
         let parsed = match option.as_str() {
             "max_retries" => int::<u32>(&option, &value).map(|n| sets.push(quote!(o.max_retries = #n;))),
             "name" => string(&option, &value).and_then(|s| non_empty(&option, s)).map(|s| name = Some(s)),
-            "crate" => string(&option, &value).and_then(|s| {
-                syn::parse_str::<syn::Path>(&s)
-                    .map(|p| krate = Some(p))
-                    .map_err(|_| format!("`crate` takes a path like \"::stem\", not \"{s}\""))
-            }),
+            "crate" => string(&option, &value).and_then(|s| crate_path(&s)).map(|p| krate = Some(p)),
             field => string(&option, &value).and_then(|s| parse_duration(&s)).map(|d| {
                 let field = format_ident!("{}", if field == "retry_backoff" { "backoff" } else { "backoff_max" });
                 let d = duration(d);

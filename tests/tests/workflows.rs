@@ -12,7 +12,7 @@ use stem::workflow::{FakeClock, RunStatus, WorkflowHandle};
 use stem::{Error, WorkerHandle};
 use stem_adapters::postgres::{PostgresOptions, PostgresStore};
 use stem_adapters::redis::{RedisOptions, RedisStore};
-use stem_tests::{TempDir, TestResult, WAIT, postgres_url, redis_url, within};
+use stem_tests::{TempDir, TestResult, WAIT, postgres_url, redis_url, until_ok, within};
 
 /// One store a test runs on, and what it leaves behind.
 struct Env {
@@ -80,11 +80,20 @@ fn worker(stem: &Stem) -> WorkerHandle {
 
 /// Waits until the run is in `status` (it gets there through a worker).
 async fn until_status<T>(run: &WorkflowHandle<T>, status: RunStatus) {
-    within(&format!("run {} to be {status}", run.id()), async {
-        loop {
-            if run.status().await.expect("status").is_some_and(|s| s.status == status) {
-                return;
-            }
+    until(&format!("run {} to be {status}", run.id()), || async {
+        run.status().await.expect("status").is_some_and(|s| s.status == status)
+    })
+    .await;
+}
+
+/// Waits until `check` is true, looking every 5 ms, for at most [`WAIT`].
+async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    within(what, async {
+        while !check().await {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
@@ -423,12 +432,7 @@ async fn a_dead_workers_run_is_taken_over_when_its_lease_ends() -> TestResult {
         OVERLAPPED.store(false, Ordering::SeqCst);
         let first = worker(&stem);
         let run = Held::start(&stem, ()).await?;
-        within("the first execution to start its step", async {
-            while BLOCKING.load(Ordering::SeqCst) == 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
+        until("the first execution to start its step", || async { BLOCKING.load(Ordering::SeqCst) > 0 }).await;
         // The first worker dies: its execution is dropped mid-step, its delivery goes back.
         first.stop(ShutdownMode::Hard).await?;
         RUNNING.store(0, Ordering::SeqCst);
@@ -518,14 +522,9 @@ async fn a_worker_without_workflows_dead_letters_a_run_with_the_fix() -> TestRes
     let stem = Stem::in_memory();
     let worker = Worker::builder(&stem).task::<SendReceipt>().build()?.spawn();
     let run = Ship::start(&stem, 5).await?;
-    let dead = within("the execution to be dead-lettered", async {
-        loop {
-            let page = stem.broker().list_dead_letters("default", 10, 0).await.expect("list");
-            if let Some(dead) = page.entries.into_iter().next() {
-                return dead;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+    let dead = until_ok("the execution to be dead-lettered", || async {
+        let page = stem.broker().list_dead_letters("default", 10, 0).await.expect("list");
+        page.entries.into_iter().next().ok_or("no dead letter yet")
     })
     .await;
     assert!(dead.reason.contains("runs no workflows"), "{}", dead.reason);
@@ -594,12 +593,7 @@ async fn runs_that_ended_are_deleted_after_the_retention() -> TestResult {
             .build()?
             .spawn();
         until_status(&waiting, RunStatus::Suspended).await;
-        within("the ended run to be deleted", async {
-            while old.status().await.expect("status").is_some() {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
+        until("the ended run to be deleted", || async { old.status().await.expect("status").is_none() }).await;
         assert!(old.steps().await?.is_empty(), "{label}: its steps went with it");
         assert!(waiting.status().await?.is_some(), "{label}: a run that has not ended stays");
         second.stop(ShutdownMode::Warm).await?;
@@ -647,10 +641,8 @@ async fn three_workers_share_runs_and_timers_without_duplicates() -> TestResult 
         }
         clock.advance(Duration::from_secs(60));
         for run in &runs {
-            within("the run to wait for its event", async {
-                while run.status().await.expect("status").is_none_or(|s| s.wait_topic.is_none()) {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
+            until("the run to wait for its event", || async {
+                run.status().await.expect("status").is_some_and(|s| s.wait_topic.is_some())
             })
             .await;
         }

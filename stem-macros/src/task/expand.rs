@@ -12,11 +12,7 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
     let krate = task.options.krate.clone().unwrap_or_else(|| syn::parse_quote!(::stem));
     let vis = &function.vis;
     let Task { fn_name, type_name, args_name, output, .. } = task;
-    // The impl names the user's own type where there is one, so that errors about it land there.
-    let args_type = match task.args.as_slice() {
-        [(_, ty)] => quote!(#ty),
-        _ => quote!(#args_name),
-    };
+    let args_type = args_type(&task.args, args_name);
 
     let args_def = args_def(vis, fn_name, args_name, &task.args, &krate);
 
@@ -25,18 +21,14 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
     let ctx_arg = task.takes_context.then(|| quote!(#ctx,));
     let drop_ctx = (!task.takes_context).then(|| quote!(let _ = #ctx;));
     let call_args = call_args(&task.args, &args);
-    let checks =
-        task.args.iter().map(|(_, ty)| quote_spanned!(ty.span()=> #krate::__private::assert_task_arg::<#ty>();));
+    let checks = arg_checks(&task.args, &krate);
     let output_check = quote_spanned!(output.span()=> #krate::__private::assert_task_output::<#output>(););
     let error_span = task.error.as_ref().map_or_else(proc_macro2::Span::call_site, |e| e.span());
     let error_check =
         task.error.as_ref().map(|e| quote_spanned!(e.span()=> #krate::__private::assert_task_error::<#e>();));
     let into_task_error = quote_spanned!(error_span=> #krate::__private::into_task_error);
 
-    let name = match &task.options.name {
-        Some(name) => quote!(#name),
-        None => quote!(concat!(module_path!(), "::", stringify!(#fn_name))),
-    };
+    let name = registered_name(task.options.name.as_ref(), fn_name);
     let options = options(task, &krate);
     let codec = task.options.codec.as_ref().map(|c| quote!(const CODEC: &'static str = #c;));
     let registration = quote_spanned! {fn_name.span()=>
@@ -200,5 +192,27 @@ pub(crate) fn call_args(args: &[(syn::Ident, syn::Type)], value: &syn::Ident) ->
             let names = many.iter().map(|(name, _)| name);
             quote!(#(#value.#names),*)
         }
+    }
+}
+
+/// The type the generated impl names as its arguments: the user's own type
+/// where there is one argument, so that errors about it land there.
+pub(crate) fn args_type(args: &[(syn::Ident, syn::Type)], args_name: &syn::Ident) -> TokenStream {
+    match args {
+        [(_, ty)] => quote!(#ty),
+        _ => quote!(#args_name),
+    }
+}
+
+/// One serializability check per argument type, spanned on the type.
+pub(crate) fn arg_checks(args: &[(syn::Ident, syn::Type)], krate: &syn::Path) -> Vec<TokenStream> {
+    args.iter().map(|(_, ty)| quote_spanned!(ty.span()=> #krate::__private::assert_task_arg::<#ty>();)).collect()
+}
+
+/// The name registered: the `name` option, or the module path and fn name.
+pub(crate) fn registered_name(name: Option<&String>, fn_name: &syn::Ident) -> TokenStream {
+    match name {
+        Some(name) => quote!(#name),
+        None => quote!(concat!(module_path!(), "::", stringify!(#fn_name))),
     }
 }

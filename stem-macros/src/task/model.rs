@@ -1,6 +1,6 @@
 //! The validated model of one task: everything `expand` needs, with spans.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use proc_macro2::Span;
@@ -161,19 +161,36 @@ impl Task {
     }
 }
 
+/// The name of option `key` if it is one of `known` and was not given before;
+/// reports it otherwise (shared by every macro's option parsing).
+pub(crate) fn known_option(
+    key: &Ident,
+    known: &[&str],
+    seen: &mut BTreeSet<String>,
+    errors: &mut Errors,
+) -> Option<String> {
+    let name = key.to_string();
+    if !known.contains(&name.as_str()) {
+        errors.push(key.span(), format!("unknown option `{name}`; valid options are: {}", known.join(", ")));
+        return None;
+    }
+    if !seen.insert(name.clone()) {
+        errors.push(key.span(), format!("duplicate option `{name}`"));
+        return None;
+    }
+    Some(name)
+}
+
+/// The path of a `crate = "..."` option.
+pub(crate) fn crate_path(s: &str) -> Result<syn::Path, String> {
+    syn::parse_str::<syn::Path>(s).map_err(|_| format!("`crate` takes a path like \"::stem\", not \"{s}\""))
+}
+
 fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
-    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
     let mut o = TaskOptions::default();
     for Option_ { key, value } in raw {
-        let name = key.to_string();
-        if !KNOWN.contains(&name.as_str()) {
-            errors.push(key.span(), format!("unknown option `{name}`; valid options are: {}", KNOWN.join(", ")));
-            continue;
-        }
-        if seen.insert(name.clone(), key.span()).is_some() {
-            errors.push(key.span(), format!("duplicate option `{name}`"));
-            continue;
-        }
+        let Some(name) = known_option(&key, KNOWN, &mut seen, errors) else { continue };
         let span = value.span();
         let result = match name.as_str() {
             "name" => string(&name, &value).and_then(|s| non_empty(&name, s)).map(|s| o.name = Some(s)),
@@ -193,12 +210,7 @@ fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
                     }
                 })
                 .map(|c| o.codec = Some(c)),
-            "crate" => string(&name, &value)
-                .and_then(|s| {
-                    syn::parse_str::<syn::Path>(&s)
-                        .map_err(|_| format!("`crate` takes a path like \"::stem\", not \"{s}\""))
-                })
-                .map(|p| o.krate = Some(p)),
+            "crate" => string(&name, &value).and_then(|s| crate_path(&s)).map(|p| o.krate = Some(p)),
             duration_key => string(&name, &value).and_then(|s| parse_duration(&s)).map(|d| {
                 let slot = match duration_key {
                     "retry_backoff" => &mut o.retry_backoff,

@@ -5,31 +5,25 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::Workflow;
-use crate::task::expand::{args_def, call_args, duration};
+use crate::task::expand::{arg_checks, args_def, args_type, call_args, duration, registered_name};
 
 pub(crate) fn expand(w: &Workflow, function: &syn::ItemFn) -> TokenStream {
     let krate = w.krate.clone().unwrap_or_else(|| syn::parse_quote!(::stem));
     let vis = &function.vis;
     let Workflow { fn_name, type_name, args_name, output, .. } = w;
-    let args_type = match w.args.as_slice() {
-        [(_, ty)] => quote!(#ty),
-        _ => quote!(#args_name),
-    };
+    let args_type = args_type(&w.args, args_name);
     let args_def = args_def(vis, fn_name, args_name, &w.args, &krate);
     let wf = format_ident!("__stem_wf");
     let args = format_ident!("__stem_args");
     let call_args = call_args(&w.args, &args);
     let comma = (!w.args.is_empty()).then(|| quote!(,));
-    let checks = w.args.iter().map(|(_, ty)| quote_spanned!(ty.span()=> #krate::__private::assert_task_arg::<#ty>();));
+    let checks = arg_checks(&w.args, &krate);
     let output_check = quote_spanned!(output.span()=> #krate::__private::assert_task_output::<#output>(););
     let error_span = w.error.as_ref().map_or_else(proc_macro2::Span::call_site, |e| e.span());
     let error_check =
         w.error.as_ref().map(|e| quote_spanned!(e.span()=> #krate::__private::assert_workflow_error::<#e>();));
     let into_error = quote_spanned!(error_span=> #krate::__private::into_workflow_error);
-    let name = match &w.name {
-        Some(name) => quote!(#name),
-        None => quote!(concat!(module_path!(), "::", stringify!(#fn_name))),
-    };
+    let name = registered_name(w.name.as_ref(), fn_name);
     let mut sets = Vec::new();
     if let Some(queue) = &w.queue {
         sets.push(quote!(o.queue = #queue;));

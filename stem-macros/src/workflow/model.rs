@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, Pat, ReturnType, Type};
 
 use crate::duration::parse_duration;
-use crate::task::model::{Errors, non_empty, result_types, string, upper_camel};
+use crate::task::model::{Errors, crate_path, known_option, non_empty, result_types, string, upper_camel};
 use crate::task::parse::{Option_, Options};
 
 /// Every option `#[stem::workflow]` accepts.
@@ -49,15 +49,7 @@ impl Workflow {
         };
         let mut seen = BTreeSet::new();
         for Option_ { key, value } in raw {
-            let name = key.to_string();
-            if !KNOWN.contains(&name.as_str()) {
-                errors.push(key.span(), format!("unknown option `{name}`; valid options are: {}", KNOWN.join(", ")));
-                continue;
-            }
-            if !seen.insert(name.clone()) {
-                errors.push(key.span(), format!("duplicate option `{name}`"));
-                continue;
-            }
+            let Some(name) = known_option(&key, KNOWN, &mut seen, &mut errors) else { continue };
             let parsed = string(&name, &value).and_then(|s| non_empty(&name, s)).and_then(|s| match name.as_str() {
                 "name" => {
                     w.name = Some(s);
@@ -67,9 +59,7 @@ impl Workflow {
                     w.queue = Some(s);
                     Ok(())
                 }
-                "crate" => syn::parse_str::<syn::Path>(&s)
-                    .map(|p| w.krate = Some(p))
-                    .map_err(|_| format!("`crate` takes a path like \"::stem\", not \"{s}\"")),
+                "crate" => crate_path(&s).map(|p| w.krate = Some(p)),
                 "max_run_time" => parse_duration(&s).map(|d| w.max_run_time = Some(d)),
                 "max_suspended_time" => parse_duration(&s).map(|d| w.max_suspended_time = Some(d)),
                 _ => parse_duration(&s).map(|d| w.lease = Some(d)),

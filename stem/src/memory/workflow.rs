@@ -65,13 +65,24 @@ impl Run {
 
     /// Makes a suspended run running again.
     fn wake(&mut self, now: DateTime<Utc>) -> Resumed {
+        self.state.status = RunStatus::Running;
+        self.end_wait(now);
+        Resumed { run: self.state.id, queue: self.state.queue.clone() }
+    }
+
+    /// Clears the run's wait (topic, wake time, suspension time) and stamps `now`.
+    fn end_wait(&mut self, now: DateTime<Utc>) {
         let s = &mut self.state;
-        s.status = RunStatus::Running;
         s.wait_topic = None;
         s.resume_at = None;
         s.suspended_at = None;
         s.updated_at = now;
-        Resumed { run: s.id, queue: s.queue.clone() }
+    }
+
+    /// Clears the lease.
+    fn release(&mut self) {
+        self.state.owner = None;
+        self.state.lease_until = None;
     }
 }
 
@@ -147,9 +158,8 @@ impl WorkflowStore for MemoryWorkflowStore {
         s.resume_at = suspension.resume_at;
         s.suspended_at = Some(suspension.at);
         s.wait_topic = suspension.watch.as_ref().map(|w| w.topic.clone());
-        s.owner = None;
-        s.lease_until = None;
         s.updated_at = suspension.at;
+        run.release();
         if let Some(watch) = suspension.watch {
             let watcher = Watcher { run: id, watch, deadline: suspension.resume_at, created_at: suspension.at };
             state.next_watcher += 1;
@@ -239,12 +249,8 @@ impl WorkflowStore for MemoryWorkflowStore {
             Finish::Completed(value) => s.result = Some(value),
             Finish::Failed(error) | Finish::Cancelled(error) => s.error = Some(error),
         }
-        s.wait_topic = None;
-        s.resume_at = None;
-        s.suspended_at = None;
-        s.owner = None;
-        s.lease_until = None;
-        s.updated_at = now;
+        run.end_wait(now);
+        run.release();
         state.drop_watchers(id);
         Ok(true)
     }
@@ -262,16 +268,10 @@ impl WorkflowStore for MemoryWorkflowStore {
         let Some(run) = state.runs.get_mut(&id) else { return Ok(false) };
         run.checkpoints.retain(|p, _| *p < position);
         run.state.cursor = u32::try_from(run.checkpoints.len()).unwrap_or(u32::MAX);
-        let s = &mut run.state;
-        s.status = RunStatus::Running;
-        s.result = None;
-        s.error = None;
-        s.wait_topic = None;
-        s.resume_at = None;
-        s.suspended_at = None;
-        s.owner = None;
-        s.lease_until = None;
-        s.updated_at = now;
+        run.state.result = None;
+        run.state.error = None;
+        run.wake(now);
+        run.release();
         state.drop_watchers(id);
         Ok(true)
     }

@@ -26,6 +26,7 @@ use tokio_util::task::TaskTracker;
 
 use self::builder::Config;
 pub use self::builder::{DEFAULT_WORKFLOW_RETENTION, WorkerBuilder};
+pub(crate) use self::execute::panic_message;
 use self::settle::Op;
 pub use self::shutdown::ShutdownMode;
 use self::shutdown::{Level, escalate, reached};

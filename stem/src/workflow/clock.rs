@@ -63,7 +63,7 @@ impl FakeClock {
     pub fn advance(&self, by: Duration) {
         {
             let mut now = self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            *now += chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+            *now = after(*now, by);
         }
         self.jumps.notify_waiters();
     }
@@ -89,4 +89,10 @@ impl Clock for FakeClock {
 pub(crate) fn after(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
     at.checked_add_signed(chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `at - by`, saturating.
+pub(crate) fn before(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    at.checked_sub_signed(chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }

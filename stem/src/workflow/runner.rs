@@ -17,6 +17,7 @@ use crate::codec::Payload;
 use crate::error::Result;
 use crate::producer::Stem;
 use crate::task::{Signature, Task, TaskContext, TaskError, TaskOptions, TaskRegistration};
+use crate::worker::panic_message;
 
 /// The task that executes a workflow run: enqueued when a run starts and each
 /// time it is resumed. Every worker with the linked registry runs it.
@@ -109,7 +110,7 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
         (Some(Halt::Cancelled(why)), _) => Finish::Cancelled(why),
         (None, Some(Ok(Ok(value)))) => Finish::Completed(value),
         (None, Some(Ok(Err(error)))) => Finish::Failed(error.message().to_owned()),
-        (None, Some(Err(panic))) => Finish::Failed(format!("the workflow fn panicked: {}", panic_text(&*panic))),
+        (None, Some(Err(panic))) => Finish::Failed(format!("the workflow fn panicked: {}", panic_message(&*panic))),
         (None, None) => return Ok(()),
     };
     finish(stem, &state, Some(&owner), finish_with).await
@@ -171,12 +172,4 @@ pub(crate) async fn record_outcome(stem: &Stem, state: &RunState) -> Result<()> 
 
 fn json_payload(value: &Value) -> Payload {
     Payload::new("json", serde_json::to_vec(value).unwrap_or_default())
-}
-
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "a non-string panic".to_owned())
 }

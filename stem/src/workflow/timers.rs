@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::clock::before;
 use super::runner::continue_runs;
 use crate::producer::Stem;
 
@@ -47,7 +48,7 @@ pub(crate) async fn keep(stem: Stem, every: Duration, lost_after: Duration, rete
                 }
             }
         }
-        let idle_since = now - chrono::Duration::from_std(lost_after).unwrap_or(chrono::Duration::MAX);
+        let idle_since = before(now, lost_after);
         let sweep = swept.elapsed() >= SWEEP_EVERY;
         if sweep {
             swept = tokio::time::Instant::now();
@@ -63,7 +64,7 @@ pub(crate) async fn keep(stem: Stem, every: Duration, lost_after: Duration, rete
             Err(error) => tracing::warn!(%error, "looking for lost workflow runs failed"),
         }
         if sweep {
-            let ended_before = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+            let ended_before = before(now, retention);
             match stem.workflows().prune_runs(ended_before, 1000).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(runs = n, "deleted workflow runs past their retention"),
