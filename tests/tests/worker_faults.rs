@@ -119,3 +119,27 @@ async fn undecodable_arguments_go_to_the_dead_letter_queue_saying_so() -> TestRe
     worker.stop(ShutdownMode::Warm).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn finished_counts_every_settled_delivery_successes_and_failures_alike() -> TestResult {
+    let (stem, worker) = spawn_worker(|b| b.task::<Explodes>().task::<Healthy>());
+    assert_eq!(worker.finished(), 0);
+    let healthy = stem.enqueue_many((0..5).map(Healthy::call)).await?;
+    let exploded = Explodes::enqueue(&stem, ()).await?;
+    for (i, handle) in healthy.into_iter().enumerate() {
+        assert_eq!(handle.wait_timeout(WAIT).await?, i as u32 + 1);
+    }
+    failure_of(&exploded).await;
+    // The outcome is recorded before the message is acked, so the count may
+    // trail the results by one write.
+    stem_tests::within("six finished deliveries", async {
+        while worker.finished() < 6 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(worker.finished(), 6, "each delivery counted once");
+    assert_eq!(stem.broker().inflight_count(stem::envelope::DEFAULT_QUEUE).await?, 0);
+    worker.stop(ShutdownMode::Warm).await?;
+    Ok(())
+}

@@ -64,6 +64,7 @@ pub struct WorkerHandle {
     id: String,
     level: watch::Sender<Level>,
     join: JoinHandle<Result<()>>,
+    finished: Arc<AtomicU64>,
 }
 
 /// What a worker shares with its parts.
@@ -120,7 +121,7 @@ impl Worker {
     pub async fn run(self) -> Result<()> {
         let (tx, rx) = watch::channel(None);
         let signals = self.config.signals.then(|| tokio::spawn(shutdown::listen_for_signals(tx.clone())));
-        let result = self.run_until(rx).await;
+        let result = self.run_until(rx, Arc::default()).await;
         if let Some(signals) = signals {
             signals.abort();
         }
@@ -132,13 +133,14 @@ impl Worker {
     pub fn spawn(self) -> WorkerHandle {
         let (tx, rx) = watch::channel(None);
         let id = self.config.id.clone();
-        let join = tokio::spawn(self.run_until(rx));
-        WorkerHandle { id, level: tx, join }
+        let finished = Arc::new(AtomicU64::new(0));
+        let join = tokio::spawn(self.run_until(rx, Arc::clone(&finished)));
+        WorkerHandle { id, level: tx, join, finished }
     }
 
-    async fn run_until(self, mut level: watch::Receiver<Level>) -> Result<()> {
+    async fn run_until(self, mut level: watch::Receiver<Level>, finished: Arc<AtomicU64>) -> Result<()> {
         let (ops, ops_rx) = mpsc::unbounded_channel();
-        let writer = settle::start_writer(self.stem.clone(), ops_rx);
+        let writer = settle::start_writer(self.stem.clone(), ops_rx, finished);
         let shared = Arc::new(Shared {
             slots: Arc::new(Semaphore::new(self.config.concurrency)),
             stem: self.stem,
@@ -303,6 +305,16 @@ impl WorkerHandle {
     /// The worker's id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// How many deliveries this worker has finished so far: each one's outcome
+    /// (a success, a failure, a retry or a dead letter) recorded in the result
+    /// backend, then the delivery settled with the broker (acked, given back or
+    /// moved to the dead letter queue). A delivery whose settling failed, or
+    /// whose outcome was refused because a newer delivery of its task exists, is
+    /// not counted: it comes back.
+    pub fn finished(&self) -> u64 {
+        self.finished.load(Ordering::Relaxed)
     }
 
     /// Asks the worker to stop; a stronger mode escalates an earlier request.

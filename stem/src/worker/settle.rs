@@ -2,6 +2,7 @@
 //! records statuses and then acks, in batches.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -100,18 +101,21 @@ pub(super) enum Writer {
 /// recording outcomes runs beside running tasks instead of taking turns with the
 /// consume loop on one runtime thread (the runtime runs a task woken by another
 /// on the waker's thread). On a current-thread runtime it is a task.
-pub(super) fn start_writer(stem: Stem, ops: mpsc::UnboundedReceiver<Op>) -> Writer {
+///
+/// `finished` counts the deliveries settled with the broker after their outcome
+/// was recorded (see [`WorkerHandle::finished`](super::WorkerHandle::finished)).
+pub(super) fn start_writer(stem: Stem, ops: mpsc::UnboundedReceiver<Op>, finished: Arc<AtomicU64>) -> Writer {
     let handle = tokio::runtime::Handle::current();
     if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-        return Writer::Task(tokio::spawn(writer(stem, ops)));
+        return Writer::Task(tokio::spawn(writer(stem, ops, finished)));
     }
-    let (done, finished) = oneshot::channel();
+    let (done, stopped) = oneshot::channel();
     let spawned = std::thread::Builder::new().name("stem-writer".to_owned()).spawn(move || {
-        handle.block_on(writer(stem, ops));
+        handle.block_on(writer(stem, ops, finished));
         let _ = done.send(());
     });
     match spawned {
-        Ok(_) => Writer::Thread(finished),
+        Ok(_) => Writer::Thread(stopped),
         Err(error) => panic!("the worker could not start its writer thread: {error}"),
     }
 }
@@ -131,14 +135,15 @@ impl Writer {
 }
 
 /// Records statuses and settles deliveries until [`Op::Close`].
-async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>) {
+async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>, finished: Arc<AtomicU64>) {
     let mut batch = Vec::with_capacity(512);
     loop {
         if ops.recv_many(&mut batch, 512).await == 0 {
             return;
         }
         let closing = batch.iter().any(|op| matches!(op, Op::Close));
-        flush(&stem, std::mem::take(&mut batch)).await;
+        let settled = flush(&stem, std::mem::take(&mut batch)).await;
+        finished.fetch_add(settled, Ordering::Relaxed);
         if closing {
             return;
         }
@@ -168,7 +173,9 @@ fn elide_superseded(ops: &mut Vec<Op>) {
     ops.retain(|_| keep.next().unwrap_or(true));
 }
 
-async fn flush(stem: &Stem, mut ops: Vec<Op>) {
+/// Records the statuses of `ops`, then settles their deliveries; returns how
+/// many deliveries were settled.
+async fn flush(stem: &Stem, mut ops: Vec<Op>) -> u64 {
     elide_superseded(&mut ops);
     let mut statuses = Vec::with_capacity(ops.len());
     let mut tails = Vec::with_capacity(ops.len());
@@ -195,7 +202,7 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) {
     }
     let called: Vec<TaskStatus> =
         statuses.iter().filter(|s| s.state.is_terminal() && crate::workflow::is_call(s.id)).cloned().collect();
-    let Some(accepted) = write_statuses(stem, statuses).await else { return };
+    let Some(accepted) = write_statuses(stem, statuses).await else { return 0 };
     if !called.is_empty() {
         // Tasks called by workflow runs ended: resume the runs, off the writer.
         let stem = stem.clone();
@@ -206,6 +213,7 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) {
         });
     }
     let mut acks = Vec::new();
+    let mut settled_count = 0;
     for (tail, accepted) in tails.into_iter().zip(accepted) {
         let (receipt, finish, name) = match tail {
             Tail::Written(done) => {
@@ -231,19 +239,25 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) {
                 stem.broker().dead_letter(&receipt, &reason).await
             }
         };
-        if let Err(error) = settled {
-            tracing::warn!(task = %receipt.id, %error, "settling a delivery failed; it will be delivered again");
+        match settled {
+            Ok(()) => settled_count += 1,
+            Err(error) => {
+                tracing::warn!(task = %receipt.id, %error, "settling a delivery failed; it will be delivered again");
+            }
         }
     }
     if !acks.is_empty() {
         match stem.broker().ack_batch(&acks).await {
-            Ok(n) if n < acks.len() => {
-                tracing::warn!(lost = acks.len() - n, "some acks found their lease lost; those tasks run again");
+            Ok(n) => {
+                if n < acks.len() {
+                    tracing::warn!(lost = acks.len() - n, "some acks found their lease lost; those tasks run again");
+                }
+                settled_count += n as u64;
             }
-            Ok(_) => {}
             Err(error) => tracing::warn!(%error, "acking failed; those tasks will be delivered again"),
         }
     }
+    settled_count
 }
 
 /// What is left of an op once its status is handed to the backend.
