@@ -155,7 +155,8 @@ fn unavailable(url: &str, scheme: &Scheme) -> Error {
 }
 
 /// Postgres options from a URL: Stem's own query options (`schema`,
-/// `retention_secs`, `max_connections`) are taken out, the rest goes to sqlx.
+/// `retention_secs`, `max_connections`, `vacuum_every`) are taken out, the rest goes
+/// to sqlx.
 #[cfg(feature = "postgres")]
 fn postgres_options(url: &str) -> Result<crate::postgres::PostgresOptions> {
     use std::time::Duration;
@@ -164,7 +165,7 @@ fn postgres_options(url: &str) -> Result<crate::postgres::PostgresOptions> {
     let bad = |key: &str, value: &str, want: &str| {
         Error::Config(format!("`{url}`: `{key}={value}` is not valid; {key} takes {want}"))
     };
-    let (mut schema, mut retention, mut connections) = (None, None, None);
+    let (mut schema, mut retention, mut connections, mut vacuum) = (None, None, None, None);
     let mut passed = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -175,6 +176,7 @@ fn postgres_options(url: &str) -> Result<crate::postgres::PostgresOptions> {
                     Some(Duration::from_secs(value.parse().map_err(|_| bad(key, value, "a whole number of seconds"))?));
             }
             "max_connections" => connections = Some(value.parse().map_err(|_| bad(key, value, "a whole number"))?),
+            "vacuum_every" => vacuum = Some(value.parse().map_err(|_| bad(key, value, "a whole number (0: never)"))?),
             _ => passed.push(pair),
         }
     }
@@ -188,6 +190,9 @@ fn postgres_options(url: &str) -> Result<crate::postgres::PostgresOptions> {
     }
     if let Some(n) = connections {
         options = options.with_max_connections(n);
+    }
+    if let Some(n) = vacuum {
+        options = options.with_vacuum_every(Some(n));
     }
     Ok(options)
 }
@@ -350,7 +355,12 @@ mod tests {
         assert_eq!(options.url(), "postgres://u@h/db?sslmode=require");
         assert_eq!((options.schema(), options.max_connections()), ("jobs", 4));
         assert_eq!(options.retention(), std::time::Duration::from_secs(60));
+        assert_eq!(options.vacuum_every(), Some(crate::postgres::DEFAULT_VACUUM_EVERY));
+        assert_eq!(postgres_options("postgres://h/db?vacuum_every=0").expect("valid").vacuum_every(), None);
+        assert_eq!(postgres_options("postgres://h/db?vacuum_every=500").expect("valid").vacuum_every(), Some(500));
         let message = config_error(postgres_options("postgres://h?max_connections=many"));
         assert!(message.contains("max_connections takes a whole number"), "{message}");
+        let message = config_error(postgres_options("postgres://h?vacuum_every=often"));
+        assert!(message.contains("vacuum_every takes a whole number"), "{message}");
     }
 }

@@ -15,6 +15,7 @@ use stem::backend::{GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
 use stem::{Result, TaskId};
 use uuid::Uuid;
 
+use super::vacuum::{self, Table};
 use super::{Shared, failed, from_json, millis, to_json};
 
 /// Expired rows are pruned at most this often per store.
@@ -71,6 +72,7 @@ impl PostgresBackend {
             .fetch_all(&self.shared.pool)
             .await
             .map_err(|e| failed("writing task statuses", e))?;
+        vacuum::retired(&self.shared, Table::Tasks, written.len() as u64);
         Ok(written.into_iter().collect())
     }
 }

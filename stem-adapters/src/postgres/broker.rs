@@ -16,6 +16,7 @@ use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
 use uuid::Uuid;
 
+use super::vacuum::{self, Table};
 use super::{Shared, failed, from_json, millis, to_json};
 
 /// How long an idle receiver waits at most before it looks again, even without
@@ -275,6 +276,7 @@ impl Broker for PostgresBroker {
             .fetch_all(self.relaxed())
             .await
             .map_err(|e| failed("acking deliveries", e))?;
+        vacuum::retired(&self.shared, Table::Messages, acked.len() as u64);
         Ok(acked.len())
     }
 

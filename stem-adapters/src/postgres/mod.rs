@@ -15,6 +15,19 @@
 //! upgraded on connect by the migrations in `sql/`, under an advisory lock.
 //! Times are the database's (`now()`), so every process agrees on expiries;
 //! the workflow store is the exception: its caller passes every time in.
+//!
+//! # Vacuuming
+//!
+//! A queue table turns over every row it holds, so the store vacuums
+//! `messages` after every 20,000 acks and `tasks` after every 100,000 status
+//! writes, in the background and without waiting on another process's vacuum
+//! (`VACUUM (SKIP_LOCKED)`), rather than rely on autovacuum alone, which looks
+//! once a minute at best and is off on some servers. On this project's CI
+//! machine (autovacuum off), a million tasks left `messages` at 747 MB with no
+//! live row and the drain fell from 29,700/s to 20,500/s; with the store's own
+//! vacuums the table stayed at 15 MB and the drain at 28,000 - 32,700/s.
+//! [`PostgresOptions::with_vacuum_every`] (`vacuum_every=N` in the URL, `0`
+//! for never) sets how often.
 
 mod backend;
 mod broker;
@@ -24,6 +37,7 @@ mod migrate;
 mod options;
 mod reads;
 mod transaction;
+mod vacuum;
 mod workflow;
 
 use std::str::FromStr;
@@ -38,7 +52,7 @@ use stem::Error;
 pub use self::backend::PostgresBackend;
 pub use self::broker::PostgresBroker;
 pub use self::lock::PostgresLockStore;
-pub use self::options::{DEFAULT_SCHEMA, PostgresOptions};
+pub use self::options::{DEFAULT_SCHEMA, DEFAULT_VACUUM_EVERY, PostgresOptions};
 pub use self::transaction::EnqueueInTransaction;
 pub use self::workflow::PostgresWorkflowStore;
 use crate::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR};
@@ -74,6 +88,8 @@ pub(crate) struct Shared {
     reads: std::sync::OnceLock<reads::Reads>,
     /// When expired rows were last pruned (ms since the epoch).
     pruned_at: AtomicI64,
+    /// Rows retired since each table's last vacuum (see [`vacuum`]).
+    churn: vacuum::Churn,
 }
 
 impl PostgresStore {
@@ -125,6 +141,7 @@ impl PostgresStore {
             done: tokio::sync::OnceCell::new(),
             reads: std::sync::OnceLock::new(),
             pruned_at: AtomicI64::new(0),
+            churn: vacuum::Churn::default(),
         };
         Ok(Self { shared: Arc::new(shared) })
     }

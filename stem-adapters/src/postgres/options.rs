@@ -9,6 +9,10 @@ use crate::tls::TlsOptions;
 /// The schema when none is given.
 pub const DEFAULT_SCHEMA: &str = "stem";
 
+/// Acked messages between two vacuums of the `messages` table, by default (see
+/// [`PostgresOptions::with_vacuum_every`]).
+pub const DEFAULT_VACUUM_EVERY: u64 = 20_000;
+
 /// Options of a [`PostgresStore`](super::PostgresStore).
 ///
 /// ```
@@ -24,6 +28,7 @@ pub struct PostgresOptions {
     retention: std::time::Duration,
     max_connections: u32,
     tls: TlsOptions,
+    vacuum_every: Option<u64>,
 }
 
 impl PostgresOptions {
@@ -36,6 +41,7 @@ impl PostgresOptions {
             retention: DEFAULT_RESULT_RETENTION,
             max_connections: 10,
             tls: TlsOptions::default(),
+            vacuum_every: Some(DEFAULT_VACUUM_EVERY),
         }
     }
 
@@ -66,6 +72,21 @@ impl PostgresOptions {
     pub fn with_tls(mut self, tls: TlsOptions) -> Self {
         self.tls = tls;
         self
+    }
+
+    /// How often the store vacuums its busiest tables itself (see the
+    /// [module docs](super#vacuuming)): `messages` after every `n` acked
+    /// messages, `tasks` after every `5 * n` status writes. Default
+    /// [`DEFAULT_VACUUM_EVERY`]; `None` (or `0`) leaves vacuuming to the
+    /// server's autovacuum.
+    pub fn with_vacuum_every(mut self, n: Option<u64>) -> Self {
+        self.vacuum_every = n.filter(|n| *n > 0);
+        self
+    }
+
+    /// Acked messages between two vacuums of `messages`; `None`: the store does not vacuum.
+    pub fn vacuum_every(&self) -> Option<u64> {
+        self.vacuum_every
     }
 
     /// The TLS settings.
