@@ -8,11 +8,17 @@ local leases = P .. 'leases'
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local entries, ids, msgs, seen = {}, {}, {}, {}
+-- Every lease's end in one call (ZMSCORE, Redis 6.2), not one ZSCORE each.
+local asked = {}
+for i = 2, #ARGV, 4 do
+  asked[#asked + 1] = ARGV[i]
+end
+local ends = redis.call('ZMSCORE', leases, unpack(asked))
 for i = 2, #ARGV, 4 do
   local id, token, band, entry = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   local msg = P .. 'msg:' .. id
   local deliveries = tonumber(redis.call('HGET', msg, 'deliveries'))
-  local lease_end = tonumber(redis.call('ZSCORE', leases, id))
+  local lease_end = tonumber(ends[(i + 2) / 4])
   if not seen[id] and deliveries == token and lease_end and lease_end > now then
     seen[id] = true
     local stream = P .. 's' .. band

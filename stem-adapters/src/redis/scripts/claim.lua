@@ -35,11 +35,23 @@ local until_ms = now + lease
 -- Entries read or taken over, usable or not: a call that read some, even if
 -- none was usable, tells the client to call again rather than block.
 local touched = 0
+-- Leases not written yet, as ZADD's score-member pairs: one ZADD per read
+-- rather than one per delivery. A read's leases are written before the next
+-- read, so that a read that fails leaves no earlier entry in the group without
+-- a lease (it would be stranded); and at most 500 at a time (unpack takes a
+-- few thousand values at most).
+local leased = {}
+local function write_leases()
+  if #leased > 0 then
+    redis.call('ZADD', leases, unpack(leased))
+    leased = {}
+  end
+end
 local function take(id, msg, band, entry, env)
   local deliveries = redis.call('HINCRBY', msg, 'deliveries', 1)
-  -- The lease goes with the delivery count, so that no entry is ever read
-  -- into the group without one (a later error would leave it stranded).
-  redis.call('ZADD', leases, until_ms, id)
+  leased[#leased + 1] = until_ms
+  leased[#leased + 1] = id
+  if #leased >= 1000 then write_leases() end
   out[#out + 1] = {id, band, entry, deliveries, env, until_ms}
 end
 
@@ -55,6 +67,7 @@ if max > 0 then
       redis.call('ZREM', leases, id)
     end
   end
+  write_leases()
 end
 
 for band = 9, 0, -1 do
@@ -81,6 +94,7 @@ for band = 9, 0, -1 do
           redis.call('XDEL', stream, entry)
         end
       end
+      write_leases()
     end
   end
 end
