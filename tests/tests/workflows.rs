@@ -78,12 +78,28 @@ fn worker(stem: &Stem) -> WorkerHandle {
         .spawn()
 }
 
-/// Waits until the run is in `status` (it gets there through a worker).
+/// Waits until the run is in `status` (it gets there through a worker); a
+/// timeout names the status last seen.
 async fn until_status<T>(run: &WorkflowHandle<T>, status: RunStatus) {
-    until(&format!("run {} to be {status}", run.id()), || async {
-        run.status().await.expect("status").is_some_and(|s| s.status == status)
+    let seen = std::sync::Mutex::new(None);
+    let waited = tokio::time::timeout(WAIT, async {
+        loop {
+            let now = run.status().await.expect("status").map(|s| s.status);
+            if now == Some(status) {
+                return;
+            }
+            *seen.lock().expect("not poisoned") = now;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     })
     .await;
+    if waited.is_err() {
+        panic!(
+            "timed out waiting for run {} to be {status}; last seen: {:?}",
+            run.id(),
+            seen.lock().expect("not poisoned")
+        );
+    }
 }
 
 /// Waits until `check` is true, looking every 5 ms, for at most [`WAIT`].
