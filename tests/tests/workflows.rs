@@ -12,7 +12,7 @@ use stem::workflow::{FakeClock, RunStatus, WorkflowHandle};
 use stem::{Error, WorkerHandle};
 use stem_adapters::postgres::{PostgresOptions, PostgresStore};
 use stem_adapters::redis::{RedisOptions, RedisStore};
-use stem_tests::{TempDir, TestResult, WAIT, postgres_url, redis_url, until_ok, within};
+use stem_tests::{TempDir, TestResult, WAIT, postgres_url, redis_url, until_ok};
 
 /// One store a test runs on, and what it leaves behind.
 struct Env {
@@ -81,39 +81,37 @@ fn worker(stem: &Stem) -> WorkerHandle {
 /// Waits until the run is in `status` (it gets there through a worker); a
 /// timeout names the status last seen.
 async fn until_status<T>(run: &WorkflowHandle<T>, status: RunStatus) {
-    let seen = std::sync::Mutex::new(None);
-    let waited = tokio::time::timeout(WAIT, async {
-        loop {
-            let now = run.status().await.expect("status").map(|s| s.status);
-            if now == Some(status) {
-                return;
-            }
-            *seen.lock().expect("not poisoned") = now;
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+    let seen = std::cell::Cell::new(None);
+    let reached = poll_until(|| async {
+        seen.set(run.status().await.expect("status").map(|s| s.status));
+        seen.get() == Some(status)
     })
     .await;
-    if waited.is_err() {
-        panic!(
-            "timed out waiting for run {} to be {status}; last seen: {:?}",
-            run.id(),
-            seen.lock().expect("not poisoned")
-        );
-    }
+    assert!(reached, "timed out waiting for run {} to be {status}; last seen: {:?}", run.id(), seen.get());
 }
 
 /// Waits until `check` is true, looking every 5 ms, for at most [`WAIT`].
-async fn until<F, Fut>(what: &str, mut check: F)
+async fn until<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    within(what, async {
+    assert!(poll_until(check).await, "timed out waiting for {what}");
+}
+
+/// Calls `check` every 5 ms until it is true (then true) or [`WAIT`] has passed (false).
+async fn poll_until<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    tokio::time::timeout(WAIT, async {
         while !check().await {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
-    .await;
+    .await
+    .is_ok()
 }
 
 // ---- sleep and resume ------------------------------------------------------

@@ -102,7 +102,7 @@ pub(crate) fn retired(shared: &Arc<Shared>, table: Table, rows: u64) {
 }
 
 /// Vacuums one table now.
-pub(crate) async fn vacuum(shared: &Shared, table: Table) -> Result<(), sqlx::Error> {
+async fn vacuum(shared: &Shared, table: Table) -> Result<(), sqlx::Error> {
     let sql = format!("VACUUM (SKIP_LOCKED) {}.{}", shared.schema, table.name());
     sqlx::raw_sql(AssertSqlSafe(sql)).execute(&shared.pool).await.map(drop)
 }
