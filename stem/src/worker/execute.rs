@@ -74,12 +74,25 @@ pub(super) struct Permits {
     slot: Option<OwnedSemaphorePermit>,
     /// How many of the batch's deliveries left the consume loop (did not end inline).
     left: usize,
+    /// The outcomes of the batch's inline runs, sent to the writer together.
+    outcomes: Vec<Op>,
 }
 
 impl Permits {
     /// The batch's prefetch permits.
     pub(super) fn new(prefetch: OwnedSemaphorePermit) -> Self {
-        Self { prefetch, slot: None, left: 0 }
+        Self { prefetch, slot: None, left: 0, outcomes: Vec::new() }
+    }
+
+    /// Sends the outcomes of the batch's inline runs to the writer in one
+    /// message (one channel push and at most one wake-up of the writer for the
+    /// whole batch, not one per task), with `backlog`, the batch's share of
+    /// the writer's backlog, which the writer gives back once it has written
+    /// them.
+    pub(super) fn send_outcomes(&mut self, shared: &Shared, backlog: OwnedSemaphorePermit) {
+        if !self.outcomes.is_empty() {
+            let _ = shared.ops.send(Op::Many(std::mem::take(&mut self.outcomes), backlog));
+        }
     }
 
     /// Whether every delivery of the batch so far ended inline, in the loop.
@@ -211,7 +224,8 @@ impl Run {
         }
         match polled {
             Poll::Ready(result) => {
-                self.finish(shared, caught(result), None);
+                let outcome = self.outcome(shared, caught(result));
+                permits.outcomes.push(outcome);
             }
             Poll::Pending => {
                 let held = self.hold(shared, &started.lease, &started.ctx.cancel_token());
@@ -270,6 +284,12 @@ impl Run {
 
     /// Records the outcome.
     fn finish(self, shared: &Shared, outcome: Outcome, _held: Option<Registered>) {
+        let op = self.outcome(shared, outcome);
+        let _ = shared.ops.send(op);
+    }
+
+    /// What the writer does with the outcome.
+    fn outcome(self, shared: &Shared, outcome: Outcome) -> Op {
         shared.processed.fetch_add(1, Ordering::Relaxed);
         let (envelope, receipt) = (&self.envelope, &self.receipt);
         let policy = &self.registration.options().retry;
@@ -292,7 +312,7 @@ impl Run {
             }
             Outcome::Aborted => settle::requeue_op(envelope, receipt, &shared.config.id),
         };
-        let _ = shared.ops.send(op);
+        op
     }
 
     fn send_started(&self, shared: &Shared) {

@@ -78,6 +78,8 @@ struct Shared {
     slots: Arc<Semaphore>,
     stopping: CancellationToken,
     ops: mpsc::UnboundedSender<Op>,
+    /// Permits for outcomes of inline runs not yet written (see [`BACKLOG`]).
+    backlog: Arc<Semaphore>,
     processed: AtomicU64,
 }
 
@@ -150,6 +152,7 @@ impl Worker {
             held: Mutex::new(HashMap::new()),
             stopping: CancellationToken::new(),
             ops,
+            backlog: Arc::new(Semaphore::new(BACKLOG)),
             processed: AtomicU64::new(0),
         });
         tracing::info!(worker = %shared.config.id, queues = ?shared.config.queues, tasks = shared.registry.len(), "worker started");
@@ -199,6 +202,16 @@ impl Worker {
 /// inline (see `consume`).
 const INLINE_BATCH: u32 = 512;
 
+/// The most outcomes of inline runs sent to the writer and not yet written
+/// (see `consume`): a few batches, so the writer always has the next one
+/// queued, and what both threads touch stays in cache.
+const BACKLOG: usize = 4 * INLINE_BATCH as usize;
+
+/// The backlog permits one batch of `max` deliveries takes.
+fn backlog_share(max: usize) -> u32 {
+    u32::try_from(max.min(BACKLOG)).unwrap_or(INLINE_BATCH)
+}
+
 /// Leases deliveries while there is room and no shutdown, and starts each one.
 ///
 /// A receive asks for as many deliveries as there are free prefetch permits,
@@ -225,6 +238,13 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
             permits.merge(more);
         }
         let max = if inline_streak { permits.num_permits().max(INLINE_BATCH as usize) } else { permits.num_permits() };
+        // Inline runs give their prefetch permits back at once, before the
+        // writer has recorded them: the writer's backlog bounds them instead,
+        // so that the loop never runs far ahead of the writer.
+        let backlog = tokio::select! {
+            () = reached(level, ShutdownMode::Warm) => return,
+            permit = Arc::clone(&shared.backlog).acquire_many_owned(backlog_share(max)) => match permit { Ok(p) => p, Err(_) => return },
+        };
         let request = ReceiveRequest {
             queues: shared.config.queues.clone(),
             max,
@@ -244,6 +264,7 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
                 for delivery in deliveries {
                     execute::start(shared, tracker, delivery, &mut permits);
                 }
+                permits.send_outcomes(shared, backlog);
                 inline_streak = full && permits.all_inline();
             }
             Err(error) => {

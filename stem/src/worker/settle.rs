@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use crate::backend::{ErrorInfo, TaskState, TaskStatus};
 use crate::broker::{Nack, Receipt};
@@ -26,6 +26,9 @@ pub(crate) enum Op {
     /// `Finish`, its status built by the writer rather than by the consume loop,
     /// which is the busier of the two.
     Succeeded(Arc<Envelope>, Receipt, Payload),
+    /// Several ops at once (the outcomes of one batch's inline runs), with
+    /// the batch's share of the writer's backlog, given back once written.
+    Many(Vec<Op>, OwnedSemaphorePermit),
     /// Everything is sent; flush and stop.
     Close,
 }
@@ -136,18 +139,60 @@ impl Writer {
 
 /// Records statuses and settles deliveries until [`Op::Close`].
 async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>, finished: Arc<AtomicU64>) {
-    let mut batch = Vec::with_capacity(512);
+    let mut batch = Vec::with_capacity(FLUSH_MAX);
     loop {
-        if ops.recv_many(&mut batch, 512).await == 0 {
+        if ops.recv_many(&mut batch, FLUSH_MAX).await == 0 {
             return;
         }
+        let mut backlog = Vec::new();
+        if batch.iter().any(|op| matches!(op, Op::Many(..))) {
+            batch = flatten(batch, &mut backlog);
+        }
         let closing = batch.iter().any(|op| matches!(op, Op::Close));
-        let settled = flush(&stem, std::mem::take(&mut batch)).await;
-        finished.fetch_add(settled, Ordering::Relaxed);
+        if batch.len() <= FLUSH_MAX {
+            let settled = flush(&stem, std::mem::take(&mut batch)).await;
+            finished.fetch_add(settled, Ordering::Relaxed);
+        } else {
+            let mut ops = std::mem::take(&mut batch).into_iter();
+            loop {
+                let chunk: Vec<Op> = ops.by_ref().take(FLUSH_MAX).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                finished.fetch_add(flush(&stem, chunk).await, Ordering::Relaxed);
+            }
+        }
+        drop(backlog);
         if closing {
             return;
         }
     }
+}
+
+/// The most ops one flush writes (one status batch, one ack batch).
+const FLUSH_MAX: usize = 512;
+
+/// The ops of `batch` with those inside [`Op::Many`] in their place; their
+/// backlog permits go to `backlog`.
+fn flatten(mut batch: Vec<Op>, backlog: &mut Vec<OwnedSemaphorePermit>) -> Vec<Op> {
+    if let [Op::Many(..)] = batch.as_slice()
+        && let Some(Op::Many(ops, permit)) = batch.pop()
+    {
+        // The usual case: one batch's outcomes, taken as they are.
+        backlog.push(permit);
+        return ops;
+    }
+    let mut out = Vec::with_capacity(batch.len());
+    for op in batch {
+        match op {
+            Op::Many(ops, permit) => {
+                out.extend(ops);
+                backlog.push(permit);
+            }
+            op => out.push(op),
+        }
+    }
+    out
 }
 
 /// Drops each fire-and-forget status that a later op of the same batch
@@ -164,7 +209,7 @@ fn elide_superseded(ops: &mut Vec<Op>) {
             Op::Status(status, done) => (status.id, status.fence, done.is_none()),
             Op::Finish(status, ..) => (status.id, status.fence, false),
             Op::Succeeded(envelope, receipt, _) => (envelope.id, receipt.token, false),
-            Op::Close => continue,
+            Op::Many(..) | Op::Close => continue,
         };
         let fresh = later.insert((id, fence));
         keep[i] = fresh || !elidable;
@@ -197,7 +242,7 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) -> u64 {
                 tails.push(Tail::Settle(receipt, finish, name));
                 statuses.push(status);
             }
-            Op::Close => {}
+            Op::Many(..) | Op::Close => {}
         }
     }
     let called: Vec<TaskStatus> =
@@ -325,6 +370,41 @@ mod tests {
     }
 
     #[test]
+    fn flattening_keeps_the_order_and_holds_the_backlog_until_dropped() {
+        let backlog = Arc::new(tokio::sync::Semaphore::new(4));
+        let take = |n| Arc::clone(&backlog).try_acquire_many_owned(n).expect("free permits");
+        let ops: Vec<Op> = (0..5)
+            .map(|_| {
+                let (env, r) = delivery(0, 3);
+                Op::Finish(status(&env, &r, TaskState::Succeeded), r, Finish::Ack)
+            })
+            .collect();
+        let ids: Vec<_> =
+            ops.iter().map(|op| if let Op::Finish(st, ..) = op { st.id } else { unreachable!() }).collect();
+        let mut ops = ops.into_iter();
+        let batch = vec![
+            Op::Many(ops.by_ref().take(2).collect(), take(2)),
+            ops.next().expect("a third op"),
+            Op::Many(ops.collect(), take(2)),
+        ];
+        assert_eq!(backlog.available_permits(), 0);
+        let mut held = Vec::new();
+        let flat = flatten(batch, &mut held);
+        let flat_ids: Vec<_> =
+            flat.iter().map(|op| if let Op::Finish(st, ..) = op { st.id } else { unreachable!() }).collect();
+        assert_eq!(flat_ids, ids, "every op, in the order sent");
+        assert_eq!(backlog.available_permits(), 0, "the backlog is held while the ops are written");
+        drop(held);
+        assert_eq!(backlog.available_permits(), 4, "and given back after");
+
+        let (env, r) = delivery(0, 3);
+        let single = vec![Op::Many(vec![Op::Finish(status(&env, &r, TaskState::Succeeded), r, Finish::Ack)], take(1))];
+        let mut held = Vec::new();
+        assert_eq!(flatten(single, &mut held).len(), 1);
+        assert_eq!(held.len(), 1);
+    }
+
+    #[test]
     fn a_started_status_overwritten_in_the_same_batch_is_not_written() {
         let (env, r) = delivery(0, 3);
         let (other, r2) = delivery(0, 3);
@@ -341,7 +421,7 @@ mod tests {
             .map(|op| match op {
                 Op::Status(st, done) => (st.id, st.state, done.is_some()),
                 Op::Finish(st, ..) => (st.id, st.state, false),
-                Op::Succeeded(..) | Op::Close => unreachable!(),
+                Op::Succeeded(..) | Op::Many(..) | Op::Close => unreachable!(),
             })
             .collect();
         assert_eq!(
