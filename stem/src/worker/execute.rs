@@ -293,7 +293,7 @@ impl Run {
         shared.processed.fetch_add(1, Ordering::Relaxed);
         let (envelope, receipt) = (&self.envelope, &self.receipt);
         let policy = &self.registration.options().retry;
-        let op = match outcome {
+        match outcome {
             Outcome::Succeeded(result) => Op::Succeeded(self.envelope, self.receipt, result),
             Outcome::Failed(error) => {
                 let info = ErrorInfo { kind: error.kind().to_owned(), message: error.message().to_owned() };
@@ -311,8 +311,7 @@ impl Run {
                 settle::failure(envelope, receipt, policy, info, RetryAction::Retry)
             }
             Outcome::Aborted => settle::requeue_op(envelope, receipt, &shared.config.id),
-        };
-        op
+        }
     }
 
     fn send_started(&self, shared: &Shared) {
