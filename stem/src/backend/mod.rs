@@ -18,6 +18,10 @@ use crate::id::TaskId;
 /// one day, as Celery's `result_expires`.
 pub const DEFAULT_RESULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// What [`ResultBackend::set_batch_owned`] returns: per status, whether it
+/// was stored; or the error and the statuses, unwritten.
+pub type OwnedWrite = std::result::Result<Vec<bool>, (crate::Error, Vec<TaskStatus>)>;
+
 /// Where task states and results live.
 ///
 /// Writes are fenced: a status whose `fence` is lower than the stored one is
@@ -32,6 +36,17 @@ pub trait ResultBackend: Send + Sync + std::fmt::Debug + 'static {
     /// Writes statuses in order, in one round trip where the store allows it.
     /// Returns, per status, whether it was stored (false: refused by its fence).
     async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>>;
+
+    /// [`set_batch`](Self::set_batch) for statuses the caller gives up: a
+    /// backend that keeps them as they are (the in-memory one) stores them
+    /// without copying. On an error they come back with it, so that the
+    /// caller can try again. By default, `set_batch`.
+    async fn set_batch_owned(&self, statuses: Vec<TaskStatus>) -> OwnedWrite {
+        match self.set_batch(&statuses).await {
+            Ok(stored) => Ok(stored),
+            Err(error) => Err((error, statuses)),
+        }
+    }
 
     /// Writes one status; false if refused by its fence.
     async fn set(&self, status: TaskStatus) -> Result<bool> {

@@ -1,5 +1,6 @@
 //! The in-memory result backend.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -100,30 +101,52 @@ impl State {
     }
 }
 
-#[async_trait]
-impl ResultBackend for MemoryBackend {
-    async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>> {
+impl MemoryBackend {
+    /// Stores each status its fence allows (a borrowed one as a copy).
+    fn store<'a>(&self, statuses: impl ExactSizeIterator<Item = Cow<'a, TaskStatus>>) -> Vec<bool> {
         let now = Instant::now();
         let mut state = self.state();
         state.sweep(now);
         let mut stored = Vec::with_capacity(statuses.len());
+        let state = &mut *state;
         for status in statuses {
             let id = status.id;
-            if state.live(id, now).is_some_and(|old| old.fence > status.fence) {
-                stored.push(false);
-                continue;
+            let expires = status.state.is_terminal().then(|| now + self.retention);
+            // One lookup: the record is overwritten in place when there is one
+            // (there usually is: the producer's queued record).
+            match state.tasks.get_mut(&id) {
+                Some(old) if old.live(now) && old.status.fence > status.fence => {
+                    stored.push(false);
+                    continue;
+                }
+                Some(old) => {
+                    old.status = status.into_owned();
+                    old.expires = expires;
+                }
+                None => {
+                    state.tasks.insert(id, Record { status: status.into_owned(), expires });
+                }
             }
-            let terminal = status.state.is_terminal();
-            state.tasks.insert(id, Record { status: status.clone(), expires: None });
-            if terminal {
-                state.expire_at(id, now + self.retention);
+            if let Some(at) = expires {
+                state.expiries.push(Reverse((at, id)));
                 if let Some(waiter) = state.waiters.remove(&id) {
                     waiter.notify_waiters();
                 }
             }
             stored.push(true);
         }
-        Ok(stored)
+        stored
+    }
+}
+
+#[async_trait]
+impl ResultBackend for MemoryBackend {
+    async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>> {
+        Ok(self.store(statuses.iter().map(Cow::Borrowed)))
+    }
+
+    async fn set_batch_owned(&self, statuses: Vec<TaskStatus>) -> crate::backend::OwnedWrite {
+        Ok(self.store(statuses.into_iter().map(Cow::Owned)))
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {

@@ -231,14 +231,25 @@ impl Broker for MemoryBroker {
 
     async fn ack_batch(&self, receipts: &[Receipt]) -> Result<usize> {
         let now = Utc::now();
-        let mut state = self.state();
-        let mut acked = 0;
-        for receipt in receipts {
-            if let Some(queue) = state.queues.get_mut(&receipt.queue) {
-                acked += usize::from(queue.take_leased(receipt, now).is_some());
+        // The acked messages are dropped after the lock is released, so that
+        // a receiver waits for the lookups only, not for freeing envelopes.
+        let mut acked = Vec::with_capacity(receipts.len());
+        {
+            let mut state = self.state();
+            // Receipts of one queue usually come together: one lookup per run.
+            let mut queue: Option<(&str, &mut Queue)> = None;
+            for receipt in receipts {
+                if queue.as_ref().is_none_or(|(name, _)| *name != receipt.queue) {
+                    queue = state.queues.get_mut(&receipt.queue).map(|q| (receipt.queue.as_str(), q));
+                }
+                if let Some((_, q)) = queue.as_mut()
+                    && let Some(leased) = q.take_leased(receipt, now)
+                {
+                    acked.push(leased);
+                }
             }
         }
-        Ok(acked)
+        Ok(acked.len())
     }
 
     async fn nack(&self, receipt: &Receipt, nack: Nack) -> Result<()> {

@@ -181,7 +181,7 @@ impl TaskContext {
         status.progress = Some(progress);
         let (done, written) = oneshot::channel();
         self.inner.reported.store(true, Ordering::Release);
-        self.inner.writer.send(Op::Status(status, Some(done))).map_err(|_| crate::Error::Closed("worker"))?;
+        self.inner.writer.send(Op::Status(Box::new(status), Some(done))).map_err(|_| crate::Error::Closed("worker"))?;
         written.await.map_err(|_| crate::Error::Closed("worker"))
     }
 

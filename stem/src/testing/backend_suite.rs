@@ -39,6 +39,7 @@ const CASES: &[Case<Store>] = cases!(Store:
     meta_survives_status_and_group_storage,
     group_results_decode_to_typed_values,
     lower_fence_is_refused,
+    owned_batches_are_fenced_and_woken_like_borrowed_ones,
     wait_on_an_unknown_task_times_out,
     unknown_task_reads_as_none,
     a_large_batch_of_final_states_wakes_its_waiters,
@@ -255,6 +256,28 @@ async fn lower_fence_is_refused(backend: Store) {
     let stored = backend.set_batch(&[stale, same.clone(), other]).await.expect("set batch");
     assert_eq!(stored, vec![false, true, true], "per status: refused, equal fence accepted, new id accepted");
     assert_eq!(backend.get(newer.id).await.expect("get"), Some(same));
+}
+
+async fn owned_batches_are_fenced_and_woken_like_borrowed_ones(backend: Store) {
+    let mut newer = status(TaskState::Started);
+    newer.fence = 2;
+    assert!(backend.set(newer.clone()).await.expect("set"));
+    let mut stale = newer.clone();
+    stale.fence = 1;
+    stale.state = TaskState::Succeeded;
+    let mut done = status(TaskState::Succeeded);
+    done.fence = 1;
+    done.result = Some(json(&7));
+    let waiting = {
+        let (backend, id) = (Arc::clone(&backend), done.id);
+        tokio::spawn(async move { backend.wait(id, PATIENT).await })
+    };
+    tokio::task::yield_now().await;
+    let stored = backend.set_batch_owned(vec![stale, done.clone()]).await.map_err(|(e, _)| e).expect("set owned");
+    assert_eq!(stored, vec![false, true], "per status: refused by its fence, stored");
+    assert_eq!(backend.get(newer.id).await.expect("get"), Some(newer), "the refused status changed nothing");
+    let woke = waiting.await.expect("join").expect("wait").expect("known");
+    assert_eq!(woke, done, "the waiter woke with the stored status");
 }
 
 async fn wait_on_an_unknown_task_times_out(backend: Store) {

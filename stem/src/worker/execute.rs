@@ -79,9 +79,9 @@ pub(super) struct Permits {
 }
 
 impl Permits {
-    /// The batch's prefetch permits.
-    pub(super) fn new(prefetch: OwnedSemaphorePermit) -> Self {
-        Self { prefetch, slot: None, left: 0, outcomes: Vec::new() }
+    /// The prefetch permits of a batch of `size` deliveries.
+    pub(super) fn new(prefetch: OwnedSemaphorePermit, size: usize) -> Self {
+        Self { prefetch, slot: None, left: 0, outcomes: Vec::with_capacity(size) }
     }
 
     /// Sends the outcomes of the batch's inline runs to the writer in one
@@ -131,7 +131,7 @@ fn admit(shared: &Shared, envelope: &Envelope, receipt: &Receipt) -> Option<Task
         let mut st = settle::status(envelope, receipt, TaskState::Expired);
         let message = format!("expired at {expires}, received at {now}; not run");
         st.error = Some(ErrorInfo { kind: "expired".to_owned(), message });
-        let _ = shared.ops.send(Op::Finish(st, receipt.clone(), Finish::Ack));
+        let _ = shared.ops.send(Op::Finish(Box::new(st), receipt.clone(), Finish::Ack));
         return None;
     }
     let registration = shared.registry.get(&envelope.task).copied();
@@ -317,7 +317,7 @@ impl Run {
     fn send_started(&self, shared: &Shared) {
         let mut started = settle::status(&self.envelope, &self.receipt, TaskState::Started);
         started.meta.insert("worker".to_owned(), shared.config.id.as_str().into());
-        let _ = shared.ops.send(Op::Status(started, None));
+        let _ = shared.ops.send(Op::Status(Box::new(started), None));
     }
 
     /// Registers a delivery with the worker (for the lease keeper and shutdowns).
@@ -407,5 +407,5 @@ pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
 fn dead_letter(shared: &Shared, envelope: &Envelope, receipt: Receipt, kind: &str, reason: String) {
     let mut st = settle::status(envelope, &receipt, TaskState::Failed);
     st.error = Some(ErrorInfo { kind: kind.to_owned(), message: reason.clone() });
-    let _ = shared.ops.send(Op::Finish(st, receipt, Finish::DeadLetter(reason)));
+    let _ = shared.ops.send(Op::Finish(Box::new(st), receipt, Finish::DeadLetter(reason)));
 }

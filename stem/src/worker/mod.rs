@@ -260,7 +260,7 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
             Ok(deliveries) => {
                 failures = 0;
                 let full = deliveries.len() >= max;
-                let mut permits = execute::Permits::new(permits);
+                let mut permits = execute::Permits::new(permits, deliveries.len());
                 for delivery in deliveries {
                     execute::start(shared, tracker, delivery, &mut permits);
                 }

@@ -18,10 +18,12 @@ use crate::task::{RetryAction, RetryPolicy};
 #[derive(Debug)]
 pub(crate) enum Op {
     /// Record a status (started, progress); tell the sender, if any, once written.
-    Status(TaskStatus, Option<oneshot::Sender<()>>),
+    /// (Statuses are boxed here and in `Finish`, so that the common op,
+    /// `Succeeded`, is small to move.)
+    Status(Box<TaskStatus>, Option<oneshot::Sender<()>>),
     /// Record a delivery's outcome, then settle it with the broker if the
     /// status was accepted (its fence still current).
-    Finish(TaskStatus, Receipt, Finish),
+    Finish(Box<TaskStatus>, Receipt, Finish),
     /// A run that succeeded with this result: recorded and acked like a
     /// `Finish`, its status built by the writer rather than by the consume loop,
     /// which is the busier of the two.
@@ -46,17 +48,36 @@ pub(crate) enum Finish {
 
 /// The status a worker writes for `envelope` with this delivery's fence.
 pub(super) fn status(envelope: &Envelope, receipt: &Receipt, state: TaskState) -> TaskStatus {
-    let mut status = TaskStatus::new(envelope.id, envelope.task.clone(), envelope.queue.clone(), state);
-    status.attempt = envelope.attempt;
-    status.fence = receipt.token;
-    status
+    status_at(envelope, receipt, state, chrono::Utc::now())
+}
+
+/// [`status`] written at `at` (a batch's statuses share one reading of the clock).
+fn status_at(
+    envelope: &Envelope,
+    receipt: &Receipt,
+    state: TaskState,
+    at: chrono::DateTime<chrono::Utc>,
+) -> TaskStatus {
+    TaskStatus {
+        id: envelope.id,
+        task: envelope.task.clone(),
+        queue: envelope.queue.clone(),
+        state,
+        attempt: envelope.attempt,
+        fence: receipt.token,
+        result: None,
+        error: None,
+        progress: None,
+        meta: std::collections::BTreeMap::new(),
+        updated_at: at,
+    }
 }
 
 /// The op that puts a delivery back unchanged and marks its task queued again.
 pub(super) fn requeue_op(envelope: &Envelope, receipt: &Receipt, worker: &str) -> Op {
     let mut status = status(envelope, receipt, TaskState::Queued);
     status.meta.insert("requeued_by".to_owned(), worker.into());
-    Op::Finish(status, receipt.clone(), Finish::Nack(Nack::Requeue))
+    Op::Finish(Box::new(status), receipt.clone(), Finish::Nack(Nack::Requeue))
 }
 
 /// What a failed attempt becomes: a retry while retries are left and the error
@@ -80,7 +101,7 @@ pub(super) fn failure(
         st.error = Some(error);
         let mut next = envelope.clone();
         next.attempt += 1;
-        return Op::Finish(st, receipt.clone(), Finish::Nack(Nack::retry_in(next, delay)));
+        return Op::Finish(Box::new(st), receipt.clone(), Finish::Nack(Nack::retry_in(next, delay)));
     }
     let reason = match action {
         RetryAction::Fail => format!("failed without retry: {}: {}", error.kind, error.message),
@@ -89,7 +110,7 @@ pub(super) fn failure(
     };
     let mut st = status(envelope, receipt, TaskState::Failed);
     st.error = Some(error);
-    Op::Finish(st, receipt.clone(), Finish::DeadLetter(reason))
+    Op::Finish(Box::new(st), receipt.clone(), Finish::DeadLetter(reason))
 }
 
 /// The running writer.
@@ -222,16 +243,17 @@ fn elide_superseded(ops: &mut Vec<Op>) {
 /// many deliveries were settled.
 async fn flush(stem: &Stem, mut ops: Vec<Op>) -> u64 {
     elide_superseded(&mut ops);
+    let now = chrono::Utc::now();
     let mut statuses = Vec::with_capacity(ops.len());
     let mut tails = Vec::with_capacity(ops.len());
     for op in ops {
         match op {
             Op::Status(status, done) => {
-                statuses.push(status);
+                statuses.push(*status);
                 tails.push(Tail::Written(done));
             }
             Op::Succeeded(envelope, receipt, result) => {
-                let mut st = status(&envelope, &receipt, TaskState::Succeeded);
+                let mut st = status_at(&envelope, &receipt, TaskState::Succeeded, now);
                 st.result = Some(result);
                 tails.push(Tail::Settle(receipt, Finish::Ack, None));
                 statuses.push(st);
@@ -240,7 +262,7 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) -> u64 {
                 // The name is kept for the dead letter log line only.
                 let name = matches!(finish, Finish::DeadLetter(_)).then(|| status.task.clone());
                 tails.push(Tail::Settle(receipt, finish, name));
-                statuses.push(status);
+                statuses.push(*status);
             }
             Op::Many(..) | Op::Close => {}
         }
@@ -313,17 +335,21 @@ enum Tail {
 
 /// Writes statuses, retrying a failing backend a few times; `None` if it keeps
 /// failing (the deliveries are then not acked and come back after their lease).
-async fn write_statuses(stem: &Stem, statuses: Vec<TaskStatus>) -> Option<Vec<bool>> {
+async fn write_statuses(stem: &Stem, mut statuses: Vec<TaskStatus>) -> Option<Vec<bool>> {
     let mut pause = Duration::from_millis(50);
     for attempt in 1..=5 {
-        match stem.backend().set_batch(&statuses).await {
+        match stem.backend().set_batch_owned(statuses).await {
             Ok(accepted) => return Some(accepted),
-            Err(error) if attempt < 5 => {
+            Err((error, unwritten)) if attempt < 5 => {
                 tracing::warn!(%error, attempt, "writing task statuses failed; retrying");
+                statuses = unwritten;
                 tokio::time::sleep(pause).await;
                 pause *= 2;
             }
-            Err(error) => tracing::error!(%error, "writing task statuses failed; the deliveries will come back"),
+            Err((error, _)) => {
+                tracing::error!(%error, "writing task statuses failed; the deliveries will come back");
+                break;
+            }
         }
     }
     None
@@ -376,7 +402,7 @@ mod tests {
         let ops: Vec<Op> = (0..5)
             .map(|_| {
                 let (env, r) = delivery(0, 3);
-                Op::Finish(status(&env, &r, TaskState::Succeeded), r, Finish::Ack)
+                Op::Finish(Box::new(status(&env, &r, TaskState::Succeeded)), r, Finish::Ack)
             })
             .collect();
         let ids: Vec<_> =
@@ -398,7 +424,8 @@ mod tests {
         assert_eq!(backlog.available_permits(), 4, "and given back after");
 
         let (env, r) = delivery(0, 3);
-        let single = vec![Op::Many(vec![Op::Finish(status(&env, &r, TaskState::Succeeded), r, Finish::Ack)], take(1))];
+        let single =
+            vec![Op::Many(vec![Op::Finish(Box::new(status(&env, &r, TaskState::Succeeded)), r, Finish::Ack)], take(1))];
         let mut held = Vec::new();
         assert_eq!(flatten(single, &mut held).len(), 1);
         assert_eq!(held.len(), 1);
@@ -410,10 +437,10 @@ mod tests {
         let (other, r2) = delivery(0, 3);
         let (tx, _rx) = oneshot::channel();
         let mut ops = vec![
-            Op::Status(status(&env, &r, TaskState::Started), None),
-            Op::Status(status(&other, &r2, TaskState::Started), None),
-            Op::Status(status(&env, &r, TaskState::Started), Some(tx)),
-            Op::Finish(status(&env, &r, TaskState::Succeeded), r.clone(), Finish::Ack),
+            Op::Status(Box::new(status(&env, &r, TaskState::Started)), None),
+            Op::Status(Box::new(status(&other, &r2, TaskState::Started)), None),
+            Op::Status(Box::new(status(&env, &r, TaskState::Started)), Some(tx)),
+            Op::Finish(Box::new(status(&env, &r, TaskState::Succeeded)), r.clone(), Finish::Ack),
         ];
         elide_superseded(&mut ops);
         let kept: Vec<_> = ops
