@@ -88,8 +88,12 @@ impl PostgresBroker {
             let token: i64 = row.try_get("deliveries").map_err(get)?;
             let until: DateTime<Utc> = row.try_get("ready_at").map_err(get)?;
             let text: String = row.try_get("envelope").map_err(get)?;
-            let receipt =
-                Receipt { id: TaskId::from(id), queue, token: u64::try_from(token).unwrap_or(0), tag: String::new() };
+            let receipt = Receipt {
+                id: TaskId::from(id),
+                queue: queue.into(),
+                token: u64::try_from(token).unwrap_or(0),
+                tag: String::new(),
+            };
             claimed.push((priority, seq, receipt, until, text));
         }
         // RETURNING keeps no order: highest priority first, oldest first.

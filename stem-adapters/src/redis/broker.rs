@@ -117,10 +117,11 @@ impl RedisBroker {
             .arg(millis(request.lease));
         let (result,): (ClaimResult,) = scripts::query(&mut self.shared.conn(), &pipe, "claiming messages").await?;
         let mut out = Vec::with_capacity(result.2.len());
+        let name: Arc<str> = Arc::from(queue);
         for (id, band, entry, deliveries, env, until) in &result.2 {
             let receipt = Receipt {
                 id: id.parse().unwrap_or_default(),
-                queue: queue.to_owned(),
+                queue: Arc::clone(&name),
                 token: *deliveries,
                 tag: format!("{band}:{entry}"),
             };
@@ -306,7 +307,7 @@ impl Broker for RedisBroker {
         for receipt in receipts {
             // The tag is `band:entry`; a receipt without one is not ours, so not acked.
             let Some((band, entry)) = receipt.tag.split_once(':') else { continue };
-            match by_queue.iter_mut().find(|(queue, _)| *queue == receipt.queue) {
+            match by_queue.iter_mut().find(|(queue, _)| **queue == *receipt.queue) {
                 Some((_, list)) => list.push((receipt, band, entry)),
                 None => by_queue.push((&receipt.queue, vec![(receipt, band, entry)])),
             }

@@ -122,7 +122,8 @@ fn claim(
         };
         match decode(&json) {
             Ok(envelope) => {
-                let receipt = Receipt { id: envelope.id, queue, token: token as u64, tag: seq.to_string() };
+                let receipt =
+                    Receipt { id: envelope.id, queue: queue.into(), token: token as u64, tag: seq.to_string() };
                 out.push(Delivery { envelope: Arc::new(envelope), receipt, lease_expires_at: from_ms(until) });
             }
             Err(e) => bury_undecodable(conn, seq, &id, &queue, token, json, &e)?,

@@ -40,8 +40,9 @@ pub struct Delivery {
 pub struct Receipt {
     /// The task id.
     pub id: TaskId,
-    /// The queue it was taken from.
-    pub queue: String,
+    /// The queue it was taken from (shared: a receipt is cloned and dropped
+    /// on every delivery's way through a worker).
+    pub queue: Arc<str>,
     /// The fencing token of this delivery (1 for the first).
     pub token: u64,
     /// Adapter-specific data (a stream entry id, a row id); empty when unused.

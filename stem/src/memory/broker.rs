@@ -29,12 +29,14 @@ pub struct MemoryBroker {
 
 #[derive(Debug, Default)]
 struct State {
-    queues: HashMap<String, Queue>,
+    queues: HashMap<Arc<str>, Queue>,
     seq: u64,
 }
 
 #[derive(Debug, Default)]
 struct Queue {
+    /// The queue's name, shared by the receipts of its deliveries.
+    name: Arc<str>,
     /// One FIFO per priority, index = priority.
     ready: [VecDeque<Message>; MAX_PRIORITY as usize + 1],
     delayed: BTreeMap<(DateTime<Utc>, u64), Message>,
@@ -74,13 +76,24 @@ impl MemoryBroker {
     fn enqueue(&self, state: &mut State, message: Message, now: DateTime<Utc>) {
         state.seq += 1;
         let seq = state.seq;
-        let queue = state.queues.entry(message.envelope.queue.clone()).or_default();
+        let queue = state.queue(&message.envelope.queue);
         match message.envelope.not_before.filter(|at| *at > now) {
             Some(at) => {
                 queue.delayed.insert((at, seq), message);
             }
             None => queue.push_ready(message),
         }
+    }
+}
+
+impl State {
+    /// The queue named `name`, created if new.
+    fn queue(&mut self, name: &str) -> &mut Queue {
+        if !self.queues.contains_key(name) {
+            let name: Arc<str> = Arc::from(name);
+            self.queues.insert(Arc::clone(&name), Queue { name, ..Queue::default() });
+        }
+        self.queues.get_mut(name).expect("just inserted")
     }
 }
 
@@ -178,20 +191,20 @@ impl Broker for MemoryBroker {
                 let mut out = Vec::new();
                 let mut next: Option<DateTime<Utc>> = None;
                 for name in &request.queues {
-                    if let Some(queue) = state.queues.get_mut(name) {
+                    if let Some(queue) = state.queues.get_mut(name.as_str()) {
                         queue.tidy(now);
                     }
                 }
+                let until = after(now, request.lease);
                 'bands: for band in (0..=usize::from(MAX_PRIORITY)).rev() {
                     for name in &request.queues {
-                        let Some(queue) = state.queues.get_mut(name) else { continue };
+                        let Some(queue) = state.queues.get_mut(name.as_str()) else { continue };
                         while out.len() < request.max {
                             let Some(mut message) = queue.ready[band].pop_front() else { break };
                             message.deliveries += 1;
-                            let until = after(now, request.lease);
                             let receipt = Receipt {
                                 id: message.envelope.id,
-                                queue: name.clone(),
+                                queue: Arc::clone(&queue.name),
                                 token: message.deliveries,
                                 tag: String::new(),
                             };
@@ -208,7 +221,7 @@ impl Broker for MemoryBroker {
                     return Ok(out);
                 }
                 for name in &request.queues {
-                    if let Some(at) = state.queues.get(name).and_then(Queue::next_event) {
+                    if let Some(at) = state.queues.get(name.as_str()).and_then(Queue::next_event) {
                         next = Some(next.map_or(at, |n| n.min(at)));
                     }
                 }
@@ -239,8 +252,8 @@ impl Broker for MemoryBroker {
             // Receipts of one queue usually come together: one lookup per run.
             let mut queue: Option<(&str, &mut Queue)> = None;
             for receipt in receipts {
-                if queue.as_ref().is_none_or(|(name, _)| *name != receipt.queue) {
-                    queue = state.queues.get_mut(&receipt.queue).map(|q| (receipt.queue.as_str(), q));
+                if queue.as_ref().is_none_or(|(name, _)| **name != *receipt.queue) {
+                    queue = state.queues.get_mut(&*receipt.queue).map(|q| (&*receipt.queue, q));
                 }
                 if let Some((_, q)) = queue.as_mut()
                     && let Some(leased) = q.take_leased(receipt, now)
@@ -258,13 +271,13 @@ impl Broker for MemoryBroker {
             let mut state = self.state();
             let leased = state
                 .queues
-                .get_mut(&receipt.queue)
+                .get_mut(&*receipt.queue)
                 .and_then(|q| q.take_leased(receipt, now))
                 .ok_or(Error::LeaseLost(receipt.id))?;
             let deliveries = leased.message.deliveries;
             match nack {
                 Nack::Requeue => {
-                    let queue = state.queues.entry(receipt.queue.clone()).or_default();
+                    let queue = state.queue(&receipt.queue);
                     let band = usize::from(leased.message.envelope.priority.min(MAX_PRIORITY));
                     queue.ready[band].push_front(leased.message);
                 }
@@ -281,7 +294,7 @@ impl Broker for MemoryBroker {
     async fn extend_lease(&self, receipt: &Receipt, by: Duration) -> Result<DateTime<Utc>> {
         let now = Utc::now();
         let mut state = self.state();
-        let queue = state.queues.get_mut(&receipt.queue).ok_or(Error::LeaseLost(receipt.id))?;
+        let queue = state.queues.get_mut(&*receipt.queue).ok_or(Error::LeaseLost(receipt.id))?;
         let leased = queue.take_leased(receipt, now).ok_or(Error::LeaseLost(receipt.id))?;
         let until = after(now, by);
         queue.lease(leased.message, until);
@@ -291,7 +304,7 @@ impl Broker for MemoryBroker {
     async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<()> {
         let now = Utc::now();
         let mut state = self.state();
-        let queue = state.queues.get_mut(&receipt.queue).ok_or(Error::LeaseLost(receipt.id))?;
+        let queue = state.queues.get_mut(&*receipt.queue).ok_or(Error::LeaseLost(receipt.id))?;
         let leased = queue.take_leased(receipt, now).ok_or(Error::LeaseLost(receipt.id))?;
         let deliveries = leased.message.deliveries;
         let envelope = Arc::unwrap_or_clone(leased.message.envelope);

@@ -136,7 +136,7 @@ async fn publish_receive_ack_removes_the_message(broker: Store) {
     let d = receive_one(&broker, "q", lease).await;
     assert_eq!(*d.envelope, e, "the delivered envelope is the published one");
     assert_eq!(d.receipt.id, e.id);
-    assert_eq!(d.receipt.queue, "q");
+    assert_eq!(&*d.receipt.queue, "q");
     broker.ack(&d.receipt).await.expect("ack");
     receive_none(&broker, "q", lease + SHORT, "an acked message came back after its lease").await;
     assert_eq!(counts(&broker, "q").await, (0, 0));
@@ -152,7 +152,7 @@ async fn each_queue_receives_only_its_own_messages(broker: Store) {
     broker.publish(both.clone()).await.expect("publish");
     let got = broker.receive(&request(&["x", "a"], 10, LEASE, PATIENT)).await.expect("receive");
     assert_eq!(got.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), vec![both.id], "receive from several queues");
-    assert_eq!(got[0].receipt.queue, "a");
+    assert_eq!(&*got[0].receipt.queue, "a");
 }
 
 async fn pending_and_inflight_counts_follow_a_delivery(broker: Store) {

@@ -14,7 +14,7 @@ mod lease;
 pub(crate) mod settle;
 mod shutdown;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -74,7 +74,7 @@ struct Shared {
     config: Config,
     held: Mutex<HashMap<(TaskId, u64), Held>>,
     /// Per task name, whether its runs go inline (see `execute::start`).
-    inline: HashMap<&'static str, AtomicBool>,
+    inline: BTreeMap<&'static str, AtomicBool>,
     slots: Arc<Semaphore>,
     stopping: CancellationToken,
     ops: mpsc::UnboundedSender<Op>,
