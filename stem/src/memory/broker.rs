@@ -188,7 +188,7 @@ impl Broker for MemoryBroker {
             let next_event = {
                 let now = Utc::now();
                 let mut state = self.state();
-                let mut out = Vec::new();
+                let mut out = Vec::with_capacity(request.max.min(1024));
                 let mut next: Option<DateTime<Utc>> = None;
                 for name in &request.queues {
                     if let Some(queue) = state.queues.get_mut(name.as_str()) {
@@ -250,12 +250,12 @@ impl Broker for MemoryBroker {
         {
             let mut state = self.state();
             // Receipts of one queue usually come together: one lookup per run.
-            let mut queue: Option<(&str, &mut Queue)> = None;
+            let mut queue: Option<&mut Queue> = None;
             for receipt in receipts {
-                if queue.as_ref().is_none_or(|(name, _)| **name != *receipt.queue) {
-                    queue = state.queues.get_mut(&*receipt.queue).map(|q| (&*receipt.queue, q));
+                if queue.as_ref().is_none_or(|q| !Arc::ptr_eq(&q.name, &receipt.queue) && *q.name != *receipt.queue) {
+                    queue = state.queues.get_mut(&*receipt.queue);
                 }
-                if let Some((_, q)) = queue.as_mut()
+                if let Some(q) = queue.as_mut()
                     && let Some(leased) = q.take_leased(receipt, now)
                 {
                     acked.push(leased);
