@@ -161,6 +161,7 @@ impl Writer {
 /// Records statuses and settles deliveries until [`Op::Close`].
 async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>, finished: Arc<AtomicU64>) {
     let mut batch = Vec::with_capacity(FLUSH_MAX);
+    let mut buffers = Buffers::default();
     loop {
         if ops.recv_many(&mut batch, FLUSH_MAX).await == 0 {
             return;
@@ -171,7 +172,7 @@ async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>, finished: Arc<
         }
         let closing = batch.iter().any(|op| matches!(op, Op::Close));
         if batch.len() <= FLUSH_MAX {
-            let settled = flush(&stem, std::mem::take(&mut batch)).await;
+            let settled = flush(&stem, std::mem::take(&mut batch), &mut buffers).await;
             finished.fetch_add(settled, Ordering::Relaxed);
         } else {
             let mut ops = std::mem::take(&mut batch).into_iter();
@@ -180,7 +181,7 @@ async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>, finished: Arc<
                 if chunk.is_empty() {
                     break;
                 }
-                finished.fetch_add(flush(&stem, chunk).await, Ordering::Relaxed);
+                finished.fetch_add(flush(&stem, chunk, &mut buffers).await, Ordering::Relaxed);
             }
         }
         drop(backlog);
@@ -241,11 +242,13 @@ fn elide_superseded(ops: &mut Vec<Op>) {
 
 /// Records the statuses of `ops`, then settles their deliveries; returns how
 /// many deliveries were settled.
-async fn flush(stem: &Stem, mut ops: Vec<Op>) -> u64 {
+async fn flush(stem: &Stem, mut ops: Vec<Op>, buffers: &mut Buffers) -> u64 {
     elide_superseded(&mut ops);
     let now = chrono::Utc::now();
     let mut statuses = Vec::with_capacity(ops.len());
-    let mut tails = Vec::with_capacity(ops.len());
+    let Buffers { tails, acks } = buffers;
+    tails.clear();
+    acks.clear();
     for op in ops {
         match op {
             Op::Status(status, done) => {
@@ -269,7 +272,10 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) -> u64 {
     }
     let called: Vec<TaskStatus> =
         statuses.iter().filter(|s| s.state.is_terminal() && crate::workflow::is_call(s.id)).cloned().collect();
-    let Some(accepted) = write_statuses(stem, statuses).await else { return 0 };
+    let Some(accepted) = write_statuses(stem, statuses).await else {
+        tails.clear();
+        return 0;
+    };
     if !called.is_empty() {
         // Tasks called by workflow runs ended: resume the runs, off the writer.
         let stem = stem.clone();
@@ -279,9 +285,8 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) -> u64 {
             }
         });
     }
-    let mut acks = Vec::new();
     let mut settled_count = 0;
-    for (tail, accepted) in tails.into_iter().zip(accepted) {
+    for (tail, accepted) in tails.drain(..).zip(accepted) {
         let (receipt, finish, name) = match tail {
             Tail::Written(done) => {
                 if let Some(done) = done {
@@ -314,7 +319,7 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) -> u64 {
         }
     }
     if !acks.is_empty() {
-        match stem.broker().ack_batch(&acks).await {
+        match stem.broker().ack_batch(acks).await {
             Ok(n) => {
                 if n < acks.len() {
                     tracing::warn!(lost = acks.len() - n, "some acks found their lease lost; those tasks run again");
@@ -324,7 +329,16 @@ async fn flush(stem: &Stem, mut ops: Vec<Op>) -> u64 {
             Err(error) => tracing::warn!(%error, "acking failed; those tasks will be delivered again"),
         }
     }
+    acks.clear();
     settled_count
+}
+
+/// What one flush leaves for the next to reuse (emptied, with their room), so
+/// that the writer does not ask the allocator for large blocks on every batch.
+#[derive(Default)]
+struct Buffers {
+    tails: Vec<Tail>,
+    acks: Vec<Receipt>,
 }
 
 /// What is left of an op once its status is handed to the backend.
