@@ -79,9 +79,9 @@ pub(super) struct Permits {
 }
 
 impl Permits {
-    /// The prefetch permits of a batch of `size` deliveries.
-    pub(super) fn new(prefetch: OwnedSemaphorePermit, size: usize) -> Self {
-        Self { prefetch, slot: None, left: 0, outcomes: Vec::with_capacity(size) }
+    /// The prefetch permits of a batch, and an empty list for its outcomes.
+    pub(super) fn new(prefetch: OwnedSemaphorePermit, outcomes: Vec<Op>) -> Self {
+        Self { prefetch, slot: None, left: 0, outcomes }
     }
 
     /// Sends the outcomes of the batch's inline runs to the writer in one
@@ -90,7 +90,9 @@ impl Permits {
     /// the writer's backlog, which the writer gives back once it has written
     /// them.
     pub(super) fn send_outcomes(&mut self, shared: &Shared, backlog: OwnedSemaphorePermit) {
-        if !self.outcomes.is_empty() {
+        if self.outcomes.is_empty() {
+            shared.spares.give(std::mem::take(&mut self.outcomes));
+        } else {
             let _ = shared.ops.send(Op::Many(std::mem::take(&mut self.outcomes), backlog));
         }
     }

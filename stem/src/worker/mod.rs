@@ -80,6 +80,8 @@ struct Shared {
     ops: mpsc::UnboundedSender<Op>,
     /// Permits for outcomes of inline runs not yet written (see [`BACKLOG`]).
     backlog: Arc<Semaphore>,
+    /// Outcome lists the writer has emptied, for the next batches.
+    spares: Arc<settle::Spares>,
     processed: AtomicU64,
 }
 
@@ -142,7 +144,8 @@ impl Worker {
 
     async fn run_until(self, mut level: watch::Receiver<Level>, finished: Arc<AtomicU64>) -> Result<()> {
         let (ops, ops_rx) = mpsc::unbounded_channel();
-        let writer = settle::start_writer(self.stem.clone(), ops_rx, finished);
+        let spares = Arc::new(settle::Spares::default());
+        let writer = settle::start_writer(self.stem.clone(), ops_rx, finished, Arc::clone(&spares));
         let shared = Arc::new(Shared {
             slots: Arc::new(Semaphore::new(self.config.concurrency)),
             stem: self.stem,
@@ -153,6 +156,7 @@ impl Worker {
             stopping: CancellationToken::new(),
             ops,
             backlog: Arc::new(Semaphore::new(BACKLOG)),
+            spares,
             processed: AtomicU64::new(0),
         });
         tracing::info!(worker = %shared.config.id, queues = ?shared.config.queues, tasks = shared.registry.len(), "worker started");
@@ -260,7 +264,7 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
             Ok(deliveries) => {
                 failures = 0;
                 let full = deliveries.len() >= max;
-                let mut permits = execute::Permits::new(permits, deliveries.len());
+                let mut permits = execute::Permits::new(permits, shared.spares.take(deliveries.len()));
                 for delivery in deliveries {
                     execute::start(shared, tracker, delivery, &mut permits);
                 }

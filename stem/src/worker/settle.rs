@@ -113,6 +113,36 @@ pub(super) fn failure(
     Op::Finish(Box::new(st), receipt.clone(), Finish::DeadLetter(reason))
 }
 
+/// Emptied op lists that the writer hands back to the consume loop, which
+/// fills them with the next batch's outcomes: the large blocks go round between
+/// the two threads instead of being allocated by one and freed by the other
+/// (a cross-thread free of a large block sends glibc's allocator to its slow
+/// path on both sides).
+#[derive(Debug, Default)]
+pub(super) struct Spares(std::sync::Mutex<Vec<Vec<Op>>>);
+
+impl Spares {
+    /// An empty list with room for `capacity` ops.
+    pub(super) fn take(&self, capacity: usize) -> Vec<Op> {
+        let spare = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        let mut list = spare.unwrap_or_default();
+        list.reserve(capacity);
+        list
+    }
+
+    /// Keeps an emptied list for a later batch (a few at most).
+    pub(super) fn give(&self, mut list: Vec<Op>) {
+        list.clear();
+        if list.capacity() == 0 {
+            return;
+        }
+        let mut spares = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if spares.len() < 8 {
+            spares.push(list);
+        }
+    }
+}
+
 /// The running writer.
 pub(super) enum Writer {
     /// On its own thread, driving its future with the runtime's handle.
@@ -128,14 +158,19 @@ pub(super) enum Writer {
 ///
 /// `finished` counts the deliveries settled with the broker after their outcome
 /// was recorded (see [`WorkerHandle::finished`](super::WorkerHandle::finished)).
-pub(super) fn start_writer(stem: Stem, ops: mpsc::UnboundedReceiver<Op>, finished: Arc<AtomicU64>) -> Writer {
+pub(super) fn start_writer(
+    stem: Stem,
+    ops: mpsc::UnboundedReceiver<Op>,
+    finished: Arc<AtomicU64>,
+    spares: Arc<Spares>,
+) -> Writer {
     let handle = tokio::runtime::Handle::current();
     if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-        return Writer::Task(tokio::spawn(writer(stem, ops, finished)));
+        return Writer::Task(tokio::spawn(writer(stem, ops, finished, spares)));
     }
     let (done, stopped) = oneshot::channel();
     let spawned = std::thread::Builder::new().name("stem-writer".to_owned()).spawn(move || {
-        handle.block_on(writer(stem, ops, finished));
+        handle.block_on(writer(stem, ops, finished, spares));
         let _ = done.send(());
     });
     match spawned {
@@ -159,7 +194,7 @@ impl Writer {
 }
 
 /// Records statuses and settles deliveries until [`Op::Close`].
-async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>, finished: Arc<AtomicU64>) {
+async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>, finished: Arc<AtomicU64>, spares: Arc<Spares>) {
     let mut batch = Vec::with_capacity(FLUSH_MAX);
     let mut buffers = Buffers::default();
     loop {
@@ -172,16 +207,17 @@ async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>, finished: Arc<
         }
         let closing = batch.iter().any(|op| matches!(op, Op::Close));
         if batch.len() <= FLUSH_MAX {
-            let settled = flush(&stem, std::mem::take(&mut batch), &mut buffers).await;
+            let settled = flush(&stem, &mut batch, &mut buffers).await;
             finished.fetch_add(settled, Ordering::Relaxed);
+            spares.give(std::mem::take(&mut batch));
         } else {
             let mut ops = std::mem::take(&mut batch).into_iter();
             loop {
-                let chunk: Vec<Op> = ops.by_ref().take(FLUSH_MAX).collect();
+                let mut chunk: Vec<Op> = ops.by_ref().take(FLUSH_MAX).collect();
                 if chunk.is_empty() {
                     break;
                 }
-                finished.fetch_add(flush(&stem, chunk, &mut buffers).await, Ordering::Relaxed);
+                finished.fetch_add(flush(&stem, &mut chunk, &mut buffers).await, Ordering::Relaxed);
             }
         }
         drop(backlog);
@@ -242,14 +278,14 @@ fn elide_superseded(ops: &mut Vec<Op>) {
 
 /// Records the statuses of `ops`, then settles their deliveries; returns how
 /// many deliveries were settled.
-async fn flush(stem: &Stem, mut ops: Vec<Op>, buffers: &mut Buffers) -> u64 {
-    elide_superseded(&mut ops);
+async fn flush(stem: &Stem, ops: &mut Vec<Op>, buffers: &mut Buffers) -> u64 {
+    elide_superseded(ops);
     let now = chrono::Utc::now();
     let mut statuses = Vec::with_capacity(ops.len());
     let Buffers { tails, acks } = buffers;
     tails.clear();
     acks.clear();
-    for op in ops {
+    for op in ops.drain(..) {
         match op {
             Op::Status(status, done) => {
                 statuses.push(*status);
