@@ -14,6 +14,7 @@ FROM UNNEST($1::uuid[], $2::text[], $3::smallint[], $4::timestamptz[], $5::text[
 ON CONFLICT (id) DO UPDATE
 SET queue = EXCLUDED.queue, priority = EXCLUDED.priority, state = EXCLUDED.state,
     ready_at = EXCLUDED.ready_at, envelope = EXCLUDED.envelope
-RETURNING 1
 )
-SELECT pg_notify($6, '') FROM (SELECT count(*) FROM stored) AS n
+-- A data-modifying WITH runs exactly once, to completion, whether or not the
+-- outer query reads it: no RETURNING rows are kept just to be counted.
+SELECT pg_notify($6, '')
