@@ -6,20 +6,20 @@
 -- index in order and stops at $2 rows: `queue = ANY($1)` would read every
 -- ready row of the queues and sort them.
 WITH candidates AS (
-    SELECT ready.seq FROM unnest($1::text[]) AS q (name)
+    SELECT ready.id FROM unnest($1::text[]) AS q (name)
     CROSS JOIN LATERAL (
-        SELECT seq FROM {schema}.messages
+        SELECT id FROM {schema}.messages
         WHERE queue = q.name AND state = 0 ORDER BY priority DESC, seq LIMIT $2
     ) AS ready
     UNION ALL
-    SELECT timed.seq FROM unnest($1::text[]) AS q (name)
+    SELECT timed.id FROM unnest($1::text[]) AS q (name)
     CROSS JOIN LATERAL (
-        SELECT seq FROM {schema}.messages
+        SELECT id FROM {schema}.messages
         WHERE queue = q.name AND state IN (1, 3) AND ready_at <= now() ORDER BY ready_at LIMIT $2
     ) AS timed
 ), picked AS (
-    SELECT seq FROM {schema}.messages
-    WHERE seq IN (SELECT seq FROM candidates)
+    SELECT id FROM {schema}.messages
+    WHERE id IN (SELECT id FROM candidates)
       AND (state = 0 OR (state IN (1, 3) AND ready_at <= now()))
     ORDER BY priority DESC, seq
     LIMIT $2
@@ -28,5 +28,5 @@ WITH candidates AS (
 UPDATE {schema}.messages AS m
 SET state = 1, deliveries = m.deliveries + 1, ready_at = now() + $3::float8 * interval '1 millisecond'
 FROM picked
-WHERE m.seq = picked.seq
+WHERE m.id = picked.id
 RETURNING m.seq, m.id, m.queue, m.priority, m.deliveries, m.ready_at, m.envelope
