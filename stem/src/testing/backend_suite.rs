@@ -243,13 +243,20 @@ async fn group_results_decode_to_typed_values(backend: Store) {
     assert_eq!(values, vec![7, 42]);
 }
 
-async fn lower_fence_is_refused(backend: Store) {
+/// A started status stored at fence 2, and a final one for the same task at
+/// fence 1 (a stale worker's), not stored.
+async fn stored_at_fence_2(backend: &Store) -> (TaskStatus, TaskStatus) {
     let mut newer = status(TaskState::Started);
     newer.fence = 2;
     assert!(backend.set(newer.clone()).await.expect("set"));
     let mut stale = newer.clone();
     stale.fence = 1;
     stale.state = TaskState::Succeeded;
+    (newer, stale)
+}
+
+async fn lower_fence_is_refused(backend: Store) {
+    let (newer, stale) = stored_at_fence_2(&backend).await;
     let mut same = newer.clone();
     same.state = TaskState::Retrying;
     let other = status(TaskState::Queued);
@@ -259,12 +266,7 @@ async fn lower_fence_is_refused(backend: Store) {
 }
 
 async fn owned_batches_are_fenced_and_woken_like_borrowed_ones(backend: Store) {
-    let mut newer = status(TaskState::Started);
-    newer.fence = 2;
-    assert!(backend.set(newer.clone()).await.expect("set"));
-    let mut stale = newer.clone();
-    stale.fence = 1;
-    stale.state = TaskState::Succeeded;
+    let (newer, stale) = stored_at_fence_2(&backend).await;
     let mut done = status(TaskState::Succeeded);
     done.fence = 1;
     done.result = Some(json(&7));

@@ -206,19 +206,12 @@ async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>, finished: Arc<
             batch = flatten(batch, &mut backlog);
         }
         let closing = batch.iter().any(|op| matches!(op, Op::Close));
-        if batch.len() <= FLUSH_MAX {
-            let settled = flush(&stem, &mut batch, &mut buffers).await;
-            finished.fetch_add(settled, Ordering::Relaxed);
-            spares.give(std::mem::take(&mut batch));
-        } else {
-            let mut ops = std::mem::take(&mut batch).into_iter();
-            loop {
-                let mut chunk: Vec<Op> = ops.by_ref().take(FLUSH_MAX).collect();
-                if chunk.is_empty() {
-                    break;
-                }
-                finished.fetch_add(flush(&stem, &mut chunk, &mut buffers).await, Ordering::Relaxed);
-            }
+        // At most FLUSH_MAX ops a flush; the backlog bounds how many wait here.
+        while !batch.is_empty() {
+            let mut chunk =
+                if batch.len() > FLUSH_MAX { batch.drain(..FLUSH_MAX).collect() } else { std::mem::take(&mut batch) };
+            finished.fetch_add(flush(&stem, &mut chunk, &mut buffers).await, Ordering::Relaxed);
+            spares.give(chunk);
         }
         drop(backlog);
         if closing {
