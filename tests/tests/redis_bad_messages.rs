@@ -11,18 +11,35 @@ use stem_tests::{TestResult, redis_url};
 
 /// A store in a fresh namespace with two messages on `q`: a bad one (its stored
 /// text is not an envelope, as another program or an older version might
-/// leave it) and a good one behind it.
+/// leave it, written here by hand in the adapter's layout) and a good one
+/// behind it.
 async fn bad_then_good(url: &str, label: &str) -> stem::Result<(RedisStore, Envelope, Envelope)> {
     let namespace = format!("test_{label}_{:08x}", fastrand::u32(..));
     let store = RedisStore::connect_with(RedisOptions::new(url).with_namespace(&namespace)).await?;
     let bad = Envelope::new("t", "q", Payload::new("json", b"1".to_vec()));
     let good = Envelope::new("t", "q", Payload::new("json", b"2".to_vec()));
-    store.broker().publish_batch(vec![bad.clone(), good.clone()]).await?;
-    let fail = |e: redis::RedisError| stem::Error::adapter("corrupting a stored message", e);
+    let fail = |e: redis::RedisError| stem::Error::adapter("writing a bad message", e);
     let client = redis::Client::open(url).map_err(fail)?;
     let mut conn = client.get_multiplexed_async_connection().await.map_err(fail)?;
-    let key = format!("stem:{namespace}:{{q}}:msg:{}", bad.id);
-    redis::cmd("HSET").arg(&key).arg("env").arg("{not json").query_async::<()>(&mut conn).await.map_err(fail)?;
+    let prefix = format!("stem:{namespace}:{{q}}:");
+    let entry: String = redis::cmd("XADD")
+        .arg(format!("{prefix}s0"))
+        .arg("*")
+        .arg("id")
+        .arg(bad.id.to_string())
+        .arg("env")
+        .arg("{not json")
+        .query_async(&mut conn)
+        .await
+        .map_err(fail)?;
+    redis::cmd("HSET")
+        .arg(format!("{prefix}ids"))
+        .arg(bad.id.to_string())
+        .arg(format!("0:{entry}:0"))
+        .query_async::<()>(&mut conn)
+        .await
+        .map_err(fail)?;
+    store.broker().publish(good.clone()).await?;
     Ok((store, bad, good))
 }
 

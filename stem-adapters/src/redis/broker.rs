@@ -27,20 +27,29 @@ const PER_SCRIPT: usize = 500;
 
 /// A [`Broker`] on Redis Streams.
 ///
-/// Per queue (every key under the queue's hash tag, `stem:<ns>:{<queue>}:`):
+/// Per queue (every key under the queue's hash tag, `stem:<ns>:{<queue>}:`;
+/// `scripts/queue_lib.lua` lists them all):
 /// - `s0` .. `s9`: one stream per priority band, read through the consumer
-///   group `stem`; an entry holds only the task id.
-/// - `msg:<id>`: the message: envelope (JSON), band, current stream entry and
-///   delivery count. The count is the fencing token: each delivery raises it.
-/// - `leases`: a sorted set of leased task ids by lease end (ms). A settle
-///   checks, in one script, that the receipt's token is the current count and
+///   group `stem`; an entry holds the task id and the envelope (JSON), so a
+///   claim reads each message in the one `XREADGROUP`.
+/// - `ids`: a hash from task id to where its one message is: `band:entry:token`
+///   on a stream, or `d` while delayed. The token is the fencing token of the
+///   message's current delivery (0 before the first): a settle checks, in one
+///   script, that the receipt's entry and token are still the stored ones and
 ///   that its lease has not ended, so a stale worker can neither ack nor nack.
-/// - `delayed`: a sorted set of task ids by `not_before`, moved onto the
-///   streams by the claim script when due; `wake`: a short stream that gets an
-///   entry whenever a delayed message is added, so that blocked receivers wake
-///   and shorten their wait to its time.
+///   Tokens come from the queue's counter `seq` and only grow.
+/// - `leases`: a sorted set of leased task ids by lease end (ms).
+/// - `delayed` (task ids by `not_before`) and `later` (their band and
+///   envelope), moved onto the streams by the claim script when due; `wake`: a
+///   short stream that gets an entry whenever a delayed message is added, so
+///   that blocked receivers wake and shorten their wait to its time.
 /// - `dead`, `dead:<id>`, `dead_seq`: the dead letter queue, ordered by when
 ///   each was dead-lettered.
+///
+/// A claim, an ack and a publish make a fixed number of Redis calls per batch,
+/// not per message (besides the one `XADD` of each publish). Messages stored by
+/// the layout before 2026-12-01 (a hash per message) are moved into this one
+/// when a claim meets them, so an upgrade loses nothing.
 ///
 /// `receive` runs `claim.lua`, which takes over deliveries whose lease ended
 /// (`XCLAIM`), then reads new entries highest band first (`XREADGROUP COUNT`
@@ -53,7 +62,7 @@ const PER_SCRIPT: usize = 500;
 /// pending list.
 ///
 /// Publishing an id that is already stored replaces the stored copy (one
-/// message per id; its delivery count, the fencing token, keeps growing).
+/// message per id).
 ///
 /// Known limits: a message put back (requeue) goes to the end of its band, not
 /// the front; with several queues, they are read in the order given (priority
@@ -74,7 +83,7 @@ pub struct RedisBroker {
     blocking: Mutex<Vec<MultiplexedConnection>>,
 }
 
-/// One row of `claim.lua`'s result: id, band, entry, deliveries, envelope, lease end.
+/// One row of `claim.lua`'s result: id, band, entry, fencing token, envelope, lease end.
 type Claimed = (String, String, String, u64, String, i64);
 
 /// `claim.lua`'s result: server time, next event, claimed rows, last entry per
@@ -118,11 +127,11 @@ impl RedisBroker {
         let (result,): (ClaimResult,) = scripts::query(&mut self.shared.conn(), &pipe, "claiming messages").await?;
         let mut out = Vec::with_capacity(result.2.len());
         let name: Arc<str> = Arc::from(queue);
-        for (id, band, entry, deliveries, env, until) in &result.2 {
+        for (id, band, entry, token, env, until) in &result.2 {
             let receipt = Receipt {
                 id: id.parse().unwrap_or_default(),
                 queue: Arc::clone(&name),
-                token: *deliveries,
+                token: *token,
                 tag: format!("{band}:{entry}"),
             };
             match serde_json::from_str::<Envelope>(env) {

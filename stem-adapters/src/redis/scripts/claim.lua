@@ -3,71 +3,106 @@
 -- (XREADGROUP). Due delayed messages are first moved onto their streams.
 -- KEYS[1] the queue's key prefix.
 -- ARGV[1] the group, ARGV[2] the consumer, ARGV[3] max, ARGV[4] lease in ms.
--- Returns {now, next_event_or_-1, {{id, band, entry, deliveries, env, until}...},
--- {{stream, last_entry_id}...}, touched}: the last ids let a client that found
--- nothing block on XREAD for entries newer than those, missing none; `touched`
--- counts entries read, usable or not (a client that got nothing usable but
--- touched some calls again at once).
+-- Returns {now, next_event_or_-1, {{id, band, entry, token, env, until}...},
+-- {{stream, last_entry_id}...}, touched}. When it leased nothing, the last
+-- ids let a client block on XREAD for entries newer than those, missing none
+-- (they and the next event are only computed then); `touched` counts entries
+-- read, usable or not (a client that got nothing usable but touched some
+-- calls again at once).
+--
+-- Each delivery gets a fencing token from the queue's `seq`: larger than every
+-- token handed out before on this queue, and at least the server's time in
+-- microseconds, so a task's tokens grow even if it moves between queues.
 local P, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local max, lease = tonumber(ARGV[3]), tonumber(ARGV[4])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local leases, delayed = P .. 'leases', P .. 'delayed'
+local now = now_ms()
+local ids, leases, delayed = P .. 'ids', P .. 'leases', P .. 'delayed'
+local known = {}
 
-local function ensure_group(stream)
-  local ok = pcall(redis.call, 'XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
-  return ok
-end
-
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)) do
-  redis.call('ZREM', delayed, id)
+-- Moves a message stored by the layout before 2026-12-01 (a hash `msg:<id>`
+-- holding the envelope; its stream entry held only the id) into this one,
+-- ready at the end of its band. Returns whether there was one.
+local function adopt(id)
   local msg = P .. 'msg:' .. id
-  local band = redis.call('HGET', msg, 'band')
-  if band then
-    local stream = P .. 's' .. band
-    if redis.call('EXISTS', stream) == 0 then ensure_group(stream) end
-    redis.call('HSET', msg, 'entry', redis.call('XADD', stream, '*', 'id', id))
+  local band, entry, env = unpack(redis.call('HMGET', msg, 'band', 'entry', 'env'))
+  if not band then return false end
+  if entry then
+    redis.call('XACK', P .. 's' .. band, group, entry)
+    redis.call('XDEL', P .. 's' .. band, entry)
   end
+  redis.call('DEL', msg)
+  if env then
+    redis.call('HSET', ids, id, place(P, group, id, env, band, nil, now, known))
+  end
+  return true
 end
 
-local out = {}
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
+if #due > 0 then
+  local stored = redis.call('HMGET', P .. 'later', unpack(due))
+  local locs = {}
+  for k, id in ipairs(due) do
+    local v = stored[k]
+    if v then
+      locs[#locs + 1] = id
+      locs[#locs + 1] = place(P, group, id, string.sub(v, 2), string.sub(v, 1, 1), nil, now, known)
+    else
+      adopt(id)
+    end
+  end
+  redis.call('ZREM', delayed, unpack(due))
+  redis.call('HDEL', P .. 'later', unpack(due))
+  if #locs > 0 then redis.call('HSET', ids, unpack(locs)) end
+end
+
+local token = math.max(tonumber(redis.call('GET', P .. 'seq') or 0), now * 1000)
+local first_token = token
 local until_ms = now + lease
--- Entries read or taken over, usable or not: a call that read some, even if
--- none was usable, tells the client to call again rather than block.
+local out = {}
+-- Entries read or taken over, usable or not.
 local touched = 0
--- Leases not written yet, as ZADD's score-member pairs: one ZADD per read
--- rather than one per delivery. A read's leases are written before the next
--- read, so that a read that fails leaves no earlier entry in the group without
--- a lease (it would be stranded); and at most 500 at a time (unpack takes a
--- few thousand values at most).
-local leased = {}
-local function write_leases()
+-- Leases and locations not written yet: one ZADD and one HSET per read rather
+-- than one each per delivery, written before the next read (so that a read
+-- that fails leaves no earlier entry in the group without a lease), and at most
+-- 500 at a time (unpack takes a few thousand values at most).
+local leased, locs = {}, {}
+local function flush()
   if #leased > 0 then
     redis.call('ZADD', leases, unpack(leased))
-    leased = {}
+    redis.call('HSET', ids, unpack(locs))
+    leased, locs = {}, {}
   end
 end
-local function take(id, msg, band, entry, env)
-  local deliveries = redis.call('HINCRBY', msg, 'deliveries', 1)
+local function take(id, band, entry, env)
+  token = token + 1
   leased[#leased + 1] = until_ms
   leased[#leased + 1] = id
-  if #leased >= 1000 then write_leases() end
-  out[#out + 1] = {id, band, entry, deliveries, env, until_ms}
+  locs[#locs + 1] = id
+  locs[#locs + 1] = band .. ':' .. entry .. ':' .. digits(token)
+  out[#out + 1] = {id, band, entry, token, env, until_ms}
+  if #leased >= 1000 then flush() end
 end
 
 if max > 0 then
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, max)) do
-    touched = touched + 1
-    local msg = P .. 'msg:' .. id
-    local band, entry, env = unpack(redis.call('HMGET', msg, 'band', 'entry', 'env'))
-    if band and entry then
-      redis.call('XCLAIM', P .. 's' .. band, group, consumer, 0, entry, 'JUSTID')
-      take(id, msg, band, entry, env)
-    else
-      redis.call('ZREM', leases, id)
+  local ended = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, max)
+  if #ended > 0 then
+    local current = redis.call('HMGET', ids, unpack(ended))
+    for k, id in ipairs(ended) do
+      touched = touched + 1
+      local band, entry
+      if current[k] then band, entry = parse(current[k]) end
+      -- XCLAIM returns nothing (or a nil entry) for an entry that is gone.
+      local got = band and redis.call('XCLAIM', P .. 's' .. band, group, consumer, 0, entry) or {}
+      local env = got[1] and got[1][2] and field(got[1][2], 'env')
+      if env then
+        take(id, band, entry, env)
+      else
+        redis.call('ZREM', leases, id)
+        if not current[k] then adopt(id) end
+      end
     end
+    flush()
   end
-  write_leases()
 end
 
 for band = 9, 0, -1 do
@@ -76,27 +111,32 @@ for band = 9, 0, -1 do
   if redis.call('EXISTS', stream) == 1 then
     local ok, got = pcall(redis.call, 'XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - #out, 'STREAMS', stream, '>')
     if not ok then
-      ensure_group(stream)
+      pcall(redis.call, 'XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
       got = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - #out, 'STREAMS', stream, '>')
     end
     if got then
       for _, e in ipairs(got[1][2]) do
         touched = touched + 1
         local entry, fields = e[1], e[2]
-        local id = fields[2]
-        local msg = P .. 'msg:' .. id
-        local current, env = unpack(redis.call('HMGET', msg, 'entry', 'env'))
-        if current == entry then
-          take(id, msg, tostring(band), entry, env)
+        -- Entries are written as id, then env.
+        if fields[3] == 'env' then
+          take(fields[2], tostring(band), entry, fields[4])
         else
-          -- A message deleted (purged) or moved since this entry was added.
           redis.call('XACK', stream, group, entry)
           redis.call('XDEL', stream, entry)
+          adopt(field(fields, 'id') or '')
         end
       end
-      write_leases()
+      flush()
     end
   end
+end
+
+if token ~= first_token then
+  redis.call('SET', P .. 'seq', digits(token))
+end
+if #out > 0 or touched > 0 then
+  return {now, -1, out, {}, touched}
 end
 
 local next_event = -1
