@@ -17,7 +17,6 @@ local P, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local max, lease = tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = now_ms()
 local ids, leases, delayed = P .. 'ids', P .. 'leases', P .. 'delayed'
-local known = {}
 
 -- Moves a message stored by the layout before 2026-12-01 (a hash `msg:<id>`
 -- holding the envelope; its stream entry held only the id) into this one,
@@ -32,7 +31,7 @@ local function adopt(id)
   end
   redis.call('DEL', msg)
   if env then
-    redis.call('HSET', ids, id, place(P, group, id, env, band, nil, now, known))
+    redis.call('HSET', ids, id, place(P, id, env, band, nil, now))
   end
   return true
 end
@@ -45,7 +44,7 @@ if #due > 0 then
     local v = stored[k]
     if v then
       locs[#locs + 1] = id
-      locs[#locs + 1] = place(P, group, id, string.sub(v, 2), string.sub(v, 1, 1), nil, now, known)
+      locs[#locs + 1] = place(P, id, string.sub(v, 2), string.sub(v, 1, 1), nil, now)
     else
       adopt(id)
     end

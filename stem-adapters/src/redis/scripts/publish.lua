@@ -13,12 +13,12 @@ for i = 2, #ARGV, 4 do
   asked[#asked + 1] = ARGV[i]
 end
 local olds = redis.call('HMGET', P .. 'ids', unpack(asked))
-local placed, locs, known = {}, {}, {}
+local placed, locs = {}, {}
 for k, id in ipairs(asked) do
   local i = 2 + (k - 1) * 4
   local old = placed[id] or olds[k]
   if old then forget(P, group, id, old) end
-  local loc = place(P, group, id, ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), now, known)
+  local loc = place(P, id, ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), now)
   placed[id] = loc
   locs[#locs + 1] = id
   locs[#locs + 1] = loc

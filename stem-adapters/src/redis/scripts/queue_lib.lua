@@ -38,16 +38,6 @@ local function field(fields, name)
   return nil
 end
 
--- Creates `stream` with the group unless `known` already saw it.
-local function ensure_stream(stream, group, known)
-  if not known[stream] then
-    known[stream] = true
-    if redis.call('EXISTS', stream) == 0 then
-      pcall(redis.call, 'XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
-    end
-  end
-end
-
 -- Drops the copy of message `id` stored at `loc`: its stream entry and lease,
 -- or its delayed slot.
 local function forget(P, group, id, loc)
@@ -65,8 +55,10 @@ end
 
 -- Stores message `id`: delayed until `not_before` (ms) if that is later than
 -- `now`, else ready on its band's stream. Returns its location, for `ids`
--- (which the caller writes, one HSET for a whole batch).
-local function place(P, group, id, env, band, not_before, now, known)
+-- (which the caller writes, one HSET for a whole batch). A stream is created
+-- by its first XADD; its consumer group by the first claim that finds it
+-- missing (from entry 0, so it reads every entry).
+local function place(P, id, env, band, not_before, now)
   if not_before and not_before > now then
     redis.call('ZADD', P .. 'delayed', not_before, id)
     redis.call('HSET', P .. 'later', id, band .. env)
@@ -74,7 +66,5 @@ local function place(P, group, id, env, band, not_before, now, known)
     redis.call('XADD', P .. 'wake', 'MAXLEN', '~', 16, '*', 'at', not_before)
     return 'd'
   end
-  local stream = P .. 's' .. band
-  ensure_stream(stream, group, known)
-  return band .. ':' .. redis.call('XADD', stream, '*', 'id', id, 'env', env) .. ':0'
+  return band .. ':' .. redis.call('XADD', P .. 's' .. band, '*', 'id', id, 'env', env) .. ':0'
 end

@@ -12,5 +12,5 @@ redis.call('ZREM', P .. 'dead', id)
 -- A copy published again under the same id meanwhile is replaced.
 local old = redis.call('HGET', P .. 'ids', id)
 if old then forget(P, group, id, old) end
-redis.call('HSET', P .. 'ids', id, place(P, group, id, ARGV[2], ARGV[3], tonumber(ARGV[4]), now_ms(), {}))
+redis.call('HSET', P .. 'ids', id, place(P, id, ARGV[2], ARGV[3], tonumber(ARGV[4]), now_ms()))
 return 1

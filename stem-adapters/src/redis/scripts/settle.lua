@@ -28,9 +28,9 @@ local stored = redis.call('XRANGE', stream, entry, entry)
 local env = stored[1] and field(stored[1][2], 'env')
 forget(P, group, id, loc)
 if op == 'requeue' then
-  redis.call('HSET', ids, id, place(P, group, id, env, band, nil, now, {}))
+  redis.call('HSET', ids, id, place(P, id, env, band, nil, now))
 elseif op == 'replace' then
-  redis.call('HSET', ids, id, place(P, group, id, ARGV[5], ARGV[6], tonumber(ARGV[7]), now, {}))
+  redis.call('HSET', ids, id, place(P, id, ARGV[5], ARGV[6], tonumber(ARGV[7]), now))
 elseif op == 'dead' then
   if ARGV[7] ~= nil and ARGV[7] ~= '' then env = ARGV[7] end
   redis.call('HDEL', ids, id)
