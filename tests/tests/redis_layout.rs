@@ -1,14 +1,16 @@
 //! Messages stored by the Redis adapter's layout before 2026-12-01 (a hash per
 //! message holding its envelope; stream entries held only the task id) are
 //! moved into the current layout when a claim meets them: ready, delayed and
-//! leased ones alike are delivered and acked, and none is lost.
+//! leased ones alike are delivered and acked, and none is lost. Task records
+//! of that layout (a hash per task) are read, and replaced by the next write.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use stem::backend::{TaskState, TaskStatus};
 use stem::broker::ReceiveRequest;
 use stem::codec::Payload;
-use stem::{Broker, Envelope, TaskId};
+use stem::{Broker, Envelope, ResultBackend, TaskId};
 use stem_adapters::redis::{RedisOptions, RedisStore};
 use stem_tests::{TestResult, WAIT, redis_url};
 
@@ -102,6 +104,32 @@ async fn messages_of_the_earlier_layout_are_adopted_and_delivered() -> TestResul
         let left: bool = run(&mut conn, redis::cmd("EXISTS").arg(format!("{prefix}msg:{}", envelope.id))).await?;
         assert!(!left, "the earlier layout's hash is gone");
     }
+    store.delete_namespace().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_records_of_the_earlier_layout_are_read_and_replaced() -> TestResult {
+    let Some(url) = redis_url() else { return Ok(()) };
+    let namespace = format!("test_layout_status_{:08x}", fastrand::u32(..));
+    let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&namespace)).await?;
+    let client = redis::Client::open(url.as_str())?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let envelope = Envelope::new("t", "q", Payload::new("json", b"1".to_vec()));
+    let mut status = TaskStatus::new(envelope.id, "t", "q", TaskState::Started);
+    status.fence = 3;
+    let json = serde_json::to_string(&status)?;
+    // The earlier layout kept a task's record as a hash: `fence` and `status`.
+    let key = format!("stem:{namespace}:task:{}", envelope.id);
+    run::<()>(&mut conn, redis::cmd("HSET").arg(&key).arg("fence").arg(3).arg("status").arg(json)).await?;
+
+    let backend = store.backend();
+    assert_eq!(backend.get(envelope.id).await?, Some(status.clone()), "the earlier record reads");
+    let mut done = status.clone();
+    done.state = TaskState::Succeeded;
+    done.fence = 4;
+    assert!(backend.set(done.clone()).await?, "a newer write replaces it");
+    assert_eq!(backend.get(envelope.id).await?, Some(done));
     store.delete_namespace().await?;
     Ok(())
 }

@@ -1,6 +1,9 @@
-//! The Redis result backend: one hash per task (`fence`, `status` as JSON)
-//! written through a fencing script, final states expiring after the
+//! The Redis result backend: one string key per task (`<fence>|<status as
+//! JSON>`) written through a fencing script, final states expiring after the
 //! retention, `wait` woken by pub/sub, groups as hashes, heartbeats with TTLs.
+//!
+//! Until 2026-12-01 a task's record was a hash (`fence`, `status`); such a
+//! record is still read, and the next write replaces it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,10 +34,15 @@ impl RedisBackend {
 
 /// Where the reply about one status is.
 enum Answer {
-    /// The n-th reply of the pipeline (an HSETNX).
+    /// The n-th reply of the pipeline (a `SET NX`).
     Single(usize),
     /// The n-th status of the scripted writes.
     Fenced(usize),
+}
+
+/// A task's stored record: its fence, `|`, its status as JSON.
+fn record(status: &TaskStatus) -> Result<String> {
+    Ok(format!("{}|{}", status.fence, to_json(status)?))
 }
 
 /// The most statuses one script call writes.
@@ -71,7 +79,7 @@ impl ResultBackend for RedisBackend {
         let retention = self.retention_ms();
         let mut pipe = redis::pipe();
         // Where each status's answer is: (call, index in its reply), or the
-        // place of an HSETNX reply.
+        // place of a `SET NX` reply.
         let mut answers = Vec::with_capacity(statuses.len());
         let mut fenced: Vec<(String, &TaskStatus)> = Vec::new();
         let mut replies = 0;
@@ -80,9 +88,8 @@ impl ResultBackend for RedisBackend {
             if status.fence == 0 && status.state == TaskState::Queued {
                 // A producer's first record: written only where none exists,
                 // so it never replaces a worker's (any worker's fence is higher).
-                // No script and no `fence` field: the scripts read a missing
-                // fence as 0.
-                pipe.cmd("HSETNX").arg(&key).arg("status").arg(to_json(status)?);
+                // No script: one plain command.
+                pipe.cmd("SET").arg(&key).arg(record(status)?).arg("NX");
                 answers.push(Answer::Single(replies));
                 replies += 1;
             } else {
@@ -99,7 +106,7 @@ impl ResultBackend for RedisBackend {
             let call = SET_STATUS.push(&mut pipe, &names).arg(retention).arg(&channel);
             for (_, status) in chunk.iter() {
                 let fin = if status.state.is_terminal() { "1" } else { "0" };
-                call.arg(status.fence).arg(to_json(status)?).arg(fin).arg(status.id.to_string());
+                call.arg(status.fence).arg(record(status)?).arg(fin).arg(status.id.to_string());
             }
         }
         let values: Vec<redis::Value> = scripts::query(&mut self.shared.conn(), &pipe, "writing task statuses").await?;
@@ -115,20 +122,36 @@ impl ResultBackend for RedisBackend {
         answers
             .into_iter()
             .map(|answer| match answer {
-                Answer::Single(at) => Ok(matches!(singles.get(at), Some(redis::Value::Int(1)))),
+                Answer::Single(at) => Ok(matches!(singles.get(at), Some(redis::Value::Okay))),
                 Answer::Fenced(at) => Ok(flat.get(at) == Some(&1)),
             })
             .collect()
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {
-        let text: Option<String> = redis::cmd("HGET")
-            .arg(self.shared.keys().task(id))
-            .arg("status")
-            .query_async(&mut self.shared.conn())
-            .await
-            .map_err(|e| failed("reading a task status", e))?;
-        text.map(|t| from_json(&t, "task status")).transpose()
+        let key = self.shared.keys().task(id);
+        let mut conn = self.shared.conn();
+        let read: redis::RedisResult<Option<String>> = redis::cmd("GET").arg(&key).query_async(&mut conn).await;
+        let record = match read {
+            Ok(record) => record,
+            // A record of the layout before 2026-12-01: a hash; its `status` field is the JSON.
+            Err(e) if e.code() == Some("WRONGTYPE") => {
+                let status: Option<String> = redis::cmd("HGET")
+                    .arg(&key)
+                    .arg("status")
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| failed("reading a task status", e))?;
+                status.map(|json| format!("0|{json}"))
+            }
+            Err(e) => return Err(failed("reading a task status", e)),
+        };
+        record
+            .map(|record| {
+                let json = record.split_once('|').map_or(record.as_str(), |(_, json)| json);
+                from_json(json, "task status")
+            })
+            .transpose()
     }
 
     async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskStatus>> {

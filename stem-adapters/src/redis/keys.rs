@@ -38,7 +38,7 @@ impl Keys {
         &self.prefix
     }
 
-    /// A task's state: a hash with the JSON status and its fence.
+    /// A task's state: a string, `<fence>|<status as JSON>`.
     pub(crate) fn task(&self, id: TaskId) -> String {
         format!("{}task:{id}", self.prefix)
     }

@@ -57,6 +57,8 @@ end
 local token = math.max(tonumber(redis.call('GET', P .. 'seq') or 0), now * 1000)
 local first_token = token
 local until_ms = now + lease
+-- Numbers given to redis.call are turned into text by a slow printf; this one once.
+local until_text = digits(until_ms)
 local out = {}
 -- Entries read or taken over, usable or not.
 local touched = 0
@@ -74,7 +76,7 @@ local function flush()
 end
 local function take(id, band, entry, env)
   token = token + 1
-  leased[#leased + 1] = until_ms
+  leased[#leased + 1] = until_text
   leased[#leased + 1] = id
   locs[#locs + 1] = id
   locs[#locs + 1] = band .. ':' .. entry .. ':' .. digits(token)
@@ -106,7 +108,7 @@ end
 
 for band = 9, 0, -1 do
   if #out >= max then break end
-  local stream = P .. 's' .. band
+  local stream, band_text = P .. 's' .. band, digits(band)
   if redis.call('EXISTS', stream) == 1 then
     local ok, got = pcall(redis.call, 'XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - #out, 'STREAMS', stream, '>')
     if not ok then
@@ -119,7 +121,7 @@ for band = 9, 0, -1 do
         local entry, fields = e[1], e[2]
         -- Entries are written as id, then env.
         if fields[3] == 'env' then
-          take(fields[2], tostring(band), entry, fields[4])
+          take(fields[2], band_text, entry, fields[4])
         else
           redis.call('XACK', stream, group, entry)
           redis.call('XDEL', stream, entry)

@@ -25,9 +25,10 @@ local function parse(loc)
   return string.match(loc, '^(%d):([^:]+):(%d+)$')
 end
 
--- A token as text: integer digits (tostring would print large ones as 1.7e+15).
+-- A whole number as text: integer digits (tostring would print large ones as
+-- 1.7e+15, and goes through the slow floating point printf).
 local function digits(n)
-  return string.format('%.0f', n)
+  return string.format('%d', n)
 end
 
 -- The value of `name` in a stream entry's field list.
