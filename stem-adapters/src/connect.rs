@@ -60,8 +60,11 @@ pub async fn connect(url: &str) -> Result<Stem> {
 }
 
 /// A [`Stem`] with its broker at `broker_url` and its result backend (and locks)
-/// at `backend_url`. The same SQLite file named twice is opened once.
+/// at `backend_url`. The same URL twice opens one store, as [`connect`] does.
 pub async fn connect_urls(broker_url: &str, backend_url: &str) -> Result<Stem> {
+    if broker_url == backend_url {
+        return connect(broker_url).await;
+    }
     let broker = open(broker_url).await?.broker;
     let stores = open(backend_url).await?;
     Ok(Stem::with_locks(broker, stores.backend, stores.locks).with_workflow_store(stores.workflows))

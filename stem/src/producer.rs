@@ -115,8 +115,14 @@ impl Stem {
     pub async fn enqueue_envelope(&self, envelope: Envelope) -> Result<TaskId> {
         let status = queued(&envelope);
         let id = envelope.id;
-        let (published, recorded) = tokio::join!(self.inner.broker.publish(envelope), self.inner.backend.set(status));
-        self.settle_enqueue(&[id], published, recorded.map(drop)).await?;
+        let (broker, backend) = (&self.inner.broker, &*self.inner.backend);
+        let (published, recorded) = if broker.records_with(backend) {
+            broker.publish_recorded(vec![envelope], std::slice::from_ref(&status), backend).await
+        } else {
+            let (published, recorded) = tokio::join!(broker.publish(envelope), backend.set(status));
+            (published, recorded.map(drop))
+        };
+        self.settle_enqueue(&[id], published, recorded).await?;
         Ok(id)
     }
 
@@ -124,24 +130,28 @@ impl Stem {
     pub async fn enqueue_envelopes(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
         let statuses: Vec<TaskStatus> = envelopes.iter().map(queued).collect();
         let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
-        // A large batch publishes from a task of its own, so that encoding the
-        // messages and encoding the statuses use two threads where there are two.
-        let (published, recorded) = if envelopes.len() >= SPAWN_PUBLISH_FROM {
-            let broker = Arc::clone(&self.inner.broker);
+        let (broker, backend) = (&self.inner.broker, &*self.inner.backend);
+        let (published, recorded) = if broker.records_with(backend) {
+            broker.publish_recorded(envelopes, &statuses, backend).await
+        } else if envelopes.len() >= SPAWN_PUBLISH_FROM {
+            // A large batch publishes from a task of its own, so that encoding the
+            // messages and encoding the statuses use two threads where there are two.
+            let broker = Arc::clone(broker);
             let publish = tokio::spawn(async move { broker.publish_batch(envelopes).await });
-            let recorded = self.inner.backend.set_batch(&statuses).await;
+            let recorded = backend.set_batch(&statuses).await;
             let published = publish.await.unwrap_or_else(|e| Err(crate::Error::adapter("the publish task failed", e)));
-            (published, recorded)
+            (published, recorded.map(drop))
         } else {
-            tokio::join!(self.inner.broker.publish_batch(envelopes), self.inner.backend.set_batch(&statuses))
+            let (published, recorded) = tokio::join!(broker.publish_batch(envelopes), backend.set_batch(&statuses));
+            (published, recorded.map(drop))
         };
-        self.settle_enqueue(&ids, published, recorded.map(drop)).await?;
+        self.settle_enqueue(&ids, published, recorded).await?;
         Ok(ids)
     }
 
     /// The publish and the queued record go out together (one round trip on a
-    /// networked store; a worker's write wins over the record whichever lands
-    /// first). If the publish failed, a record that was written is forgotten
+    /// networked store, one request where the broker records with the backend
+    /// itself; a worker's write wins over the record whichever lands first). If the publish failed, a record that was written is forgotten
     /// (best effort), so that no task looks queued that never was.
     async fn settle_enqueue(&self, ids: &[TaskId], published: Result<()>, recorded: Result<()>) -> Result<()> {
         if let Err(error) = published {

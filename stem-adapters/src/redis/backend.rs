@@ -30,6 +30,26 @@ impl RedisBackend {
     fn retention_ms(&self) -> u64 {
         millis(self.shared.options().retention())
     }
+
+    /// Whether this backend is on the Redis and in the namespace of `shared`.
+    pub(crate) fn shares(&self, shared: &Shared) -> bool {
+        let (mine, theirs) = (self.shared.options(), shared.options());
+        mine.url() == theirs.url() && mine.namespace() == theirs.namespace()
+    }
+
+    /// Adds the producer's records of `queued` (state queued, fence 0) to
+    /// `pipe`: each written only where no record exists, so that it never
+    /// replaces a worker's (any worker's fence is higher). One plain `SET NX`
+    /// each, whose reply says whether it was written.
+    pub(crate) fn push_queued(&self, pipe: &mut redis::Pipeline, queued: &TaskStatus) -> Result<()> {
+        pipe.cmd("SET").arg(self.shared.keys().task(queued.id)).arg(record(queued)?).arg("NX");
+        Ok(())
+    }
+}
+
+/// Whether `status` is a producer's record: queued, fence 0.
+pub(crate) fn is_queued_record(status: &TaskStatus) -> bool {
+    status.fence == 0 && status.state == TaskState::Queued
 }
 
 /// Where the reply about one status is.
@@ -84,17 +104,13 @@ impl ResultBackend for RedisBackend {
         let mut fenced: Vec<(String, &TaskStatus)> = Vec::new();
         let mut replies = 0;
         for status in statuses {
-            let key = keys.task(status.id);
-            if status.fence == 0 && status.state == TaskState::Queued {
-                // A producer's first record: written only where none exists,
-                // so it never replaces a worker's (any worker's fence is higher).
-                // No script: one plain command.
-                pipe.cmd("SET").arg(&key).arg(record(status)?).arg("NX");
+            if is_queued_record(status) {
+                self.push_queued(&mut pipe, status)?;
                 answers.push(Answer::Single(replies));
                 replies += 1;
             } else {
                 answers.push(Answer::Fenced(fenced.len()));
-                fenced.push((key, status));
+                fenced.push((keys.task(status.id), status));
             }
         }
         // The fenced writes go in scripts of up to PER_SCRIPT statuses (the
@@ -126,6 +142,10 @@ impl ResultBackend for RedisBackend {
                 Answer::Fenced(at) => Ok(flat.get(at) == Some(&1)),
             })
             .collect()
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {

@@ -9,12 +9,14 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
+use stem::backend::{ResultBackend, TaskStatus};
 use stem::broker::{
     Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
 use stem::envelope::{Envelope, MAX_PRIORITY};
 use stem::{Error, Result, TaskId};
 
+use super::backend::{RedisBackend, is_queued_record};
 use super::scripts::{self, ACK, CLAIM, COUNTS, PUBLISH, PURGE, REPLAY, SETTLE};
 use super::{Shared, failed, from_json, millis, to_json};
 
@@ -243,28 +245,42 @@ impl Broker for RedisBroker {
         if envelopes.is_empty() {
             return Ok(());
         }
-        let mut by_queue: Vec<(&str, Vec<&Envelope>)> = Vec::new();
-        for envelope in &envelopes {
-            match by_queue.iter_mut().find(|(queue, _)| *queue == envelope.queue) {
-                Some((_, list)) => list.push(envelope),
-                None => by_queue.push((&envelope.queue, vec![envelope])),
-            }
-        }
         let mut pipe = redis::pipe();
-        for (queue, list) in by_queue {
-            let key = self.queue_key(queue);
-            for chunk in list.chunks(PER_SCRIPT) {
-                let call = PUBLISH.push(&mut pipe, &[&key]).arg(GROUP);
-                for envelope in chunk {
-                    call.arg(envelope.id.to_string())
-                        .arg(to_json(envelope)?)
-                        .arg(band(envelope))
-                        .arg(not_before(envelope));
-                }
-                call.ignore();
-            }
-        }
+        self.push_publish(&mut pipe, &envelopes)?;
         scripts::query::<()>(&mut self.shared.conn(), &pipe, "publishing messages").await
+    }
+
+    /// True for a [`RedisBackend`] on the same Redis and namespace.
+    fn records_with(&self, backend: &dyn ResultBackend) -> bool {
+        self.same_store(backend).is_some()
+    }
+
+    /// With a backend on the same Redis and namespace, the publish scripts and
+    /// the records' `SET NX` go out in one pipeline: one request, one round trip.
+    async fn publish_recorded(
+        &self,
+        envelopes: Vec<Envelope>,
+        queued: &[TaskStatus],
+        backend: &dyn ResultBackend,
+    ) -> (Result<()>, Result<()>) {
+        let Some(redis_backend) = self.same_store(backend).filter(|_| queued.iter().all(is_queued_record)) else {
+            let (published, recorded) = tokio::join!(self.publish_batch(envelopes), backend.set_batch(queued));
+            return (published, recorded.map(drop));
+        };
+        let mut pipe = redis::pipe();
+        let built = self.push_publish(&mut pipe, &envelopes).and_then(|()| {
+            for status in queued {
+                redis_backend.push_queued(&mut pipe, status)?;
+                pipe.ignore();
+            }
+            Ok(())
+        });
+        if let Err(error) = built {
+            return (Err(error), Ok(()));
+        }
+        // If the pipeline fails, some records may have been written: reported
+        // as written, so that the producer forgets them again.
+        (scripts::query::<()>(&mut self.shared.conn(), &pipe, "publishing messages").await, Ok(()))
     }
 
     async fn receive(&self, request: &ReceiveRequest) -> Result<Vec<Delivery>> {
@@ -453,6 +469,37 @@ impl Broker for RedisBroker {
 }
 
 impl RedisBroker {
+    /// `backend` as the Redis backend of this store (same Redis, same namespace).
+    fn same_store<'b>(&self, backend: &'b dyn ResultBackend) -> Option<&'b RedisBackend> {
+        backend.as_any()?.downcast_ref::<RedisBackend>().filter(|b| b.shares(&self.shared))
+    }
+
+    /// Adds the publish scripts of `envelopes` to `pipe`, grouped by queue, at
+    /// most [`PER_SCRIPT`] per call; their replies are ignored.
+    fn push_publish(&self, pipe: &mut redis::Pipeline, envelopes: &[Envelope]) -> Result<()> {
+        let mut by_queue: Vec<(&str, Vec<&Envelope>)> = Vec::new();
+        for envelope in envelopes {
+            match by_queue.iter_mut().find(|(queue, _)| *queue == envelope.queue) {
+                Some((_, list)) => list.push(envelope),
+                None => by_queue.push((&envelope.queue, vec![envelope])),
+            }
+        }
+        for (queue, list) in by_queue {
+            let key = self.queue_key(queue);
+            for chunk in list.chunks(PER_SCRIPT) {
+                let call = PUBLISH.push(pipe, &[&key]).arg(GROUP);
+                for envelope in chunk {
+                    call.arg(envelope.id.to_string())
+                        .arg(to_json(envelope)?)
+                        .arg(band(envelope))
+                        .arg(not_before(envelope));
+                }
+                call.ignore();
+            }
+        }
+        Ok(())
+    }
+
     /// (pending, in flight) of `queue`.
     async fn counts(&self, queue: &str) -> Result<(usize, usize)> {
         let mut pipe = redis::pipe();

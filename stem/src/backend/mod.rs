@@ -53,6 +53,13 @@ pub trait ResultBackend: Send + Sync + std::fmt::Debug + 'static {
         Ok(self.set_batch(std::slice::from_ref(&status)).await?.first().copied().unwrap_or(false))
     }
 
+    /// This backend as [`Any`](std::any::Any), so that a broker on the same
+    /// store can recognise it (see [`Broker::records_with`](crate::Broker::records_with)).
+    /// `None` by default.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
     /// Reads a status; `None` if unknown or expired.
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>>;
 

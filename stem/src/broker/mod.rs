@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 pub use self::dead_letter::{DeadLetter, DeadLetterPage, ReplayOptions, ReplayResult};
 pub use self::delivery::{Delivery, Nack, Receipt, ReceiveRequest};
+use crate::backend::{ResultBackend, TaskStatus};
 use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
@@ -39,6 +40,29 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
             self.publish(envelope).await?;
         }
         Ok(())
+    }
+
+    /// Whether [`publish_recorded`](Self::publish_recorded) publishes and
+    /// records in one round trip with `backend`: true when both live in one
+    /// store that can do so. The producer then uses it for every enqueue.
+    fn records_with(&self, backend: &dyn ResultBackend) -> bool {
+        let _ = backend;
+        false
+    }
+
+    /// Publishes `envelopes` and writes `queued`, their producer's records
+    /// (state queued, fence 0), to `backend`: in one round trip where
+    /// [`records_with`](Self::records_with) says so; by default the publish and
+    /// the write run side by side. Returns both outcomes, publish first; when
+    /// the publish failed, the records may or may not have been written.
+    async fn publish_recorded(
+        &self,
+        envelopes: Vec<Envelope>,
+        queued: &[TaskStatus],
+        backend: &dyn ResultBackend,
+    ) -> (Result<()>, Result<()>) {
+        let (published, recorded) = futures_util::join!(self.publish_batch(envelopes), backend.set_batch(queued));
+        (published, recorded.map(drop))
     }
 
     /// Leases up to `request.max` due messages from `request.queues`, highest
