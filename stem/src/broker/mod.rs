@@ -44,7 +44,9 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
 
     /// Whether [`publish_recorded`](Self::publish_recorded) publishes and
     /// records in one round trip with `backend`: true when both live in one
-    /// store that can do so. The producer then uses it for every enqueue.
+    /// store that can do so. The producer then uses it for every enqueue but
+    /// large batches (1,024 and more), whose messages and records it encodes
+    /// on two threads instead.
     fn records_with(&self, backend: &dyn ResultBackend) -> bool {
         let _ = backend;
         false
