@@ -33,6 +33,12 @@ impl PostgresBackend {
         Self { shared }
     }
 
+    /// Whether this backend is on the database and schema of `shared`.
+    pub(crate) fn shares(&self, shared: &Shared) -> bool {
+        let (mine, theirs) = (&self.shared.options, &shared.options);
+        mine.url() == theirs.url() && mine.schema() == theirs.schema()
+    }
+
     fn retention_ms(&self) -> f64 {
         millis(self.shared.options.retention())
     }
@@ -124,6 +130,10 @@ impl ResultBackend for PostgresBackend {
             left = later;
         }
         Ok(accepted)
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {

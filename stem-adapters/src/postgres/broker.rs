@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use sqlx::Row;
 use sqlx::postgres::PgListener;
+use stem::backend::{ResultBackend, TaskState, TaskStatus};
 use stem::broker::{
     Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
@@ -16,6 +17,7 @@ use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
 use uuid::Uuid;
 
+use super::backend::PostgresBackend;
 use super::vacuum::{self, Table};
 use super::{Shared, failed, from_json, millis, to_json};
 
@@ -189,6 +191,62 @@ fn token(receipt: &Receipt) -> i64 {
     i64::try_from(receipt.token).unwrap_or(i64::MAX)
 }
 
+impl PostgresBroker {
+    /// Whether `backend` is the Postgres backend of this database and schema.
+    fn same_store(&self, backend: &dyn ResultBackend) -> bool {
+        backend.as_any().and_then(|any| any.downcast_ref::<PostgresBackend>()).is_some_and(|b| b.shares(&self.shared))
+    }
+
+    /// Stores `envelopes` (the last copy of an id wins: one statement may not
+    /// touch a row twice), with their queued records in the same statement
+    /// when given (one per envelope, in the same order).
+    async fn store(&self, envelopes: &[Envelope], queued: Option<&[TaskStatus]>) -> Result<()> {
+        if envelopes.is_empty() {
+            return Ok(());
+        }
+        let mut last = std::collections::HashMap::new();
+        for (i, envelope) in envelopes.iter().enumerate() {
+            last.insert(envelope.id, i);
+        }
+        let chosen: Vec<usize> = (0..envelopes.len()).filter(|i| last.get(&envelopes[*i].id) == Some(i)).collect();
+        let ids: Vec<Uuid> = chosen.iter().map(|&i| *envelopes[i].id.as_uuid()).collect();
+        let queues: Vec<&str> = chosen.iter().map(|&i| envelopes[i].queue.as_str()).collect();
+        let priorities: Vec<i16> = chosen.iter().map(|&i| priority(&envelopes[i])).collect();
+        let not_before: Vec<Option<DateTime<Utc>>> = chosen.iter().map(|&i| envelopes[i].not_before).collect();
+        let texts = chosen.iter().map(|&i| to_json(&envelopes[i])).collect::<Result<Vec<String>>>()?;
+        let Some(queued) = queued else {
+            return sqlx::query(self.shared.sql(include_str!("sql/publish.sql")))
+                .bind(ids)
+                .bind(queues)
+                .bind(priorities)
+                .bind(not_before)
+                .bind(texts)
+                .bind(self.shared.messages_channel())
+                .execute(self.pool())
+                .await
+                .map(drop)
+                .map_err(|e| failed("publishing messages", e));
+        };
+        let tasks: Vec<&str> = chosen.iter().map(|&i| queued[i].task.as_str()).collect();
+        let statuses = chosen.iter().map(|&i| to_json(&queued[i])).collect::<Result<Vec<String>>>()?;
+        sqlx::query(self.shared.sql(include_str!("sql/publish_recorded.sql")))
+            .bind(ids)
+            .bind(queues)
+            .bind(priorities)
+            .bind(not_before)
+            .bind(texts)
+            .bind(self.shared.messages_channel())
+            .bind(tasks)
+            .bind(statuses)
+            .execute(self.pool())
+            .await
+            .map(drop)
+            .map_err(|e| failed("publishing messages", e))?;
+        vacuum::retired(&self.shared, Table::Tasks, chosen.len() as u64);
+        Ok(())
+    }
+}
+
 fn priority(envelope: &Envelope) -> i16 {
     i16::from(envelope.priority.min(MAX_PRIORITY))
 }
@@ -211,32 +269,33 @@ impl Broker for PostgresBroker {
     }
 
     async fn publish_batch(&self, envelopes: Vec<Envelope>) -> Result<()> {
-        if envelopes.is_empty() {
-            return Ok(());
+        self.store(&envelopes, None).await
+    }
+
+    /// True for a [`PostgresBackend`] on the same database and schema.
+    fn records_with(&self, backend: &dyn ResultBackend) -> bool {
+        self.same_store(backend)
+    }
+
+    /// With a backend on the same database and schema, the messages and their
+    /// queued records go in one statement: one round trip and one commit, and
+    /// both are stored or neither.
+    async fn publish_recorded(
+        &self,
+        envelopes: Vec<Envelope>,
+        queued: &[TaskStatus],
+        backend: &dyn ResultBackend,
+    ) -> (Result<()>, Result<()>) {
+        let matching = queued.len() == envelopes.len()
+            && queued.iter().zip(&envelopes).all(|(s, e)| s.id == e.id && s.fence == 0 && s.state == TaskState::Queued);
+        if !matching || !self.same_store(backend) {
+            let (published, recorded) = tokio::join!(self.publish_batch(envelopes), backend.set_batch(queued));
+            return (published, recorded.map(drop));
         }
-        // One statement may not touch a row twice: later copies of an id win.
-        let mut last = std::collections::HashMap::new();
-        for (i, envelope) in envelopes.iter().enumerate() {
-            last.insert(envelope.id, i);
+        match self.store(&envelopes, Some(queued)).await {
+            Ok(()) => (Ok(()), Ok(())),
+            Err(error) => (Err(error), Err(Error::Config("not recorded: the publish failed".to_owned()))),
         }
-        let chosen: Vec<&Envelope> =
-            envelopes.iter().enumerate().filter(|(i, e)| last.get(&e.id) == Some(i)).map(|(_, e)| e).collect();
-        let ids: Vec<Uuid> = chosen.iter().map(|e| *e.id.as_uuid()).collect();
-        let queues: Vec<&str> = chosen.iter().map(|e| e.queue.as_str()).collect();
-        let priorities: Vec<i16> = chosen.iter().map(|e| priority(e)).collect();
-        let not_before: Vec<Option<DateTime<Utc>>> = chosen.iter().map(|e| e.not_before).collect();
-        let texts = chosen.iter().map(|e| to_json(*e)).collect::<Result<Vec<String>>>()?;
-        sqlx::query(self.shared.sql(include_str!("sql/publish.sql")))
-            .bind(ids)
-            .bind(queues)
-            .bind(priorities)
-            .bind(not_before)
-            .bind(texts)
-            .bind(self.shared.messages_channel())
-            .execute(self.pool())
-            .await
-            .map(drop)
-            .map_err(|e| failed("publishing messages", e))
     }
 
     async fn receive(&self, request: &ReceiveRequest) -> Result<Vec<Delivery>> {
