@@ -131,17 +131,16 @@ impl Stem {
         let statuses: Vec<TaskStatus> = envelopes.iter().map(queued).collect();
         let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
         let (broker, backend) = (&self.inner.broker, &*self.inner.backend);
-        let (published, recorded) = if envelopes.len() >= SPAWN_PUBLISH_FROM {
+        let (published, recorded) = if broker.records_with(backend) {
+            broker.publish_recorded(envelopes, &statuses, backend).await
+        } else if envelopes.len() >= SPAWN_PUBLISH_FROM {
             // A large batch publishes from a task of its own, so that encoding the
-            // messages and encoding the statuses use two threads where there are
-            // two (its round trips are few either way).
+            // messages and encoding the statuses use two threads where there are two.
             let broker = Arc::clone(broker);
             let publish = tokio::spawn(async move { broker.publish_batch(envelopes).await });
             let recorded = backend.set_batch(&statuses).await;
             let published = publish.await.unwrap_or_else(|e| Err(crate::Error::adapter("the publish task failed", e)));
             (published, recorded.map(drop))
-        } else if broker.records_with(backend) {
-            broker.publish_recorded(envelopes, &statuses, backend).await
         } else {
             let (published, recorded) = tokio::join!(broker.publish_batch(envelopes), backend.set_batch(&statuses));
             (published, recorded.map(drop))

@@ -1,16 +1,24 @@
 //! On Postgres, a producer whose broker and backend are one store (same
-//! database, same schema) stores a message and its queued record in one
-//! statement: both or neither. Other pairings keep the two side by side.
+//! database, same schema) stores only the message: the backend reads a task
+//! with a message and no record as queued, so a message never lacks its
+//! record and the record costs no write. Other pairings write both.
 
 use stem::backend::TaskState;
 use stem::codec::Payload;
 use stem::memory::MemoryBackend;
-use stem::{Broker, Envelope, ResultBackend, Stem};
+use stem::prelude::*;
+use stem::{Broker, Envelope, ResultBackend};
 use stem_adapters::postgres::{PostgresOptions, PostgresStore};
-use stem_tests::{TestResult, postgres_url};
+use stem_tests::{TestResult, WAIT, postgres_url};
+
+/// The task of the messages here: returns its argument.
+#[stem::task(name = "t", queue = "q")]
+async fn t(n: u8) -> Result<u8, TaskError> {
+    Ok(n)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_store_publishes_and_records_in_one_statement() -> TestResult {
+async fn one_store_stores_the_message_which_reads_as_queued() -> TestResult {
     let Some(url) = postgres_url() else { return Ok(()) };
     let schema = format!("test_enqueue_{:08x}", fastrand::u32(..));
     let store = PostgresStore::connect_with(PostgresOptions::new(&url).with_schema(&schema)).await?;
@@ -22,7 +30,7 @@ async fn one_store_publishes_and_records_in_one_statement() -> TestResult {
     other.drop_schema().await?;
 
     let stem = Stem::new(broker.clone(), backend.clone());
-    let one = Envelope::new("t", "q", Payload::new("json", b"1".to_vec()));
+    let one = T::call(1).into_envelope()?;
     let mut many: Vec<Envelope> =
         (0..3).map(|n| Envelope::new("t", "q", Payload::new("json", vec![b'0' + n]))).collect();
     many.push(many[0].clone()); // an id twice in one batch: one message, one record
@@ -34,12 +42,24 @@ async fn one_store_publishes_and_records_in_one_statement() -> TestResult {
         assert_eq!(status.fence, 0);
     }
     assert_eq!(broker.pending_count("q").await?, 4, "every message published, each once");
+    let pool = sqlx::PgPool::connect(&url).await?;
+    let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM \"{schema}\".tasks")))
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(rows, 0, "no record written: the messages stand for them");
 
-    // A statement that fails stores neither the message nor its record.
+    // A worker's first write replaces the implied record, and outlives the message.
+    let stem_worker = Worker::builder(&stem).task::<T>().queue("q").handle_signals(false).build()?.spawn();
+    let handle = stem.handle::<u8>(one.id);
+    assert_eq!(handle.wait_timeout(WAIT).await?, 1);
+    stem_worker.stop(ShutdownMode::Warm).await?;
+    let status = backend.get(one.id).await?.expect("recorded");
+    assert_eq!(status.state, TaskState::Succeeded);
+
+    // A publish that fails leaves neither a message nor a record.
     let bad = Envelope::new("t", "q\0", Payload::new("json", b"1".to_vec()));
     stem.enqueue_envelope(bad.clone()).await.expect_err("Postgres text holds no NUL");
     assert!(backend.get(bad.id).await?.is_none(), "no record without its message");
-    assert_eq!(broker.pending_count("q").await?, 4);
     store.drop_schema().await?;
     Ok(())
 }

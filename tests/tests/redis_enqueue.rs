@@ -34,6 +34,15 @@ async fn one_store_publishes_and_records_in_one_request() -> TestResult {
         assert_eq!(status.fence, 0);
     }
     assert_eq!(broker.pending_count("q").await?, 4, "every message published");
+
+    // A large batch goes as two pipelines, messages and records, from two tasks.
+    let large: Vec<Envelope> =
+        (0..1100u32).map(|n| Envelope::new("t", "q", Payload::new("json", n.to_string().into_bytes()))).collect();
+    stem.enqueue_envelopes(large.clone()).await?;
+    for envelope in [&large[0], &large[1099]] {
+        assert_eq!(backend.get(envelope.id).await?.expect("recorded").state, TaskState::Queued);
+    }
+    assert_eq!(broker.pending_count("q").await?, 1104);
     store.delete_namespace().await?;
     Ok(())
 }

@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::Row;
-use stem::backend::{GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
-use stem::{Result, TaskId};
+use stem::backend::{GroupStatus, ResultBackend, TaskState, TaskStatus, WorkerHeartbeat};
+use stem::{Envelope, Result, TaskId};
 use uuid::Uuid;
 
+use super::reads::Stored;
 use super::vacuum::{self, Table};
 use super::{Shared, failed, from_json, millis, to_json};
 
@@ -83,6 +84,15 @@ impl PostgresBackend {
     }
 }
 
+/// The queued record a stored message stands for (see `sql/get_statuses.sql`):
+/// what the producer would have written, as of the envelope's creation.
+fn queued_record(envelope: &Envelope) -> TaskStatus {
+    let mut status = TaskStatus::new(envelope.id, envelope.task.clone(), envelope.queue.clone(), TaskState::Queued);
+    status.attempt = envelope.attempt;
+    status.updated_at = envelope.created_at;
+    status
+}
+
 /// A batch of statuses as the columns of the upsert.
 #[derive(Default)]
 struct Columns {
@@ -137,8 +147,14 @@ impl ResultBackend for PostgresBackend {
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {
-        let text = self.shared.reads().get(id).await?;
-        text.map(|t| from_json(&t, "task status")).transpose()
+        match self.shared.reads().get(id).await? {
+            None => Ok(None),
+            Some(Stored::Status(text)) => from_json(&text, "task status").map(Some),
+            Some(Stored::Message(text)) => {
+                let envelope: Envelope = from_json(&text, "envelope")?;
+                Ok(Some(queued_record(&envelope)))
+            }
+        }
     }
 
     async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskStatus>> {

@@ -196,55 +196,6 @@ impl PostgresBroker {
     fn same_store(&self, backend: &dyn ResultBackend) -> bool {
         backend.as_any().and_then(|any| any.downcast_ref::<PostgresBackend>()).is_some_and(|b| b.shares(&self.shared))
     }
-
-    /// Stores `envelopes` (the last copy of an id wins: one statement may not
-    /// touch a row twice), with their queued records in the same statement
-    /// when given (one per envelope, in the same order).
-    async fn store(&self, envelopes: &[Envelope], queued: Option<&[TaskStatus]>) -> Result<()> {
-        if envelopes.is_empty() {
-            return Ok(());
-        }
-        let mut last = std::collections::HashMap::new();
-        for (i, envelope) in envelopes.iter().enumerate() {
-            last.insert(envelope.id, i);
-        }
-        let chosen: Vec<usize> = (0..envelopes.len()).filter(|i| last.get(&envelopes[*i].id) == Some(i)).collect();
-        let ids: Vec<Uuid> = chosen.iter().map(|&i| *envelopes[i].id.as_uuid()).collect();
-        let queues: Vec<&str> = chosen.iter().map(|&i| envelopes[i].queue.as_str()).collect();
-        let priorities: Vec<i16> = chosen.iter().map(|&i| priority(&envelopes[i])).collect();
-        let not_before: Vec<Option<DateTime<Utc>>> = chosen.iter().map(|&i| envelopes[i].not_before).collect();
-        let texts = chosen.iter().map(|&i| to_json(&envelopes[i])).collect::<Result<Vec<String>>>()?;
-        let Some(queued) = queued else {
-            return sqlx::query(self.shared.sql(include_str!("sql/publish.sql")))
-                .bind(ids)
-                .bind(queues)
-                .bind(priorities)
-                .bind(not_before)
-                .bind(texts)
-                .bind(self.shared.messages_channel())
-                .execute(self.pool())
-                .await
-                .map(drop)
-                .map_err(|e| failed("publishing messages", e));
-        };
-        let tasks: Vec<&str> = chosen.iter().map(|&i| queued[i].task.as_str()).collect();
-        let statuses = chosen.iter().map(|&i| to_json(&queued[i])).collect::<Result<Vec<String>>>()?;
-        sqlx::query(self.shared.sql(include_str!("sql/publish_recorded.sql")))
-            .bind(ids)
-            .bind(queues)
-            .bind(priorities)
-            .bind(not_before)
-            .bind(texts)
-            .bind(self.shared.messages_channel())
-            .bind(tasks)
-            .bind(statuses)
-            .execute(self.pool())
-            .await
-            .map(drop)
-            .map_err(|e| failed("publishing messages", e))?;
-        vacuum::retired(&self.shared, Table::Tasks, chosen.len() as u64);
-        Ok(())
-    }
 }
 
 fn priority(envelope: &Envelope) -> i16 {
@@ -269,7 +220,32 @@ impl Broker for PostgresBroker {
     }
 
     async fn publish_batch(&self, envelopes: Vec<Envelope>) -> Result<()> {
-        self.store(&envelopes, None).await
+        if envelopes.is_empty() {
+            return Ok(());
+        }
+        // One statement may not touch a row twice: later copies of an id win.
+        let mut last = std::collections::HashMap::new();
+        for (i, envelope) in envelopes.iter().enumerate() {
+            last.insert(envelope.id, i);
+        }
+        let chosen: Vec<&Envelope> =
+            envelopes.iter().enumerate().filter(|(i, e)| last.get(&e.id) == Some(i)).map(|(_, e)| e).collect();
+        let ids: Vec<Uuid> = chosen.iter().map(|e| *e.id.as_uuid()).collect();
+        let queues: Vec<&str> = chosen.iter().map(|e| e.queue.as_str()).collect();
+        let priorities: Vec<i16> = chosen.iter().map(|e| priority(e)).collect();
+        let not_before: Vec<Option<DateTime<Utc>>> = chosen.iter().map(|e| e.not_before).collect();
+        let texts = chosen.iter().map(|e| to_json(*e)).collect::<Result<Vec<String>>>()?;
+        sqlx::query(self.shared.sql(include_str!("sql/publish.sql")))
+            .bind(ids)
+            .bind(queues)
+            .bind(priorities)
+            .bind(not_before)
+            .bind(texts)
+            .bind(self.shared.messages_channel())
+            .execute(self.pool())
+            .await
+            .map(drop)
+            .map_err(|e| failed("publishing messages", e))
     }
 
     /// True for a [`PostgresBackend`] on the same database and schema.
@@ -277,22 +253,23 @@ impl Broker for PostgresBroker {
         self.same_store(backend)
     }
 
-    /// With a backend on the same database and schema, the messages and their
-    /// queued records go in one statement: one round trip and one commit, and
-    /// both are stored or neither.
+    /// With a backend on the same database and schema, only the messages are
+    /// stored: the backend reads a task that has a message and no record as
+    /// queued (see `sql/get_statuses.sql`), so the queued records cost no
+    /// writes, and a message is never without its record.
     async fn publish_recorded(
         &self,
         envelopes: Vec<Envelope>,
         queued: &[TaskStatus],
         backend: &dyn ResultBackend,
     ) -> (Result<()>, Result<()>) {
-        let matching = queued.len() == envelopes.len()
+        let implied = queued.len() == envelopes.len()
             && queued.iter().zip(&envelopes).all(|(s, e)| s.id == e.id && s.fence == 0 && s.state == TaskState::Queued);
-        if !matching || !self.same_store(backend) {
+        if !implied || !self.same_store(backend) {
             let (published, recorded) = tokio::join!(self.publish_batch(envelopes), backend.set_batch(queued));
             return (published, recorded.map(drop));
         }
-        match self.store(&envelopes, Some(queued)).await {
+        match self.publish_batch(envelopes).await {
             Ok(()) => (Ok(()), Ok(())),
             Err(error) => (Err(error), Err(Error::Config("not recorded: the publish failed".to_owned()))),
         }

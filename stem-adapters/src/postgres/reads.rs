@@ -15,7 +15,19 @@ use super::failed;
 /// The most ids one query reads.
 const BATCH: usize = 512;
 
-type Answer = oneshot::Sender<stem::Result<Option<String>>>;
+/// What is stored for a task.
+#[derive(Debug, Clone)]
+pub(crate) enum Stored {
+    /// Its status record (JSON).
+    Status(String),
+    /// No record, but its message (the envelope as JSON): it is queued.
+    Message(String),
+}
+
+type Answer = oneshot::Sender<stem::Result<Option<Stored>>>;
+
+/// A row of `get_statuses.sql`: id, status record or nothing, envelope or nothing.
+type Row = (Uuid, Option<String>, Option<String>);
 
 /// The reader's queue; the reader stops when the store is dropped.
 #[derive(Debug)]
@@ -31,8 +43,8 @@ impl Reads {
         Self { queue }
     }
 
-    /// The status of `id` as stored (JSON text), `None` if absent or expired.
-    pub(crate) async fn get(&self, id: TaskId) -> stem::Result<Option<String>> {
+    /// What is stored for `id`, `None` if nothing (or an expired record).
+    pub(crate) async fn get(&self, id: TaskId) -> stem::Result<Option<Stored>> {
         let (answer, read) = oneshot::channel();
         self.queue.send((id, answer)).map_err(|_| stem::Error::Closed("Postgres status reader"))?;
         read.await.map_err(|_| stem::Error::Closed("Postgres status reader"))?
@@ -45,11 +57,18 @@ async fn serve(pool: PgPool, sql: String, mut requests: mpsc::UnboundedReceiver<
         let mut ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id.as_uuid()).collect();
         ids.sort_unstable();
         ids.dedup();
-        let rows: Result<Vec<(Uuid, String)>, _> =
+        let rows: Result<Vec<Row>, _> =
             sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(ids).fetch_all(&pool).await;
         match rows {
             Ok(rows) => {
-                let found: HashMap<Uuid, String> = rows.into_iter().collect();
+                let found: HashMap<Uuid, Stored> = rows
+                    .into_iter()
+                    .filter_map(|(id, status, envelope)| match (status, envelope) {
+                        (Some(status), _) => Some((id, Stored::Status(status))),
+                        (None, Some(envelope)) => Some((id, Stored::Message(envelope))),
+                        (None, None) => None,
+                    })
+                    .collect();
                 for (id, answer) in batch.drain(..) {
                     let _ = answer.send(Ok(found.get(id.as_uuid()).cloned()));
                 }

@@ -23,6 +23,10 @@ use super::{Shared, failed, from_json, millis, to_json};
 /// The consumer group every worker reads through.
 const GROUP: &str = "stem";
 
+/// The batch size from which `publish_recorded` encodes and sends the messages
+/// and the records from two tasks, not in one pipeline.
+const SPLIT_FROM: usize = 1024;
+
 /// The most messages (or receipts) one script call handles, so that a large
 /// batch does not hold Redis up for long.
 const PER_SCRIPT: usize = 500;
@@ -256,7 +260,8 @@ impl Broker for RedisBroker {
     }
 
     /// With a backend on the same Redis and namespace, the publish scripts and
-    /// the records' `SET NX` go out in one pipeline: one request, one round trip.
+    /// the records' `SET NX` go out in one pipeline: one request, one round
+    /// trip (batches of [`SPLIT_FROM`] and more: two pipelines, from two tasks).
     async fn publish_recorded(
         &self,
         envelopes: Vec<Envelope>,
@@ -267,6 +272,16 @@ impl Broker for RedisBroker {
             let (published, recorded) = tokio::join!(self.publish_batch(envelopes), backend.set_batch(queued));
             return (published, recorded.map(drop));
         };
+        if envelopes.len() >= SPLIT_FROM {
+            // A large batch: the messages are encoded and sent from a task of
+            // their own, the records from this one (two threads where there
+            // are two; its round trips are few either way).
+            let broker = RedisBroker::new(Arc::clone(&self.shared));
+            let publish = tokio::spawn(async move { broker.publish_batch(envelopes).await });
+            let recorded = backend.set_batch(queued).await.map(drop);
+            let published = publish.await.unwrap_or_else(|e| Err(Error::adapter("the publish task failed", e)));
+            return (published, recorded);
+        }
         let mut pipe = redis::pipe();
         let built = self.push_publish(&mut pipe, &envelopes).and_then(|()| {
             for status in queued {

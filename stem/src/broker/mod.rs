@@ -43,20 +43,20 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
     }
 
     /// Whether [`publish_recorded`](Self::publish_recorded) publishes and
-    /// records in one round trip with `backend`: true when both live in one
-    /// store that can do so. The producer then uses it for every enqueue but
-    /// large batches (1,024 and more), whose messages and records it encodes
-    /// on two threads instead.
+    /// records as one operation with `backend`: true when both live in one
+    /// store that can do so (in one round trip, or with the stored message
+    /// standing for its record). The producer then uses it for every enqueue.
     fn records_with(&self, backend: &dyn ResultBackend) -> bool {
         let _ = backend;
         false
     }
 
     /// Publishes `envelopes` and writes `queued`, their producer's records
-    /// (state queued, fence 0), to `backend`: in one round trip where
-    /// [`records_with`](Self::records_with) says so; by default the publish and
-    /// the write run side by side. Returns both outcomes, publish first; when
-    /// the publish failed, the records may or may not have been written.
+    /// (state queued, fence 0, one per envelope in the same order), to
+    /// `backend`: as one operation where [`records_with`](Self::records_with)
+    /// says so; by default the publish and the write run side by side. Returns
+    /// both outcomes, publish first; when the publish failed and the record
+    /// did not, the records may have been written (the producer forgets them).
     async fn publish_recorded(
         &self,
         envelopes: Vec<Envelope>,
