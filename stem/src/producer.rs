@@ -100,8 +100,9 @@ impl Stem {
         Ok(TaskHandle::new(self.clone(), id))
     }
 
-    /// Enqueues many calls of one task in one batch (one publish and one status
-    /// write for all of them).
+    /// Enqueues many calls of one task in one batch: one publish and one write
+    /// of their queued records for all of them (together, where the broker
+    /// records with the backend; see [`Broker::records_with`](crate::Broker::records_with)).
     pub async fn enqueue_many<T: Task>(
         &self,
         signatures: impl IntoIterator<Item = Signature<T>>,
