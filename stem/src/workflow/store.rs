@@ -303,7 +303,7 @@ impl RunFilter {
 }
 
 /// Where workflow runs live. Every adapter implements it and passes
-/// [`workflow_store_suite`](crate::testing::workflow_store_suite).
+/// `stem::testing::workflow_store_suite` (feature `testing`).
 #[async_trait]
 pub trait WorkflowStore: Send + Sync + fmt::Debug + 'static {
     /// Creates a run (status running, no checkpoints). A second run with the
