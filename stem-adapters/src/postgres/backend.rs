@@ -3,6 +3,11 @@
 //! upsert for a batch at once; final states expire after the retention and are
 //! pruned; `wait` is woken by LISTEN/NOTIFY; groups, chord claims and
 //! heartbeats in their own tables.
+//!
+//! A task with no row whose message is stored in the same schema reads as
+//! queued: a producer on one store writes only the message (see
+//! `PostgresBroker::publish_recorded`), and a worker writes the task's first
+//! status before it acks the message, so a task never has neither.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
