@@ -2,7 +2,7 @@
 //! same namespace) publishes a message and writes its queued record in one
 //! request; other pairings keep the two side by side.
 
-use stem::backend::TaskState;
+use stem::backend::{TaskState, TaskStatus};
 use stem::codec::Payload;
 use stem::memory::MemoryBackend;
 use stem::{Broker, Envelope, ResultBackend, Stem};
@@ -70,6 +70,33 @@ async fn a_failed_publish_leaves_no_queued_record() -> TestResult {
         }
     })
     .await;
+    store.delete_namespace().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_records_go_where_none_exists_even_beside_an_existing_one() -> TestResult {
+    let Some(url) = redis_url() else { return Ok(()) };
+    let namespace = format!("test_enqueue_records_{:08x}", fastrand::u32(..));
+    let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&namespace)).await?;
+    let backend = store.backend();
+    let records: Vec<TaskStatus> =
+        (0..3).map(|_| TaskStatus::new(stem::TaskId::new(), "t", "q", TaskState::Queued)).collect();
+    // A worker already wrote the middle one.
+    let mut started = records[1].clone();
+    started.state = TaskState::Started;
+    started.fence = 3;
+    assert!(backend.set(started.clone()).await?);
+
+    // The batch meets an existing key, so it is written one record at a time.
+    assert_eq!(backend.set_batch(&records).await?, vec![true, false, true]);
+    assert_eq!(backend.get(records[0].id).await?.map(|s| s.state), Some(TaskState::Queued));
+    assert_eq!(backend.get(records[1].id).await?, Some(started), "a worker's record is never replaced");
+    assert_eq!(backend.get(records[2].id).await?.map(|s| s.state), Some(TaskState::Queued));
+    // All new: one command, all written.
+    let fresh: Vec<TaskStatus> =
+        (0..3).map(|_| TaskStatus::new(stem::TaskId::new(), "t", "q", TaskState::Queued)).collect();
+    assert_eq!(backend.set_batch(&fresh).await?, vec![true; 3]);
     store.delete_namespace().await?;
     Ok(())
 }

@@ -47,6 +47,43 @@ impl RedisBackend {
     }
 }
 
+impl RedisBackend {
+    /// Per queued record, whether it was written, from the replies of their
+    /// `MSETNX` chunks. A chunk that met an existing key wrote nothing (an
+    /// `MSETNX` is all or none): its records are written again one `SET NX`
+    /// each, so that every new one is stored and no existing one replaced.
+    async fn queued_written(
+        &self,
+        queued: &[&TaskStatus],
+        chunks: &[&[&TaskStatus]],
+        replies: &[redis::Value],
+    ) -> Result<Vec<bool>> {
+        let mut written = vec![false; queued.len()];
+        let mut again = Vec::new();
+        for (c, chunk) in chunks.iter().enumerate() {
+            let range = c * PER_SCRIPT..c * PER_SCRIPT + chunk.len();
+            if matches!(replies.get(c), Some(redis::Value::Int(1))) {
+                written[range].fill(true);
+            } else {
+                again.extend(range);
+            }
+        }
+        if again.is_empty() {
+            return Ok(written);
+        }
+        let mut pipe = redis::pipe();
+        for &i in &again {
+            self.push_queued(&mut pipe, queued[i])?;
+        }
+        let replies: Vec<redis::Value> =
+            scripts::query(&mut self.shared.conn(), &pipe, "writing queued records").await?;
+        for (&i, reply) in again.iter().zip(&replies) {
+            written[i] = matches!(reply, redis::Value::Okay);
+        }
+        Ok(written)
+    }
+}
+
 /// Whether `status` is a producer's record: queued, fence 0.
 pub(crate) fn is_queued_record(status: &TaskStatus) -> bool {
     status.fence == 0 && status.state == TaskState::Queued
@@ -54,8 +91,8 @@ pub(crate) fn is_queued_record(status: &TaskStatus) -> bool {
 
 /// Where the reply about one status is.
 enum Answer {
-    /// The n-th reply of the pipeline (a `SET NX`).
-    Single(usize),
+    /// The n-th queued record.
+    Queued(usize),
     /// The n-th status of the scripted writes.
     Fenced(usize),
 }
@@ -98,19 +135,28 @@ impl ResultBackend for RedisBackend {
         let channel = keys.done_channel();
         let retention = self.retention_ms();
         let mut pipe = redis::pipe();
-        // Where each status's answer is: (call, index in its reply), or the
-        // place of a `SET NX` reply.
+        // Where each status's answer is: its place among the queued records,
+        // or among the fenced writes.
         let mut answers = Vec::with_capacity(statuses.len());
+        let mut queued: Vec<&TaskStatus> = Vec::new();
         let mut fenced: Vec<(String, &TaskStatus)> = Vec::new();
-        let mut replies = 0;
         for status in statuses {
             if is_queued_record(status) {
-                self.push_queued(&mut pipe, status)?;
-                answers.push(Answer::Single(replies));
-                replies += 1;
+                answers.push(Answer::Queued(queued.len()));
+                queued.push(status);
             } else {
                 answers.push(Answer::Fenced(fenced.len()));
                 fenced.push((keys.task(status.id), status));
+            }
+        }
+        // A producer's records, written only where none exists (so never over a
+        // worker's), PER_SCRIPT to an `MSETNX`: one command for all of them
+        // when all are new, as they almost always are.
+        let queued_chunks: Vec<&[&TaskStatus]> = queued.chunks(PER_SCRIPT).collect();
+        for chunk in &queued_chunks {
+            let cmd = pipe.cmd("MSETNX");
+            for status in *chunk {
+                cmd.arg(keys.task(status.id)).arg(record(status)?);
             }
         }
         // The fenced writes go in scripts of up to PER_SCRIPT statuses (the
@@ -126,7 +172,8 @@ impl ResultBackend for RedisBackend {
             }
         }
         let values: Vec<redis::Value> = scripts::query(&mut self.shared.conn(), &pipe, "writing task statuses").await?;
-        let (singles, scripted) = values.split_at(replies.min(values.len()));
+        let (bulk, scripted) = values.split_at(queued_chunks.len().min(values.len()));
+        let queued_written = self.queued_written(&queued, &queued_chunks, bulk).await?;
         let scripted: Vec<Vec<i64>> = scripted
             .iter()
             .map(|v| {
@@ -135,13 +182,13 @@ impl ResultBackend for RedisBackend {
             })
             .collect::<Result<_>>()?;
         let flat: Vec<i64> = scripted.into_iter().flatten().collect();
-        answers
+        Ok(answers
             .into_iter()
             .map(|answer| match answer {
-                Answer::Single(at) => Ok(matches!(singles.get(at), Some(redis::Value::Okay))),
-                Answer::Fenced(at) => Ok(flat.get(at) == Some(&1)),
+                Answer::Queued(at) => queued_written[at],
+                Answer::Fenced(at) => flat.get(at) == Some(&1),
             })
-            .collect()
+            .collect())
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
