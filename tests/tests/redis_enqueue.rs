@@ -97,6 +97,14 @@ async fn queued_records_go_where_none_exists_even_beside_an_existing_one() -> Te
     let fresh: Vec<TaskStatus> =
         (0..3).map(|_| TaskStatus::new(stem::TaskId::new(), "t", "q", TaskState::Queued)).collect();
     assert_eq!(backend.set_batch(&fresh).await?, vec![true; 3]);
+    // A large batch (sent in parts as they are encoded) with one existing record.
+    let mut large: Vec<TaskStatus> =
+        (0..1200).map(|_| TaskStatus::new(stem::TaskId::new(), "t", "q", TaskState::Queued)).collect();
+    large[700] = records[1].clone();
+    let written = backend.set_batch(&large).await?;
+    let expected: Vec<bool> = (0..1200).map(|i| i != 700).collect();
+    assert_eq!(written, expected);
+    assert_eq!(backend.get(large[1199].id).await?.map(|s| s.state), Some(TaskState::Queued));
     store.delete_namespace().await?;
     Ok(())
 }

@@ -48,6 +48,26 @@ impl RedisBackend {
 }
 
 impl RedisBackend {
+    /// Writes a large batch of queued records (a producer's), each `MSETNX`
+    /// sent as soon as it is encoded (see `scripts::query_streamed`).
+    async fn set_queued(&self, queued: &[TaskStatus]) -> Result<Vec<bool>> {
+        let keys = self.shared.keys();
+        let pipes = queued.chunks(PER_SCRIPT).map(|chunk| {
+            let mut pipe = redis::pipe();
+            let cmd = pipe.cmd("MSETNX");
+            for status in chunk {
+                cmd.arg(keys.task(status.id)).arg(record(status)?);
+            }
+            Ok(pipe)
+        });
+        let replies: Vec<(redis::Value,)> =
+            scripts::query_streamed(&self.shared.conn(), pipes, "writing queued records").await?;
+        let replies: Vec<redis::Value> = replies.into_iter().map(|(reply,)| reply).collect();
+        let all: Vec<&TaskStatus> = queued.iter().collect();
+        let chunks: Vec<&[&TaskStatus]> = all.chunks(PER_SCRIPT).collect();
+        self.queued_written(&all, &chunks, &replies).await
+    }
+
     /// Per queued record, whether it was written, from the replies of their
     /// `MSETNX` chunks. A chunk that met an existing key wrote nothing (an
     /// `MSETNX` is all or none): its records are written again one `SET NX`
@@ -130,6 +150,9 @@ impl ResultBackend for RedisBackend {
     async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>> {
         if statuses.is_empty() {
             return Ok(Vec::new());
+        }
+        if statuses.len() > PER_SCRIPT && statuses.iter().all(is_queued_record) {
+            return self.set_queued(statuses).await;
         }
         let keys = self.shared.keys();
         let channel = keys.done_channel();

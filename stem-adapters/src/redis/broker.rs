@@ -249,9 +249,17 @@ impl Broker for RedisBroker {
         if envelopes.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        self.push_publish(&mut pipe, &envelopes)?;
-        scripts::query::<()>(&mut self.shared.conn(), &pipe, "publishing messages").await
+        if envelopes.len() <= PER_SCRIPT {
+            let mut pipe = redis::pipe();
+            self.push_publish(&mut pipe, &envelopes)?;
+            return scripts::query::<()>(&mut self.shared.conn(), &pipe, "publishing messages").await;
+        }
+        // A large batch: each script call's worth is sent as soon as it is encoded.
+        let pipes = envelopes.chunks(PER_SCRIPT).map(|chunk| {
+            let mut pipe = redis::pipe();
+            self.push_publish(&mut pipe, chunk).map(|()| pipe)
+        });
+        scripts::query_streamed::<()>(&self.shared.conn(), pipes, "publishing messages").await.map(drop)
     }
 
     /// True for a [`RedisBackend`] on the same Redis and namespace.

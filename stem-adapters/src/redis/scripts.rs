@@ -93,3 +93,43 @@ pub(crate) async fn query<T: FromRedisValue>(
         other => other.map_err(|e| failed(what, e)),
     }
 }
+
+/// Runs the pipelines `build` makes, in order, each sent as soon as it is
+/// built: a task of its own sends them one after another while this one
+/// builds the next, so that encoding a large batch overlaps with Redis
+/// running the part already sent. Returns each pipeline's replies, in order.
+/// Stops at the first error (what was sent before it stays done, as in one
+/// pipeline).
+pub(crate) async fn query_streamed<T: FromRedisValue + Send + 'static>(
+    conn: &ConnectionManager,
+    build: impl Iterator<Item = stem::Result<Pipeline>>,
+    what: &'static str,
+) -> stem::Result<Vec<T>> {
+    let (sender, mut pipes) = tokio::sync::mpsc::channel::<Pipeline>(2);
+    let mut conn = conn.clone();
+    let sending = tokio::spawn(async move {
+        let mut replies = Vec::new();
+        while let Some(pipe) = pipes.recv().await {
+            replies.push(query::<T>(&mut conn, &pipe, what).await?);
+        }
+        Ok::<Vec<T>, stem::Error>(replies)
+    });
+    let mut built = Ok(());
+    for pipe in build {
+        match pipe {
+            // A closed channel means the sender stopped at an error, which it returns.
+            Ok(pipe) => {
+                if sender.send(pipe).await.is_err() {
+                    break;
+                }
+            }
+            Err(error) => {
+                built = Err(error);
+                break;
+            }
+        }
+    }
+    drop(sender);
+    let sent = sending.await.unwrap_or_else(|e| Err(stem::Error::adapter("the Redis sending task failed", e)));
+    built.and(sent)
+}

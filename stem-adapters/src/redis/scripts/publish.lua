@@ -14,11 +14,25 @@ for i = 2, #ARGV, 4 do
 end
 local olds = redis.call('HMGET', P .. 'ids', unpack(asked))
 local placed, locs = {}, {}
+-- Ready messages are added here rather than through place(), with each
+-- band's stream name made once: the common case, kept lean.
+local streams = {}
 for k, id in ipairs(asked) do
   local i = 2 + (k - 1) * 4
   local old = placed[id] or olds[k]
   if old then forget(P, group, id, old) end
-  local loc = place(P, id, ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), now)
+  local env, band, not_before = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local loc
+  if not_before == '' then
+    local stream = streams[band]
+    if not stream then
+      stream = P .. 's' .. band
+      streams[band] = stream
+    end
+    loc = band .. ':' .. redis.call('XADD', stream, '*', 'id', id, 'env', env) .. ':0'
+  else
+    loc = place(P, id, env, band, tonumber(not_before), now)
+  end
   placed[id] = loc
   locs[#locs + 1] = id
   locs[#locs + 1] = loc
