@@ -119,12 +119,47 @@ enum Answer {
 
 /// A task's stored record: its fence, `|`, its status as JSON.
 fn record(status: &TaskStatus) -> Result<Vec<u8>> {
-    // Written straight into one buffer: no JSON string copied after its fence.
     let mut record = Vec::with_capacity(320);
     record.extend_from_slice(status.fence.to_string().as_bytes());
     record.push(b'|');
+    if let Some(compact) = compact_queued(status) {
+        record.extend_from_slice(compact.as_bytes());
+        return Ok(record);
+    }
+    // Written straight into one buffer: no JSON string copied after its fence.
     serde_json::to_writer(&mut record, status).map_err(|e| Error::adapter("encoding a record for Redis", e))?;
     Ok(record)
+}
+
+/// A producer's queued record in short: `~<attempt>|<updated_at in ns since
+/// the epoch>|<length of the queue name>|<queue><task>`, written for every
+/// enqueued task, so kept cheap to make and small to store. `None` for any
+/// other status (those are JSON).
+fn compact_queued(status: &TaskStatus) -> Option<String> {
+    let plain = status.state == TaskState::Queued
+        && status.fence == 0
+        && status.result.is_none()
+        && status.error.is_none()
+        && status.progress.is_none()
+        && status.meta.is_empty();
+    let nanos = status.updated_at.timestamp_nanos_opt().filter(|_| plain)?;
+    Some(format!("~{}|{nanos}|{}|{}{}", status.attempt, status.queue.len(), status.queue, status.task))
+}
+
+/// The status a short queued record stands for (see [`compact_queued`]).
+fn from_compact(id: TaskId, text: &str) -> Result<TaskStatus> {
+    let bad = || Error::adapter("a queued record in Redis does not parse", format!("`{text}`"));
+    let mut fields = text.strip_prefix('~').ok_or_else(bad)?.splitn(4, '|');
+    let mut next = || fields.next().ok_or_else(bad);
+    let attempt: u32 = next()?.parse().map_err(|_| bad())?;
+    let nanos: i64 = next()?.parse().map_err(|_| bad())?;
+    let queue_len: usize = next()?.parse().map_err(|_| bad())?;
+    let rest = next()?;
+    let (queue, task) = (rest.get(..queue_len).ok_or_else(bad)?, rest.get(queue_len..).ok_or_else(bad)?);
+    let mut status = TaskStatus::new(id, task, queue, TaskState::Queued);
+    status.attempt = attempt;
+    status.updated_at = chrono::DateTime::from_timestamp_nanos(nanos);
+    Ok(status)
 }
 
 /// The most statuses one script call writes.
@@ -243,8 +278,8 @@ impl ResultBackend for RedisBackend {
         };
         record
             .map(|record| {
-                let json = record.split_once('|').map_or(record.as_str(), |(_, json)| json);
-                from_json(json, "task status")
+                let text = record.split_once('|').map_or(record.as_str(), |(_, text)| text);
+                if text.starts_with('~') { from_compact(id, text) } else { from_json(text, "task status") }
             })
             .transpose()
     }
@@ -334,5 +369,32 @@ impl ResultBackend for RedisBackend {
             .await
             .map_err(|e| failed("reading heartbeats", e))?;
         beats.into_iter().flatten().map(|b| from_json(&b, "heartbeat")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queued_record_round_trips_in_short() {
+        let mut status = TaskStatus::new(TaskId::new(), "mail::send|now", "q|1", TaskState::Queued);
+        status.attempt = 2;
+        let short = compact_queued(&status).expect("a plain queued record");
+        assert!(short.starts_with('~') && short.len() < 80, "{short}");
+        assert_eq!(from_compact(status.id, &short).expect("parses"), status);
+    }
+
+    #[test]
+    fn other_statuses_stay_json() {
+        let mut started = TaskStatus::new(TaskId::new(), "t", "q", TaskState::Started);
+        assert!(compact_queued(&started).is_none());
+        started.state = TaskState::Queued;
+        started.fence = 3;
+        assert!(compact_queued(&started).is_none(), "a worker's write");
+        let mut meta = TaskStatus::new(TaskId::new(), "t", "q", TaskState::Queued);
+        meta.meta.insert("k".into(), serde_json::json!(1));
+        assert!(compact_queued(&meta).is_none(), "metadata needs JSON");
+        assert!(from_compact(meta.id, "~x|1|1|qt").is_err(), "a bad record names itself");
     }
 }
