@@ -2,6 +2,10 @@
 //! JSON>`) written through a fencing script, final states expiring after the
 //! retention, `wait` woken by pub/sub, groups as hashes, heartbeats with TTLs.
 //!
+//! A batch's statuses are written by one script over many task keys, and a
+//! batch of producer's records by `MSETNX`: both need one Redis, not a
+//! Cluster (the broker's keys of one queue share a hash tag).
+//!
 //! Until 2026-12-01 a task's record was a hash (`fence`, `status`); such a
 //! record is still read, and the next write replaces it.
 
