@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::backend::{ResultBackend, TaskState, TaskStatus};
-use crate::broker::{Broker, ReplayOptions, ReplayResult};
+use crate::broker::{Broker, ReplayOptions, ReplayResult, publish_beside};
 use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
@@ -143,8 +143,7 @@ impl Stem {
             let published = publish.await.unwrap_or_else(|e| Err(crate::Error::adapter("the publish task failed", e)));
             (published, recorded.map(drop))
         } else {
-            let (published, recorded) = tokio::join!(broker.publish_batch(envelopes), backend.set_batch(&statuses));
-            (published, recorded.map(drop))
+            publish_beside(&**broker, envelopes, &statuses, backend).await
         };
         self.settle_enqueue(&ids, published, recorded).await?;
         Ok(ids)
@@ -152,8 +151,9 @@ impl Stem {
 
     /// The publish and the queued record go out together (one round trip on a
     /// networked store, one request where the broker records with the backend
-    /// itself; a worker's write wins over the record whichever lands first). If the publish failed, a record that was written is forgotten
-    /// (best effort), so that no task looks queued that never was.
+    /// itself; a worker's write wins over the record whichever lands first).
+    /// If the publish failed, a record that was written is forgotten (best
+    /// effort), so that no task looks queued that never was.
     async fn settle_enqueue(&self, ids: &[TaskId], published: Result<()>, recorded: Result<()>) -> Result<()> {
         if let Err(error) = published {
             if recorded.is_ok() {

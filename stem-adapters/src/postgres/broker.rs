@@ -11,7 +11,8 @@ use sqlx::Row;
 use sqlx::postgres::PgListener;
 use stem::backend::{ResultBackend, TaskState, TaskStatus};
 use stem::broker::{
-    Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
+    Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions,
+    ReplayResult, publish_beside,
 };
 use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
@@ -47,6 +48,11 @@ pub struct PostgresBroker {
 }
 
 impl PostgresBroker {
+    /// Whether `backend` is the Postgres backend of this database and schema.
+    fn same_store(&self, backend: &dyn ResultBackend) -> bool {
+        backend.as_any().and_then(|any| any.downcast_ref::<PostgresBackend>()).is_some_and(|b| b.shares(&self.shared))
+    }
+
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
@@ -191,13 +197,6 @@ fn token(receipt: &Receipt) -> i64 {
     i64::try_from(receipt.token).unwrap_or(i64::MAX)
 }
 
-impl PostgresBroker {
-    /// Whether `backend` is the Postgres backend of this database and schema.
-    fn same_store(&self, backend: &dyn ResultBackend) -> bool {
-        backend.as_any().and_then(|any| any.downcast_ref::<PostgresBackend>()).is_some_and(|b| b.shares(&self.shared))
-    }
-}
-
 fn priority(envelope: &Envelope) -> i16 {
     i16::from(envelope.priority.min(MAX_PRIORITY))
 }
@@ -266,8 +265,7 @@ impl Broker for PostgresBroker {
         let implied = queued.len() == envelopes.len()
             && queued.iter().zip(&envelopes).all(|(s, e)| s.id == e.id && s.fence == 0 && s.state == TaskState::Queued);
         if !implied || !self.same_store(backend) {
-            let (published, recorded) = tokio::join!(self.publish_batch(envelopes), backend.set_batch(queued));
-            return (published, recorded.map(drop));
+            return publish_beside(self, envelopes, queued, backend).await;
         }
         match self.publish_batch(envelopes).await {
             Ok(()) => (Ok(()), Ok(())),

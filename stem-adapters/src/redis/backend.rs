@@ -266,25 +266,22 @@ impl ResultBackend for RedisBackend {
         let key = self.shared.keys().task(id);
         let mut conn = self.shared.conn();
         let read: redis::RedisResult<Option<String>> = redis::cmd("GET").arg(&key).query_async(&mut conn).await;
-        let record = match read {
-            Ok(record) => record,
+        // The record without its fence.
+        let text = match read {
+            Ok(record) => record.map(|record| match record.split_once('|') {
+                Some((_, text)) => text.to_owned(),
+                None => record,
+            }),
             // A record of the layout before 2026-12-01: a hash; its `status` field is the JSON.
-            Err(e) if e.code() == Some("WRONGTYPE") => {
-                let status: Option<String> = redis::cmd("HGET")
-                    .arg(&key)
-                    .arg("status")
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(|e| failed("reading a task status", e))?;
-                status.map(|json| format!("0|{json}"))
-            }
+            Err(e) if e.code() == Some("WRONGTYPE") => redis::cmd("HGET")
+                .arg(&key)
+                .arg("status")
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| failed("reading a task status", e))?,
             Err(e) => return Err(failed("reading a task status", e)),
         };
-        record
-            .map(|record| {
-                let text = record.split_once('|').map_or(record.as_str(), |(_, text)| text);
-                if text.starts_with('~') { from_compact(id, text) } else { from_json(text, "task status") }
-            })
+        text.map(|text| if text.starts_with('~') { from_compact(id, &text) } else { from_json(&text, "task status") })
             .transpose()
     }
 

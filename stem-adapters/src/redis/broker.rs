@@ -11,7 +11,8 @@ use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 use stem::backend::{ResultBackend, TaskStatus};
 use stem::broker::{
-    Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
+    Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions,
+    ReplayResult, publish_beside,
 };
 use stem::envelope::{Envelope, MAX_PRIORITY};
 use stem::{Error, Result, TaskId};
@@ -277,8 +278,7 @@ impl Broker for RedisBroker {
         backend: &dyn ResultBackend,
     ) -> (Result<()>, Result<()>) {
         let Some(redis_backend) = self.same_store(backend).filter(|_| queued.iter().all(is_queued_record)) else {
-            let (published, recorded) = tokio::join!(self.publish_batch(envelopes), backend.set_batch(queued));
-            return (published, recorded.map(drop));
+            return publish_beside(self, envelopes, queued, backend).await;
         };
         if envelopes.len() >= SPLIT_FROM {
             // A large batch: the messages are encoded and sent from a task of

@@ -21,6 +21,19 @@ use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
 
+/// Publishes `envelopes` and writes `queued` to `backend` side by side: what
+/// [`Broker::publish_recorded`] does by default, and what a broker that
+/// overrides it does with a backend it cannot write through.
+pub async fn publish_beside<B: Broker + ?Sized>(
+    broker: &B,
+    envelopes: Vec<Envelope>,
+    queued: &[TaskStatus],
+    backend: &dyn ResultBackend,
+) -> (Result<()>, Result<()>) {
+    let (published, recorded) = futures_util::join!(broker.publish_batch(envelopes), backend.set_batch(queued));
+    (published, recorded.map(drop))
+}
+
 /// A message store with leases, priorities, delays and a dead letter queue.
 ///
 /// Every adapter implements all of it: priorities 0-9 (higher first, FIFO within
@@ -63,8 +76,7 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
         queued: &[TaskStatus],
         backend: &dyn ResultBackend,
     ) -> (Result<()>, Result<()>) {
-        let (published, recorded) = futures_util::join!(self.publish_batch(envelopes), backend.set_batch(queued));
-        (published, recorded.map(drop))
+        publish_beside(self, envelopes, queued, backend).await
     }
 
     /// Leases up to `request.max` due messages from `request.queues`, highest
