@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use stem::prelude::*;
-use stem::workflow::{FakeClock, RunStatus, WorkflowHandle};
+use stem::workflow::{Clock, FakeClock, RunStatus, WorkflowHandle};
 use stem::{Error, WorkerHandle};
 use stem_adapters::postgres::{PostgresOptions, PostgresStore};
 use stem_adapters::redis::{RedisOptions, RedisStore};
@@ -453,7 +453,11 @@ async fn a_dead_workers_run_is_taken_over_when_its_lease_ends() -> TestResult {
         // Leases are kept on the workflow clock: let the dead worker's lease run out.
         clock.advance(Duration::from_secs(1));
         let second = worker(&stem);
-        assert_eq!(run.wait_timeout(WAIT).await?, 2, "{label}: the second worker finished the run");
+        let ended = run.wait_timeout(WAIT).await;
+        let stored = run.status().await?;
+        let ended =
+            ended.map_err(|e| format!("{label}: {e}; the run as stored: {stored:?}; the clock: {}", clock.now()))?;
+        assert_eq!(ended, 2, "{label}: the second worker finished the run");
         assert!(!OVERLAPPED.load(Ordering::SeqCst), "{label}: never two executions at once");
         assert_eq!(run.steps().await?.len(), 1, "{label}");
         second.stop(ShutdownMode::Warm).await?;

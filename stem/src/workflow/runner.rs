@@ -92,14 +92,16 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
         Ok(run) => run,
         Err(why) => return finish(stem, &state, Some(&owner), Finish::Failed(why)).await,
     };
-    // Aborted when this execution ends or is dropped (a worker's hard stop):
-    // a lease nobody renews runs out, and another worker takes the run over.
-    let keeper = AbortOnDrop(tokio::spawn(keep_lease(stem.clone(), wf.clone(), owner.clone(), lease)));
+    // The lease is renewed inside this future, not in a task of its own: when
+    // the execution is dropped (a worker's hard stop), no renewal can follow,
+    // not even one already woken on another thread; the lease runs out and
+    // another worker takes the run over. A renewal ends only when the lease is
+    // lost, and it halts the run first.
     let ended = tokio::select! {
         ended = AssertUnwindSafe(run).catch_unwind() => Some(ended),
         () = wf.halted().cancelled() => None,
+        () = keep_lease(stem, &wf, &owner, lease) => None,
     };
-    drop(keeper);
     let finish_with = match (wf.take_halt(), ended) {
         (Some(Halt::Suspended | Halt::LeaseLost), _) => return Ok(()),
         (Some(Halt::Store(error)), _) => {
@@ -116,22 +118,14 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
     finish(stem, &state, Some(&owner), finish_with).await
 }
 
-/// A spawned task aborted when this is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Renews the run's lease while it executes; stops the execution if it is lost.
-async fn keep_lease(stem: Stem, wf: Workflow, owner: String, lease: Duration) {
+/// Renews the run's lease while it executes; when the lease is lost, halts
+/// the execution and returns.
+async fn keep_lease(stem: &Stem, wf: &Workflow, owner: &str, lease: Duration) {
     let every = (lease / 3).max(Duration::from_millis(10));
     loop {
         tokio::time::sleep(every).await;
         let until = after(stem.clock().now(), lease);
-        match stem.workflows().renew_run(wf.id(), &owner, until).await {
+        match stem.workflows().renew_run(wf.id(), owner, until).await {
             Ok(true) => {}
             Ok(false) => return wf.stop(Halt::LeaseLost),
             Err(error) => tracing::warn!(run = %wf.id(), %error, "renewing a run's lease failed; trying again"),
