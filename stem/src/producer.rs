@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::backend::{ResultBackend, TaskState, TaskStatus};
+use crate::backend::{ResultBackend, TaskStatus};
 use crate::broker::{Broker, ReplayOptions, ReplayResult, publish_beside};
 use crate::envelope::Envelope;
 use crate::error::Result;
@@ -114,7 +114,7 @@ impl Stem {
 
     /// Publishes a prepared envelope and records it as queued.
     pub async fn enqueue_envelope(&self, envelope: Envelope) -> Result<TaskId> {
-        let status = queued(&envelope);
+        let status = TaskStatus::queued(&envelope);
         let id = envelope.id;
         let (broker, backend) = (&self.inner.broker, &*self.inner.backend);
         let (published, recorded) = if broker.records_with(backend) {
@@ -129,7 +129,7 @@ impl Stem {
 
     /// Publishes prepared envelopes in one batch and records them as queued.
     pub async fn enqueue_envelopes(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
-        let statuses: Vec<TaskStatus> = envelopes.iter().map(queued).collect();
+        let statuses: Vec<TaskStatus> = envelopes.iter().map(TaskStatus::queued).collect();
         let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
         let (broker, backend) = (&self.inner.broker, &*self.inner.backend);
         let (published, recorded) = if broker.records_with(backend) {
@@ -177,8 +177,9 @@ impl Stem {
                 // The same fence as the stored failure: it replaces it, and any
                 // write of the new delivery (a higher fence) replaces it in turn.
                 let fence = self.inner.backend.get(dead.envelope.id).await?.map_or(0, |s| s.fence);
-                let mut status = queued(&dead.envelope);
+                let mut status = TaskStatus::queued(&dead.envelope);
                 status.attempt = 0;
+                status.updated_at = chrono::Utc::now();
                 status.fence = fence;
                 statuses.push(status);
             }
@@ -198,14 +199,6 @@ impl Stem {
 
 /// The batch size from which `enqueue_envelopes` publishes from a task of its own.
 const SPAWN_PUBLISH_FROM: usize = 1024;
-
-/// The `queued` status recorded for a new envelope. Its fence is 0, so any
-/// worker's write (fence 1 and up) wins over it whatever the order of arrival.
-fn queued(envelope: &Envelope) -> TaskStatus {
-    let mut status = TaskStatus::new(envelope.id, envelope.task.clone(), envelope.queue.clone(), TaskState::Queued);
-    status.attempt = envelope.attempt;
-    status
-}
 
 impl fmt::Debug for Stem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

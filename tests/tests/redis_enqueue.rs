@@ -1,16 +1,19 @@
 //! On Redis, a producer whose broker and backend are one store (same server,
-//! same namespace) publishes a message and writes its queued record in one
-//! request; other pairings keep the two side by side.
+//! same namespace) writes only the message: until a worker writes a status,
+//! the message reads as the task's queued record. Other pairings write the
+//! record beside the message.
+
+use std::time::Duration;
 
 use stem::backend::{TaskState, TaskStatus};
 use stem::codec::Payload;
 use stem::memory::MemoryBackend;
 use stem::{Broker, Envelope, ResultBackend, Stem};
 use stem_adapters::redis::{RedisOptions, RedisStore};
-use stem_tests::{TestResult, redis_url, until_ok};
+use stem_tests::{TestResult, redis_url};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_store_publishes_and_records_in_one_request() -> TestResult {
+async fn one_store_publishes_the_message_and_it_reads_as_queued() -> TestResult {
     let Some(url) = redis_url() else { return Ok(()) };
     let namespace = format!("test_enqueue_{:08x}", fastrand::u32(..));
     let options = RedisOptions::new(&url).with_namespace(&namespace);
@@ -25,24 +28,47 @@ async fn one_store_publishes_and_records_in_one_request() -> TestResult {
 
     let stem = Stem::new(broker.clone(), backend.clone());
     let one = Envelope::new("t", "q", Payload::new("json", b"1".to_vec()));
-    let many: Vec<Envelope> = (0..3).map(|n| Envelope::new("t", "q", Payload::new("json", vec![b'0' + n]))).collect();
+    let many: Vec<Envelope> = (0..3).map(|n| Envelope::new("t2", "r", Payload::new("json", vec![b'0' + n]))).collect();
+    let mut later = Envelope::new("t3", "q", Payload::new("json", b"2".to_vec()));
+    later.not_before = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+    later.attempt = 2;
     stem.enqueue_envelope(one.clone()).await?;
     stem.enqueue_envelopes(many.clone()).await?;
-    for envelope in std::iter::once(&one).chain(&many) {
-        let status = backend.get(envelope.id).await?.expect("recorded");
-        assert_eq!(status.state, TaskState::Queued);
-        assert_eq!(status.fence, 0);
-    }
-    assert_eq!(broker.pending_count("q").await?, 4, "every message published");
+    stem.enqueue_envelope(later.clone()).await?;
 
-    // A large batch goes as two pipelines, messages and records, from two tasks.
+    let client = redis::Client::open(url.as_str())?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let records: Vec<String> =
+        redis::cmd("KEYS").arg(format!("stem:{namespace}:task:*")).query_async(&mut conn).await?;
+    assert!(records.is_empty(), "no record is written beside the messages: {records:?}");
+    for envelope in std::iter::once(&one).chain(&many).chain([&later]) {
+        let status = backend.get(envelope.id).await?.expect("the message reads as a record");
+        assert_eq!(status, TaskStatus::queued(envelope), "ready and delayed messages alike");
+    }
+    assert_eq!(broker.pending_count("q").await?, 1, "the delayed message is not pending");
+    assert_eq!(broker.pending_count("r").await?, 3);
+
+    // A worker's record wins over the message.
+    let mut started = TaskStatus::new(one.id, "t", "q", TaskState::Started);
+    started.fence = 1;
+    assert!(backend.set(started.clone()).await?);
+    assert_eq!(backend.get(one.id).await?, Some(started));
+    // `wait` reads the message too, and times out on a task still queued.
+    let waited = backend.wait(many[0].id, Duration::from_millis(50)).await?;
+    assert_eq!(waited.map(|s| s.state), Some(TaskState::Queued));
+
+    // A large batch: every message readable.
     let large: Vec<Envelope> =
         (0..1100u32).map(|n| Envelope::new("t", "q", Payload::new("json", n.to_string().into_bytes()))).collect();
     stem.enqueue_envelopes(large.clone()).await?;
     for envelope in [&large[0], &large[1099]] {
-        assert_eq!(backend.get(envelope.id).await?.expect("recorded").state, TaskState::Queued);
+        assert_eq!(backend.get(envelope.id).await?.expect("queued").state, TaskState::Queued);
     }
-    assert_eq!(broker.pending_count("q").await?, 1104);
+    assert_eq!(broker.pending_count("q").await?, 1101);
+
+    // A purged task that never started is unknown, not queued forever.
+    broker.purge("r").await?;
+    assert_eq!(backend.get(many[1].id).await?, None);
     store.delete_namespace().await?;
     Ok(())
 }
@@ -53,23 +79,19 @@ async fn a_failed_publish_leaves_no_queued_record() -> TestResult {
     let namespace = format!("test_enqueue_fail_{:08x}", fastrand::u32(..));
     let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&namespace)).await?;
     let stem = Stem::new(store.broker(), store.backend());
-    // The queue's index is a string: the publish script fails on it, after
-    // the records in the same request may have been written.
+    // The queue's index is a string: the publish script fails on it.
     let client = redis::Client::open(url.as_str())?;
     let mut conn = client.get_multiplexed_async_connection().await?;
-    redis::cmd("SET").arg(format!("stem:{namespace}:{{q}}:ids")).arg("x").query_async::<()>(&mut conn).await?;
+    let ids = format!("stem:{namespace}:{{q}}:ids");
+    redis::cmd("SET").arg(&ids).arg("x").query_async::<()>(&mut conn).await?;
 
     let envelope = Envelope::new("t", "q", Payload::new("json", b"1".to_vec()));
     let error = stem.enqueue_envelope(envelope.clone()).await.expect_err("the publish fails");
     assert!(error.to_string().contains("publishing messages"), "{error}");
-    let backend = store.backend();
-    until_ok("the queued record to be forgotten", || async {
-        match backend.get(envelope.id).await? {
-            None => Ok(()),
-            Some(status) => Err(stem::Error::Config(format!("still recorded: {status:?}"))),
-        }
-    })
-    .await;
+    let error = store.backend().get(envelope.id).await.expect_err("a broken queue index is an error, not a guess");
+    assert!(error.to_string().contains("reading a task status"), "{error}");
+    redis::cmd("DEL").arg(&ids).query_async::<()>(&mut conn).await?;
+    assert_eq!(store.backend().get(envelope.id).await?, None, "nothing of the failed enqueue is stored");
     store.delete_namespace().await?;
     Ok(())
 }

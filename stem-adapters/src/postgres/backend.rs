@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::Row;
-use stem::backend::{GroupStatus, ResultBackend, TaskState, TaskStatus, WorkerHeartbeat};
+use stem::backend::{GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
 use stem::{Envelope, Result, TaskId};
 use uuid::Uuid;
 
@@ -89,15 +89,6 @@ impl PostgresBackend {
     }
 }
 
-/// The queued record a stored message stands for (see `sql/get_statuses.sql`):
-/// what the producer would have written, as of the envelope's creation.
-fn queued_record(envelope: &Envelope) -> TaskStatus {
-    let mut status = TaskStatus::new(envelope.id, envelope.task.clone(), envelope.queue.clone(), TaskState::Queued);
-    status.attempt = envelope.attempt;
-    status.updated_at = envelope.created_at;
-    status
-}
-
 /// A batch of statuses as the columns of the upsert.
 #[derive(Default)]
 struct Columns {
@@ -157,7 +148,7 @@ impl ResultBackend for PostgresBackend {
             Some(Stored::Status(text)) => from_json(&text, "task status").map(Some),
             Some(Stored::Message(text)) => {
                 let envelope: Envelope = from_json(&text, "envelope")?;
-                Ok(Some(queued_record(&envelope)))
+                Ok(Some(TaskStatus::queued(&envelope)))
             }
         }
     }

@@ -6,6 +6,12 @@
 //! batch of producer's records by `MSETNX`: both need one Redis, not a
 //! Cluster (the broker's keys of one queue share a hash tag).
 //!
+//! A producer on the same Redis and namespace writes no queued record: until
+//! a worker writes a task's status, `get` finds the task's message (through
+//! the `queues` set and each queue's `ids` hash, `find_queued.lua`) and reads
+//! it as queued. A task whose message was purged before it started is then
+//! unknown rather than queued forever.
+//!
 //! Until 2026-12-01 a task's record was a hash (`fence`, `status`); such a
 //! record is still read, and the next write replaces it.
 
@@ -15,9 +21,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use stem::backend::{GroupStatus, ResultBackend, TaskState, TaskStatus, WorkerHeartbeat};
+use stem::envelope::Envelope;
 use stem::{Error, Result, TaskId};
 
-use super::scripts::{self, CLAIM_CHORD, GROUP_ADD, SET_STATUS};
+use super::scripts::{self, CLAIM_CHORD, FIND_QUEUED, GROUP_ADD, SET_STATUS};
 use super::{Shared, failed, from_json, millis, to_json};
 
 /// A [`ResultBackend`] on Redis. See the [module docs](super) for the keys.
@@ -39,6 +46,14 @@ impl RedisBackend {
     pub(crate) fn shares(&self, shared: &Shared) -> bool {
         let (mine, theirs) = (self.shared.options(), shared.options());
         mine.url() == theirs.url() && mine.namespace() == theirs.namespace()
+    }
+
+    /// The queued status a task's message stands for, if a queue holds one.
+    async fn queued_message(&self, id: TaskId) -> Result<Option<TaskStatus>> {
+        let mut pipe = redis::pipe();
+        FIND_QUEUED.push(&mut pipe, &[self.shared.keys().prefix()]).arg(id.to_string());
+        let (env,): (Option<String>,) = scripts::query(&mut self.shared.conn(), &pipe, "reading a task status").await?;
+        env.map(|env| from_json::<Envelope>(&env, "envelope").map(|envelope| TaskStatus::queued(&envelope))).transpose()
     }
 
     /// Adds the producer's records of `queued` (state queued, fence 0) to
@@ -281,8 +296,11 @@ impl ResultBackend for RedisBackend {
                 .map_err(|e| failed("reading a task status", e))?,
             Err(e) => return Err(failed("reading a task status", e)),
         };
-        text.map(|text| if text.starts_with('~') { from_compact(id, &text) } else { from_json(&text, "task status") })
-            .transpose()
+        match text {
+            Some(text) if text.starts_with('~') => from_compact(id, &text).map(Some),
+            Some(text) => from_json(&text, "task status").map(Some),
+            None => self.queued_message(id).await,
+        }
     }
 
     async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskStatus>> {

@@ -24,10 +24,6 @@ use super::{Shared, failed, from_json, millis, to_json};
 /// The consumer group every worker reads through.
 const GROUP: &str = "stem";
 
-/// The batch size from which `publish_recorded` encodes and sends the messages
-/// and the records from two tasks, not in one pipeline.
-const SPLIT_FROM: usize = 1024;
-
 /// The most messages (or receipts) one script call handles, so that a large
 /// batch does not hold Redis up for long.
 const PER_SCRIPT: usize = 500;
@@ -268,42 +264,20 @@ impl Broker for RedisBroker {
         self.same_store(backend).is_some()
     }
 
-    /// With a backend on the same Redis and namespace, the publish scripts and
-    /// the records' `SET NX` go out in one pipeline: one request, one round
-    /// trip (batches of [`SPLIT_FROM`] and more: two pipelines, from two tasks).
+    /// With a backend on the same Redis and namespace, only the messages are
+    /// written: until a worker writes a task's status, its message stands for
+    /// the queued record (the backend's `get` reads it there), which spares
+    /// Redis a key per task and the producer a write.
     async fn publish_recorded(
         &self,
         envelopes: Vec<Envelope>,
         queued: &[TaskStatus],
         backend: &dyn ResultBackend,
     ) -> (Result<()>, Result<()>) {
-        let Some(redis_backend) = self.same_store(backend).filter(|_| queued.iter().all(is_queued_record)) else {
+        if self.same_store(backend).is_none() || !queued.iter().all(is_queued_record) {
             return publish_beside(self, envelopes, queued, backend).await;
-        };
-        if envelopes.len() >= SPLIT_FROM {
-            // A large batch: the messages are encoded and sent from a task of
-            // their own, the records from this one (two threads where there
-            // are two; its round trips are few either way).
-            let broker = RedisBroker::new(Arc::clone(&self.shared));
-            let publish = tokio::spawn(async move { broker.publish_batch(envelopes).await });
-            let recorded = backend.set_batch(queued).await.map(drop);
-            let published = publish.await.unwrap_or_else(|e| Err(Error::adapter("the publish task failed", e)));
-            return (published, recorded);
         }
-        let mut pipe = redis::pipe();
-        let built = self.push_publish(&mut pipe, &envelopes).and_then(|()| {
-            for status in queued {
-                redis_backend.push_queued(&mut pipe, status)?;
-                pipe.ignore();
-            }
-            Ok(())
-        });
-        if let Err(error) = built {
-            return (Err(error), Ok(()));
-        }
-        // If the pipeline fails, some records may have been written: reported
-        // as written, so that the producer forgets them again.
-        (scripts::query::<()>(&mut self.shared.conn(), &pipe, "publishing messages").await, Ok(()))
+        (self.publish_batch(envelopes).await, Ok(()))
     }
 
     async fn receive(&self, request: &ReceiveRequest) -> Result<Vec<Delivery>> {
@@ -364,7 +338,11 @@ impl Broker for RedisBroker {
             return Ok(0);
         }
         let mut pipe = redis::pipe();
+        let queues = self.shared.keys().queues();
         for (queue, list) in by_queue {
+            // Before the messages: a status read that finds no record looks
+            // for the message in every queue named here.
+            pipe.cmd("SADD").arg(&queues).arg(queue).ignore();
             let key = self.queue_key(queue);
             for chunk in list.chunks(PER_SCRIPT) {
                 let call = ACK.push(&mut pipe, &[&key]).arg(GROUP);
@@ -507,7 +485,11 @@ impl RedisBroker {
                 None => by_queue.push((&envelope.queue, vec![envelope])),
             }
         }
+        let queues = self.shared.keys().queues();
         for (queue, list) in by_queue {
+            // Before the messages: a status read that finds no record looks
+            // for the message in every queue named here.
+            pipe.cmd("SADD").arg(&queues).arg(queue).ignore();
             let key = self.queue_key(queue);
             for chunk in list.chunks(PER_SCRIPT) {
                 let call = PUBLISH.push(pipe, &[&key]).arg(GROUP);

@@ -68,6 +68,12 @@ impl Keys {
         format!("{}lock:{key}", self.prefix)
     }
 
+    /// The names of the queues messages were published to (a set), where a
+    /// status read looks for the message of a task that has no record.
+    pub(crate) fn queues(&self) -> String {
+        format!("{}queues", self.prefix)
+    }
+
     /// The start of every key of `queue`, hash tag included.
     pub(crate) fn queue(&self, queue: &str) -> String {
         format!("{}{{{queue}}}:", self.prefix)

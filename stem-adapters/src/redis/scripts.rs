@@ -39,6 +39,7 @@ scripts! {
     PURGE = "queue_lib.lua", "purge.lua";
     COUNTS = "counts.lua";
     REPLAY = "queue_lib.lua", "replay.lua";
+    FIND_QUEUED = "queue_lib.lua", "find_queued.lua";
     WF_CREATE = "wf_create.lua";
     WF_CLAIM = "wf_claim.lua";
     WF_RENEW = "wf_renew.lua";

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::Payload;
+use crate::envelope::Envelope;
 use crate::id::TaskId;
 
 /// Where a task is in its life.
@@ -122,6 +123,18 @@ impl TaskStatus {
             meta: BTreeMap::new(),
             updated_at: Utc::now(),
         }
+    }
+
+    /// The status a published message stands for until a worker writes one:
+    /// queued, at the envelope's attempt, as of its creation. Its fence is 0,
+    /// so any worker's write (fence 1 and up) wins over it whatever the order
+    /// of arrival. Producers record it; stores whose messages are readable by task id (Postgres, Redis)
+    /// read it from the message instead of storing it.
+    pub fn queued(envelope: &Envelope) -> Self {
+        let mut status = Self::new(envelope.id, envelope.task.clone(), envelope.queue.clone(), TaskState::Queued);
+        status.attempt = envelope.attempt;
+        status.updated_at = envelope.created_at;
+        status
     }
 }
 
