@@ -338,11 +338,7 @@ impl Broker for RedisBroker {
             return Ok(0);
         }
         let mut pipe = redis::pipe();
-        let queues = self.shared.keys().queues();
         for (queue, list) in by_queue {
-            // Before the messages: a status read that finds no record looks
-            // for the message in every queue named here.
-            pipe.cmd("SADD").arg(&queues).arg(queue).ignore();
             let key = self.queue_key(queue);
             for chunk in list.chunks(PER_SCRIPT) {
                 let call = ACK.push(&mut pipe, &[&key]).arg(GROUP);
