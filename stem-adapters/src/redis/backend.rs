@@ -48,6 +48,30 @@ impl RedisBackend {
         mine.url() == theirs.url() && mine.namespace() == theirs.namespace()
     }
 
+    /// The task's stored record, if any.
+    async fn record(&self, id: TaskId) -> Result<Option<TaskStatus>> {
+        let key = self.shared.keys().task(id);
+        let mut conn = self.shared.conn();
+        let read: redis::RedisResult<Option<String>> = redis::cmd("GET").arg(&key).query_async(&mut conn).await;
+        // The record without its fence.
+        let text = match read {
+            Ok(record) => record.map(|record| match record.split_once('|') {
+                Some((_, text)) => text.to_owned(),
+                None => record,
+            }),
+            // A record of the layout before 2026-12-01: a hash; its `status` field is the JSON.
+            Err(e) if e.code() == Some("WRONGTYPE") => redis::cmd("HGET")
+                .arg(&key)
+                .arg("status")
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| failed("reading a task status", e))?,
+            Err(e) => return Err(failed("reading a task status", e)),
+        };
+        text.map(|text| if text.starts_with('~') { from_compact(id, &text) } else { from_json(&text, "task status") })
+            .transpose()
+    }
+
     /// The queued status a task's message stands for, if a queue holds one.
     async fn queued_message(&self, id: TaskId) -> Result<Option<TaskStatus>> {
         let mut pipe = redis::pipe();
@@ -278,29 +302,15 @@ impl ResultBackend for RedisBackend {
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {
-        let key = self.shared.keys().task(id);
-        let mut conn = self.shared.conn();
-        let read: redis::RedisResult<Option<String>> = redis::cmd("GET").arg(&key).query_async(&mut conn).await;
-        // The record without its fence.
-        let text = match read {
-            Ok(record) => record.map(|record| match record.split_once('|') {
-                Some((_, text)) => text.to_owned(),
-                None => record,
-            }),
-            // A record of the layout before 2026-12-01: a hash; its `status` field is the JSON.
-            Err(e) if e.code() == Some("WRONGTYPE") => redis::cmd("HGET")
-                .arg(&key)
-                .arg("status")
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| failed("reading a task status", e))?,
-            Err(e) => return Err(failed("reading a task status", e)),
-        };
-        match text {
-            Some(text) if text.starts_with('~') => from_compact(id, &text).map(Some),
-            Some(text) => from_json(&text, "task status").map(Some),
-            None => self.queued_message(id).await,
+        if let Some(status) = self.record(id).await? {
+            return Ok(Some(status));
         }
+        if let Some(status) = self.queued_message(id).await? {
+            return Ok(Some(status));
+        }
+        // A worker writes a task's record before it settles the message: if
+        // both went between the two reads above, the record is there now.
+        self.record(id).await
     }
 
     async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskStatus>> {
