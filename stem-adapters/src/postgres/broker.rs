@@ -9,10 +9,10 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use sqlx::Row;
 use sqlx::postgres::PgListener;
-use stem::backend::{ResultBackend, TaskState, TaskStatus};
+use stem::backend::{ResultBackend, TaskStatus};
 use stem::broker::{
     Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions,
-    ReplayResult, publish_beside,
+    ReplayResult, implied_by, publish_beside,
 };
 use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
@@ -262,9 +262,7 @@ impl Broker for PostgresBroker {
         queued: &[TaskStatus],
         backend: &dyn ResultBackend,
     ) -> (Result<()>, Result<()>) {
-        let implied = queued.len() == envelopes.len()
-            && queued.iter().zip(&envelopes).all(|(s, e)| s.id == e.id && s.fence == 0 && s.state == TaskState::Queued);
-        if !implied || !self.same_store(backend) {
+        if !implied_by(&envelopes, queued) || !self.same_store(backend) {
             return publish_beside(self, envelopes, queued, backend).await;
         }
         match self.publish_batch(envelopes).await {

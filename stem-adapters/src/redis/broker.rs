@@ -12,12 +12,12 @@ use redis::aio::MultiplexedConnection;
 use stem::backend::{ResultBackend, TaskStatus};
 use stem::broker::{
     Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions,
-    ReplayResult, publish_beside,
+    ReplayResult, implied_by, publish_beside,
 };
 use stem::envelope::{Envelope, MAX_PRIORITY};
 use stem::{Error, Result, TaskId};
 
-use super::backend::{RedisBackend, is_queued_record};
+use super::backend::RedisBackend;
 use super::scripts::{self, ACK, CLAIM, COUNTS, PUBLISH, PURGE, REPLAY, SETTLE};
 use super::{Shared, failed, from_json, millis, to_json};
 
@@ -274,7 +274,7 @@ impl Broker for RedisBroker {
         queued: &[TaskStatus],
         backend: &dyn ResultBackend,
     ) -> (Result<()>, Result<()>) {
-        if self.same_store(backend).is_none() || !queued.iter().all(is_queued_record) {
+        if !implied_by(&envelopes, queued) || self.same_store(backend).is_none() {
             return publish_beside(self, envelopes, queued, backend).await;
         }
         (self.publish_batch(envelopes).await, Ok(()))

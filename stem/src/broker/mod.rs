@@ -21,6 +21,20 @@ use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
 
+/// Whether `queued` are exactly the producer's records of `envelopes` (one
+/// per envelope, in order, each [`TaskStatus::queued`] of it as to id, state,
+/// attempt and fence): what a store whose messages stand for their queued
+/// records may leave unwritten in [`Broker::publish_recorded`].
+pub fn implied_by(envelopes: &[Envelope], queued: &[TaskStatus]) -> bool {
+    queued.len() == envelopes.len()
+        && queued.iter().zip(envelopes).all(|(status, envelope)| {
+            status.id == envelope.id
+                && status.fence == 0
+                && status.state == crate::backend::TaskState::Queued
+                && status.attempt == envelope.attempt
+        })
+}
+
 /// Publishes `envelopes` and writes `queued` to `backend` side by side: what
 /// [`Broker::publish_recorded`] does by default, and what a broker that
 /// overrides it does with a backend it cannot write through.
