@@ -86,12 +86,11 @@ pub struct RedisBroker {
     blocking: Mutex<Vec<MultiplexedConnection>>,
 }
 
-/// One row of `claim.lua`'s result: id, band, entry, fencing token, envelope, lease end.
-type Claimed = (String, String, String, u64, String, i64);
-
-/// `claim.lua`'s result: server time, next event, claimed rows, last entry per
-/// stream, entries read (usable or not).
-type ClaimResult = (i64, i64, Vec<Claimed>, Vec<(String, String)>, u64);
+/// `claim.lua`'s result: server time, next event, the claimed messages (four
+/// values each: id, band, entry, envelope), last entry per stream, entries
+/// read (usable or not), the fencing token before the first claimed message
+/// (the k-th, from 1, has this plus k) and their lease end.
+type ClaimResult = (i64, i64, Vec<String>, Vec<(String, String)>, u64, u64, i64);
 
 impl RedisBroker {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
@@ -128,19 +127,15 @@ impl RedisBroker {
             .arg(max)
             .arg(millis(request.lease));
         let (result,): (ClaimResult,) = scripts::query(&mut self.shared.conn(), &pipe, "claiming messages").await?;
-        let mut out = Vec::with_capacity(result.2.len());
+        let mut out = Vec::with_capacity(result.2.len() / 4);
         let name: Arc<str> = Arc::from(queue);
-        for (id, band, entry, token, env, until) in &result.2 {
-            let receipt = Receipt {
-                id: id.parse().unwrap_or_default(),
-                queue: Arc::clone(&name),
-                token: *token,
-                tag: format!("{band}:{entry}"),
-            };
+        let lease_expires_at = from_ms(result.6);
+        for (token, message) in (result.5 + 1..).zip(result.2.chunks_exact(4)) {
+            let (id, band, entry, env) = (&message[0], &message[1], &message[2], &message[3]);
+            let receipt =
+                Receipt { id: id.parse().unwrap_or_default(), queue: Arc::clone(&name), token, tag: format!("{band}:{entry}") };
             match serde_json::from_str::<Envelope>(env) {
-                Ok(envelope) => {
-                    out.push(Delivery { envelope: Arc::new(envelope), receipt, lease_expires_at: from_ms(*until) });
-                }
+                Ok(envelope) => out.push(Delivery { envelope: Arc::new(envelope), receipt, lease_expires_at }),
                 Err(e) => self.bury_undecodable(&receipt, env, &e).await?,
             }
         }
@@ -295,7 +290,7 @@ impl Broker for RedisBroker {
             let mut touched = 0;
             for queue in &queues {
                 let max = request.max.saturating_sub(out.len());
-                let ((now, next, _, queue_lasts, read), delivered) = self.claim(queue, request, max).await?;
+                let ((now, next, _, queue_lasts, read, ..), delivered) = self.claim(queue, request, max).await?;
                 out.extend(delivered);
                 lasts.extend(queue_lasts);
                 touched += read;

@@ -3,8 +3,11 @@
 -- (XREADGROUP). Due delayed messages are first moved onto their streams.
 -- KEYS[1] the queue's key prefix.
 -- ARGV[1] the group, ARGV[2] the consumer, ARGV[3] max, ARGV[4] lease in ms.
--- Returns {now, next_event_or_-1, {{id, band, entry, token, env, until}...},
--- {{stream, last_entry_id}...}, touched}. When it leased nothing, the last
+-- Returns {now, next_event_or_-1, {id, band, entry, env, id, band, ...},
+-- {{stream, last_entry_id}...}, touched, token_before, lease_end}: the leased
+-- messages as one flat list, four values each (a table per message costs the
+-- script more than its XADD did); the k-th one (from 1) has the fencing token
+-- token_before + k, and all share lease_end. When it leased nothing, the last
 -- ids let a client block on XREAD for entries newer than those, missing none
 -- (they and the next event are only computed then); `touched` counts entries
 -- read, usable or not (a client that got nothing usable but touched some
@@ -65,23 +68,30 @@ local touched = 0
 -- Leases and locations not written yet: one ZADD and one HSET per read rather
 -- than one each per delivery, written before the next read (so that a read
 -- that fails leaves no earlier entry in the group without a lease), and at most
--- 500 at a time (unpack takes a few thousand values at most).
-local leased, locs = {}, {}
+-- 500 at a time (unpack takes a few thousand values at most). The tables are
+-- reused: `pending` says how many pairs are current; counters stand in for
+-- the length operator.
+local leased, locs, pending = {}, {}, 0
+local taken = 0
 local function flush()
-  if #leased > 0 then
-    redis.call('ZADD', leases, unpack(leased))
-    redis.call('HSET', ids, unpack(locs))
-    leased, locs = {}, {}
+  if pending > 0 then
+    redis.call('ZADD', leases, unpack(leased, 1, pending * 2))
+    redis.call('HSET', ids, unpack(locs, 1, pending * 2))
+    pending = 0
   end
 end
 local function take(id, band, entry, env)
   token = token + 1
-  leased[#leased + 1] = until_text
-  leased[#leased + 1] = id
-  locs[#locs + 1] = id
-  locs[#locs + 1] = band .. ':' .. entry .. ':' .. digits(token)
-  out[#out + 1] = {id, band, entry, token, env, until_ms}
-  if #leased >= 1000 then flush() end
+  local at = pending * 2
+  leased[at + 1] = until_text
+  leased[at + 2] = id
+  locs[at + 1] = id
+  locs[at + 2] = band .. ':' .. entry .. ':' .. digits(token)
+  pending = pending + 1
+  local o = taken * 4
+  out[o + 1], out[o + 2], out[o + 3], out[o + 4] = id, band, entry, env
+  taken = taken + 1
+  if pending >= 500 then flush() end
 end
 
 if max > 0 then
@@ -107,13 +117,13 @@ if max > 0 then
 end
 
 for band = 9, 0, -1 do
-  if #out >= max then break end
+  if taken >= max then break end
   local stream, band_text = P .. 's' .. band, digits(band)
   if redis.call('EXISTS', stream) == 1 then
-    local ok, got = pcall(redis.call, 'XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - #out, 'STREAMS', stream, '>')
+    local ok, got = pcall(redis.call, 'XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - taken, 'STREAMS', stream, '>')
     if not ok then
       pcall(redis.call, 'XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
-      got = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - #out, 'STREAMS', stream, '>')
+      got = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - taken, 'STREAMS', stream, '>')
     end
     if got then
       for _, e in ipairs(got[1][2]) do
@@ -136,8 +146,8 @@ end
 if token ~= first_token then
   redis.call('SET', P .. 'seq', digits(token))
 end
-if #out > 0 or touched > 0 then
-  return {now, -1, out, {}, touched}
+if taken > 0 or touched > 0 then
+  return {now, -1, out, {}, touched, first_token, until_ms}
 end
 
 local next_event = -1
@@ -156,4 +166,4 @@ for band = 10, 0, -1 do
   local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
   lasts[#lasts + 1] = {stream, last[1] and last[1][1] or '0-0'}
 end
-return {now, next_event, out, lasts, touched}
+return {now, next_event, out, lasts, touched, first_token, until_ms}
