@@ -15,7 +15,7 @@
 //! Until 2026-12-01 a task's record was a hash (`fence`, `status`); such a
 //! record is still read, and the next write replaces it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -267,32 +267,44 @@ impl ResultBackend for RedisBackend {
         }
         // The fenced writes go in scripts of up to PER_SCRIPT statuses (the
         // adapter talks to one Redis, not a cluster: one script may touch the
-        // keys of many tasks).
-        let chunks: Vec<&[(String, &TaskStatus)]> = fenced.chunks(PER_SCRIPT).collect();
-        for chunk in &chunks {
-            let names: Vec<&str> = chunk.iter().map(|(key, _)| key.as_str()).collect();
-            let call = SET_STATUS.push(&mut pipe, &names).arg(retention).arg(&channel);
-            for (_, status) in chunk.iter() {
-                let fin = if status.state.is_terminal() { "1" } else { "0" };
-                call.arg(status.fence).arg(record(status)?).arg(fin).arg(status.id.to_string());
+        // keys of many tasks), final ones first in each. A key already in a
+        // script starts the next one, which runs after it: a later status of
+        // one task is then compared with the earlier, as if written in turn.
+        let mut calls: Vec<Vec<usize>> = Vec::new();
+        let mut in_call: HashSet<&str> = HashSet::new();
+        for (at, (key, _)) in fenced.iter().enumerate() {
+            if calls.last().is_none_or(|call| call.len() >= PER_SCRIPT) || in_call.contains(key.as_str()) {
+                calls.push(Vec::new());
+                in_call.clear();
+            }
+            in_call.insert(key);
+            calls.last_mut().expect("a call was pushed above").push(at);
+        }
+        for call in &mut calls {
+            call.sort_by_key(|&at| !fenced[at].1.state.is_terminal());
+            let finals = call.iter().take_while(|&&at| fenced[at].1.state.is_terminal()).count();
+            let names: Vec<&str> = call.iter().map(|&at| fenced[at].0.as_str()).collect();
+            let script = SET_STATUS.push(&mut pipe, &names).arg(retention).arg(&channel).arg(finals);
+            for &at in call.iter() {
+                script.arg(record(fenced[at].1)?);
             }
         }
         let values: Vec<redis::Value> = scripts::query(&mut self.shared.conn(), &pipe, "writing task statuses").await?;
         let (bulk, scripted) = values.split_at(queued_chunks.len().min(values.len()));
         let queued_written = self.queued_written(&queued, &queued_chunks, bulk).await?;
-        let scripted: Vec<Vec<i64>> = scripted
-            .iter()
-            .map(|v| {
-                redis::from_redis_value(v.clone())
-                    .map_err(|e| Error::adapter("Redis: a status write's reply is not a list of numbers", e))
-            })
-            .collect::<Result<_>>()?;
-        let flat: Vec<i64> = scripted.into_iter().flatten().collect();
+        let mut fenced_written = vec![false; fenced.len()];
+        for (call, reply) in calls.iter().zip(scripted) {
+            let reply: Vec<i64> = redis::from_redis_value(reply.clone())
+                .map_err(|e| Error::adapter("Redis: a status write's reply is not a list of numbers", e))?;
+            for (&at, written) in call.iter().zip(reply) {
+                fenced_written[at] = written == 1;
+            }
+        }
         Ok(answers
             .into_iter()
             .map(|answer| match answer {
                 Answer::Queued(at) => queued_written[at],
-                Answer::Fenced(at) => flat.get(at) == Some(&1),
+                Answer::Fenced(at) => fenced_written[at],
             })
             .collect())
     }

@@ -1,8 +1,8 @@
 //! Hearing of final states on Redis: one pub/sub subscription per store wakes
 //! the `wait` calls of this process, so that they never poll.
 //!
-//! Every batch of status writes publishes the ids of the tasks that reached a
-//! final state, separated by spaces, on the namespace's done channel (see
+//! Every batch of status writes publishes the record keys of the tasks that
+//! reached a final state, separated by spaces, on the namespace's done channel (see
 //! `set_status.lua`). If the subscription breaks, the listener reconnects with
 //! backoff and then wakes every waiter, since a message may have been missed;
 //! each waiter then reads its task's status again.
@@ -47,9 +47,11 @@ async fn listen(client: redis::Client, channel: String, mut pubsub: redis::aio::
         {
             let mut messages = pubsub.on_message();
             while let Some(message) = messages.next().await {
-                // One message names every task of one batch that reached a final state.
-                let ids = message.get_payload::<String>().unwrap_or_default();
-                for id in ids.split(' ').filter_map(|s| s.parse::<TaskId>().ok()) {
+                // One message names, by their record keys (`...:task:<id>`),
+                // every task of one batch that reached a final state; a bare id
+                // (an older writer's) reads the same.
+                let keys = message.get_payload::<String>().unwrap_or_default();
+                for id in keys.split(' ').filter_map(|key| key.rsplit(':').next()?.parse::<TaskId>().ok()) {
                     waiters.wake(id);
                 }
             }

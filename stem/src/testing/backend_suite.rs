@@ -39,6 +39,7 @@ const CASES: &[Case<Store>] = cases!(Store:
     meta_survives_status_and_group_storage,
     group_results_decode_to_typed_values,
     lower_fence_is_refused,
+    one_batch_is_written_in_order,
     owned_batches_are_fenced_and_woken_like_borrowed_ones,
     wait_on_an_unknown_task_times_out,
     unknown_task_reads_as_none,
@@ -263,6 +264,25 @@ async fn lower_fence_is_refused(backend: Store) {
     let stored = backend.set_batch(&[stale, same.clone(), other]).await.expect("set batch");
     assert_eq!(stored, vec![false, true, true], "per status: refused, equal fence accepted, new id accepted");
     assert_eq!(backend.get(newer.id).await.expect("get"), Some(same));
+}
+
+/// Statuses of one task in one batch are written as if one after the other:
+/// a later one is fenced by an earlier one of the batch.
+async fn one_batch_is_written_in_order(backend: Store) {
+    let mut first = status(TaskState::Started);
+    first.fence = 3;
+    let mut stale = first.clone();
+    stale.fence = 2;
+    stale.state = TaskState::Succeeded;
+    let mut newer = first.clone();
+    newer.fence = 4;
+    newer.state = TaskState::Succeeded;
+    newer.result = Some(json(&1));
+    let other = status(TaskState::Succeeded);
+    let stored = backend.set_batch(&[first, stale, other.clone(), newer.clone()]).await.expect("set batch");
+    assert_eq!(stored, vec![true, false, true, true], "per status: stored, refused by the one before, stored, stored");
+    assert_eq!(backend.get(newer.id).await.expect("get"), Some(newer));
+    assert_eq!(backend.get(other.id).await.expect("get"), Some(other));
 }
 
 async fn owned_batches_are_fenced_and_woken_like_borrowed_ones(backend: Store) {

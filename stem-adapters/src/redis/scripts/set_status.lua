@@ -1,40 +1,50 @@
 -- Writes task statuses unless a newer delivery already wrote one (fencing),
--- then publishes the ids of those that reached a final state, in one message.
+-- then publishes the keys of those that reached a final state, in one message.
 -- A task's record is one string key, '<fence>|<status JSON>'; the producer's
 -- queued record has fence 0. A final record expires after the retention; any
 -- other is kept (SET drops an earlier expiry).
--- KEYS: one task key per status.
+-- KEYS: one task key per status, none twice (the caller starts another call
+-- at a repeated key, so that the later status is compared with the earlier);
+-- the first ARGV[3] of them are final.
 -- ARGV[1] the retention in milliseconds, ARGV[2] the channel that hears of
--- final states, then four per status: fence, the record ('<fence>|<JSON>'),
--- '1' if final, task id.
--- Returns, per status, 1 if written and 0 if refused.
-local retention, channel = ARGV[1], ARGV[2]
--- Every stored record in one call; a record written earlier in this batch
--- counts instead of the stored one.
+-- final states, ARGV[3] how many are final, then one record per key.
+-- Each value passed costs the script time, hence no separate fence, flag or
+-- id: the fence is the record's prefix, read only when a record is stored.
+-- Returns, per key, 1 if written and 0 if refused.
+local retention, channel, finals = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local stored = redis.call('MGET', unpack(KEYS))
-local fences = {}
-local written, done = {}, {}
+local written, all = {}, true
 for i = 1, #KEYS do
-  local key, at = KEYS[i], 3 + (i - 1) * 4
-  local fence = tonumber(ARGV[at])
-  local current = fences[key]
-  if current == nil and stored[i] then
-    current = tonumber(string.match(stored[i], '^(%d+)|'))
-  end
-  if current and current > fence then
+  local record, old = ARGV[3 + i], stored[i]
+  local current = old and tonumber(string.match(old, '^(%d+)|'))
+  if current and current > tonumber(string.match(record, '^(%d+)|')) then
     written[i] = 0
+    all = false
   else
-    if ARGV[at + 2] == '1' then
-      redis.call('SET', key, ARGV[at + 1], 'PX', retention)
-      done[#done + 1] = ARGV[at + 3]
+    if i <= finals then
+      redis.call('SET', KEYS[i], record, 'PX', retention)
     else
-      redis.call('SET', key, ARGV[at + 1])
+      redis.call('SET', KEYS[i], record)
     end
-    fences[key] = fence
     written[i] = 1
   end
 end
-if #done > 0 then
-  redis.call('PUBLISH', channel, table.concat(done, ' '))
+if finals > 0 then
+  local done
+  if all then
+    done = table.concat(KEYS, ' ', 1, finals)
+  else
+    local list, n = {}, 0
+    for i = 1, finals do
+      if written[i] == 1 then
+        n = n + 1
+        list[n] = KEYS[i]
+      end
+    end
+    done = table.concat(list, ' ')
+  end
+  if done ~= '' then
+    redis.call('PUBLISH', channel, done)
+  end
 end
 return written
