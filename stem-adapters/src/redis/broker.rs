@@ -132,8 +132,12 @@ impl RedisBroker {
         let lease_expires_at = from_ms(result.6);
         for (token, message) in (result.5 + 1..).zip(result.2.chunks_exact(4)) {
             let (id, band, entry, env) = (&message[0], &message[1], &message[2], &message[3]);
-            let receipt =
-                Receipt { id: id.parse().unwrap_or_default(), queue: Arc::clone(&name), token, tag: format!("{band}:{entry}") };
+            let receipt = Receipt {
+                id: id.parse().unwrap_or_default(),
+                queue: Arc::clone(&name),
+                token,
+                tag: format!("{band}:{entry}"),
+            };
             match serde_json::from_str::<Envelope>(env) {
                 Ok(envelope) => out.push(Delivery { envelope: Arc::new(envelope), receipt, lease_expires_at }),
                 Err(e) => self.bury_undecodable(&receipt, env, &e).await?,
