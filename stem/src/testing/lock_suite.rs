@@ -51,8 +51,14 @@ async fn release_by_another_owner_keeps_the_lock(locks: Store) {
 }
 
 async fn expired_lock_can_be_taken_again(locks: Store) {
+    let asked = tokio::time::Instant::now();
     assert!(locks.acquire("k", "a", SHORT).await.expect("acquire"));
-    assert!(!locks.acquire("k", "b", LONG).await.expect("acquire"), "held until the ttl");
+    let taken = locks.acquire("k", "b", LONG).await.expect("acquire");
+    // Only an attempt that ended before the ttl ran out must be refused (a
+    // loaded machine may take longer than the ttl between the two calls).
+    if asked.elapsed() < SHORT {
+        assert!(!taken, "held until the ttl");
+    }
     eventually("the lock expired", PATIENT, || async { locks.acquire("k", "b", LONG).await.expect("acquire") }).await;
     assert_eq!(locks.owner("k").await.expect("owner").as_deref(), Some("b"));
 }
