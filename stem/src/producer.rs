@@ -114,12 +114,12 @@ impl Stem {
 
     /// Publishes a prepared envelope and records it as queued.
     pub async fn enqueue_envelope(&self, envelope: Envelope) -> Result<TaskId> {
-        let status = TaskStatus::queued(&envelope);
         let id = envelope.id;
         let (broker, backend) = (&self.inner.broker, &*self.inner.backend);
         let (published, recorded) = if broker.records_with(backend) {
-            broker.publish_recorded(vec![envelope], std::slice::from_ref(&status), backend).await
+            broker.publish_recorded(vec![envelope], backend).await
         } else {
+            let status = TaskStatus::queued(&envelope);
             let (published, recorded) = tokio::join!(broker.publish(envelope), backend.set(status));
             (published, recorded.map(drop))
         };
@@ -129,21 +129,21 @@ impl Stem {
 
     /// Publishes prepared envelopes in one batch and records them as queued.
     pub async fn enqueue_envelopes(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
-        let statuses: Vec<TaskStatus> = envelopes.iter().map(TaskStatus::queued).collect();
         let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
         let (broker, backend) = (&self.inner.broker, &*self.inner.backend);
         let (published, recorded) = if broker.records_with(backend) {
-            broker.publish_recorded(envelopes, &statuses, backend).await
+            broker.publish_recorded(envelopes, backend).await
         } else if envelopes.len() >= SPAWN_PUBLISH_FROM {
             // A large batch publishes from a task of its own, so that encoding the
             // messages and encoding the statuses use two threads where there are two.
+            let statuses: Vec<TaskStatus> = envelopes.iter().map(TaskStatus::queued).collect();
             let broker = Arc::clone(broker);
             let publish = tokio::spawn(async move { broker.publish_batch(envelopes).await });
             let recorded = backend.set_batch(&statuses).await;
             let published = publish.await.unwrap_or_else(|e| Err(crate::Error::adapter("the publish task failed", e)));
             (published, recorded.map(drop))
         } else {
-            publish_beside(&**broker, envelopes, &statuses, backend).await
+            publish_beside(&**broker, envelopes, backend).await
         };
         self.settle_enqueue(&ids, published, recorded).await?;
         Ok(ids)

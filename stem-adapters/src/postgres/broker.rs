@@ -9,10 +9,10 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use sqlx::Row;
 use sqlx::postgres::PgListener;
-use stem::backend::{ResultBackend, TaskStatus};
+use stem::backend::ResultBackend;
 use stem::broker::{
     Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions,
-    ReplayResult, implied_by, publish_beside,
+    ReplayResult, publish_beside,
 };
 use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
@@ -259,11 +259,10 @@ impl Broker for PostgresBroker {
     async fn publish_recorded(
         &self,
         envelopes: Vec<Envelope>,
-        queued: &[TaskStatus],
         backend: &dyn ResultBackend,
     ) -> (Result<()>, Result<()>) {
-        if !implied_by(&envelopes, queued) || !self.same_store(backend) {
-            return publish_beside(self, envelopes, queued, backend).await;
+        if !self.same_store(backend) {
+            return publish_beside(self, envelopes, backend).await;
         }
         match self.publish_batch(envelopes).await {
             Ok(()) => (Ok(()), Ok(())),

@@ -9,10 +9,10 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
-use stem::backend::{ResultBackend, TaskStatus};
+use stem::backend::ResultBackend;
 use stem::broker::{
     Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions,
-    ReplayResult, implied_by, publish_beside,
+    ReplayResult, publish_beside,
 };
 use stem::envelope::{Envelope, MAX_PRIORITY};
 use stem::{Error, Result, TaskId};
@@ -270,11 +270,10 @@ impl Broker for RedisBroker {
     async fn publish_recorded(
         &self,
         envelopes: Vec<Envelope>,
-        queued: &[TaskStatus],
         backend: &dyn ResultBackend,
     ) -> (Result<()>, Result<()>) {
-        if !implied_by(&envelopes, queued) || self.same_store(backend).is_none() {
-            return publish_beside(self, envelopes, queued, backend).await;
+        if self.same_store(backend).is_none() {
+            return publish_beside(self, envelopes, backend).await;
         }
         (self.publish_batch(envelopes).await, Ok(()))
     }

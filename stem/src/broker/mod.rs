@@ -21,30 +21,17 @@ use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
 
-/// Whether `queued` are exactly the producer's records of `envelopes` (one
-/// per envelope, in order, each [`TaskStatus::queued`] of it as to id, state,
-/// attempt and fence): what a store whose messages stand for their queued
-/// records may leave unwritten in [`Broker::publish_recorded`].
-pub fn implied_by(envelopes: &[Envelope], queued: &[TaskStatus]) -> bool {
-    queued.len() == envelopes.len()
-        && queued.iter().zip(envelopes).all(|(status, envelope)| {
-            status.id == envelope.id
-                && status.fence == 0
-                && status.state == crate::backend::TaskState::Queued
-                && status.attempt == envelope.attempt
-        })
-}
-
-/// Publishes `envelopes` and writes `queued` to `backend` side by side: what
+/// Publishes `envelopes` and writes their queued records
+/// ([`TaskStatus::queued`]) to `backend` side by side: what
 /// [`Broker::publish_recorded`] does by default, and what a broker that
 /// overrides it does with a backend it cannot write through.
 pub async fn publish_beside<B: Broker + ?Sized>(
     broker: &B,
     envelopes: Vec<Envelope>,
-    queued: &[TaskStatus],
     backend: &dyn ResultBackend,
 ) -> (Result<()>, Result<()>) {
-    let (published, recorded) = futures_util::join!(broker.publish_batch(envelopes), backend.set_batch(queued));
+    let queued: Vec<TaskStatus> = envelopes.iter().map(TaskStatus::queued).collect();
+    let (published, recorded) = futures_util::join!(broker.publish_batch(envelopes), backend.set_batch(&queued));
     (published, recorded.map(drop))
 }
 
@@ -78,19 +65,19 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
         false
     }
 
-    /// Publishes `envelopes` and writes `queued`, their producer's records
-    /// (state queued, fence 0, one per envelope in the same order), to
-    /// `backend`: as one operation where [`records_with`](Self::records_with)
-    /// says so; by default the publish and the write run side by side. Returns
-    /// both outcomes, publish first; when the publish failed and the record
-    /// did not, the records may have been written (the producer forgets them).
+    /// Publishes `envelopes` and records each as queued in `backend` (its
+    /// [`TaskStatus::queued`], which the envelope alone determines, so a store
+    /// whose messages stand for their records need not build or write them):
+    /// as one operation where [`records_with`](Self::records_with) says so; by
+    /// default the publish and the write run side by side. Returns both
+    /// outcomes, publish first; when the publish failed and the record did
+    /// not, the records may have been written (the producer forgets them).
     async fn publish_recorded(
         &self,
         envelopes: Vec<Envelope>,
-        queued: &[TaskStatus],
         backend: &dyn ResultBackend,
     ) -> (Result<()>, Result<()>) {
-        publish_beside(self, envelopes, queued, backend).await
+        publish_beside(self, envelopes, backend).await
     }
 
     /// Leases up to `request.max` due messages from `request.queues`, highest
