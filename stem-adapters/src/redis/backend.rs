@@ -84,7 +84,7 @@ impl RedisBackend {
     /// `pipe`: each written only where no record exists, so that it never
     /// replaces a worker's (any worker's fence is higher). One plain `SET NX`
     /// each, whose reply says whether it was written.
-    pub(crate) fn push_queued(&self, pipe: &mut redis::Pipeline, queued: &TaskStatus) -> Result<()> {
+    fn push_queued(&self, pipe: &mut redis::Pipeline, queued: &TaskStatus) -> Result<()> {
         pipe.cmd("SET").arg(self.shared.keys().task(queued.id)).arg(record(queued)?).arg("NX");
         Ok(())
     }
@@ -148,7 +148,7 @@ impl RedisBackend {
 }
 
 /// Whether `status` is a producer's record: queued, fence 0.
-pub(crate) fn is_queued_record(status: &TaskStatus) -> bool {
+fn is_queued_record(status: &TaskStatus) -> bool {
     status.fence == 0 && status.state == TaskState::Queued
 }
 
@@ -271,14 +271,17 @@ impl ResultBackend for RedisBackend {
         // script starts the next one, which runs after it: a later status of
         // one task is then compared with the earlier, as if written in turn.
         let mut calls: Vec<Vec<usize>> = Vec::new();
-        let mut in_call: HashSet<&str> = HashSet::new();
+        let (mut call, mut in_call) = (Vec::new(), HashSet::new());
         for (at, (key, _)) in fenced.iter().enumerate() {
-            if calls.last().is_none_or(|call| call.len() >= PER_SCRIPT) || in_call.contains(key.as_str()) {
-                calls.push(Vec::new());
+            if call.len() >= PER_SCRIPT || in_call.contains(key.as_str()) {
+                calls.push(std::mem::take(&mut call));
                 in_call.clear();
             }
-            in_call.insert(key);
-            calls.last_mut().expect("a call was pushed above").push(at);
+            in_call.insert(key.as_str());
+            call.push(at);
+        }
+        if !call.is_empty() {
+            calls.push(call);
         }
         for call in &mut calls {
             call.sort_by_key(|&at| !fenced[at].1.state.is_terminal());

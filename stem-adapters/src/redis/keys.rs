@@ -74,7 +74,8 @@ impl Keys {
         format!("{}queues", self.prefix)
     }
 
-    /// The start of every key of `queue`, hash tag included.
+    /// The start of every key of `queue`, hash tag included (`find_queued.lua`
+    /// builds the same from the prefix and the names in [`queues`](Self::queues)).
     pub(crate) fn queue(&self, queue: &str) -> String {
         format!("{}{{{queue}}}:", self.prefix)
     }
