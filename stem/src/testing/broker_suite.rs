@@ -180,9 +180,12 @@ async fn nack_requeue_delivers_again(broker: Store) {
 async fn dead_letter_is_not_delivered_again(broker: Store) {
     let e = envelope("q");
     broker.publish(e.clone()).await.expect("publish");
-    let d = broker.receive(&request(&["q"], 1, SHORT, PATIENT)).await.expect("receive");
+    // As in `publish_receive_ack_removes_the_message`: a lease long enough for
+    // the dead letter on a loaded machine, short enough to watch it end.
+    let lease = Duration::from_secs(1);
+    let d = broker.receive(&request(&["q"], 1, lease, PATIENT)).await.expect("receive");
     broker.dead_letter(&d[0].receipt, "bad").await.expect("dead letter");
-    receive_none(&broker, "q", SHORT * 3, "a dead-lettered message was delivered again").await;
+    receive_none(&broker, "q", lease + SHORT, "a dead-lettered message was delivered again").await;
     assert_eq!(counts(&broker, "q").await, (0, 0));
 }
 
@@ -277,10 +280,16 @@ async fn purge_removes_ready_and_delayed_messages(broker: Store) {
 async fn extend_lease_delays_redelivery(broker: Store) {
     let e = envelope("q");
     broker.publish(e.clone()).await.expect("publish");
-    let d = receive_one(&broker, "q", Duration::from_millis(400)).await;
-    let until = broker.extend_lease(&d.receipt, Duration::from_millis(2000)).await.expect("extend");
+    // The first lease is long enough for the extend to come before it ends on
+    // a loaded machine (400 ms was not, once, in CI); the quiet window below
+    // reaches past that first end, and stops short of the extended one.
+    let d = receive_one(&broker, "q", Duration::from_millis(1000)).await;
+    let until = broker.extend_lease(&d.receipt, Duration::from_millis(3000)).await.expect("extend");
     assert!(until > d.lease_expires_at, "the lease ends later");
-    receive_none(&broker, "q", Duration::from_millis(1000), "delivered again while the extended lease held").await;
+    if let Some(left) = ahead_of(until) {
+        let quiet = left.min(Duration::from_millis(1500));
+        receive_none(&broker, "q", quiet, "delivered again while the extended lease held").await;
+    }
     let again = receive_one(&broker, "q", LEASE).await;
     assert_eq!(again.envelope.id, e.id, "delivered again once the extended lease ended");
 }

@@ -64,9 +64,11 @@ async fn expired_lock_can_be_taken_again(locks: Store) {
 }
 
 async fn renew_extends_the_ttl(locks: Store) {
-    assert!(locks.acquire("k", "a", Duration::from_millis(600)).await.expect("acquire"));
+    // A first ttl long enough for the renew to come before it ends on a loaded
+    // machine (the renew of an expired lock is refused, see below).
+    assert!(locks.acquire("k", "a", Duration::from_millis(1000)).await.expect("acquire"));
     assert!(locks.renew("k", "a", LONG).await.expect("renew"));
-    tokio::time::sleep(Duration::from_millis(900)).await; // past the first ttl, on purpose
+    tokio::time::sleep(Duration::from_millis(1300)).await; // past the first ttl, on purpose
     assert_eq!(locks.owner("k").await.expect("owner").as_deref(), Some("a"), "the renewed lock outlived its first ttl");
     assert!(!locks.acquire("k", "b", LONG).await.expect("acquire"));
 }
