@@ -10,28 +10,44 @@ use stem::{Broker, Envelope, ResultBackend};
 use stem_adapters::redis::{RedisOptions, RedisStore};
 use stem_tests::{TestResult, redis_url};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_republished_id_replaces_the_stored_copy() -> TestResult {
-    let Some(url) = redis_url() else { return Ok(()) };
+/// A store in a namespace of its own; `None` (the test skips) without a Redis.
+async fn store() -> stem::Result<Option<RedisStore>> {
+    let Some(url) = redis_url() else { return Ok(None) };
     let namespace = format!("test_republish_{:08x}", fastrand::u32(..));
-    let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&namespace)).await?;
-    let broker = store.broker();
-    let request = |max| ReceiveRequest {
-        queues: vec!["q".into()],
+    RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&namespace)).await.map(Some)
+}
+
+/// Up to `max` messages of queue `q`, waiting up to `wait` for the first.
+fn request(max: usize, wait: Duration) -> ReceiveRequest {
+    ReceiveRequest {
+        queues: vec!["q".to_owned()],
         max,
         lease: Duration::from_secs(30),
-        wait: Duration::from_millis(300),
-        consumer: "test".into(),
-    };
+        wait,
+        consumer: "test".to_owned(),
+    }
+}
+
+/// Another copy of `of` (the same task id), with `payload` as its arguments.
+fn copy(of: &Envelope, payload: &str) -> Envelope {
+    let mut next = of.clone();
+    next.args = Payload::new("json", payload.as_bytes().to_vec());
+    next
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_republished_id_replaces_the_stored_copy() -> TestResult {
+    let Some(store) = store().await? else { return Ok(()) };
+    let broker = store.broker();
+    let wait = Duration::from_millis(300);
     let first = Envelope::new("t", "q", Payload::new("json", b"1".to_vec()));
     broker.publish(first.clone()).await?;
-    let held = broker.receive(&request(1)).await?.pop().expect("delivered");
+    let held = broker.receive(&request(1, wait)).await?.pop().expect("delivered");
 
-    let mut second = first.clone();
-    second.args = Payload::new("json", b"2".to_vec());
+    let second = copy(&first, "2");
     broker.publish(second.clone()).await?;
     assert_eq!(broker.ack_batch(std::slice::from_ref(&held.receipt)).await?, 0, "the old copy is gone");
-    let got = broker.receive(&request(10)).await?;
+    let got = broker.receive(&request(10, wait)).await?;
     assert_eq!(got.len(), 1, "one message per id");
     assert_eq!(*got[0].envelope, second, "the new copy");
     assert!(got[0].receipt.token > held.receipt.token, "tokens keep growing");
@@ -46,25 +62,9 @@ async fn a_republished_id_replaces_the_stored_copy() -> TestResult {
 /// and whether the old one is ready, delivered or delayed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_copy_is_replaced_alone_or_in_a_batch_whatever_its_state() -> TestResult {
-    let Some(url) = redis_url() else { return Ok(()) };
-    let namespace = format!("test_republish_{:08x}", fastrand::u32(..));
-    let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&namespace)).await?;
+    let Some(store) = store().await? else { return Ok(()) };
     let broker = store.broker();
-    let receive = || async {
-        let request = ReceiveRequest {
-            queues: vec!["q".to_owned()],
-            max: 10,
-            lease: Duration::from_secs(30),
-            wait: Duration::from_secs(5),
-            consumer: "test".to_owned(),
-        };
-        broker.receive(&request).await
-    };
-    let copy = |of: &Envelope, payload: &str| {
-        let mut next = of.clone();
-        next.args = Payload::new("json", payload.as_bytes().to_vec());
-        next
-    };
+    let receive = || async { broker.receive(&request(10, Duration::from_secs(5))).await };
     for (how, batch) in [("alone", false), ("in a batch", true)] {
         let publish = |envelope: Envelope| {
             let broker = broker.clone();

@@ -14,8 +14,8 @@ local now
 -- entry goes in first; only if the id was stored already is the old copy
 -- looked up and dropped.
 if #ARGV == 5 and ARGV[5] == '' then
-  local id, env, band = ARGV[2], ARGV[3], ARGV[4]
-  local loc = band .. ':' .. redis.call('XADD', P .. 's' .. band, '*', 'id', id, 'env', env) .. ':0'
+  local id = ARGV[2]
+  local loc = place(P, id, ARGV[3], ARGV[4])
   if redis.call('HSETNX', P .. 'ids', id, loc) == 0 then
     forget(P, group, id, redis.call('HGET', P .. 'ids', id))
     redis.call('HSET', P .. 'ids', id, loc)
