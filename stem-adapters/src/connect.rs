@@ -201,7 +201,10 @@ fn postgres_options(url: &str) -> Result<crate::postgres::PostgresOptions> {
 }
 
 /// Redis options from a URL: Stem's own query options (`namespace`,
-/// `retention_secs`) are taken out, the rest goes to the `redis` crate.
+/// `retention_secs`, `cluster`) are taken out, the rest goes to the `redis`
+/// crate. With `cluster=true` the URL names one node of a Redis Cluster, from
+/// which the client finds the others (give several seed nodes with
+/// [`RedisOptions::cluster`](crate::redis::RedisOptions::cluster)).
 #[cfg(feature = "redis")]
 fn redis_options(url: &str) -> Result<crate::redis::RedisOptions> {
     use std::time::Duration;
@@ -209,6 +212,7 @@ fn redis_options(url: &str) -> Result<crate::redis::RedisOptions> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut namespace = None;
     let mut retention = None;
+    let mut cluster = false;
     let mut passed = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -221,11 +225,23 @@ fn redis_options(url: &str) -> Result<crate::redis::RedisOptions> {
                     ))
                 })?));
             }
+            "cluster" => {
+                cluster = match value {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => {
+                        return Err(Error::Config(format!(
+                            "`{url}`: `cluster={value}` is not valid; write cluster=true for a Redis Cluster"
+                        )));
+                    }
+                }
+            }
             _ => passed.push(pair),
         }
     }
     let url = if passed.is_empty() { base.to_owned() } else { format!("{base}?{}", passed.join("&")) };
-    let mut options = crate::redis::RedisOptions::new(url);
+    let mut options =
+        if cluster { crate::redis::RedisOptions::cluster([url]) } else { crate::redis::RedisOptions::new(url) };
     if base.to_ascii_lowercase().starts_with("rediss://") {
         options = options.with_tls(crate::redis::TlsOptions::from_env()?);
     }
@@ -335,6 +351,12 @@ mod tests {
         assert_eq!((options.url(), options.namespace()), ("rediss://h", "stem"));
         let message = config_error(redis_options("redis://h?retention_secs=soon"));
         assert!(message.contains("whole number of seconds"), "{message}");
+        let options = redis_options("redis://h:7000?cluster=true&namespace=n").expect("valid");
+        assert!(options.is_cluster());
+        assert_eq!((options.nodes(), options.namespace()), (&["redis://h:7000".to_owned()][..], "n"));
+        assert!(!redis_options("redis://h?cluster=false").expect("valid").is_cluster());
+        let message = config_error(redis_options("redis://h?cluster=yes"));
+        assert!(message.contains("cluster=true"), "{message}");
     }
 
     #[cfg(feature = "redis")]
@@ -347,6 +369,10 @@ mod tests {
         // Nothing listens on port 1.
         let error = open("redis://127.0.0.1:1").await.expect_err("no server");
         assert!(error.to_string().contains("Is the server running"), "{error}");
+        let error = open("redis://127.0.0.1:1?cluster=true").await.expect_err("no cluster");
+        assert!(error.to_string().contains("the Redis Cluster through redis://127.0.0.1:1"), "{error}");
+        let message = config_error(open("redis://h:notaport?cluster=true").await);
+        assert!(message.contains("not a valid Redis URL"), "{message}");
     }
 
     #[cfg(feature = "postgres")]

@@ -160,6 +160,63 @@ impl Drop for RedisServer {
     }
 }
 
+/// A Redis Cluster of a test's own: three primaries (every slot covered, no
+/// replicas), each a [`RedisServer`] on its own port with its own directory,
+/// all stopped when dropped.
+#[derive(Debug)]
+pub struct RedisCluster {
+    servers: Vec<RedisServer>,
+    _dirs: Vec<TempDir>,
+}
+
+impl RedisCluster {
+    /// Starts three cluster-enabled servers, joins them with `redis-cli
+    /// --cluster create` and waits until every node says the cluster is ok.
+    /// `None` (the test skips, saying why) if `redis-server` cannot run,
+    /// except under `CI=true`.
+    pub fn start() -> Option<Self> {
+        let mut dirs = Vec::new();
+        let mut servers = Vec::new();
+        for _ in 0..3 {
+            let dir = TempDir::new("redis-cluster");
+            let args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--appendonly", "no"];
+            servers.push(RedisServer::start(&dir, 0, false, &args)?);
+            dirs.push(dir);
+        }
+        let nodes: Vec<String> = servers.iter().map(|s| format!("127.0.0.1:{}", s.port())).collect();
+        let created = std::process::Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("redis-cli runs (it comes with redis-server)");
+        assert!(created.success(), "redis-cli --cluster create failed for {nodes:?}");
+        // Readiness of outside processes: ask each node until it says ok.
+        let deadline = std::time::Instant::now() + WAIT;
+        for server in &servers {
+            loop {
+                let info = std::process::Command::new("redis-cli")
+                    .args(["-p", &server.port().to_string(), "cluster", "info"])
+                    .output()
+                    .expect("redis-cli runs");
+                if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "the cluster on {nodes:?} did not become ok");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Some(Self { servers, _dirs: dirs })
+    }
+
+    /// The nodes' URLs.
+    pub fn urls(&self) -> Vec<String> {
+        self.servers.iter().map(|s| format!("redis://127.0.0.1:{}", s.port())).collect()
+    }
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");

@@ -1,39 +1,58 @@
 //! The Redis adapter passes the conformance suites against a real Redis, each
 //! case in its own namespace (key prefix), deleted afterwards; no `FLUSHDB`.
+//! The same suites run on a Redis Cluster of three primaries that each test
+//! starts for itself, where a script or pipeline that strays across hash
+//! slots fails.
 
 use std::sync::{Arc, Mutex};
 
 use stem::testing::{Namespace, backend_suite, broker_suite, lock_suite, workflow_store_suite};
 use stem_adapters::redis::{RedisOptions, RedisStore};
-use stem_tests::redis_url;
+use stem_tests::{RedisCluster, redis_url};
 
-/// The stores a suite opened, so that their keys can be deleted at the end.
-#[derive(Default)]
-struct Opened(Mutex<Vec<RedisStore>>);
+/// The stores a suite opened with `base`, so that their keys can be deleted at the end.
+struct Opened {
+    base: RedisOptions,
+    stores: Mutex<Vec<RedisStore>>,
+}
 
 impl Opened {
-    async fn open(&self, url: &str, ns: &Namespace) -> stem::Result<RedisStore> {
-        let options = RedisOptions::new(url).with_namespace(format!("test_{}", ns.name)).with_retention(ns.retention);
+    fn new(base: RedisOptions) -> Self {
+        Self { base, stores: Mutex::default() }
+    }
+
+    async fn open(&self, ns: &Namespace) -> stem::Result<RedisStore> {
+        let options = self.base.clone().with_namespace(format!("test_{}", ns.name)).with_retention(ns.retention);
         let store = RedisStore::connect_with(options).await?;
-        self.0.lock().expect("not poisoned").push(store.clone());
+        self.stores.lock().expect("not poisoned").push(store.clone());
         Ok(store)
     }
 
     async fn clean(&self) {
-        let stores = std::mem::take(&mut *self.0.lock().expect("not poisoned"));
+        let stores = std::mem::take(&mut *self.stores.lock().expect("not poisoned"));
         for store in stores {
             store.delete_namespace().await.expect("delete the test keys");
         }
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_broker_passes_every_case() {
-    let Some(url) = redis_url() else { return };
-    let opened = Opened::default();
+/// The machine's Redis, or `None` (the test skips).
+fn server() -> Option<RedisOptions> {
+    redis_url().map(RedisOptions::new)
+}
+
+/// A cluster of the test's own (kept running while it is held), or `None` (the test skips).
+fn cluster() -> Option<(RedisCluster, RedisOptions)> {
+    let cluster = RedisCluster::start()?;
+    let options = RedisOptions::cluster(cluster.urls());
+    Some((cluster, options))
+}
+
+async fn broker_passes(base: RedisOptions) {
+    let opened = Opened::new(base);
     let report = broker_suite(|ns| {
-        let (opened, url) = (&opened, &url);
-        async move { Ok(opened.open(url, &ns).await?.broker() as _) }
+        let opened = &opened;
+        async move { Ok(opened.open(&ns).await?.broker() as _) }
     })
     .await;
     opened.clean().await;
@@ -41,44 +60,86 @@ async fn redis_broker_passes_every_case() {
     assert!(report.skipped().is_empty(), "Redis has every broker capability");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_backend_passes_every_case() {
-    let Some(url) = redis_url() else { return };
-    let opened = Opened::default();
+async fn backend_passes(base: RedisOptions) {
+    let opened = Opened::new(base);
     let report = backend_suite(|ns| {
-        let (opened, url) = (&opened, &url);
-        async move { Ok(opened.open(url, &ns).await?.backend() as _) }
+        let opened = &opened;
+        async move { Ok(opened.open(&ns).await?.backend() as _) }
     })
     .await;
     opened.clean().await;
     report.assert_passed();
     assert!(report.skipped().is_empty());
+}
+
+async fn lock_store_passes(base: RedisOptions) {
+    let opened = Opened::new(base);
+    let report = lock_suite(|ns| {
+        let opened = &opened;
+        async move { Ok(opened.open(&ns).await?.locks() as Arc<dyn stem::LockStore>) }
+    })
+    .await;
+    opened.clean().await;
+    report.assert_passed();
+    assert!(report.skipped().is_empty());
+}
+
+async fn workflow_store_passes(base: RedisOptions) {
+    let opened = Opened::new(base);
+    let report = workflow_store_suite(|ns| {
+        let opened = &opened;
+        async move { Ok(opened.open(&ns).await?.workflows() as Arc<dyn stem::workflow::WorkflowStore>) }
+    })
+    .await;
+    opened.clean().await;
+    report.assert_passed();
+    assert!(report.skipped().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_broker_passes_every_case() {
+    let Some(base) = server() else { return };
+    broker_passes(base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_backend_passes_every_case() {
+    let Some(base) = server() else { return };
+    backend_passes(base).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_lock_store_passes_every_case() {
-    let Some(url) = redis_url() else { return };
-    let opened = Opened::default();
-    let report = lock_suite(|ns| {
-        let (opened, url) = (&opened, &url);
-        async move { Ok(opened.open(url, &ns).await?.locks() as Arc<dyn stem::LockStore>) }
-    })
-    .await;
-    opened.clean().await;
-    report.assert_passed();
-    assert!(report.skipped().is_empty());
+    let Some(base) = server() else { return };
+    lock_store_passes(base).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_workflow_store_passes_every_case() {
-    let Some(url) = redis_url() else { return };
-    let opened = Opened::default();
-    let report = workflow_store_suite(|ns| {
-        let (opened, url) = (&opened, &url);
-        async move { Ok(opened.open(url, &ns).await?.workflows() as Arc<dyn stem::workflow::WorkflowStore>) }
-    })
-    .await;
-    opened.clean().await;
-    report.assert_passed();
-    assert!(report.skipped().is_empty());
+    let Some(base) = server() else { return };
+    workflow_store_passes(base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_broker_passes_every_case() {
+    let Some((_cluster, base)) = cluster() else { return };
+    broker_passes(base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_backend_passes_every_case() {
+    let Some((_cluster, base)) = cluster() else { return };
+    backend_passes(base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_lock_store_passes_every_case() {
+    let Some((_cluster, base)) = cluster() else { return };
+    lock_store_passes(base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_workflow_store_passes_every_case() {
+    let Some((_cluster, base)) = cluster() else { return };
+    workflow_store_passes(base).await;
 }

@@ -2,9 +2,11 @@
 //! JSON>`) written through a fencing script, final states expiring after the
 //! retention, `wait` woken by pub/sub, groups as hashes, heartbeats with TTLs.
 //!
-//! A batch's statuses are written by one script over many task keys, and a
-//! batch of producer's records by `MSETNX`: both need one Redis, not a
-//! Cluster (the broker's keys of one queue share a hash tag).
+//! On one server a batch's statuses are written by one script over many task
+//! keys, and a batch of producer's records by `MSETNX`. On a Redis Cluster,
+//! where those keys are in many hash slots, the statuses go to one script
+//! call per slot and the records to one `SET NX` each, all sent at once (one
+//! pipeline per slot).
 //!
 //! A producer on the same Redis and namespace writes no queued record: until
 //! a worker writes a task's status, `get` finds the task's message (through
@@ -24,6 +26,7 @@ use stem::backend::{GroupStatus, ResultBackend, TaskState, TaskStatus, WorkerHea
 use stem::envelope::Envelope;
 use stem::{Error, Result, TaskId};
 
+use super::conn::{Batch, slot};
 use super::scripts::{self, CLAIM_CHORD, FIND_QUEUED, GROUP_ADD, SET_STATUS};
 use super::{Shared, failed, from_json, millis, to_json};
 
@@ -74,25 +77,52 @@ impl RedisBackend {
 
     /// The queued status a task's message stands for, if a queue holds one.
     async fn queued_message(&self, id: TaskId) -> Result<Option<TaskStatus>> {
-        let mut pipe = redis::pipe();
-        FIND_QUEUED.push(&mut pipe, &[self.shared.keys().prefix()]).arg(id.to_string());
-        let (env,): (Option<String>,) = scripts::query(&mut self.shared.conn(), &pipe, "reading a task status").await?;
+        let keys = self.shared.keys();
+        let env = if self.shared.is_cluster() {
+            // One search per queue, in its own slot.
+            let queues: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(keys.queues())
+                .query_async(&mut self.shared.conn())
+                .await
+                .map_err(|e| failed("reading the queues' names", e))?;
+            let mut batch = Batch::default();
+            for queue in &queues {
+                let key = keys.queue(queue);
+                let mut call = FIND_QUEUED.cmd(&[&key]);
+                call.arg(id.to_string()).arg(1);
+                batch.add(&key, call);
+            }
+            let found = batch.run(&self.shared.conn(), "reading a task status").await?;
+            found
+                .into_iter()
+                .map(redis::from_redis_value::<Option<String>>)
+                .find_map(|env| env.transpose())
+                .transpose()
+                .map_err(|e| Error::adapter("Redis: a queued message's envelope is not text", e))?
+        } else {
+            let mut pipe = redis::pipe();
+            FIND_QUEUED.push(&mut pipe, &[keys.prefix()]).arg(id.to_string());
+            let (env,): (Option<String>,) =
+                scripts::query(&mut self.shared.conn(), &pipe, "reading a task status").await?;
+            env
+        };
         env.map(|env| from_json::<Envelope>(&env, "envelope").map(|envelope| TaskStatus::queued(&envelope))).transpose()
     }
 
-    /// Adds the producer's records of `queued` (state queued, fence 0) to
-    /// `pipe`: each written only where no record exists, so that it never
-    /// replaces a worker's (any worker's fence is higher). One plain `SET NX`
-    /// each, whose reply says whether it was written.
-    fn push_queued(&self, pipe: &mut redis::Pipeline, queued: &TaskStatus) -> Result<()> {
-        pipe.cmd("SET").arg(self.shared.keys().task(queued.id)).arg(record(queued)?).arg("NX");
-        Ok(())
+    /// The key of a producer's record of `queued` (state queued, fence 0)
+    /// and the command that writes it only where no record exists, so that it
+    /// never replaces a worker's (any worker's fence is higher): a `SET NX`,
+    /// whose reply says whether it was written.
+    fn set_queued_one(&self, queued: &TaskStatus) -> Result<(String, redis::Cmd)> {
+        let key = self.shared.keys().task(queued.id);
+        let cmd = redis::cmd("SET").arg(&key).arg(record(queued)?).arg("NX").to_owned();
+        Ok((key, cmd))
     }
 }
 
 impl RedisBackend {
-    /// Writes a large batch of queued records (a producer's), each `MSETNX`
-    /// sent as soon as it is encoded (see `scripts::query_streamed`).
+    /// Writes a large batch of queued records (a producer's) on one server,
+    /// each `MSETNX` sent as soon as it is encoded (see `scripts::query_streamed`).
     async fn set_queued(&self, queued: &[TaskStatus]) -> Result<Vec<bool>> {
         let keys = self.shared.keys();
         let pipes = queued.chunks(PER_SCRIPT).map(|chunk| {
@@ -112,9 +142,10 @@ impl RedisBackend {
     }
 
     /// Per queued record, whether it was written, from the replies of their
-    /// `MSETNX` chunks. A chunk that met an existing key wrote nothing (an
-    /// `MSETNX` is all or none): its records are written again one `SET NX`
-    /// each, so that every new one is stored and no existing one replaced.
+    /// chunks (an `MSETNX` each, or on a Cluster a `SET NX` of one). A chunk
+    /// of several that met an existing key wrote nothing (an `MSETNX` is all
+    /// or none): its records are written again one `SET NX` each, so that
+    /// every new one is stored and no existing one replaced.
     async fn queued_written(
         &self,
         queued: &[&TaskStatus],
@@ -123,23 +154,25 @@ impl RedisBackend {
     ) -> Result<Vec<bool>> {
         let mut written = vec![false; queued.len()];
         let mut again = Vec::new();
+        let mut start = 0;
         for (c, chunk) in chunks.iter().enumerate() {
-            let range = c * PER_SCRIPT..c * PER_SCRIPT + chunk.len();
-            if matches!(replies.get(c), Some(redis::Value::Int(1))) {
-                written[range].fill(true);
-            } else {
-                again.extend(range);
+            let range = start..start + chunk.len();
+            start = range.end;
+            match replies.get(c) {
+                Some(redis::Value::Int(1) | redis::Value::Okay) => written[range].fill(true),
+                _ if chunk.len() > 1 => again.extend(range),
+                _ => {}
             }
         }
         if again.is_empty() {
             return Ok(written);
         }
-        let mut pipe = redis::pipe();
+        let mut batch = Batch::default();
         for &i in &again {
-            self.push_queued(&mut pipe, queued[i])?;
+            let (key, cmd) = self.set_queued_one(queued[i])?;
+            batch.add(&key, cmd);
         }
-        let replies: Vec<redis::Value> =
-            scripts::query(&mut self.shared.conn(), &pipe, "writing queued records").await?;
+        let replies = batch.run(&self.shared.conn(), "writing queued records").await?;
         for (&i, reply) in again.iter().zip(&replies) {
             written[i] = matches!(reply, redis::Value::Okay);
         }
@@ -234,13 +267,14 @@ impl ResultBackend for RedisBackend {
         if statuses.is_empty() {
             return Ok(Vec::new());
         }
-        if statuses.len() > PER_SCRIPT && statuses.iter().all(is_queued_record) {
+        let cluster = self.shared.is_cluster();
+        if !cluster && statuses.len() > PER_SCRIPT && statuses.iter().all(is_queued_record) {
             return self.set_queued(statuses).await;
         }
         let keys = self.shared.keys();
         let channel = keys.done_channel();
         let retention = self.retention_ms();
-        let mut pipe = redis::pipe();
+        let mut batch = Batch::default();
         // Where each status's answer is: its place among the queued records,
         // or among the fenced writes.
         let mut answers = Vec::with_capacity(statuses.len());
@@ -256,43 +290,64 @@ impl ResultBackend for RedisBackend {
             }
         }
         // A producer's records, written only where none exists (so never over a
-        // worker's), PER_SCRIPT to an `MSETNX`: one command for all of them
-        // when all are new, as they almost always are.
-        let queued_chunks: Vec<&[&TaskStatus]> = queued.chunks(PER_SCRIPT).collect();
+        // worker's). On one server PER_SCRIPT to an `MSETNX`: one command for
+        // all of them when all are new, as they almost always are. On a
+        // Cluster one `SET NX` each (an `MSETNX` stays within one slot).
+        let queued_chunks: Vec<&[&TaskStatus]> = queued.chunks(if cluster { 1 } else { PER_SCRIPT }).collect();
         for chunk in &queued_chunks {
-            let cmd = pipe.cmd("MSETNX");
+            if let [one] = chunk {
+                let (key, cmd) = self.set_queued_one(one)?;
+                batch.add(&key, cmd);
+                continue;
+            }
+            let mut cmd = redis::cmd("MSETNX");
             for status in *chunk {
                 cmd.arg(keys.task(status.id)).arg(record(status)?);
             }
+            batch.add(&keys.task(chunk[0].id), cmd);
         }
-        // The fenced writes go in scripts of up to PER_SCRIPT statuses (the
-        // adapter talks to one Redis, not a cluster: one script may touch the
-        // keys of many tasks), final ones first in each. A key already in a
-        // script starts the next one, which runs after it: a later status of
+        // The fenced writes go in scripts of up to PER_SCRIPT statuses, whose
+        // keys are in one slot on a Cluster (on one server a script may touch
+        // the keys of any tasks), final ones first in each. A key already in
+        // a script starts the next one, which runs after it: a later status of
         // one task is then compared with the earlier, as if written in turn.
-        let mut calls: Vec<Vec<usize>> = Vec::new();
-        let (mut call, mut in_call) = (Vec::new(), HashSet::new());
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut group_of: std::collections::HashMap<u16, usize> = std::collections::HashMap::new();
         for (at, (key, _)) in fenced.iter().enumerate() {
-            if call.len() >= PER_SCRIPT || in_call.contains(key.as_str()) {
-                calls.push(std::mem::take(&mut call));
-                in_call.clear();
-            }
-            in_call.insert(key.as_str());
-            call.push(at);
+            let group = *group_of.entry(if cluster { slot(key.as_bytes()) } else { 0 }).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[group].push(at);
         }
-        if !call.is_empty() {
-            calls.push(call);
+        let mut calls: Vec<Vec<usize>> = Vec::new();
+        for group in groups {
+            let (mut call, mut in_call) = (Vec::new(), HashSet::new());
+            for at in group {
+                let key = fenced[at].0.as_str();
+                if call.len() >= PER_SCRIPT || in_call.contains(key) {
+                    calls.push(std::mem::take(&mut call));
+                    in_call.clear();
+                }
+                in_call.insert(key);
+                call.push(at);
+            }
+            if !call.is_empty() {
+                calls.push(call);
+            }
         }
         for call in &mut calls {
             call.sort_by_key(|&at| !fenced[at].1.state.is_terminal());
             let finals = call.iter().take_while(|&&at| fenced[at].1.state.is_terminal()).count();
             let names: Vec<&str> = call.iter().map(|&at| fenced[at].0.as_str()).collect();
-            let script = SET_STATUS.push(&mut pipe, &names).arg(retention).arg(&channel).arg(finals);
+            let mut script = SET_STATUS.cmd(&names);
+            script.arg(retention).arg(&channel).arg(finals);
             for &at in call.iter() {
                 script.arg(record(fenced[at].1)?);
             }
+            batch.add(names[0], script);
         }
-        let values: Vec<redis::Value> = scripts::query(&mut self.shared.conn(), &pipe, "writing task statuses").await?;
+        let values = batch.run(&self.shared.conn(), "writing task statuses").await?;
         let (bulk, scripted) = values.split_at(queued_chunks.len().min(values.len()));
         let queued_written = self.queued_written(&queued, &queued_chunks, bulk).await?;
         let mut fenced_written = vec![false; fenced.len()];
@@ -335,10 +390,11 @@ impl ResultBackend for RedisBackend {
 
     async fn expire(&self, id: TaskId, ttl: Duration) -> Result<()> {
         let keys = self.shared.keys();
-        let mut pipe = redis::pipe();
-        pipe.cmd("PEXPIRE").arg(keys.task(id)).arg(millis(ttl)).ignore();
-        pipe.cmd("PEXPIRE").arg(keys.group(id)).arg(millis(ttl)).ignore();
-        scripts::query::<()>(&mut self.shared.conn(), &pipe, "setting an expiry").await
+        let mut batch = Batch::default();
+        for key in [keys.task(id), keys.group(id)] {
+            batch.add(&key, redis::cmd("PEXPIRE").arg(&key).arg(millis(ttl)).to_owned());
+        }
+        batch.run(&self.shared.conn(), "setting an expiry").await.map(drop)
     }
 
     async fn group_init(&self, group: TaskId, expected: usize) -> Result<()> {
@@ -380,18 +436,17 @@ impl ResultBackend for RedisBackend {
     async fn set_heartbeat(&self, heartbeat: WorkerHeartbeat, ttl: Duration) -> Result<()> {
         let keys = self.shared.keys();
         let until = chrono::Utc::now().timestamp_millis() + i64::try_from(millis(ttl)).unwrap_or(i64::MAX / 2);
-        let mut pipe = redis::pipe();
-        pipe.cmd("SET")
-            .arg(keys.worker(&heartbeat.worker_id))
-            .arg(to_json(&heartbeat)?)
-            .arg("PX")
-            .arg(millis(ttl))
-            .ignore();
-        pipe.cmd("ZADD").arg(keys.workers()).arg(until).arg(&heartbeat.worker_id).ignore();
+        let (worker, workers) = (keys.worker(&heartbeat.worker_id), keys.workers());
+        let mut batch = Batch::default();
+        batch.add(
+            &worker,
+            redis::cmd("SET").arg(&worker).arg(to_json(&heartbeat)?).arg("PX").arg(millis(ttl)).to_owned(),
+        );
+        batch.add(&workers, redis::cmd("ZADD").arg(&workers).arg(until).arg(&heartbeat.worker_id).to_owned());
         // Workers that stopped beating leave the set here too, not only when listed.
         let now = chrono::Utc::now().timestamp_millis();
-        pipe.cmd("ZREMRANGEBYSCORE").arg(keys.workers()).arg("-inf").arg(now).ignore();
-        scripts::query::<()>(&mut self.shared.conn(), &pipe, "storing a heartbeat").await
+        batch.add(&workers, redis::cmd("ZREMRANGEBYSCORE").arg(&workers).arg("-inf").arg(now).to_owned());
+        batch.run(&self.shared.conn(), "storing a heartbeat").await.map(drop)
     }
 
     async fn list_heartbeats(&self) -> Result<Vec<WorkerHeartbeat>> {
@@ -406,12 +461,18 @@ impl ResultBackend for RedisBackend {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let worker_keys: Vec<String> = ids.iter().map(|id| keys.worker(id)).collect();
-        let beats: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&worker_keys)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| failed("reading heartbeats", e))?;
+        // A `GET` each, not one `MGET`: on a Cluster the keys are in many slots.
+        let mut batch = Batch::default();
+        for id in &ids {
+            let key = keys.worker(id);
+            batch.add(&key, redis::cmd("GET").arg(&key).to_owned());
+        }
+        let beats = batch.run(&conn, "reading heartbeats").await?;
+        let beats: Vec<Option<String>> = beats
+            .into_iter()
+            .map(redis::from_redis_value)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::adapter("Redis: a heartbeat is not text", e))?;
         beats.into_iter().flatten().map(|b| from_json(&b, "heartbeat")).collect()
     }
 }

@@ -7,8 +7,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use redis::AsyncConnectionConfig;
-use redis::aio::MultiplexedConnection;
 use stem::backend::ResultBackend;
 use stem::broker::{
     Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions,
@@ -18,6 +16,7 @@ use stem::envelope::{Envelope, MAX_PRIORITY};
 use stem::{Error, Result, TaskId};
 
 use super::backend::RedisBackend;
+use super::conn::{Batch, Conn, slot};
 use super::scripts::{self, ACK, CLAIM, COUNTS, PUBLISH, PURGE, REPLAY, SETTLE};
 use super::{Shared, failed, from_json, millis, to_json};
 
@@ -71,10 +70,11 @@ const PER_SCRIPT: usize = 500;
 /// the front; with several queues, they are read in the order given (priority
 /// orders messages within a queue); deliveries whose lease ended are handed
 /// out before new ones; an error in the middle of a `receive` over several
-/// queues leaves what it had leased to come back when the leases end. The
-/// backend writes the statuses of a batch in one script over many task keys,
-/// which a single Redis allows and Redis Cluster would not (the adapter talks
-/// to one server; the keys of one queue already share a hash tag). Leases are
+/// queues leaves what it had leased to come back when the leases end. On a
+/// Redis Cluster each script touches one queue's keys (one slot); a publish
+/// or ack over several queues sends one pipeline per queue, and a receiver
+/// waiting on several queues waits on each queue's streams with a connection
+/// of its own until the first answers. Leases are
 /// kept in a sorted set and taken over with `XCLAIM`, rather than found with
 /// `XAUTOCLAIM` by idle time, because a lease's length is per delivery and can
 /// be extended; a receiver waits with `XREAD BLOCK` and reads into the group
@@ -83,7 +83,7 @@ const PER_SCRIPT: usize = 500;
 pub struct RedisBroker {
     shared: Arc<Shared>,
     /// Connections for blocking reads, one per waiting receiver, kept for reuse.
-    blocking: Mutex<Vec<MultiplexedConnection>>,
+    blocking: Mutex<Vec<Conn>>,
 }
 
 /// `claim.lua`'s result: server time, next event, the claimed messages (four
@@ -156,21 +156,31 @@ impl RedisBroker {
     }
 
     /// Waits until a stream of `lasts` has an entry newer than its last one, or
-    /// `timeout` passes.
+    /// `timeout` passes. On a Cluster one `XREAD` names the streams of one slot
+    /// (one queue): the reads of several queues' streams wait together until
+    /// the first answers; the others' connections are then closed.
     async fn block(&self, lasts: &[(String, String)], timeout: Duration) -> Result<()> {
+        let mut by_slot: Vec<(u16, Vec<&(String, String)>)> = Vec::new();
+        for last in lasts {
+            let at = if self.shared.is_cluster() { slot(last.0.as_bytes()) } else { 0 };
+            match by_slot.iter_mut().find(|(s, _)| *s == at) {
+                Some((_, list)) => list.push(last),
+                None => by_slot.push((at, vec![last])),
+            }
+        }
+        if by_slot.len() <= 1 {
+            return self.block_on(&lasts.iter().collect::<Vec<_>>(), timeout).await;
+        }
+        let waits = by_slot.iter().map(|(_, list)| Box::pin(self.block_on(list, timeout)));
+        futures_util::future::select_all(waits).await.0
+    }
+
+    /// One `XREAD BLOCK` on the streams of `lasts`, on a pooled blocking connection.
+    async fn block_on(&self, lasts: &[&(String, String)], timeout: Duration) -> Result<()> {
         let pooled = self.blocking.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
         let mut conn = match pooled {
             Some(conn) => conn,
-            None => {
-                let config = AsyncConnectionConfig::new()
-                    .set_response_timeout(None)
-                    .set_connection_timeout(Some(Duration::from_secs(5)));
-                self.shared
-                    .client()
-                    .get_multiplexed_async_connection_with_config(&config)
-                    .await
-                    .map_err(|e| failed("opening a connection for blocking reads", e))?
-            }
+            None => self.shared.blocking_conn().await?,
         };
         let mut cmd = redis::cmd("XREAD");
         cmd.arg("COUNT").arg(1).arg("BLOCK").arg(millis(timeout)).arg("STREAMS");
@@ -223,6 +233,29 @@ impl RedisBroker {
     }
 }
 
+/// `items` grouped by the queue each names, queues in the order first named.
+fn by_queue<'a, T>(items: impl IntoIterator<Item = T>, queue: impl Fn(&T) -> &'a str) -> Vec<(&'a str, Vec<T>)> {
+    let mut groups: Vec<(&str, Vec<T>)> = Vec::new();
+    for item in items {
+        let name = queue(&item);
+        match groups.iter_mut().find(|(q, _)| *q == name) {
+            Some((_, list)) => list.push(item),
+            None => groups.push((name, vec![item])),
+        }
+    }
+    groups
+}
+
+/// Adds one publish script call of `envelopes` on the queue at `key` to `pipe`; its reply is ignored.
+fn push_messages(pipe: &mut redis::Pipeline, key: &str, envelopes: &[&Envelope]) -> Result<()> {
+    let call = PUBLISH.push(pipe, &[key]).arg(GROUP);
+    for envelope in envelopes {
+        call.arg(envelope.id.to_string()).arg(to_json(envelope)?).arg(band(envelope)).arg(not_before(envelope));
+    }
+    call.ignore();
+    Ok(())
+}
+
 fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
@@ -244,6 +277,9 @@ impl Broker for RedisBroker {
     async fn publish_batch(&self, envelopes: Vec<Envelope>) -> Result<()> {
         if envelopes.is_empty() {
             return Ok(());
+        }
+        if self.shared.is_cluster() {
+            return self.publish_on_cluster(&envelopes).await;
         }
         if envelopes.len() <= PER_SCRIPT {
             let mut pipe = redis::pipe();
@@ -323,30 +359,26 @@ impl Broker for RedisBroker {
     }
 
     async fn ack_batch(&self, receipts: &[Receipt]) -> Result<usize> {
-        let mut by_queue: Vec<(&str, Vec<(&Receipt, &str, &str)>)> = Vec::new();
-        for receipt in receipts {
-            // The tag is `band:entry`; a receipt without one is not ours, so not acked.
-            let Some((band, entry)) = receipt.tag.split_once(':') else { continue };
-            match by_queue.iter_mut().find(|(queue, _)| **queue == *receipt.queue) {
-                Some((_, list)) => list.push((receipt, band, entry)),
-                None => by_queue.push((&receipt.queue, vec![(receipt, band, entry)])),
-            }
-        }
-        if by_queue.is_empty() {
-            return Ok(0);
-        }
-        let mut pipe = redis::pipe();
-        for (queue, list) in by_queue {
+        // The tag is `band:entry`; a receipt without one is not ours, so not acked.
+        let tagged = receipts.iter().filter_map(|r| r.tag.split_once(':').map(|(band, entry)| (r, band, entry)));
+        let mut batch = Batch::default();
+        for (queue, list) in by_queue(tagged, |(receipt, ..)| &receipt.queue) {
             let key = self.queue_key(queue);
             for chunk in list.chunks(PER_SCRIPT) {
-                let call = ACK.push(&mut pipe, &[&key]).arg(GROUP);
+                let mut call = ACK.cmd(&[&key]);
+                call.arg(GROUP);
                 for (receipt, band, entry) in chunk {
                     call.arg(receipt.id.to_string()).arg(receipt.token).arg(*band).arg(*entry);
                 }
+                batch.add(&key, call);
             }
         }
-        let acked: Vec<usize> = scripts::query(&mut self.shared.conn(), &pipe, "acking deliveries").await?;
-        Ok(acked.into_iter().sum())
+        let mut acked = 0;
+        for reply in batch.run(&self.shared.conn(), "acking deliveries").await? {
+            acked += redis::from_redis_value::<usize>(reply)
+                .map_err(|e| Error::adapter("Redis: an ack's reply is not a count", e))?;
+        }
+        Ok(acked)
     }
 
     async fn nack(&self, receipt: &Receipt, nack: Nack) -> Result<()> {
@@ -472,31 +504,41 @@ impl RedisBroker {
     /// Adds the publish scripts of `envelopes` to `pipe`, grouped by queue, at
     /// most [`PER_SCRIPT`] per call; their replies are ignored.
     fn push_publish(&self, pipe: &mut redis::Pipeline, envelopes: &[Envelope]) -> Result<()> {
-        let mut by_queue: Vec<(&str, Vec<&Envelope>)> = Vec::new();
-        for envelope in envelopes {
-            match by_queue.iter_mut().find(|(queue, _)| *queue == envelope.queue) {
-                Some((_, list)) => list.push(envelope),
-                None => by_queue.push((&envelope.queue, vec![envelope])),
-            }
-        }
         let queues = self.shared.keys().queues();
-        for (queue, list) in by_queue {
+        for (queue, list) in by_queue(envelopes, |envelope| &envelope.queue) {
             // Before the messages: a status read that finds no record looks
             // for the message in every queue named here.
             pipe.cmd("SADD").arg(&queues).arg(queue).ignore();
             let key = self.queue_key(queue);
             for chunk in list.chunks(PER_SCRIPT) {
-                let call = PUBLISH.push(pipe, &[&key]).arg(GROUP);
-                for envelope in chunk {
-                    call.arg(envelope.id.to_string())
-                        .arg(to_json(envelope)?)
-                        .arg(band(envelope))
-                        .arg(not_before(envelope));
-                }
-                call.ignore();
+                push_messages(pipe, &key, chunk)?;
             }
         }
         Ok(())
+    }
+
+    /// Publishes on a Cluster, where a pipeline stays within one slot: the
+    /// queues' names first (their set has a slot of its own), then each
+    /// script call's worth of messages in a pipeline of its own, each sent as
+    /// soon as it is encoded.
+    async fn publish_on_cluster(&self, envelopes: &[Envelope]) -> Result<()> {
+        let by_queue = by_queue(envelopes, |envelope| &envelope.queue);
+        let mut names = redis::cmd("SADD");
+        names.arg(self.shared.keys().queues());
+        for (queue, _) in &by_queue {
+            names.arg(*queue);
+        }
+        names.query_async::<()>(&mut self.shared.conn()).await.map_err(|e| failed("naming the queues", e))?;
+        let pipes = by_queue.iter().flat_map(|(queue, list)| {
+            let key = self.queue_key(queue);
+            list.chunks(PER_SCRIPT)
+                .map(move |chunk| {
+                    let mut pipe = redis::pipe();
+                    push_messages(&mut pipe, &key, chunk).map(|()| pipe)
+                })
+                .collect::<Vec<_>>()
+        });
+        scripts::query_streamed::<()>(&self.shared.conn(), pipes, "publishing messages").await.map(drop)
     }
 
     /// (pending, in flight) of `queue`.

@@ -4,10 +4,12 @@
 //! queue's name as a hash tag (`stem:<ns>:{<queue>}:...`), so that on Redis
 //! Cluster they live in one slot and the queue's scripts may touch them together.
 //!
-//! Workflow keys start with `stem:<namespace>:wf:` and carry no hash tag: the
-//! workflow scripts touch many runs' keys at once (every due run, every watcher
-//! of a topic), which a single Redis allows and Redis Cluster would not. The
-//! scripts get that prefix and build the names below from it:
+//! Workflow keys start with `stem:<namespace>:wf:`. The workflow scripts touch
+//! many runs' keys at once (every due run, every watcher of a topic), so on a
+//! Redis Cluster the prefix is `stem:<namespace>:wf:{wf}:`, whose hash tag puts
+//! every workflow key of every namespace in one slot; on one server it has no
+//! tag (the layout before Cluster support, kept so that runs stored then are
+//! found). The scripts get that prefix and build the names below from it:
 //!
 //! | key | type | holds |
 //! |-----|------|-------|
@@ -26,11 +28,15 @@ use stem::TaskId;
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
     prefix: String,
+    workflows: String,
 }
 
 impl Keys {
-    pub(crate) fn new(namespace: &str) -> Self {
-        Self { prefix: format!("stem:{namespace}:") }
+    /// The keys of `namespace`, laid out for a Cluster when `cluster`.
+    pub(crate) fn new(namespace: &str, cluster: bool) -> Self {
+        let prefix = format!("stem:{namespace}:");
+        let workflows = if cluster { format!("{prefix}wf:{{wf}}:") } else { format!("{prefix}wf:") };
+        Self { prefix, workflows }
     }
 
     /// The prefix of every key, for scans.
@@ -87,16 +93,16 @@ impl Keys {
 
     /// The start of every workflow key (see the module docs for the rest).
     pub(crate) fn workflows(&self) -> String {
-        format!("{}wf:", self.prefix)
+        self.workflows.clone()
     }
 
     /// A workflow run: a hash of its fields.
     pub(crate) fn run(&self, id: TaskId) -> String {
-        format!("{}wf:run:{id}", self.prefix)
+        format!("{}run:{id}", self.workflows)
     }
 
     /// A workflow run's checkpoints: a hash from position to checkpoint (JSON).
     pub(crate) fn checkpoints(&self, id: TaskId) -> String {
-        format!("{}wf:cp:{id}", self.prefix)
+        format!("{}cp:{id}", self.workflows)
     }
 }

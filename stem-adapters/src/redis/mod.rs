@@ -13,12 +13,22 @@
 //! ```
 //!
 //! Every key starts with `stem:<namespace>:` (see [`RedisOptions`]); the keys of
-//! one queue share a hash tag. Workflow keys (`stem:<namespace>:wf:...`) carry
-//! none: the workflow scripts touch many runs at once, so the workflow store
-//! needs one Redis, not a Cluster. Scripts live in `scripts/*.lua`.
+//! one queue share a hash tag. Scripts live in `scripts/*.lua`.
+//!
+//! It runs on one Redis server or on a Redis Cluster
+//! ([`RedisOptions::cluster`], or `?cluster=true` on a URL given to
+//! [`connect`](crate::connect)). On a Cluster every script touches the keys of
+//! one hash slot: a queue's scripts its queue's keys; the workflow store's
+//! scripts the workflow keys, which then share the hash tag `{wf}`
+//! (`stem:<namespace>:wf:{wf}:...`; on one server they are
+//! `stem:<namespace>:wf:...`, as before); and a batch over many tasks is split
+//! into one pipeline per slot, sent together (see `conn.rs`). Known limit: on
+//! a Cluster a batch of status writes costs one script call per slot, about
+//! one per task, so it is slower than on one server.
 
 mod backend;
 mod broker;
+mod conn;
 mod done;
 mod keys;
 mod lock;
@@ -29,8 +39,12 @@ mod workflow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
+use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
+use redis::{AsyncConnectionConfig, TlsCertificates};
 use stem::Error;
+
+use self::conn::Conn;
 
 pub use self::backend::RedisBackend;
 pub use self::broker::RedisBroker;
@@ -53,9 +67,13 @@ pub struct RedisStore {
 /// What the parts of one store share.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// The server (on a Cluster, its first seed node), for connections of
+    /// their own: blocking reads on one server, pub/sub.
     client: redis::Client,
+    /// The Cluster, for blocking reads on it.
+    cluster: Option<ClusterClient>,
     /// The connection for every non-blocking command; it reconnects on its own.
-    conn: ConnectionManager,
+    conn: Conn,
     options: RedisOptions,
     keys: Keys,
     /// The subscription that wakes `wait`, started by the first `wait`.
@@ -77,16 +95,8 @@ impl RedisStore {
                 "the Redis namespace `{namespace}` is not valid; use letters, digits, `_` and `-` (default `{DEFAULT_NAMESPACE}`)"
             )));
         }
-        let client = client(&options)?;
-        // A few quick retries per reconnection; a command issued while Redis is
-        // away fails (the worker retries it with its own backoff) and the next
-        // one tries to reconnect again.
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(1));
-        let conn = client.get_connection_manager_with_config(config).await.map_err(|e| {
+        let client = client(&options, url)?;
+        let unreachable = |e: redis::RedisError| {
             let tls = if url.starts_with("rediss://") {
                 format!(
                     " For TLS, check the certificates ({CA_CERT_VAR}, {CLIENT_CERT_VAR}, {CLIENT_KEY_VAR}); \
@@ -95,15 +105,36 @@ impl RedisStore {
             } else {
                 String::new()
             };
+            let what = if options.is_cluster() { "the Redis Cluster through" } else { "Redis at" };
+            let nodes = options.nodes().join(", ");
             Error::adapter(
-                format!("connecting to Redis at {url} failed: {e}. Is the server running and reachable?{tls}"),
+                format!("connecting to {what} {nodes} failed: {e}. Is the server running and reachable?{tls}"),
                 e,
             )
-        })?;
+        };
+        let (conn, cluster) = if options.is_cluster() {
+            let cluster = cluster_client(&options)?;
+            let config = ClusterConfig::new()
+                .set_response_timeout(RESPONSE_TIMEOUT)
+                .set_connection_timeout(Duration::from_secs(5));
+            let conn = cluster.get_async_connection_with_config(config).await.map_err(unreachable)?;
+            (Conn::Cluster(conn), Some(cluster))
+        } else {
+            // A few quick retries per reconnection; a command issued while Redis is
+            // away fails (the worker retries it with its own backoff) and the next
+            // one tries to reconnect again.
+            let config = ConnectionManagerConfig::new()
+                .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                .set_connection_timeout(Some(Duration::from_secs(5)))
+                .set_number_of_retries(2)
+                .set_max_delay(Duration::from_secs(1));
+            (Conn::Manager(client.get_connection_manager_with_config(config).await.map_err(unreachable)?), None)
+        };
         let mut loading = conn.clone();
         scripts::load_all(&mut loading).await?;
-        let keys = Keys::new(options.namespace());
-        Ok(Self { shared: Arc::new(Shared { client, conn, options, keys, done: tokio::sync::OnceCell::new() }) })
+        let keys = Keys::new(options.namespace(), options.is_cluster());
+        let done = tokio::sync::OnceCell::new();
+        Ok(Self { shared: Arc::new(Shared { client, cluster, conn, options, keys, done }) })
     }
 
     /// The broker.
@@ -134,45 +165,63 @@ impl RedisStore {
     /// Deletes every key of this store's namespace (for tests and teardown);
     /// returns how many. Uses `SCAN`, never `FLUSHDB`.
     pub async fn delete_namespace(&self) -> stem::Result<usize> {
-        let mut conn = self.shared.conn();
+        let conn = self.shared.conn();
         let pattern = format!("{}*", self.shared.keys.prefix());
-        let mut cursor: u64 = 0;
         let mut deleted = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| failed("scanning the namespace", e))?;
-            if !keys.is_empty() {
-                let n: usize = redis::cmd("UNLINK")
-                    .arg(&keys)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(|e| failed("deleting keys", e))?;
-                deleted += n;
+        for node in conn.primaries().await? {
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys) = conn.scan(node.as_ref(), cursor, &pattern).await?;
+                let mut batch = conn::Batch::default();
+                for key in &keys {
+                    batch.add(key, redis::cmd("UNLINK").arg(key).to_owned());
+                }
+                for reply in batch.run(&conn, "deleting keys").await? {
+                    deleted += redis::from_redis_value::<usize>(reply)
+                        .map_err(|e| Error::adapter("Redis: UNLINK did not answer a count", e))?;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
             }
-            if next == 0 {
-                return Ok(deleted);
-            }
-            cursor = next;
         }
+        Ok(deleted)
     }
 }
 
 impl Shared {
     /// A handle on the shared connection.
-    pub(crate) fn conn(&self) -> ConnectionManager {
+    pub(crate) fn conn(&self) -> Conn {
         self.conn.clone()
     }
 
-    /// The client, for connections of their own (blocking reads, pub/sub).
+    /// Whether the store is on a Redis Cluster.
+    pub(crate) fn is_cluster(&self) -> bool {
+        self.cluster.is_some()
+    }
+
+    /// The client of the server (on a Cluster, of its first node), for pub/sub.
     pub(crate) fn client(&self) -> &redis::Client {
         &self.client
+    }
+
+    /// A new connection for blocking reads: no response timeout, used by one
+    /// waiting receiver at a time.
+    pub(crate) async fn blocking_conn(&self) -> stem::Result<Conn> {
+        let opened = match &self.cluster {
+            Some(cluster) => {
+                let config = ClusterConfig::new().set_connection_timeout(Duration::from_secs(5));
+                cluster.get_async_connection_with_config(config).await.map(Conn::Cluster)
+            }
+            None => {
+                let config = AsyncConnectionConfig::new()
+                    .set_response_timeout(None)
+                    .set_connection_timeout(Some(Duration::from_secs(5)));
+                self.client.get_multiplexed_async_connection_with_config(&config).await.map(Conn::Plain)
+            }
+        };
+        opened.map_err(|e| failed("opening a connection for blocking reads", e))
     }
 
     /// The subscription to final states, started on first use.
@@ -189,15 +238,44 @@ impl Shared {
     }
 }
 
-/// The `redis` client for `options`: plain for `redis://`, with the TLS
-/// settings for `rediss://`.
-fn client(options: &RedisOptions) -> stem::Result<redis::Client> {
-    let url = options.url();
-    let invalid = |e: redis::RedisError| {
+/// The `redis` client for `url`: plain for `redis://`, with the TLS settings of
+/// `options` for `rediss://`.
+fn client(options: &RedisOptions, url: &str) -> stem::Result<redis::Client> {
+    let (read, certificates) = node_url(options, url)?;
+    match certificates {
+        Some(certificates) => redis::Client::build_with_tls(read.as_str(), certificates),
+        None => redis::Client::open(read.as_str()),
+    }
+    .map_err(|e| invalid_url(url, &e))
+}
+
+/// The `redis` Cluster client for the seed nodes of `options`.
+fn cluster_client(options: &RedisOptions) -> stem::Result<ClusterClient> {
+    let mut nodes = Vec::with_capacity(options.nodes().len());
+    let mut tls = None;
+    for url in options.nodes() {
+        let (read, certificates) = node_url(options, url)?;
+        // Parsed here, so that a bad node names itself.
+        redis::Client::open(read.as_str()).map_err(|e| invalid_url(url, &e))?;
+        nodes.push(read);
+        tls = tls.or(certificates);
+    }
+    let mut builder = ClusterClientBuilder::new(nodes);
+    if let Some(certificates) = tls {
+        builder = builder.certs(certificates);
+    }
+    builder.build().map_err(|e| {
         Error::Config(format!(
-            "`{url}` is not a valid Redis URL ({e}); write redis://[user:password@]host[:port][/db] or rediss:// for TLS"
+            "the Redis Cluster nodes {} are not usable together ({e}); give redis:// or rediss:// URLs of one cluster, all with the same scheme",
+            options.nodes().join(", ")
         ))
-    };
+    })
+}
+
+/// `url` as the `redis` crate should read it, and the certificates it needs:
+/// `None` for `redis://` (which takes no TLS settings), the settings of
+/// `options` for `rediss://` (with `#insecure` when verification is off).
+fn node_url(options: &RedisOptions, url: &str) -> stem::Result<(String, Option<TlsCertificates>)> {
     let tls = options.tls();
     if !url.starts_with("rediss://") {
         if tls.is_set() {
@@ -205,15 +283,22 @@ fn client(options: &RedisOptions) -> stem::Result<redis::Client> {
                 "TLS settings are given but `{url}` is not a TLS URL; use rediss:// to connect with TLS"
             )));
         }
-        return redis::Client::open(url).map_err(invalid);
+        return Ok((url.to_owned(), None));
     }
     // One crypto provider for rustls, whatever else the process links.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let url = if tls.allow_insecure && !url.contains('#') { format!("{url}#insecure") } else { url.to_owned() };
+    let read = if tls.allow_insecure && !url.contains('#') { format!("{url}#insecure") } else { url.to_owned() };
     if tls.allow_insecure {
-        tracing::warn!(%url, "TLS certificate verification is off ({ALLOW_INSECURE_VAR}); use this only while debugging");
+        tracing::warn!(url = %read, "TLS certificate verification is off ({ALLOW_INSECURE_VAR}); use this only while debugging");
     }
-    redis::Client::build_with_tls(url.as_str(), tls.certificates()?).map_err(invalid)
+    Ok((read, Some(tls.certificates()?)))
+}
+
+/// The error for a URL the `redis` crate cannot read.
+fn invalid_url(url: &str, e: &redis::RedisError) -> Error {
+    Error::Config(format!(
+        "`{url}` is not a valid Redis URL ({e}); write redis://[user:password@]host[:port][/db] or rediss:// for TLS"
+    ))
 }
 
 /// The error for a failed Redis command, saying what it was for, why, and

@@ -19,10 +19,16 @@ pub const DEFAULT_NAMESPACE: &str = "stem";
 ///     .with_namespace("billing")
 ///     .with_retention(Duration::from_secs(3600));
 /// assert_eq!(options.namespace(), "billing");
+///
+/// // A Redis Cluster, found through any of its nodes.
+/// let cluster = RedisOptions::cluster(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]);
+/// assert!(cluster.is_cluster());
 /// ```
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
-    url: String,
+    /// The server's URL, or the Cluster's seed nodes' (never empty).
+    nodes: Vec<String>,
+    cluster: bool,
     namespace: String,
     retention: Duration,
     tls: TlsOptions,
@@ -33,11 +39,29 @@ impl RedisOptions {
     /// `redis` crate reads it), with the default namespace and retention.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
-            url: url.into(),
+            nodes: vec![url.into()],
+            cluster: false,
             namespace: DEFAULT_NAMESPACE.to_owned(),
             retention: DEFAULT_RESULT_RETENTION,
             tls: TlsOptions::default(),
         }
+    }
+
+    /// Options for a Redis Cluster, reached through `nodes` (`redis://` or
+    /// `rediss://` URLs of some of its nodes; the client finds the others and
+    /// follows slots as they move). Pub/sub (waking `wait`, control
+    /// broadcasts) goes through the first node, as Cluster pub/sub reaches
+    /// every node. With no node given, the local default `redis://127.0.0.1:6379`.
+    pub fn cluster<I, S>(nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
+        if nodes.is_empty() {
+            nodes.push("redis://127.0.0.1:6379".to_owned());
+        }
+        Self { nodes, cluster: true, ..Self::new("") }
     }
 
     /// Every key starts with `stem:<namespace>:`, so that several apps (or test
@@ -65,9 +89,19 @@ impl RedisOptions {
         &self.tls
     }
 
-    /// The server's URL.
+    /// The server's URL (on a Cluster, the first node's).
     pub fn url(&self) -> &str {
-        &self.url
+        &self.nodes[0]
+    }
+
+    /// Whether these are options for a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
+    }
+
+    /// The Cluster's seed nodes (one server: its URL alone).
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
     }
 
     /// The namespace.

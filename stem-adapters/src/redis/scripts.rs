@@ -6,9 +6,9 @@
 
 use std::sync::LazyLock;
 
-use redis::aio::ConnectionManager;
-use redis::{FromRedisValue, Pipeline, Script, ServerErrorKind};
+use redis::{Cmd, FromRedisValue, Pipeline, Script, ServerErrorKind};
 
+use super::conn::Conn;
 use super::failed;
 
 /// One of the adapter's scripts.
@@ -65,12 +65,17 @@ impl Lua {
 
     /// Adds a call of this script on `keys` to `pipe`; chain its arguments.
     pub(crate) fn push<'p>(&self, pipe: &'p mut Pipeline, keys: &[&str]) -> &'p mut Pipeline {
-        pipe.cmd("EVALSHA").arg(self.0.get_hash()).arg(keys.len()).arg(keys)
+        pipe.add_command(self.cmd(keys))
+    }
+
+    /// A call of this script on `keys`, as a command of its own; chain its arguments.
+    pub(crate) fn cmd(&self, keys: &[&str]) -> Cmd {
+        redis::cmd("EVALSHA").arg(self.0.get_hash()).arg(keys.len()).arg(keys).to_owned()
     }
 }
 
 /// Loads every script (on connect, so that the first pipelines find them).
-pub(crate) async fn load_all(conn: &mut ConnectionManager) -> stem::Result<()> {
+pub(crate) async fn load_all(conn: &mut Conn) -> stem::Result<()> {
     for lua in ALL {
         lua.0.load_async(conn).await.map_err(|e| failed("loading a script", e))?;
     }
@@ -81,11 +86,7 @@ pub(crate) async fn load_all(conn: &mut ConnectionManager) -> stem::Result<()> {
 /// them (after a restart). The pipeline runs whole again: script calls are safe
 /// to repeat, though a plain command that took effect the first time (an
 /// `HSETNX`) then reports that it did not.
-pub(crate) async fn query<T: FromRedisValue>(
-    conn: &mut ConnectionManager,
-    pipe: &Pipeline,
-    what: &str,
-) -> stem::Result<T> {
+pub(crate) async fn query<T: FromRedisValue>(conn: &mut Conn, pipe: &Pipeline, what: &str) -> stem::Result<T> {
     match pipe.query_async(conn).await {
         Err(e) if e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) => {
             load_all(conn).await?;
@@ -102,7 +103,7 @@ pub(crate) async fn query<T: FromRedisValue>(
 /// Stops at the first error (what was sent before it stays done, as in one
 /// pipeline).
 pub(crate) async fn query_streamed<T: FromRedisValue + Send + 'static>(
-    conn: &ConnectionManager,
+    conn: &Conn,
     build: impl Iterator<Item = stem::Result<Pipeline>>,
     what: &'static str,
 ) -> stem::Result<Vec<T>> {

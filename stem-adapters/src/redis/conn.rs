@@ -1,0 +1,229 @@
+//! Connections to one Redis server or to a Redis Cluster, and batches of
+//! commands that may touch several hash slots.
+//!
+//! On one server a batch is one pipeline. On a Cluster a pipeline must stay
+//! within one hash slot, so a [`Batch`] sends one pipeline per slot, all at
+//! once, and puts the replies back in the order the commands were added.
+//! Commands of one slot keep their order; commands of different slots have
+//! none between them.
+
+use std::collections::HashMap;
+
+use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+
+use super::{failed, scripts};
+
+/// A connection to Redis: the store's shared, reconnecting one; a plain one
+/// for blocking reads; or a Cluster connection, which routes each command to
+/// the node that holds its keys and reconnects on its own. Cheap to clone.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    /// The shared connection to one server.
+    Manager(ConnectionManager),
+    /// A connection of its own to one server (blocking reads).
+    Plain(MultiplexedConnection),
+    /// A connection to a Redis Cluster.
+    Cluster(ClusterConnection),
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Manager(_) => "Conn::Manager",
+            Self::Plain(_) => "Conn::Plain",
+            Self::Cluster(_) => "Conn::Cluster",
+        })
+    }
+}
+
+impl Conn {
+    /// Whether this is a Cluster connection.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+
+    /// The nodes whose keys a scan must visit: on a Cluster each primary
+    /// (host, port), from `CLUSTER NODES`; on one server, that server (`None`).
+    pub(crate) async fn primaries(&self) -> stem::Result<Vec<Option<(String, u16)>>> {
+        let Self::Cluster(cluster) = self else { return Ok(vec![None]) };
+        let cmd = redis::cmd("CLUSTER").arg("NODES").to_owned();
+        let reply = cluster
+            .clone()
+            .route_command(cmd, RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary))
+            .await
+            .map_err(|e| failed("listing the Cluster's nodes", e))?;
+        let text: String = redis::from_redis_value(reply)
+            .map_err(|e| stem::Error::adapter("Redis: CLUSTER NODES did not answer text", e))?;
+        Ok(text.lines().filter_map(primary).map(Some).collect())
+    }
+
+    /// One `SCAN` step for keys matching `pattern` on `node` (see
+    /// [`primaries`](Self::primaries)): the next cursor (0 at the end) and the keys.
+    pub(crate) async fn scan(
+        &self,
+        node: Option<&(String, u16)>,
+        cursor: u64,
+        pattern: &str,
+    ) -> stem::Result<(u64, Vec<String>)> {
+        let cmd = redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000).to_owned();
+        let reply = match (self, node) {
+            (Self::Cluster(cluster), Some((host, port))) => {
+                let at = SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port };
+                cluster.clone().route_command(cmd, RoutingInfo::SingleNode(at)).await
+            }
+            _ => cmd.query_async(&mut self.clone()).await,
+        };
+        let reply = reply.map_err(|e| failed("scanning the namespace", e))?;
+        redis::from_redis_value(reply).map_err(|e| stem::Error::adapter("Redis: SCAN answered something else", e))
+    }
+}
+
+/// The host and port of a healthy primary from one line of `CLUSTER NODES`
+/// (`<id> <host>:<port>@<bus port>[,<hostname>] <flags> ...`).
+fn primary(line: &str) -> Option<(String, u16)> {
+    let mut fields = line.split(' ');
+    let address = fields.nth(1)?;
+    let flags = fields.next()?;
+    let primary = flags.split(',').any(|f| f == "master") && !flags.split(',').any(|f| f.starts_with("fail"));
+    let (host, port) = address.split(['@', ',']).next()?.rsplit_once(':')?;
+    primary.then(|| Some((host.to_owned(), port.parse().ok()?)))?
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Manager(c) => c.req_packed_command(cmd),
+            Self::Plain(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Manager(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Plain(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Manager(c) => c.get_db(),
+            Self::Plain(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// The Redis Cluster hash slot of `key`: CRC16 (XMODEM) of its hash tag (the
+/// part between the first `{` and the next `}`, when not empty) or of the whole
+/// key, modulo 16,384.
+pub(crate) fn slot(key: &[u8]) -> u16 {
+    let tagged = key
+        .iter()
+        .position(|&b| b == b'{')
+        .and_then(|open| {
+            let rest = &key[open + 1..];
+            rest.iter().position(|&b| b == b'}').map(|close| &rest[..close])
+        })
+        .filter(|tag| !tag.is_empty());
+    crc16(tagged.unwrap_or(key)) % 16_384
+}
+
+/// CRC16 (XMODEM, polynomial 0x1021), as Redis Cluster hashes keys.
+fn crc16(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in bytes {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+        }
+    }
+    crc
+}
+
+/// Commands sent together (see the module docs); each reply is returned, none ignored.
+#[derive(Default)]
+pub(crate) struct Batch {
+    commands: Vec<(u16, Cmd)>,
+}
+
+impl Batch {
+    /// Adds `cmd`, whose keys are in the slot of `key`.
+    pub(crate) fn add(&mut self, key: &str, cmd: Cmd) {
+        self.commands.push((slot(key.as_bytes()), cmd));
+    }
+
+    /// Sends the commands on `conn`; their replies, in the order they were added.
+    pub(crate) async fn run(self, conn: &Conn, what: &str) -> stem::Result<Vec<Value>> {
+        if self.commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !conn.is_cluster() {
+            let mut pipe = redis::pipe();
+            for (_, cmd) in self.commands {
+                pipe.add_command(cmd);
+            }
+            return scripts::query(&mut conn.clone(), &pipe, what).await;
+        }
+        // One pipeline per slot, in the order each slot first appears.
+        let mut places: HashMap<u16, usize> = HashMap::new();
+        let mut parts: Vec<(Pipeline, Vec<usize>)> = Vec::new();
+        let total = self.commands.len();
+        for (at, (slot, cmd)) in self.commands.into_iter().enumerate() {
+            let place = *places.entry(slot).or_insert_with(|| {
+                parts.push((redis::pipe(), Vec::new()));
+                parts.len() - 1
+            });
+            parts[place].0.add_command(cmd);
+            parts[place].1.push(at);
+        }
+        let sent = parts.iter().map(|(pipe, _)| {
+            let mut conn = conn.clone();
+            async move { scripts::query::<Vec<Value>>(&mut conn, pipe, what).await }
+        });
+        let replies = futures_util::future::try_join_all(sent).await?;
+        let mut out = vec![Value::Nil; total];
+        for ((_, positions), part) in parts.iter().zip(replies) {
+            for (&at, reply) in positions.iter().zip(part) {
+                out[at] = reply;
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{crc16, slot};
+
+    #[test]
+    fn primaries_are_read_from_cluster_nodes() {
+        use super::primary;
+        let line = "07c37dfeb 127.0.0.1:30004@31004,node-4 master - 0 1426238316232 3 connected 10923-16383";
+        assert_eq!(primary(line), Some(("127.0.0.1".to_owned(), 30004)));
+        assert_eq!(primary("a 10.0.0.2:7000@17000 myself,master - 0 0 1 connected 0-5460").map(|p| p.1), Some(7000));
+        assert_eq!(primary("b 10.0.0.3:7001@17001 slave a 0 0 1 connected"), None, "a replica");
+        assert_eq!(primary("c 10.0.0.4:7002@17002 master,fail - 0 0 1 disconnected"), None, "a failed primary");
+        assert_eq!(primary(""), None);
+    }
+
+    #[test]
+    fn slots_match_redis_cluster() {
+        // Values from `CLUSTER KEYSLOT` on Redis 7.0.
+        assert_eq!(slot(b"foo"), 12182);
+        assert_eq!(slot(b"123456789"), 12739);
+        assert_eq!(slot(b"stem:ns:{orders}:s0"), slot(b"orders"));
+        assert_eq!(slot(b"{}x"), crc16(b"{}x") % 16_384, "an empty tag: the whole key counts");
+        assert_eq!(slot(b"a{b"), crc16(b"a{b") % 16_384, "an unclosed tag: the whole key counts");
+        assert_eq!(slot(b"x{a}{b}"), slot(b"a"), "the first tag counts");
+    }
+}

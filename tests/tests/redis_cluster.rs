@@ -1,0 +1,142 @@
+//! Stem on a Redis Cluster end to end: typed tasks on queues whose keys live
+//! on different nodes, a large batch, a delayed task, a workflow woken by an
+//! event, a receiver waiting on two queues at once, worker heartbeats, and
+//! namespace deletion across every node. The test owns its cluster: three
+//! `redis-server` primaries on free ports, joined by `redis-cli --cluster create`.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use stem::broker::ReceiveRequest;
+use stem::codec::Payload;
+use stem::prelude::*;
+use stem::{Broker, Envelope};
+use stem_adapters::redis::{RedisOptions, RedisStore};
+use stem_tests::{RedisCluster, TestResult, WAIT, within};
+
+/// Queue names whose keys hash to slots on different nodes of a three-node
+/// cluster (slot 3,300 is on the first, 15,495 on the third).
+const LEFT: &str = "b";
+const RIGHT: &str = "a";
+
+#[stem::task(queue = "b")]
+async fn double(n: u64) -> Result<u64, TaskError> {
+    Ok(n * 2)
+}
+
+#[stem::task(queue = "a")]
+async fn shout(text: String) -> Result<String, TaskError> {
+    Ok(text.to_uppercase())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Parcel {
+    tracking: String,
+}
+
+const SHIPPED: EventTopic<Parcel> = EventTopic::new("test.cluster.shipped");
+
+#[stem::workflow]
+async fn ship(wf: Workflow, order: u32) -> Result<String, WorkflowError> {
+    let parcel = wf.await_event(SHIPPED).await?;
+    Ok(format!("order {order} shipped as {}", parcel.tracking))
+}
+
+/// Keys on the node at `port` (all namespaces: the cluster is this test's own).
+fn keys_on(port: u16) -> usize {
+    let out =
+        std::process::Command::new("redis-cli").args(["-p", &port.to_string(), "dbsize"]).output().expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim().parse().expect("a count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_and_workflows_run_on_a_cluster() -> TestResult {
+    let Some(cluster) = RedisCluster::start() else { return Ok(()) };
+    let options = RedisOptions::cluster(cluster.urls()).with_namespace("cluster_e2e");
+    let store = RedisStore::connect_with(options).await?;
+    let stem = Stem::with_locks(store.broker(), store.backend(), store.locks()).with_workflow_store(store.workflows());
+    let worker = Worker::builder(&stem)
+        .task::<Double>()
+        .task::<Shout>()
+        .workflow::<Ship>()
+        .queues([LEFT, RIGHT, "default"])
+        .concurrency(8)
+        .heartbeat_interval(Duration::from_millis(100))
+        .workflow_poll_interval(Duration::from_millis(20))
+        .handle_signals(false)
+        .build()?
+        .spawn();
+
+    assert_eq!(Double::enqueue(&stem, 21).await?.wait_timeout(WAIT).await?, 42);
+    assert_eq!(Shout::enqueue(&stem, "hi".to_owned()).await?.wait_timeout(WAIT).await?, "HI");
+
+    // One batch over both queues: messages, statuses and wakes spread over the nodes.
+    let doubles = stem.enqueue_many((0..600).map(Double::call)).await?;
+    let shouts = stem.enqueue_many((0..600).map(|n| Shout::call(format!("n{n}")))).await?;
+    for (n, handle) in doubles.iter().enumerate() {
+        assert_eq!(handle.wait_timeout(WAIT).await?, 2 * n as u64);
+    }
+    for (n, handle) in shouts.iter().enumerate() {
+        assert_eq!(handle.wait_timeout(WAIT).await?, format!("N{n}"));
+    }
+
+    let started = Instant::now();
+    let later = Double::call(5).countdown(Duration::from_millis(300)).enqueue(&stem).await?;
+    assert_eq!(later.wait_timeout(WAIT).await?, 10);
+    assert!(started.elapsed() >= Duration::from_millis(300), "a delayed task ran after {:?}", started.elapsed());
+
+    let run = Ship::start(&stem, 7).await?;
+    let waiting = within("the run to wait for its event", async {
+        loop {
+            let sent = stem.emit(SHIPPED, Parcel { tracking: "T-7".into() }).await.expect("emit");
+            if sent == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    waiting.await;
+    assert_eq!(run.wait_timeout(WAIT).await?, "order 7 shipped as T-7");
+
+    let beats = stem.backend().list_heartbeats().await?;
+    assert_eq!(beats.len(), 1, "the worker's heartbeat is listed: {beats:?}");
+
+    worker.stop(ShutdownMode::Warm).await?;
+    let ports: Vec<u16> =
+        cluster.urls().iter().map(|u| u.rsplit(':').next().expect("port").parse().expect("a port")).collect();
+    assert!(ports.iter().all(|&p| keys_on(p) > 0), "every node holds some of the keys");
+    assert!(store.delete_namespace().await? > 0);
+    for port in ports {
+        assert_eq!(keys_on(port), 0, "the namespace is gone from the node on port {port}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_waiting_on_queues_of_two_nodes_wakes_for_either() -> TestResult {
+    let Some(cluster) = RedisCluster::start() else { return Ok(()) };
+    let store = RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace("cluster_wait")).await?;
+    let broker = store.broker();
+    let request = ReceiveRequest {
+        queues: vec![LEFT.to_owned(), RIGHT.to_owned()],
+        max: 10,
+        lease: Duration::from_secs(30),
+        wait: Duration::from_secs(30),
+        consumer: "c1".to_owned(),
+    };
+    for queue in [RIGHT, LEFT] {
+        let waiting = {
+            let (broker, request) = (broker.clone(), request.clone());
+            tokio::spawn(async move { broker.receive(&request).await })
+        };
+        // The receiver may or may not be blocked yet: either way the message
+        // must come well before its 30 s wait ends.
+        let envelope = Envelope::new("t", queue, Payload::new("json", b"1".to_vec()));
+        broker.publish(envelope.clone()).await?;
+        let got = within("the waiting receiver to get the message", waiting).await??;
+        assert_eq!(got.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), [envelope.id], "queue {queue}");
+        broker.ack(&got[0].receipt).await?;
+    }
+    store.delete_namespace().await?;
+    Ok(())
+}
