@@ -166,6 +166,7 @@ impl Drop for RedisServer {
 #[derive(Debug)]
 pub struct RedisCluster {
     servers: Vec<RedisServer>,
+    scheme: &'static str,
     _dirs: Vec<TempDir>,
 }
 
@@ -175,16 +176,31 @@ impl RedisCluster {
     /// `None` (the test skips, saying why) if `redis-server` cannot run,
     /// except under `CI=true`.
     pub fn start() -> Option<Self> {
+        Self::start_with(false, &[], &[])
+    }
+
+    /// [`start`](Self::start) with more server `args`; with `tls`, each node
+    /// listens on a TLS port only (and `args` must set up its certificates,
+    /// `--tls-cluster yes` among them) and `redis-cli` connects with `cli_args`.
+    pub fn start_with(tls: bool, args: &[&str], cli_args: &[&str]) -> Option<Self> {
         let mut dirs = Vec::new();
         let mut servers = Vec::new();
         for _ in 0..3 {
             let dir = TempDir::new("redis-cluster");
-            let args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--appendonly", "no"];
-            servers.push(RedisServer::start(&dir, 0, false, &args)?);
+            let cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--appendonly", "no"];
+            servers.push(RedisServer::start(&dir, 0, tls, &[&cluster[..], args].concat())?);
             dirs.push(dir);
         }
+        let cli = |port: Option<u16>| {
+            let mut command = std::process::Command::new("redis-cli");
+            command.args(cli_args);
+            if let Some(port) = port {
+                command.args(["-p", &port.to_string()]);
+            }
+            command
+        };
         let nodes: Vec<String> = servers.iter().map(|s| format!("127.0.0.1:{}", s.port())).collect();
-        let created = std::process::Command::new("redis-cli")
+        let created = cli(None)
             .args(["--cluster", "create"])
             .args(&nodes)
             .args(["--cluster-replicas", "0", "--cluster-yes"])
@@ -197,10 +213,7 @@ impl RedisCluster {
         let deadline = std::time::Instant::now() + WAIT;
         for server in &servers {
             loop {
-                let info = std::process::Command::new("redis-cli")
-                    .args(["-p", &server.port().to_string(), "cluster", "info"])
-                    .output()
-                    .expect("redis-cli runs");
+                let info = cli(Some(server.port())).args(["cluster", "info"]).output().expect("redis-cli runs");
                 if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
                     break;
                 }
@@ -208,12 +221,18 @@ impl RedisCluster {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        Some(Self { servers, _dirs: dirs })
+        let scheme = if tls { "rediss" } else { "redis" };
+        Some(Self { servers, scheme, _dirs: dirs })
     }
 
     /// The nodes' URLs.
     pub fn urls(&self) -> Vec<String> {
-        self.servers.iter().map(|s| format!("redis://127.0.0.1:{}", s.port())).collect()
+        self.servers.iter().map(|s| format!("{}://127.0.0.1:{}", self.scheme, s.port())).collect()
+    }
+
+    /// The nodes' ports.
+    pub fn ports(&self) -> Vec<u16> {
+        self.servers.iter().map(RedisServer::port).collect()
     }
 }
 

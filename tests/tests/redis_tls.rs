@@ -8,7 +8,7 @@ use std::process::Command;
 use stem::prelude::*;
 use stem_adapters::TlsOptions;
 use stem_adapters::redis::{RedisOptions, RedisStore};
-use stem_tests::{RedisServer, TempDir, TestResult, WAIT};
+use stem_tests::{RedisCluster, RedisServer, TempDir, TestResult, WAIT};
 
 #[stem::task]
 async fn echo(text: String) -> Result<String, TaskError> {
@@ -59,26 +59,35 @@ fn certificates(dir: &Path) -> bool {
         })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_with_a_custom_ca_and_a_client_certificate() -> TestResult {
+/// The certificates of `certificates` in a new directory, or `None` (the
+/// test skips, saying why) if openssl cannot make them, except under `CI=true`.
+fn made_certificates() -> Option<TempDir> {
     let dir = TempDir::new("redis-tls");
-    let certs = dir.file("");
-    if !certificates(&certs) {
+    if !certificates(&dir.file("")) {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "openssl could not make test certificates under CI=true");
         eprintln!("skipped: openssl could not make test certificates");
-        return Ok(());
+        return None;
     }
+    Some(dir)
+}
+
+/// The server arguments for TLS with the certificates in `dir`, client certificates required.
+fn server_tls(dir: &TempDir) -> Vec<String> {
+    let file = |name: &str| dir.file(name).display().to_string();
+    ["--tls-cert-file", &file("server.crt"), "--tls-key-file", &file("server.key")]
+        .into_iter()
+        .chain(["--tls-ca-cert-file", &file("ca.crt"), "--tls-auth-clients", "yes"])
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_custom_ca_and_a_client_certificate() -> TestResult {
+    let Some(dir) = made_certificates() else { return Ok(()) };
+    let certs = dir.file("");
     let file = |name: &str| certs.join(name).display().to_string();
-    let args = [
-        "--tls-cert-file",
-        &file("server.crt"),
-        "--tls-key-file",
-        &file("server.key"),
-        "--tls-ca-cert-file",
-        &file("ca.crt"),
-        "--tls-auth-clients",
-        "yes",
-    ];
+    let args = server_tls(&dir);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let Some(server) = RedisServer::start(&dir, 0, true, &args) else { return Ok(()) };
     let url = format!("rediss://127.0.0.1:{}", server.port());
     let connect = |tls: TlsOptions| RedisStore::connect_with(RedisOptions::new(&url).with_tls(tls));
@@ -113,5 +122,31 @@ async fn tls_with_a_custom_ca_and_a_client_certificate() -> TestResult {
     // TLS settings on a plain URL are a mistake, said so.
     let plain = RedisStore::connect_with(RedisOptions::new("redis://127.0.0.1:1").with_tls(client)).await;
     assert!(plain.expect_err("not rediss").to_string().contains("use rediss://"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_over_mutual_tls() -> TestResult {
+    let Some(dir) = made_certificates() else { return Ok(()) };
+    let file = |name: &str| dir.file(name).display().to_string();
+    let mut args = server_tls(&dir);
+    args.extend(["--tls-cluster", "yes"].map(str::to_owned));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ca, cert, key) = (file("ca.crt"), file("client.crt"), file("client.key"));
+    let cli = ["--tls", "--cacert", &ca, "--cert", &cert, "--key", &key];
+    let Some(cluster) = RedisCluster::start_with(true, &args, &cli) else { return Ok(()) };
+    let tls = TlsOptions::default().with_client(file("client.crt"), file("client.key")).with_ca_cert(file("ca.crt"));
+    let store = RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_tls(tls)).await?;
+    let stem = Stem::with_locks(store.broker(), store.backend(), store.locks());
+    let worker = Worker::builder(&stem).task::<Echo>().handle_signals(false).build()?.spawn();
+    let handle = Echo::enqueue(&stem, "over TLS to a cluster".to_owned()).await?;
+    assert_eq!(handle.wait_timeout(WAIT).await?, "over TLS to a cluster");
+    worker.stop(ShutdownMode::Warm).await?;
+
+    // Without the CA the nodes' certificates are not trusted: a clear error.
+    let untrusted = TlsOptions::default().with_client(file("client.crt"), file("client.key"));
+    let error = RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_tls(untrusted)).await;
+    let message = error.expect_err("an unknown issuer").to_string();
+    assert!(message.contains("Redis Cluster") && message.contains("STEM_TLS_CA_CERT"), "{message}");
     Ok(())
 }
