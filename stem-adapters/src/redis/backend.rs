@@ -26,7 +26,7 @@ use stem::backend::{GroupStatus, ResultBackend, TaskState, TaskStatus, WorkerHea
 use stem::envelope::Envelope;
 use stem::{Error, Result, TaskId};
 
-use super::conn::{Batch, slot};
+use super::conn::{Batch, grouped, slot};
 use super::scripts::{self, CLAIM_CHORD, FIND_QUEUED, GROUP_ADD, SET_STATUS};
 use super::{Shared, failed, from_json, millis, to_json};
 
@@ -311,17 +311,9 @@ impl ResultBackend for RedisBackend {
         // the keys of any tasks), final ones first in each. A key already in
         // a script starts the next one, which runs after it: a later status of
         // one task is then compared with the earlier, as if written in turn.
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        let mut group_of: std::collections::HashMap<u16, usize> = std::collections::HashMap::new();
-        for (at, (key, _)) in fenced.iter().enumerate() {
-            let group = *group_of.entry(if cluster { slot(key.as_bytes()) } else { 0 }).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[group].push(at);
-        }
+        let groups = grouped(0..fenced.len(), |&at| if cluster { slot(fenced[at].0.as_bytes()) } else { 0 });
         let mut calls: Vec<Vec<usize>> = Vec::new();
-        for group in groups {
+        for (_, group) in groups {
             let (mut call, mut in_call) = (Vec::new(), HashSet::new());
             for at in group {
                 let key = fenced[at].0.as_str();

@@ -16,7 +16,7 @@ use stem::envelope::{Envelope, MAX_PRIORITY};
 use stem::{Error, Result, TaskId};
 
 use super::backend::RedisBackend;
-use super::conn::{Batch, Conn, slot};
+use super::conn::{Batch, Conn, grouped, slot};
 use super::scripts::{self, ACK, CLAIM, COUNTS, PUBLISH, PURGE, REPLAY, SETTLE};
 use super::{Shared, failed, from_json, millis, to_json};
 
@@ -160,14 +160,8 @@ impl RedisBroker {
     /// (one queue): the reads of several queues' streams wait together until
     /// the first answers; the others' connections are then closed.
     async fn block(&self, lasts: &[(String, String)], timeout: Duration) -> Result<()> {
-        let mut by_slot: Vec<(u16, Vec<&(String, String)>)> = Vec::new();
-        for last in lasts {
-            let at = if self.shared.is_cluster() { slot(last.0.as_bytes()) } else { 0 };
-            match by_slot.iter_mut().find(|(s, _)| *s == at) {
-                Some((_, list)) => list.push(last),
-                None => by_slot.push((at, vec![last])),
-            }
-        }
+        let cluster = self.shared.is_cluster();
+        let by_slot = grouped(lasts, |(stream, _)| if cluster { slot(stream.as_bytes()) } else { 0 });
         if by_slot.len() <= 1 {
             return self.block_on(&lasts.iter().collect::<Vec<_>>(), timeout).await;
         }
@@ -231,19 +225,6 @@ impl RedisBroker {
             })
             .collect()
     }
-}
-
-/// `items` grouped by the queue each names, queues in the order first named.
-fn by_queue<'a, T>(items: impl IntoIterator<Item = T>, queue: impl Fn(&T) -> &'a str) -> Vec<(&'a str, Vec<T>)> {
-    let mut groups: Vec<(&str, Vec<T>)> = Vec::new();
-    for item in items {
-        let name = queue(&item);
-        match groups.iter_mut().find(|(q, _)| *q == name) {
-            Some((_, list)) => list.push(item),
-            None => groups.push((name, vec![item])),
-        }
-    }
-    groups
 }
 
 /// Adds one publish script call of `envelopes` on the queue at `key` to `pipe`; its reply is ignored.
@@ -362,7 +343,7 @@ impl Broker for RedisBroker {
         // The tag is `band:entry`; a receipt without one is not ours, so not acked.
         let tagged = receipts.iter().filter_map(|r| r.tag.split_once(':').map(|(band, entry)| (r, band, entry)));
         let mut batch = Batch::default();
-        for (queue, list) in by_queue(tagged, |(receipt, ..)| &receipt.queue) {
+        for (queue, list) in grouped(tagged, |(receipt, ..)| &*receipt.queue) {
             let key = self.queue_key(queue);
             for chunk in list.chunks(PER_SCRIPT) {
                 let mut call = ACK.cmd(&[&key]);
@@ -505,7 +486,7 @@ impl RedisBroker {
     /// most [`PER_SCRIPT`] per call; their replies are ignored.
     fn push_publish(&self, pipe: &mut redis::Pipeline, envelopes: &[Envelope]) -> Result<()> {
         let queues = self.shared.keys().queues();
-        for (queue, list) in by_queue(envelopes, |envelope| &envelope.queue) {
+        for (queue, list) in grouped(envelopes, |envelope| envelope.queue.as_str()) {
             // Before the messages: a status read that finds no record looks
             // for the message in every queue named here.
             pipe.cmd("SADD").arg(&queues).arg(queue).ignore();
@@ -522,7 +503,7 @@ impl RedisBroker {
     /// script call's worth of messages in a pipeline of its own, each sent as
     /// soon as it is encoded.
     async fn publish_on_cluster(&self, envelopes: &[Envelope]) -> Result<()> {
-        let by_queue = by_queue(envelopes, |envelope| &envelope.queue);
+        let by_queue = grouped(envelopes, |envelope| envelope.queue.as_str());
         let mut names = redis::cmd("SADD");
         names.arg(self.shared.keys().queues());
         for (queue, _) in &by_queue {

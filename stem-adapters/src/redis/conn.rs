@@ -7,8 +7,6 @@
 //! Commands of one slot keep their order; commands of different slots have
 //! none between them.
 
-use std::collections::HashMap;
-
 use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
@@ -138,6 +136,21 @@ pub(crate) fn slot(key: &[u8]) -> u16 {
     crc16(tagged.unwrap_or(key)) % 16_384
 }
 
+/// `items` grouped by `key`, groups in the order their keys first come, items
+/// in their order within each (a linear search: groups are few, or a batch's
+/// worth at most).
+pub(crate) fn grouped<K: PartialEq, T>(items: impl IntoIterator<Item = T>, key: impl Fn(&T) -> K) -> Vec<(K, Vec<T>)> {
+    let mut groups: Vec<(K, Vec<T>)> = Vec::new();
+    for item in items {
+        let k = key(&item);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, list)) => list.push(item),
+            None => groups.push((k, vec![item])),
+        }
+    }
+    groups
+}
+
 /// CRC16 (XMODEM, polynomial 0x1021), as Redis Cluster hashes keys.
 fn crc16(bytes: &[u8]) -> u16 {
     let mut crc: u16 = 0;
@@ -175,17 +188,19 @@ impl Batch {
             return scripts::query(&mut conn.clone(), &pipe, what).await;
         }
         // One pipeline per slot, in the order each slot first appears.
-        let mut places: HashMap<u16, usize> = HashMap::new();
-        let mut parts: Vec<(Pipeline, Vec<usize>)> = Vec::new();
         let total = self.commands.len();
-        for (at, (slot, cmd)) in self.commands.into_iter().enumerate() {
-            let place = *places.entry(slot).or_insert_with(|| {
-                parts.push((redis::pipe(), Vec::new()));
-                parts.len() - 1
-            });
-            parts[place].0.add_command(cmd);
-            parts[place].1.push(at);
-        }
+        let parts: Vec<(Pipeline, Vec<usize>)> = grouped(self.commands.into_iter().enumerate(), |(_, (slot, _))| *slot)
+            .into_iter()
+            .map(|(_, commands)| {
+                let mut pipe = redis::pipe();
+                let mut positions = Vec::with_capacity(commands.len());
+                for (at, (_, cmd)) in commands {
+                    pipe.add_command(cmd);
+                    positions.push(at);
+                }
+                (pipe, positions)
+            })
+            .collect();
         let sent = parts.iter().map(|(pipe, _)| {
             let mut conn = conn.clone();
             async move { scripts::query::<Vec<Value>>(&mut conn, pipe, what).await }
