@@ -227,14 +227,14 @@ impl RedisBroker {
     }
 }
 
-/// Adds one publish script call of `envelopes` on the queue at `key` to `pipe`; its reply is ignored.
-fn push_messages(pipe: &mut redis::Pipeline, key: &str, envelopes: &[&Envelope]) -> Result<()> {
-    let call = PUBLISH.push(pipe, &[key]).arg(GROUP);
+/// The publish script's call for `envelopes` on the queue at `key`.
+fn publish_call(key: &str, envelopes: &[&Envelope]) -> Result<redis::Cmd> {
+    let mut call = PUBLISH.cmd(&[key]);
+    call.arg(GROUP);
     for envelope in envelopes {
         call.arg(envelope.id.to_string()).arg(to_json(envelope)?).arg(band(envelope)).arg(not_before(envelope));
     }
-    call.ignore();
-    Ok(())
+    Ok(call)
 }
 
 fn from_ms(ms: i64) -> DateTime<Utc> {
@@ -492,34 +492,52 @@ impl RedisBroker {
             pipe.cmd("SADD").arg(&queues).arg(queue).ignore();
             let key = self.queue_key(queue);
             for chunk in list.chunks(PER_SCRIPT) {
-                push_messages(pipe, &key, chunk)?;
+                pipe.add_command(publish_call(&key, chunk)?).ignore();
             }
         }
         Ok(())
     }
 
     /// Publishes on a Cluster, where a pipeline stays within one slot: the
-    /// queues' names first (their set has a slot of its own), then each
-    /// script call's worth of messages in a pipeline of its own, each sent as
-    /// soon as it is encoded.
+    /// queues' names (their set has a slot of its own) and each queue's
+    /// messages go at once, in pipelines of their own; a batch of up to
+    /// [`PER_SCRIPT`] in one round trip, a larger one a script call's worth at
+    /// a time, each sent as soon as it is encoded. A status read that finds no
+    /// record looks for the message in the named queues, so both are written
+    /// when this returns.
     async fn publish_on_cluster(&self, envelopes: &[Envelope]) -> Result<()> {
         let by_queue = grouped(envelopes, |envelope| envelope.queue.as_str());
+        let queues = self.shared.keys().queues();
         let mut names = redis::cmd("SADD");
-        names.arg(self.shared.keys().queues());
+        names.arg(&queues);
         for (queue, _) in &by_queue {
             names.arg(*queue);
         }
-        names.query_async::<()>(&mut self.shared.conn()).await.map_err(|e| failed("naming the queues", e))?;
+        if envelopes.len() <= PER_SCRIPT {
+            let mut batch = Batch::default();
+            batch.add(&queues, names);
+            for (queue, list) in &by_queue {
+                let key = self.queue_key(queue);
+                batch.add(&key, publish_call(&key, list)?);
+            }
+            return batch.run(&self.shared.conn(), "publishing messages").await.map(drop);
+        }
+        let named = async {
+            names.query_async::<()>(&mut self.shared.conn()).await.map_err(|e| failed("naming the queues", e))
+        };
         let pipes = by_queue.iter().flat_map(|(queue, list)| {
             let key = self.queue_key(queue);
             list.chunks(PER_SCRIPT)
                 .map(move |chunk| {
                     let mut pipe = redis::pipe();
-                    push_messages(&mut pipe, &key, chunk).map(|()| pipe)
+                    pipe.add_command(publish_call(&key, chunk)?).ignore();
+                    Ok(pipe)
                 })
                 .collect::<Vec<_>>()
         });
-        scripts::query_streamed::<()>(&self.shared.conn(), pipes, "publishing messages").await.map(drop)
+        let conn = self.shared.conn();
+        let published = scripts::query_streamed::<()>(&conn, pipes, "publishing messages");
+        futures_util::try_join!(named, published).map(drop)
     }
 
     /// (pending, in flight) of `queue`.
