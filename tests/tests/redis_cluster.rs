@@ -140,3 +140,16 @@ async fn a_receiver_waiting_on_queues_of_two_nodes_wakes_for_either() -> TestRes
     store.delete_namespace().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_and_a_single_server_mistaken_for_each_other_name_the_fix() -> TestResult {
+    let Some(cluster) = RedisCluster::start() else { return Ok(()) };
+    let node = cluster.urls().remove(0);
+    let message = RedisStore::connect(&node).await.expect_err("a cluster node without cluster=true").to_string();
+    assert!(message.contains("is a Redis Cluster node") && message.contains("cluster=true"), "{message}");
+    let Some(server) = stem_tests::redis_url() else { return Ok(()) };
+    let error = RedisStore::connect_with(RedisOptions::cluster([server])).await.expect_err("one server as a cluster");
+    let message = error.to_string();
+    assert!(message.contains("not a Cluster node") && message.contains("without ?cluster=true"), "{message}");
+    Ok(())
+}

@@ -117,7 +117,13 @@ impl RedisStore {
             let config = ClusterConfig::new()
                 .set_response_timeout(RESPONSE_TIMEOUT)
                 .set_connection_timeout(Duration::from_secs(5));
-            let conn = cluster.get_async_connection_with_config(config).await.map_err(unreachable)?;
+            let conn = cluster.get_async_connection_with_config(config).await.map_err(|e| {
+                if e.to_string().contains("cluster support disabled") {
+                    mode_mismatch(&options)
+                } else {
+                    unreachable(e)
+                }
+            })?;
             (Conn::Cluster(conn), Some(cluster))
         } else {
             // A few quick retries per reconnection; a command issued while Redis is
@@ -131,6 +137,9 @@ impl RedisStore {
             (Conn::Manager(client.get_connection_manager_with_config(config).await.map_err(unreachable)?), None)
         };
         let mut loading = conn.clone();
+        if !options.is_cluster() {
+            check_not_clustered(&mut loading, &options).await?;
+        }
         scripts::load_all(&mut loading).await?;
         let keys = Keys::new(options.namespace(), options.is_cluster());
         let done = tokio::sync::OnceCell::new();
@@ -236,6 +245,33 @@ impl Shared {
     pub(crate) fn options(&self) -> &RedisOptions {
         &self.options
     }
+}
+
+/// Fails, naming the fix, when one server opened as such is a Cluster node:
+/// it would answer `MOVED` for most keys. (One server opened as a Cluster
+/// fails earlier, in the cluster client; see [`mode_mismatch`].)
+async fn check_not_clustered(conn: &mut Conn, options: &RedisOptions) -> stem::Result<()> {
+    let info: String = redis::cmd("INFO")
+        .arg("cluster")
+        .query_async(conn)
+        .await
+        .map_err(|e| failed("reading the server's mode", e))?;
+    let clustered = info.lines().any(|line| line.trim() == "cluster_enabled:1");
+    if clustered { Err(mode_mismatch(options)) } else { Ok(()) }
+}
+
+/// The error for a server whose mode (one server or a Cluster node) is not the
+/// one `options` say, naming the fix.
+fn mode_mismatch(options: &RedisOptions) -> Error {
+    let nodes = options.nodes().join(", ");
+    Error::Config(if options.is_cluster() {
+        format!("the Redis at {nodes} is not a Cluster node; connect without ?cluster=true (or with RedisOptions::new)")
+    } else {
+        format!(
+            "the Redis at {nodes} is a Redis Cluster node; connect with ?cluster=true on the URL \
+             (or RedisOptions::cluster) so that each key goes to the node that holds it"
+        )
+    })
 }
 
 /// The `redis` client for `url`: plain for `redis://`, with the TLS settings of
