@@ -165,9 +165,13 @@ impl Drop for RedisServer {
 /// all stopped when dropped.
 #[derive(Debug)]
 pub struct RedisCluster {
-    servers: Vec<RedisServer>,
-    scheme: &'static str,
-    _dirs: Vec<TempDir>,
+    /// The running nodes (`None` while stopped) and their ports.
+    servers: Vec<Option<RedisServer>>,
+    ports: Vec<u16>,
+    tls: bool,
+    /// Each node's arguments.
+    args: Vec<String>,
+    dirs: Vec<TempDir>,
 }
 
 impl RedisCluster {
@@ -185,10 +189,12 @@ impl RedisCluster {
     pub fn start_with(tls: bool, args: &[&str], cli_args: &[&str]) -> Option<Self> {
         let mut dirs = Vec::new();
         let mut servers = Vec::new();
+        let cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--appendonly", "no"];
+        let args: Vec<String> = cluster.iter().chain(args).map(|a| (*a).to_owned()).collect();
+        let node_args: Vec<&str> = args.iter().map(String::as_str).collect();
         for _ in 0..3 {
             let dir = TempDir::new("redis-cluster");
-            let cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--appendonly", "no"];
-            servers.push(RedisServer::start(&dir, 0, tls, &[&cluster[..], args].concat())?);
+            servers.push(RedisServer::start(&dir, 0, tls, &node_args)?);
             dirs.push(dir);
         }
         let cli = |port: Option<u16>| {
@@ -221,18 +227,34 @@ impl RedisCluster {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        let scheme = if tls { "rediss" } else { "redis" };
-        Some(Self { servers, scheme, _dirs: dirs })
+        let ports = servers.iter().map(RedisServer::port).collect();
+        Some(Self { servers: servers.into_iter().map(Some).collect(), ports, tls, args, dirs })
     }
 
     /// The nodes' URLs.
     pub fn urls(&self) -> Vec<String> {
-        self.servers.iter().map(|s| format!("{}://127.0.0.1:{}", self.scheme, s.port())).collect()
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        self.ports.iter().map(|port| format!("{scheme}://127.0.0.1:{port}")).collect()
     }
 
     /// The nodes' ports.
     pub fn ports(&self) -> Vec<u16> {
-        self.servers.iter().map(RedisServer::port).collect()
+        self.ports.clone()
+    }
+
+    /// Kills node `i` (0 holds slots 0 - 5460, 1 up to 10922, 2 the rest);
+    /// its files stay in its directory.
+    pub fn stop_node(&mut self, i: usize) {
+        if let Some(server) = self.servers[i].take() {
+            server.stop();
+        }
+    }
+
+    /// Starts node `i` again, on its port, from its directory (its
+    /// `nodes.conf`, and its data if the nodes were started with persistence).
+    pub fn start_node(&mut self, i: usize) {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.servers[i] = Some(RedisServer::start(&self.dirs[i], self.ports[i], self.tls, &args).expect("restarts"));
     }
 }
 

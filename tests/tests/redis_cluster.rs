@@ -12,7 +12,7 @@ use stem::codec::Payload;
 use stem::prelude::*;
 use stem::{Broker, Envelope};
 use stem_adapters::redis::{RedisOptions, RedisStore};
-use stem_tests::{RedisCluster, TestResult, WAIT, within};
+use stem_tests::{RedisCluster, TestResult, WAIT, until_ok, within};
 
 /// Queue names whose keys hash to slots on different nodes of a three-node
 /// cluster (slot 3,300 is on the first, 15,495 on the third).
@@ -151,5 +151,40 @@ async fn a_cluster_and_a_single_server_mistaken_for_each_other_name_the_fix() ->
     let error = RedisStore::connect_with(RedisOptions::cluster([server])).await.expect_err("one server as a cluster");
     let message = error.to_string();
     assert!(message.contains("not a Cluster node") && message.contains("without ?cluster=true"), "{message}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_resumes_when_a_cluster_node_comes_back() -> TestResult {
+    let persistent = ["--appendonly", "yes", "--appendfsync", "always"];
+    let Some(mut cluster) = RedisCluster::start_with(false, &persistent, &[]) else { return Ok(()) };
+    let store =
+        RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace("cluster_restart")).await?;
+    let stem = Stem::with_locks(store.broker(), store.backend(), store.locks());
+    let worker = Worker::builder(&stem)
+        .task::<Double>()
+        .task::<Shout>()
+        .queues([LEFT, RIGHT])
+        .concurrency(4)
+        .handle_signals(false)
+        .build()?
+        .spawn();
+    let before = Shout::enqueue(&stem, "before".to_owned()).await?;
+    assert_eq!(before.wait_timeout(WAIT).await?, "BEFORE");
+
+    // The node of queue `a` (slot 15,495) goes away.
+    cluster.stop_node(2);
+    let error = Shout::enqueue(&stem, "down".to_owned()).await.expect_err("the queue's node is down");
+    eprintln!("enqueue while a node was down: {error}");
+    assert!(error.to_string().contains("Redis"), "the error names the store: {error}");
+
+    cluster.start_node(2);
+    // The connection finds the node again on its own; the worker was never restarted.
+    let after = until_ok("the node to accept tasks again", || Shout::enqueue(&stem, "after".to_owned())).await;
+    assert_eq!(after.wait_timeout(WAIT).await?, "AFTER", "the worker resumed consuming");
+    assert_eq!(before.wait_timeout(WAIT).await?, "BEFORE", "work done before the outage is still recorded");
+    assert_eq!(Double::enqueue(&stem, 4).await?.wait_timeout(WAIT).await?, 8, "the other nodes' queue still runs");
+    worker.stop(ShutdownMode::Warm).await?;
+    store.delete_namespace().await?;
     Ok(())
 }

@@ -296,7 +296,11 @@ fn cluster_client(options: &RedisOptions) -> stem::Result<ClusterClient> {
         nodes.push(read);
         tls = tls.or(certificates);
     }
-    let mut builder = ClusterClientBuilder::new(nodes);
+    // A few quick retries (a redirection, a node restarting); then a command
+    // fails, as on one server, and the worker retries it with its own backoff
+    // (the crate's default would retry for many minutes).
+    let mut builder =
+        ClusterClientBuilder::new(nodes).retries(3).min_retry_wait(50).max_retry_wait(1000).retry_wait_formula(100, 2);
     if let Some(certificates) = tls {
         builder = builder.certs(certificates);
     }
