@@ -42,6 +42,17 @@ async fn ship(wf: Workflow, order: u32) -> Result<String, WorkflowError> {
     Ok(format!("order {order} shipped as {}", parcel.tracking))
 }
 
+/// `redis-cli -p <port> <args>`'s output.
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli").arg("-p").arg(port.to_string()).args(args).output();
+    String::from_utf8_lossy(&out.expect("redis-cli runs").stdout).into_owned()
+}
+
+/// How many clients of the node at `port` are blocked in `XREAD`.
+fn blocked_readers(port: u16) -> usize {
+    cli(port, &["client", "list"]).lines().filter(|line| line.contains(" cmd=xread ")).count()
+}
+
 /// Keys on the node at `port` (all namespaces: the cluster is this test's own).
 fn keys_on(port: u16) -> usize {
     let out =
@@ -124,13 +135,22 @@ async fn a_receiver_waiting_on_queues_of_two_nodes_wakes_for_either() -> TestRes
         wait: Duration::from_secs(30),
         consumer: "c1".to_owned(),
     };
-    for queue in [RIGHT, LEFT] {
+    // The node of each queue: `b` on the first, `a` on the third.
+    for (queue, port) in [(RIGHT, cluster.ports()[2]), (LEFT, cluster.ports()[0])] {
+        // A read left waiting by the round before may still block there.
+        let before = blocked_readers(port);
         let waiting = {
             let (broker, request) = (broker.clone(), request.clone());
             tokio::spawn(async move { broker.receive(&request).await })
         };
-        // The receiver may or may not be blocked yet: either way the message
-        // must come well before its 30 s wait ends.
+        // Readiness of the receiver: blocked on the queue's node, so that the
+        // message must wake it (its 30 s wait would otherwise end the test).
+        within("the receiver to block on the queue's node", async {
+            while blocked_readers(port) <= before {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
         let envelope = Envelope::new("t", queue, Payload::new("json", b"1".to_vec()));
         broker.publish(envelope.clone()).await?;
         let got = within("the waiting receiver to get the message", waiting).await??;
@@ -148,9 +168,26 @@ async fn a_cluster_and_a_single_server_mistaken_for_each_other_name_the_fix() ->
     let message = RedisStore::connect(&node).await.expect_err("a cluster node without cluster=true").to_string();
     assert!(message.contains("is a Redis Cluster node") && message.contains("cluster=true"), "{message}");
     let Some(server) = stem_tests::redis_url() else { return Ok(()) };
-    let error = RedisStore::connect_with(RedisOptions::cluster([server])).await.expect_err("one server as a cluster");
+    let error =
+        RedisStore::connect_with(RedisOptions::cluster([server.clone()])).await.expect_err("one server as a cluster");
     let message = error.to_string();
     assert!(message.contains("not a Cluster node") && message.contains("without ?cluster=true"), "{message}");
+
+    // A user whose ACL denies `INFO` still opens one server (the mode check is skipped).
+    let user = format!("stem_noinfo_{:08x}", fastrand::u32(..));
+    let mut admin = redis::Client::open(server.as_str())?.get_multiplexed_async_connection().await?;
+    let rules = ["on", "nopass", "~*", "&*", "+@all", "-info"];
+    redis::cmd("ACL").arg("SETUSER").arg(&user).arg(&rules).query_async::<()>(&mut admin).await?;
+    let url = server.replacen("redis://", &format!("redis://{user}:any@"), 1);
+    let opened = RedisStore::connect(&url).await;
+    redis::cmd("ACL").arg("DELUSER").arg(&user).query_async::<()>(&mut admin).await?;
+    opened.map_err(|e| format!("a user without INFO: {e}"))?;
+
+    // A queue whose keys would have no hash tag is refused on a cluster, by name.
+    let store = RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace("cluster_names")).await?;
+    let envelope = Envelope::new("t", "}odd", Payload::new("json", b"1".to_vec()));
+    let message = store.broker().publish(envelope).await.expect_err("an empty hash tag").to_string();
+    assert!(message.contains("`}odd`") && message.contains("cannot be used on a Redis Cluster"), "{message}");
     Ok(())
 }
 
@@ -169,8 +206,19 @@ async fn a_worker_resumes_when_a_cluster_node_comes_back() -> TestResult {
         .handle_signals(false)
         .build()?
         .spawn();
-    let before = Shout::enqueue(&stem, "before".to_owned()).await?;
-    assert_eq!(before.wait_timeout(WAIT).await?, "BEFORE");
+    // A task whose record is on the node about to go (slots 10,923 and up).
+    let mut before = None;
+    for n in 0..60 {
+        let handle = Shout::enqueue(&stem, format!("before {n}")).await?;
+        assert_eq!(handle.wait_timeout(WAIT).await?, format!("BEFORE {n}"));
+        let key = format!("stem:cluster_restart:task:{}", handle.id());
+        let slot: u16 = cli(cluster.ports()[0], &["cluster", "keyslot", &key]).trim().parse()?;
+        if slot >= 10_923 {
+            before = Some((handle, format!("BEFORE {n}")));
+            break;
+        }
+    }
+    let (before, done) = before.expect("one of 60 records falls on the third node");
 
     // The node of queue `a` (slot 15,495) goes away.
     cluster.stop_node(2);
@@ -182,7 +230,11 @@ async fn a_worker_resumes_when_a_cluster_node_comes_back() -> TestResult {
     // The connection finds the node again on its own; the worker was never restarted.
     let after = until_ok("the node to accept tasks again", || Shout::enqueue(&stem, "after".to_owned())).await;
     assert_eq!(after.wait_timeout(WAIT).await?, "AFTER", "the worker resumed consuming");
-    assert_eq!(before.wait_timeout(WAIT).await?, "BEFORE", "work done before the outage is still recorded");
+    assert_eq!(
+        before.wait_timeout(WAIT).await?,
+        done,
+        "work recorded on the restarted node before the outage is still there"
+    );
     assert_eq!(Double::enqueue(&stem, 4).await?.wait_timeout(WAIT).await?, 8, "the other nodes' queue still runs");
     worker.stop(ShutdownMode::Warm).await?;
     store.delete_namespace().await?;

@@ -83,7 +83,7 @@ const PER_SCRIPT: usize = 500;
 pub struct RedisBroker {
     shared: Arc<Shared>,
     /// Connections for blocking reads, one per waiting receiver, kept for reuse.
-    blocking: Mutex<Vec<Conn>>,
+    blocking: Arc<Mutex<Vec<Conn>>>,
 }
 
 /// `claim.lua`'s result: server time, next event, the claimed messages (four
@@ -94,7 +94,20 @@ type ClaimResult = (i64, i64, Vec<String>, Vec<(String, String)>, u64, u64, i64)
 
 impl RedisBroker {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared, blocking: Mutex::new(Vec::new()) }
+        Self { shared, blocking: Arc::default() }
+    }
+
+    /// On a Cluster, a queue name that would leave its keys without a hash tag
+    /// (empty, or starting with `}`) is an error: its keys would fall in many
+    /// slots, which its scripts cannot touch together.
+    fn check_queue(&self, queue: &str) -> Result<()> {
+        if self.shared.is_cluster() && (queue.is_empty() || queue.starts_with('}')) {
+            return Err(Error::Config(format!(
+                "the queue name `{queue}` cannot be used on a Redis Cluster: its keys' hash tag `{{{queue}}}` \
+                 would be empty; use a name that does not start with `}}`"
+            )));
+        }
+        Ok(())
     }
 
     fn queue_key(&self, queue: &str) -> String {
@@ -157,36 +170,22 @@ impl RedisBroker {
 
     /// Waits until a stream of `lasts` has an entry newer than its last one, or
     /// `timeout` passes. On a Cluster one `XREAD` names the streams of one slot
-    /// (one queue): the reads of several queues' streams wait together until
-    /// the first answers; the others' connections are then closed.
+    /// (one queue): the reads of several queues' streams wait together, each
+    /// in a task of its own, until the first answers; the others finish in the
+    /// background (by `timeout` at the latest) and put their connections back.
     async fn block(&self, lasts: &[(String, String)], timeout: Duration) -> Result<()> {
         let cluster = self.shared.is_cluster();
         let by_slot = grouped(lasts, |(stream, _)| if cluster { slot(stream.as_bytes()) } else { 0 });
         if by_slot.len() <= 1 {
-            return self.block_on(&lasts.iter().collect::<Vec<_>>(), timeout).await;
+            return block_on(&self.shared, &self.blocking, lasts, timeout).await;
         }
-        let waits = by_slot.iter().map(|(_, list)| Box::pin(self.block_on(list, timeout)));
-        futures_util::future::select_all(waits).await.0
-    }
-
-    /// One `XREAD BLOCK` on the streams of `lasts`, on a pooled blocking connection.
-    async fn block_on(&self, lasts: &[&(String, String)], timeout: Duration) -> Result<()> {
-        let pooled = self.blocking.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
-        let mut conn = match pooled {
-            Some(conn) => conn,
-            None => self.shared.blocking_conn().await?,
-        };
-        let mut cmd = redis::cmd("XREAD");
-        cmd.arg("COUNT").arg(1).arg("BLOCK").arg(millis(timeout)).arg("STREAMS");
-        for (stream, _) in lasts {
-            cmd.arg(stream);
-        }
-        for (_, last) in lasts {
-            cmd.arg(last);
-        }
-        let _: redis::Value = cmd.query_async(&mut conn).await.map_err(|e| failed("waiting for messages", e))?;
-        self.blocking.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(conn);
-        Ok(())
+        let waits = by_slot.into_iter().map(|(_, list)| {
+            let lasts: Vec<(String, String)> = list.into_iter().cloned().collect();
+            let (shared, pool) = (Arc::clone(&self.shared), Arc::clone(&self.blocking));
+            tokio::spawn(async move { block_on(&shared, &pool, &lasts, timeout).await })
+        });
+        let (first, ..) = futures_util::future::select_all(waits).await;
+        first.unwrap_or_else(|e| Err(Error::adapter("a Redis blocking read's task failed", e)))
     }
 
     /// Every dead letter of `queue`, oldest first, with its id.
@@ -225,6 +224,39 @@ impl RedisBroker {
             })
             .collect()
     }
+}
+
+/// One `XREAD BLOCK` on the streams of `lasts`, on a connection from `pool`
+/// (or a new one), which goes back to it after.
+async fn block_on(
+    shared: &Shared,
+    pool: &Mutex<Vec<Conn>>,
+    lasts: &[(String, String)],
+    timeout: Duration,
+) -> Result<()> {
+    let pooled = pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+    let mut conn = match pooled {
+        Some(conn) => conn,
+        None => shared.blocking_conn().await?,
+    };
+    let mut cmd = redis::cmd("XREAD");
+    cmd.arg("COUNT").arg(1).arg("BLOCK").arg(millis(timeout)).arg("STREAMS");
+    for (stream, _) in lasts {
+        cmd.arg(stream);
+    }
+    for (_, last) in lasts {
+        cmd.arg(last);
+    }
+    let _: redis::Value = cmd.query_async(&mut conn).await.map_err(|e| failed("waiting for messages", e))?;
+    pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(conn);
+    Ok(())
+}
+
+/// A pipeline of the publish script's call for one queue's `key` and `envelopes`; its reply is ignored.
+fn publish_pipe((key, envelopes): &(String, &[&Envelope])) -> Result<redis::Pipeline> {
+    let mut pipe = redis::pipe();
+    pipe.add_command(publish_call(key, envelopes)?).ignore();
+    Ok(pipe)
 }
 
 /// The publish script's call for `envelopes` on the queue at `key`.
@@ -299,6 +331,7 @@ impl Broker for RedisBroker {
         let deadline = tokio::time::Instant::now() + request.wait;
         let mut queues: Vec<&str> = Vec::with_capacity(request.queues.len());
         for queue in &request.queues {
+            self.check_queue(queue)?;
             if !queues.contains(&queue.as_str()) {
                 queues.push(queue);
             }
@@ -507,6 +540,9 @@ impl RedisBroker {
     /// when this returns.
     async fn publish_on_cluster(&self, envelopes: &[Envelope]) -> Result<()> {
         let by_queue = grouped(envelopes, |envelope| envelope.queue.as_str());
+        for (queue, _) in &by_queue {
+            self.check_queue(queue)?;
+        }
         let queues = self.shared.keys().queues();
         let mut names = redis::cmd("SADD");
         names.arg(&queues);
@@ -525,16 +561,12 @@ impl RedisBroker {
         let named = async {
             names.query_async::<()>(&mut self.shared.conn()).await.map_err(|e| failed("naming the queues", e))
         };
-        let pipes = by_queue.iter().flat_map(|(queue, list)| {
-            let key = self.queue_key(queue);
-            list.chunks(PER_SCRIPT)
-                .map(move |chunk| {
-                    let mut pipe = redis::pipe();
-                    pipe.add_command(publish_call(&key, chunk)?).ignore();
-                    Ok(pipe)
-                })
-                .collect::<Vec<_>>()
-        });
+        // Which queue each script call's worth goes to; encoded only as it is sent.
+        let calls: Vec<(String, &[&Envelope])> = by_queue
+            .iter()
+            .flat_map(|(queue, list)| list.chunks(PER_SCRIPT).map(|chunk| (self.queue_key(queue), chunk)))
+            .collect();
+        let pipes = calls.iter().map(publish_pipe);
         let conn = self.shared.conn();
         let published = scripts::query_streamed::<()>(&conn, pipes, "publishing messages");
         futures_util::try_join!(named, published).map(drop)

@@ -9,7 +9,7 @@
 
 use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use super::{failed, scripts};
@@ -43,9 +43,11 @@ impl Conn {
         matches!(self, Self::Cluster(_))
     }
 
-    /// The nodes whose keys a scan must visit: on a Cluster each primary
-    /// (host, port), from `CLUSTER NODES`; on one server, that server (`None`).
-    pub(crate) async fn primaries(&self) -> stem::Result<Vec<Option<(String, u16)>>> {
+    /// The nodes whose keys a scan must visit: on a Cluster, one slot of each
+    /// primary that serves slots (from `CLUSTER NODES`), by which a command is
+    /// routed to that primary whatever name the client knows it by; on one
+    /// server, that server (`None`).
+    pub(crate) async fn primaries(&self) -> stem::Result<Vec<Option<u16>>> {
         let Self::Cluster(cluster) = self else { return Ok(vec![None]) };
         let cmd = redis::cmd("CLUSTER").arg("NODES").to_owned();
         let reply = cluster
@@ -55,21 +57,16 @@ impl Conn {
             .map_err(|e| failed("listing the Cluster's nodes", e))?;
         let text: String = redis::from_redis_value(reply)
             .map_err(|e| stem::Error::adapter("Redis: CLUSTER NODES did not answer text", e))?;
-        Ok(text.lines().filter_map(primary).map(Some).collect())
+        Ok(text.lines().filter_map(primary_slot).map(Some).collect())
     }
 
-    /// One `SCAN` step for keys matching `pattern` on `node` (see
-    /// [`primaries`](Self::primaries)): the next cursor (0 at the end) and the keys.
-    pub(crate) async fn scan(
-        &self,
-        node: Option<&(String, u16)>,
-        cursor: u64,
-        pattern: &str,
-    ) -> stem::Result<(u64, Vec<String>)> {
+    /// One `SCAN` step for keys matching `pattern` on the primary of `slot`
+    /// (see [`primaries`](Self::primaries)): the next cursor (0 at the end) and the keys.
+    pub(crate) async fn scan(&self, slot: Option<u16>, cursor: u64, pattern: &str) -> stem::Result<(u64, Vec<String>)> {
         let cmd = redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000).to_owned();
-        let reply = match (self, node) {
-            (Self::Cluster(cluster), Some((host, port))) => {
-                let at = SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port };
+        let reply = match (self, slot) {
+            (Self::Cluster(cluster), Some(slot)) => {
+                let at = SingleNodeRoutingInfo::SpecificNode(Route::new(slot, SlotAddr::Master));
                 cluster.clone().route_command(cmd, RoutingInfo::SingleNode(at)).await
             }
             _ => cmd.query_async(&mut self.clone()).await,
@@ -79,15 +76,18 @@ impl Conn {
     }
 }
 
-/// The host and port of a healthy primary from one line of `CLUSTER NODES`
-/// (`<id> <host>:<port>@<bus port>[,<hostname>] <flags> ...`).
-fn primary(line: &str) -> Option<(String, u16)> {
-    let mut fields = line.split(' ');
-    let address = fields.nth(1)?;
-    let flags = fields.next()?;
-    let primary = flags.split(',').any(|f| f == "master") && !flags.split(',').any(|f| f.starts_with("fail"));
-    let (host, port) = address.split(['@', ',']).next()?.rsplit_once(':')?;
-    primary.then(|| Some((host.to_owned(), port.parse().ok()?)))?
+/// The first slot a primary serves, from its line of `CLUSTER NODES` (`<id>
+/// <address> <flags> <primary> <ping> <pong> <epoch> <link> <slot or range>
+/// ...`, a range as `<first>-<last>`, a slot in migration in brackets); `None`
+/// for a replica or a primary without slots. A failing primary still counts:
+/// scanning it then fails rather than skipping its keys.
+fn primary_slot(line: &str) -> Option<u16> {
+    let fields: Vec<&str> = line.split(' ').collect();
+    if !fields.get(2)?.split(',').any(|flag| flag == "master") {
+        return None;
+    }
+    let range = fields.get(8..)?.iter().find(|field| !field.starts_with('['))?;
+    range.split('-').next()?.parse().ok()
 }
 
 impl ConnectionLike for Conn {
@@ -137,16 +137,20 @@ pub(crate) fn slot(key: &[u8]) -> u16 {
 }
 
 /// `items` grouped by `key`, groups in the order their keys first come, items
-/// in their order within each (a linear search: groups are few, or a batch's
-/// worth at most).
-pub(crate) fn grouped<K: PartialEq, T>(items: impl IntoIterator<Item = T>, key: impl Fn(&T) -> K) -> Vec<(K, Vec<T>)> {
+/// in their order within each.
+pub(crate) fn grouped<K: Eq + std::hash::Hash + Copy, T>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<(K, Vec<T>)> {
     let mut groups: Vec<(K, Vec<T>)> = Vec::new();
+    let mut places: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
     for item in items {
         let k = key(&item);
-        match groups.iter_mut().find(|(g, _)| *g == k) {
-            Some((_, list)) => list.push(item),
-            None => groups.push((k, vec![item])),
-        }
+        let place = *places.entry(k).or_insert_with(|| {
+            groups.push((k, Vec::new()));
+            groups.len() - 1
+        });
+        groups[place].1.push(item);
     }
     groups
 }
@@ -222,13 +226,22 @@ mod tests {
 
     #[test]
     fn primaries_are_read_from_cluster_nodes() {
-        use super::primary;
+        use super::primary_slot;
         let line = "07c37dfeb 127.0.0.1:30004@31004,node-4 master - 0 1426238316232 3 connected 10923-16383";
-        assert_eq!(primary(line), Some(("127.0.0.1".to_owned(), 30004)));
-        assert_eq!(primary("a 10.0.0.2:7000@17000 myself,master - 0 0 1 connected 0-5460").map(|p| p.1), Some(7000));
-        assert_eq!(primary("b 10.0.0.3:7001@17001 slave a 0 0 1 connected"), None, "a replica");
-        assert_eq!(primary("c 10.0.0.4:7002@17002 master,fail - 0 0 1 disconnected"), None, "a failed primary");
-        assert_eq!(primary(""), None);
+        assert_eq!(primary_slot(line), Some(10923));
+        let mine = "a 10.0.0.2:7000@17000 myself,master - 0 0 1 connected [5->-b] 0-5460";
+        assert_eq!(primary_slot(mine), Some(0), "a slot in migration is passed over");
+        assert_eq!(primary_slot("b 10.0.0.3:7001@17001 slave a 0 0 1 connected"), None, "a replica");
+        assert_eq!(primary_slot("c :0@0 master,noaddr - 0 0 0 disconnected"), None, "no slots");
+        let failing = "d 10.0.0.4:7002@17002 master,fail? - 0 0 1 disconnected 5461";
+        assert_eq!(primary_slot(failing), Some(5461), "a failing primary is still scanned");
+        assert_eq!(primary_slot(""), None);
+    }
+
+    #[test]
+    fn groups_keep_first_come_order() {
+        let groups = super::grouped([("a", 1), ("b", 2), ("a", 3)], |(k, _)| *k);
+        assert_eq!(groups, [("a", vec![("a", 1), ("a", 3)]), ("b", vec![("b", 2)])]);
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //!
 //! Workflow keys start with `stem:<namespace>:wf:`. The workflow scripts touch
 //! many runs' keys at once (every due run, every watcher of a topic), so on a
-//! Redis Cluster the prefix is `stem:<namespace>:wf:{wf}:`, whose hash tag puts
-//! every workflow key of every namespace in one slot; on one server it has no
+//! Redis Cluster the prefix is `stem:<namespace>:wf:{<namespace>}:`, whose hash
+//! tag puts the namespace's workflow keys in one slot; on one server it has no
 //! tag (the layout before Cluster support, kept so that runs stored then are
 //! found). The scripts get that prefix and build the names below from it:
 //!
@@ -35,7 +35,7 @@ impl Keys {
     /// The keys of `namespace`, laid out for a Cluster when `cluster`.
     pub(crate) fn new(namespace: &str, cluster: bool) -> Self {
         let prefix = format!("stem:{namespace}:");
-        let workflows = if cluster { format!("{prefix}wf:{{wf}}:") } else { format!("{prefix}wf:") };
+        let workflows = if cluster { format!("{prefix}wf:{{{namespace}}}:") } else { format!("{prefix}wf:") };
         Self { prefix, workflows }
     }
 

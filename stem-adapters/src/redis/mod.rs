@@ -19,8 +19,8 @@
 //! ([`RedisOptions::cluster`], or `?cluster=true` on a URL given to
 //! [`connect`](crate::connect)). On a Cluster every script touches the keys of
 //! one hash slot: a queue's scripts its queue's keys; the workflow store's
-//! scripts the workflow keys, which then share the hash tag `{wf}`
-//! (`stem:<namespace>:wf:{wf}:...`; on one server they are
+//! scripts the workflow keys, which then share the namespace as hash tag
+//! (`stem:<namespace>:wf:{<namespace>}:...`; on one server they are
 //! `stem:<namespace>:wf:...`, as before); and a batch over many tasks is split
 //! into one pipeline per slot, sent together (see `conn.rs`). Known limit: on
 //! a Cluster a batch of status writes costs one script call per slot, about
@@ -113,18 +113,18 @@ impl RedisStore {
             )
         };
         let (conn, cluster) = if options.is_cluster() {
-            let cluster = cluster_client(&options)?;
             let config = ClusterConfig::new()
                 .set_response_timeout(RESPONSE_TIMEOUT)
                 .set_connection_timeout(Duration::from_secs(5));
-            let conn = cluster.get_async_connection_with_config(config).await.map_err(|e| {
+            let commands = cluster_client(&options, Some(RESPONSE_TIMEOUT))?;
+            let conn = commands.get_async_connection_with_config(config).await.map_err(|e| {
                 if e.to_string().contains("cluster support disabled") {
                     mode_mismatch(&options)
                 } else {
                     unreachable(e)
                 }
             })?;
-            (Conn::Cluster(conn), Some(cluster))
+            (Conn::Cluster(conn), Some(cluster_client(&options, None)?))
         } else {
             // A few quick retries per reconnection; a command issued while Redis is
             // away fails (the worker retries it with its own backoff) and the next
@@ -180,7 +180,7 @@ impl RedisStore {
         for node in conn.primaries().await? {
             let mut cursor: u64 = 0;
             loop {
-                let (next, keys) = conn.scan(node.as_ref(), cursor, &pattern).await?;
+                let (next, keys) = conn.scan(node, cursor, &pattern).await?;
                 let mut batch = conn::Batch::default();
                 for key in &keys {
                     batch.add(key, redis::cmd("UNLINK").arg(key).to_owned());
@@ -251,11 +251,13 @@ impl Shared {
 /// it would answer `MOVED` for most keys. (One server opened as a Cluster
 /// fails earlier, in the cluster client; see [`mode_mismatch`].)
 async fn check_not_clustered(conn: &mut Conn, options: &RedisOptions) -> stem::Result<()> {
-    let info: String = redis::cmd("INFO")
-        .arg("cluster")
-        .query_async(conn)
-        .await
-        .map_err(|e| failed("reading the server's mode", e))?;
+    let info: String = match redis::cmd("INFO").arg("cluster").query_async(conn).await {
+        Ok(info) => info,
+        // A user whose ACL denies `INFO` (it is `@dangerous`) may still use
+        // the store: the check is a courtesy, skipped then.
+        Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoPerm) => return Ok(()),
+        Err(e) => return Err(failed("reading the server's mode", e)),
+    };
     let clustered = info.lines().any(|line| line.trim() == "cluster_enabled:1");
     if clustered { Err(mode_mismatch(options)) } else { Ok(()) }
 }
@@ -285,8 +287,9 @@ fn client(options: &RedisOptions, url: &str) -> stem::Result<redis::Client> {
     .map_err(|e| invalid_url(url, &e))
 }
 
-/// The `redis` Cluster client for the seed nodes of `options`.
-fn cluster_client(options: &RedisOptions) -> stem::Result<ClusterClient> {
+/// The `redis` Cluster client for the seed nodes of `options`, its commands
+/// given up after `timeout` in all (retries included), or never for blocking reads.
+fn cluster_client(options: &RedisOptions, timeout: Option<Duration>) -> stem::Result<ClusterClient> {
     let mut nodes = Vec::with_capacity(options.nodes().len());
     let mut tls = None;
     for url in options.nodes() {
@@ -296,11 +299,15 @@ fn cluster_client(options: &RedisOptions) -> stem::Result<ClusterClient> {
         nodes.push(read);
         tls = tls.or(certificates);
     }
-    // A few quick retries (a redirection, a node restarting); then a command
+    // A few quick retries (a redirection, a node restarting: about a second
+    // when it refuses connections), at most `timeout` in all; then a command
     // fails, as on one server, and the worker retries it with its own backoff
     // (the crate's default would retry for many minutes).
     let mut builder =
         ClusterClientBuilder::new(nodes).retries(3).min_retry_wait(50).max_retry_wait(1000).retry_wait_formula(100, 2);
+    if let Some(timeout) = timeout {
+        builder = builder.response_timeout(timeout);
+    }
     if let Some(certificates) = tls {
         builder = builder.certs(certificates);
     }

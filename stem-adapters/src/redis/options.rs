@@ -49,9 +49,12 @@ impl RedisOptions {
 
     /// Options for a Redis Cluster, reached through `nodes` (`redis://` or
     /// `rediss://` URLs of some of its nodes; the client finds the others and
-    /// follows slots as they move). Pub/sub (waking `wait`, control
-    /// broadcasts) goes through the first node, as Cluster pub/sub reaches
-    /// every node. With no node given, the local default `redis://127.0.0.1:6379`.
+    /// follows slots as they move). Subscriptions (waking `wait`, hearing
+    /// control broadcasts) go through the first node, as Cluster pub/sub
+    /// reaches every node; while that node is down, the one that wakes `wait`
+    /// reconnects with backoff and `wait` reads its task's status every few
+    /// seconds meanwhile.
+    /// With no node given, the local default `redis://127.0.0.1:6379`.
     pub fn cluster<I, S>(nodes: I) -> Self
     where
         I: IntoIterator<Item = S>,

@@ -5,6 +5,7 @@
 //! (every script call here is safe to repeat: writes are fenced or idempotent).
 
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use redis::{Cmd, FromRedisValue, Pipeline, Script, ServerErrorKind};
 
@@ -87,13 +88,39 @@ pub(crate) async fn load_all(conn: &mut Conn) -> stem::Result<()> {
 /// to repeat, though a plain command that took effect the first time (an
 /// `HSETNX`) then reports that it did not.
 pub(crate) async fn query<T: FromRedisValue>(conn: &mut Conn, pipe: &Pipeline, what: &str) -> stem::Result<T> {
+    let loads = LOADS.load(Ordering::Acquire);
     match pipe.query_async(conn).await {
         Err(e) if e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) => {
-            load_all(conn).await?;
-            pipe.query_async(conn).await.map_err(|e| failed(what, e))
+            reload(conn, loads).await?;
+            match pipe.query_async(conn).await {
+                // Loaded for another server than this pipeline's: load here too.
+                Err(e) if e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) => {
+                    load_all(conn).await?;
+                    pipe.query_async(conn).await.map_err(|e| failed(what, e))
+                }
+                other => other.map_err(|e| failed(what, e)),
+            }
         }
         other => other.map_err(|e| failed(what, e)),
     }
+}
+
+/// How many times the scripts were loaded after a `NOSCRIPT`.
+static LOADS: AtomicU64 = AtomicU64::new(0);
+
+/// Held while loading after a `NOSCRIPT`.
+static LOADING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Loads every script after a `NOSCRIPT` met when [`LOADS`] was `seen`, unless
+/// another call loaded them since: the many pipelines of one batch (one per
+/// slot on a Cluster) that meet it together load them once.
+async fn reload(conn: &mut Conn, seen: u64) -> stem::Result<()> {
+    let _one_at_a_time = LOADING.lock().await;
+    if LOADS.load(Ordering::Acquire) == seen {
+        load_all(conn).await?;
+        LOADS.fetch_add(1, Ordering::AcqRel);
+    }
+    Ok(())
 }
 
 /// Runs the pipelines `build` makes, in order, each sent as soon as it is
