@@ -187,12 +187,37 @@ impl RedisCluster {
     /// listens on a TLS port only (and `args` must set up its certificates,
     /// `--tls-cluster yes` among them) and `redis-cli` connects with `cli_args`.
     pub fn start_with(tls: bool, args: &[&str], cli_args: &[&str]) -> Option<Self> {
+        Self::start_nodes(3, 0, tls, args, cli_args)
+    }
+
+    /// Six nodes: three primaries (as in [`start`](Self::start): nodes 0 - 2)
+    /// and a replica of each (nodes 3 - 5), with `args`; returns once every
+    /// replica has caught up with its primary.
+    pub fn start_replicated(args: &[&str]) -> Option<Self> {
+        let cluster = Self::start_nodes(6, 1, false, args, &[])?;
+        let deadline = std::time::Instant::now() + WAIT;
+        for &port in &cluster.ports[3..] {
+            while !cluster.cli(port, &["info", "replication"]).contains("master_link_status:up") {
+                assert!(std::time::Instant::now() < deadline, "the replica on port {port} did not catch up");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Some(cluster)
+    }
+
+    /// `redis-cli -p <port> <args>`'s output (plain connections only).
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        let out = std::process::Command::new("redis-cli").arg("-p").arg(port.to_string()).args(args).output();
+        String::from_utf8_lossy(&out.expect("redis-cli runs").stdout).into_owned()
+    }
+
+    fn start_nodes(count: usize, replicas: usize, tls: bool, args: &[&str], cli_args: &[&str]) -> Option<Self> {
         let mut dirs = Vec::new();
         let mut servers = Vec::new();
         let cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--appendonly", "no"];
         let args: Vec<String> = cluster.iter().chain(args).map(|a| (*a).to_owned()).collect();
         let node_args: Vec<&str> = args.iter().map(String::as_str).collect();
-        for _ in 0..3 {
+        for _ in 0..count {
             let dir = TempDir::new("redis-cluster");
             servers.push(RedisServer::start(&dir, 0, tls, &node_args)?);
             dirs.push(dir);
@@ -209,7 +234,7 @@ impl RedisCluster {
         let created = cli(None)
             .args(["--cluster", "create"])
             .args(&nodes)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status()

@@ -42,22 +42,14 @@ async fn ship(wf: Workflow, order: u32) -> Result<String, WorkflowError> {
     Ok(format!("order {order} shipped as {}", parcel.tracking))
 }
 
-/// `redis-cli -p <port> <args>`'s output.
-fn cli(port: u16, args: &[&str]) -> String {
-    let out = std::process::Command::new("redis-cli").arg("-p").arg(port.to_string()).args(args).output();
-    String::from_utf8_lossy(&out.expect("redis-cli runs").stdout).into_owned()
-}
-
 /// How many clients of the node at `port` are blocked in `XREAD`.
-fn blocked_readers(port: u16) -> usize {
-    cli(port, &["client", "list"]).lines().filter(|line| line.contains(" cmd=xread ")).count()
+fn blocked_readers(cluster: &RedisCluster, port: u16) -> usize {
+    cluster.cli(port, &["client", "list"]).lines().filter(|line| line.contains(" cmd=xread ")).count()
 }
 
 /// Keys on the node at `port` (all namespaces: the cluster is this test's own).
-fn keys_on(port: u16) -> usize {
-    let out =
-        std::process::Command::new("redis-cli").args(["-p", &port.to_string(), "dbsize"]).output().expect("redis-cli");
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("a count")
+fn keys_on(cluster: &RedisCluster, port: u16) -> usize {
+    cluster.cli(port, &["dbsize"]).trim().parse().expect("a count")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,10 +107,10 @@ async fn tasks_and_workflows_run_on_a_cluster() -> TestResult {
     worker.stop(ShutdownMode::Warm).await?;
     let ports: Vec<u16> =
         cluster.urls().iter().map(|u| u.rsplit(':').next().expect("port").parse().expect("a port")).collect();
-    assert!(ports.iter().all(|&p| keys_on(p) > 0), "every node holds some of the keys");
+    assert!(ports.iter().all(|&p| keys_on(&cluster, p) > 0), "every node holds some of the keys");
     assert!(store.delete_namespace().await? > 0);
     for port in ports {
-        assert_eq!(keys_on(port), 0, "the namespace is gone from the node on port {port}");
+        assert_eq!(keys_on(&cluster, port), 0, "the namespace is gone from the node on port {port}");
     }
     Ok(())
 }
@@ -138,7 +130,7 @@ async fn a_receiver_waiting_on_queues_of_two_nodes_wakes_for_either() -> TestRes
     // The node of each queue: `b` on the first, `a` on the third.
     for (queue, port) in [(RIGHT, cluster.ports()[2]), (LEFT, cluster.ports()[0])] {
         // A read left waiting by the round before may still block there.
-        let before = blocked_readers(port);
+        let before = blocked_readers(&cluster, port);
         let waiting = {
             let (broker, request) = (broker.clone(), request.clone());
             tokio::spawn(async move { broker.receive(&request).await })
@@ -146,7 +138,7 @@ async fn a_receiver_waiting_on_queues_of_two_nodes_wakes_for_either() -> TestRes
         // Readiness of the receiver: blocked on the queue's node, so that the
         // message must wake it (its 30 s wait would otherwise end the test).
         within("the receiver to block on the queue's node", async {
-            while blocked_readers(port) <= before {
+            while blocked_readers(&cluster, port) <= before {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         })
@@ -212,7 +204,7 @@ async fn a_worker_resumes_when_a_cluster_node_comes_back() -> TestResult {
         let handle = Shout::enqueue(&stem, format!("before {n}")).await?;
         assert_eq!(handle.wait_timeout(WAIT).await?, format!("BEFORE {n}"));
         let key = format!("stem:cluster_restart:task:{}", handle.id());
-        let slot: u16 = cli(cluster.ports()[0], &["cluster", "keyslot", &key]).trim().parse()?;
+        let slot: u16 = cluster.cli(cluster.ports()[0], &["cluster", "keyslot", &key]).trim().parse()?;
         if slot >= 10_923 {
             before = Some((handle, format!("BEFORE {n}")));
             break;
@@ -236,6 +228,44 @@ async fn a_worker_resumes_when_a_cluster_node_comes_back() -> TestResult {
         "work recorded on the restarted node before the outage is still there"
     );
     assert_eq!(Double::enqueue(&stem, 4).await?.wait_timeout(WAIT).await?, 8, "the other nodes' queue still runs");
+    worker.stop(ShutdownMode::Warm).await?;
+    store.delete_namespace().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_carries_on_when_a_replica_takes_over_from_its_primary() -> TestResult {
+    let Some(mut cluster) = RedisCluster::start_replicated(&["--cluster-node-timeout", "1000"]) else { return Ok(()) };
+    let store =
+        RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace("cluster_failover")).await?;
+    let stem = Stem::with_locks(store.broker(), store.backend(), store.locks());
+    let worker = Worker::builder(&stem)
+        .task::<Double>()
+        .task::<Shout>()
+        .queues([LEFT, RIGHT])
+        .concurrency(4)
+        .handle_signals(false)
+        .build()?
+        .spawn();
+    assert_eq!(Shout::enqueue(&stem, "before".to_owned()).await?.wait_timeout(WAIT).await?, "BEFORE");
+
+    // The primary of queue `a` (slot 15,495) dies; its replica is elected in its place.
+    let ports = cluster.ports();
+    cluster.stop_node(2);
+    within("a replica to take over the slots of the dead primary", async {
+        let dead = format!(":{}@", ports[2]);
+        let promoted = |nodes: String| {
+            nodes.lines().any(|l| !l.contains(&dead) && l.contains("master") && l.contains("10923-16383"))
+        };
+        while !promoted(cluster.cli(ports[0], &["cluster", "nodes"])) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    // The client follows the slots to the new primary; the worker was never restarted.
+    let after = until_ok("the new primary to accept tasks", || Shout::enqueue(&stem, "after".to_owned())).await;
+    assert_eq!(after.wait_timeout(WAIT).await?, "AFTER", "the worker consumes from the promoted replica");
+    assert_eq!(Double::enqueue(&stem, 4).await?.wait_timeout(WAIT).await?, 8);
     worker.stop(ShutdownMode::Warm).await?;
     store.delete_namespace().await?;
     Ok(())
