@@ -170,7 +170,7 @@ pub struct RedisCluster {
     ports: Vec<u16>,
     tls: bool,
     /// Each node's arguments.
-    args: Vec<String>,
+    args: Vec<Vec<String>>,
     dirs: Vec<TempDir>,
 }
 
@@ -211,15 +211,42 @@ impl RedisCluster {
         String::from_utf8_lossy(&out.expect("redis-cli runs").stdout).into_owned()
     }
 
+    /// Starts `count` nodes with `replicas` per primary. Ports are picked free
+    /// and then bound by the servers, so another test may take one in between
+    /// (a node's or its cluster bus's): a cluster that fails to form is
+    /// dropped and made again on new ports, three times at most.
     fn start_nodes(count: usize, replicas: usize, tls: bool, args: &[&str], cli_args: &[&str]) -> Option<Self> {
+        let mut failure = String::new();
+        for _ in 0..3 {
+            match Self::try_start(count, replicas, tls, args, cli_args)? {
+                Ok(cluster) => return Some(cluster),
+                Err(why) => {
+                    eprintln!("a test cluster failed to form; making another: {why}");
+                    failure = why;
+                }
+            }
+        }
+        panic!("{failure}");
+    }
+
+    fn try_start(
+        count: usize,
+        replicas: usize,
+        tls: bool,
+        args: &[&str],
+        cli_args: &[&str],
+    ) -> Option<Result<Self, String>> {
         let mut dirs = Vec::new();
         let mut servers = Vec::new();
-        let cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--appendonly", "no"];
-        let args: Vec<String> = cluster.iter().chain(args).map(|a| (*a).to_owned()).collect();
-        let node_args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut node_args = Vec::new();
         for _ in 0..count {
             let dir = TempDir::new("redis-cluster");
-            servers.push(RedisServer::start(&dir, 0, tls, &node_args)?);
+            let bus = free_port().to_string();
+            let cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", &bus];
+            let own: Vec<String> =
+                cluster.iter().chain(&["--appendonly", "no"]).chain(args).map(|a| (*a).to_owned()).collect();
+            servers.push(RedisServer::start(&dir, 0, tls, &own.iter().map(String::as_str).collect::<Vec<_>>())?);
+            node_args.push(own);
             dirs.push(dir);
         }
         let cli = |port: Option<u16>| {
@@ -235,11 +262,12 @@ impl RedisCluster {
             .args(["--cluster", "create"])
             .args(&nodes)
             .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
+            .output()
             .expect("redis-cli runs (it comes with redis-server)");
-        assert!(created.success(), "redis-cli --cluster create failed for {nodes:?}");
+        if !created.status.success() {
+            let (out, err) = (String::from_utf8_lossy(&created.stdout), String::from_utf8_lossy(&created.stderr));
+            return Some(Err(format!("redis-cli --cluster create failed for {nodes:?}: {out}{err}")));
+        }
         // Readiness of outside processes: ask each node until it says ok.
         let deadline = std::time::Instant::now() + WAIT;
         for server in &servers {
@@ -248,12 +276,14 @@ impl RedisCluster {
                 if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
                     break;
                 }
-                assert!(std::time::Instant::now() < deadline, "the cluster on {nodes:?} did not become ok");
+                if std::time::Instant::now() >= deadline {
+                    return Some(Err(format!("the cluster on {nodes:?} did not become ok")));
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
         let ports = servers.iter().map(RedisServer::port).collect();
-        Some(Self { servers: servers.into_iter().map(Some).collect(), ports, tls, args, dirs })
+        Some(Ok(Self { servers: servers.into_iter().map(Some).collect(), ports, tls, args: node_args, dirs }))
     }
 
     /// The nodes' URLs.
@@ -278,7 +308,7 @@ impl RedisCluster {
     /// Starts node `i` again, on its port, from its directory (its
     /// `nodes.conf`, and its data if the nodes were started with persistence).
     pub fn start_node(&mut self, i: usize) {
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let args: Vec<&str> = self.args[i].iter().map(String::as_str).collect();
         self.servers[i] = Some(RedisServer::start(&self.dirs[i], self.ports[i], self.tls, &args).expect("restarts"));
     }
 }
