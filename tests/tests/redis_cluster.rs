@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use stem::broker::ReceiveRequest;
 use stem::codec::Payload;
 use stem::prelude::*;
-use stem::{Broker, Envelope};
+use stem::{Broker, Envelope, WorkerHandle};
 use stem_adapters::redis::{RedisOptions, RedisStore};
 use stem_tests::{RedisCluster, TestResult, WAIT, until_ok, within};
 
@@ -40,6 +40,22 @@ const SHIPPED: EventTopic<Parcel> = EventTopic::new("test.cluster.shipped");
 async fn ship(wf: Workflow, order: u32) -> Result<String, WorkflowError> {
     let parcel = wf.await_event(SHIPPED).await?;
     Ok(format!("order {order} shipped as {}", parcel.tracking))
+}
+
+/// A store on `cluster` in `namespace`, a Stem on it, and a worker running
+/// `Double` and `Shout` from both queues.
+async fn worker_on(cluster: &RedisCluster, namespace: &str) -> stem::Result<(RedisStore, Stem, WorkerHandle)> {
+    let store = RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace(namespace)).await?;
+    let stem = Stem::with_locks(store.broker(), store.backend(), store.locks());
+    let worker = Worker::builder(&stem)
+        .task::<Double>()
+        .task::<Shout>()
+        .queues([LEFT, RIGHT])
+        .concurrency(4)
+        .handle_signals(false)
+        .build()?
+        .spawn();
+    Ok((store, stem, worker))
 }
 
 /// How many clients of the node at `port` are blocked in `XREAD`.
@@ -105,8 +121,7 @@ async fn tasks_and_workflows_run_on_a_cluster() -> TestResult {
     assert_eq!(beats.len(), 1, "the worker's heartbeat is listed: {beats:?}");
 
     worker.stop(ShutdownMode::Warm).await?;
-    let ports: Vec<u16> =
-        cluster.urls().iter().map(|u| u.rsplit(':').next().expect("port").parse().expect("a port")).collect();
+    let ports = cluster.ports();
     assert!(ports.iter().all(|&p| keys_on(&cluster, p) > 0), "every node holds some of the keys");
     assert!(store.delete_namespace().await? > 0);
     for port in ports {
@@ -187,17 +202,7 @@ async fn a_cluster_and_a_single_server_mistaken_for_each_other_name_the_fix() ->
 async fn a_worker_resumes_when_a_cluster_node_comes_back() -> TestResult {
     let persistent = ["--appendonly", "yes", "--appendfsync", "always"];
     let Some(mut cluster) = RedisCluster::start_with(false, &persistent, &[]) else { return Ok(()) };
-    let store =
-        RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace("cluster_restart")).await?;
-    let stem = Stem::with_locks(store.broker(), store.backend(), store.locks());
-    let worker = Worker::builder(&stem)
-        .task::<Double>()
-        .task::<Shout>()
-        .queues([LEFT, RIGHT])
-        .concurrency(4)
-        .handle_signals(false)
-        .build()?
-        .spawn();
+    let (store, stem, worker) = worker_on(&cluster, "cluster_restart").await?;
     // A task whose record is on the node about to go (slots 10,923 and up).
     let mut before = None;
     for n in 0..60 {
@@ -236,17 +241,7 @@ async fn a_worker_resumes_when_a_cluster_node_comes_back() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_carries_on_when_a_replica_takes_over_from_its_primary() -> TestResult {
     let Some(mut cluster) = RedisCluster::start_replicated(&["--cluster-node-timeout", "1000"]) else { return Ok(()) };
-    let store =
-        RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace("cluster_failover")).await?;
-    let stem = Stem::with_locks(store.broker(), store.backend(), store.locks());
-    let worker = Worker::builder(&stem)
-        .task::<Double>()
-        .task::<Shout>()
-        .queues([LEFT, RIGHT])
-        .concurrency(4)
-        .handle_signals(false)
-        .build()?
-        .spawn();
+    let (store, stem, worker) = worker_on(&cluster, "cluster_failover").await?;
     assert_eq!(Shout::enqueue(&stem, "before".to_owned()).await?.wait_timeout(WAIT).await?, "BEFORE");
 
     // The primary of queue `a` (slot 15,495) dies; its replica is elected in its place.

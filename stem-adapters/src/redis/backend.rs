@@ -339,12 +339,12 @@ impl ResultBackend for RedisBackend {
             }
             batch.add(names[0], script);
         }
-        let values = batch.run(&self.shared.conn(), "writing task statuses").await?;
-        let (bulk, scripted) = values.split_at(queued_chunks.len().min(values.len()));
-        let queued_written = self.queued_written(&queued, &queued_chunks, bulk).await?;
+        let mut values = batch.run(&self.shared.conn(), "writing task statuses").await?;
+        let scripted = values.split_off(queued_chunks.len().min(values.len()));
+        let queued_written = self.queued_written(&queued, &queued_chunks, &values).await?;
         let mut fenced_written = vec![false; fenced.len()];
         for (call, reply) in calls.iter().zip(scripted) {
-            let reply: Vec<i64> = redis::from_redis_value(reply.clone())
+            let reply: Vec<i64> = redis::from_redis_value(reply)
                 .map_err(|e| Error::adapter("Redis: a status write's reply is not a list of numbers", e))?;
             for (&at, written) in call.iter().zip(reply) {
                 fenced_written[at] = written == 1;

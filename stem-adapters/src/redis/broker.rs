@@ -174,8 +174,10 @@ impl RedisBroker {
     /// in a task of its own, until the first answers; the others finish in the
     /// background (by `timeout` at the latest) and put their connections back.
     async fn block(&self, lasts: &[(String, String)], timeout: Duration) -> Result<()> {
-        let cluster = self.shared.is_cluster();
-        let by_slot = grouped(lasts, |(stream, _)| if cluster { slot(stream.as_bytes()) } else { 0 });
+        if !self.shared.is_cluster() {
+            return block_on(&self.shared, &self.blocking, lasts, timeout).await;
+        }
+        let by_slot = grouped(lasts, |(stream, _)| slot(stream.as_bytes()));
         if by_slot.len() <= 1 {
             return block_on(&self.shared, &self.blocking, lasts, timeout).await;
         }

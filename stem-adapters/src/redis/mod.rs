@@ -116,7 +116,7 @@ impl RedisStore {
             let config = ClusterConfig::new()
                 .set_response_timeout(RESPONSE_TIMEOUT)
                 .set_connection_timeout(Duration::from_secs(5));
-            let commands = cluster_client(&options, Some(RESPONSE_TIMEOUT))?;
+            let (commands, blocking) = cluster_clients(&options)?;
             let conn = commands.get_async_connection_with_config(config).await.map_err(|e| {
                 if e.to_string().contains("cluster support disabled") {
                     mode_mismatch(&options)
@@ -124,7 +124,7 @@ impl RedisStore {
                     unreachable(e)
                 }
             })?;
-            (Conn::Cluster(conn), Some(cluster_client(&options, None)?))
+            (Conn::Cluster(conn), Some(blocking))
         } else {
             // A few quick retries per reconnection; a command issued while Redis is
             // away fails (the worker retries it with its own backoff) and the next
@@ -287,9 +287,10 @@ fn client(options: &RedisOptions, url: &str) -> stem::Result<redis::Client> {
     .map_err(|e| invalid_url(url, &e))
 }
 
-/// The `redis` Cluster client for the seed nodes of `options`, its commands
-/// given up after `timeout` in all (retries included), or never for blocking reads.
-fn cluster_client(options: &RedisOptions, timeout: Option<Duration>) -> stem::Result<ClusterClient> {
+/// The `redis` Cluster clients for the seed nodes of `options`: one whose
+/// commands give up after [`RESPONSE_TIMEOUT`] in all (retries included), and
+/// one without that timeout, for blocking reads.
+fn cluster_clients(options: &RedisOptions) -> stem::Result<(ClusterClient, ClusterClient)> {
     let mut nodes = Vec::with_capacity(options.nodes().len());
     let mut tls = None;
     for url in options.nodes() {
@@ -300,23 +301,29 @@ fn cluster_client(options: &RedisOptions, timeout: Option<Duration>) -> stem::Re
         tls = tls.or(certificates);
     }
     // A few quick retries (a redirection, a node restarting: about a second
-    // when it refuses connections), at most `timeout` in all; then a command
-    // fails, as on one server, and the worker retries it with its own backoff
-    // (the crate's default would retry for many minutes).
-    let mut builder =
-        ClusterClientBuilder::new(nodes).retries(3).min_retry_wait(50).max_retry_wait(1000).retry_wait_formula(100, 2);
-    if let Some(timeout) = timeout {
-        builder = builder.response_timeout(timeout);
-    }
-    if let Some(certificates) = tls {
-        builder = builder.certs(certificates);
-    }
-    builder.build().map_err(|e| {
-        Error::Config(format!(
-            "the Redis Cluster nodes {} are not usable together ({e}); give redis:// or rediss:// URLs of one cluster, all with the same scheme",
-            options.nodes().join(", ")
-        ))
-    })
+    // when it refuses connections); then a command fails, as on one server,
+    // and the worker retries it with its own backoff (the crate's default
+    // would retry for many minutes).
+    let build = |timeout: Option<Duration>| {
+        let mut builder = ClusterClientBuilder::new(nodes.clone())
+            .retries(3)
+            .min_retry_wait(50)
+            .max_retry_wait(1000)
+            .retry_wait_formula(100, 2);
+        if let Some(timeout) = timeout {
+            builder = builder.response_timeout(timeout);
+        }
+        if let Some(certificates) = &tls {
+            builder = builder.certs(certificates.clone());
+        }
+        builder.build().map_err(|e| {
+            Error::Config(format!(
+                "the Redis Cluster nodes {} are not usable together ({e}); give redis:// or rediss:// URLs of one cluster, all with the same scheme",
+                options.nodes().join(", ")
+            ))
+        })
+    };
+    Ok((build(Some(RESPONSE_TIMEOUT))?, build(None)?))
 }
 
 /// `url` as the `redis` crate should read it, and the certificates it needs:
