@@ -201,7 +201,7 @@ fn postgres_options(url: &str) -> Result<crate::postgres::PostgresOptions> {
 }
 
 /// Redis options from a URL: Stem's own query options (`namespace`,
-/// `retention_secs`, `cluster`) are taken out, the rest goes to the `redis`
+/// `retention_secs`, `cluster`, `spin_us`) are taken out, the rest goes to the `redis`
 /// crate. With `cluster=true` the URL names one node of a Redis Cluster, from
 /// which the client finds the others (give several seed nodes with
 /// [`RedisOptions::cluster`](crate::redis::RedisOptions::cluster)).
@@ -212,6 +212,7 @@ fn redis_options(url: &str) -> Result<crate::redis::RedisOptions> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut namespace = None;
     let mut retention = None;
+    let mut spin = None;
     let mut cluster = false;
     let mut passed = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -222,6 +223,13 @@ fn redis_options(url: &str) -> Result<crate::redis::RedisOptions> {
                 retention = Some(Duration::from_secs(value.parse().map_err(|_| {
                     Error::Config(format!(
                         "`{url}`: `retention_secs={value}` is not valid; it takes a whole number of seconds"
+                    ))
+                })?));
+            }
+            "spin_us" => {
+                spin = Some(Duration::from_micros(value.parse().map_err(|_| {
+                    Error::Config(format!(
+                        "`{url}`: `spin_us={value}` is not valid; it takes a whole number of microseconds (0 turns spinning off)"
                     ))
                 })?));
             }
@@ -250,6 +258,9 @@ fn redis_options(url: &str) -> Result<crate::redis::RedisOptions> {
     }
     if let Some(retention) = retention {
         options = options.with_retention(retention);
+    }
+    if let Some(spin) = spin {
+        options = options.with_spin(spin);
     }
     Ok(options)
 }
@@ -355,6 +366,10 @@ mod tests {
         assert!(options.is_cluster());
         assert_eq!((options.nodes(), options.namespace()), (&["redis://h:7000".to_owned()][..], "n"));
         assert!(!redis_options("redis://h?cluster=false").expect("valid").is_cluster());
+        assert_eq!(redis_options("redis://h?spin_us=0").expect("valid").spin(), std::time::Duration::ZERO);
+        assert_eq!(redis_options("redis://h").expect("valid").spin(), crate::redis::DEFAULT_SPIN);
+        let message = config_error(redis_options("redis://h?spin_us=fast"));
+        assert!(message.contains("spin_us=fast") && message.contains("microseconds"), "{message}");
         let message = config_error(redis_options("redis://h?cluster=yes"));
         assert!(message.contains("cluster=true"), "{message}");
     }

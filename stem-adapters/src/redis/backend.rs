@@ -364,7 +364,7 @@ impl ResultBackend for RedisBackend {
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {
-        if let Some(status) = self.record(id).await? {
+        if let Some(status) = self.shared.quick(self.record(id)).await? {
             return Ok(Some(status));
         }
         if let Some(status) = self.queued_message(id).await? {

@@ -299,7 +299,9 @@ impl Broker for RedisBroker {
         if envelopes.len() <= PER_SCRIPT {
             let mut pipe = redis::pipe();
             self.push_publish(&mut pipe, &envelopes)?;
-            return scripts::query::<()>(&mut self.shared.conn(), &pipe, "publishing messages").await;
+            let mut conn = self.shared.conn();
+            // One round trip: a short call.
+            return self.shared.quick(scripts::query::<()>(&mut conn, &pipe, "publishing messages")).await;
         }
         // A large batch: each script call's worth is sent as soon as it is encoded.
         let pipes = envelopes.chunks(PER_SCRIPT).map(|chunk| {
@@ -558,7 +560,7 @@ impl RedisBroker {
                 let key = self.queue_key(queue);
                 batch.add(&key, publish_call(&key, list)?);
             }
-            return batch.run(&self.shared.conn(), "publishing messages").await.map(drop);
+            return self.shared.quick(batch.run(&self.shared.conn(), "publishing messages")).await.map(drop);
         }
         let named = async {
             names.query_async::<()>(&mut self.shared.conn()).await.map_err(|e| failed("naming the queues", e))

@@ -34,6 +34,7 @@ mod keys;
 mod lock;
 mod options;
 mod scripts;
+mod spin;
 mod workflow;
 
 use std::sync::Arc;
@@ -51,6 +52,8 @@ pub use self::broker::RedisBroker;
 use self::keys::Keys;
 pub use self::lock::RedisLockStore;
 pub use self::options::{DEFAULT_NAMESPACE, RedisOptions};
+pub use self::spin::DEFAULT_SPIN;
+use self::spin::Spin;
 pub use self::workflow::RedisWorkflowStore;
 pub use crate::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR, TlsOptions};
 
@@ -78,6 +81,8 @@ pub(crate) struct Shared {
     keys: Keys,
     /// The subscription that wakes `wait`, started by the first `wait`.
     done: tokio::sync::OnceCell<done::Listener>,
+    /// How short calls wait for their replies.
+    spin: Spin,
 }
 
 impl RedisStore {
@@ -143,7 +148,8 @@ impl RedisStore {
         scripts::load_all(&mut loading).await?;
         let keys = Keys::new(options.namespace(), options.is_cluster());
         let done = tokio::sync::OnceCell::new();
-        Ok(Self { shared: Arc::new(Shared { client, cluster, conn, options, keys, done }) })
+        let spin = Spin::new(options.spin());
+        Ok(Self { shared: Arc::new(Shared { client, cluster, conn, options, keys, done, spin }) })
     }
 
     /// The broker.
@@ -240,6 +246,11 @@ impl Shared {
 
     pub(crate) fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// `call`'s output, waited for as a short call (see `spin.rs`).
+    pub(crate) async fn quick<F: std::future::Future>(&self, call: F) -> F::Output {
+        self.spin.wait(call).await
     }
 
     pub(crate) fn options(&self) -> &RedisOptions {
