@@ -109,7 +109,7 @@ async fn messages_of_the_earlier_layout_are_adopted_and_delivered() -> TestResul
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn task_records_of_the_earlier_layout_are_read_and_replaced() -> TestResult {
+async fn task_records_of_the_string_layout_are_read_fenced_and_replaced() -> TestResult {
     let Some(url) = redis_url() else { return Ok(()) };
     let namespace = format!("test_layout_status_{:08x}", fastrand::u32(..));
     let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&namespace)).await?;
@@ -119,17 +119,28 @@ async fn task_records_of_the_earlier_layout_are_read_and_replaced() -> TestResul
     let mut status = TaskStatus::new(envelope.id, "t", "q", TaskState::Started);
     status.fence = 3;
     let json = serde_json::to_string(&status)?;
-    // The earlier layout kept a task's record as a hash: `fence` and `status`.
+    // For some hours of 2026-12-01 a task's record was a string: `<fence>|<status>`.
     let key = format!("stem:{namespace}:task:{}", envelope.id);
-    run::<()>(&mut conn, redis::cmd("HSET").arg(&key).arg("fence").arg(3).arg("status").arg(json)).await?;
+    run::<()>(&mut conn, redis::cmd("SET").arg(&key).arg(format!("3|{json}"))).await?;
 
     let backend = store.backend();
     assert_eq!(backend.get(envelope.id).await?, Some(status.clone()), "the earlier record reads");
+    let mut stale = status.clone();
+    stale.state = TaskState::Failed;
+    stale.fence = 2;
+    assert!(!backend.set(stale).await?, "its fence still refuses an older delivery");
+    assert_eq!(backend.get(envelope.id).await?, Some(status.clone()));
     let mut done = status.clone();
     done.state = TaskState::Succeeded;
     done.fence = 4;
     assert!(backend.set(done.clone()).await?, "a newer write replaces it");
     assert_eq!(backend.get(envelope.id).await?, Some(done));
+    let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await?;
+    assert_eq!(kind, "hash", "the record is now a hash");
+    let fence: String = redis::cmd("HGET").arg(&key).arg("fence").query_async(&mut conn).await?;
+    assert_eq!(fence, "4");
+    let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await?;
+    assert!(ttl > 0, "a final record expires (PTTL {ttl})");
     store.delete_namespace().await?;
     Ok(())
 }

@@ -1,12 +1,14 @@
-//! The Redis result backend: one string key per task (`<fence>|<status as
-//! JSON>`) written through a fencing script, final states expiring after the
-//! retention, `wait` woken by pub/sub, groups as hashes, heartbeats with TTLs.
+//! The Redis result backend: one hash per task (`fence`, the fencing token of
+//! the delivery that wrote it, absent in a producer's queued record; `status`,
+//! the status as JSON) written through a fencing script, final states
+//! expiring after the retention, `wait` woken by pub/sub, groups as hashes,
+//! heartbeats with TTLs.
 //!
 //! On one server a batch's statuses are written by one script over many task
-//! keys, and a batch of producer's records by `MSETNX`. On a Redis Cluster,
-//! where those keys are in many hash slots, the statuses go to one script
-//! call per slot and the records to one `SET NX` each, all sent at once (one
-//! pipeline per slot).
+//! keys, and a batch of producer's records by one pipeline of `HSETNX`. On a
+//! Redis Cluster, where those keys are in many hash slots, the statuses go to
+//! one script call per slot and the records to one pipeline per slot, all
+//! sent at once.
 //!
 //! A producer on the same Redis and namespace writes no queued record: until
 //! a worker writes a task's status, `get` finds the task's message (through
@@ -14,8 +16,9 @@
 //! it as queued. A task whose message was purged before it started is then
 //! unknown rather than queued forever.
 //!
-//! Until 2026-12-01 a task's record was a hash (`fence`, `status`); such a
-//! record is still read, and the next write replaces it.
+//! For some hours of 2026-12-01 a task's record was a string
+//! (`<fence>|<status JSON>`); such a record is still read, its fence still
+//! counts, and the next write replaces it with a hash.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -55,20 +58,22 @@ impl RedisBackend {
     async fn record(&self, id: TaskId) -> Result<Option<TaskStatus>> {
         let key = self.shared.keys().task(id);
         let mut conn = self.shared.conn();
-        let read: redis::RedisResult<Option<String>> = redis::cmd("GET").arg(&key).query_async(&mut conn).await;
-        // The record without its fence.
+        let read: redis::RedisResult<Option<String>> =
+            redis::cmd("HGET").arg(&key).arg("status").query_async(&mut conn).await;
         let text = match read {
-            Ok(record) => record.map(|record| match record.split_once('|') {
-                Some((_, text)) => text.to_owned(),
-                None => record,
-            }),
-            // A record of the layout before 2026-12-01: a hash; its `status` field is the JSON.
-            Err(e) if e.code() == Some("WRONGTYPE") => redis::cmd("HGET")
-                .arg(&key)
-                .arg("status")
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| failed("reading a task status", e))?,
+            Ok(text) => text,
+            // A record of the string layout: its fence, `|`, the status.
+            Err(e) if e.code() == Some("WRONGTYPE") => {
+                let record: Option<String> = redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| failed("reading a task status", e))?;
+                record.map(|record| match record.split_once('|') {
+                    Some((_, text)) => text.to_owned(),
+                    None => record,
+                })
+            }
             Err(e) => return Err(failed("reading a task status", e)),
         };
         text.map(|text| if text.starts_with('~') { from_compact(id, &text) } else { from_json(&text, "task status") })
@@ -111,72 +116,28 @@ impl RedisBackend {
 
     /// The key of a producer's record of `queued` (state queued, fence 0)
     /// and the command that writes it only where no record exists, so that it
-    /// never replaces a worker's (any worker's fence is higher): a `SET NX`,
-    /// whose reply says whether it was written.
+    /// never replaces a worker's (any worker's fence is higher): an `HSETNX`
+    /// of its `status` (no `fence`: 0), whose reply says whether it was written.
     fn set_queued_one(&self, queued: &TaskStatus) -> Result<(String, redis::Cmd)> {
         let key = self.shared.keys().task(queued.id);
-        let cmd = redis::cmd("SET").arg(&key).arg(record(queued)?).arg("NX").to_owned();
+        let cmd = redis::cmd("HSETNX").arg(&key).arg("status").arg(encoded(queued)?).to_owned();
         Ok((key, cmd))
     }
-}
 
-impl RedisBackend {
     /// Writes a large batch of queued records (a producer's) on one server,
-    /// each `MSETNX` sent as soon as it is encoded (see `scripts::query_streamed`).
+    /// each pipeline of [`PER_SCRIPT`] sent as soon as it is encoded (see
+    /// `scripts::query_streamed`).
     async fn set_queued(&self, queued: &[TaskStatus]) -> Result<Vec<bool>> {
-        let keys = self.shared.keys();
         let pipes = queued.chunks(PER_SCRIPT).map(|chunk| {
             let mut pipe = redis::pipe();
-            let cmd = pipe.cmd("MSETNX");
             for status in chunk {
-                cmd.arg(keys.task(status.id)).arg(record(status)?);
+                pipe.add_command(self.set_queued_one(status)?.1);
             }
             Ok(pipe)
         });
-        let replies: Vec<(redis::Value,)> =
+        let replies: Vec<Vec<bool>> =
             scripts::query_streamed(&self.shared.conn(), pipes, "writing queued records").await?;
-        let replies: Vec<redis::Value> = replies.into_iter().map(|(reply,)| reply).collect();
-        let all: Vec<&TaskStatus> = queued.iter().collect();
-        let chunks: Vec<&[&TaskStatus]> = all.chunks(PER_SCRIPT).collect();
-        self.queued_written(&all, &chunks, &replies).await
-    }
-
-    /// Per queued record, whether it was written, from the replies of their
-    /// chunks (an `MSETNX` each, or on a Cluster a `SET NX` of one). A chunk
-    /// of several that met an existing key wrote nothing (an `MSETNX` is all
-    /// or none): its records are written again one `SET NX` each, so that
-    /// every new one is stored and no existing one replaced.
-    async fn queued_written(
-        &self,
-        queued: &[&TaskStatus],
-        chunks: &[&[&TaskStatus]],
-        replies: &[redis::Value],
-    ) -> Result<Vec<bool>> {
-        let mut written = vec![false; queued.len()];
-        let mut again = Vec::new();
-        let mut start = 0;
-        for (c, chunk) in chunks.iter().enumerate() {
-            let range = start..start + chunk.len();
-            start = range.end;
-            match replies.get(c) {
-                Some(redis::Value::Int(1) | redis::Value::Okay) => written[range].fill(true),
-                _ if chunk.len() > 1 => again.extend(range),
-                _ => {}
-            }
-        }
-        if again.is_empty() {
-            return Ok(written);
-        }
-        let mut batch = Batch::default();
-        for &i in &again {
-            let (key, cmd) = self.set_queued_one(queued[i])?;
-            batch.add(&key, cmd);
-        }
-        let replies = batch.run(&self.shared.conn(), "writing queued records").await?;
-        for (&i, reply) in again.iter().zip(&replies) {
-            written[i] = matches!(reply, redis::Value::Okay);
-        }
-        Ok(written)
+        Ok(replies.into_iter().flatten().collect())
     }
 }
 
@@ -193,18 +154,12 @@ enum Answer {
     Fenced(usize),
 }
 
-/// A task's stored record: its fence, `|`, its status as JSON.
-fn record(status: &TaskStatus) -> Result<Vec<u8>> {
-    let mut record = Vec::with_capacity(320);
-    record.extend_from_slice(status.fence.to_string().as_bytes());
-    record.push(b'|');
+/// A task's stored `status`: JSON, or a producer's queued record in short.
+fn encoded(status: &TaskStatus) -> Result<Vec<u8>> {
     if let Some(compact) = compact_queued(status) {
-        record.extend_from_slice(compact.as_bytes());
-        return Ok(record);
+        return Ok(compact.into_bytes());
     }
-    // Written straight into one buffer: no JSON string copied after its fence.
-    serde_json::to_writer(&mut record, status).map_err(|e| Error::adapter("encoding a record for Redis", e))?;
-    Ok(record)
+    serde_json::to_vec(status).map_err(|e| Error::adapter("encoding a record for Redis", e))
 }
 
 /// A producer's queued record in short: `~<attempt>|<updated_at in ns since
@@ -289,22 +244,11 @@ impl ResultBackend for RedisBackend {
                 fenced.push((keys.task(status.id), status));
             }
         }
-        // A producer's records, written only where none exists (so never over a
-        // worker's). On one server PER_SCRIPT to an `MSETNX`: one command for
-        // all of them when all are new, as they almost always are. On a
-        // Cluster one `SET NX` each (an `MSETNX` stays within one slot).
-        let queued_chunks: Vec<&[&TaskStatus]> = queued.chunks(if cluster { 1 } else { PER_SCRIPT }).collect();
-        for chunk in &queued_chunks {
-            if let [one] = chunk {
-                let (key, cmd) = self.set_queued_one(one)?;
-                batch.add(&key, cmd);
-                continue;
-            }
-            let mut cmd = redis::cmd("MSETNX");
-            for status in *chunk {
-                cmd.arg(keys.task(status.id)).arg(record(status)?);
-            }
-            batch.add(&keys.task(chunk[0].id), cmd);
+        // A producer's records, written only where none exists (so never over
+        // a worker's): an `HSETNX` each, sent with the rest.
+        for status in &queued {
+            let (key, cmd) = self.set_queued_one(status)?;
+            batch.add(&key, cmd);
         }
         // The fenced writes go in scripts of up to PER_SCRIPT statuses, whose
         // keys are in one slot on a Cluster (on one server a script may touch
@@ -335,13 +279,14 @@ impl ResultBackend for RedisBackend {
             let mut script = SET_STATUS.cmd(&names);
             script.arg(retention).arg(&channel).arg(finals);
             for &at in call.iter() {
-                script.arg(record(fenced[at].1)?);
+                let status = fenced[at].1;
+                script.arg(status.fence).arg(encoded(status)?);
             }
             batch.add(names[0], script);
         }
         let mut values = batch.run(&self.shared.conn(), "writing task statuses").await?;
-        let scripted = values.split_off(queued_chunks.len().min(values.len()));
-        let queued_written = self.queued_written(&queued, &queued_chunks, &values).await?;
+        let scripted = values.split_off(queued.len().min(values.len()));
+        let queued_written: Vec<bool> = values.into_iter().map(|reply| reply == redis::Value::Int(1)).collect();
         let mut fenced_written = vec![false; fenced.len()];
         for (call, reply) in calls.iter().zip(scripted) {
             let reply: Vec<i64> = redis::from_redis_value(reply)

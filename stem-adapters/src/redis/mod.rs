@@ -1,5 +1,5 @@
 //! The Redis adapter (feature `redis`): a broker on Redis Streams, a result
-//! backend with one string record per task (a queued task's message stands
+//! backend with one hash per task (a queued task's message stands
 //! for its record until a worker writes one), a lock store and a workflow
 //! store, for many workers on many hosts sharing one Redis.
 //!

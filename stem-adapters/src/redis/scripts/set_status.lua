@@ -1,30 +1,39 @@
 -- Writes task statuses unless a newer delivery already wrote one (fencing),
 -- then publishes the keys of those that reached a final state, in one message.
--- A task's record is one string key, '<fence>|<status JSON>'; the producer's
--- queued record has fence 0. A final record expires after the retention; any
--- other is kept (SET drops an earlier expiry).
+-- A task's record is a hash: `fence` (the fencing token of the delivery that
+-- wrote it; none in a producer's queued record, which counts as 0) and
+-- `status` (the status as JSON). A final record expires after the retention;
+-- any other is kept.
 -- KEYS: one task key per status, none twice (the caller starts another call
 -- at a repeated key, so that the later status is compared with the earlier);
 -- the first ARGV[3] of them are final.
 -- ARGV[1] the retention in milliseconds, ARGV[2] the channel that hears of
--- final states, ARGV[3] how many are final, then one record per key.
--- Each value passed costs the script time, hence no separate fence, flag or
--- id: the fence is the record's prefix, read only when a record is stored.
+-- final states, ARGV[3] how many are final, then two per key: the fence and
+-- the status.
 -- Returns, per key, 1 if written and 0 if refused.
 local retention, channel, finals = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local stored = redis.call('MGET', unpack(KEYS))
 local written, all = {}, true
 for i = 1, #KEYS do
-  local record, old = ARGV[3 + i], stored[i]
-  local current = old and tonumber(string.match(old, '^(%d+)|'))
-  if current and current > tonumber(string.match(record, '^(%d+)|')) then
+  local key, fence = KEYS[i], ARGV[2 + 2 * i]
+  local current, string_layout = redis.pcall('HGET', key, 'fence'), false
+  if type(current) == 'table' then
+    -- A record of the string layout ('<fence>|<status>'): its fence counts.
+    local old = redis.call('GET', key)
+    current = old and string.match(old, '^(%d+)|')
+    string_layout = true
+  end
+  if current and tonumber(current) > tonumber(fence) then
     written[i] = 0
     all = false
   else
+    if string_layout then
+      redis.call('DEL', key)
+    end
+    redis.call('HSET', key, 'fence', fence, 'status', ARGV[3 + 2 * i])
     if i <= finals then
-      redis.call('SET', KEYS[i], record, 'PX', retention)
+      redis.call('PEXPIRE', key, retention)
     else
-      redis.call('SET', KEYS[i], record)
+      redis.call('PERSIST', key)
     end
     written[i] = 1
   end
