@@ -227,11 +227,14 @@ fn redis_options(url: &str) -> Result<crate::redis::RedisOptions> {
                 })?));
             }
             "spin_us" => {
-                spin = Some(Duration::from_micros(value.parse().map_err(|_| {
-                    Error::Config(format!(
-                        "`{url}`: `spin_us={value}` is not valid; it takes a whole number of microseconds (0 turns spinning off)"
-                    ))
-                })?));
+                let max = crate::redis::MAX_SPIN.as_micros();
+                spin = Some(value.parse().ok().filter(|us| u128::from(*us) <= max).map(Duration::from_micros).ok_or_else(
+                    || {
+                        Error::Config(format!(
+                            "`{url}`: `spin_us={value}` is not valid; it takes a whole number of microseconds up to {max} (0 turns spinning off)"
+                        ))
+                    },
+                )?);
             }
             "cluster" => {
                 cluster = match value {
@@ -367,6 +370,12 @@ mod tests {
         assert_eq!((options.nodes(), options.namespace()), (&["redis://h:7000".to_owned()][..], "n"));
         assert!(!redis_options("redis://h?cluster=false").expect("valid").is_cluster());
         assert_eq!(redis_options("redis://h?spin_us=0").expect("valid").spin(), std::time::Duration::ZERO);
+        assert_eq!(
+            redis_options("redis://h?spin_us=250").expect("valid").spin(),
+            std::time::Duration::from_micros(250)
+        );
+        let message = config_error(redis_options("redis://h?spin_us=20000"));
+        assert!(message.contains("up to 10000"), "{message}");
         assert_eq!(redis_options("redis://h").expect("valid").spin(), crate::redis::DEFAULT_SPIN);
         let message = config_error(redis_options("redis://h?spin_us=fast"));
         assert!(message.contains("spin_us=fast") && message.contains("microseconds"), "{message}");

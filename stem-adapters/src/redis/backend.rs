@@ -308,16 +308,22 @@ impl ResultBackend for RedisBackend {
         Some(self)
     }
 
+    /// A short call (see `spin.rs`): one round trip, or a few for a task
+    /// that no worker has started yet.
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {
-        if let Some(status) = self.shared.quick(self.record(id)).await? {
-            return Ok(Some(status));
-        }
-        if let Some(status) = self.queued_message(id).await? {
-            return Ok(Some(status));
-        }
-        // A worker writes a task's record before it settles the message: if
-        // both went between the two reads above, the record is there now.
-        self.record(id).await
+        self.shared
+            .quick(async {
+                if let Some(status) = self.record(id).await? {
+                    return Ok(Some(status));
+                }
+                if let Some(status) = self.queued_message(id).await? {
+                    return Ok(Some(status));
+                }
+                // A worker writes a task's record before it settles the message: if
+                // both went between the two reads above, the record is there now.
+                self.record(id).await
+            })
+            .await
     }
 
     async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskStatus>> {

@@ -300,8 +300,9 @@ impl Broker for RedisBroker {
             let mut pipe = redis::pipe();
             self.push_publish(&mut pipe, &envelopes)?;
             let mut conn = self.shared.conn();
-            // One round trip: a short call.
-            return self.shared.quick(scripts::query::<()>(&mut conn, &pipe, "publishing messages")).await;
+            let publish = scripts::query::<()>(&mut conn, &pipe, "publishing messages");
+            // One message (a one-call enqueue): a short call.
+            return if envelopes.len() == 1 { self.shared.quick(publish).await } else { publish.await };
         }
         // A large batch: each script call's worth is sent as soon as it is encoded.
         let pipes = envelopes.chunks(PER_SCRIPT).map(|chunk| {
@@ -560,7 +561,10 @@ impl RedisBroker {
                 let key = self.queue_key(queue);
                 batch.add(&key, publish_call(&key, list)?);
             }
-            return self.shared.quick(batch.run(&self.shared.conn(), "publishing messages")).await.map(drop);
+            let conn = self.shared.conn();
+            let publish = batch.run(&conn, "publishing messages");
+            let published = if envelopes.len() == 1 { self.shared.quick(publish).await } else { publish.await };
+            return published.map(drop);
         }
         let named = async {
             names.query_async::<()>(&mut self.shared.conn()).await.map_err(|e| failed("naming the queues", e))

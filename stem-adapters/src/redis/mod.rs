@@ -52,8 +52,8 @@ pub use self::broker::RedisBroker;
 use self::keys::Keys;
 pub use self::lock::RedisLockStore;
 pub use self::options::{DEFAULT_NAMESPACE, RedisOptions};
-pub use self::spin::DEFAULT_SPIN;
 use self::spin::Spin;
+pub use self::spin::{DEFAULT_SPIN, MAX_SPIN};
 pub use self::workflow::RedisWorkflowStore;
 pub use crate::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR, TlsOptions};
 

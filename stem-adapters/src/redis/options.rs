@@ -89,18 +89,21 @@ impl RedisOptions {
         self
     }
 
-    /// How long a short call (one enqueue, one status read) waits for its
-    /// reply busily, without letting its thread sleep, before it waits as
-    /// usual; [`DEFAULT_SPIN`](super::DEFAULT_SPIN) (100 us) unless set, zero
-    /// never. On a virtual machine a thread's wake-up can cost more than a
-    /// loopback round trip: on the benchmarks' 2-core VM one-call enqueues
-    /// run about 1.6 times as fast spinning. The spinning task yields to
-    /// every other ready task, and spins only while replies come within the
-    /// budget, so against a distant Redis it stops after one call; the price
-    /// is CPU time of a producer that waits on a near one. `?spin_us=0` on a
+    /// How long a short call (a one-message publish, a status read) waits
+    /// for its reply busily, yielding to the runtime rather than letting its
+    /// thread sleep, before it waits as usual: [`DEFAULT_SPIN`](super::DEFAULT_SPIN)
+    /// (100 us) unless set, zero never, at most [`MAX_SPIN`](super::MAX_SPIN).
+    /// On a virtual machine a thread's wake-up can cost more than a loopback
+    /// round trip: on the benchmarks' 2-core VM one-call enqueues ran about
+    /// 1.6 times as fast spinning. The spinning task lets the other ready
+    /// tasks of its thread run; on the multi-thread runtime it also keeps a
+    /// second worker thread awake while it waits (CPU time, and on a busy
+    /// 2-core machine a little latency for the rest). Calls spin only while
+    /// replies come within the budget (and one in 32 to look again), so
+    /// against a distant Redis they stop after one call. `?spin_us=0` on a
     /// URL given to [`connect`](crate::connect) turns it off.
     pub fn with_spin(mut self, budget: Duration) -> Self {
-        self.spin = budget;
+        self.spin = budget.min(super::MAX_SPIN);
         self
     }
 
