@@ -1,8 +1,10 @@
 //! Stem on a Redis Cluster end to end: typed tasks on queues whose keys live
 //! on different nodes, a large batch, a delayed task, a workflow woken by an
-//! event, a receiver waiting on two queues at once, worker heartbeats, and
-//! namespace deletion across every node. The test owns its cluster: three
-//! `redis-server` primaries on free ports, joined by `redis-cli --cluster create`.
+//! event, a receiver waiting on two queues at once, worker heartbeats,
+//! namespace deletion across every node, node restarts, failover and a
+//! queue's hash slot moving to another node under load. Each test owns its
+//! cluster: `redis-server` nodes on free ports, joined by `redis-cli
+//! --cluster create`.
 
 use std::time::{Duration, Instant};
 
@@ -260,6 +262,104 @@ async fn a_worker_carries_on_when_a_replica_takes_over_from_its_primary() -> Tes
     // The client follows the slots to the new primary; the worker was never restarted.
     let after = until_ok("the new primary to accept tasks", || Shout::enqueue(&stem, "after".to_owned())).await;
     assert_eq!(after.wait_timeout(WAIT).await?, "AFTER", "the worker consumes from the promoted replica");
+    assert_eq!(Double::enqueue(&stem, 4).await?.wait_timeout(WAIT).await?, 8);
+    worker.stop(ShutdownMode::Warm).await?;
+    store.delete_namespace().await?;
+    Ok(())
+}
+
+/// Moves hash slot `slot` from node `from` to node `to` as `redis-cli
+/// --cluster reshard` does (importing and migrating, its keys `batch` to a
+/// `MIGRATE`, then the slot's new owner told to every node), pausing `pause`
+/// between batches so that clients meet the slot half moved.
+fn move_slot(cluster: &RedisCluster, slot: u16, from: usize, to: usize, batch: usize, pause: Duration) {
+    let ports = cluster.ports();
+    let id = |i: usize| cluster.cli(ports[i], &["cluster", "myid"]).trim().to_owned();
+    let (source, target, slot) = (id(from), id(to), slot.to_string());
+    assert_eq!(cluster.cli(ports[to], &["cluster", "setslot", &slot, "importing", &source]).trim(), "OK");
+    assert_eq!(cluster.cli(ports[from], &["cluster", "setslot", &slot, "migrating", &target]).trim(), "OK");
+    loop {
+        let listed = cluster.cli(ports[from], &["cluster", "getkeysinslot", &slot, &batch.to_string()]);
+        let keys: Vec<&str> = listed.lines().filter(|k| !k.is_empty()).collect();
+        if keys.is_empty() {
+            break;
+        }
+        let port = ports[to].to_string();
+        let mut args = vec!["migrate", "127.0.0.1", &port, "", "0", "5000", "keys"];
+        args.extend(&keys);
+        let moved = cluster.cli(ports[from], &args);
+        assert_eq!(moved.trim(), "OK", "MIGRATE of {keys:?}");
+        std::thread::sleep(pause);
+    }
+    for port in ports {
+        assert_eq!(cluster.cli(port, &["cluster", "setslot", &slot, "node", &target]).trim(), "OK");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_and_a_producer_carry_on_while_their_queues_slot_moves() -> TestResult {
+    let Some(cluster) = RedisCluster::start() else { return Ok(()) };
+    let (store, stem, worker) = worker_on(&cluster, "cluster_reshard").await?;
+    // Queue `a`'s keys (slot 15,495, on node 2) hold messages, entries and a
+    // consumer group before the move starts.
+    assert_eq!(Shout::enqueue(&stem, "before".to_owned()).await?.wait_timeout(WAIT).await?, "BEFORE");
+    let ports = cluster.ports();
+    let in_slot = |port: u16| -> usize {
+        cluster.cli(port, &["cluster", "countkeysinslot", "15495"]).trim().parse().expect("a count")
+    };
+    assert!(in_slot(ports[2]) > 1, "the queue's keys are on node 2");
+
+    // A producer enqueues one call at a time, and a batch now and then, all along.
+    // 0 before the move, 1 during, 2 after.
+    let phase = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let producer = {
+        let (stem, phase) = (stem.clone(), std::sync::Arc::clone(&phase));
+        tokio::spawn(async move {
+            let (mut handles, mut refused, mut during, mut after) = (Vec::new(), 0, 0, 0);
+            let mut n = 0u32;
+            while after < 200 {
+                n += 1;
+                let enqueued = if n % 50 == 0 {
+                    stem.enqueue_many((0..20).map(|i| Shout::call(format!("b{n}.{i}"))))
+                        .await
+                        .map(|hs| hs.into_iter().enumerate().map(|(i, h)| (h, format!("B{n}.{i}"))).collect::<Vec<_>>())
+                } else {
+                    Shout::enqueue(&stem, format!("t{n}")).await.map(|h| vec![(h, format!("T{n}"))])
+                };
+                match enqueued {
+                    Ok(list) => {
+                        handles.extend(list);
+                        match phase.load(std::sync::atomic::Ordering::Relaxed) {
+                            0 => {}
+                            1 => during += 1,
+                            _ => after += 1,
+                        }
+                    }
+                    Err(e) => {
+                        refused += 1;
+                        if refused == 1 {
+                            eprintln!("an enqueue during the move failed: {e}");
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            }
+            (handles, refused, during)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    phase.store(1, std::sync::atomic::Ordering::Relaxed);
+    // The move's `redis-cli` calls block: the runtime's other thread carries on.
+    tokio::task::block_in_place(|| move_slot(&cluster, 15_495, 2, 0, 2, Duration::from_millis(50)));
+    phase.store(2, std::sync::atomic::Ordering::Relaxed);
+    let (handles, refused, during) = producer.await?;
+    eprintln!("{} tasks enqueued, {during} enqueues while the slot moved, {refused} refused", handles.len());
+    assert!(during > 0, "the producer ran while the slot moved");
+    assert_eq!(in_slot(ports[2]), 0, "nothing of the queue is left on node 2");
+    assert!(in_slot(ports[0]) > 1, "the queue's keys are on node 0");
+    for (handle, want) in &handles {
+        assert_eq!(&handle.wait_timeout(WAIT).await?, want, "task {}", handle.id());
+    }
     assert_eq!(Double::enqueue(&stem, 4).await?.wait_timeout(WAIT).await?, 8);
     worker.stop(ShutdownMode::Warm).await?;
     store.delete_namespace().await?;

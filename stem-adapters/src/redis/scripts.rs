@@ -13,17 +13,27 @@ use super::conn::Conn;
 use super::failed;
 
 /// One of the adapter's scripts.
-pub(crate) struct Lua(LazyLock<Script>);
+pub(crate) struct Lua {
+    script: LazyLock<Script>,
+    /// Whether its first key is a prefix under which it names the keys it
+    /// works on (a queue's, the workflow store's), rather than a key.
+    on_prefix: bool,
+}
 
-/// `NAME = "a.lua";` defines a script from one file; `NAME = "lib.lua", "a.lua";`
-/// from several, joined in order (shared Lua functions first).
+/// `NAME = "a.lua";` defines a script on keys from one file; `NAME = "lib.lua",
+/// "a.lua";` from several, joined in order (shared Lua functions first); `NAME
+/// = prefix "a.lua";` a script on a prefix (see [`Lua::cmd`]).
 macro_rules! scripts {
-    ($($name:ident = $($file:literal),+;)*) => {
-        $(pub(crate) static $name: Lua =
-            Lua(LazyLock::new(|| Script::new(&[$(include_str!(concat!("scripts/", $file))),+].concat())));)*
+    ($($name:ident = $($on_prefix:ident)? $($file:literal),+;)*) => {
+        $(pub(crate) static $name: Lua = Lua {
+            script: LazyLock::new(|| Script::new(&[$(include_str!(concat!("scripts/", $file))),+].concat())),
+            on_prefix: scripts!(@on_prefix $($on_prefix)?),
+        };)*
         /// Every script, for loading them all at once.
         static ALL: &[&Lua] = &[$(&$name),*];
     };
+    (@on_prefix prefix) => { true };
+    (@on_prefix) => { false };
 }
 
 scripts! {
@@ -33,35 +43,48 @@ scripts! {
     SET_STATUS = "set_status.lua";
     GROUP_ADD = "group_add.lua";
     CLAIM_CHORD = "claim_chord.lua";
-    PUBLISH = "queue_lib.lua", "publish.lua";
-    ACK = "queue_lib.lua", "ack.lua";
-    CLAIM = "queue_lib.lua", "claim.lua";
-    SETTLE = "queue_lib.lua", "settle.lua";
-    PURGE = "queue_lib.lua", "purge.lua";
-    COUNTS = "counts.lua";
-    REPLAY = "queue_lib.lua", "replay.lua";
-    FIND_QUEUED = "queue_lib.lua", "find_queued.lua";
-    WF_CREATE = "wf_create.lua";
-    WF_CLAIM = "wf_claim.lua";
-    WF_RENEW = "wf_renew.lua";
-    WF_RELEASE = "wf_release.lua";
-    WF_CHECKPOINT = "wf_checkpoint.lua";
-    WF_SUSPEND = "wf_lib.lua", "wf_suspend.lua";
-    WF_RESOLVE = "wf_lib.lua", "wf_resolve.lua";
-    WF_DUE = "wf_lib.lua", "wf_due.lua";
-    WF_STALE = "wf_stale.lua";
-    WF_FINISH = "wf_lib.lua", "wf_finish.lua";
-    WF_RECORD_ERROR = "wf_record_error.lua";
-    WF_REWIND = "wf_lib.lua", "wf_rewind.lua";
-    WF_PRUNE = "wf_lib.lua", "wf_prune.lua";
-    WF_LIST = "wf_list.lua";
-    WF_WATCHERS = "wf_watchers.lua";
+    PUBLISH = prefix "queue_lib.lua", "publish.lua";
+    ACK = prefix "queue_lib.lua", "ack.lua";
+    CLAIM = prefix "queue_lib.lua", "claim.lua";
+    SETTLE = prefix "queue_lib.lua", "settle.lua";
+    PURGE = prefix "queue_lib.lua", "purge.lua";
+    COUNTS = prefix "counts.lua";
+    REPLAY = prefix "queue_lib.lua", "replay.lua";
+    FIND_QUEUED = prefix "queue_lib.lua", "find_queued.lua";
+    WF_CREATE = prefix "wf_create.lua";
+    WF_CLAIM = prefix "wf_claim.lua";
+    WF_RENEW = prefix "wf_renew.lua";
+    WF_RELEASE = prefix "wf_release.lua";
+    WF_CHECKPOINT = prefix "wf_checkpoint.lua";
+    WF_SUSPEND = prefix "wf_lib.lua", "wf_suspend.lua";
+    WF_RESOLVE = prefix "wf_lib.lua", "wf_resolve.lua";
+    WF_DUE = prefix "wf_lib.lua", "wf_due.lua";
+    WF_STALE = prefix "wf_stale.lua";
+    WF_FINISH = prefix "wf_lib.lua", "wf_finish.lua";
+    WF_RECORD_ERROR = prefix "wf_record_error.lua";
+    WF_REWIND = prefix "wf_lib.lua", "wf_rewind.lua";
+    WF_PRUNE = prefix "wf_lib.lua", "wf_prune.lua";
+    WF_LIST = prefix "wf_list.lua";
+    WF_WATCHERS = prefix "wf_watchers.lua";
 }
+
+/// The name a script on a prefix declares besides the prefix: a key of the
+/// same hash slot that is never written.
+const GUARD: &str = "~guard";
 
 impl Lua {
     /// The script, to run it on its own (`invoke_async` loads it when needed).
     pub(crate) fn script(&self) -> &Script {
-        &self.0
+        &self.script
+    }
+
+    /// A call of this script on the keys under `prefix` (with the guard of
+    /// [`cmd`](Self::cmd)), run on its own; chain its arguments.
+    pub(crate) fn on_prefix(&'static self, prefix: &str) -> redis::ScriptInvocation<'static> {
+        debug_assert!(self.on_prefix, "a script on a prefix");
+        let mut call = self.script.key(prefix);
+        call.key(format!("{prefix}{GUARD}"));
+        call
     }
 
     /// Adds a call of this script on `keys` to `pipe`; chain its arguments.
@@ -70,15 +93,32 @@ impl Lua {
     }
 
     /// A call of this script on `keys`, as a command of its own; chain its arguments.
+    ///
+    /// A script on a prefix declares, besides the prefix, a name under it
+    /// that is never written (`<prefix>~guard`): Redis checks only a script's
+    /// declared keys against a hash slot that is moving between Cluster
+    /// nodes, and the keys the script names under the prefix are not among
+    /// them. With two declared names, neither ever stored, a call meets
+    /// `TRYAGAIN` (the client waits and retries) on either node until the
+    /// slot has moved; with the prefix alone Redis sent it to the importing
+    /// node (`ASK`), where it wrote keys that the slot's old node still held,
+    /// and the move then failed with `BUSYKEY` (tested). On a stable slot,
+    /// and on one server, the extra name changes nothing.
     pub(crate) fn cmd(&self, keys: &[&str]) -> Cmd {
-        redis::cmd("EVALSHA").arg(self.0.get_hash()).arg(keys.len()).arg(keys).to_owned()
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.script.get_hash());
+        match keys.first() {
+            Some(prefix) if self.on_prefix => cmd.arg(keys.len() + 1).arg(keys).arg(format!("{prefix}{GUARD}")),
+            _ => cmd.arg(keys.len()).arg(keys),
+        };
+        cmd
     }
 }
 
 /// Loads every script (on connect, so that the first pipelines find them).
 pub(crate) async fn load_all(conn: &mut Conn) -> stem::Result<()> {
     for lua in ALL {
-        lua.0.load_async(conn).await.map_err(|e| failed("loading a script", e))?;
+        lua.script.load_async(conn).await.map_err(|e| failed("loading a script", e))?;
     }
     Ok(())
 }

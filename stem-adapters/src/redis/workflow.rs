@@ -69,7 +69,7 @@ impl RedisWorkflowStore {
 
     /// A call of `lua` on this namespace's workflow keys; chain its arguments.
     fn script(&self, lua: &'static Lua) -> ScriptInvocation<'static> {
-        lua.script().key(&self.prefix)
+        lua.on_prefix(&self.prefix)
     }
 
     /// Runs `call`, saying `what` it was for if it fails.
