@@ -22,7 +22,9 @@
 //! scripts the workflow keys, which then share the namespace as hash tag
 //! (`stem:<namespace>:wf:{<namespace>}:...`; on one server they are
 //! `stem:<namespace>:wf:...`, as before); and a batch over many tasks is split
-//! into one pipeline per slot, sent together (see `conn.rs`). Known limit: on
+//! into one pipeline per slot, sent together (see `conn.rs`). While a slot
+//! moves between nodes, calls on its keys wait and retry (`TRYAGAIN`, see
+//! `Lua::cmd` in `scripts.rs`) until it has moved. Known limit: on
 //! a Cluster a batch of status writes costs one script call per slot, about
 //! one per task, so it is slower than on one server.
 
