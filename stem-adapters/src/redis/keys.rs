@@ -44,7 +44,7 @@ impl Keys {
         &self.prefix
     }
 
-    /// A task's state: a string, `<fence>|<status as JSON>`.
+    /// A task's state: a hash, `fence` and `status` (see `backend.rs`).
     pub(crate) fn task(&self, id: TaskId) -> String {
         format!("{}task:{id}", self.prefix)
     }
