@@ -6,6 +6,8 @@
 //! cluster: `redis-server` nodes on free ports, joined by `redis-cli
 //! --cluster create`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -271,13 +273,23 @@ async fn a_worker_carries_on_when_a_replica_takes_over_from_its_primary() -> Tes
 /// Moves hash slot `slot` from node `from` to node `to` as `redis-cli
 /// --cluster reshard` does (importing and migrating, its keys `batch` to a
 /// `MIGRATE`, then the slot's new owner told to every node), pausing `pause`
-/// between batches so that clients meet the slot half moved.
-fn move_slot(cluster: &RedisCluster, slot: u16, from: usize, to: usize, batch: usize, pause: Duration) {
+/// between batches so that clients meet the slot half moved. `phase` is 1
+/// from the moment the slot is migrating until the nodes are told its new
+/// owner, then 2.
+fn move_slot(
+    cluster: &RedisCluster,
+    slot: u16,
+    (from, to): (usize, usize),
+    batch: usize,
+    pause: Duration,
+    phase: &AtomicU8,
+) {
     let ports = cluster.ports();
     let id = |i: usize| cluster.cli(ports[i], &["cluster", "myid"]).trim().to_owned();
     let (source, target, slot) = (id(from), id(to), slot.to_string());
     assert_eq!(cluster.cli(ports[to], &["cluster", "setslot", &slot, "importing", &source]).trim(), "OK");
     assert_eq!(cluster.cli(ports[from], &["cluster", "setslot", &slot, "migrating", &target]).trim(), "OK");
+    phase.store(1, Ordering::Relaxed);
     loop {
         let listed = cluster.cli(ports[from], &["cluster", "getkeysinslot", &slot, &batch.to_string()]);
         let keys: Vec<&str> = listed.lines().filter(|k| !k.is_empty()).collect();
@@ -291,6 +303,8 @@ fn move_slot(cluster: &RedisCluster, slot: u16, from: usize, to: usize, batch: u
         assert_eq!(moved.trim(), "OK", "MIGRATE of {keys:?}");
         std::thread::sleep(pause);
     }
+    std::thread::sleep(pause);
+    phase.store(2, Ordering::Relaxed);
     for port in ports {
         assert_eq!(cluster.cli(port, &["cluster", "setslot", &slot, "node", &target]).trim(), "OK");
     }
@@ -310,15 +324,16 @@ async fn a_worker_and_a_producer_carry_on_while_their_queues_slot_moves() -> Tes
     assert!(in_slot(ports[2]) > 1, "the queue's keys are on node 2");
 
     // A producer enqueues one call at a time, and a batch now and then, all along.
-    // 0 before the move, 1 during, 2 after.
-    let phase = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(0));
+    // 0 before the move, 1 while the slot is half moved, 2 after.
+    let phase = Arc::new(AtomicU8::new(0));
     let producer = {
-        let (stem, phase) = (stem.clone(), std::sync::Arc::clone(&phase));
+        let (stem, phase) = (stem.clone(), Arc::clone(&phase));
         tokio::spawn(async move {
             let (mut handles, mut refused, mut during, mut after) = (Vec::new(), 0, 0, 0);
             let mut n = 0u32;
             while after < 200 {
                 n += 1;
+                let started_in = phase.load(Ordering::Relaxed);
                 let enqueued = if n % 50 == 0 {
                     stem.enqueue_many((0..20).map(|i| Shout::call(format!("b{n}.{i}"))))
                         .await
@@ -329,10 +344,12 @@ async fn a_worker_and_a_producer_carry_on_while_their_queues_slot_moves() -> Tes
                 match enqueued {
                     Ok(list) => {
                         handles.extend(list);
-                        match phase.load(std::sync::atomic::Ordering::Relaxed) {
-                            0 => {}
-                            1 => during += 1,
-                            _ => after += 1,
+                        // In flight while the slot was half moved, through to its end.
+                        let ended_in = phase.load(Ordering::Relaxed);
+                        if started_in <= 1 && ended_in == 2 {
+                            during += 1;
+                        } else if started_in == 2 {
+                            after += 1;
                         }
                     }
                     Err(e) => {
@@ -348,13 +365,12 @@ async fn a_worker_and_a_producer_carry_on_while_their_queues_slot_moves() -> Tes
         })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
-    phase.store(1, std::sync::atomic::Ordering::Relaxed);
     // The move's `redis-cli` calls block: the runtime's other thread carries on.
-    tokio::task::block_in_place(|| move_slot(&cluster, 15_495, 2, 0, 2, Duration::from_millis(50)));
-    phase.store(2, std::sync::atomic::Ordering::Relaxed);
+    tokio::task::block_in_place(|| move_slot(&cluster, 15_495, (2, 0), 2, Duration::from_millis(500), &phase));
     let (handles, refused, during) = producer.await?;
-    eprintln!("{} tasks enqueued, {during} enqueues while the slot moved, {refused} refused", handles.len());
-    assert!(during > 0, "the producer ran while the slot moved");
+    eprintln!("{} tasks enqueued, {during} enqueues in flight while the slot moved, {refused} refused", handles.len());
+    assert!(during > 0, "an enqueue in flight while the slot was half moved went through");
+    assert_eq!(refused, 0, "an enqueue waits for the slot to move rather than fail");
     assert_eq!(in_slot(ports[2]), 0, "nothing of the queue is left on node 2");
     assert!(in_slot(ports[0]) > 1, "the queue's keys are on node 0");
     for (handle, want) in &handles {

@@ -125,6 +125,8 @@ async fn task_records_of_the_string_layout_are_read_fenced_and_replaced() -> Tes
 
     let backend = store.backend();
     assert_eq!(backend.get(envelope.id).await?, Some(status.clone()), "the earlier record reads");
+    assert!(!backend.set(TaskStatus::queued(&envelope)).await?, "a producer's record does not replace it");
+    assert_eq!(backend.get(envelope.id).await?, Some(status.clone()));
     let mut stale = status.clone();
     stale.state = TaskState::Failed;
     stale.fence = 2;

@@ -5,10 +5,10 @@
 //! heartbeats with TTLs.
 //!
 //! On one server a batch's statuses are written by one script over many task
-//! keys, and a batch of producer's records by one pipeline of `HSETNX`. On a
-//! Redis Cluster, where those keys are in many hash slots, the statuses go to
-//! one script call per slot and the records to one pipeline per slot, all
-//! sent at once.
+//! keys, and a batch of producer's records by another (`set_queued.lua`, which
+//! writes only where a task has no record). On a Redis Cluster, where those
+//! keys are in many hash slots, each goes to one script call per slot, all
+//! sent at once (one pipeline per slot).
 //!
 //! A producer on the same Redis and namespace writes no queued record: until
 //! a worker writes a task's status, `get` finds the task's message (through
@@ -18,7 +18,10 @@
 //!
 //! For some hours of 2026-12-01 a task's record was a string
 //! (`<fence>|<status JSON>`); such a record is still read, its fence still
-//! counts, and the next write replaces it with a hash.
+//! counts, a producer's record does not replace it, and the next worker's
+//! write replaces it with a hash. Workers of that layout must all be stopped
+//! before workers of this one start: their script reads a hash as no record
+//! and would overwrite a newer one.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -30,7 +33,7 @@ use stem::envelope::Envelope;
 use stem::{Error, Result, TaskId};
 
 use super::conn::{Batch, grouped, slot};
-use super::scripts::{self, CLAIM_CHORD, FIND_QUEUED, GROUP_ADD, SET_STATUS};
+use super::scripts::{self, CLAIM_CHORD, FIND_QUEUED, GROUP_ADD, SET_QUEUED, SET_STATUS};
 use super::{Shared, failed, from_json, millis, to_json};
 
 /// A [`ResultBackend`] on Redis. See the [module docs](super) for the keys.
@@ -64,15 +67,21 @@ impl RedisBackend {
             Ok(text) => text,
             // A record of the string layout: its fence, `|`, the status.
             Err(e) if e.code() == Some("WRONGTYPE") => {
-                let record: Option<String> = redis::cmd("GET")
-                    .arg(&key)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(|e| failed("reading a task status", e))?;
-                record.map(|record| match record.split_once('|') {
-                    Some((_, text)) => text.to_owned(),
-                    None => record,
-                })
+                let read: redis::RedisResult<Option<String>> = redis::cmd("GET").arg(&key).query_async(&mut conn).await;
+                match read {
+                    Ok(record) => record.map(|record| match record.split_once('|') {
+                        Some((_, text)) => text.to_owned(),
+                        None => record,
+                    }),
+                    // A write made it a hash in between.
+                    Err(e) if e.code() == Some("WRONGTYPE") => redis::cmd("HGET")
+                        .arg(&key)
+                        .arg("status")
+                        .query_async(&mut conn)
+                        .await
+                        .map_err(|e| failed("reading a task status", e))?,
+                    Err(e) => return Err(failed("reading a task status", e)),
+                }
             }
             Err(e) => return Err(failed("reading a task status", e)),
         };
@@ -114,30 +123,33 @@ impl RedisBackend {
         env.map(|env| from_json::<Envelope>(&env, "envelope").map(|envelope| TaskStatus::queued(&envelope))).transpose()
     }
 
-    /// The key of a producer's record of `queued` (state queued, fence 0)
-    /// and the command that writes it only where no record exists, so that it
-    /// never replaces a worker's (any worker's fence is higher): an `HSETNX`
-    /// of its `status` (no `fence`: 0), whose reply says whether it was written.
-    fn set_queued_one(&self, queued: &TaskStatus) -> Result<(String, redis::Cmd)> {
-        let key = self.shared.keys().task(queued.id);
-        let cmd = redis::cmd("HSETNX").arg(&key).arg("status").arg(encoded(queued)?).to_owned();
-        Ok((key, cmd))
+    /// The call of `set_queued.lua` that writes producers' records of
+    /// `queued` (state queued, fence 0) only where a task has no record, so
+    /// that none replaces a worker's (any worker's fence is higher); the key
+    /// of its slot, and its reply says which were written.
+    fn set_queued_call(&self, queued: &[&TaskStatus]) -> Result<(String, redis::Cmd)> {
+        let keys: Vec<String> = queued.iter().map(|status| self.shared.keys().task(status.id)).collect();
+        let names: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut call = SET_QUEUED.cmd(&names);
+        for status in queued {
+            call.arg(encoded(status)?);
+        }
+        Ok((keys[0].clone(), call))
     }
 
     /// Writes a large batch of queued records (a producer's) on one server,
-    /// each pipeline of [`PER_SCRIPT`] sent as soon as it is encoded (see
+    /// each script call of [`PER_SCRIPT`] sent as soon as it is encoded (see
     /// `scripts::query_streamed`).
     async fn set_queued(&self, queued: &[TaskStatus]) -> Result<Vec<bool>> {
-        let pipes = queued.chunks(PER_SCRIPT).map(|chunk| {
+        let all: Vec<&TaskStatus> = queued.iter().collect();
+        let pipes = all.chunks(PER_SCRIPT).map(|chunk| {
             let mut pipe = redis::pipe();
-            for status in chunk {
-                pipe.add_command(self.set_queued_one(status)?.1);
-            }
+            pipe.add_command(self.set_queued_call(chunk)?.1);
             Ok(pipe)
         });
-        let replies: Vec<Vec<bool>> =
+        let replies: Vec<(Vec<i64>,)> =
             scripts::query_streamed(&self.shared.conn(), pipes, "writing queued records").await?;
-        Ok(replies.into_iter().flatten().collect())
+        Ok(replies.into_iter().flat_map(|(written,)| written).map(|written| written == 1).collect())
     }
 }
 
@@ -245,9 +257,16 @@ impl ResultBackend for RedisBackend {
             }
         }
         // A producer's records, written only where none exists (so never over
-        // a worker's): an `HSETNX` each, sent with the rest.
-        for status in &queued {
-            let (key, cmd) = self.set_queued_one(status)?;
+        // a worker's): in script calls of up to PER_SCRIPT, one slot each on a
+        // Cluster, sent with the rest.
+        let queued_calls: Vec<Vec<usize>> =
+            grouped(0..queued.len(), |&at| if cluster { slot(keys.task(queued[at].id).as_bytes()) } else { 0 })
+                .into_iter()
+                .flat_map(|(_, group)| group.chunks(PER_SCRIPT).map(<[usize]>::to_vec).collect::<Vec<_>>())
+                .collect();
+        for call in &queued_calls {
+            let records: Vec<&TaskStatus> = call.iter().map(|&at| queued[at]).collect();
+            let (key, cmd) = self.set_queued_call(&records)?;
             batch.add(&key, cmd);
         }
         // The fenced writes go in scripts of up to PER_SCRIPT statuses, whose
@@ -285,8 +304,15 @@ impl ResultBackend for RedisBackend {
             batch.add(names[0], script);
         }
         let mut values = batch.run(&self.shared.conn(), "writing task statuses").await?;
-        let scripted = values.split_off(queued.len().min(values.len()));
-        let queued_written: Vec<bool> = values.into_iter().map(|reply| reply == redis::Value::Int(1)).collect();
+        let scripted = values.split_off(queued_calls.len().min(values.len()));
+        let mut queued_written = vec![false; queued.len()];
+        for (call, reply) in queued_calls.iter().zip(values) {
+            let reply: Vec<i64> = redis::from_redis_value(reply)
+                .map_err(|e| Error::adapter("Redis: a queued records write's reply is not a list of numbers", e))?;
+            for (&at, written) in call.iter().zip(reply) {
+                queued_written[at] = written == 1;
+            }
+        }
         let mut fenced_written = vec![false; fenced.len()];
         for (call, reply) in calls.iter().zip(scripted) {
             let reply: Vec<i64> = redis::from_redis_value(reply)

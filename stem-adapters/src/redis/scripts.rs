@@ -41,6 +41,7 @@ scripts! {
     LOCK_RENEW = "lock_renew.lua";
     LOCK_RELEASE = "lock_release.lua";
     SET_STATUS = "set_status.lua";
+    SET_QUEUED = "set_queued.lua";
     GROUP_ADD = "group_add.lua";
     CLAIM_CHORD = "claim_chord.lua";
     PUBLISH = prefix "queue_lib.lua", "publish.lua";
@@ -75,6 +76,7 @@ const GUARD: &str = "~guard";
 impl Lua {
     /// The script, to run it on its own (`invoke_async` loads it when needed).
     pub(crate) fn script(&self) -> &Script {
+        debug_assert!(!self.on_prefix, "a script on a prefix is called through `cmd` or `on_prefix`");
         &self.script
     }
 
@@ -95,15 +97,17 @@ impl Lua {
     /// A call of this script on `keys`, as a command of its own; chain its arguments.
     ///
     /// A script on a prefix declares, besides the prefix, a name under it
-    /// that is never written (`<prefix>~guard`): Redis checks only a script's
-    /// declared keys against a hash slot that is moving between Cluster
-    /// nodes, and the keys the script names under the prefix are not among
-    /// them. With two declared names, neither ever stored, a call meets
-    /// `TRYAGAIN` (the client waits and retries) on either node until the
-    /// slot has moved; with the prefix alone Redis sent it to the importing
-    /// node (`ASK`), where it wrote keys that the slot's old node still held,
-    /// and the move then failed with `BUSYKEY` (tested). On a stable slot,
-    /// and on one server, the extra name changes nothing.
+    /// that is never written (`<prefix>~guard`). While a hash slot moves
+    /// between Cluster nodes, Redis decides where a script may run from its
+    /// declared keys: the old node answers `ASK` when none of them is there,
+    /// and the new node then runs a call of one key (with `ASKING`, also the
+    /// commands inside a script) but answers `TRYAGAIN` to a call of several
+    /// that it does not all hold. With the prefix alone, which is no key, a
+    /// call went to the new node and wrote keys that the old node still
+    /// held, and the move failed with `BUSYKEY` (tested); with two names,
+    /// neither ever stored, no call runs on either node until the slot has
+    /// moved, and [`query`] retries them until then. On a stable slot, and on
+    /// one server, the extra name changes nothing.
     pub(crate) fn cmd(&self, keys: &[&str]) -> Cmd {
         let mut cmd = redis::cmd("EVALSHA");
         cmd.arg(self.script.get_hash());
@@ -124,10 +128,59 @@ pub(crate) async fn load_all(conn: &mut Conn) -> stem::Result<()> {
 }
 
 /// Runs `pipe`, loading the scripts and running it again if Redis had forgotten
-/// them (after a restart). The pipeline runs whole again: script calls are safe
-/// to repeat, though a plain command that took effect the first time (an
-/// `HSETNX`) then reports that it did not.
+/// them (after a restart), and on a Cluster again while its slot is moving
+/// (see [`moving`]). The pipeline runs whole again: script calls are safe to
+/// repeat, and so are the plain commands sent with them.
 pub(crate) async fn query<T: FromRedisValue>(conn: &mut Conn, pipe: &Pipeline, what: &str) -> stem::Result<T> {
+    let cluster = conn.is_cluster();
+    moving(cluster, || {
+        let mut conn = conn.clone();
+        async move { query_once(&mut conn, pipe, what).await }
+    })
+    .await
+}
+
+/// How long calls on a hash slot that is moving between Cluster nodes are
+/// tried again: the `redis` crate gives up after its three retries (about a
+/// second), and a slot with many keys takes longer to move.
+const MOVING_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `call` and, on a Cluster, runs it again every 50 ms for up to
+/// [`MOVING_FOR`] while it fails because its slot is moving (`TRYAGAIN`, or
+/// a redirect the client did not follow): nothing of such a call ran (see
+/// [`Lua::cmd`]).
+pub(crate) async fn moving<T, F, Fut>(cluster: bool, mut call: F) -> stem::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = stem::Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + MOVING_FOR;
+    loop {
+        match call().await {
+            Err(e) if cluster && is_moving(&e) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether `error` says its slot is moving between Cluster nodes.
+fn is_moving(error: &stem::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(e) = e.downcast_ref::<redis::RedisError>() {
+            return matches!(
+                e.kind(),
+                redis::ErrorKind::Server(ServerErrorKind::TryAgain | ServerErrorKind::Ask | ServerErrorKind::Moved)
+            );
+        }
+        source = e.source();
+    }
+    false
+}
+
+async fn query_once<T: FromRedisValue>(conn: &mut Conn, pipe: &Pipeline, what: &str) -> stem::Result<T> {
     let loads = LOADS.load(Ordering::Acquire);
     match pipe.query_async(conn).await {
         Err(e) if e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) => {

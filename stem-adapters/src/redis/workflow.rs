@@ -72,9 +72,13 @@ impl RedisWorkflowStore {
         lua.on_prefix(&self.prefix)
     }
 
-    /// Runs `call`, saying `what` it was for if it fails.
+    /// Runs `call`, saying `what` it was for if it fails; on a Cluster again
+    /// while the workflow keys' slot is moving (see `scripts::moving`).
     async fn invoke<T: FromRedisValue>(&self, call: &ScriptInvocation<'_>, what: &str) -> Result<T> {
-        call.invoke_async(&mut self.shared.conn()).await.map_err(|e| failed(what, e))
+        super::scripts::moving(self.shared.is_cluster(), || async {
+            call.invoke_async(&mut self.shared.conn()).await.map_err(|e| failed(what, e))
+        })
+        .await
     }
 
     /// Runs `call`, which answers 1 when it changed the run.

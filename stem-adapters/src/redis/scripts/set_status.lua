@@ -17,6 +17,9 @@ for i = 1, #KEYS do
   local key, fence = KEYS[i], ARGV[2 + 2 * i]
   local current, string_layout = redis.pcall('HGET', key, 'fence'), false
   if type(current) == 'table' then
+    if not string.find(current.err or '', 'WRONGTYPE', 1, true) then
+      return redis.error_reply(current.err or 'ERR reading a fence')
+    end
     -- A record of the string layout ('<fence>|<status>'): its fence counts.
     local old = redis.call('GET', key)
     current = old and string.match(old, '^(%d+)|')
