@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use stem::broker::ReceiveRequest;
 use stem::codec::Payload;
 use stem::prelude::*;
-use stem::{Broker, Envelope, WorkerHandle};
+use stem::{Broker, Envelope, ResultBackend, WorkerHandle};
 use stem_adapters::redis::{RedisOptions, RedisStore};
 use stem_tests::{RedisCluster, TestResult, WAIT, until_ok, within};
 
@@ -378,6 +378,26 @@ async fn a_worker_and_a_producer_carry_on_while_their_queues_slot_moves() -> Tes
     }
     assert_eq!(Double::enqueue(&stem, 4).await?.wait_timeout(WAIT).await?, 8);
     worker.stop(ShutdownMode::Warm).await?;
+    store.delete_namespace().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_written_before_task_keys_had_hash_tags_are_still_read() -> TestResult {
+    let Some(cluster) = RedisCluster::start() else { return Ok(()) };
+    let store =
+        RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace("cluster_legacy")).await?;
+    let backend = store.backend();
+    let envelope = Envelope::new("t", LEFT, Payload::new("json", b"1".to_vec()));
+    let mut status = stem::backend::TaskStatus::new(envelope.id, "t", LEFT, stem::backend::TaskState::Succeeded);
+    status.fence = 2;
+    // Until 2026-12-01 17:50 UTC a task's record on a Cluster had no hash tag (and was a string).
+    let key = format!("stem:cluster_legacy:task:{}", envelope.id);
+    let node = cluster.ports()[0];
+    let record = format!("2|{}", serde_json::to_string(&status)?);
+    let written = cluster.cli(node, &["-c", "set", &key, &record]);
+    assert_eq!(written.trim(), "OK", "{written}");
+    assert_eq!(backend.get(envelope.id).await?, Some(status), "the record without a tag reads");
     store.delete_namespace().await?;
     Ok(())
 }

@@ -59,15 +59,19 @@ impl RedisBackend {
 
     /// The task's stored record, if any.
     async fn record(&self, id: TaskId) -> Result<Option<TaskStatus>> {
-        let key = self.shared.keys().task(id);
+        self.record_at(&self.shared.keys().task(id), id).await
+    }
+
+    /// The record of task `id` stored at `key`, if any.
+    async fn record_at(&self, key: &str, id: TaskId) -> Result<Option<TaskStatus>> {
         let mut conn = self.shared.conn();
         let read: redis::RedisResult<Option<String>> =
-            redis::cmd("HGET").arg(&key).arg("status").query_async(&mut conn).await;
+            redis::cmd("HGET").arg(key).arg("status").query_async(&mut conn).await;
         let text = match read {
             Ok(text) => text,
             // A record of the string layout: its fence, `|`, the status.
             Err(e) if e.code() == Some("WRONGTYPE") => {
-                let read: redis::RedisResult<Option<String>> = redis::cmd("GET").arg(&key).query_async(&mut conn).await;
+                let read: redis::RedisResult<Option<String>> = redis::cmd("GET").arg(key).query_async(&mut conn).await;
                 match read {
                     Ok(record) => record.map(|record| match record.split_once('|') {
                         Some((_, text)) => text.to_owned(),
@@ -75,7 +79,7 @@ impl RedisBackend {
                     }),
                     // A write made it a hash in between.
                     Err(e) if e.code() == Some("WRONGTYPE") => redis::cmd("HGET")
-                        .arg(&key)
+                        .arg(key)
                         .arg("status")
                         .query_async(&mut conn)
                         .await
@@ -347,7 +351,14 @@ impl ResultBackend for RedisBackend {
                 }
                 // A worker writes a task's record before it settles the message: if
                 // both went between the two reads above, the record is there now.
-                self.record(id).await
+                if let Some(status) = self.record(id).await? {
+                    return Ok(Some(status));
+                }
+                // On a Cluster, a record written before task records had hash tags.
+                if self.shared.is_cluster() {
+                    return self.record_at(&self.shared.keys().untagged_task(id), id).await;
+                }
+                Ok(None)
             })
             .await
     }
@@ -360,7 +371,11 @@ impl ResultBackend for RedisBackend {
     async fn expire(&self, id: TaskId, ttl: Duration) -> Result<()> {
         let keys = self.shared.keys();
         let mut batch = Batch::default();
-        for key in [keys.task(id), keys.group(id)] {
+        let mut names = vec![keys.task(id), keys.group(id)];
+        if self.shared.is_cluster() {
+            names.push(keys.untagged_task(id));
+        }
+        for key in names {
             batch.add(&key, redis::cmd("PEXPIRE").arg(&key).arg(millis(ttl)).to_owned());
         }
         batch.run(&self.shared.conn(), "setting an expiry").await.map(drop)
