@@ -62,6 +62,13 @@ async fn worker_on(cluster: &RedisCluster, namespace: &str) -> stem::Result<(Red
     Ok((store, stem, worker))
 }
 
+/// The key of a task's record on a Cluster: tagged with the namespace and
+/// the id's last hex digit (`Keys::task`).
+fn task_key(namespace: &str, id: stem::TaskId) -> String {
+    let id = id.to_string();
+    format!("stem:{namespace}:task:{{{namespace}:{}}}:{id}", &id[id.len() - 1..])
+}
+
 /// How many clients of the node at `port` are blocked in `XREAD`.
 fn blocked_readers(cluster: &RedisCluster, port: u16) -> usize {
     cluster.cli(port, &["client", "list"]).lines().filter(|line| line.contains(" cmd=xread ")).count()
@@ -212,7 +219,7 @@ async fn a_worker_resumes_when_a_cluster_node_comes_back() -> TestResult {
     for n in 0..60 {
         let handle = Shout::enqueue(&stem, format!("before {n}")).await?;
         assert_eq!(handle.wait_timeout(WAIT).await?, format!("BEFORE {n}"));
-        let key = format!("stem:cluster_restart:task:{}", handle.id());
+        let key = task_key("cluster_restart", handle.id());
         let slot: u16 = cluster.cli(cluster.ports()[0], &["cluster", "keyslot", &key]).trim().parse()?;
         if slot >= 10_923 {
             before = Some((handle, format!("BEFORE {n}")));
@@ -367,6 +374,19 @@ async fn a_worker_and_a_producer_carry_on_while_their_queues_slot_moves() -> Tes
     tokio::time::sleep(Duration::from_millis(200)).await;
     // The move's `redis-cli` calls block: the runtime's other thread carries on.
     tokio::task::block_in_place(|| move_slot(&cluster, 15_495, (2, 0), 2, Duration::from_millis(500), &phase));
+    // Then one of the 16 slots of the task records (those of ids ending in 0).
+    let records: u16 = cluster.cli(ports[0], &["cluster", "keyslot", "{cluster_reshard:0}"]).trim().parse()?;
+    let owner = usize::from(records / 5_461).min(2);
+    let moved_records = tokio::task::block_in_place(|| {
+        let held: usize = cluster
+            .cli(ports[owner], &["cluster", "countkeysinslot", &records.to_string()])
+            .trim()
+            .parse()
+            .expect("a count");
+        move_slot(&cluster, records, (owner, (owner + 1) % 3), 10, Duration::from_millis(200), &phase);
+        held
+    });
+    assert!(moved_records > 0, "the records' slot held records when it moved");
     let (handles, refused, during) = producer.await?;
     eprintln!("{} tasks enqueued, {during} enqueues in flight while the slot moved, {refused} refused", handles.len());
     assert!(during > 0, "an enqueue in flight while the slot was half moved went through");
@@ -397,7 +417,15 @@ async fn records_written_before_task_keys_had_hash_tags_are_still_read() -> Test
     let record = format!("2|{}", serde_json::to_string(&status)?);
     let written = cluster.cli(node, &["-c", "set", &key, &record]);
     assert_eq!(written.trim(), "OK", "{written}");
-    assert_eq!(backend.get(envelope.id).await?, Some(status), "the record without a tag reads");
+    assert_eq!(backend.get(envelope.id).await?, Some(status.clone()), "the final record without a tag reads");
+    // An unfinished one no longer speaks for its task (which would have a message or a newer record).
+    let started = Envelope::new("t", LEFT, Payload::new("json", b"2".to_vec()));
+    let mut status = stem::backend::TaskStatus::new(started.id, "t", LEFT, stem::backend::TaskState::Started);
+    status.fence = 1;
+    let key = format!("stem:cluster_legacy:task:{}", started.id);
+    let record = format!("1|{}", serde_json::to_string(&status)?);
+    assert_eq!(cluster.cli(node, &["-c", "set", &key, &record]).trim(), "OK");
+    assert_eq!(backend.get(started.id).await?, None, "an unfinished record without a tag is not read");
     store.delete_namespace().await?;
     Ok(())
 }

@@ -4,11 +4,12 @@
 //! expiring after the retention, `wait` woken by pub/sub, groups as hashes,
 //! heartbeats with TTLs.
 //!
-//! On one server a batch's statuses are written by one script over many task
-//! keys, and a batch of producer's records by another (`set_queued.lua`, which
-//! writes only where a task has no record). On a Redis Cluster, where those
-//! keys are in many hash slots, each goes to one script call per slot, all
-//! sent at once (one pipeline per slot).
+//! On one server a batch's statuses are written by one script over up to 500
+//! task keys, and a batch of producer's records by another (`set_queued.lua`,
+//! which writes only where a task has no record). On a Redis Cluster task
+//! records spread over 16 hash slots per namespace (see `Keys::task`): each
+//! slot's share of a batch goes to its own script calls, all sent at once
+//! (one pipeline per slot).
 //!
 //! A producer on the same Redis and namespace writes no queued record: until
 //! a worker writes a task's status, `get` finds the task's message (through
@@ -21,7 +22,11 @@
 //! counts, a producer's record does not replace it, and the next worker's
 //! write replaces it with a hash. Workers of that layout must all be stopped
 //! before workers of this one start: their script reads a hash as no record
-//! and would overwrite a newer one.
+//! and would overwrite a newer one. On a Cluster, records written before task
+//! records had hash tags (commit 79d7a07) are read only when final and only
+//! when nothing newer is found; their fences are not consulted, so every
+//! process on a Cluster (producers and readers too) is to be stopped before
+//! the upgrade.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -354,9 +359,12 @@ impl ResultBackend for RedisBackend {
                 if let Some(status) = self.record(id).await? {
                     return Ok(Some(status));
                 }
-                // On a Cluster, a record written before task records had hash tags.
+                // On a Cluster, a final record written before task records had
+                // hash tags (a task that has not finished has a message, or a
+                // newer record; an old unfinished record no longer speaks for it).
                 if self.shared.is_cluster() {
-                    return self.record_at(&self.shared.keys().untagged_task(id), id).await;
+                    let old = self.record_at(&self.shared.keys().untagged_task(id), id).await?;
+                    return Ok(old.filter(|status| status.state.is_terminal()));
                 }
                 Ok(None)
             })

@@ -47,7 +47,8 @@ async fn listen(client: redis::Client, channel: String, mut pubsub: redis::aio::
         {
             let mut messages = pubsub.on_message();
             while let Some(message) = messages.next().await {
-                // One message names, by their record keys (`...:task:<id>`),
+                // One message names, by their record keys (`...:task:<id>`, on a
+                // Cluster `...:task:{<tag>}:<id>`),
                 // every task of one batch that reached a final state; a bare id
                 // (an older writer's) reads the same.
                 let keys = message.get_payload::<String>().unwrap_or_default();

@@ -4,6 +4,10 @@
 //! queue's name as a hash tag (`stem:<ns>:{<queue>}:...`), so that on Redis
 //! Cluster they live in one slot and the queue's scripts may touch them together.
 //!
+//! A task's record is `stem:<namespace>:task:<id>` on one server and
+//! `stem:<namespace>:task:{<namespace>:<last hex digit of the id>}:<id>` on a
+//! Cluster (see [`Keys::task`]).
+//!
 //! Workflow keys start with `stem:<namespace>:wf:`. The workflow scripts touch
 //! many runs' keys at once (every due run, every watcher of a topic), so on a
 //! Redis Cluster the prefix is `stem:<namespace>:wf:{<namespace>}:`, whose hash
@@ -49,10 +53,17 @@ impl Keys {
     /// A task's state: a hash, `fence` and `status` (see `backend.rs`).
     ///
     /// On a Cluster the record's name has a hash tag, `<namespace>:` and the
-    /// id's last hex digit (random in the ids Stem makes), so that records
-    /// spread over 16 slots and a batch of status writes is 16 script calls
-    /// at most rather than about one per task (which halved a Cluster's
-    /// drain); on one server it has none, as before.
+    /// id's last hex digit (random in the ids Stem makes and in v4 UUIDs; a
+    /// v1 or v6 UUID ends in its host's address, so one host's ids share a
+    /// slot), so that records spread over 16 slots and a batch of status
+    /// writes is about 16 script calls (one per slot and 500 records) rather
+    /// than about one per task, which halved a Cluster's drain. The price:
+    /// 16 slots fall unevenly on the nodes (on three, as unevenly as 4, 4 and
+    /// 8 of them for some namespaces), a cluster of more than 16 primaries
+    /// holds a namespace's records on 16 at most, and each slot holds a
+    /// sixteenth of the records kept, which a resharding moves at once
+    /// (status writes to it wait, up to 10 s, see `scripts::moving`). On one
+    /// server the name has no tag, as before.
     pub(crate) fn task(&self, id: TaskId) -> String {
         match &self.task_tag {
             None => self.untagged_task(id),
@@ -65,7 +76,7 @@ impl Keys {
     }
 
     /// A task's record without a hash tag: the name on one server, and on a
-    /// Cluster the name it had before 2026-12-01 17:50 UTC (still read).
+    /// Cluster the name it had before commit 79d7a07 (final ones still read).
     pub(crate) fn untagged_task(&self, id: TaskId) -> String {
         format!("{}task:{id}", self.prefix)
     }

@@ -25,8 +25,8 @@
 //! into one pipeline per slot, sent together (see `conn.rs`). While a slot
 //! moves between nodes, calls on its keys wait and retry (`TRYAGAIN`, see
 //! `Lua::cmd` in `scripts.rs`) until it has moved. Task records spread over
-//! 16 slots there (see `Keys::task`), so a batch of status writes is at most
-//! 16 script calls.
+//! 16 slots per namespace there (see `Keys::task`), so a batch of status
+//! writes is about 16 script calls.
 
 mod backend;
 mod broker;
