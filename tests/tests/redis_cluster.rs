@@ -429,3 +429,45 @@ async fn records_written_before_task_keys_had_hash_tags_are_still_read() -> Test
     store.delete_namespace().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_statuses_in_one_records_slot_is_fenced_and_answered_in_order() -> TestResult {
+    use stem::backend::{TaskState, TaskStatus};
+    let Some(cluster) = RedisCluster::start() else { return Ok(()) };
+    let store = RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace("cluster_batch")).await?;
+    let backend = store.backend();
+    // 620 tasks whose records share one slot (ids ending in 7): more than one script call's 500.
+    let ids: Vec<stem::TaskId> =
+        std::iter::repeat_with(stem::TaskId::new).filter(|id| id.to_string().ends_with('7')).take(620).collect();
+    let status = |at: usize, state: TaskState, fence: u64| {
+        let mut status = TaskStatus::new(ids[at], "t", LEFT, state);
+        status.fence = fence;
+        status
+    };
+    let started: Vec<TaskStatus> = (0..600).map(|at| status(at, TaskState::Started, 2)).collect();
+    assert_eq!(backend.set_batch(&started).await?, vec![true; 600]);
+
+    let mut batch = vec![
+        status(0, TaskState::Succeeded, 1), // older than the stored fence 2: refused
+        status(1, TaskState::Succeeded, 3), // newer: written
+        status(1, TaskState::Failed, 2),    // older than the 3 written just before in this batch: refused
+        status(2, TaskState::Queued, 0),    // a producer's record where one exists: not written
+    ];
+    let mut want = vec![false, true, false, false];
+    for at in 3..560 {
+        batch.push(status(at, TaskState::Succeeded, 2)); // the same fence: written
+        want.push(true);
+    }
+    for at in 600..620 {
+        batch.push(status(at, TaskState::Queued, 0)); // new tasks' records: written
+        want.push(true);
+    }
+    assert_eq!(backend.set_batch(&batch).await?, want, "each answer in its place");
+    assert_eq!(backend.get(ids[0]).await?.map(|s| s.state), Some(TaskState::Started));
+    assert_eq!(backend.get(ids[1]).await?.map(|s| (s.state, s.fence)), Some((TaskState::Succeeded, 3)));
+    assert_eq!(backend.get(ids[2]).await?.map(|s| s.state), Some(TaskState::Started));
+    assert_eq!(backend.get(ids[559]).await?.map(|s| s.state), Some(TaskState::Succeeded));
+    assert_eq!(backend.get(ids[610]).await?.map(|s| s.state), Some(TaskState::Queued));
+    store.delete_namespace().await?;
+    Ok(())
+}
