@@ -7,7 +7,7 @@
 //! --cluster create`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -46,10 +46,15 @@ async fn ship(wf: Workflow, order: u32) -> Result<String, WorkflowError> {
     Ok(format!("order {order} shipped as {}", parcel.tracking))
 }
 
+/// A store on `cluster` in `namespace`.
+async fn store_on(cluster: &RedisCluster, namespace: &str) -> stem::Result<RedisStore> {
+    RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace(namespace)).await
+}
+
 /// A store on `cluster` in `namespace`, a Stem on it, and a worker running
 /// `Double` and `Shout` from both queues.
 async fn worker_on(cluster: &RedisCluster, namespace: &str) -> stem::Result<(RedisStore, Stem, WorkerHandle)> {
-    let store = RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace(namespace)).await?;
+    let store = store_on(cluster, namespace).await?;
     let stem = Stem::with_locks(store.broker(), store.backend(), store.locks());
     let worker = Worker::builder(&stem)
         .task::<Double>()
@@ -82,8 +87,7 @@ fn keys_on(cluster: &RedisCluster, port: u16) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_and_workflows_run_on_a_cluster() -> TestResult {
     let Some(cluster) = RedisCluster::start() else { return Ok(()) };
-    let options = RedisOptions::cluster(cluster.urls()).with_namespace("cluster_e2e");
-    let store = RedisStore::connect_with(options).await?;
+    let store = store_on(&cluster, "cluster_e2e").await?;
     let stem = Stem::with_locks(store.broker(), store.backend(), store.locks()).with_workflow_store(store.workflows());
     let worker = Worker::builder(&stem)
         .task::<Double>()
@@ -144,7 +148,7 @@ async fn tasks_and_workflows_run_on_a_cluster() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_waiting_on_queues_of_two_nodes_wakes_for_either() -> TestResult {
     let Some(cluster) = RedisCluster::start() else { return Ok(()) };
-    let store = RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace("cluster_wait")).await?;
+    let store = store_on(&cluster, "cluster_wait").await?;
     let broker = store.broker();
     let request = ReceiveRequest {
         queues: vec![LEFT.to_owned(), RIGHT.to_owned()],
@@ -202,7 +206,7 @@ async fn a_cluster_and_a_single_server_mistaken_for_each_other_name_the_fix() ->
     opened.map_err(|e| format!("a user without INFO: {e}"))?;
 
     // A queue whose keys would have no hash tag is refused on a cluster, by name.
-    let store = RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace("cluster_names")).await?;
+    let store = store_on(&cluster, "cluster_names").await?;
     let envelope = Envelope::new("t", "}odd", Payload::new("json", b"1".to_vec()));
     let message = store.broker().publish(envelope).await.expect_err("an empty hash tag").to_string();
     assert!(message.contains("`}odd`") && message.contains("cannot be used on a Redis Cluster"), "{message}");
@@ -333,8 +337,9 @@ async fn a_worker_and_a_producer_carry_on_while_their_queues_slot_moves() -> Tes
     // A producer enqueues one call at a time, and a batch now and then, all along.
     // 0 before the move, 1 while the slot is half moved, 2 after.
     let phase = Arc::new(AtomicU8::new(0));
+    let progress = Arc::new(AtomicUsize::new(0));
     let producer = {
-        let (stem, phase) = (stem.clone(), Arc::clone(&phase));
+        let (stem, phase, progress) = (stem.clone(), Arc::clone(&phase), Arc::clone(&progress));
         tokio::spawn(async move {
             let (mut handles, mut refused, mut during, mut after) = (Vec::new(), 0, 0, 0);
             let mut n = 0u32;
@@ -351,6 +356,7 @@ async fn a_worker_and_a_producer_carry_on_while_their_queues_slot_moves() -> Tes
                 match enqueued {
                     Ok(list) => {
                         handles.extend(list);
+                        progress.fetch_add(1, Ordering::Relaxed);
                         // In flight while the slot was half moved, through to its end.
                         let ended_in = phase.load(Ordering::Relaxed);
                         if started_in <= 1 && ended_in == 2 {
@@ -371,7 +377,12 @@ async fn a_worker_and_a_producer_carry_on_while_their_queues_slot_moves() -> Tes
             (handles, refused, during)
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    within("the producer to be under way", async {
+        while progress.load(Ordering::Relaxed) < 50 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
     // The move's `redis-cli` calls block: the runtime's other thread carries on.
     tokio::task::block_in_place(|| move_slot(&cluster, 15_495, (2, 0), 2, Duration::from_millis(500), &phase));
     // Then one of the 16 slots of the task records (those of ids ending in 0).
@@ -405,8 +416,7 @@ async fn a_worker_and_a_producer_carry_on_while_their_queues_slot_moves() -> Tes
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_written_before_task_keys_had_hash_tags_are_still_read() -> TestResult {
     let Some(cluster) = RedisCluster::start() else { return Ok(()) };
-    let store =
-        RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace("cluster_legacy")).await?;
+    let store = store_on(&cluster, "cluster_legacy").await?;
     let backend = store.backend();
     let envelope = Envelope::new("t", LEFT, Payload::new("json", b"1".to_vec()));
     let mut status = stem::backend::TaskStatus::new(envelope.id, "t", LEFT, stem::backend::TaskState::Succeeded);
@@ -434,7 +444,7 @@ async fn records_written_before_task_keys_had_hash_tags_are_still_read() -> Test
 async fn a_batch_of_statuses_in_one_records_slot_is_fenced_and_answered_in_order() -> TestResult {
     use stem::backend::{TaskState, TaskStatus};
     let Some(cluster) = RedisCluster::start() else { return Ok(()) };
-    let store = RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_namespace("cluster_batch")).await?;
+    let store = store_on(&cluster, "cluster_batch").await?;
     let backend = store.backend();
     // 620 tasks whose records share one slot (ids ending in 7): more than one script call's 500.
     let ids: Vec<stem::TaskId> =

@@ -132,34 +132,48 @@ impl RedisBackend {
         env.map(|env| from_json::<Envelope>(&env, "envelope").map(|envelope| TaskStatus::queued(&envelope))).transpose()
     }
 
-    /// The call of `set_queued.lua` that writes producers' records of
-    /// `queued` (state queued, fence 0) only where a task has no record, so
-    /// that none replaces a worker's (any worker's fence is higher); the key
-    /// of its slot, and its reply says which were written.
-    fn set_queued_call(&self, queued: &[&TaskStatus]) -> Result<(String, redis::Cmd)> {
-        let keys: Vec<String> = queued.iter().map(|status| self.shared.keys().task(status.id)).collect();
-        let names: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let mut call = SET_QUEUED.cmd(&names);
-        for status in queued {
-            call.arg(encoded(status)?);
-        }
-        Ok((keys[0].clone(), call))
-    }
-
     /// Writes a large batch of queued records (a producer's) on one server,
     /// each script call of [`PER_SCRIPT`] sent as soon as it is encoded (see
     /// `scripts::query_streamed`).
     async fn set_queued(&self, queued: &[TaskStatus]) -> Result<Vec<bool>> {
-        let all: Vec<&TaskStatus> = queued.iter().collect();
+        let keys = self.shared.keys();
+        let all: Vec<(String, &TaskStatus)> = queued.iter().map(|status| (keys.task(status.id), status)).collect();
         let pipes = all.chunks(PER_SCRIPT).map(|chunk| {
             let mut pipe = redis::pipe();
-            pipe.add_command(self.set_queued_call(chunk)?.1);
+            pipe.add_command(set_queued_call(chunk.iter().map(|(key, status)| (key.as_str(), *status)))?);
             Ok(pipe)
         });
         let replies: Vec<(Vec<i64>,)> =
             scripts::query_streamed(&self.shared.conn(), pipes, "writing queued records").await?;
         Ok(replies.into_iter().flat_map(|(written,)| written).map(|written| written == 1).collect())
     }
+}
+
+/// The call of `set_queued.lua` that writes producers' records (state
+/// queued, fence 0) at their keys only where a task has no record, so that
+/// none replaces a worker's (any worker's fence is higher); its reply says
+/// which were written.
+fn set_queued_call<'a>(records: impl Iterator<Item = (&'a str, &'a TaskStatus)>) -> Result<redis::Cmd> {
+    let (names, statuses): (Vec<&str>, Vec<&TaskStatus>) = records.unzip();
+    let mut call = SET_QUEUED.cmd(&names);
+    for status in statuses {
+        call.arg(encoded(status)?);
+    }
+    Ok(call)
+}
+
+/// Per status of `count` written in script `calls` (their places among the
+/// statuses), whether it was written, from the calls' `replies` (1 or 0 per key).
+fn written_by(calls: &[Vec<usize>], replies: Vec<redis::Value>, count: usize) -> Result<Vec<bool>> {
+    let mut written = vec![false; count];
+    for (call, reply) in calls.iter().zip(replies) {
+        let reply: Vec<i64> = redis::from_redis_value(reply)
+            .map_err(|e| Error::adapter("Redis: a status write's reply is not a list of numbers", e))?;
+        for (&at, one) in call.iter().zip(reply) {
+            written[at] = one == 1;
+        }
+    }
+    Ok(written)
 }
 
 /// Whether `status` is a producer's record: queued, fence 0.
@@ -254,12 +268,12 @@ impl ResultBackend for RedisBackend {
         // Where each status's answer is: its place among the queued records,
         // or among the fenced writes.
         let mut answers = Vec::with_capacity(statuses.len());
-        let mut queued: Vec<&TaskStatus> = Vec::new();
+        let mut queued: Vec<(String, &TaskStatus)> = Vec::new();
         let mut fenced: Vec<(String, &TaskStatus)> = Vec::new();
         for status in statuses {
             if is_queued_record(status) {
                 answers.push(Answer::Queued(queued.len()));
-                queued.push(status);
+                queued.push((keys.task(status.id), status));
             } else {
                 answers.push(Answer::Fenced(fenced.len()));
                 fenced.push((keys.task(status.id), status));
@@ -269,14 +283,13 @@ impl ResultBackend for RedisBackend {
         // a worker's): in script calls of up to PER_SCRIPT, one slot each on a
         // Cluster, sent with the rest.
         let queued_calls: Vec<Vec<usize>> =
-            grouped(0..queued.len(), |&at| if cluster { slot(keys.task(queued[at].id).as_bytes()) } else { 0 })
+            grouped(0..queued.len(), |&at| if cluster { slot(queued[at].0.as_bytes()) } else { 0 })
                 .into_iter()
                 .flat_map(|(_, group)| group.chunks(PER_SCRIPT).map(<[usize]>::to_vec).collect::<Vec<_>>())
                 .collect();
         for call in &queued_calls {
-            let records: Vec<&TaskStatus> = call.iter().map(|&at| queued[at]).collect();
-            let (key, cmd) = self.set_queued_call(&records)?;
-            batch.add(&key, cmd);
+            let cmd = set_queued_call(call.iter().map(|&at| (queued[at].0.as_str(), queued[at].1)))?;
+            batch.add(&queued[call[0]].0, cmd);
         }
         // The fenced writes go in scripts of up to PER_SCRIPT statuses, whose
         // keys are in one slot on a Cluster (on one server a script may touch
@@ -314,22 +327,8 @@ impl ResultBackend for RedisBackend {
         }
         let mut values = batch.run(&self.shared.conn(), "writing task statuses").await?;
         let scripted = values.split_off(queued_calls.len().min(values.len()));
-        let mut queued_written = vec![false; queued.len()];
-        for (call, reply) in queued_calls.iter().zip(values) {
-            let reply: Vec<i64> = redis::from_redis_value(reply)
-                .map_err(|e| Error::adapter("Redis: a queued records write's reply is not a list of numbers", e))?;
-            for (&at, written) in call.iter().zip(reply) {
-                queued_written[at] = written == 1;
-            }
-        }
-        let mut fenced_written = vec![false; fenced.len()];
-        for (call, reply) in calls.iter().zip(scripted) {
-            let reply: Vec<i64> = redis::from_redis_value(reply)
-                .map_err(|e| Error::adapter("Redis: a status write's reply is not a list of numbers", e))?;
-            for (&at, written) in call.iter().zip(reply) {
-                fenced_written[at] = written == 1;
-            }
-        }
+        let queued_written = written_by(&queued_calls, values, queued.len())?;
+        let fenced_written = written_by(&calls, scripted, fenced.len())?;
         Ok(answers
             .into_iter()
             .map(|answer| match answer {

@@ -372,8 +372,13 @@ fn invalid_url(url: &str, e: &redis::RedisError) -> Error {
 /// whether the server is unreachable.
 pub(crate) fn failed(what: &str, e: redis::RedisError) -> Error {
     let unreachable = e.is_connection_refusal() || e.is_connection_dropped() || e.is_io_error() || e.is_timeout();
-    let hint =
-        if unreachable { " (Redis is unreachable: is the server running? the next command reconnects)" } else { "" };
+    let hint = if unreachable {
+        " (Redis is unreachable: is the server running? the next command reconnects)"
+    } else if scripts::slot_moving(&e) {
+        " (its hash slot was moving between Cluster nodes for longer than the adapter retries, 10 s; try again once the resharding is done)"
+    } else {
+        ""
+    };
     Error::adapter(format!("Redis: {what} failed: {e}{hint}"), e)
 }
 

@@ -170,14 +170,20 @@ fn is_moving(error: &stem::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
         if let Some(e) = e.downcast_ref::<redis::RedisError>() {
-            return matches!(
-                e.kind(),
-                redis::ErrorKind::Server(ServerErrorKind::TryAgain | ServerErrorKind::Ask | ServerErrorKind::Moved)
-            );
+            return slot_moving(e);
         }
         source = e.source();
     }
     false
+}
+
+/// Whether Redis answered that the key's hash slot is moving (`TRYAGAIN`),
+/// or moved (`ASK`, `MOVED` the client did not follow).
+pub(crate) fn slot_moving(e: &redis::RedisError) -> bool {
+    matches!(
+        e.kind(),
+        redis::ErrorKind::Server(ServerErrorKind::TryAgain | ServerErrorKind::Ask | ServerErrorKind::Moved)
+    )
 }
 
 async fn query_once<T: FromRedisValue>(conn: &mut Conn, pipe: &Pipeline, what: &str) -> stem::Result<T> {

@@ -57,7 +57,7 @@ impl Spin {
     }
 
     /// Whether the last timed call was answered within the budget.
-    fn quick(&self) -> bool {
+    fn last_was_quick(&self) -> bool {
         u128::from(self.last.load(Ordering::Relaxed)) <= self.budget.as_nanos()
     }
 
@@ -68,7 +68,7 @@ impl Spin {
             return call.await;
         }
         let probe = self.calls.fetch_add(1, Ordering::Relaxed) % PROBE_EVERY == 0;
-        if !probe && !self.quick() {
+        if !probe && !self.last_was_quick() {
             let start = Instant::now();
             let output = call.await;
             self.timed(start);
@@ -175,15 +175,15 @@ mod tests {
         let all = polls.load(Ordering::Relaxed);
         assert!(after_budget > 2, "spun before the budget ran out ({after_budget} polls)");
         assert!(all <= after_budget + 1, "only the wake-up polled it after the budget ({all} against {after_budget})");
-        assert!(!spin.quick(), "a reply later than the budget");
+        assert!(!spin.last_was_quick(), "a reply later than the budget");
     }
 
     #[tokio::test]
     async fn a_slow_reply_stops_the_spinning_but_for_probes_and_a_quick_one_restarts_it() {
         let spin = Spin::new(Duration::from_millis(5));
-        assert!(spin.quick(), "spins until a call is slow");
+        assert!(spin.last_was_quick(), "spins until a call is slow");
         spin.wait(tokio::time::sleep(Duration::from_millis(20))).await;
-        assert!(!spin.quick(), "a reply later than the budget");
+        assert!(!spin.last_was_quick(), "a reply later than the budget");
         let (took, _) = find_silent(&spin, Duration::from_millis(1)).await;
         assert!(took >= Duration::from_millis(300), "the next call does not spin ({took:?})");
         // One call in PROBE_EVERY spins all the same.
@@ -192,7 +192,7 @@ mod tests {
         }
         let (took, _) = find_silent(&spin, Duration::from_millis(1)).await;
         assert!(took < Duration::from_millis(150), "a probe spins ({took:?})");
-        assert!(spin.quick(), "and its quick reply restarts the spinning");
+        assert!(spin.last_was_quick(), "and its quick reply restarts the spinning");
         let (took, _) = find_silent(&spin, Duration::from_millis(1)).await;
         assert!(took < Duration::from_millis(150), "spinning again ({took:?})");
     }
