@@ -2,7 +2,8 @@
 //! timeout, a worker's hard stop) leaves no open transaction behind on the
 //! pooled connection. sqlx-postgres 0.9.0 did (upstream transact-rs/sqlx#4393):
 //! every later statement on that connection then ran inside a transaction that
-//! was never committed, and was lost. `vendor/sqlx-postgres` carries the fix.
+//! was never committed, and was lost. sqlx 0.9.1 has the fix (#4394); this test
+//! keeps it from coming back with a future sqlx.
 
 use std::future::Future;
 use std::pin::pin;
