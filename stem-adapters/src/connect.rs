@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use stem::memory::{MemoryBackend, MemoryBroker, MemoryLockStore, MemoryWorkflowStore};
-use stem::workflow::WorkflowStore;
-use stem::{Broker, Error, LockStore, Result, ResultBackend, Stem};
+use stem::{Error, Result, Stem, Stores};
 
 /// The broker URL when `STEM_BROKER_URL` is not set: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite://stem.db";
@@ -34,19 +32,6 @@ struct Scheme {
     feature: Option<&'static str>,
 }
 
-/// The stores one URL names.
-#[derive(Debug, Clone)]
-pub struct Stores {
-    /// Where task messages wait.
-    pub broker: Arc<dyn Broker>,
-    /// Where task states and results go.
-    pub backend: Arc<dyn ResultBackend>,
-    /// Named expiring locks.
-    pub locks: Arc<dyn LockStore>,
-    /// Workflow runs.
-    pub workflows: Arc<dyn WorkflowStore>,
-}
-
 /// A [`Stem`] whose broker, result backend and locks all live at `url`.
 ///
 /// ```no_run
@@ -55,8 +40,7 @@ pub struct Stores {
 /// # Ok(()) }
 /// ```
 pub async fn connect(url: &str) -> Result<Stem> {
-    let stores = open(url).await?;
-    Ok(Stem::with_locks(stores.broker, stores.backend, stores.locks).with_workflow_store(stores.workflows))
+    Ok(Stem::new(open(url).await?))
 }
 
 /// A [`Stem`] with its broker at `broker_url` and its result backend (and locks)
@@ -65,9 +49,8 @@ pub async fn connect_urls(broker_url: &str, backend_url: &str) -> Result<Stem> {
     if broker_url == backend_url {
         return connect(broker_url).await;
     }
-    let broker = open(broker_url).await?.broker;
-    let stores = open(backend_url).await?;
-    Ok(Stem::with_locks(broker, stores.backend, stores.locks).with_workflow_store(stores.workflows))
+    let broker = Arc::clone(open(broker_url).await?.broker());
+    Ok(Stem::new(open(backend_url).await?.with_broker(broker)))
 }
 
 /// A [`Stem`] configured from the environment: the broker at `STEM_BROKER_URL`
@@ -90,41 +73,21 @@ pub fn urls_from_env() -> (String, String) {
 pub async fn open(url: &str) -> Result<Stores> {
     let (scheme, rest) = split(url)?;
     match scheme.name {
-        "memory" => Ok(Stores {
-            broker: Arc::new(MemoryBroker::new()),
-            backend: Arc::new(MemoryBackend::new()),
-            locks: Arc::new(MemoryLockStore::new()),
-            workflows: Arc::new(MemoryWorkflowStore::new()),
-        }),
+        "memory" => Ok(Stores::in_memory()),
         #[cfg(feature = "sqlite")]
         "sqlite" => {
             let store = crate::sqlite::SqliteStore::open_with(sqlite_options(url, rest)?).await?;
-            Ok(Stores {
-                broker: store.broker(),
-                backend: store.backend(),
-                locks: store.locks(),
-                workflows: store.workflows(),
-            })
+            Ok(store.stores())
         }
         #[cfg(feature = "redis")]
         "redis" | "rediss" => {
             let store = crate::redis::RedisStore::connect_with(redis_options(url)?).await?;
-            Ok(Stores {
-                broker: store.broker(),
-                backend: store.backend(),
-                locks: store.locks(),
-                workflows: store.workflows(),
-            })
+            Ok(store.stores())
         }
         #[cfg(feature = "postgres")]
         "postgres" | "postgresql" => {
             let store = crate::postgres::PostgresStore::connect_with(postgres_options(url)?).await?;
-            Ok(Stores {
-                broker: store.broker(),
-                backend: store.backend(),
-                locks: store.locks(),
-                workflows: store.workflows(),
-            })
+            Ok(store.stores())
         }
         _ => {
             let _ = rest;

@@ -26,7 +26,7 @@ mod undecodable;
 mod waiters;
 
 pub use self::connect::{
-    BACKEND_URL_VAR, BROKER_URL_VAR, DEFAULT_URL, Stores, connect, connect_env, connect_urls, open, urls_from_env,
+    BACKEND_URL_VAR, BROKER_URL_VAR, DEFAULT_URL, connect, connect_env, connect_urls, open, urls_from_env,
 };
 #[cfg(any(feature = "redis", feature = "postgres"))]
 pub use self::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR, TlsOptions};

@@ -73,6 +73,9 @@ pub enum Error {
     /// A configuration value is invalid; the message names it and the fix.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The store lacks a capability the call needs.
+    #[error("this store does not support {0}")]
+    Unsupported(&'static str),
     /// The store is closed or shut down.
     #[error("the {0} is closed")]
     Closed(&'static str),

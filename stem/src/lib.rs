@@ -31,6 +31,7 @@
 
 pub mod backend;
 pub mod broker;
+pub mod clock;
 pub mod codec;
 pub mod envelope;
 mod error;
@@ -38,7 +39,8 @@ mod id;
 mod id_map;
 pub mod lock;
 pub mod memory;
-mod producer;
+mod stem;
+mod stores;
 pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -53,7 +55,8 @@ pub use crate::envelope::Envelope;
 pub use crate::error::{Error, Result};
 pub use crate::id::TaskId;
 pub use crate::lock::LockStore;
-pub use crate::producer::Stem;
+pub use crate::stem::Stem;
+pub use crate::stores::Stores;
 pub use crate::task::{Registry, Signature, Task, TaskContext, TaskError, TaskHandle, TaskOptions};
 pub use crate::worker::{ShutdownMode, Worker, WorkerHandle};
 pub use crate::workflow::{EventTopic, StepError, Workflow, WorkflowError, WorkflowHandle};
@@ -62,7 +65,7 @@ pub use crate::workflow::{EventTopic, StepError, Workflow, WorkflowError, Workfl
 pub mod prelude {
     pub use crate::task;
     pub use crate::{
-        EventTopic, ShutdownMode, Signature, Stem, StepError, Task, TaskContext, TaskError, TaskHandle, Worker,
+        EventTopic, ShutdownMode, Signature, Stem, StepError, Stores, Task, TaskContext, TaskError, TaskHandle, Worker,
         Workflow, WorkflowError, WorkflowHandle,
     };
     pub use crate::{step, workflow};

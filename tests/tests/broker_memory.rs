@@ -3,6 +3,7 @@
 //! adapter.)
 
 use std::time::Duration;
+use stem::broker::{DeadLetters, QueueStats};
 
 use stem::broker::{Broker, Nack, ReceiveRequest, ReplayOptions};
 use stem::codec::Payload;

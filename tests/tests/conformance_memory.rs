@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use stem::broker::{DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult};
-use stem::{Broker, Envelope, TaskId};
+use stem::broker::{DeadLetters, Delivery, Nack, QueueStats, Receipt, ReceiveRequest};
+use stem::{Broker, Envelope};
 
 use stem::memory::{MemoryBackend, MemoryBroker, MemoryLockStore, MemoryWorkflowStore};
 use stem::testing::{backend_suite, broker_suite, lock_suite, workflow_store_suite};
@@ -67,31 +67,11 @@ impl Broker for WithoutBroadcast {
     async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> stem::Result<()> {
         self.0.dead_letter(receipt, reason).await
     }
-    async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> stem::Result<DeadLetterPage> {
-        self.0.list_dead_letters(queue, limit, offset).await
+    fn dead_letters(&self) -> Option<&dyn DeadLetters> {
+        self.0.dead_letters()
     }
-    async fn get_dead_letter(&self, queue: &str, id: TaskId) -> stem::Result<Option<DeadLetter>> {
-        self.0.get_dead_letter(queue, id).await
-    }
-    async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> stem::Result<ReplayResult> {
-        self.0.replay_dead_letters(queue, options).await
-    }
-    async fn purge_dead_letters(
-        &self,
-        queue: &str,
-        since: Option<DateTime<Utc>>,
-        limit: Option<usize>,
-    ) -> stem::Result<usize> {
-        self.0.purge_dead_letters(queue, since, limit).await
-    }
-    async fn pending_count(&self, queue: &str) -> stem::Result<usize> {
-        self.0.pending_count(queue).await
-    }
-    async fn inflight_count(&self, queue: &str) -> stem::Result<usize> {
-        self.0.inflight_count(queue).await
-    }
-    async fn purge(&self, queue: &str) -> stem::Result<usize> {
-        self.0.purge(queue).await
+    fn stats(&self) -> Option<&dyn QueueStats> {
+        self.0.stats()
     }
 }
 

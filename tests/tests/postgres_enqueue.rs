@@ -7,7 +7,7 @@ use stem::backend::TaskState;
 use stem::codec::Payload;
 use stem::memory::MemoryBackend;
 use stem::prelude::*;
-use stem::{Broker, Envelope, ResultBackend};
+use stem::{Envelope, ResultBackend};
 use stem_adapters::postgres::{PostgresOptions, PostgresStore};
 use stem_tests::{TestResult, WAIT, postgres_url};
 
@@ -22,14 +22,18 @@ async fn one_store_stores_the_message_which_reads_as_queued() -> TestResult {
     let Some(url) = postgres_url() else { return Ok(()) };
     let schema = format!("test_enqueue_{:08x}", fastrand::u32(..));
     let store = PostgresStore::connect_with(PostgresOptions::new(&url).with_schema(&schema)).await?;
-    let (broker, backend) = (store.broker(), store.backend());
-    assert!(broker.records_with(&*backend), "the same store");
+    let backend = store.backend();
+    let stores = store.stores();
+    assert!(stores.publish_recorded().is_some(), "the store's own broker and backend publish and record as one");
     let other = PostgresStore::connect_with(PostgresOptions::new(&url).with_schema(format!("{schema}_other"))).await?;
-    assert!(!broker.records_with(&*other.backend()), "another schema");
-    assert!(!broker.records_with(&MemoryBackend::new()), "another kind of backend");
+    assert!(stores.clone().with_backend(other.backend()).publish_recorded().is_none(), "another schema");
+    assert!(
+        stores.clone().with_backend(std::sync::Arc::new(MemoryBackend::new())).publish_recorded().is_none(),
+        "another kind of backend"
+    );
     other.drop_schema().await?;
 
-    let stem = Stem::new(broker.clone(), backend.clone());
+    let stem = Stem::new(stores);
     let one = T::call(1).into_envelope()?;
     let mut many: Vec<Envelope> =
         (0..3).map(|n| Envelope::new("t", "q", Payload::new("json", vec![b'0' + n]))).collect();
@@ -41,7 +45,7 @@ async fn one_store_stores_the_message_which_reads_as_queued() -> TestResult {
         assert_eq!(status.state, TaskState::Queued);
         assert_eq!(status.fence, 0);
     }
-    assert_eq!(broker.pending_count("q").await?, 4, "every message published, each once");
+    assert_eq!(stem.queue_stats()?.pending_count("q").await?, 4, "every message published, each once");
     let pool = sqlx::PgPool::connect(&url).await?;
     let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM \"{schema}\".tasks")))
         .fetch_one(&pool)

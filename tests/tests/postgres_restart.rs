@@ -96,7 +96,7 @@ async fn a_worker_resumes_when_postgres_comes_back() -> TestResult {
     server.start();
 
     let store = PostgresStore::connect_with(PostgresOptions::new(server.url())).await?;
-    let stem = store.stem();
+    let stem = Stem::new(store.stores());
     let worker = Worker::builder(&stem).task::<Double>().concurrency(4).handle_signals(false).build()?.spawn();
     let before = Double::enqueue(&stem, 1).await?;
     assert_eq!(before.wait_timeout(WAIT).await?, 2);

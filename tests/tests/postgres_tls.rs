@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use stem::Stem;
 use stem_adapters::TlsOptions;
 use stem_adapters::postgres::{PostgresOptions, PostgresStore};
 use stem_tests::{TempDir, TestResult, postgres_url};
@@ -33,7 +34,7 @@ async fn tls_verifies_the_server_with_the_given_ca() -> TestResult {
     // names the machine, not 127.0.0.1), and the store works.
     let verified = format!("{url}{sep}sslmode=verify-ca");
     let store = connect(&verified, &schema, TlsOptions::default().with_ca_cert(SERVER_CERT)).await?;
-    let stem = store.stem();
+    let stem = Stem::new(store.stores());
     let handle = stem.handle::<()>(stem::TaskId::new());
     assert!(handle.status().await?.is_none(), "the store answers over TLS");
 

@@ -15,7 +15,7 @@ async fn a_task_enqueued_in_a_transaction_exists_only_if_it_commits() -> TestRes
     let Some(url) = postgres_url() else { return Ok(()) };
     let schema = format!("test_tx_{:08x}", fastrand::u32(..));
     let store = PostgresStore::connect_with(PostgresOptions::new(&url).with_schema(&schema)).await?;
-    let stem = store.stem();
+    let stem = Stem::new(store.stores());
     let worker = Worker::builder(&stem).task::<Greet>().handle_signals(false).build()?.spawn();
     let pool = sqlx::PgPool::connect(&url).await?;
 
@@ -23,13 +23,13 @@ async fn a_task_enqueued_in_a_transaction_exists_only_if_it_commits() -> TestRes
     let mut tx = pool.begin().await?;
     let ghost = Greet::call("ghost".to_owned()).enqueue_in(&mut tx, &store).await?;
     tx.rollback().await?;
-    assert_eq!(stem.broker().pending_count("default").await?, 0);
+    assert_eq!(stem.queue_stats()?.pending_count("default").await?, 0);
     assert!(ghost.status().await?.is_none(), "no record of a rolled back task");
 
     // Committed: invisible until the commit, then run.
     let mut tx = pool.begin().await?;
     let handle = Greet::call("ada".to_owned()).enqueue_in(&mut tx, &store).await?;
-    assert_eq!(stem.broker().pending_count("default").await?, 0, "not visible before the commit");
+    assert_eq!(stem.queue_stats()?.pending_count("default").await?, 0, "not visible before the commit");
     assert!(handle.status().await?.is_none());
     tx.commit().await?;
     assert_eq!(handle.wait_timeout(WAIT).await?, "hello, ada");

@@ -71,7 +71,7 @@ async fn a_version_3_schema_is_upgraded_and_its_messages_still_run() -> TestResu
     assert_eq!(version, Some(4), "connecting applies the migrations the schema lacks");
     assert!(!has_seq_key(&pool, &schema).await?, "version 4 keys messages by id only");
 
-    let stem = store.stem();
+    let stem = Stem::new(store.stores());
     let worker = Worker::builder(&stem).task::<Echo>().handle_signals(false).build()?.spawn();
     let new = Echo::enqueue(&stem, 8).await?;
     assert_eq!(new.wait_timeout(WAIT).await?, 8, "a message published after the upgrade runs");

@@ -45,7 +45,7 @@ async fn vacuums(pool: &sqlx::PgPool, schema: &str, table: &str) -> Result<i64, 
 
 /// Runs [`TASKS`] tasks through a worker and checks every result.
 async fn run_tasks(store: &PostgresStore) -> TestResult {
-    let stem = store.stem();
+    let stem = Stem::new(store.stores());
     let worker = Worker::builder(&stem).task::<Echo>().handle_signals(false).build()?.spawn();
     let handles = stem.enqueue_many((0..TASKS).map(Echo::call)).await?;
     for (i, handle) in handles.into_iter().enumerate() {

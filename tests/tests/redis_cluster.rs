@@ -55,7 +55,7 @@ async fn store_on(cluster: &RedisCluster, namespace: &str) -> stem::Result<Redis
 /// `Double` and `Shout` from both queues.
 async fn worker_on(cluster: &RedisCluster, namespace: &str) -> stem::Result<(RedisStore, Stem, WorkerHandle)> {
     let store = store_on(cluster, namespace).await?;
-    let stem = Stem::with_locks(store.broker(), store.backend(), store.locks());
+    let stem = Stem::new(store.stores());
     let worker = Worker::builder(&stem)
         .task::<Double>()
         .task::<Shout>()
@@ -88,7 +88,7 @@ fn keys_on(cluster: &RedisCluster, port: u16) -> usize {
 async fn tasks_and_workflows_run_on_a_cluster() -> TestResult {
     let Some(cluster) = RedisCluster::start() else { return Ok(()) };
     let store = store_on(&cluster, "cluster_e2e").await?;
-    let stem = Stem::with_locks(store.broker(), store.backend(), store.locks()).with_workflow_store(store.workflows());
+    let stem = Stem::new(store.stores());
     let worker = Worker::builder(&stem)
         .task::<Double>()
         .task::<Shout>()
@@ -346,7 +346,7 @@ async fn a_worker_and_a_producer_carry_on_while_their_queues_slot_moves() -> Tes
             while after < 200 {
                 n += 1;
                 let started_in = phase.load(Ordering::Relaxed);
-                let enqueued = if n % 50 == 0 {
+                let enqueued = if n.is_multiple_of(50) {
                     stem.enqueue_many((0..20).map(|i| Shout::call(format!("b{n}.{i}"))))
                         .await
                         .map(|hs| hs.into_iter().enumerate().map(|(i, h)| (h, format!("B{n}.{i}"))).collect::<Vec<_>>())
@@ -455,7 +455,7 @@ async fn a_batch_of_statuses_in_one_records_slot_is_fenced_and_answered_in_order
         status
     };
     let started: Vec<TaskStatus> = (0..600).map(|at| status(at, TaskState::Started, 2)).collect();
-    assert_eq!(backend.set_batch(&started).await?, vec![true; 600]);
+    assert_eq!(backend.set_batch(&mut started.clone()).await?, vec![true; 600]);
 
     let mut batch = vec![
         status(0, TaskState::Succeeded, 1), // older than the stored fence 2: refused
@@ -472,7 +472,7 @@ async fn a_batch_of_statuses_in_one_records_slot_is_fenced_and_answered_in_order
         batch.push(status(at, TaskState::Queued, 0)); // new tasks' records: written
         want.push(true);
     }
-    assert_eq!(backend.set_batch(&batch).await?, want, "each answer in its place");
+    assert_eq!(backend.set_batch(&mut batch).await?, want, "each answer in its place");
     assert_eq!(backend.get(ids[0]).await?.map(|s| s.state), Some(TaskState::Started));
     assert_eq!(backend.get(ids[1]).await?.map(|s| (s.state, s.fence)), Some((TaskState::Succeeded, 3)));
     assert_eq!(backend.get(ids[2]).await?.map(|s| s.state), Some(TaskState::Started));

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::time::Duration;
+use stem::broker::QueueStats;
 
 use stem::backend::{TaskState, TaskStatus};
 use stem::broker::ReceiveRequest;

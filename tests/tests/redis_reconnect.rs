@@ -21,7 +21,7 @@ async fn a_worker_resumes_when_redis_comes_back() -> TestResult {
     let Some(server) = RedisServer::start(&dir, 0, false, &persistent) else { return Ok(()) };
     let url = format!("redis://127.0.0.1:{}", server.port());
     let store = RedisStore::connect_with(RedisOptions::new(url)).await?;
-    let stem = Stem::with_locks(store.broker(), store.backend(), store.locks());
+    let stem = Stem::new(store.stores());
     let worker = Worker::builder(&stem).task::<Double>().concurrency(4).handle_signals(false).build()?.spawn();
 
     let before = Double::enqueue(&stem, 1).await?;

@@ -3,6 +3,7 @@
 //! the old copy can no longer settle it.
 
 use std::time::Duration;
+use stem::broker::QueueStats;
 
 use stem::broker::ReceiveRequest;
 use stem::codec::Payload;

@@ -95,7 +95,7 @@ async fn tls_with_a_custom_ca_and_a_client_certificate() -> TestResult {
 
     // The full round trip, through a worker, over mutual TLS.
     let store = connect(client.clone().with_ca_cert(file("ca.crt"))).await?;
-    let stem = Stem::with_locks(store.broker(), store.backend(), store.locks());
+    let stem = Stem::new(store.stores());
     let worker = Worker::builder(&stem).task::<Echo>().handle_signals(false).build()?.spawn();
     let handle = Echo::enqueue(&stem, "over TLS".to_owned()).await?;
     assert_eq!(handle.wait_timeout(WAIT).await?, "over TLS");
@@ -137,7 +137,7 @@ async fn a_cluster_over_mutual_tls() -> TestResult {
     let Some(cluster) = RedisCluster::start_with(true, &args, &cli) else { return Ok(()) };
     let tls = TlsOptions::default().with_client(file("client.crt"), file("client.key")).with_ca_cert(file("ca.crt"));
     let store = RedisStore::connect_with(RedisOptions::cluster(cluster.urls()).with_tls(tls)).await?;
-    let stem = Stem::with_locks(store.broker(), store.backend(), store.locks());
+    let stem = Stem::new(store.stores());
     let worker = Worker::builder(&stem).task::<Echo>().handle_signals(false).build()?.spawn();
     let handle = Echo::enqueue(&stem, "over TLS to a cluster".to_owned()).await?;
     assert_eq!(handle.wait_timeout(WAIT).await?, "over TLS to a cluster");

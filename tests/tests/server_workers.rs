@@ -53,7 +53,8 @@ where
     let extra: Vec<_> = handles.iter().filter(|h| runs.get(&h.id()) != Some(&1)).map(TaskHandle::id).collect();
     assert!(extra.is_empty(), "tasks that did not run exactly once: {extra:?}");
     assert_eq!(
-        producer.broker().pending_count("default").await? + producer.broker().inflight_count("default").await?,
+        producer.queue_stats()?.pending_count("default").await?
+            + producer.queue_stats()?.inflight_count("default").await?,
         0
     );
     Ok(())
@@ -70,7 +71,13 @@ async fn retries_end_in_the_dead_letter_queue(stem: Stem) -> TestResult {
     assert_eq!((status.state, status.attempt), (TaskState::Failed, 1), "one retry, then failed");
     // The worker records the outcome first and moves the message after it.
     let dead = until_ok("the dead letter", || async {
-        stem.broker().get_dead_letter("default", handle.id()).await.ok().flatten().ok_or("not yet")
+        stem.dead_letters()
+            .expect("dead letters")
+            .get_dead_letter("default", handle.id())
+            .await
+            .ok()
+            .flatten()
+            .ok_or("not yet")
     })
     .await;
     assert!(dead.reason.starts_with("retries exhausted after 2 attempts"), "{}", dead.reason);
@@ -94,8 +101,7 @@ async fn postgres(url: &str, schema: &str) -> stem::Result<PostgresStore> {
 async fn redis_workers_share_a_queue() -> TestResult {
     let Some(url) = redis_url() else { return Ok(()) };
     let ns = namespace("workers");
-    three_workers_share_a_queue(|| async { redis(&url, &ns).await.map(|s| Stem::new(s.broker(), s.backend())) })
-        .await?;
+    three_workers_share_a_queue(|| async { redis(&url, &ns).await.map(|s| Stem::new(s.stores())) }).await?;
     redis(&url, &ns).await?.delete_namespace().await?;
     Ok(())
 }
@@ -104,7 +110,7 @@ async fn redis_workers_share_a_queue() -> TestResult {
 async fn redis_retries_end_in_the_dead_letter_queue() -> TestResult {
     let Some(url) = redis_url() else { return Ok(()) };
     let store = redis(&url, &namespace("retry")).await?;
-    retries_end_in_the_dead_letter_queue(Stem::new(store.broker(), store.backend())).await?;
+    retries_end_in_the_dead_letter_queue(Stem::new(store.stores())).await?;
     store.delete_namespace().await?;
     Ok(())
 }
@@ -113,8 +119,7 @@ async fn redis_retries_end_in_the_dead_letter_queue() -> TestResult {
 async fn postgres_workers_share_a_queue() -> TestResult {
     let Some(url) = postgres_url() else { return Ok(()) };
     let schema = namespace("workers");
-    three_workers_share_a_queue(|| async { postgres(&url, &schema).await.map(|s| Stem::new(s.broker(), s.backend())) })
-        .await?;
+    three_workers_share_a_queue(|| async { postgres(&url, &schema).await.map(|s| Stem::new(s.stores())) }).await?;
     postgres(&url, &schema).await?.drop_schema().await?;
     Ok(())
 }
@@ -123,7 +128,7 @@ async fn postgres_workers_share_a_queue() -> TestResult {
 async fn postgres_retries_end_in_the_dead_letter_queue() -> TestResult {
     let Some(url) = postgres_url() else { return Ok(()) };
     let store = postgres(&url, &namespace("retry")).await?;
-    retries_end_in_the_dead_letter_queue(Stem::new(store.broker(), store.backend())).await?;
+    retries_end_in_the_dead_letter_queue(Stem::new(store.stores())).await?;
     store.drop_schema().await?;
     Ok(())
 }

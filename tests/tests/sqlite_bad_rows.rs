@@ -2,6 +2,7 @@
 //! queue with its reason and its text, and the queue keeps flowing.
 
 use std::time::Duration;
+use stem::broker::{DeadLetters, QueueStats};
 
 use stem::broker::ReceiveRequest;
 use stem::codec::Payload;

@@ -100,6 +100,9 @@ async fn a_killed_worker_loses_no_task() -> TestResult {
         runs.len(),
         twice.len()
     )?;
-    assert_eq!(stem.broker().pending_count("default").await? + stem.broker().inflight_count("default").await?, 0);
+    assert_eq!(
+        stem.queue_stats()?.pending_count("default").await? + stem.queue_stats()?.inflight_count("default").await?,
+        0
+    );
     Ok(())
 }

@@ -37,7 +37,12 @@ async fn run_tasks(stem: &Stem) -> TestResult {
     // The final state is written before the message moves to the dead letter queue.
     let dead = within("the dead letter", async {
         loop {
-            match stem.broker().get_dead_letter("default", refused.id()).await {
+            match stem
+                .dead_letters()
+                .expect("the SQLite broker keeps dead letters")
+                .get_dead_letter("default", refused.id())
+                .await
+            {
                 Ok(Some(dead)) => return dead,
                 _ => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
             }

@@ -34,7 +34,7 @@ async fn progress_leases_headers_and_meta() -> TestResult {
     let progress = status.progress.expect("progress is recorded");
     assert_eq!(progress.fraction, 0.5);
     assert_eq!(progress.data, Some(serde_json::json!("halfway")));
-    assert_eq!(stem.broker().inflight_count("default").await?, 1);
+    assert_eq!(stem.queue_stats()?.inflight_count("default").await?, 1);
 
     RELEASE.add_permits(1);
     assert_eq!(handle.wait_timeout(WAIT).await?, "acme/test/task_context::reporter/default");

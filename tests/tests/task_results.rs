@@ -80,7 +80,7 @@ async fn a_countdown_delays_delivery_and_is_not_pending_meanwhile() -> TestResul
     let stem = Stem::in_memory();
     let started = Instant::now();
     let handle = Double::call(1).countdown(Duration::from_millis(300)).enqueue(&stem).await?;
-    assert_eq!(stem.broker().pending_count("default").await?, 0, "a delayed task is not pending");
+    assert_eq!(stem.queue_stats()?.pending_count("default").await?, 0, "a delayed task is not pending");
     assert_eq!(handle.status().await?.map(|s| s.state), Some(TaskState::Queued));
 
     let worker = Worker::builder(&stem).task::<Double>().build()?.spawn();
@@ -105,7 +105,7 @@ async fn an_expired_task_is_recorded_and_not_run() -> TestResult {
         }
         other => panic!("expected an expired task, got {other:?}"),
     }
-    assert_eq!(stem.broker().inflight_count("emails").await?, 0, "the expired delivery was acked");
+    assert_eq!(stem.queue_stats()?.inflight_count("emails").await?, 0, "the expired delivery was acked");
     worker.stop(ShutdownMode::Warm).await?;
     Ok(())
 }

@@ -91,7 +91,7 @@ async fn an_unknown_task_goes_to_the_dead_letter_queue_saying_so() -> TestResult
     let failure = failure_of(&handle).await;
     assert_eq!(failure.state, TaskState::Failed);
     assert_eq!(failure.error.map(|e| e.kind).as_deref(), Some("unknown_task"));
-    let dead = stem.broker().get_dead_letter("default", handle.id()).await?.expect("dead-lettered");
+    let dead = stem.dead_letters()?.get_dead_letter("default", handle.id()).await?.expect("dead-lettered");
     assert!(dead.reason.starts_with("unknown task `nobody::here`: worker "), "{}", dead.reason);
     assert_eq!(Healthy::enqueue(&stem, 3).await?.wait_timeout(WAIT).await?, 4);
     worker.stop(ShutdownMode::Warm).await?;
@@ -105,7 +105,7 @@ async fn undecodable_arguments_go_to_the_dead_letter_queue_saying_so() -> TestRe
     let handle: TaskHandle<u32> = stem.handle(stem.enqueue_envelope(envelope).await?);
     let failure = failure_of(&handle).await;
     assert_eq!(failure.error.map(|e| e.kind).as_deref(), Some("undecodable_args"));
-    let dead = stem.broker().get_dead_letter("default", handle.id()).await?.expect("dead-lettered");
+    let dead = stem.dead_letters()?.get_dead_letter("default", handle.id()).await?.expect("dead-lettered");
     assert!(
         dead.reason.starts_with("undecodable arguments for task `worker_faults::healthy`: codec `json` failed"),
         "{}",
@@ -139,7 +139,7 @@ async fn finished_counts_every_settled_delivery_successes_and_failures_alike() -
     })
     .await;
     assert_eq!(worker.finished(), 6, "each delivery counted once");
-    assert_eq!(stem.broker().inflight_count(stem::envelope::DEFAULT_QUEUE).await?, 0);
+    assert_eq!(stem.queue_stats()?.inflight_count(stem::envelope::DEFAULT_QUEUE).await?, 0);
     worker.stop(ShutdownMode::Warm).await?;
     Ok(())
 }

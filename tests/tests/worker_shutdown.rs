@@ -48,8 +48,8 @@ async fn warm_shutdown_finishes_running_tasks_and_requeues_the_rest() -> TestRes
         finished += usize::from(state == TaskState::Succeeded);
     }
     assert!(finished >= 4, "the running tasks finished");
-    assert_eq!(stem.broker().inflight_count("default").await?, 0, "nothing is left leased");
-    assert_eq!(stem.broker().pending_count("default").await?, 20 - finished, "the rest is back in the queue");
+    assert_eq!(stem.queue_stats()?.inflight_count("default").await?, 0, "nothing is left leased");
+    assert_eq!(stem.queue_stats()?.pending_count("default").await?, 20 - finished, "the rest is back in the queue");
 
     let worker = Worker::builder(&stem).task::<Steady>().concurrency(4).build()?.spawn();
     for handle in &handles {
@@ -82,7 +82,7 @@ async fn soft_shutdown_cancels_running_tasks_and_requeues_them() -> TestResult {
     within("three tasks to start", SOFT_STARTED.acquire_many(3)).await?.forget();
     within("a soft shutdown", worker.stop(ShutdownMode::Soft)).await?;
 
-    assert_eq!(stem.broker().pending_count("default").await?, 3, "all three are back in the queue");
+    assert_eq!(stem.queue_stats()?.pending_count("default").await?, 3, "all three are back in the queue");
     for handle in &handles {
         let status = handle.status().await?.expect("recorded");
         assert_eq!((status.state, status.task.as_str()), (TaskState::Queued, Patient::NAME));
@@ -119,7 +119,7 @@ async fn hard_shutdown_requeues_at_once_and_acks_nothing() -> TestResult {
     worker.join().await?;
 
     assert_eq!(handle.status().await?.map(|s| s.state), Some(TaskState::Queued), "not recorded as done");
-    assert_eq!(stem.broker().pending_count("default").await?, 1, "back in the queue, not acked");
-    assert_eq!(stem.broker().inflight_count("default").await?, 0);
+    assert_eq!(stem.queue_stats()?.pending_count("default").await?, 1, "back in the queue, not acked");
+    assert_eq!(stem.queue_stats()?.inflight_count("default").await?, 0);
     Ok(())
 }

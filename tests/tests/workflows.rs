@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use stem::clock::{Clock, FakeClock};
 use stem::prelude::*;
-use stem::workflow::{Clock, FakeClock, RunStatus, WorkflowHandle};
+use stem::workflow::{RunStatus, WorkflowHandle};
 use stem::{Error, WorkerHandle};
 use stem_adapters::postgres::{PostgresOptions, PostgresStore};
 use stem_adapters::redis::{RedisOptions, RedisStore};
@@ -50,15 +51,13 @@ async fn stems(label: &str) -> Vec<Env> {
     let ns = format!("wf_{}_{:08x}", label.replace('-', "_"), fastrand::u32(..));
     if let Some(url) = redis_url() {
         let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&ns)).await.expect("redis");
-        let stem =
-            Stem::with_locks(store.broker(), store.backend(), store.locks()).with_workflow_store(store.workflows());
+        let stem = Stem::new(store.stores());
         all.push(("redis", stem, Store::Redis(store)));
     }
     if let Some(url) = postgres_url() {
         let options = PostgresOptions::new(&url).with_schema(&ns).with_max_connections(4);
         let store = PostgresStore::connect_with(options).await.expect("postgres");
-        let stem =
-            Stem::with_locks(store.broker(), store.backend(), store.locks()).with_workflow_store(store.workflows());
+        let stem = Stem::new(store.stores());
         all.push(("postgres", stem, Store::Postgres(store)));
     }
     all.into_iter()
@@ -224,7 +223,7 @@ struct Order {
 async fn charge_card(wf: &Workflow, order: &Order) -> Result<u64, StepError> {
     let _ = wf.id();
     // The first attempt of every run fails, the retry succeeds.
-    if CHARGES.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+    if CHARGES.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
         return Err(StepError::retry("card network busy"));
     }
     Ok(order.cents)
@@ -485,7 +484,11 @@ async fn a_resumed_run_is_enqueued_on_the_queue_it_was_started_on() -> TestResul
         // must go to the run's queue, the only one the worker consumes.
         assert_eq!(stem.emit(SHIPPED, Parcel { tracking: "Q".into() }).await?, 1, "{label}");
         assert_eq!(run.wait_timeout(WAIT).await?, "order 9 shipped as Q", "{label}");
-        assert_eq!(stem.broker().pending_count("default").await?, 0, "{label}: nothing went to the default queue");
+        assert_eq!(
+            stem.queue_stats()?.pending_count("default").await?,
+            0,
+            "{label}: nothing went to the default queue"
+        );
         worker.stop(ShutdownMode::Warm).await?;
         env.clean().await?;
     }
@@ -541,7 +544,7 @@ async fn a_worker_without_workflows_dead_letters_a_run_with_the_fix() -> TestRes
     let worker = Worker::builder(&stem).task::<SendReceipt>().build()?.spawn();
     let run = Ship::start(&stem, 5).await?;
     let dead = until_ok("the execution to be dead-lettered", || async {
-        let page = stem.broker().list_dead_letters("default", 10, 0).await.expect("list");
+        let page = stem.dead_letters().expect("dead letters").list_dead_letters("default", 10, 0).await.expect("list");
         page.entries.into_iter().next().ok_or("no dead letter yet")
     })
     .await;

@@ -39,12 +39,6 @@ impl PostgresBackend {
         Self { shared }
     }
 
-    /// Whether this backend is on the database and schema of `shared`.
-    pub(crate) fn shares(&self, shared: &Shared) -> bool {
-        let (mine, theirs) = (&self.shared.options, &shared.options);
-        mine.url() == theirs.url() && mine.schema() == theirs.schema()
-    }
-
     fn retention_ms(&self) -> f64 {
         millis(self.shared.options.retention())
     }
@@ -116,7 +110,7 @@ impl Columns {
 
 #[async_trait]
 impl ResultBackend for PostgresBackend {
-    async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>> {
+    async fn set_batch(&self, statuses: &mut Vec<TaskStatus>) -> Result<Vec<bool>> {
         if statuses.is_empty() {
             return Ok(Vec::new());
         }
@@ -136,10 +130,6 @@ impl ResultBackend for PostgresBackend {
             left = later;
         }
         Ok(accepted)
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {

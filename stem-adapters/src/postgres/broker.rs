@@ -9,16 +9,14 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use sqlx::Row;
 use sqlx::postgres::PgListener;
-use stem::backend::ResultBackend;
 use stem::broker::{
-    Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions,
-    ReplayResult, publish_beside,
+    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, PublishRecorded, QueueStats, Receipt,
+    ReceiveRequest, ReplayOptions, ReplayResult,
 };
 use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
 use uuid::Uuid;
 
-use super::backend::PostgresBackend;
 use super::vacuum::{self, Table};
 use super::{Shared, failed, from_json, millis, to_json};
 
@@ -48,11 +46,6 @@ pub struct PostgresBroker {
 }
 
 impl PostgresBroker {
-    /// Whether `backend` is the Postgres backend of this database and schema.
-    fn same_store(&self, backend: &dyn ResultBackend) -> bool {
-        backend.as_any().and_then(|any| any.downcast_ref::<PostgresBackend>()).is_some_and(|b| b.shares(&self.shared))
-    }
-
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
@@ -247,29 +240,6 @@ impl Broker for PostgresBroker {
             .map_err(|e| failed("publishing messages", e))
     }
 
-    /// True for a [`PostgresBackend`] on the same database and schema.
-    fn records_with(&self, backend: &dyn ResultBackend) -> bool {
-        self.same_store(backend)
-    }
-
-    /// With a backend on the same database and schema, only the messages are
-    /// stored: the backend reads a task that has a message and no record as
-    /// queued (see `sql/get_statuses.sql`), so the queued records cost no
-    /// writes, and a message is never without its record.
-    async fn publish_recorded(
-        &self,
-        envelopes: Vec<Envelope>,
-        backend: &dyn ResultBackend,
-    ) -> (Result<()>, Result<()>) {
-        if !self.same_store(backend) {
-            return publish_beside(self, envelopes, backend).await;
-        }
-        match self.publish_batch(envelopes).await {
-            Ok(()) => (Ok(()), Ok(())),
-            Err(error) => (Err(error), Err(Error::Config("not recorded: the publish failed".to_owned()))),
-        }
-    }
-
     async fn receive(&self, request: &ReceiveRequest) -> Result<Vec<Delivery>> {
         let deadline = tokio::time::Instant::now() + request.wait;
         let published = Arc::clone(&self.shared.done().await?.published);
@@ -348,6 +318,32 @@ impl Broker for PostgresBroker {
         self.dead(receipt, reason, None).await
     }
 
+    fn dead_letters(&self) -> Option<&dyn DeadLetters> {
+        Some(self)
+    }
+
+    fn stats(&self) -> Option<&dyn QueueStats> {
+        Some(self)
+    }
+
+    fn broadcast(&self) -> Option<&dyn Broadcast> {
+        Some(self)
+    }
+}
+
+/// In one Postgres store, only the messages are stored: the backend reads a
+/// task that has a message and no record as queued (see
+/// `sql/get_statuses.sql`), so the queued records cost no writes, and a
+/// message is never without its record.
+#[async_trait]
+impl PublishRecorded for PostgresBroker {
+    async fn publish_recorded(&self, envelopes: Vec<Envelope>) -> Result<()> {
+        self.publish_batch(envelopes).await
+    }
+}
+
+#[async_trait]
+impl DeadLetters for PostgresBroker {
     async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> Result<DeadLetterPage> {
         let rows = sqlx::query(self.shared.sql(include_str!("sql/dead_list.sql")))
             .bind(queue)
@@ -420,7 +416,10 @@ impl Broker for PostgresBroker {
             .map_err(|e| failed("purging dead letters", e))?;
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
+}
 
+#[async_trait]
+impl QueueStats for PostgresBroker {
     async fn pending_count(&self, queue: &str) -> Result<usize> {
         Ok(self.counts(queue).await?.0)
     }
@@ -436,10 +435,6 @@ impl Broker for PostgresBroker {
             .await
             .map_err(|e| failed("purging a queue", e))?;
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
-    }
-
-    fn broadcast(&self) -> Option<&dyn Broadcast> {
-        Some(self)
     }
 }
 

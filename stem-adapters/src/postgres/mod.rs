@@ -47,7 +47,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{AssertSqlSafe, PgPool};
-use stem::Error;
+use stem::{Error, Stores};
 
 pub use self::backend::PostgresBackend;
 pub use self::broker::PostgresBroker;
@@ -166,9 +166,12 @@ impl PostgresStore {
         Arc::new(PostgresWorkflowStore::new(Arc::clone(&self.shared)))
     }
 
-    /// A [`Stem`](stem::Stem) on this store's broker, backend and locks.
-    pub fn stem(&self) -> stem::Stem {
-        stem::Stem::with_locks(self.broker(), self.backend(), self.locks())
+    /// The broker, the result backend, the lock store and the workflow store,
+    /// as one value for [`Stem::new`](stem::Stem::new); enqueues store only
+    /// their messages, which stand for the tasks' queued records.
+    pub fn stores(&self) -> Stores {
+        let broker = self.broker();
+        Stores::new(broker.clone(), self.backend(), self.locks(), self.workflows()).with_publish_recorded(broker)
     }
 
     /// The options it was opened with.

@@ -65,6 +65,6 @@ impl<T: Task> EnqueueInTransaction<T> for Signature<T> {
             .execute(&mut *tx)
             .await
             .map_err(|e| failed("recording a task enqueued in a transaction", e))?;
-        Ok(store.stem().handle(envelope.id))
+        Ok(stem::Stem::new(store.stores()).handle(envelope.id))
     }
 }

@@ -56,12 +56,6 @@ impl RedisBackend {
         millis(self.shared.options().retention())
     }
 
-    /// Whether this backend is on the Redis and in the namespace of `shared`.
-    pub(crate) fn shares(&self, shared: &Shared) -> bool {
-        let (mine, theirs) = (self.shared.options(), shared.options());
-        mine.url() == theirs.url() && mine.namespace() == theirs.namespace()
-    }
-
     /// The task's stored record, if any.
     async fn record(&self, id: TaskId) -> Result<Option<TaskStatus>> {
         self.record_at(&self.shared.keys().task(id), id).await
@@ -253,7 +247,7 @@ fn group_from(id: TaskId, fields: Vec<(String, String)>) -> Result<Option<GroupS
 
 #[async_trait]
 impl ResultBackend for RedisBackend {
-    async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>> {
+    async fn set_batch(&self, statuses: &mut Vec<TaskStatus>) -> Result<Vec<bool>> {
         if statuses.is_empty() {
             return Ok(Vec::new());
         }
@@ -336,10 +330,6 @@ impl ResultBackend for RedisBackend {
                 Answer::Fenced(at) => fenced_written[at],
             })
             .collect())
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
     }
 
     /// A short call (see `spin.rs`): one round trip, or a few for a task

@@ -7,15 +7,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use stem::backend::ResultBackend;
 use stem::broker::{
-    Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions,
-    ReplayResult, publish_beside,
+    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, PublishRecorded, QueueStats, Receipt,
+    ReceiveRequest, ReplayOptions, ReplayResult,
 };
 use stem::envelope::{Envelope, MAX_PRIORITY};
 use stem::{Error, Result, TaskId};
 
-use super::backend::RedisBackend;
 use super::conn::{Batch, Conn, grouped, slot};
 use super::scripts::{self, ACK, CLAIM, COUNTS, PUBLISH, PURGE, REPLAY, SETTLE};
 use super::{Shared, failed, from_json, millis, to_json};
@@ -312,26 +310,6 @@ impl Broker for RedisBroker {
         scripts::query_streamed::<()>(&self.shared.conn(), pipes, "publishing messages").await.map(drop)
     }
 
-    /// True for a [`RedisBackend`] on the same Redis and namespace.
-    fn records_with(&self, backend: &dyn ResultBackend) -> bool {
-        self.same_store(backend).is_some()
-    }
-
-    /// With a backend on the same Redis and namespace, only the messages are
-    /// written: until a worker writes a task's status, its message stands for
-    /// the queued record (the backend's `get` reads it there), which spares
-    /// Redis a key per task and the producer a write.
-    async fn publish_recorded(
-        &self,
-        envelopes: Vec<Envelope>,
-        backend: &dyn ResultBackend,
-    ) -> (Result<()>, Result<()>) {
-        if self.same_store(backend).is_none() {
-            return publish_beside(self, envelopes, backend).await;
-        }
-        (self.publish_batch(envelopes).await, Ok(()))
-    }
-
     async fn receive(&self, request: &ReceiveRequest) -> Result<Vec<Delivery>> {
         let deadline = tokio::time::Instant::now() + request.wait;
         let mut queues: Vec<&str> = Vec::with_capacity(request.queues.len());
@@ -420,6 +398,31 @@ impl Broker for RedisBroker {
         self.settle(receipt, "dead", &args).await.map(drop)
     }
 
+    fn dead_letters(&self) -> Option<&dyn DeadLetters> {
+        Some(self)
+    }
+
+    fn stats(&self) -> Option<&dyn QueueStats> {
+        Some(self)
+    }
+
+    fn broadcast(&self) -> Option<&dyn Broadcast> {
+        Some(self)
+    }
+}
+
+/// On one Redis store, a published message stands for its task's queued
+/// record until a worker writes one: the backend's `get` reads it there, which
+/// spares Redis a key per task and the producer a write.
+#[async_trait]
+impl PublishRecorded for RedisBroker {
+    async fn publish_recorded(&self, envelopes: Vec<Envelope>) -> Result<()> {
+        self.publish_batch(envelopes).await
+    }
+}
+
+#[async_trait]
+impl DeadLetters for RedisBroker {
     async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> Result<DeadLetterPage> {
         if limit == 0 {
             return Ok(DeadLetterPage::default());
@@ -493,7 +496,10 @@ impl Broker for RedisBroker {
         let removed: Vec<i64> = scripts::query(&mut self.shared.conn(), &pipe, "purging dead letters").await?;
         Ok(removed.into_iter().filter(|r| *r == 1).count())
     }
+}
 
+#[async_trait]
+impl QueueStats for RedisBroker {
     async fn pending_count(&self, queue: &str) -> Result<usize> {
         Ok(self.counts(queue).await?.0)
     }
@@ -508,18 +514,9 @@ impl Broker for RedisBroker {
         let (removed,): (usize,) = scripts::query(&mut self.shared.conn(), &pipe, "purging a queue").await?;
         Ok(removed)
     }
-
-    fn broadcast(&self) -> Option<&dyn Broadcast> {
-        Some(self)
-    }
 }
 
 impl RedisBroker {
-    /// `backend` as the Redis backend of this store (same Redis, same namespace).
-    fn same_store<'b>(&self, backend: &'b dyn ResultBackend) -> Option<&'b RedisBackend> {
-        backend.as_any()?.downcast_ref::<RedisBackend>().filter(|b| b.shares(&self.shared))
-    }
-
     /// Adds the publish scripts of `envelopes` to `pipe`, grouped by queue, at
     /// most [`PER_SCRIPT`] per call; their replies are ignored.
     fn push_publish(&self, pipe: &mut redis::Pipeline, envelopes: &[Envelope]) -> Result<()> {

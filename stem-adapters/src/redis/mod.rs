@@ -8,7 +8,7 @@
 //! use stem_adapters::redis::RedisStore;
 //!
 //! let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
-//! let stem = stem::Stem::with_locks(store.broker(), store.backend(), store.locks());
+//! let stem = stem::Stem::new(store.stores());
 //! # Ok(()) }
 //! ```
 //!
@@ -45,7 +45,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManagerConfig;
 use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
 use redis::{AsyncConnectionConfig, TlsCertificates};
-use stem::Error;
+use stem::{Error, Stores};
 
 use self::conn::Conn;
 
@@ -172,6 +172,14 @@ impl RedisStore {
     /// The workflow store.
     pub fn workflows(&self) -> Arc<RedisWorkflowStore> {
         Arc::new(RedisWorkflowStore::new(Arc::clone(&self.shared)))
+    }
+
+    /// The broker, the result backend, the lock store and the workflow store,
+    /// as one value for [`Stem::new`](stem::Stem::new); enqueues write only
+    /// their messages, which stand for the tasks' queued records.
+    pub fn stores(&self) -> Stores {
+        let broker = self.broker();
+        Stores::new(broker.clone(), self.backend(), self.locks(), self.workflows()).with_publish_recorded(broker)
     }
 
     /// The options it was opened with.

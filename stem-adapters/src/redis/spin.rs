@@ -67,7 +67,7 @@ impl Spin {
         if self.budget.is_zero() {
             return call.await;
         }
-        let probe = self.calls.fetch_add(1, Ordering::Relaxed) % PROBE_EVERY == 0;
+        let probe = self.calls.fetch_add(1, Ordering::Relaxed).is_multiple_of(PROBE_EVERY);
         if !probe && !self.last_was_quick() {
             let start = Instant::now();
             let output = call.await;
@@ -187,7 +187,7 @@ mod tests {
         let (took, _) = find_silent(&spin, Duration::from_millis(1)).await;
         assert!(took >= Duration::from_millis(300), "the next call does not spin ({took:?})");
         // One call in PROBE_EVERY spins all the same.
-        while spin.calls.load(Ordering::Relaxed) % PROBE_EVERY != 0 {
+        while !spin.calls.load(Ordering::Relaxed).is_multiple_of(PROBE_EVERY) {
             spin.wait(tokio::time::sleep(Duration::from_millis(6))).await;
         }
         let (took, _) = find_silent(&spin, Duration::from_millis(1)).await;

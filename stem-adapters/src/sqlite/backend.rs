@@ -116,7 +116,7 @@ fn sweep(conn: &Connection, now: i64) -> rusqlite::Result<()> {
 
 #[async_trait]
 impl ResultBackend for SqliteBackend {
-    async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>> {
+    async fn set_batch(&self, statuses: &mut Vec<TaskStatus>) -> Result<Vec<bool>> {
         let now = now_ms();
         let keep_until = after_ms(now, self.shared.options.retention);
         let rows = statuses

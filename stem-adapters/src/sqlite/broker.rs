@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use stem::broker::{
-    Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
+    Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, QueueStats, Receipt, ReceiveRequest,
+    ReplayOptions, ReplayResult,
 };
 use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
@@ -337,6 +338,21 @@ impl Broker for SqliteBroker {
         Ok(())
     }
 
+    fn dead_letters(&self) -> Option<&dyn DeadLetters> {
+        Some(self)
+    }
+
+    fn stats(&self) -> Option<&dyn QueueStats> {
+        Some(self)
+    }
+
+    fn broadcast(&self) -> Option<&dyn stem::broker::Broadcast> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl DeadLetters for SqliteBroker {
     async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> Result<DeadLetterPage> {
         let queue = queue.to_owned();
         let (take, skip) = (i64::try_from(limit).unwrap_or(i64::MAX - 1), i64::try_from(offset).unwrap_or(i64::MAX));
@@ -440,7 +456,10 @@ impl Broker for SqliteBroker {
             })
             .await
     }
+}
 
+#[async_trait]
+impl QueueStats for SqliteBroker {
     async fn pending_count(&self, queue: &str) -> Result<usize> {
         self.count("pending count", "SELECT count(*) FROM stem_messages WHERE queue = ? AND ready_at <= ?", queue).await
     }
@@ -467,10 +486,6 @@ impl Broker for SqliteBroker {
                 .execute(params![queue, now_ms()])
             })
             .await
-    }
-
-    fn broadcast(&self) -> Option<&dyn stem::broker::Broadcast> {
-        Some(self)
     }
 }
 

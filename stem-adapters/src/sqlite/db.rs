@@ -203,10 +203,11 @@ fn run(conn: &Connection, batch: &mut Vec<Call>) {
         Some(message) => Some(message),
         None => sql(conn, "COMMIT").err().map(|e| e.to_string()),
     };
-    if failure.is_some() && !conn.is_autocommit() {
-        if let Err(e) = sql(conn, "ROLLBACK") {
-            tracing::error!(error = %e, "SQLite could not roll back a failed transaction");
-        }
+    if failure.is_some()
+        && !conn.is_autocommit()
+        && let Err(e) = sql(conn, "ROLLBACK")
+    {
+        tracing::error!(error = %e, "SQLite could not roll back a failed transaction");
     }
     for answer in answers {
         answer(failure.as_deref());

@@ -10,7 +10,7 @@
 //! use stem_adapters::sqlite::SqliteStore;
 //!
 //! let store = SqliteStore::open("stem.db").await?;
-//! let stem = stem::Stem::with_locks(store.broker(), store.backend(), store.locks());
+//! let stem = stem::Stem::new(store.stores());
 //! # Ok(()) }
 //! ```
 //!
@@ -42,7 +42,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use stem::{Error, TaskId};
+use stem::{Error, Stores, TaskId};
 use tokio::sync::Notify;
 
 pub use self::backend::SqliteBackend;
@@ -134,6 +134,12 @@ impl SqliteStore {
     /// The workflow store on this file.
     pub fn workflows(&self) -> Arc<SqliteWorkflowStore> {
         Arc::new(SqliteWorkflowStore::new(Arc::clone(&self.shared)))
+    }
+
+    /// The broker, the result backend, the lock store and the workflow store
+    /// on this file, as one value for [`Stem::new`](stem::Stem::new).
+    pub fn stores(&self) -> Stores {
+        Stores::new(self.broker(), self.backend(), self.locks(), self.workflows())
     }
 
     /// The settings the file was opened with.

@@ -16,15 +16,15 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Opens (creating if needed) and migrates the database file.
 pub(crate) fn open(options: &SqliteOptions) -> Result<Connection, Error> {
     let path = &options.path;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.is_dir() {
-            return Err(Error::Config(format!(
-                "cannot create the SQLite file `{}`: the directory `{}` does not exist; create it or choose \
-                 another path",
-                path.display(),
-                parent.display()
-            )));
-        }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(Error::Config(format!(
+            "cannot create the SQLite file `{}`: the directory `{}` does not exist; create it or choose \
+             another path",
+            path.display(),
+            parent.display()
+        )));
     }
     if path.is_dir() {
         return Err(Error::Config(format!(

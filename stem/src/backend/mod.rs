@@ -18,10 +18,6 @@ use crate::id::TaskId;
 /// one day, as Celery's `result_expires`.
 pub const DEFAULT_RESULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// What [`ResultBackend::set_batch_owned`] returns: per status, whether it
-/// was stored; or the error and the statuses, unwritten.
-pub type OwnedWrite = std::result::Result<Vec<bool>, (crate::Error, Vec<TaskStatus>)>;
-
 /// Where task states and results live.
 ///
 /// Writes are fenced: a status whose `fence` is lower than the stored one is
@@ -35,29 +31,16 @@ pub type OwnedWrite = std::result::Result<Vec<bool>, (crate::Error, Vec<TaskStat
 pub trait ResultBackend: Send + Sync + std::fmt::Debug + 'static {
     /// Writes statuses in order, in one round trip where the store allows it.
     /// Returns, per status, whether it was stored (false: refused by its fence).
-    async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>>;
-
-    /// [`set_batch`](Self::set_batch) for statuses the caller gives up: a
-    /// backend that keeps them as they are (the in-memory one) stores them
-    /// without copying. On an error they come back with it, so that the
-    /// caller can try again. By default, `set_batch`.
-    async fn set_batch_owned(&self, statuses: Vec<TaskStatus>) -> OwnedWrite {
-        match self.set_batch(&statuses).await {
-            Ok(stored) => Ok(stored),
-            Err(error) => Err((error, statuses)),
-        }
-    }
+    ///
+    /// Once they are stored, the backend may take the statuses out of
+    /// `statuses` rather than copy them (the in-memory backend keeps them as
+    /// they are); on an error it leaves them there, so that the caller can try
+    /// again.
+    async fn set_batch(&self, statuses: &mut Vec<TaskStatus>) -> Result<Vec<bool>>;
 
     /// Writes one status; false if refused by its fence.
     async fn set(&self, status: TaskStatus) -> Result<bool> {
-        Ok(self.set_batch(std::slice::from_ref(&status)).await?.first().copied().unwrap_or(false))
-    }
-
-    /// This backend as [`Any`](std::any::Any), so that a broker on the same
-    /// store can recognise it (see [`Broker::records_with`](crate::Broker::records_with)).
-    /// `None` by default.
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        None
+        Ok(self.set_batch(&mut vec![status]).await?.first().copied().unwrap_or(false))
     }
 
     /// Reads a status; `None` if unknown or expired.

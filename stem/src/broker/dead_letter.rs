@@ -1,9 +1,41 @@
+//! Dead letters: messages that will not run again unless replayed, and the
+//! [`DeadLetters`] capability that lists, replays and purges them.
+
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::Envelope;
+use crate::error::Result;
+use crate::id::TaskId;
+
+/// A capability: the administration of a broker's dead letter queues (one per
+/// queue). Adapters that have it implement it beside [`Broker`](super::Broker)
+/// and return it from [`Broker::dead_letters`](super::Broker::dead_letters).
+#[async_trait]
+pub trait DeadLetters: Send + Sync + 'static {
+    /// Dead letters of `queue`, newest first.
+    async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> Result<DeadLetterPage>;
+
+    /// One dead letter by task id.
+    async fn get_dead_letter(&self, queue: &str, id: TaskId) -> Result<Option<DeadLetter>>;
+
+    /// Puts dead letters back on their queue (oldest first); a dry run changes
+    /// nothing. [`Stem::replay_dead_letters`](crate::Stem::replay_dead_letters)
+    /// also marks the replayed tasks queued again in the result backend.
+    async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult>;
+
+    /// Deletes dead letters dead at or after `since` (all when `None`), at most
+    /// `limit`; returns how many.
+    async fn purge_dead_letters(
+        &self,
+        queue: &str,
+        since: Option<DateTime<Utc>>,
+        limit: Option<usize>,
+    ) -> Result<usize>;
+}
 
 /// A message that will not run again unless replayed, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,7 +70,7 @@ pub struct DeadLetterPage {
     pub next_offset: Option<usize>,
 }
 
-/// Which dead letters [`Broker::replay_dead_letters`](super::Broker::replay_dead_letters) puts back.
+/// Which dead letters [`DeadLetters::replay_dead_letters`] puts back.
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
     /// At most this many, oldest first.

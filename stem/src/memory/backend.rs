@@ -1,6 +1,5 @@
 //! The in-memory result backend.
 
-use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -102,8 +101,8 @@ impl State {
 }
 
 impl MemoryBackend {
-    /// Stores each status its fence allows (a borrowed one as a copy).
-    fn store<'a>(&self, statuses: impl ExactSizeIterator<Item = Cow<'a, TaskStatus>>) -> Vec<bool> {
+    /// Stores each status its fence allows, as it is (no copy).
+    fn store(&self, statuses: impl ExactSizeIterator<Item = TaskStatus>) -> Vec<bool> {
         let now = Instant::now();
         let mut state = self.state();
         state.sweep(now);
@@ -120,7 +119,7 @@ impl MemoryBackend {
                     continue;
                 }
                 Some(old) => {
-                    let mut status = status.into_owned();
+                    let mut status = status;
                     // The record keeps its own copies of names that did not
                     // change, and the caller's copies go now: the writer frees
                     // what it allocated and reuses it at once, which keeps the
@@ -135,7 +134,7 @@ impl MemoryBackend {
                     old.expires = expires;
                 }
                 None => {
-                    state.tasks.insert(id, Record { status: status.into_owned(), expires });
+                    state.tasks.insert(id, Record { status, expires });
                 }
             }
             if let Some(at) = expires {
@@ -152,12 +151,8 @@ impl MemoryBackend {
 
 #[async_trait]
 impl ResultBackend for MemoryBackend {
-    async fn set_batch(&self, statuses: &[TaskStatus]) -> Result<Vec<bool>> {
-        Ok(self.store(statuses.iter().map(Cow::Borrowed)))
-    }
-
-    async fn set_batch_owned(&self, statuses: Vec<TaskStatus>) -> crate::backend::OwnedWrite {
-        Ok(self.store(statuses.into_iter().map(Cow::Owned)))
+    async fn set_batch(&self, statuses: &mut Vec<TaskStatus>) -> Result<Vec<bool>> {
+        Ok(self.store(statuses.drain(..)))
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {

@@ -11,7 +11,8 @@ use futures_util::stream::BoxStream;
 use tokio::sync::{Notify, broadcast};
 
 use crate::broker::{
-    Broadcast, Broker, DeadLetter, DeadLetterPage, Delivery, Nack, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
+    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, QueueStats, Receipt, ReceiveRequest,
+    ReplayOptions, ReplayResult,
 };
 use crate::envelope::{Envelope, MAX_PRIORITY};
 use crate::error::{Error, Result};
@@ -313,6 +314,21 @@ impl Broker for MemoryBroker {
         Ok(())
     }
 
+    fn dead_letters(&self) -> Option<&dyn DeadLetters> {
+        Some(self)
+    }
+
+    fn stats(&self) -> Option<&dyn QueueStats> {
+        Some(self)
+    }
+
+    fn broadcast(&self) -> Option<&dyn Broadcast> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl DeadLetters for MemoryBroker {
     async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> Result<DeadLetterPage> {
         let state = self.state();
         let Some(queue) = state.queues.get(queue) else { return Ok(DeadLetterPage::default()) };
@@ -383,7 +399,10 @@ impl Broker for MemoryBroker {
         });
         Ok(before - q.dead.len())
     }
+}
 
+#[async_trait]
+impl QueueStats for MemoryBroker {
     async fn pending_count(&self, queue: &str) -> Result<usize> {
         let mut state = self.state();
         Ok(state.queues.get_mut(queue).map_or(0, |q| {
@@ -409,10 +428,6 @@ impl Broker for MemoryBroker {
             q.delayed.clear();
             n
         }))
-    }
-
-    fn broadcast(&self) -> Option<&dyn Broadcast> {
-        Some(self)
     }
 }
 

@@ -15,7 +15,7 @@ use crate::broker::Receipt;
 use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
-use crate::producer::Stem;
+use crate::stem::Stem;
 use crate::worker::settle::Op;
 
 /// What a running task knows about itself and can do: report progress, keep its

@@ -8,7 +8,7 @@ use crate::backend::{TaskFailure, TaskState, TaskStatus};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::id::TaskId;
-use crate::producer::Stem;
+use crate::stem::Stem;
 
 /// A typed handle on an enqueued task; `wait()` yields the task's own output type.
 pub struct TaskHandle<T> {
@@ -87,5 +87,15 @@ impl<T> Clone for TaskHandle<T> {
 impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle").field("id", &self.id).field("output", &std::any::type_name::<T>()).finish()
+    }
+}
+
+impl Stem {
+    /// A typed handle on a task enqueued earlier (for example by another process).
+    ///
+    /// The output type is the caller's claim: waiting fails with a codec error if
+    /// the stored result does not decode as `T`.
+    pub fn handle<T>(&self, id: TaskId) -> TaskHandle<T> {
+        TaskHandle::new(self.clone(), id)
     }
 }

@@ -10,7 +10,7 @@ use crate::codec;
 use crate::envelope::{Envelope, MAX_PRIORITY};
 use crate::error::{Error, Result};
 use crate::id::TaskId;
-use crate::producer::Stem;
+use crate::stem::Stem;
 
 /// One call of task `T`: its arguments plus per-call options, not yet enqueued.
 ///
@@ -142,7 +142,8 @@ impl<T: Task> Signature<T> {
 
     /// Enqueues the call; the handle's `wait()` yields `T::Output`.
     pub async fn enqueue(self, stem: &Stem) -> Result<TaskHandle<T::Output>> {
-        stem.enqueue(self).await
+        let id = stem.enqueue_envelope(self.into_envelope()?).await?;
+        Ok(TaskHandle::new(stem.clone(), id))
     }
 
     /// The envelope this call is published as: arguments encoded with the task's
@@ -197,5 +198,24 @@ where
 impl<T: Task> fmt::Debug for Signature<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Signature").field("task", &T::NAME).field("options", &self.options).finish_non_exhaustive()
+    }
+}
+
+impl Stem {
+    /// Enqueues one typed call; the same as `signature.enqueue(self)`.
+    pub async fn enqueue<T: Task>(&self, signature: Signature<T>) -> Result<TaskHandle<T::Output>> {
+        signature.enqueue(self).await
+    }
+
+    /// Enqueues many calls of one task in one batch: one publish and one write
+    /// of their queued records for all of them (see
+    /// [`enqueue_envelopes`](Self::enqueue_envelopes)).
+    pub async fn enqueue_many<T: Task>(
+        &self,
+        signatures: impl IntoIterator<Item = Signature<T>>,
+    ) -> Result<Vec<TaskHandle<T::Output>>> {
+        let envelopes = signatures.into_iter().map(Signature::into_envelope).collect::<Result<Vec<_>>>()?;
+        let ids = self.enqueue_envelopes(envelopes).await?;
+        Ok(ids.into_iter().map(|id| TaskHandle::new(self.clone(), id)).collect())
     }
 }

@@ -40,7 +40,7 @@ const CASES: &[Case<Store>] = cases!(Store:
     group_results_decode_to_typed_values,
     lower_fence_is_refused,
     one_batch_is_written_in_order,
-    owned_batches_are_fenced_and_woken_like_borrowed_ones,
+    batch_writes_are_fenced_and_wake_waiters,
     wait_on_an_unknown_task_times_out,
     unknown_task_reads_as_none,
     a_large_batch_of_final_states_wakes_its_waiters,
@@ -86,7 +86,7 @@ async fn expire_removes_a_status_after_its_ttl(backend: Store) {
 async fn final_states_expire_after_the_retention(backend: Store) {
     let running = status(TaskState::Started);
     let done = status(TaskState::Succeeded);
-    backend.set_batch(&[running.clone(), done.clone()]).await.expect("set");
+    backend.set_batch(&mut vec![running.clone(), done.clone()]).await.expect("set");
     eventually("the final state expired", PATIENT, || async { backend.get(done.id).await.expect("get").is_none() })
         .await;
     assert!(backend.get(running.id).await.expect("get").is_some(), "a running task's state does not expire");
@@ -268,7 +268,7 @@ async fn lower_fence_is_refused(backend: Store) {
     let mut same = newer.clone();
     same.state = TaskState::Retrying;
     let other = status(TaskState::Queued);
-    let stored = backend.set_batch(&[stale, same.clone(), other]).await.expect("set batch");
+    let stored = backend.set_batch(&mut vec![stale, same.clone(), other]).await.expect("set batch");
     assert_eq!(stored, vec![false, true, true], "per status: refused, equal fence accepted, new id accepted");
     assert_eq!(backend.get(newer.id).await.expect("get"), Some(same));
 }
@@ -286,13 +286,13 @@ async fn one_batch_is_written_in_order(backend: Store) {
     newer.state = TaskState::Succeeded;
     newer.result = Some(json(&1));
     let other = status(TaskState::Succeeded);
-    let stored = backend.set_batch(&[first, stale, other.clone(), newer.clone()]).await.expect("set batch");
+    let stored = backend.set_batch(&mut vec![first, stale, other.clone(), newer.clone()]).await.expect("set batch");
     assert_eq!(stored, vec![true, false, true, true], "per status: stored, refused by the one before, stored, stored");
     assert_eq!(backend.get(newer.id).await.expect("get"), Some(newer));
     assert_eq!(backend.get(other.id).await.expect("get"), Some(other));
 }
 
-async fn owned_batches_are_fenced_and_woken_like_borrowed_ones(backend: Store) {
+async fn batch_writes_are_fenced_and_wake_waiters(backend: Store) {
     let (newer, stale) = stored_at_fence_2(&backend).await;
     let mut done = status(TaskState::Succeeded);
     done.fence = 1;
@@ -302,7 +302,7 @@ async fn owned_batches_are_fenced_and_woken_like_borrowed_ones(backend: Store) {
         tokio::spawn(async move { backend.wait(id, PATIENT).await })
     };
     tokio::task::yield_now().await;
-    let stored = backend.set_batch_owned(vec![stale, done.clone()]).await.map_err(|(e, _)| e).expect("set owned");
+    let stored = backend.set_batch(&mut vec![stale, done.clone()]).await.expect("set batch");
     assert_eq!(stored, vec![false, true], "per status: refused by its fence, stored");
     assert_eq!(backend.get(newer.id).await.expect("get"), Some(newer), "the refused status changed nothing");
     let woke = waiting.await.expect("join").expect("wait").expect("known");
@@ -334,7 +334,7 @@ async fn a_large_batch_of_final_states_wakes_its_waiters(backend: Store) {
         tokio::spawn(async move { backend.wait(last, PATIENT).await })
     };
     tokio::task::yield_now().await;
-    let stored = backend.set_batch(&batch).await.expect("set a large batch");
+    let stored = backend.set_batch(&mut batch.clone()).await.expect("set a large batch");
     assert!(stored.iter().all(|s| *s), "every status of the batch is stored");
     let started = tokio::time::Instant::now();
     let woke = waiting.await.expect("join").expect("wait").expect("known");

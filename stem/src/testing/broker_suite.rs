@@ -10,7 +10,7 @@ use chrono::Utc;
 use futures_util::StreamExt;
 
 use super::{Case, Namespace, Report, cases, run_suite};
-use crate::broker::{Broker, Delivery, Nack, ReceiveRequest, ReplayOptions};
+use crate::broker::{Broker, DeadLetters, Delivery, Nack, QueueStats, ReceiveRequest, ReplayOptions};
 use crate::codec::Payload;
 use crate::envelope::Envelope;
 
@@ -18,8 +18,9 @@ type Store = Arc<dyn Broker>;
 
 /// Runs every broker case against brokers made by `factory`, one per case.
 ///
-/// Cases that need [`Broadcast`](crate::broker::Broadcast) are skipped when
-/// [`Broker::broadcast`] returns `None`.
+/// Cases that need a capability the broker does not have
+/// ([`Broadcast`](crate::broker::Broadcast), [`DeadLetters`] or
+/// [`QueueStats`]) are reported skipped, by name, with the capability.
 pub async fn broker_suite<F, Fut>(factory: F) -> Report
 where
     F: Fn(Namespace) -> Fut,
@@ -29,9 +30,43 @@ where
 }
 
 fn skip(broker: &Store, case: &'static str) -> Option<&'static str> {
-    (case == "broadcast_fans_out_to_every_subscriber" && broker.broadcast().is_none())
-        .then_some("the adapter does not implement Broadcast (Broker::broadcast returns None)")
+    if case == "broadcast_fans_out_to_every_subscriber" && broker.broadcast().is_none() {
+        return Some("the adapter does not implement Broadcast (Broker::broadcast returns None)");
+    }
+    if NEED_DEAD_LETTERS.contains(&case) && broker.dead_letters().is_none() {
+        return Some("the adapter does not implement DeadLetters (Broker::dead_letters returns None)");
+    }
+    if NEED_STATS.contains(&case) && broker.stats().is_none() {
+        return Some("the adapter does not implement QueueStats (Broker::stats returns None)");
+    }
+    None
 }
+
+/// The cases that list, replay or purge dead letters.
+const NEED_DEAD_LETTERS: &[&str] = &[
+    "dead_letter_is_listed_with_its_reason",
+    "dead_letter_get_and_purge",
+    "replay_dry_run_mutates_nothing_and_replay_delivers_again",
+    "replay_respects_its_delay",
+    "purge_removes_ready_and_delayed_messages",
+    "stale_receipt_cannot_settle_a_redelivered_message",
+    "dead_letters_list_newest_first_in_pages",
+    "purge_dead_letters_honours_limit",
+];
+
+/// The cases that count or purge a queue's messages.
+const NEED_STATS: &[&str] = &[
+    "publish_receive_ack_removes_the_message",
+    "pending_and_inflight_counts_follow_a_delivery",
+    "dead_letter_is_not_delivered_again",
+    "replay_dry_run_mutates_nothing_and_replay_delivers_again",
+    "purge_removes_ready_and_delayed_messages",
+    "publish_batch_delivers_every_message",
+    "receive_takes_at_most_max",
+    "stale_receipt_cannot_settle_a_redelivered_message",
+    "purge_also_removes_messages_whose_lease_ended",
+    "the_same_receipt_twice_in_one_ack_batch_counts_once",
+];
 
 const CASES: &[Case<Store>] = cases!(Store:
     publish_receive_ack_removes_the_message,
@@ -104,7 +139,7 @@ fn ahead_of(due: chrono::DateTime<Utc>) -> Option<Duration> {
 /// as each check is sure to end before `due` (a case held up past it skips the
 /// checks rather than fail on its own slowness).
 async fn nothing_due_before(broker: &Store, queue: &str, due: chrono::DateTime<Utc>, what: &str) {
-    if ahead_of(due).is_some() {
+    if ahead_of(due).is_some() && broker.stats().is_some() {
         let seen = counts(broker, queue).await;
         if ahead_of(due).is_some() {
             assert_eq!(seen, (0, 0), "{what} is neither pending nor in flight before its time");
@@ -116,7 +151,18 @@ async fn nothing_due_before(broker: &Store, queue: &str, due: chrono::DateTime<U
 }
 
 async fn counts(broker: &Store, queue: &str) -> (usize, usize) {
-    (broker.pending_count(queue).await.expect("pending"), broker.inflight_count(queue).await.expect("inflight"))
+    let stats = stats(broker);
+    (stats.pending_count(queue).await.expect("pending"), stats.inflight_count(queue).await.expect("inflight"))
+}
+
+/// The broker's dead letter administration (the suite skips cases that need it when there is none).
+fn dlq(broker: &Store) -> &dyn DeadLetters {
+    broker.dead_letters().expect("checked by the suite")
+}
+
+/// The broker's queue statistics (the suite skips cases that need them when there are none).
+fn stats(broker: &Store) -> &dyn QueueStats {
+    broker.stats().expect("checked by the suite")
 }
 
 async fn dead(broker: &Store, queue: &str, reason: &str) -> Envelope {
@@ -191,12 +237,15 @@ async fn dead_letter_is_not_delivered_again(broker: Store) {
 
 async fn dead_letter_is_listed_with_its_reason(broker: Store) {
     let e = dead(&broker, "q", "undecodable arguments").await;
-    let page = broker.list_dead_letters("q", 10, 0).await.expect("list");
+    let page = dlq(&broker).list_dead_letters("q", 10, 0).await.expect("list");
     assert_eq!(page.entries.len(), 1);
     assert_eq!(page.entries[0].envelope.id, e.id);
     assert_eq!(page.entries[0].reason, "undecodable arguments");
     assert_eq!(page.next_offset, None);
-    assert!(broker.list_dead_letters("other", 10, 0).await.expect("list").entries.is_empty(), "lists are per queue");
+    assert!(
+        dlq(&broker).list_dead_letters("other", 10, 0).await.expect("list").entries.is_empty(),
+        "lists are per queue"
+    );
 }
 
 async fn dead_letter_get_and_purge(broker: Store) {
@@ -206,28 +255,35 @@ async fn dead_letter_get_and_purge(broker: Store) {
     let d = receive_one(&broker, "q", LEASE).await;
     let before = Utc::now();
     broker.dead_letter(&d.receipt, "boom").await.expect("dead letter");
-    let entry = broker.get_dead_letter("q", e.id).await.expect("get").expect("the entry exists");
+    let entry = dlq(&broker).get_dead_letter("q", e.id).await.expect("get").expect("the entry exists");
     assert_eq!(entry.reason, "boom");
     assert_eq!(entry.envelope.meta.get("tenant"), Some(&"acme".into()), "meta survives dead-lettering");
     assert!(entry.dead_at >= before - chrono::Duration::seconds(1), "dead_at is when it died");
-    assert!(broker.get_dead_letter("q", crate::TaskId::new()).await.expect("get").is_none());
-    assert_eq!(broker.purge_dead_letters("q", None, None).await.expect("purge"), 1);
-    assert!(broker.list_dead_letters("q", 10, 0).await.expect("list").entries.is_empty());
-    assert!(broker.get_dead_letter("q", e.id).await.expect("get").is_none());
+    assert!(dlq(&broker).get_dead_letter("q", crate::TaskId::new()).await.expect("get").is_none());
+    assert_eq!(dlq(&broker).purge_dead_letters("q", None, None).await.expect("purge"), 1);
+    assert!(dlq(&broker).list_dead_letters("q", 10, 0).await.expect("list").entries.is_empty());
+    assert!(dlq(&broker).get_dead_letter("q", e.id).await.expect("get").is_none());
 }
 
 async fn replay_dry_run_mutates_nothing_and_replay_delivers_again(broker: Store) {
     let e = dead(&broker, "q", "boom").await;
     let dry = ReplayOptions { dry_run: true, ..ReplayOptions::default() };
-    let result = broker.replay_dead_letters("q", &dry).await.expect("dry run");
+    let result = dlq(&broker).replay_dead_letters("q", &dry).await.expect("dry run");
     assert!(result.dry_run);
     assert_eq!(result.entries.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), vec![e.id]);
-    assert_eq!(broker.list_dead_letters("q", 10, 0).await.expect("list").entries.len(), 1, "dry run kept the entry");
+    assert_eq!(
+        dlq(&broker).list_dead_letters("q", 10, 0).await.expect("list").entries.len(),
+        1,
+        "dry run kept the entry"
+    );
     assert_eq!(counts(&broker, "q").await, (0, 0), "dry run enqueued nothing");
-    let result = broker.replay_dead_letters("q", &ReplayOptions::default()).await.expect("replay");
+    let result = dlq(&broker).replay_dead_letters("q", &ReplayOptions::default()).await.expect("replay");
     assert!(!result.dry_run);
     assert_eq!(result.entries.len(), 1);
-    assert!(broker.list_dead_letters("q", 10, 0).await.expect("list").entries.is_empty(), "replay took the entry");
+    assert!(
+        dlq(&broker).list_dead_letters("q", 10, 0).await.expect("list").entries.is_empty(),
+        "replay took the entry"
+    );
     let again = receive_one(&broker, "q", LEASE).await;
     assert_eq!(again.envelope.id, e.id, "the same id is delivered again");
     assert_eq!(again.envelope.attempt, 0, "a replay starts over");
@@ -239,7 +295,7 @@ async fn replay_respects_its_delay(broker: Store) {
     let e = dead(&broker, "q", "boom").await;
     let options = ReplayOptions { delay: Some(Duration::from_millis(1500)), ..ReplayOptions::default() };
     let due = Utc::now() + chrono::Duration::milliseconds(1500);
-    broker.replay_dead_letters("q", &options).await.expect("replay");
+    dlq(&broker).replay_dead_letters("q", &options).await.expect("replay");
     nothing_due_before(&broker, "q", due, "a delayed replay").await;
     assert_eq!(receive_one(&broker, "q", LEASE).await.envelope.id, e.id);
 }
@@ -271,10 +327,10 @@ async fn purge_removes_ready_and_delayed_messages(broker: Store) {
     let mut later = envelope("q");
     later.not_before = Some(Utc::now() + chrono::Duration::seconds(60));
     broker.publish(later).await.expect("publish");
-    assert_eq!(broker.purge("q").await.expect("purge"), 3, "two ready and one delayed");
+    assert_eq!(stats(&broker).purge("q").await.expect("purge"), 3, "two ready and one delayed");
     assert_eq!(counts(&broker, "q").await, (0, 1), "the in-flight delivery stays");
     broker.ack(&d[0].receipt).await.expect("the in-flight delivery can still be acked");
-    assert_eq!(broker.purge_dead_letters("q", None, None).await.expect("purge"), 0);
+    assert_eq!(dlq(&broker).purge_dead_letters("q", None, None).await.expect("purge"), 0);
 }
 
 async fn extend_lease_delays_redelivery(broker: Store) {
@@ -396,7 +452,7 @@ async fn stale_receipt_cannot_settle_a_redelivered_message(broker: Store) {
     assert!(broker.ack(&stale.receipt).await.is_err(), "stale ack is an error");
     assert!(broker.nack(&stale.receipt, Nack::Requeue).await.is_err(), "stale nack refused");
     assert!(broker.dead_letter(&stale.receipt, "stale").await.is_err(), "stale dead letter refused");
-    assert!(broker.list_dead_letters("q", 10, 0).await.expect("list").entries.is_empty());
+    assert!(dlq(&broker).list_dead_letters("q", 10, 0).await.expect("list").entries.is_empty());
     assert_eq!(counts(&broker, "q").await, (0, 1), "the fresh delivery is untouched");
     broker.ack(&fresh.receipt).await.expect("the fresh receipt acks");
     assert_eq!(counts(&broker, "q").await, (0, 0));
@@ -408,10 +464,10 @@ async fn dead_letters_list_newest_first_in_pages(broker: Store) {
         ids.push(dead(&broker, "q", &format!("reason {n}")).await.id);
     }
     ids.reverse();
-    let first = broker.list_dead_letters("q", 2, 0).await.expect("list");
+    let first = dlq(&broker).list_dead_letters("q", 2, 0).await.expect("list");
     assert_eq!(first.entries.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), ids[..2]);
     assert_eq!(first.next_offset, Some(2));
-    let last = broker.list_dead_letters("q", 10, 4).await.expect("list");
+    let last = dlq(&broker).list_dead_letters("q", 10, 4).await.expect("list");
     assert_eq!(last.entries.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), ids[4..]);
     assert_eq!(last.next_offset, None);
 }
@@ -420,11 +476,15 @@ async fn purge_dead_letters_honours_limit(broker: Store) {
     for _ in 0..3 {
         dead(&broker, "q", "boom").await;
     }
-    assert_eq!(broker.purge_dead_letters("q", None, Some(2)).await.expect("purge"), 2);
-    assert_eq!(broker.list_dead_letters("q", 10, 0).await.expect("list").entries.len(), 1);
+    assert_eq!(dlq(&broker).purge_dead_letters("q", None, Some(2)).await.expect("purge"), 2);
+    assert_eq!(dlq(&broker).list_dead_letters("q", 10, 0).await.expect("list").entries.len(), 1);
     let future = Utc::now() + chrono::Duration::seconds(60);
-    assert_eq!(broker.purge_dead_letters("q", Some(future), None).await.expect("purge"), 0, "none died after `since`");
-    assert_eq!(broker.purge_dead_letters("q", None, None).await.expect("purge"), 1);
+    assert_eq!(
+        dlq(&broker).purge_dead_letters("q", Some(future), None).await.expect("purge"),
+        0,
+        "none died after `since`"
+    );
+    assert_eq!(dlq(&broker).purge_dead_letters("q", None, None).await.expect("purge"), 1);
 }
 
 async fn concurrent_receivers_never_share_a_message(broker: Store) {
@@ -472,7 +532,7 @@ async fn purge_also_removes_messages_whose_lease_ended(broker: Store) {
     let d = receive_one(&broker, "q", SHORT).await;
     tokio::time::sleep(SHORT * 2).await; // past the lease, on purpose
     assert_eq!(counts(&broker, "q").await, (1, 0), "a message whose lease ended counts as pending");
-    assert_eq!(broker.purge("q").await.expect("purge"), 1, "and purge removes it");
+    assert_eq!(stats(&broker).purge("q").await.expect("purge"), 1, "and purge removes it");
     assert_eq!(counts(&broker, "q").await, (0, 0));
     assert_eq!(broker.ack_batch(std::slice::from_ref(&d.receipt)).await.expect("ack"), 0);
     receive_none(&broker, "q", SHORT, "a purged message came back").await;

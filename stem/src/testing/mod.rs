@@ -39,7 +39,7 @@ pub use self::lock_suite::lock_suite;
 pub use self::report::{Outcome, Report};
 pub use self::workflow_suite::workflow_store_suite;
 /// The fake clock workflow tests advance instead of sleeping.
-pub use crate::workflow::FakeClock;
+pub use crate::clock::FakeClock;
 
 /// The longest a single case may take before it counts as failed.
 const CASE_TIMEOUT: Duration = Duration::from_secs(60);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::Worker;
 use crate::envelope::DEFAULT_QUEUE;
 use crate::error::{Error, Result};
-use crate::producer::Stem;
+use crate::stem::Stem;
 use crate::task::{Registry, Task};
 use crate::workflow::{RunWorkflow, WorkflowDefinition, linked};
 
@@ -142,7 +142,7 @@ impl WorkerBuilder {
     }
 
     /// How often the worker looks for workflow runs whose timer is due (default
-    /// 1 s; a [`FakeClock`](crate::workflow::FakeClock) that advances wakes it at once).
+    /// 1 s; a [`FakeClock`](crate::clock::FakeClock) that advances wakes it at once).
     pub fn workflow_poll_interval(mut self, every: Duration) -> Self {
         self.workflow_poll = every.max(Duration::from_millis(1));
         self

@@ -35,7 +35,7 @@ use crate::broker::{Receipt, ReceiveRequest};
 use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
-use crate::producer::Stem;
+use crate::stem::Stem;
 use crate::task::context::Lease;
 use crate::task::{Registry, Task};
 

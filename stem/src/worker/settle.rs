@@ -11,7 +11,7 @@ use crate::backend::{ErrorInfo, TaskState, TaskStatus};
 use crate::broker::{Nack, Receipt};
 use crate::codec::Payload;
 use crate::envelope::Envelope;
-use crate::producer::Stem;
+use crate::stem::Stem;
 use crate::task::{RetryAction, RetryPolicy};
 
 /// Work for the writer, processed in the order sent.
@@ -274,8 +274,8 @@ fn elide_superseded(ops: &mut Vec<Op>) {
 async fn flush(stem: &Stem, ops: &mut Vec<Op>, buffers: &mut Buffers) -> u64 {
     elide_superseded(ops);
     let now = chrono::Utc::now();
-    let mut statuses = Vec::with_capacity(ops.len());
-    let Buffers { tails, acks } = buffers;
+    let Buffers { statuses, tails, acks } = buffers;
+    statuses.clear();
     tails.clear();
     acks.clear();
     for op in ops.drain(..) {
@@ -301,7 +301,9 @@ async fn flush(stem: &Stem, ops: &mut Vec<Op>, buffers: &mut Buffers) -> u64 {
     }
     let called: Vec<TaskStatus> =
         statuses.iter().filter(|s| s.state.is_terminal() && crate::workflow::is_call(s.id)).cloned().collect();
-    let Some(accepted) = write_statuses(stem, statuses).await else {
+    let written = write_statuses(stem, statuses).await;
+    statuses.clear();
+    let Some(accepted) = written else {
         tails.clear();
         return 0;
     };
@@ -366,6 +368,7 @@ async fn flush(stem: &Stem, ops: &mut Vec<Op>, buffers: &mut Buffers) -> u64 {
 /// that the writer does not ask the allocator for large blocks on every batch.
 #[derive(Default)]
 struct Buffers {
+    statuses: Vec<TaskStatus>,
     tails: Vec<Tail>,
     acks: Vec<Receipt>,
 }
@@ -378,18 +381,19 @@ enum Tail {
 
 /// Writes statuses, retrying a failing backend a few times; `None` if it keeps
 /// failing (the deliveries are then not acked and come back after their lease).
-async fn write_statuses(stem: &Stem, mut statuses: Vec<TaskStatus>) -> Option<Vec<bool>> {
+async fn write_statuses(stem: &Stem, statuses: &mut Vec<TaskStatus>) -> Option<Vec<bool>> {
     let mut pause = Duration::from_millis(50);
     for attempt in 1..=5 {
-        match stem.backend().set_batch_owned(statuses).await {
+        // A backend may take the statuses it stored (the in-memory one does,
+        // rather than copy them) and leaves them on an error.
+        match stem.backend().set_batch(statuses).await {
             Ok(accepted) => return Some(accepted),
-            Err((error, unwritten)) if attempt < 5 => {
+            Err(error) if attempt < 5 => {
                 tracing::warn!(%error, attempt, "writing task statuses failed; retrying");
-                statuses = unwritten;
                 tokio::time::sleep(pause).await;
                 pause *= 2;
             }
-            Err((error, _)) => {
+            Err(error) => {
                 tracing::error!(%error, "writing task statuses failed; the deliveries will come back");
                 break;
             }

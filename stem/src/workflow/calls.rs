@@ -9,7 +9,7 @@ use super::store::RunId;
 use crate::backend::{TaskState, TaskStatus};
 use crate::codec::{self, Payload};
 use crate::id::TaskId;
-use crate::producer::Stem;
+use crate::stem::Stem;
 
 /// The first bytes of every derived task id, so that a worker knows a task
 /// has a waiting run without reading anything.

@@ -24,11 +24,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::clock::after;
 use super::store::{CancellationPolicy, Checkpoint, RunId, Suspension, Watch};
 use super::{EventTopic, StepError, StepOptions, WorkflowError, calls};
+use crate::clock::after;
 use crate::error::Error;
-use crate::producer::Stem;
+use crate::stem::Stem;
 use crate::task::{Signature, Task};
 
 /// How often a run waiting for a task it called looks at the task's state by

@@ -43,7 +43,7 @@ impl<T> fmt::Debug for EventTopic<T> {
     }
 }
 
-impl crate::producer::Stem {
+impl crate::stem::Stem {
     /// Sends `value` to every run waiting on `topic` now (registered with
     /// `wf.await_event`), each exactly once, and enqueues their executions.
     /// Returns how many runs it resumed; an event nobody waits for is dropped.

@@ -11,7 +11,7 @@ use super::runner::{RunWorkflow, record_outcome};
 use super::store::{CancellationPolicy, Checkpoint, Finish, NewRun, RunId, RunState, RunStatus};
 use crate::backend::{TaskState, TaskStatus};
 use crate::error::{Error, Result};
-use crate::producer::Stem;
+use crate::stem::Stem;
 use crate::task::Signature;
 
 /// One run of workflow `W` about to start, with per-run options. Made by the

@@ -43,7 +43,6 @@
 //! an event emitted while no run waits for it is dropped.
 
 mod calls;
-mod clock;
 mod context;
 mod definition;
 mod error;
@@ -53,7 +52,6 @@ mod runner;
 pub mod store;
 pub(crate) mod timers;
 
-pub use self::clock::{Clock, FakeClock, SystemClock};
 pub use self::context::{StepOutput, Workflow};
 pub use self::definition::{StepOptions, WorkflowDefinition, WorkflowOptions, WorkflowRegistration, linked};
 pub use self::error::{StepError, WorkflowError};

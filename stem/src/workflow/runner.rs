@@ -8,14 +8,14 @@ use futures_util::FutureExt;
 use serde_json::Value;
 
 use super::Workflow;
-use super::clock::after;
 use super::context::{Halt, run_time_exceeded};
 use super::definition::linked;
 use super::store::{Finish, Resumed, RunId, RunState, RunStatus};
 use crate::backend::{ErrorInfo, TaskState, TaskStatus};
+use crate::clock::after;
 use crate::codec::Payload;
 use crate::error::Result;
-use crate::producer::Stem;
+use crate::stem::Stem;
 use crate::task::{Signature, Task, TaskContext, TaskError, TaskOptions, TaskRegistration};
 use crate::worker::panic_message;
 
@@ -136,13 +136,13 @@ async fn keep_lease(stem: &Stem, wf: &Workflow, owner: &str, lease: Duration) {
 /// Ends the run in the store and records the end for waiting handles.
 async fn finish(stem: &Stem, state: &RunState, owner: Option<&str>, how: Finish) -> Result<(), TaskError> {
     let now = stem.clock().now();
-    if stem.workflows().finish_run(state.id, owner, how, now).await? {
-        if let Some(ended) = stem.workflows().get_run(state.id).await? {
-            if ended.status == RunStatus::Failed {
-                tracing::warn!(run = %ended.id, workflow = %ended.workflow, error = ended.error.as_deref().unwrap_or_default(), "workflow run failed");
-            }
-            record_outcome(stem, &ended).await?;
+    if stem.workflows().finish_run(state.id, owner, how, now).await?
+        && let Some(ended) = stem.workflows().get_run(state.id).await?
+    {
+        if ended.status == RunStatus::Failed {
+            tracing::warn!(run = %ended.id, workflow = %ended.workflow, error = ended.error.as_deref().unwrap_or_default(), "workflow run failed");
         }
+        record_outcome(stem, &ended).await?;
     }
     Ok(())
 }

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use super::clock::before;
 use super::runner::continue_runs;
-use crate::producer::Stem;
+use crate::clock::before;
+use crate::stem::Stem;
 
 /// The most runs woken per store call.
 const BATCH: usize = 256;

@@ -23,7 +23,7 @@ async fn main() -> stem::Result<()> {
     let handle = SlowJob::enqueue(&stem, millis).await?;
     Worker::builder(&stem).task::<SlowJob>().build()?.run().await?;
     let state = handle.status().await?.map(|s| s.state.to_string()).unwrap_or_default();
-    let pending = stem.broker().pending_count("default").await?;
+    let pending = stem.queue_stats()?.pending_count("default").await?;
     println!("stopped: state={state} pending={pending}");
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Clocks: the time workflows see. The system clock by default; a
-//! [`FakeClock`] in tests, so that they advance time instead of sleeping.
+//! Clocks: the time workflows (and, later, schedules) see. The system clock
+//! by default; a [`FakeClock`] in tests, so that they advance time instead of
+//! sleeping.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -35,7 +36,7 @@ impl Clock for SystemClock {
 ///
 /// ```
 /// use std::time::Duration;
-/// use stem::workflow::{Clock, FakeClock};
+/// use stem::clock::{Clock, FakeClock};
 ///
 /// let clock = FakeClock::new();
 /// let before = clock.now();

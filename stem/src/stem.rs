@@ -1,0 +1,185 @@
+//! [`Stem`]: the handle producers and workers share.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::backend::{ResultBackend, TaskStatus};
+use crate::broker::{Broker, DeadLetters, QueueStats, ReplayOptions, ReplayResult};
+use crate::clock::{Clock, SystemClock};
+use crate::envelope::Envelope;
+use crate::error::{Error, Result};
+use crate::id::TaskId;
+use crate::lock::LockStore;
+use crate::stores::Stores;
+use crate::workflow::WorkflowStore;
+
+/// The entry point: the [`Stores`] and the clock. Cheap to clone.
+///
+/// Producers enqueue through it (`SendEmail::enqueue(&stem, args)`); workers are
+/// built from it ([`Worker::builder`](crate::Worker::builder)). Make one from an
+/// adapter's stores (`stem_adapters::connect(url)`, or `Stem::new(store.stores())`),
+/// or keep everything in this process with [`Stem::in_memory`].
+#[derive(Clone)]
+pub struct Stem {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    stores: Stores,
+    clock: Arc<dyn Clock>,
+}
+
+impl Stem {
+    /// Stem over `stores`, reading the system clock.
+    pub fn new(stores: Stores) -> Self {
+        Self { inner: Arc::new(Inner { stores, clock: Arc::new(SystemClock) }) }
+    }
+
+    /// Everything in this process's memory ([`Stores::in_memory`]): for
+    /// tests, docs and one-process apps. Nothing survives the process.
+    pub fn in_memory() -> Self {
+        Self::new(Stores::in_memory())
+    }
+
+    /// The same Stem with workflows reading the time from `clock` (a
+    /// [`FakeClock`](crate::clock::FakeClock) in tests).
+    #[must_use]
+    pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.clock = clock;
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The stores.
+    pub fn stores(&self) -> &Stores {
+        &self.inner.stores
+    }
+
+    /// The broker.
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        self.inner.stores.broker()
+    }
+
+    /// The result backend.
+    pub fn backend(&self) -> &Arc<dyn ResultBackend> {
+        self.inner.stores.backend()
+    }
+
+    /// The lock store.
+    pub fn locks(&self) -> &Arc<dyn LockStore> {
+        self.inner.stores.locks()
+    }
+
+    /// The workflow store.
+    pub fn workflows(&self) -> &Arc<dyn WorkflowStore> {
+        self.inner.stores.workflows()
+    }
+
+    /// The clock workflows read.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// The broker's dead letter administration; an error if it has none.
+    pub fn dead_letters(&self) -> Result<&dyn DeadLetters> {
+        self.broker().dead_letters().ok_or(Error::Unsupported("dead letter administration"))
+    }
+
+    /// The broker's queue statistics; an error if it keeps none.
+    pub fn queue_stats(&self) -> Result<&dyn QueueStats> {
+        self.broker().stats().ok_or(Error::Unsupported("queue statistics"))
+    }
+
+    /// Publishes a prepared envelope and records it as queued.
+    pub async fn enqueue_envelope(&self, envelope: Envelope) -> Result<TaskId> {
+        let id = envelope.id;
+        if let Some(recorded) = self.inner.stores.publish_recorded() {
+            recorded.publish_recorded(vec![envelope]).await?;
+            return Ok(id);
+        }
+        let status = TaskStatus::queued(&envelope);
+        let (published, recorded) = tokio::join!(self.broker().publish(envelope), self.backend().set(status));
+        self.settle_enqueue(&[id], published, recorded.map(drop)).await?;
+        Ok(id)
+    }
+
+    /// Publishes prepared envelopes in one batch and records them as queued:
+    /// one publish and one write of their queued records for all of them
+    /// (one operation where the broker and backend are one store that can do
+    /// it; see [`Stores::with_publish_recorded`]).
+    pub async fn enqueue_envelopes(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
+        let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
+        if let Some(recorded) = self.inner.stores.publish_recorded() {
+            recorded.publish_recorded(envelopes).await?;
+            return Ok(ids);
+        }
+        let mut statuses: Vec<TaskStatus> = envelopes.iter().map(TaskStatus::queued).collect();
+        let (published, recorded) = if envelopes.len() >= SPAWN_PUBLISH_FROM {
+            // A large batch publishes from a task of its own, so that encoding the
+            // messages and encoding the statuses use two threads where there are two.
+            let broker = Arc::clone(self.broker());
+            let publish = tokio::spawn(async move { broker.publish_batch(envelopes).await });
+            let recorded = self.backend().set_batch(&mut statuses).await;
+            let published = publish.await.unwrap_or_else(|e| Err(Error::adapter("the publish task failed", e)));
+            (published, recorded)
+        } else {
+            tokio::join!(self.broker().publish_batch(envelopes), self.backend().set_batch(&mut statuses))
+        };
+        self.settle_enqueue(&ids, published, recorded.map(drop)).await?;
+        Ok(ids)
+    }
+
+    /// The publish and the queued record went out together (a worker's write
+    /// wins over the record whichever lands first). If the publish failed, a
+    /// record that was written is forgotten (best effort), so that no task
+    /// looks queued that never was.
+    async fn settle_enqueue(&self, ids: &[TaskId], published: Result<()>, recorded: Result<()>) -> Result<()> {
+        if let Err(error) = published {
+            if recorded.is_ok() {
+                for id in ids {
+                    let _ = self.backend().expire(*id, std::time::Duration::from_millis(1)).await;
+                }
+            }
+            return Err(error);
+        }
+        recorded
+    }
+
+    /// Puts dead letters of `queue` back on it (see
+    /// [`DeadLetters::replay_dead_letters`]) and marks each replayed task
+    /// queued again, so that handles waiting on them wait for the new run.
+    pub async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
+        let result = self.dead_letters()?.replay_dead_letters(queue, options).await?;
+        if !result.dry_run {
+            let mut statuses = Vec::with_capacity(result.entries.len());
+            for dead in &result.entries {
+                // The same fence as the stored failure: it replaces it, and any
+                // write of the new delivery (a higher fence) replaces it in turn.
+                let fence = self.backend().get(dead.envelope.id).await?.map_or(0, |s| s.fence);
+                let mut status = TaskStatus::queued(&dead.envelope);
+                status.attempt = 0;
+                status.updated_at = chrono::Utc::now();
+                status.fence = fence;
+                statuses.push(status);
+            }
+            self.backend().set_batch(&mut statuses).await?;
+        }
+        Ok(result)
+    }
+}
+
+impl From<Stores> for Stem {
+    fn from(stores: Stores) -> Self {
+        Self::new(stores)
+    }
+}
+
+/// The batch size from which `enqueue_envelopes` publishes from a task of its own.
+const SPAWN_PUBLISH_FROM: usize = 1024;
+
+impl fmt::Debug for Stem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stem").field("stores", &self.inner.stores).field("clock", &self.inner.clock).finish()
+    }
+}
