@@ -39,6 +39,7 @@ mod id;
 mod id_map;
 pub mod lock;
 pub mod memory;
+mod panic;
 mod stem;
 mod stores;
 pub mod task;

@@ -1,12 +1,15 @@
+//! [`TaskContext`]: what a running task knows about itself and can do, and
+//! the narrow handle ([`WorkerLink`]) through which it reaches the worker.
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{Signature, Task, TaskHandle};
@@ -16,7 +19,22 @@ use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
 use crate::stem::Stem;
-use crate::worker::settle::Op;
+
+/// The worker as a running task's context reaches it: the context records
+/// statuses in order with the worker's own writes, and keeps the worker's view
+/// of the lease up to date when the task renews it. Whoever runs the task
+/// implements it; the context knows nothing else of the worker.
+pub(crate) trait WorkerLink: Send + Sync + 'static {
+    /// Records `status` in order with the worker's own writes; the future
+    /// ends once it is written.
+    fn record(&self, status: TaskStatus) -> BoxFuture<'static, Result<()>>;
+
+    /// How long one renewal of the task's lease lasts.
+    fn lease_length(&self) -> Duration;
+
+    /// Notes that the lease now ends at `until` and that renewals last `length`.
+    fn lease_renewed(&self, until: DateTime<Utc>, length: Duration);
+}
 
 /// What a running task knows about itself and can do: report progress, keep its
 /// lease, enqueue follow-up tasks, and notice limits and cancellation.
@@ -31,9 +49,8 @@ struct Inner {
     envelope: Arc<Envelope>,
     stem: Stem,
     receipt: Receipt,
-    lease: Arc<Lease>,
-    /// The worker's writer, so progress lands in order with the worker's own writes.
-    writer: mpsc::UnboundedSender<Op>,
+    /// The worker running the task.
+    link: Arc<dyn WorkerLink>,
     cancel: LazyToken,
     soft_limit: LazyToken,
     /// Set once the task has written a status of its own (progress), so the
@@ -62,44 +79,17 @@ impl From<Option<CancellationToken>> for LazyToken {
     }
 }
 
-/// A delivery's lease as the worker tracks it: when it ends and how long each
-/// renewal lasts. Shared between the context and the worker's lease keeper.
-#[derive(Debug)]
-pub(crate) struct Lease {
-    state: Mutex<(DateTime<Utc>, Duration)>,
-}
-
-impl Lease {
-    pub(crate) fn new(until: DateTime<Utc>, length: Duration) -> Self {
-        Self { state: Mutex::new((until, length)) }
-    }
-
-    fn state(&self) -> MutexGuard<'_, (DateTime<Utc>, Duration)> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// When the lease ends, and how long a renewal lasts.
-    pub(crate) fn get(&self) -> (DateTime<Utc>, Duration) {
-        *self.state()
-    }
-
-    pub(crate) fn renewed(&self, until: DateTime<Utc>, length: Duration) {
-        *self.state() = (until, length);
-    }
-}
-
 impl TaskContext {
     pub(crate) fn new(
         envelope: Arc<Envelope>,
         stem: Stem,
         receipt: Receipt,
-        lease: Arc<Lease>,
-        writer: mpsc::UnboundedSender<Op>,
+        link: Arc<dyn WorkerLink>,
         cancel: Option<CancellationToken>,
     ) -> Self {
         let (cancel, soft_limit) = (LazyToken::from(cancel), LazyToken::default());
         let reported = AtomicBool::new(false);
-        Self { inner: Arc::new(Inner { envelope, stem, receipt, lease, writer, cancel, soft_limit, reported }) }
+        Self { inner: Arc::new(Inner { envelope, stem, receipt, link, cancel, soft_limit, reported }) }
     }
 
     /// The token the worker cancels to ask the task to stop.
@@ -179,24 +169,21 @@ impl TaskContext {
         status.attempt = e.attempt;
         status.fence = self.inner.receipt.token;
         status.progress = Some(progress);
-        let (done, written) = oneshot::channel();
         self.inner.reported.store(true, Ordering::Release);
-        self.inner.writer.send(Op::Status(Box::new(status), Some(done))).map_err(|_| crate::Error::Closed("worker"))?;
-        written.await.map_err(|_| crate::Error::Closed("worker"))
+        self.inner.link.record(status).await
     }
 
     /// Renews the lease now for its usual length. The worker renews leases on its
     /// own; call this in a long stretch without awaits if you want to be sure.
     pub async fn heartbeat(&self) -> Result<()> {
-        let (_, length) = self.inner.lease.get();
-        self.extend_lease(length).await
+        self.extend_lease(self.inner.link.lease_length()).await
     }
 
     /// Extends the lease to `by` from now, and keeps renewing it by `by` from
     /// then on. Fails with [`LeaseLost`](crate::Error::LeaseLost) if it is gone.
     pub async fn extend_lease(&self, by: Duration) -> Result<()> {
         let until = self.inner.stem.broker().extend_lease(&self.inner.receipt, by).await?;
-        self.inner.lease.renewed(until, by);
+        self.inner.link.lease_renewed(until, by);
         Ok(())
     }
 

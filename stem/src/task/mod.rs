@@ -3,7 +3,7 @@
 //! Normally written with [`#[stem::task]`](macro@crate::task), which implements [`Task`]
 //! for a generated type; implementing it by hand works the same.
 
-pub(crate) mod context;
+mod context;
 mod error;
 mod handle;
 mod options;
@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use self::context::TaskContext;
+pub(crate) use self::context::WorkerLink;
 pub use self::error::{RetryAction, TaskError};
 pub use self::handle::TaskHandle;
 pub use self::options::{Rate, RetryPolicy, TaskOptions};

@@ -112,17 +112,9 @@ async fn run_case<S: Send + 'static>(case: &Case<S>, store: S) -> Outcome {
             Outcome::Failed(format!("did not finish within {CASE_TIMEOUT:?}"))
         }
         Ok(Err(join)) => Outcome::Failed(format!("the case's task failed: {join}")),
-        Ok(Ok(Err(panic))) => Outcome::Failed(panic_message(&*panic)),
+        Ok(Ok(Err(panic))) => Outcome::Failed(crate::panic::message(&*panic)),
         Ok(Ok(Ok(()))) => Outcome::Passed,
     }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "panicked".to_owned())
 }
 
 /// Polls `check` until it is true or `within` has passed; for outcomes that

@@ -1,17 +1,16 @@
 //! [`WorkerBuilder`]: what a worker runs and how.
 
+use std::any::Any;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Worker;
+use super::extension::{self, Extension};
 use crate::envelope::DEFAULT_QUEUE;
 use crate::error::{Error, Result};
 use crate::stem::Stem;
 use crate::task::{Registry, Task};
-use crate::workflow::{RunWorkflow, WorkflowDefinition, linked};
-
-/// How long ended workflow runs are kept by default.
-pub const DEFAULT_WORKFLOW_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Configures a [`Worker`]; made by [`Worker::builder`].
 #[derive(Debug)]
@@ -26,10 +25,7 @@ pub struct WorkerBuilder {
     id: Option<String>,
     signals: bool,
     heartbeat: Duration,
-    workflow_queues: Vec<String>,
-    workflow_poll: Duration,
-    workflow_retention: Duration,
-    explicit: bool,
+    extensions: Vec<Box<dyn Extension>>,
 }
 
 /// A built worker's settings.
@@ -42,10 +38,6 @@ pub(crate) struct Config {
     pub(crate) lease: Duration,
     pub(crate) signals: bool,
     pub(crate) heartbeat: Duration,
-    /// How often due workflow runs are looked for (when the worker runs workflows).
-    pub(crate) workflow_poll: Duration,
-    /// How long ended workflow runs are kept.
-    pub(crate) workflow_retention: Duration,
 }
 
 impl WorkerBuilder {
@@ -61,10 +53,7 @@ impl WorkerBuilder {
             id: None,
             signals: true,
             heartbeat: Duration::from_secs(10),
-            workflow_queues: Vec::new(),
-            workflow_poll: Duration::from_secs(1),
-            workflow_retention: DEFAULT_WORKFLOW_RETENTION,
-            explicit: false,
+            extensions: extension::linked(),
         }
     }
 
@@ -131,28 +120,27 @@ impl WorkerBuilder {
         self
     }
 
-    /// Runs workflow `W`: adds the task that executes workflow runs
-    /// ([`RunWorkflow`]) and, unless queues are given, `W`'s queue. Without
-    /// any `task` or `workflow` call the worker runs every linked task and
-    /// workflow.
-    #[track_caller]
-    pub fn workflow<W: WorkflowDefinition>(mut self) -> Self {
-        self.workflow_queues.push(W::OPTIONS.queue.to_owned());
-        self.task::<RunWorkflow>()
-    }
-
-    /// How often the worker looks for workflow runs whose timer is due (default
-    /// 1 s; a [`FakeClock`](crate::clock::FakeClock) that advances wakes it at once).
-    pub fn workflow_poll_interval(mut self, every: Duration) -> Self {
-        self.workflow_poll = every.max(Duration::from_millis(1));
+    /// Adds `extension` to the worker, in place of one of the same type (a
+    /// worker has every extension its binary links in to begin with).
+    pub fn extension<E: Extension>(mut self, extension: E) -> Self {
+        match self.extensions.iter_mut().find(|e| is::<E>(e.as_ref())) {
+            Some(existing) => *existing = Box::new(extension),
+            None => self.extensions.push(Box::new(extension)),
+        }
         self
     }
 
-    /// How long workflow runs that ended (completed, failed or cancelled) are
-    /// kept, with their steps, before a worker deletes them (default 7 days;
-    /// workers look once a minute).
-    pub fn workflow_retention(mut self, keep: Duration) -> Self {
-        self.workflow_retention = keep;
+    /// Changes the worker's extension of type `E` with `change` (adding
+    /// `E::default()` first if the worker has none): how an extension's own
+    /// builder methods keep their settings.
+    pub fn configure<E: Extension + Default>(mut self, change: impl FnOnce(&mut E)) -> Self {
+        if !self.extensions.iter().any(|e| is::<E>(e.as_ref())) {
+            self.extensions.push(Box::new(E::default()));
+        }
+        let found = self.extensions.iter_mut().find_map(|e| (e.as_mut() as &mut dyn Any).downcast_mut::<E>());
+        if let Some(extension) = found {
+            change(extension);
+        }
         self
     }
 
@@ -177,8 +165,13 @@ impl WorkerBuilder {
     /// Fails when two tasks share a name (naming both source locations), when a
     /// name given to [`only`](Self::only) is not a task, or on zero concurrency.
     pub fn build(mut self) -> Result<Worker> {
-        self.explicit = self.registry.is_some();
+        let explicit = self.registry.is_some();
         let mut registry = self.registry.take().unwrap_or_else(Registry::linked);
+        for extension in &self.extensions {
+            for task in extension.tasks(explicit) {
+                registry.insert(task);
+            }
+        }
         registry.check()?;
         if let Some(only) = &self.only {
             if let Some(missing) = only.iter().find(|n| registry.get(n).is_none()) {
@@ -194,12 +187,7 @@ impl WorkerBuilder {
         let mut queues: BTreeSet<String> = self.queues.into_iter().collect();
         if queues.is_empty() {
             queues.extend(registry.iter().map(|r| r.options().queue.to_owned()));
-            if registry.get(RunWorkflow::NAME).is_some() {
-                queues.extend(self.workflow_queues);
-                if !self.explicit {
-                    queues.extend(linked().values().map(|w| w.options().queue.to_owned()));
-                }
-            }
+            queues.extend(self.extensions.iter().flat_map(|e| e.queues(&registry, explicit)));
         }
         if queues.is_empty() {
             queues.insert(DEFAULT_QUEUE.to_owned());
@@ -215,11 +203,15 @@ impl WorkerBuilder {
             lease: self.lease.max(Duration::from_millis(10)),
             signals: self.signals,
             heartbeat: self.heartbeat,
-            workflow_poll: self.workflow_poll,
-            workflow_retention: self.workflow_retention,
         };
-        Ok(Worker::new(self.stem, registry, config))
+        let extensions = self.extensions.into_iter().map(Arc::from).collect();
+        Ok(Worker::new(self.stem, registry, config, extensions))
     }
+}
+
+/// Whether `extension` is an `E`.
+fn is<E: Extension>(extension: &dyn Extension) -> bool {
+    (extension as &dyn Any).is::<E>()
 }
 
 fn default_id() -> String {

@@ -1,6 +1,5 @@
 //! Running one delivery: checks, the task itself under its limits, the outcome.
 
-use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -17,6 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::lease::Lease;
 use super::settle::{self, Finish, Op};
 use super::{Held, Shared};
 use crate::backend::{ErrorInfo, TaskState};
@@ -24,7 +24,6 @@ use crate::broker::{Delivery, Receipt};
 use crate::codec::Payload;
 use crate::envelope::Envelope;
 use crate::id::TaskId;
-use crate::task::context::Lease;
 use crate::task::{RetryAction, TaskContext, TaskError, TaskRegistration};
 
 /// How a run ended.
@@ -125,7 +124,7 @@ struct Hold {
 
 /// Checks that a delivery may run: not expired, of a known task. Settles it
 /// otherwise.
-fn admit(shared: &Shared, envelope: &Envelope, receipt: &Receipt) -> Option<TaskRegistration> {
+fn admit(shared: &Shared, envelope: &Arc<Envelope>, receipt: &Receipt) -> Option<TaskRegistration> {
     if let Some(expires) = envelope.expires
         && let now = Utc::now()
         && envelope.is_expired_at(now)
@@ -133,23 +132,18 @@ fn admit(shared: &Shared, envelope: &Envelope, receipt: &Receipt) -> Option<Task
         let mut st = settle::status(envelope, receipt, TaskState::Expired);
         let message = format!("expired at {expires}, received at {now}; not run");
         st.error = Some(ErrorInfo { kind: "expired".to_owned(), message });
-        let _ = shared.ops.send(Op::Finish(Box::new(st), receipt.clone(), Finish::Ack));
+        let _ = shared.ops.send(Op::Finish(Box::new(st), Arc::clone(envelope), receipt.clone(), Finish::Ack));
         return None;
     }
     let registration = shared.registry.get(&envelope.task).copied();
     if registration.is_none() {
-        let reason = if envelope.task == <crate::workflow::RunWorkflow as crate::Task>::NAME {
-            format!(
-                "worker {} runs no workflows, but consumes a queue a workflow run was enqueued on: add \
-                 `.workflow::<W>()` to its builder (or add no tasks by hand, and it runs everything linked)",
-                shared.config.id
-            )
-        } else {
+        let worker = shared.info();
+        let reason = shared.extensions.iter().find_map(|e| e.unknown_task(envelope, &worker)).unwrap_or_else(|| {
             format!(
                 "unknown task `{}`: worker {} has no task of that name (is it linked into the worker binary?)",
                 envelope.task, shared.config.id
             )
-        };
+        });
         dead_letter(shared, envelope, receipt.clone(), "unknown_task", reason);
     }
     registration
@@ -184,7 +178,7 @@ impl Run {
     /// A new lease for the task, from the delivery's.
     fn lease(&self, shared: &Shared) -> Arc<Lease> {
         let length = self.registration.options().visibility_timeout.unwrap_or(shared.config.lease);
-        Arc::new(Lease::new(self.lease_expires_at, length))
+        Arc::new(Lease::new(self.lease_expires_at, length, shared.ops.clone()))
     }
 
     /// Builds the context and calls the handler; `None` (dead-lettered) when
@@ -194,8 +188,7 @@ impl Run {
             Arc::clone(&self.envelope),
             shared.stem.clone(),
             self.receipt.clone(),
-            Arc::clone(&lease),
-            shared.ops.clone(),
+            Arc::clone(&lease) as Arc<dyn crate::task::WorkerLink>,
             cancel,
         );
         match (self.registration.handler())(ctx.clone(), &self.envelope.args) {
@@ -358,7 +351,7 @@ fn caught(result: std::thread::Result<Result<Payload, TaskError>>) -> Outcome {
     match result {
         Ok(Ok(payload)) => Outcome::Succeeded(payload),
         Ok(Err(error)) => Outcome::Failed(error),
-        Err(panic) => Outcome::Panicked(panic_message(panic.as_ref())),
+        Err(panic) => Outcome::Panicked(crate::panic::message(panic.as_ref())),
     }
 }
 
@@ -397,17 +390,8 @@ async fn supervise(
     }
 }
 
-/// The text of a panic's payload.
-pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string panic payload".to_owned())
-}
-
-fn dead_letter(shared: &Shared, envelope: &Envelope, receipt: Receipt, kind: &str, reason: String) {
+fn dead_letter(shared: &Shared, envelope: &Arc<Envelope>, receipt: Receipt, kind: &str, reason: String) {
     let mut st = settle::status(envelope, &receipt, TaskState::Failed);
     st.error = Some(ErrorInfo { kind: kind.to_owned(), message: reason.clone() });
-    let _ = shared.ops.send(Op::Finish(Box::new(st), receipt, Finish::DeadLetter(reason)));
+    let _ = shared.ops.send(Op::Finish(Box::new(st), Arc::clone(envelope), receipt, Finish::DeadLetter(reason)));
 }

@@ -7,11 +7,16 @@
 //! renews the leases of everything held, and one writer (on its own thread on a
 //! multi-thread runtime) settles outcomes in batches: status writes first, then
 //! acks, so nothing is acked whose outcome was not recorded.
+//!
+//! Features beyond running tasks (workflows, and later canvas, schedules,
+//! metrics and control) plug in as [`Extension`]s: the worker knows none of
+//! them by name.
 
 mod builder;
 mod execute;
+mod extension;
 mod lease;
-pub(crate) mod settle;
+mod settle;
 mod shutdown;
 
 use std::collections::{BTreeMap, HashMap};
@@ -25,8 +30,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::builder::Config;
-pub use self::builder::{DEFAULT_WORKFLOW_RETENTION, WorkerBuilder};
-pub(crate) use self::execute::panic_message;
+pub use self::builder::WorkerBuilder;
+pub(crate) use self::extension::LinkedExtension;
+pub use self::extension::{Extension, Recorded, Service, WorkerInfo};
+use self::lease::Lease;
 use self::settle::Op;
 pub use self::shutdown::ShutdownMode;
 use self::shutdown::{Level, escalate, reached};
@@ -36,13 +43,7 @@ use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
 use crate::stem::Stem;
-use crate::task::context::Lease;
-use crate::task::{Registry, Task};
-
-/// How long a running workflow run may go untouched and unleased before a
-/// worker re-enqueues it as lost (its execution message was lost in a crash
-/// between a wake-up and its enqueue).
-const LOST_RUN_AFTER: Duration = Duration::from_secs(300);
+use crate::task::Registry;
 
 /// A worker: runs the tasks of its registry from its queues.
 ///
@@ -56,6 +57,7 @@ pub struct Worker {
     stem: Stem,
     registry: Registry,
     config: Config,
+    extensions: Arc<[Arc<dyn Extension>]>,
 }
 
 /// A running worker started by [`Worker::spawn`].
@@ -72,6 +74,7 @@ struct Shared {
     stem: Stem,
     registry: Registry,
     config: Config,
+    extensions: Arc<[Arc<dyn Extension>]>,
     held: Mutex<HashMap<(TaskId, u64), Held>>,
     /// Per task name, whether its runs go inline (see `execute::start`).
     inline: BTreeMap<&'static str, AtomicBool>,
@@ -101,8 +104,8 @@ impl Worker {
         WorkerBuilder::new(stem)
     }
 
-    pub(crate) fn new(stem: Stem, registry: Registry, config: Config) -> Self {
-        Self { stem, registry, config }
+    pub(crate) fn new(stem: Stem, registry: Registry, config: Config, extensions: Vec<Arc<dyn Extension>>) -> Self {
+        Self { stem, registry, config, extensions: extensions.into() }
     }
 
     /// The worker's id.
@@ -145,13 +148,16 @@ impl Worker {
     async fn run_until(self, mut level: watch::Receiver<Level>, finished: Arc<AtomicU64>) -> Result<()> {
         let (ops, ops_rx) = mpsc::unbounded_channel();
         let spares = Arc::new(settle::Spares::default());
-        let writer = settle::start_writer(self.stem.clone(), ops_rx, finished, Arc::clone(&spares));
+        let extensions = Arc::clone(&self.extensions);
+        let writer =
+            settle::start_writer(self.stem.clone(), Arc::clone(&extensions), ops_rx, finished, Arc::clone(&spares));
         let shared = Arc::new(Shared {
             slots: Arc::new(Semaphore::new(self.config.concurrency)),
             stem: self.stem,
             inline: self.registry.iter().map(|r| (r.name(), AtomicBool::new(false))).collect(),
             registry: self.registry,
             config: self.config,
+            extensions,
             held: Mutex::new(HashMap::new()),
             stopping: CancellationToken::new(),
             ops,
@@ -162,16 +168,10 @@ impl Worker {
         tracing::info!(worker = %shared.config.id, queues = ?shared.config.queues, tasks = shared.registry.len(), "worker started");
         let keeper = tokio::spawn(lease::keep(Arc::clone(&shared)));
         let beat = tokio::spawn(heartbeat(Arc::clone(&shared)));
-        let runs_workflows =
-            shared.registry.get(crate::workflow::RunWorkflow::NAME).is_some() && !crate::workflow::linked().is_empty();
-        let timers = runs_workflows.then(|| {
-            tokio::spawn(crate::workflow::timers::keep(
-                shared.stem.clone(),
-                shared.config.workflow_poll,
-                LOST_RUN_AFTER,
-                shared.config.workflow_retention,
-            ))
-        });
+        let services: Vec<JoinHandle<()>> = {
+            let info = shared.info();
+            shared.extensions.iter().flat_map(|e| e.services(&info)).map(tokio::spawn).collect()
+        };
         let tracker = TaskTracker::new();
 
         consume(&shared, &tracker, &mut level).await;
@@ -192,8 +192,8 @@ impl Worker {
         }
         keeper.abort();
         beat.abort();
-        if let Some(timers) = timers {
-            timers.abort();
+        for service in &services {
+            service.abort();
         }
         let _ = shared.ops.send(Op::Close);
         writer.join().await;
@@ -301,6 +301,11 @@ async fn heartbeat(shared: Arc<Shared>) {
 }
 
 impl Shared {
+    /// The worker as its extensions see it.
+    fn info(&self) -> WorkerInfo<'_> {
+        WorkerInfo { stem: &self.stem, id: &self.config.id, queues: &self.config.queues, registry: &self.registry }
+    }
+
     fn held(&self) -> MutexGuard<'_, HashMap<(TaskId, u64), Held>> {
         self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
+use super::extension::{Extension, Watched};
 use crate::backend::{ErrorInfo, TaskState, TaskStatus};
 use crate::broker::{Nack, Receipt};
 use crate::codec::Payload;
@@ -23,7 +24,7 @@ pub(crate) enum Op {
     Status(Box<TaskStatus>, Option<oneshot::Sender<()>>),
     /// Record a delivery's outcome, then settle it with the broker if the
     /// status was accepted (its fence still current).
-    Finish(Box<TaskStatus>, Receipt, Finish),
+    Finish(Box<TaskStatus>, Arc<Envelope>, Receipt, Finish),
     /// A run that succeeded with this result: recorded and acked like a
     /// `Finish`, its status built by the writer rather than by the consume loop,
     /// which is the busier of the two.
@@ -74,16 +75,16 @@ fn status_at(
 }
 
 /// The op that puts a delivery back unchanged and marks its task queued again.
-pub(super) fn requeue_op(envelope: &Envelope, receipt: &Receipt, worker: &str) -> Op {
+pub(super) fn requeue_op(envelope: &Arc<Envelope>, receipt: &Receipt, worker: &str) -> Op {
     let mut status = status(envelope, receipt, TaskState::Queued);
     status.meta.insert("requeued_by".to_owned(), worker.into());
-    Op::Finish(Box::new(status), receipt.clone(), Finish::Nack(Nack::Requeue))
+    Op::Finish(Box::new(status), Arc::clone(envelope), receipt.clone(), Finish::Nack(Nack::Requeue))
 }
 
 /// What a failed attempt becomes: a retry while retries are left and the error
 /// allows it, otherwise a failure in the dead letter queue.
 pub(super) fn failure(
-    envelope: &Envelope,
+    envelope: &Arc<Envelope>,
     receipt: &Receipt,
     policy: &RetryPolicy,
     error: ErrorInfo,
@@ -99,9 +100,10 @@ pub(super) fn failure(
         let mut st = status(envelope, receipt, TaskState::Retrying);
         st.meta.insert("retry_delay_ms".to_owned(), u64::try_from(delay.as_millis()).unwrap_or(u64::MAX).into());
         st.error = Some(error);
-        let mut next = envelope.clone();
+        let mut next = Envelope::clone(envelope);
         next.attempt += 1;
-        return Op::Finish(Box::new(st), receipt.clone(), Finish::Nack(Nack::retry_in(next, delay)));
+        let nack = Finish::Nack(Nack::retry_in(next, delay));
+        return Op::Finish(Box::new(st), Arc::clone(envelope), receipt.clone(), nack);
     }
     let reason = match action {
         RetryAction::Fail => format!("failed without retry: {}: {}", error.kind, error.message),
@@ -110,7 +112,7 @@ pub(super) fn failure(
     };
     let mut st = status(envelope, receipt, TaskState::Failed);
     st.error = Some(error);
-    Op::Finish(Box::new(st), receipt.clone(), Finish::DeadLetter(reason))
+    Op::Finish(Box::new(st), Arc::clone(envelope), receipt.clone(), Finish::DeadLetter(reason))
 }
 
 /// Emptied op lists that the writer hands back to the consume loop, which
@@ -160,17 +162,19 @@ pub(super) enum Writer {
 /// was recorded (see [`WorkerHandle::finished`](super::WorkerHandle::finished)).
 pub(super) fn start_writer(
     stem: Stem,
+    extensions: Arc<[Arc<dyn Extension>]>,
     ops: mpsc::UnboundedReceiver<Op>,
     finished: Arc<AtomicU64>,
     spares: Arc<Spares>,
 ) -> Writer {
     let handle = tokio::runtime::Handle::current();
+    let writer = Writing { stem, extensions, finished, spares };
     if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-        return Writer::Task(tokio::spawn(writer(stem, ops, finished, spares)));
+        return Writer::Task(tokio::spawn(writer.run(ops)));
     }
     let (done, stopped) = oneshot::channel();
     let spawned = std::thread::Builder::new().name("stem-writer".to_owned()).spawn(move || {
-        handle.block_on(writer(stem, ops, finished, spares));
+        handle.block_on(writer.run(ops));
         let _ = done.send(());
     });
     match spawned {
@@ -193,29 +197,44 @@ impl Writer {
     }
 }
 
-/// Records statuses and settles deliveries until [`Op::Close`].
-async fn writer(stem: Stem, mut ops: mpsc::UnboundedReceiver<Op>, finished: Arc<AtomicU64>, spares: Arc<Spares>) {
-    let mut batch = Vec::with_capacity(FLUSH_MAX);
-    let mut buffers = Buffers::default();
-    loop {
-        if ops.recv_many(&mut batch, FLUSH_MAX).await == 0 {
-            return;
-        }
-        let mut backlog = Vec::new();
-        if batch.iter().any(|op| matches!(op, Op::Many(..))) {
-            batch = flatten(batch, &mut backlog);
-        }
-        let closing = batch.iter().any(|op| matches!(op, Op::Close));
-        // At most FLUSH_MAX ops a flush; the backlog bounds how many wait here.
-        while !batch.is_empty() {
-            let mut chunk =
-                if batch.len() > FLUSH_MAX { batch.drain(..FLUSH_MAX).collect() } else { std::mem::take(&mut batch) };
-            finished.fetch_add(flush(&stem, &mut chunk, &mut buffers).await, Ordering::Relaxed);
-            spares.give(chunk);
-        }
-        drop(backlog);
-        if closing {
-            return;
+/// What the writer works with.
+struct Writing {
+    stem: Stem,
+    /// The worker's extensions, which see the outcomes written.
+    extensions: Arc<[Arc<dyn Extension>]>,
+    /// Deliveries settled after their outcome was recorded.
+    finished: Arc<AtomicU64>,
+    spares: Arc<Spares>,
+}
+
+impl Writing {
+    /// Records statuses and settles deliveries until [`Op::Close`].
+    async fn run(self, mut ops: mpsc::UnboundedReceiver<Op>) {
+        let mut batch = Vec::with_capacity(FLUSH_MAX);
+        let mut buffers = Buffers::default();
+        loop {
+            if ops.recv_many(&mut batch, FLUSH_MAX).await == 0 {
+                return;
+            }
+            let mut backlog = Vec::new();
+            if batch.iter().any(|op| matches!(op, Op::Many(..))) {
+                batch = flatten(batch, &mut backlog);
+            }
+            let closing = batch.iter().any(|op| matches!(op, Op::Close));
+            // At most FLUSH_MAX ops a flush; the backlog bounds how many wait here.
+            while !batch.is_empty() {
+                let mut chunk = if batch.len() > FLUSH_MAX {
+                    batch.drain(..FLUSH_MAX).collect()
+                } else {
+                    std::mem::take(&mut batch)
+                };
+                self.finished.fetch_add(self.flush(&mut chunk, &mut buffers).await, Ordering::Relaxed);
+                self.spares.give(chunk);
+            }
+            drop(backlog);
+            if closing {
+                return;
+            }
         }
     }
 }
@@ -269,99 +288,99 @@ fn elide_superseded(ops: &mut Vec<Op>) {
     ops.retain(|_| keep.next().unwrap_or(true));
 }
 
-/// Records the statuses of `ops`, then settles their deliveries; returns how
-/// many deliveries were settled.
-async fn flush(stem: &Stem, ops: &mut Vec<Op>, buffers: &mut Buffers) -> u64 {
-    elide_superseded(ops);
-    let now = chrono::Utc::now();
-    let Buffers { statuses, tails, acks } = buffers;
-    statuses.clear();
-    tails.clear();
-    acks.clear();
-    for op in ops.drain(..) {
-        match op {
-            Op::Status(status, done) => {
-                statuses.push(*status);
-                tails.push(Tail::Written(done));
-            }
-            Op::Succeeded(envelope, receipt, result) => {
-                let mut st = status_at(&envelope, &receipt, TaskState::Succeeded, now);
-                st.result = Some(result);
-                tails.push(Tail::Settle(receipt, Finish::Ack, None));
-                statuses.push(st);
-            }
-            Op::Finish(status, receipt, finish) => {
-                // The name is kept for the dead letter log line only.
-                let name = matches!(finish, Finish::DeadLetter(_)).then(|| status.task.clone());
-                tails.push(Tail::Settle(receipt, finish, name));
-                statuses.push(*status);
-            }
-            Op::Many(..) | Op::Close => {}
-        }
-    }
-    let called: Vec<TaskStatus> =
-        statuses.iter().filter(|s| s.state.is_terminal() && crate::workflow::is_call(s.id)).cloned().collect();
-    let written = write_statuses(stem, statuses).await;
-    statuses.clear();
-    let Some(accepted) = written else {
+impl Writing {
+    /// Records the statuses of `ops`, then settles their deliveries; returns how
+    /// many deliveries were settled.
+    async fn flush(&self, ops: &mut Vec<Op>, buffers: &mut Buffers) -> u64 {
+        let stem = &self.stem;
+        let extensions = &*self.extensions;
+        elide_superseded(ops);
+        let now = chrono::Utc::now();
+        let Buffers { statuses, tails, acks, watched } = buffers;
+        statuses.clear();
         tails.clear();
-        return 0;
-    };
-    if !called.is_empty() {
-        // Tasks called by workflow runs ended: resume the runs, off the writer.
-        let stem = stem.clone();
-        tokio::spawn(async move {
-            for status in called {
-                crate::workflow::notify_call(&stem, &status).await;
-            }
-        });
-    }
-    let mut settled_count = 0;
-    for (tail, accepted) in tails.drain(..).zip(accepted) {
-        let (receipt, finish, name) = match tail {
-            Tail::Written(done) => {
-                if let Some(done) = done {
-                    let _ = done.send(());
+        acks.clear();
+        for op in ops.drain(..) {
+            match op {
+                Op::Status(status, done) => {
+                    statuses.push(*status);
+                    tails.push(Tail::Written(done));
                 }
+                Op::Succeeded(envelope, receipt, result) => {
+                    let mut st = status_at(&envelope, &receipt, TaskState::Succeeded, now);
+                    st.result = Some(result);
+                    watched.note(extensions, statuses.len(), &envelope, &st);
+                    tails.push(Tail::Settle(receipt, Finish::Ack, None));
+                    statuses.push(st);
+                }
+                Op::Finish(status, envelope, receipt, finish) => {
+                    watched.note(extensions, statuses.len(), &envelope, &status);
+                    // The name is kept for the dead letter log line only.
+                    let name = matches!(finish, Finish::DeadLetter(_)).then(|| status.task.clone());
+                    tails.push(Tail::Settle(receipt, finish, name));
+                    statuses.push(*status);
+                }
+                Op::Many(..) | Op::Close => {}
+            }
+        }
+        let written = write_statuses(stem, statuses).await;
+        statuses.clear();
+        let Some(accepted) = written else {
+            watched.clear();
+            tails.clear();
+            return 0;
+        };
+        watched.dispatch(stem, extensions, &accepted);
+        let mut settled_count = 0;
+        for (tail, accepted) in tails.drain(..).zip(accepted) {
+            let (receipt, finish, name) = match tail {
+                Tail::Written(done) => {
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                    continue;
+                }
+                Tail::Settle(receipt, finish, name) => (receipt, finish, name),
+            };
+            if !accepted {
+                tracing::warn!(task = %receipt.id, token = receipt.token, "outcome refused: a newer delivery of this task exists");
                 continue;
             }
-            Tail::Settle(receipt, finish, name) => (receipt, finish, name),
-        };
-        if !accepted {
-            tracing::warn!(task = %receipt.id, token = receipt.token, "outcome refused: a newer delivery of this task exists");
-            continue;
-        }
-        let settled = match finish {
-            Finish::Ack => {
-                acks.push(receipt);
-                continue;
-            }
-            Finish::Nack(nack) => stem.broker().nack(&receipt, nack).await,
-            Finish::DeadLetter(reason) => {
-                tracing::warn!(task = %receipt.id, name = name.as_deref().unwrap_or_default(), %reason, "task dead-lettered");
-                stem.broker().dead_letter(&receipt, &reason).await
-            }
-        };
-        match settled {
-            Ok(()) => settled_count += 1,
-            Err(error) => {
-                tracing::warn!(task = %receipt.id, %error, "settling a delivery failed; it will be delivered again");
-            }
-        }
-    }
-    if !acks.is_empty() {
-        match stem.broker().ack_batch(acks).await {
-            Ok(n) => {
-                if n < acks.len() {
-                    tracing::warn!(lost = acks.len() - n, "some acks found their lease lost; those tasks run again");
+            let settled = match finish {
+                Finish::Ack => {
+                    acks.push(receipt);
+                    continue;
                 }
-                settled_count += n as u64;
+                Finish::Nack(nack) => stem.broker().nack(&receipt, nack).await,
+                Finish::DeadLetter(reason) => {
+                    tracing::warn!(task = %receipt.id, name = name.as_deref().unwrap_or_default(), %reason, "task dead-lettered");
+                    stem.broker().dead_letter(&receipt, &reason).await
+                }
+            };
+            match settled {
+                Ok(()) => settled_count += 1,
+                Err(error) => {
+                    tracing::warn!(task = %receipt.id, %error, "settling a delivery failed; it will be delivered again");
+                }
             }
-            Err(error) => tracing::warn!(%error, "acking failed; those tasks will be delivered again"),
         }
+        if !acks.is_empty() {
+            match stem.broker().ack_batch(acks).await {
+                Ok(n) => {
+                    if n < acks.len() {
+                        tracing::warn!(
+                            lost = acks.len() - n,
+                            "some acks found their lease lost; those tasks run again"
+                        );
+                    }
+                    settled_count += n as u64;
+                }
+                Err(error) => tracing::warn!(%error, "acking failed; those tasks will be delivered again"),
+            }
+        }
+        acks.clear();
+        settled_count
     }
-    acks.clear();
-    settled_count
 }
 
 /// What one flush leaves for the next to reuse (emptied, with their room), so
@@ -371,6 +390,8 @@ struct Buffers {
     statuses: Vec<TaskStatus>,
     tails: Vec<Tail>,
     acks: Vec<Receipt>,
+    /// The outcomes extensions watch.
+    watched: Watched,
 }
 
 /// What is left of an op once its status is handed to the backend.
@@ -407,12 +428,12 @@ mod tests {
     use super::*;
     use crate::codec::Payload;
 
-    fn delivery(attempt: u32, max_retries: u32) -> (Envelope, Receipt) {
+    fn delivery(attempt: u32, max_retries: u32) -> (Arc<Envelope>, Receipt) {
         let mut env = Envelope::new("t", "q", Payload::new("json", b"null".to_vec()));
         env.attempt = attempt;
         env.max_retries = max_retries;
         let receipt = Receipt { id: env.id, queue: "q".into(), token: 1, tag: String::new() };
-        (env, receipt)
+        (Arc::new(env), receipt)
     }
 
     fn err() -> ErrorInfo {
@@ -423,7 +444,7 @@ mod tests {
     fn retries_while_retries_are_left() {
         let (env, r) = delivery(1, 3);
         let op = failure(&env, &r, &RetryPolicy::DEFAULT, err(), RetryAction::Retry);
-        let Op::Finish(st, _, Finish::Nack(Nack::Replace(next))) = op else { panic!("expected a retry: {op:?}") };
+        let Op::Finish(st, _, _, Finish::Nack(Nack::Replace(next))) = op else { panic!("expected a retry: {op:?}") };
         assert_eq!(st.state, TaskState::Retrying);
         assert_eq!(next.attempt, 2);
         assert!(next.not_before.is_some());
@@ -433,13 +454,15 @@ mod tests {
     fn exhausted_or_fail_now_goes_to_the_dead_letter_queue() {
         let (env, r) = delivery(3, 3);
         let op = failure(&env, &r, &RetryPolicy::DEFAULT, err(), RetryAction::Retry);
-        let Op::Finish(st, _, Finish::DeadLetter(reason)) = op else { panic!("expected a dead letter: {op:?}") };
+        let Op::Finish(st, _, _, Finish::DeadLetter(reason)) = op else { panic!("expected a dead letter: {op:?}") };
         assert_eq!(st.state, TaskState::Failed);
         assert_eq!(reason, "retries exhausted after 4 attempts: k: m");
 
         let (env, r) = delivery(0, 3);
         let op = failure(&env, &r, &RetryPolicy::DEFAULT, err(), RetryAction::Fail);
-        assert!(matches!(op, Op::Finish(_, _, Finish::DeadLetter(ref why)) if why.starts_with("failed without retry")));
+        assert!(
+            matches!(op, Op::Finish(_, _, _, Finish::DeadLetter(ref why)) if why.starts_with("failed without retry"))
+        );
     }
 
     #[test]
@@ -449,7 +472,7 @@ mod tests {
         let ops: Vec<Op> = (0..5)
             .map(|_| {
                 let (env, r) = delivery(0, 3);
-                Op::Finish(Box::new(status(&env, &r, TaskState::Succeeded)), r, Finish::Ack)
+                Op::Finish(Box::new(status(&env, &r, TaskState::Succeeded)), Arc::clone(&env), r, Finish::Ack)
             })
             .collect();
         let ids: Vec<_> =
@@ -471,8 +494,10 @@ mod tests {
         assert_eq!(backlog.available_permits(), 4, "and given back after");
 
         let (env, r) = delivery(0, 3);
-        let single =
-            vec![Op::Many(vec![Op::Finish(Box::new(status(&env, &r, TaskState::Succeeded)), r, Finish::Ack)], take(1))];
+        let single = vec![Op::Many(
+            vec![Op::Finish(Box::new(status(&env, &r, TaskState::Succeeded)), Arc::clone(&env), r, Finish::Ack)],
+            take(1),
+        )];
         let mut held = Vec::new();
         assert_eq!(flatten(single, &mut held).len(), 1);
         assert_eq!(held.len(), 1);
@@ -487,7 +512,7 @@ mod tests {
             Op::Status(Box::new(status(&env, &r, TaskState::Started)), None),
             Op::Status(Box::new(status(&other, &r2, TaskState::Started)), None),
             Op::Status(Box::new(status(&env, &r, TaskState::Started)), Some(tx)),
-            Op::Finish(Box::new(status(&env, &r, TaskState::Succeeded)), r.clone(), Finish::Ack),
+            Op::Finish(Box::new(status(&env, &r, TaskState::Succeeded)), Arc::clone(&env), r.clone(), Finish::Ack),
         ];
         elide_superseded(&mut ops);
         let kept: Vec<_> = ops

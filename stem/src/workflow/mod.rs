@@ -50,7 +50,8 @@ mod event;
 mod handle;
 mod runner;
 pub mod store;
-pub(crate) mod timers;
+mod timers;
+mod worker;
 
 pub use self::context::{StepOutput, Workflow};
 pub use self::definition::{StepOptions, WorkflowDefinition, WorkflowOptions, WorkflowRegistration, linked};
@@ -62,5 +63,4 @@ pub use self::store::{
     CancellationPolicy, Checkpoint, Finish, NewRun, Resumed, RunFilter, RunId, RunState, RunStatus, Suspension, Watch,
     Watcher, WorkflowStore,
 };
-
-pub(crate) use self::calls::{is_call, notify as notify_call};
+pub use self::worker::DEFAULT_WORKFLOW_RETENTION;

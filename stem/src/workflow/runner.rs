@@ -16,8 +16,7 @@ use crate::clock::after;
 use crate::codec::Payload;
 use crate::error::Result;
 use crate::stem::Stem;
-use crate::task::{Signature, Task, TaskContext, TaskError, TaskOptions, TaskRegistration};
-use crate::worker::panic_message;
+use crate::task::{Signature, Task, TaskContext, TaskError, TaskOptions};
 
 /// The task that executes a workflow run: enqueued when a run starts and each
 /// time it is resumed. Every worker with the linked registry runs it.
@@ -38,8 +37,6 @@ impl Task for RunWorkflow {
         execute(ctx.stem(), run).await
     }
 }
-
-inventory::submit! { TaskRegistration::of::<RunWorkflow>(file!(), line!()) }
 
 /// Enqueues an execution of each resumed run on its queue, in one batch.
 pub(crate) async fn continue_runs(stem: &Stem, resumed: Vec<Resumed>) -> Result<()> {
@@ -112,7 +109,9 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
         (Some(Halt::Cancelled(why)), _) => Finish::Cancelled(why),
         (None, Some(Ok(Ok(value)))) => Finish::Completed(value),
         (None, Some(Ok(Err(error)))) => Finish::Failed(error.message().to_owned()),
-        (None, Some(Err(panic))) => Finish::Failed(format!("the workflow fn panicked: {}", panic_message(&*panic))),
+        (None, Some(Err(panic))) => {
+            Finish::Failed(format!("the workflow fn panicked: {}", crate::panic::message(&*panic)))
+        }
         (None, None) => return Ok(()),
     };
     finish(stem, &state, Some(&owner), finish_with).await

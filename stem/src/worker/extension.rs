@@ -1,0 +1,213 @@
+//! Extensions: how a feature plugs into the worker without the worker
+//! knowing it.
+//!
+//! The worker runs tasks and records their outcomes; everything else a worker
+//! process does (workflows today; canvas, schedules, metrics and control
+//! commands as they come) is an [`Extension`]. An extension may
+//!
+//! - add tasks to the worker ([`tasks`](Extension::tasks)) and default queues
+//!   ([`queues`](Extension::queues)) when the worker is built;
+//! - run services beside the worker, from its start to its stop
+//!   ([`services`](Extension::services): a timer loop, a scheduler, a
+//!   listener);
+//! - see the outcomes the worker has just recorded, in batches
+//!   ([`watches`](Extension::watches) picks them, [`recorded`](Extension::recorded)
+//!   gets them: continue a chain, count a chord member, resume a workflow
+//!   run);
+//! - have a say on deliveries of task names the worker does not know
+//!   ([`unknown_task`](Extension::unknown_task)).
+//!
+//! A worker built with [`Worker::builder`](super::Worker::builder) has every
+//! extension its binary links in by default (workflows are one); more are
+//! added with [`WorkerBuilder::extension`](super::WorkerBuilder::extension).
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use crate::backend::TaskStatus;
+use crate::envelope::Envelope;
+use crate::stem::Stem;
+use crate::task::{Registry, TaskRegistration};
+
+/// A feature that runs inside a worker. Every method has a default that does
+/// nothing, so an extension implements only what it needs.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use stem::backend::TaskStatus;
+/// use stem::worker::{Extension, Recorded};
+/// use stem::{Envelope, Stem, Worker};
+///
+/// /// Counts the failures the worker records.
+/// #[derive(Debug, Default)]
+/// struct Failures(Arc<AtomicUsize>);
+///
+/// impl Extension for Failures {
+///     fn watches(&self, _envelope: &Envelope, status: &TaskStatus) -> bool {
+///         status.state == stem::TaskState::Failed
+///     }
+///
+///     fn recorded(&self, _stem: &Stem, outcomes: Vec<Recorded>) {
+///         self.0.fetch_add(outcomes.len(), Ordering::Relaxed);
+///     }
+/// }
+///
+/// # fn main() -> stem::Result<()> {
+/// let stem = Stem::in_memory();
+/// let worker = Worker::builder(&stem).extension(Failures::default()).build()?;
+/// # Ok(()) }
+/// ```
+pub trait Extension: Any + Send + Sync + fmt::Debug {
+    /// The tasks this extension runs, added to the worker's tasks when it is
+    /// built (before [`only`](super::WorkerBuilder::only) picks among them).
+    /// `explicit` says whether the user picked the worker's tasks by hand;
+    /// otherwise the worker runs every task linked into the binary.
+    fn tasks(&self, explicit: bool) -> Vec<TaskRegistration> {
+        let _ = explicit;
+        Vec::new()
+    }
+
+    /// The queues a worker running `registry` (its tasks, final) consumes
+    /// when none are given, besides those its tasks default to.
+    fn queues(&self, registry: &Registry, explicit: bool) -> Vec<String> {
+        let _ = (registry, explicit);
+        Vec::new()
+    }
+
+    /// Services the worker runs beside itself: each starts with the worker and
+    /// is dropped (at its next await point) once the worker has stopped.
+    fn services(&self, worker: &WorkerInfo<'_>) -> Vec<Service> {
+        let _ = worker;
+        Vec::new()
+    }
+
+    /// Whether [`recorded`](Self::recorded) wants this outcome once it is
+    /// recorded: the status the worker is about to write for a delivery of
+    /// `envelope` (succeeded, failed, retrying, expired, or queued again).
+    /// Called on the worker's writer for every outcome: keep it cheap.
+    fn watches(&self, envelope: &Envelope, status: &TaskStatus) -> bool {
+        let _ = (envelope, status);
+        false
+    }
+
+    /// The outcomes this extension [`watches`](Self::watches) that the worker
+    /// has just recorded (accepted by their fence), in the order written, one
+    /// batch at a time, before their deliveries are settled with the broker.
+    /// Called on the worker's writer: hand anything slow to a task of its own.
+    fn recorded(&self, stem: &Stem, outcomes: Vec<Recorded>) {
+        let _ = (stem, outcomes);
+    }
+
+    /// Why a delivery of a task the worker does not know (`envelope.task`)
+    /// goes to the dead letter queue, if this extension knows better than
+    /// "unknown task". The first extension to answer is used.
+    fn unknown_task(&self, envelope: &Envelope, worker: &WorkerInfo<'_>) -> Option<String> {
+        let _ = (envelope, worker);
+        None
+    }
+}
+
+/// A service an extension runs beside the worker.
+pub type Service = BoxFuture<'static, ()>;
+
+/// The worker, as its extensions see it.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct WorkerInfo<'a> {
+    /// The Stem it runs on.
+    pub stem: &'a Stem,
+    /// Its id.
+    pub id: &'a str,
+    /// The queues it consumes.
+    pub queues: &'a [String],
+    /// The tasks it runs.
+    pub registry: &'a Registry,
+}
+
+/// An outcome the worker has recorded: the delivery's envelope and the status
+/// written for it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Recorded {
+    /// The delivery's message.
+    pub envelope: Arc<Envelope>,
+    /// The status written.
+    pub status: TaskStatus,
+}
+
+/// An extension every worker of the binary installs, submitted with
+/// `inventory` by the feature that defines it (so that the worker need not
+/// name the feature).
+pub(crate) struct LinkedExtension {
+    make: fn() -> Box<dyn Extension>,
+}
+
+inventory::collect!(LinkedExtension);
+
+impl LinkedExtension {
+    /// The extension `make` makes, for every worker.
+    pub(crate) const fn new(make: fn() -> Box<dyn Extension>) -> Self {
+        Self { make }
+    }
+}
+
+/// A new instance of every linked extension.
+pub(super) fn linked() -> Vec<Box<dyn Extension>> {
+    inventory::iter::<LinkedExtension>.into_iter().map(|linked| (linked.make)()).collect()
+}
+
+/// The extensions' recorded outcomes of one batch of writes, gathered while
+/// the batch is prepared and handed out once it is written.
+#[derive(Default)]
+pub(super) struct Watched {
+    /// Per watched outcome: its status's place in the batch, the extension
+    /// that watches it, and the outcome.
+    entries: Vec<(usize, usize, Recorded)>,
+}
+
+impl Watched {
+    /// Notes the outcome at `place` of the batch for every extension that
+    /// watches it.
+    pub(super) fn note(
+        &mut self,
+        extensions: &[Arc<dyn Extension>],
+        place: usize,
+        envelope: &Arc<Envelope>,
+        status: &TaskStatus,
+    ) {
+        for (index, extension) in extensions.iter().enumerate() {
+            if extension.watches(envelope, status) {
+                let recorded = Recorded { envelope: Arc::clone(envelope), status: status.clone() };
+                self.entries.push((place, index, recorded));
+            }
+        }
+    }
+
+    /// Hands each extension the outcomes it watches that were `accepted`
+    /// (per place in the batch), then forgets them all.
+    pub(super) fn dispatch(&mut self, stem: &Stem, extensions: &[Arc<dyn Extension>], accepted: &[bool]) {
+        if self.entries.is_empty() {
+            return;
+        }
+        let mut lists: Vec<Vec<Recorded>> = extensions.iter().map(|_| Vec::new()).collect();
+        for (place, index, recorded) in self.entries.drain(..) {
+            if accepted.get(place).copied().unwrap_or(false) {
+                lists[index].push(recorded);
+            }
+        }
+        for (extension, list) in extensions.iter().zip(lists) {
+            if !list.is_empty() {
+                extension.recorded(stem, list);
+            }
+        }
+    }
+
+    /// Forgets the outcomes of a batch that was not written.
+    pub(super) fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
