@@ -14,6 +14,8 @@ mod connect;
 mod json;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "redis", feature = "postgres"))]
+mod query;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]

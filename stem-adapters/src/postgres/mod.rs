@@ -93,9 +93,10 @@ pub(crate) struct Shared {
 }
 
 impl PostgresStore {
-    /// Connects to the database at `url`, schema `stem`.
+    /// Connects to the database at `url`, with the options its query names
+    /// (see [`PostgresOptions::from_url`]; schema `stem` by default).
     pub async fn connect(url: &str) -> stem::Result<Self> {
-        Self::connect_with(PostgresOptions::new(url)).await
+        Self::connect_with(PostgresOptions::from_url(url)?).await
     }
 
     /// Connects with `options`, creating or upgrading the schema's tables.

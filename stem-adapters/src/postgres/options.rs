@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use stem::backend::DEFAULT_RESULT_RETENTION;
 
+use crate::query::{Query, check_scheme};
 use crate::tls::TlsOptions;
 
 /// The schema when none is given.
@@ -43,6 +44,55 @@ impl PostgresOptions {
             tls: TlsOptions::default(),
             vacuum_every: Some(DEFAULT_VACUUM_EVERY),
         }
+    }
+
+    /// Options from a URL, as [`PostgresStore::connect`](super::PostgresStore::connect)
+    /// and [`connect`](crate::connect) read it: `postgres://` or
+    /// `postgresql://user[:password]@host[:port]/db`, with the `STEM_TLS_*`
+    /// settings of [`TlsOptions::from_env`], and these query options of
+    /// Stem's own, taken out before the rest (`sslmode`, ...) goes to sqlx:
+    ///
+    /// | option | meaning |
+    /// |---|---|
+    /// | `schema=stem` | the schema of Stem's tables ([`with_schema`](Self::with_schema)) |
+    /// | `retention_secs=86400` | how long final states are kept ([`with_retention`](Self::with_retention)) |
+    /// | `max_connections=10` | the pool's size ([`with_max_connections`](Self::with_max_connections)) |
+    /// | `vacuum_every=20000` | acks between the store's own vacuums; `0` leaves it to autovacuum ([`with_vacuum_every`](Self::with_vacuum_every)) |
+    ///
+    /// ```
+    /// use stem_adapters::postgres::PostgresOptions;
+    ///
+    /// let options = PostgresOptions::from_url("postgres://app@db/app?sslmode=require&schema=jobs")?;
+    /// assert_eq!((options.url(), options.schema()), ("postgres://app@db/app?sslmode=require", "jobs"));
+    /// # Ok::<(), stem::Error>(())
+    /// ```
+    pub fn from_url(url: &str) -> stem::Result<Self> {
+        check_scheme(url, &["postgres", "postgresql"], "Postgres")?;
+        let (mut schema, mut retention, mut connections, mut vacuum) = (None, None, None, None);
+        let query = Query::read(url, |opt| {
+            match opt.key {
+                "schema" => schema = Some(opt.value.to_owned()),
+                "retention_secs" => retention = Some(opt.seconds()?),
+                "max_connections" => connections = Some(opt.number("a whole number")?),
+                "vacuum_every" => vacuum = Some(opt.number("a whole number (0: never)")?),
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })?;
+        let mut options = Self::new(query.rest()).with_tls(TlsOptions::from_env()?);
+        if let Some(schema) = schema {
+            options = options.with_schema(schema);
+        }
+        if let Some(retention) = retention {
+            options = options.with_retention(retention);
+        }
+        if let Some(n) = connections {
+            options = options.with_max_connections(n);
+        }
+        if let Some(n) = vacuum {
+            options = options.with_vacuum_every(Some(n));
+        }
+        Ok(options)
     }
 
     /// The schema that holds Stem's tables (created if missing), so that several
@@ -112,5 +162,40 @@ impl PostgresOptions {
     /// The pool's size.
     pub fn max_connections(&self) -> u32 {
         self.max_connections
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_error(result: stem::Result<impl std::fmt::Debug>) -> String {
+        match result {
+            Err(stem::Error::Config(message)) => message,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn postgres_urls_keep_sqlxs_options_and_take_stems() {
+        let options = PostgresOptions::from_url(
+            "postgres://u@h/db?sslmode=require&schema=jobs&retention_secs=60&max_connections=4",
+        )
+        .expect("valid");
+        assert_eq!(options.url(), "postgres://u@h/db?sslmode=require");
+        assert_eq!((options.schema(), options.max_connections()), ("jobs", 4));
+        assert_eq!(options.retention(), std::time::Duration::from_secs(60));
+        assert_eq!(options.vacuum_every(), Some(DEFAULT_VACUUM_EVERY));
+        assert_eq!(PostgresOptions::from_url("postgres://h/db?vacuum_every=0").expect("valid").vacuum_every(), None);
+        assert_eq!(
+            PostgresOptions::from_url("postgres://h/db?vacuum_every=500").expect("valid").vacuum_every(),
+            Some(500)
+        );
+        let message = config_error(PostgresOptions::from_url("postgres://h?max_connections=many"));
+        assert!(message.contains("max_connections takes a whole number"), "{message}");
+        let message = config_error(PostgresOptions::from_url("postgres://h?vacuum_every=often"));
+        assert!(message.contains("vacuum_every takes a whole number"), "{message}");
+        let message = config_error(PostgresOptions::from_url("mysql://h/db"));
+        assert!(message.contains("not a Postgres URL"), "{message}");
     }
 }

@@ -88,9 +88,10 @@ pub(crate) struct Shared {
 }
 
 impl RedisStore {
-    /// Connects to the Redis at `url` with the default namespace and retention.
+    /// Connects to the Redis at `url`, with the options its query names (see
+    /// [`RedisOptions::from_url`]).
     pub async fn connect(url: &str) -> stem::Result<Self> {
-        Self::connect_with(RedisOptions::new(url)).await
+        Self::connect_with(RedisOptions::from_url(url)?).await
     }
 
     /// Connects with `options`.

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use stem::backend::DEFAULT_RESULT_RETENTION;
 
+use crate::query::{Query, check_scheme};
 use crate::tls::TlsOptions;
 
 /// The namespace when none is given: keys start with `stem:stem:`.
@@ -67,6 +68,70 @@ impl RedisOptions {
             nodes.push("redis://127.0.0.1:6379".to_owned());
         }
         Self { nodes, cluster: true, ..Self::new("") }
+    }
+
+    /// Options from a URL, as [`RedisStore::connect`](super::RedisStore::connect)
+    /// and [`connect`](crate::connect) read it: `redis://` or `rediss://`
+    /// (TLS, with the `STEM_TLS_*` settings of [`TlsOptions::from_env`]),
+    /// `[user:password@]host[:port][/db]`, and these query options of Stem's
+    /// own, taken out before the rest goes to the `redis` crate:
+    ///
+    /// | option | meaning |
+    /// |---|---|
+    /// | `namespace=stem` | keys start with `stem:<namespace>:` ([`with_namespace`](Self::with_namespace)) |
+    /// | `retention_secs=86400` | how long final states are kept ([`with_retention`](Self::with_retention)) |
+    /// | `cluster=true` | the URL names one node of a Redis Cluster; the client finds the others ([`cluster`](Self::cluster)) |
+    /// | `spin_us=100` | how long a short call waits busily for its reply; `0` never ([`with_spin`](Self::with_spin)) |
+    ///
+    /// ```
+    /// use stem_adapters::redis::RedisOptions;
+    ///
+    /// let options = RedisOptions::from_url("redis://h:6380/2?namespace=billing&protocol=resp3")?;
+    /// assert_eq!((options.url(), options.namespace()), ("redis://h:6380/2?protocol=resp3", "billing"));
+    /// # Ok::<(), stem::Error>(())
+    /// ```
+    pub fn from_url(url: &str) -> stem::Result<Self> {
+        check_scheme(url, &["redis", "rediss"], "Redis")?;
+        let (mut namespace, mut retention, mut spin, mut cluster) = (None, None, None, false);
+        let query = Query::read(url, |opt| {
+            match opt.key {
+                "namespace" if !opt.value.is_empty() => namespace = Some(opt.value.to_owned()),
+                "retention_secs" => retention = Some(opt.seconds()?),
+                "spin_us" => {
+                    let max = super::MAX_SPIN.as_micros();
+                    let takes = format!("a whole number of microseconds up to {max} (0 turns spinning off)");
+                    let us: u64 = opt.number(&takes)?;
+                    if u128::from(us) > max {
+                        return Err(opt.invalid(&takes));
+                    }
+                    spin = Some(Duration::from_micros(us));
+                }
+                "cluster" => {
+                    cluster = match opt.value {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => return Err(opt.invalid("true (for a Redis Cluster) or false")),
+                    }
+                }
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })?;
+        let rest = query.rest();
+        let mut options = if cluster { Self::cluster([rest]) } else { Self::new(rest) };
+        if query.base().to_ascii_lowercase().starts_with("rediss://") {
+            options = options.with_tls(TlsOptions::from_env()?);
+        }
+        if let Some(namespace) = namespace {
+            options = options.with_namespace(namespace);
+        }
+        if let Some(retention) = retention {
+            options = options.with_retention(retention);
+        }
+        if let Some(spin) = spin {
+            options = options.with_spin(spin);
+        }
+        Ok(options)
     }
 
     /// Every key starts with `stem:<namespace>:`, so that several apps (or test
@@ -140,5 +205,48 @@ impl RedisOptions {
     /// How long final states are kept.
     pub fn retention(&self) -> Duration {
         self.retention
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_error(result: stem::Result<impl std::fmt::Debug>) -> String {
+        match result {
+            Err(stem::Error::Config(message)) => message,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn redis_urls_keep_the_crates_options_and_take_stems() {
+        let options = RedisOptions::from_url("redis://h:6380/2?namespace=billing&protocol=resp3&retention_secs=60")
+            .expect("valid");
+        assert_eq!(options.url(), "redis://h:6380/2?protocol=resp3");
+        assert_eq!(options.namespace(), "billing");
+        assert_eq!(options.retention(), std::time::Duration::from_secs(60));
+        let options = RedisOptions::from_url("rediss://h").expect("valid");
+        assert_eq!((options.url(), options.namespace()), ("rediss://h", "stem"));
+        let message = config_error(RedisOptions::from_url("redis://h?retention_secs=soon"));
+        assert!(message.contains("whole number of seconds"), "{message}");
+        let options = RedisOptions::from_url("redis://h:7000?cluster=true&namespace=n").expect("valid");
+        assert!(options.is_cluster());
+        assert_eq!((options.nodes(), options.namespace()), (&["redis://h:7000".to_owned()][..], "n"));
+        assert!(!RedisOptions::from_url("redis://h?cluster=false").expect("valid").is_cluster());
+        assert_eq!(RedisOptions::from_url("redis://h?spin_us=0").expect("valid").spin(), std::time::Duration::ZERO);
+        assert_eq!(
+            RedisOptions::from_url("redis://h?spin_us=250").expect("valid").spin(),
+            std::time::Duration::from_micros(250)
+        );
+        let message = config_error(RedisOptions::from_url("redis://h?spin_us=20000"));
+        assert!(message.contains("up to 10000"), "{message}");
+        assert_eq!(RedisOptions::from_url("redis://h").expect("valid").spin(), super::super::DEFAULT_SPIN);
+        let message = config_error(RedisOptions::from_url("redis://h?spin_us=fast"));
+        assert!(message.contains("spin_us=fast") && message.contains("microseconds"), "{message}");
+        let message = config_error(RedisOptions::from_url("redis://h?cluster=yes"));
+        assert!(message.contains("cluster=yes") && message.contains("true (for a Redis Cluster)"), "{message}");
+        let message = config_error(RedisOptions::from_url("postgres://h"));
+        assert!(message.contains("not a Redis URL; the Redis adapter takes redis:// or rediss://"), "{message}");
     }
 }

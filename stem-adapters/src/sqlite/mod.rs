@@ -84,6 +84,12 @@ impl SqliteStore {
         Self::open_with(SqliteOptions::new(path)).await
     }
 
+    /// Opens the file a `sqlite://` URL names, with the settings its query
+    /// names (see [`SqliteOptions::from_url`]).
+    pub async fn connect(url: &str) -> stem::Result<Self> {
+        Self::open_with(SqliteOptions::from_url(url)?).await
+    }
+
     /// Opens the file named by `options`. If this process has the file open
     /// already, the new store shares that connection (and its first settings).
     pub async fn open_with(options: SqliteOptions) -> stem::Result<Self> {

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use stem::backend::DEFAULT_RESULT_RETENTION;
 
+use crate::query::{Query, check_scheme};
+
 /// The file a store opens when no path is given: `stem.db` in the working directory.
 pub const DEFAULT_PATH: &str = "stem.db";
 
@@ -62,6 +64,59 @@ impl SqliteOptions {
         }
     }
 
+    /// Settings from a URL, as [`SqliteStore::connect`](super::SqliteStore::connect)
+    /// and [`connect`](crate::connect) read it: `sqlite://path/to/file.db`
+    /// (relative to the working directory; `sqlite:///abs/path.db`; the
+    /// default file for `sqlite://`), with these query options:
+    ///
+    /// | option | meaning |
+    /// |---|---|
+    /// | `synchronous=normal` | `normal` or `full` ([`Synchronous`]) |
+    /// | `busy_timeout_ms=5000` | how long a write waits for another process's lock |
+    /// | `poll_interval_ms=50` | how often an idle connection looks for other processes' commits |
+    /// | `retention_secs=86400` | how long final task states are kept |
+    ///
+    /// An unknown option is an error that lists the known ones.
+    ///
+    /// ```
+    /// use stem_adapters::sqlite::{SqliteOptions, Synchronous};
+    ///
+    /// let options = SqliteOptions::from_url("sqlite:///var/lib/app/jobs.db?synchronous=full")?;
+    /// assert_eq!(options.path, std::path::Path::new("/var/lib/app/jobs.db"));
+    /// assert_eq!(options.synchronous, Synchronous::Full);
+    /// # Ok::<(), stem::Error>(())
+    /// ```
+    pub fn from_url(url: &str) -> stem::Result<Self> {
+        check_scheme(url, &["sqlite"], "SQLite")?;
+        let (mut synchronous, mut busy_timeout, mut poll_interval, mut retention) = (None, None, None, None);
+        let query = Query::read(url, |opt| {
+            match opt.key {
+                "synchronous" => {
+                    synchronous = Some(match opt.value.to_ascii_lowercase().as_str() {
+                        "normal" => Synchronous::Normal,
+                        "full" => Synchronous::Full,
+                        _ => return Err(opt.invalid("`normal` or `full`")),
+                    });
+                }
+                "busy_timeout_ms" => busy_timeout = Some(opt.millis()?),
+                "poll_interval_ms" => poll_interval = Some(opt.millis()?),
+                "retention_secs" => retention = Some(opt.seconds()?),
+                _ => {
+                    return Err(opt
+                        .unknown("SQLite", &["synchronous", "busy_timeout_ms", "poll_interval_ms", "retention_secs"]));
+                }
+            }
+            Ok(true)
+        })?;
+        let path = &query.base()["sqlite://".len()..];
+        let mut options = Self::new(if path.is_empty() { DEFAULT_PATH } else { path });
+        options.synchronous = synchronous.unwrap_or(options.synchronous);
+        options.busy_timeout = busy_timeout.unwrap_or(options.busy_timeout);
+        options.poll_interval = poll_interval.unwrap_or(options.poll_interval);
+        options.retention = retention.unwrap_or(options.retention);
+        Ok(options)
+    }
+
     /// Sets the commit durability.
     pub fn with_synchronous(mut self, synchronous: Synchronous) -> Self {
         self.synchronous = synchronous;
@@ -90,5 +145,34 @@ impl SqliteOptions {
 impl Default for SqliteOptions {
     fn default() -> Self {
         Self::new(DEFAULT_PATH)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_error(result: stem::Result<impl std::fmt::Debug>) -> String {
+        match result {
+            Err(stem::Error::Config(message)) => message,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sqlite_urls_name_a_path_and_options() {
+        let options = SqliteOptions::from_url("sqlite://").expect("valid");
+        assert_eq!(options.path, std::path::Path::new("stem.db"), "the default file");
+        let options = SqliteOptions::from_url("sqlite:///var/lib/app/jobs.db?synchronous=full&busy_timeout_ms=250")
+            .expect("valid");
+        assert_eq!(options.path, std::path::Path::new("/var/lib/app/jobs.db"));
+        assert_eq!(options.synchronous, Synchronous::Full);
+        assert_eq!(options.busy_timeout, std::time::Duration::from_millis(250));
+        let message = config_error(SqliteOptions::from_url("sqlite://a.db?synchronous=sometimes"));
+        assert!(message.contains("`normal` or `full`"), "{message}");
+        let message = config_error(SqliteOptions::from_url("sqlite://a.db?journal=off"));
+        assert!(message.contains("unknown SQLite option `journal`"), "{message}");
+        let message = config_error(SqliteOptions::from_url("redis://h"));
+        assert!(message.contains("not a SQLite URL; the SQLite adapter takes sqlite://"), "{message}");
     }
 }
