@@ -33,7 +33,7 @@ pub const PARCEL_SHIPPED: EventTopic<Parcel> = EventTopic::new("parcel.shipped")
 
 /// Charges the card (pretend): runs once per run, whatever happens later.
 #[stem::step(max_retries = 5, retry_backoff = "200ms")]
-async fn charge_card(wf: &Workflow, order: &Order) -> Result<String, StepError> {
+async fn charge_card(wf: &WorkflowContext, order: &Order) -> Result<String, StepError> {
     println!("  [step] charging {} cents for order {} (run {})", order.cents, order.id, wf.id());
     Ok(format!("ch_{}", order.id))
 }
@@ -47,7 +47,7 @@ async fn email_receipt(order: u64, tracking: String) -> Result<String, TaskError
 
 /// The checkout: charge, cool down, wait for the parcel, email.
 #[stem::workflow(max_run_time = "7d")]
-async fn checkout(wf: Workflow, order: Order) -> Result<String, WorkflowError> {
+async fn checkout(wf: WorkflowContext, order: Order) -> Result<String, WorkflowError> {
     let charge = charge_card(&wf, &order).await?;
     wf.sleep(Duration::from_secs(2)).await; // durable: no worker is held
     let parcel = wf.await_event(PARCEL_SHIPPED).await?;

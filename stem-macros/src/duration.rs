@@ -1,4 +1,4 @@
-//! Compile-time parsing of durations (`"30s"`, `"1m30s"`) and rates (`"10/s"`).
+//! Compile-time parsing of durations (`"30s"`, `"1m30s"`).
 
 use std::time::Duration;
 
@@ -42,26 +42,6 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-/// Parses `"10/s"`, `"100/m"`, `"5/h"`, `"1/d"` or `"5/10s"` into a count and a period.
-pub(crate) fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
-    let hint = "write it like \"10/s\", \"100/m\", \"5/h\" or \"5/10s\"";
-    let (count, per) = text.trim().split_once('/').ok_or_else(|| format!("invalid rate \"{text}\": {hint}"))?;
-    let count: u32 = count
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid rate \"{text}\": `{}` is not a whole number; {hint}", count.trim()))?;
-    if count == 0 {
-        return Err(format!("invalid rate \"{text}\": the count must be at least 1"));
-    }
-    let per = per.trim();
-    let per = match per {
-        "s" | "m" | "h" | "d" => parse_duration(&format!("1{per}")),
-        _ => parse_duration(per),
-    }
-    .map_err(|e| format!("invalid rate \"{text}\": {e}"))?;
-    Ok((count, per))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,16 +55,6 @@ mod tests {
         assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
         for bad in ["", "30", "s", "3x", "0s", "1.5s", "-1s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
-        }
-    }
-
-    #[test]
-    fn rates() {
-        assert_eq!(parse_rate("10/s"), Ok((10, Duration::from_secs(1))));
-        assert_eq!(parse_rate("100/m"), Ok((100, Duration::from_secs(60))));
-        assert_eq!(parse_rate("5/10s"), Ok((5, Duration::from_secs(10))));
-        for bad in ["10", "x/s", "0/s", "10/y", "/s"] {
-            assert!(parse_rate(bad).is_err(), "{bad:?} should be rejected");
         }
     }
 }

@@ -29,11 +29,11 @@ use proc_macro::TokenStream;
 /// Options: `name = "..."` (default: module path and fn name), `queue = "..."`,
 /// `max_retries = N`, `retry_backoff = "1s"`, `retry_backoff_max = "10m"`,
 /// `retry_jitter = true`, `time_limit = "30s"`, `soft_time_limit = "20s"`,
-/// `visibility_timeout = "60s"`, `priority = 0..=9`, `rate_limit = "10/s"`,
-/// `unique_for = "1h"`, `codec = "json" | "bincode"` (bincode needs the
-/// `bincode` feature of `stem`), `crate = "path::to::stem"`. Durations take `ms`, `s`,
-/// `m`, `h`, `d` units and combine (`"1m30s"`); rates are `N/unit` or
-/// `N/duration` (`"100/m"`, `"5/10s"`). Mistakes are compile errors.
+/// `visibility_timeout = "60s"`, `priority = 0..=9`, `codec = "json" |
+/// "bincode"` (bincode needs the `bincode` feature of `stem`), `crate =
+/// "path::to::stem"`. Durations take `ms`, `s`, `m`, `h`, `d` units and
+/// combine (`"1m30s"`). Mistakes are compile errors. `rate_limit` and
+/// `unique_for` are refused until Stem enforces them.
 #[proc_macro_attribute]
 pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
     task::expand(args.into(), item.into()).into()
@@ -43,7 +43,7 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```text
 /// #[stem::workflow(queue = "orders", max_run_time = "7d")]
-/// async fn checkout(wf: Workflow, order: Order) -> Result<Receipt, WorkflowError> { ... }
+/// async fn checkout(wf: WorkflowContext, order: Order) -> Result<Receipt, WorkflowError> { ... }
 /// ```
 ///
 /// Beside the fn come `Checkout` (implementing `stem::workflow::WorkflowDefinition`),
@@ -52,7 +52,7 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 /// per-run options: run id, queue, cancellation policy) and a registration, so
 /// that every worker linked with it runs it.
 ///
-/// The first parameter is `wf: Workflow`. Options: `name`, `queue`,
+/// The first parameter is `wf: WorkflowContext`. Options: `name`, `queue`,
 /// `max_run_time`, `max_suspended_time`, `lease` (durations like `"30s"`),
 /// `crate = "path::to::stem"`.
 #[proc_macro_attribute]
@@ -64,11 +64,11 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```text
 /// #[stem::step(max_retries = 5, retry_backoff = "500ms")]
-/// async fn charge_card(wf: &Workflow, order: &Order) -> Result<Charge, StepError> { ... }
+/// async fn charge_card(wf: &WorkflowContext, order: &Order) -> Result<Charge, StepError> { ... }
 /// ```
 ///
 /// Called from a workflow fn, it runs once per occurrence and returns its
-/// checkpoint on replays. The first parameter is `wf: &Workflow`; the other
+/// checkpoint on replays. The first parameter is `wf: &WorkflowContext`; the other
 /// arguments must be `Clone` (references are), since a retry calls the body
 /// again; the output must be serializable. Its error type becomes `StepError`.
 /// Options: `name` (default: the fn's name), `max_retries` (3),

@@ -71,13 +71,13 @@ fn generate(raw: Options, function: &syn::ItemFn) -> syn::Result<TokenStream> {
         Some(FnArg::Typed(first)) if is_workflow_ref(&first.ty) => match &*first.pat {
             Pat::Ident(p) => Some(p.ident.clone()),
             other => {
-                errors.push(other.span(), "name the workflow parameter (`wf: &Workflow`)");
+                errors.push(other.span(), "name the workflow parameter (`wf: &WorkflowContext`)");
                 None
             }
         },
         other => {
             let span = other.map_or_else(|| sig.paren_token.span.join(), Spanned::span);
-            errors.push(span, "a step fn takes `wf: &Workflow` as its first parameter");
+            errors.push(span, "a step fn takes `wf: &WorkflowContext` as its first parameter");
             None
         }
     };
@@ -132,9 +132,9 @@ fn generate(raw: Options, function: &syn::ItemFn) -> syn::Result<TokenStream> {
     })
 }
 
-/// Whether a parameter type is `&Workflow` (a path ending in `Workflow`).
+/// Whether a parameter type is `&WorkflowContext` (a path ending in `WorkflowContext`).
 fn is_workflow_ref(ty: &Type) -> bool {
-    matches!(ty, Type::Reference(r) if r.mutability.is_none() && matches!(&*r.elem, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Workflow")))
+    matches!(ty, Type::Reference(r) if r.mutability.is_none() && matches!(&*r.elem, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "WorkflowContext")))
 }
 
 #[cfg(test)]
@@ -154,7 +154,7 @@ mod tests {
             ),
         )
         .to_string();
-        assert!(out.contains("takes `wf: &Workflow` as its first parameter"), "{out}");
+        assert!(out.contains("takes `wf: &WorkflowContext` as its first parameter"), "{out}");
     }
 
     #[test]
@@ -162,7 +162,7 @@ mod tests {
         let out = expand(
             quote!(max_retries = 5, retry_backoff = "10ms"),
             quote!(
-                async fn charge(wf: &Workflow, amount: &u64) -> Result<u64, StepError> {
+                async fn charge(wf: &WorkflowContext, amount: &u64) -> Result<u64, StepError> {
                     Ok(*amount)
                 }
             ),

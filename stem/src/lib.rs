@@ -60,14 +60,14 @@ pub use crate::stem::Stem;
 pub use crate::stores::Stores;
 pub use crate::task::{Registry, Signature, Task, TaskContext, TaskError, TaskHandle, TaskOptions};
 pub use crate::worker::{ShutdownMode, Worker, WorkerHandle};
-pub use crate::workflow::{EventTopic, StepError, Workflow, WorkflowError, WorkflowHandle};
+pub use crate::workflow::{EventTopic, StepError, Workflow, WorkflowContext, WorkflowError, WorkflowHandle};
 
 /// The names most programs need, one `use` away.
 pub mod prelude {
     pub use crate::task;
     pub use crate::{
         EventTopic, ShutdownMode, Signature, Stem, StepError, Stores, Task, TaskContext, TaskError, TaskHandle, Worker,
-        Workflow, WorkflowError, WorkflowHandle,
+        Workflow, WorkflowContext, WorkflowError, WorkflowHandle,
     };
     pub use crate::{step, workflow};
 }

@@ -17,7 +17,7 @@ fn dir() -> PathBuf {
     DIR.get_or_init(|| PathBuf::from(std::env::var("CRASH_DIR").expect("CRASH_DIR is set"))).clone()
 }
 
-fn effect(what: &str, wf: &Workflow) -> Result<(), StepError> {
+fn effect(what: &str, wf: &WorkflowContext) -> Result<(), StepError> {
     let mut log = std::fs::OpenOptions::new().create(true).append(true).open(dir().join("effects"))?;
     // One write per line: concurrent steps append whole lines.
     log.write_all(format!("{what} {}\n", wf.id()).as_bytes())?;
@@ -25,13 +25,13 @@ fn effect(what: &str, wf: &Workflow) -> Result<(), StepError> {
 }
 
 #[stem::step]
-async fn reserve(wf: &Workflow, cents: &u64) -> Result<u64, StepError> {
+async fn reserve(wf: &WorkflowContext, cents: &u64) -> Result<u64, StepError> {
     effect("reserve", wf)?;
     Ok(*cents)
 }
 
 #[stem::step]
-async fn charge(wf: &Workflow, cents: &u64) -> Result<u64, StepError> {
+async fn charge(wf: &WorkflowContext, cents: &u64) -> Result<u64, StepError> {
     effect("charge", wf)?;
     while dir().join("block").exists() {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -40,14 +40,14 @@ async fn charge(wf: &Workflow, cents: &u64) -> Result<u64, StepError> {
 }
 
 #[stem::step]
-async fn ship(wf: &Workflow, cents: &u64) -> Result<String, StepError> {
+async fn ship(wf: &WorkflowContext, cents: &u64) -> Result<String, StepError> {
     effect("ship", wf)?;
     Ok(format!("shipped for {cents}"))
 }
 
 /// Reserve, charge, ship.
 #[stem::workflow(name = "crash.order", lease = "1s")]
-pub(crate) async fn order(wf: Workflow, cents: u64) -> Result<String, WorkflowError> {
+pub(crate) async fn order(wf: WorkflowContext, cents: u64) -> Result<String, WorkflowError> {
     let reserved = reserve(&wf, &cents).await?;
     let charged = charge(&wf, &reserved).await?;
     Ok(ship(&wf, &charged).await?)

@@ -41,7 +41,7 @@ struct Parcel {
 const SHIPPED: EventTopic<Parcel> = EventTopic::new("test.cluster.shipped");
 
 #[stem::workflow]
-async fn ship(wf: Workflow, order: u32) -> Result<String, WorkflowError> {
+async fn ship(wf: WorkflowContext, order: u32) -> Result<String, WorkflowError> {
     let parcel = wf.await_event(SHIPPED).await?;
     Ok(format!("order {order} shipped as {}", parcel.tracking))
 }

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use stem::backend::TaskStatus;
 use stem::codec::Payload;
 use stem::prelude::*;
-use stem::task::TaskRegistration;
 use stem::worker::{Extension, Recorded, Service, WorkerInfo};
 use stem::{Envelope, Error, Registry, TaskState};
 use stem_tests::{TestResult, WAIT, within};
@@ -50,8 +49,8 @@ impl Drop for OnDrop {
 }
 
 impl Extension for Probe {
-    fn tasks(&self, _explicit: bool) -> Vec<TaskRegistration> {
-        vec![TaskRegistration::of::<Extra>(file!(), line!())]
+    fn tasks(&self, _explicit: bool) -> Registry {
+        Registry::new().register::<Extra>()
     }
 
     fn queues(&self, registry: &Registry, _explicit: bool) -> Vec<String> {

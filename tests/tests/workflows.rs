@@ -116,7 +116,7 @@ where
 // ---- sleep and resume ------------------------------------------------------
 
 #[stem::workflow]
-async fn nap(wf: Workflow, name: String) -> Result<String, WorkflowError> {
+async fn nap(wf: WorkflowContext, name: String) -> Result<String, WorkflowError> {
     let before = wf.now().await;
     let (id, dice) = (wf.uuid().await, wf.random().await);
     wf.sleep(Duration::from_secs(3600)).await;
@@ -159,13 +159,13 @@ const SHIPPED: EventTopic<Parcel> = EventTopic::new("test.parcel.shipped");
 const NEVER: EventTopic<u32> = EventTopic::new("test.never");
 
 #[stem::workflow]
-async fn ship(wf: Workflow, order: u32) -> Result<String, WorkflowError> {
+async fn ship(wf: WorkflowContext, order: u32) -> Result<String, WorkflowError> {
     let parcel = wf.await_event(SHIPPED).await?;
     Ok(format!("order {order} shipped as {}", parcel.tracking))
 }
 
 #[stem::workflow]
-async fn impatient(wf: Workflow) -> Result<Option<u32>, WorkflowError> {
+async fn impatient(wf: WorkflowContext) -> Result<Option<u32>, WorkflowError> {
     wf.await_event_timeout(NEVER, Duration::from_secs(60)).await
 }
 
@@ -220,7 +220,7 @@ struct Order {
 }
 
 #[stem::step(max_retries = 2, retry_backoff = "1ms")]
-async fn charge_card(wf: &Workflow, order: &Order) -> Result<u64, StepError> {
+async fn charge_card(wf: &WorkflowContext, order: &Order) -> Result<u64, StepError> {
     let _ = wf.id();
     // The first attempt of every run fails, the retry succeeds.
     if CHARGES.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
@@ -236,7 +236,7 @@ async fn send_receipt(order: u32, cents: u64) -> Result<String, TaskError> {
 }
 
 #[stem::workflow]
-async fn checkout(wf: Workflow, order: Order) -> Result<String, WorkflowError> {
+async fn checkout(wf: WorkflowContext, order: Order) -> Result<String, WorkflowError> {
     let charged = charge_card(&wf, &order).await?;
     let mut lines = 0;
     for line in 0..3u32 {
@@ -283,13 +283,13 @@ async fn steps_loops_and_a_task_as_a_step_run_once_each() -> TestResult {
 }
 
 #[stem::step(max_retries = 0)]
-async fn always_fails(wf: &Workflow) -> Result<u32, StepError> {
+async fn always_fails(wf: &WorkflowContext) -> Result<u32, StepError> {
     let _ = wf;
     Err(StepError::fail("the bank said no"))
 }
 
 #[stem::workflow]
-async fn doomed(wf: Workflow) -> Result<u32, WorkflowError> {
+async fn doomed(wf: WorkflowContext) -> Result<u32, WorkflowError> {
     Ok(always_fails(&wf).await?)
 }
 
@@ -320,7 +320,7 @@ async fn a_failing_step_fails_the_run_with_its_error() -> TestResult {
 static NEW_CODE: AtomicBool = AtomicBool::new(false);
 
 #[stem::workflow]
-async fn versioned(wf: Workflow) -> Result<String, WorkflowError> {
+async fn versioned(wf: WorkflowContext) -> Result<String, WorkflowError> {
     wf.step("start", || async { Ok::<_, StepError>(()) }).await?;
     if NEW_CODE.load(Ordering::SeqCst) && wf.patched("skip-the-wait").await {
         return Ok(wf.step("finish_v2", || async { Ok::<_, StepError>("new".to_owned()) }).await?);
@@ -332,7 +332,7 @@ async fn versioned(wf: Workflow) -> Result<String, WorkflowError> {
 static SWAPPED: AtomicBool = AtomicBool::new(false);
 
 #[stem::workflow]
-async fn drifting(wf: Workflow) -> Result<u32, WorkflowError> {
+async fn drifting(wf: WorkflowContext) -> Result<u32, WorkflowError> {
     let name = if SWAPPED.load(Ordering::SeqCst) { "second_version" } else { "first_version" };
     wf.step(name, || async { Ok::<_, StepError>(1) }).await?;
     wf.sleep(Duration::from_secs(10)).await;
@@ -378,7 +378,7 @@ async fn patched_keeps_runs_in_flight_on_their_old_path_and_drift_is_detected() 
 // ---- cancellation ----------------------------------------------------------------
 
 #[stem::workflow(max_suspended_time = "5m")]
-async fn waits_too_long(wf: Workflow) -> Result<u32, WorkflowError> {
+async fn waits_too_long(wf: WorkflowContext) -> Result<u32, WorkflowError> {
     wf.await_event(NEVER).await
 }
 
@@ -419,7 +419,7 @@ static RUNNING: AtomicU32 = AtomicU32::new(0);
 static OVERLAPPED: AtomicBool = AtomicBool::new(false);
 
 #[stem::workflow(lease = "300ms")]
-async fn held(wf: Workflow) -> Result<u32, WorkflowError> {
+async fn held(wf: WorkflowContext) -> Result<u32, WorkflowError> {
     let attempts = wf
         .step("slow", || async {
             if RUNNING.fetch_add(1, Ordering::SeqCst) > 0 {
@@ -501,7 +501,7 @@ static FIXED: AtomicBool = AtomicBool::new(false);
 static PREPARED: AtomicU32 = AtomicU32::new(0);
 
 #[stem::workflow]
-async fn fragile(wf: Workflow) -> Result<u32, WorkflowError> {
+async fn fragile(wf: WorkflowContext) -> Result<u32, WorkflowError> {
     let a = wf
         .step("prepare", || async {
             PREPARED.fetch_add(1, Ordering::SeqCst);
@@ -567,7 +567,7 @@ async fn refuse_parcel(reason: String) -> Result<u32, TaskError> {
 }
 
 #[stem::workflow]
-async fn picky(wf: Workflow) -> Result<u32, WorkflowError> {
+async fn picky(wf: WorkflowContext) -> Result<u32, WorkflowError> {
     wf.call(RefuseParcel::call("damaged".to_owned())).await
 }
 
@@ -628,7 +628,7 @@ async fn runs_that_ended_are_deleted_after_the_retention() -> TestResult {
 static STEPS_RUN: std::sync::Mutex<Vec<(stem::TaskId, &'static str)>> = std::sync::Mutex::new(Vec::new());
 
 #[stem::workflow]
-async fn relay(wf: Workflow, n: u32) -> Result<u32, WorkflowError> {
+async fn relay(wf: WorkflowContext, n: u32) -> Result<u32, WorkflowError> {
     let id = wf.id();
     let a = wf
         .step("before", || async move {

@@ -8,7 +8,7 @@
 //! `stem:<namespace>:task:{<namespace>:<last hex digit of the id>}:<id>` on a
 //! Cluster (see [`Keys::task`]).
 //!
-//! Workflow keys start with `stem:<namespace>:wf:`. The workflow scripts touch
+//! WorkflowContext keys start with `stem:<namespace>:wf:`. The workflow scripts touch
 //! many runs' keys at once (every due run, every watcher of a topic), so on a
 //! Redis Cluster the prefix is `stem:<namespace>:wf:{<namespace>}:`, whose hash
 //! tag puts the namespace's workflow keys in one slot; on one server it has no

@@ -117,7 +117,6 @@ fn options(task: &Task, krate: &syn::Path) -> TokenStream {
         ("time_limit", o.time_limit),
         ("soft_time_limit", o.soft_time_limit),
         ("visibility_timeout", o.visibility_timeout),
-        ("unique_for", o.unique_for),
     ] {
         if let Some(d) = value {
             let field = format_ident!("{field}");
@@ -127,12 +126,6 @@ fn options(task: &Task, krate: &syn::Path) -> TokenStream {
     }
     if let Some(p) = o.priority {
         sets.push(quote!(o.priority = #p;));
-    }
-    if let Some((count, per)) = o.rate_limit {
-        let per = duration(per);
-        sets.push(quote! {
-            o.rate_limit = ::core::option::Option::Some(#krate::task::Rate { count: #count, per: #per });
-        });
     }
     quote! {{
         #[allow(unused_mut)]

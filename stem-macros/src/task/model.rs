@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, Ident, Lit, Pat, PathArguments, ReturnType, Type};
 
 use super::parse::{Option_, Options};
-use crate::duration::{parse_duration, parse_rate};
+use crate::duration::parse_duration;
 
 /// Every option `#[stem::task]` accepts.
 const KNOWN: &[&str] = &[
@@ -22,11 +22,14 @@ const KNOWN: &[&str] = &[
     "soft_time_limit",
     "visibility_timeout",
     "priority",
-    "rate_limit",
-    "unique_for",
     "codec",
     "crate",
 ];
+
+/// Options that Stem will have but does not enforce yet: refused, so that no
+/// one believes a task limited or deduplicated that is not.
+const NOT_YET: &[(&str, &str)] =
+    &[("rate_limit", "rate limits are not enforced yet"), ("unique_for", "unique tasks are not enforced yet")];
 
 /// The codecs `codec = "..."` accepts.
 const CODECS: &[&str] = &["json", "bincode"];
@@ -56,8 +59,6 @@ pub(crate) struct TaskOptions {
     pub(crate) soft_time_limit: Option<Duration>,
     pub(crate) visibility_timeout: Option<Duration>,
     pub(crate) priority: Option<u8>,
-    pub(crate) rate_limit: Option<(u32, Duration)>,
-    pub(crate) unique_for: Option<Duration>,
     pub(crate) codec: Option<String>,
     pub(crate) krate: Option<syn::Path>,
 }
@@ -190,6 +191,13 @@ fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
     let mut seen = BTreeSet::new();
     let mut o = TaskOptions::default();
     for Option_ { key, value } in raw {
+        if let Some((_, why)) = NOT_YET.iter().find(|(name, _)| key == name) {
+            errors.push(
+                key.span(),
+                format!("`{key}`: {why}, so Stem refuses the option rather than run the task unprotected; remove it"),
+            );
+            continue;
+        }
         let Some(name) = known_option(&key, KNOWN, &mut seen, errors) else { continue };
         let span = value.span();
         let result = match name.as_str() {
@@ -200,7 +208,6 @@ fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
                 .and_then(|p| if p <= 9 { Ok(p) } else { Err(format!("`priority` must be 0 to 9, not {p}")) })
                 .map(|p| o.priority = Some(p)),
             "retry_jitter" => boolean(&name, &value).map(|b| o.retry_jitter = Some(b)),
-            "rate_limit" => string(&name, &value).and_then(|s| parse_rate(&s)).map(|r| o.rate_limit = Some(r)),
             "codec" => string(&name, &value)
                 .and_then(|c| {
                     if CODECS.contains(&c.as_str()) {
@@ -217,8 +224,7 @@ fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
                     "retry_backoff_max" => &mut o.retry_backoff_max,
                     "time_limit" => &mut o.time_limit,
                     "soft_time_limit" => &mut o.soft_time_limit,
-                    "visibility_timeout" => &mut o.visibility_timeout,
-                    _ => &mut o.unique_for,
+                    _ => &mut o.visibility_timeout,
                 };
                 *slot = Some(d);
             }),

@@ -60,7 +60,7 @@ pub(crate) fn expand(w: &Workflow, function: &syn::ItemFn) -> TokenStream {
             #error_check
 
             #[automatically_derived]
-            impl #krate::workflow::WorkflowDefinition for #type_name {
+            impl #krate::Workflow for #type_name {
                 const NAME: &'static str = #name;
                 const OPTIONS: #krate::__private::WorkflowOptions = {
                     #[allow(unused_mut)]
@@ -72,7 +72,7 @@ pub(crate) fn expand(w: &Workflow, function: &syn::ItemFn) -> TokenStream {
                 type Output = #output;
 
                 fn run(
-                    #wf: #krate::Workflow,
+                    #wf: #krate::WorkflowContext,
                     #args: Self::Args,
                 ) -> impl ::core::future::Future<Output = ::core::result::Result<Self::Output, #krate::WorkflowError>> + ::core::marker::Send {
                     async move {

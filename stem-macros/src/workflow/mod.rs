@@ -48,7 +48,7 @@ mod tests {
             ),
         )
         .to_string();
-        assert!(out.contains("takes `wf: Workflow` as its first parameter"), "{out}");
+        assert!(out.contains("takes `wf: WorkflowContext` as its first parameter"), "{out}");
     }
 
     #[test]
@@ -56,7 +56,7 @@ mod tests {
         let out = expand(
             quote!(queue = "flows", max_run_time = "1h"),
             quote!(
-                async fn checkout(wf: Workflow, order: u32, note: String) -> Result<u64, WorkflowError> {
+                async fn checkout(wf: WorkflowContext, order: u32, note: String) -> Result<u64, WorkflowError> {
                     Ok(1)
                 }
             ),
@@ -72,7 +72,7 @@ mod tests {
         let out = expand(
             quote!(lease = 3, bogus = "x"),
             quote!(
-                async fn f(wf: Workflow) -> Result<(), E> {
+                async fn f(wf: WorkflowContext) -> Result<(), E> {
                     Ok(())
                 }
             ),

@@ -81,7 +81,7 @@ impl Workflow {
                 let span = other.map_or_else(|| sig.paren_token.span.join(), Spanned::span);
                 errors.push(
                     span,
-                    "a workflow fn takes `wf: Workflow` as its first parameter: it is how the fn runs durable \
+                    "a workflow fn takes `wf: WorkflowContext` as its first parameter: it is how the fn runs durable \
                      steps, sleeps and event waits",
                 );
             }
@@ -111,7 +111,7 @@ impl Workflow {
     }
 }
 
-/// Whether a parameter type is (a path ending in) `Workflow`.
+/// Whether a parameter type is (a path ending in) `WorkflowContext`.
 fn is_workflow(ty: &Type) -> bool {
-    matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Workflow"))
+    matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "WorkflowContext"))
 }

@@ -19,7 +19,7 @@ pub use self::context::TaskContext;
 pub(crate) use self::context::WorkerLink;
 pub use self::error::{RetryAction, TaskError};
 pub use self::handle::TaskHandle;
-pub use self::options::{Rate, RetryPolicy, TaskOptions};
+pub use self::options::{RetryPolicy, TaskOptions};
 pub use self::registry::{Registry, TaskRegistration};
 pub use self::signature::{EnqueueOptions, Signature};
 

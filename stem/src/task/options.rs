@@ -1,4 +1,3 @@
-use std::fmt;
 use std::time::Duration;
 
 use crate::envelope::DEFAULT_QUEUE;
@@ -21,10 +20,6 @@ pub struct TaskOptions {
     pub visibility_timeout: Option<Duration>,
     /// 0 (default, lowest) to 9.
     pub priority: u8,
-    /// At most this many starts per period (enforced by a later release; stored now).
-    pub rate_limit: Option<Rate>,
-    /// A call with the same arguments is deduplicated for this long (enforced by a later release; stored now).
-    pub unique_for: Option<Duration>,
 }
 
 impl TaskOptions {
@@ -37,8 +32,6 @@ impl TaskOptions {
         soft_time_limit: None,
         visibility_timeout: None,
         priority: 0,
-        rate_limit: None,
-        unique_for: None,
     };
 }
 
@@ -76,21 +69,6 @@ impl RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self::DEFAULT
-    }
-}
-
-/// A rate: `count` per `per` (`"10/s"`, `"100/m"`, `"5/h"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    /// How many.
-    pub count: u32,
-    /// Per this long.
-    pub per: Duration,
-}
-
-impl fmt::Display for Rate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{:?}", self.count, self.per)
     }
 }
 

@@ -29,7 +29,9 @@ pub struct TaskRegistration {
 inventory::collect!(TaskRegistration);
 
 impl TaskRegistration {
-    /// The registration of `T`, defined at `file:line`.
+    /// The registration of `T`, defined at `file:line` (for `#[stem::task]`;
+    /// [`Registry::register`] adds a task by hand).
+    #[doc(hidden)]
     pub const fn of<T: Task>(file: &'static str, line: u32) -> Self {
         Self { name: T::NAME, options: T::OPTIONS, file, line, handler: run::<T>, type_id: TypeId::of::<T> }
     }

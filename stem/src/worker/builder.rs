@@ -168,8 +168,8 @@ impl WorkerBuilder {
         let explicit = self.registry.is_some();
         let mut registry = self.registry.take().unwrap_or_else(Registry::linked);
         for extension in &self.extensions {
-            for task in extension.tasks(explicit) {
-                registry.insert(task);
+            for task in extension.tasks(explicit).iter() {
+                registry.insert(*task);
             }
         }
         registry.check()?;

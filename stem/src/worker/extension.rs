@@ -30,7 +30,7 @@ use futures_util::future::BoxFuture;
 use crate::backend::TaskStatus;
 use crate::envelope::Envelope;
 use crate::stem::Stem;
-use crate::task::{Registry, TaskRegistration};
+use crate::task::Registry;
 
 /// A feature that runs inside a worker. Every method has a default that does
 /// nothing, so an extension implements only what it needs.
@@ -66,9 +66,9 @@ pub trait Extension: Any + Send + Sync + fmt::Debug {
     /// built (before [`only`](super::WorkerBuilder::only) picks among them).
     /// `explicit` says whether the user picked the worker's tasks by hand;
     /// otherwise the worker runs every task linked into the binary.
-    fn tasks(&self, explicit: bool) -> Vec<TaskRegistration> {
+    fn tasks(&self, explicit: bool) -> Registry {
         let _ = explicit;
-        Vec::new()
+        Registry::new()
     }
 
     /// The queues a worker running `registry` (its tasks, final) consumes

@@ -1,4 +1,4 @@
-//! [`Workflow`]: what a running workflow fn can do durably.
+//! [`WorkflowContext`]: what a running workflow fn can do durably.
 //!
 //! Every durable operation (a step, a sleep, an event wait, a task call, a
 //! recorded value, a patch marker) takes the next position in the run's
@@ -48,7 +48,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> StepOutput for T {}
 /// The handle a workflow fn gets: durable steps, sleeps, event waits, task
 /// calls and recorded values. Cheap to clone.
 #[derive(Clone)]
-pub struct Workflow {
+pub struct WorkflowContext {
     inner: Arc<Inner>,
 }
 
@@ -106,7 +106,7 @@ struct Wait {
     deadline: Option<DateTime<Utc>>,
 }
 
-impl Workflow {
+impl WorkflowContext {
     pub(crate) fn new(stem: Stem, state: &super::RunState, owner: String, checkpoints: Vec<Checkpoint>) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -515,8 +515,8 @@ fn decode_event<T: DeserializeOwned>(topic: &str, value: Value) -> Result<T, Wor
     })
 }
 
-impl fmt::Debug for Workflow {
+impl fmt::Debug for WorkflowContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Workflow").field("run", &self.inner.run).field("workflow", &self.inner.workflow).finish()
+        f.debug_struct("WorkflowContext").field("run", &self.inner.run).field("workflow", &self.inner.workflow).finish()
     }
 }

@@ -1,4 +1,4 @@
-//! [`WorkflowDefinition`]: what `#[stem::workflow]` implements, and the
+//! [`Workflow`]: what `#[stem::workflow]` implements, and the
 //! registration that lets any worker find it.
 
 use std::collections::HashMap;
@@ -9,11 +9,11 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
-use super::{Workflow, WorkflowError};
+use super::{WorkflowContext, WorkflowError};
 use crate::task::{TaskArgs, TaskOutput};
 
 /// A workflow: a name, typed arguments and output, and the fn that runs it.
-pub trait WorkflowDefinition: Send + Sync + 'static {
+pub trait Workflow: Send + Sync + 'static {
     /// The name runs are stored under; unique per binary.
     const NAME: &'static str;
 
@@ -27,7 +27,7 @@ pub trait WorkflowDefinition: Send + Sync + 'static {
     type Output: TaskOutput;
 
     /// Runs (or replays) the workflow fn once.
-    fn run(wf: Workflow, args: Self::Args) -> impl Future<Output = Result<Self::Output, WorkflowError>> + Send;
+    fn run(wf: WorkflowContext, args: Self::Args) -> impl Future<Output = Result<Self::Output, WorkflowError>> + Send;
 }
 
 /// Defaults for a workflow's runs.
@@ -87,7 +87,7 @@ impl Default for StepOptions {
 }
 
 /// Runs a workflow fn on encoded arguments: `Err` if they do not decode.
-type Runner = fn(Workflow, Value) -> Result<BoxFuture<'static, Result<Value, WorkflowError>>, String>;
+type Runner = fn(WorkflowContext, Value) -> Result<BoxFuture<'static, Result<Value, WorkflowError>>, String>;
 
 /// A workflow as a worker knows it. `#[stem::workflow]` submits one per
 /// workflow to `inventory`, so that every worker linked with it can run it.
@@ -103,8 +103,9 @@ pub struct WorkflowRegistration {
 inventory::collect!(WorkflowRegistration);
 
 impl WorkflowRegistration {
-    /// The registration of `W`, defined at `file:line`.
-    pub const fn of<W: WorkflowDefinition>(file: &'static str, line: u32) -> Self {
+    /// The registration of `W`, defined at `file:line` (for `#[stem::workflow]`).
+    #[doc(hidden)]
+    pub const fn of<W: Workflow>(file: &'static str, line: u32) -> Self {
         Self { name: W::NAME, options: W::OPTIONS, file, line, runner: run::<W> }
     }
 
@@ -125,7 +126,7 @@ impl WorkflowRegistration {
 
     pub(crate) fn start(
         &self,
-        wf: Workflow,
+        wf: WorkflowContext,
         args: Value,
     ) -> Result<BoxFuture<'static, Result<Value, WorkflowError>>, String> {
         (self.runner)(wf, args)
@@ -138,8 +139,8 @@ impl std::fmt::Debug for WorkflowRegistration {
     }
 }
 
-fn run<W: WorkflowDefinition>(
-    wf: Workflow,
+fn run<W: Workflow>(
+    wf: WorkflowContext,
     args: Value,
 ) -> Result<BoxFuture<'static, Result<Value, WorkflowError>>, String> {
     let args: W::Args = serde_json::from_value(args).map_err(|e| format!("the arguments do not decode: {e}"))?;
@@ -151,7 +152,7 @@ fn run<W: WorkflowDefinition>(
 }
 
 /// Every workflow linked into this binary, by name (the first of two with one name).
-pub fn linked() -> &'static HashMap<&'static str, WorkflowRegistration> {
+pub(crate) fn linked() -> &'static HashMap<&'static str, WorkflowRegistration> {
     static LINKED: OnceLock<HashMap<&'static str, WorkflowRegistration>> = OnceLock::new();
     LINKED.get_or_init(|| {
         let mut all = HashMap::new();

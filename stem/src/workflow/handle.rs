@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::definition::WorkflowDefinition;
+use super::definition::Workflow;
 use super::runner::{RunWorkflow, record_outcome};
 use super::store::{CancellationPolicy, Checkpoint, Finish, NewRun, RunId, RunState, RunStatus};
 use crate::backend::{TaskState, TaskStatus};
@@ -16,7 +16,7 @@ use crate::task::Signature;
 
 /// One run of workflow `W` about to start, with per-run options. Made by the
 /// generated `Checkout::call(args)`.
-pub struct WorkflowStart<W: WorkflowDefinition> {
+pub struct WorkflowStart<W: Workflow> {
     args: W::Args,
     id: Option<RunId>,
     queue: Option<String>,
@@ -24,7 +24,7 @@ pub struct WorkflowStart<W: WorkflowDefinition> {
     _workflow: PhantomData<fn() -> W>,
 }
 
-impl<W: WorkflowDefinition> WorkflowStart<W> {
+impl<W: Workflow> WorkflowStart<W> {
     /// A run of `W` with `args` and the workflow's defaults.
     pub fn new(args: W::Args) -> Self {
         let o = W::OPTIONS;
@@ -85,7 +85,7 @@ impl<W: WorkflowDefinition> WorkflowStart<W> {
     }
 }
 
-impl<W: WorkflowDefinition> fmt::Debug for WorkflowStart<W> {
+impl<W: Workflow> fmt::Debug for WorkflowStart<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkflowStart").field("workflow", &W::NAME).field("id", &self.id).finish_non_exhaustive()
     }

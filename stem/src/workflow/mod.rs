@@ -3,10 +3,10 @@
 //! ```
 //! use std::time::Duration;
 //! use stem::prelude::*;
-//! use stem::workflow::{StepError, Workflow, WorkflowError};
+//! use stem::workflow::{StepError, WorkflowContext, WorkflowError};
 //!
 //! #[stem::workflow]
-//! async fn greet(wf: Workflow, name: String) -> Result<String, WorkflowError> {
+//! async fn greet(wf: WorkflowContext, name: String) -> Result<String, WorkflowError> {
 //!     let greeting = wf.step("compose", || async { Ok::<_, StepError>(format!("hello {name}")) }).await?;
 //!     wf.sleep(Duration::from_millis(1)).await;
 //!     Ok(greeting)
@@ -23,8 +23,8 @@
 //! ```
 //!
 //! A run is durable by replay. Its executions are ordinary tasks
-//! ([`RunWorkflow`], `stem.workflow.run`) on the workflow's queue; each one
-//! re-runs the fn from the top, and every durable operation (see [`Workflow`])
+//! (`stem.workflow.run`) on the workflow's queue; each one
+//! re-runs the fn from the top, and every durable operation (see [`WorkflowContext`])
 //! that has a checkpoint returns it instead of running again. Sleeps and event
 //! waits suspend the run in the [`WorkflowStore`] and end the execution, so no
 //! worker is held while a run waits; a worker's timer loop (no leader: the
@@ -53,12 +53,13 @@ pub mod store;
 mod timers;
 mod worker;
 
-pub use self::context::{StepOutput, Workflow};
-pub use self::definition::{StepOptions, WorkflowDefinition, WorkflowOptions, WorkflowRegistration, linked};
+pub use self::context::{StepOutput, WorkflowContext};
+#[doc(hidden)]
+pub use self::definition::WorkflowRegistration;
+pub use self::definition::{StepOptions, Workflow, WorkflowOptions};
 pub use self::error::{StepError, WorkflowError};
 pub use self::event::EventTopic;
 pub use self::handle::{WorkflowHandle, WorkflowStart};
-pub use self::runner::RunWorkflow;
 pub use self::store::{
     CancellationPolicy, Checkpoint, Finish, NewRun, Resumed, RunFilter, RunId, RunState, RunStatus, Suspension, Watch,
     Watcher, WorkflowStore,

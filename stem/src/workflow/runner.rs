@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use serde_json::Value;
 
-use super::Workflow;
+use super::WorkflowContext;
 use super::context::{Halt, run_time_exceeded};
 use super::definition::linked;
 use super::store::{Finish, Resumed, RunId, RunState, RunStatus};
@@ -21,7 +21,7 @@ use crate::task::{Signature, Task, TaskContext, TaskError, TaskOptions};
 /// The task that executes a workflow run: enqueued when a run starts and each
 /// time it is resumed. Every worker with the linked registry runs it.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RunWorkflow;
+pub(crate) struct RunWorkflow;
 
 impl Task for RunWorkflow {
     const NAME: &'static str = "stem.workflow.run";
@@ -84,7 +84,7 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
         };
     }
     let checkpoints = store.checkpoints(id).await?;
-    let wf = Workflow::new(stem.clone(), &state, owner.clone(), checkpoints);
+    let wf = WorkflowContext::new(stem.clone(), &state, owner.clone(), checkpoints);
     let run = match registration.start(wf.clone(), state.args.clone()) {
         Ok(run) => run,
         Err(why) => return finish(stem, &state, Some(&owner), Finish::Failed(why)).await,
@@ -119,7 +119,7 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
 
 /// Renews the run's lease while it executes; when the lease is lost, halts
 /// the execution and returns.
-async fn keep_lease(stem: &Stem, wf: &Workflow, owner: &str, lease: Duration) {
+async fn keep_lease(stem: &Stem, wf: &WorkflowContext, owner: &str, lease: Duration) {
     let every = (lease / 3).max(Duration::from_millis(10));
     loop {
         tokio::time::sleep(every).await;

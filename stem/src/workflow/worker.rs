@@ -6,13 +6,13 @@
 use std::time::Duration;
 
 use super::calls;
-use super::definition::{WorkflowDefinition, linked};
+use super::definition::{Workflow, linked};
 use super::runner::RunWorkflow;
 use super::timers;
 use crate::backend::TaskStatus;
 use crate::envelope::Envelope;
 use crate::stem::Stem;
-use crate::task::{Registry, Task, TaskRegistration};
+use crate::task::{Registry, Task};
 use crate::worker::{Extension, LinkedExtension, Recorded, Service, WorkerBuilder, WorkerInfo};
 
 /// How long ended workflow runs are kept by default.
@@ -46,8 +46,8 @@ inventory::submit! { LinkedExtension::new(|| Box::new(Workflows::default())) }
 
 impl Extension for Workflows {
     /// A worker that runs every linked task runs workflow executions too.
-    fn tasks(&self, explicit: bool) -> Vec<TaskRegistration> {
-        if explicit { Vec::new() } else { vec![TaskRegistration::of::<RunWorkflow>(file!(), line!())] }
+    fn tasks(&self, explicit: bool) -> Registry {
+        if explicit { Registry::new() } else { Registry::new().register::<RunWorkflow>() }
     }
 
     /// Where it runs executions: the queues of the workflows added by hand,
@@ -103,7 +103,7 @@ impl WorkerBuilder {
     /// unless queues are given, `W`'s queue. Without any `task` or `workflow`
     /// call the worker runs every linked task and workflow.
     #[track_caller]
-    pub fn workflow<W: WorkflowDefinition>(self) -> Self {
+    pub fn workflow<W: Workflow>(self) -> Self {
         self.configure(|w: &mut Workflows| w.queues.push(W::OPTIONS.queue.to_owned())).task::<RunWorkflow>()
     }
 

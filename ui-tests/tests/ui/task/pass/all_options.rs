@@ -13,8 +13,6 @@ use stem::prelude::*;
     soft_time_limit = "45s",
     visibility_timeout = "2m",
     priority = 9,
-    rate_limit = "100/m",
-    unique_for = "1h",
 )]
 async fn send(to: String) -> Result<(), TaskError> {
     let _ = to;
@@ -33,7 +31,4 @@ fn main() {
     assert_eq!(o.soft_time_limit, Some(Duration::from_secs(45)));
     assert_eq!(o.visibility_timeout, Some(Duration::from_secs(120)));
     assert_eq!(o.priority, 9);
-    let rate = o.rate_limit.expect("set");
-    assert_eq!((rate.count, rate.per), (100, Duration::from_secs(60)));
-    assert_eq!(o.unique_for, Some(Duration::from_secs(3600)));
 }

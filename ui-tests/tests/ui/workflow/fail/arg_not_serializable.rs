@@ -1,7 +1,7 @@
 pub struct Connection;
 
 #[stem::workflow]
-async fn query(wf: stem::Workflow, connection: Connection) -> Result<u32, stem::WorkflowError> {
+async fn query(wf: stem::WorkflowContext, connection: Connection) -> Result<u32, stem::WorkflowError> {
     let _ = (wf, connection);
     Ok(1)
 }

@@ -1,19 +1,19 @@
-use stem::{StepError, Workflow, WorkflowError};
+use stem::{StepError, WorkflowContext, WorkflowError};
 
 #[stem::workflow]
-async fn late(order: u64, wf: Workflow) -> Result<u64, WorkflowError> {
+async fn late(order: u64, wf: WorkflowContext) -> Result<u64, WorkflowError> {
     let _ = wf;
     Ok(order)
 }
 
 #[stem::workflow]
-async fn pattern(wf: Workflow, (a, b): (u64, u64)) -> Result<u64, WorkflowError> {
+async fn pattern(wf: WorkflowContext, (a, b): (u64, u64)) -> Result<u64, WorkflowError> {
     let _ = wf;
     Ok(a + b)
 }
 
 #[stem::step]
-async fn owned(wf: Workflow, n: u64) -> Result<u64, StepError> {
+async fn owned(wf: WorkflowContext, n: u64) -> Result<u64, StepError> {
     let _ = wf;
     Ok(n)
 }
@@ -22,7 +22,7 @@ pub struct Service;
 
 impl Service {
     #[stem::workflow]
-    async fn method(&self, wf: Workflow) -> Result<u64, WorkflowError> {
+    async fn method(&self, wf: WorkflowContext) -> Result<u64, WorkflowError> {
         let _ = wf;
         Ok(1)
     }

@@ -1,7 +1,7 @@
 pub struct Oops;
 
 #[stem::workflow]
-async fn fails(wf: stem::Workflow) -> Result<u32, Oops> {
+async fn fails(wf: stem::WorkflowContext) -> Result<u32, Oops> {
     let _ = wf;
     Err(Oops)
 }

@@ -1,5 +1,5 @@
 #[stem::workflow(queue = 5, retries = 3)]
-fn not_async<T>(wf: stem::Workflow, x: T) -> u32 {
+fn not_async<T>(wf: stem::WorkflowContext, x: T) -> u32 {
     let _ = (wf, x);
     1
 }

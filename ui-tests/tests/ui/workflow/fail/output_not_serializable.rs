@@ -1,7 +1,7 @@
 pub struct Connection;
 
 #[stem::workflow]
-async fn connect(wf: stem::Workflow) -> Result<Connection, stem::WorkflowError> {
+async fn connect(wf: stem::WorkflowContext) -> Result<Connection, stem::WorkflowError> {
     let _ = wf;
     Ok(Connection)
 }

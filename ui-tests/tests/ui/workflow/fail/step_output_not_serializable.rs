@@ -1,9 +1,9 @@
-use stem::{StepError, Workflow};
+use stem::{StepError, WorkflowContext};
 
 pub struct Connection;
 
 #[stem::step]
-async fn connect(wf: &Workflow) -> Result<Connection, StepError> {
+async fn connect(wf: &WorkflowContext) -> Result<Connection, StepError> {
     let _ = wf;
     Ok(Connection)
 }

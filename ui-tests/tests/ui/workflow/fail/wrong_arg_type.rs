@@ -1,5 +1,5 @@
 #[stem::workflow]
-async fn count(wf: stem::Workflow, text: String) -> Result<u64, stem::WorkflowError> {
+async fn count(wf: stem::WorkflowContext, text: String) -> Result<u64, stem::WorkflowError> {
     let _ = wf;
     Ok(text.len() as u64)
 }

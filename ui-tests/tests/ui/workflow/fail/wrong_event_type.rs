@@ -1,9 +1,9 @@
-use stem::{EventTopic, Workflow, WorkflowError};
+use stem::{EventTopic, WorkflowContext, WorkflowError};
 
 const SHIPPED: EventTopic<u64> = EventTopic::new("shipped");
 
 #[stem::workflow]
-async fn ship(wf: Workflow) -> Result<String, WorkflowError> {
+async fn ship(wf: WorkflowContext) -> Result<String, WorkflowError> {
     let tracking: String = wf.await_event(SHIPPED).await?;
     Ok(tracking)
 }

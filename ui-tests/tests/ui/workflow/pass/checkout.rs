@@ -29,14 +29,14 @@ async fn send_email(to: String) -> Result<String, TaskError> {
 }
 
 #[stem::step(max_retries = 5, retry_backoff = "100ms")]
-async fn charge_card(wf: &Workflow, order: &Order) -> Result<u64, StepError> {
+async fn charge_card(wf: &WorkflowContext, order: &Order) -> Result<u64, StepError> {
     let _ = wf.id();
     Ok(order.cents)
 }
 
 /// Takes an order to its receipt.
 #[stem::workflow(queue = "orders", max_run_time = "7d", max_suspended_time = "2d", lease = "1m")]
-async fn checkout(wf: Workflow, order: Order) -> Result<Receipt, WorkflowError> {
+async fn checkout(wf: WorkflowContext, order: Order) -> Result<Receipt, WorkflowError> {
     let charged = charge_card(&wf, &order).await?;
     wf.sleep(Duration::from_secs(3600)).await;
     let parcel = wf.await_event(PARCEL_SHIPPED).await?;
@@ -62,6 +62,6 @@ async fn produce(stem: &Stem) -> stem::Result<Receipt> {
 
 fn main() {
     let _ = produce;
-    assert!(<Checkout as stem::workflow::WorkflowDefinition>::NAME.ends_with("::checkout"));
-    assert_eq!(<Checkout as stem::workflow::WorkflowDefinition>::OPTIONS.queue, "orders");
+    assert!(<Checkout as stem::workflow::Workflow>::NAME.ends_with("::checkout"));
+    assert_eq!(<Checkout as stem::workflow::Workflow>::OPTIONS.queue, "orders");
 }
