@@ -414,33 +414,6 @@ async fn a_worker_and_a_producer_carry_on_while_their_queues_slot_moves() -> Tes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn records_written_before_task_keys_had_hash_tags_are_still_read() -> TestResult {
-    let Some(cluster) = RedisCluster::start() else { return Ok(()) };
-    let store = store_on(&cluster, "cluster_legacy").await?;
-    let backend = store.backend();
-    let envelope = Envelope::new("t", LEFT, Payload::new("json", b"1".to_vec()));
-    let mut status = stem::backend::TaskStatus::new(envelope.id, "t", LEFT, stem::backend::TaskState::Succeeded);
-    status.fence = 2;
-    // Until 2026-12-01 17:50 UTC a task's record on a Cluster had no hash tag (and was a string).
-    let key = format!("stem:cluster_legacy:task:{}", envelope.id);
-    let node = cluster.ports()[0];
-    let record = format!("2|{}", serde_json::to_string(&status)?);
-    let written = cluster.cli(node, &["-c", "set", &key, &record]);
-    assert_eq!(written.trim(), "OK", "{written}");
-    assert_eq!(backend.get(envelope.id).await?, Some(status.clone()), "the final record without a tag reads");
-    // An unfinished one no longer speaks for its task (which would have a message or a newer record).
-    let started = Envelope::new("t", LEFT, Payload::new("json", b"2".to_vec()));
-    let mut status = stem::backend::TaskStatus::new(started.id, "t", LEFT, stem::backend::TaskState::Started);
-    status.fence = 1;
-    let key = format!("stem:cluster_legacy:task:{}", started.id);
-    let record = format!("1|{}", serde_json::to_string(&status)?);
-    assert_eq!(cluster.cli(node, &["-c", "set", &key, &record]).trim(), "OK");
-    assert_eq!(backend.get(started.id).await?, None, "an unfinished record without a tag is not read");
-    store.delete_namespace().await?;
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_statuses_in_one_records_slot_is_fenced_and_answered_in_order() -> TestResult {
     use stem::backend::{TaskState, TaskStatus};
     let Some(cluster) = RedisCluster::start() else { return Ok(()) };

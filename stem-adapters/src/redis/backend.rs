@@ -16,17 +16,6 @@
 //! the `queues` set and each queue's `ids` hash, `find_queued.lua`) and reads
 //! it as queued. A task whose message was purged before it started is then
 //! unknown rather than queued forever.
-//!
-//! For some hours of 2026-12-01 a task's record was a string
-//! (`<fence>|<status JSON>`); such a record is still read, its fence still
-//! counts, a producer's record does not replace it, and the next worker's
-//! write replaces it with a hash. Workers of that layout must all be stopped
-//! before workers of this one start: their script reads a hash as no record
-//! and would overwrite a newer one. On a Cluster, records written before task
-//! records had hash tags (commit 79d7a07) are read only when final and only
-//! when nothing newer is found; their fences are not consulted, so every
-//! process on a Cluster (producers and readers too) is to be stopped before
-//! the upgrade.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -58,36 +47,12 @@ impl RedisBackend {
 
     /// The task's stored record, if any.
     async fn record(&self, id: TaskId) -> Result<Option<TaskStatus>> {
-        self.record_at(&self.shared.keys().task(id), id).await
-    }
-
-    /// The record of task `id` stored at `key`, if any.
-    async fn record_at(&self, key: &str, id: TaskId) -> Result<Option<TaskStatus>> {
-        let mut conn = self.shared.conn();
-        let read: redis::RedisResult<Option<String>> =
-            redis::cmd("HGET").arg(key).arg("status").query_async(&mut conn).await;
-        let text = match read {
-            Ok(text) => text,
-            // A record of the string layout: its fence, `|`, the status.
-            Err(e) if e.code() == Some("WRONGTYPE") => {
-                let read: redis::RedisResult<Option<String>> = redis::cmd("GET").arg(key).query_async(&mut conn).await;
-                match read {
-                    Ok(record) => record.map(|record| match record.split_once('|') {
-                        Some((_, text)) => text.to_owned(),
-                        None => record,
-                    }),
-                    // A write made it a hash in between.
-                    Err(e) if e.code() == Some("WRONGTYPE") => redis::cmd("HGET")
-                        .arg(key)
-                        .arg("status")
-                        .query_async(&mut conn)
-                        .await
-                        .map_err(|e| failed("reading a task status", e))?,
-                    Err(e) => return Err(failed("reading a task status", e)),
-                }
-            }
-            Err(e) => return Err(failed("reading a task status", e)),
-        };
+        let text: Option<String> = redis::cmd("HGET")
+            .arg(self.shared.keys().task(id))
+            .arg("status")
+            .query_async(&mut self.shared.conn())
+            .await
+            .map_err(|e| failed("reading a task status", e))?;
         text.map(|text| if text.starts_with('~') { from_compact(id, &text) } else { from_json(&text, "task status") })
             .transpose()
     }
@@ -345,17 +310,7 @@ impl ResultBackend for RedisBackend {
                 }
                 // A worker writes a task's record before it settles the message: if
                 // both went between the two reads above, the record is there now.
-                if let Some(status) = self.record(id).await? {
-                    return Ok(Some(status));
-                }
-                // On a Cluster, a final record written before task records had
-                // hash tags (a task that has not finished has a message, or a
-                // newer record; an old unfinished record no longer speaks for it).
-                if self.shared.is_cluster() {
-                    let old = self.record_at(&self.shared.keys().untagged_task(id), id).await?;
-                    return Ok(old.filter(|status| status.state.is_terminal()));
-                }
-                Ok(None)
+                self.record(id).await
             })
             .await
     }
@@ -368,11 +323,7 @@ impl ResultBackend for RedisBackend {
     async fn expire(&self, id: TaskId, ttl: Duration) -> Result<()> {
         let keys = self.shared.keys();
         let mut batch = Batch::default();
-        let mut names = vec![keys.task(id), keys.group(id)];
-        if self.shared.is_cluster() {
-            names.push(keys.untagged_task(id));
-        }
-        for key in names {
+        for key in [keys.task(id), keys.group(id)] {
             batch.add(&key, redis::cmd("PEXPIRE").arg(&key).arg(millis(ttl)).to_owned());
         }
         batch.run(&self.shared.conn(), "setting an expiry").await.map(drop)

@@ -47,9 +47,7 @@ const PER_SCRIPT: usize = 500;
 ///   each was dead-lettered.
 ///
 /// A claim, an ack and a publish make a fixed number of Redis calls per batch,
-/// not per message (besides the one `XADD` of each publish). Messages stored by
-/// the layout before 2026-12-01 (a hash per message) are moved into this one
-/// when a claim meets them, so an upgrade loses nothing.
+/// not per message (besides the one `XADD` of each publish).
 ///
 /// `receive` runs `claim.lua`, which takes over deliveries whose lease ended
 /// (`XCLAIM`), then reads new entries highest band first (`XREADGROUP COUNT`

@@ -66,19 +66,13 @@ impl Keys {
     /// server the name has no tag, as before.
     pub(crate) fn task(&self, id: TaskId) -> String {
         match &self.task_tag {
-            None => self.untagged_task(id),
+            None => format!("{}task:{id}", self.prefix),
             Some(namespace) => {
                 let id = id.to_string();
                 let shard = &id[id.len() - 1..];
                 format!("{}task:{{{namespace}:{shard}}}:{id}", self.prefix)
             }
         }
-    }
-
-    /// A task's record without a hash tag: the name on one server, and on a
-    /// Cluster the name it had before commit 79d7a07 (final ones still read).
-    pub(crate) fn untagged_task(&self, id: TaskId) -> String {
-        format!("{}task:{id}", self.prefix)
     }
 
     /// The channel on which the id of every task that reaches a final state is published.
@@ -156,7 +150,6 @@ mod tests {
         let key = cluster.task(id);
         let last = &id.to_string()[35..];
         assert_eq!(key, format!("stem:ns:task:{{ns:{last}}}:{id}"));
-        assert_eq!(cluster.untagged_task(id), format!("stem:ns:task:{id}"));
         let slots: HashSet<u16> = (0..2_000).map(|_| slot(cluster.task(TaskId::new()).as_bytes())).collect();
         assert_eq!(slots.len(), 16, "16 slots, each id in one of them");
     }

@@ -21,24 +21,6 @@ local max, lease = tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = now_ms()
 local ids, leases, delayed = P .. 'ids', P .. 'leases', P .. 'delayed'
 
--- Moves a message stored by the layout before 2026-12-01 (a hash `msg:<id>`
--- holding the envelope; its stream entry held only the id) into this one,
--- ready at the end of its band. Returns whether there was one.
-local function adopt(id)
-  local msg = P .. 'msg:' .. id
-  local band, entry, env = unpack(redis.call('HMGET', msg, 'band', 'entry', 'env'))
-  if not band then return false end
-  if entry then
-    redis.call('XACK', P .. 's' .. band, group, entry)
-    redis.call('XDEL', P .. 's' .. band, entry)
-  end
-  redis.call('DEL', msg)
-  if env then
-    redis.call('HSET', ids, id, place(P, id, env, band, nil, now))
-  end
-  return true
-end
-
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
 if #due > 0 then
   local stored = redis.call('HMGET', P .. 'later', unpack(due))
@@ -48,8 +30,6 @@ if #due > 0 then
     if v then
       locs[#locs + 1] = id
       locs[#locs + 1] = place(P, id, string.sub(v, 2), string.sub(v, 1, 1), nil, now)
-    else
-      adopt(id)
     end
   end
   redis.call('ZREM', delayed, unpack(due))
@@ -109,7 +89,6 @@ if max > 0 then
         take(id, band, entry, env)
       else
         redis.call('ZREM', leases, id)
-        if not current[k] then adopt(id) end
       end
     end
     flush()
@@ -129,13 +108,13 @@ for band = 9, 0, -1 do
       for _, e in ipairs(got[1][2]) do
         touched = touched + 1
         local entry, fields = e[1], e[2]
-        -- Entries are written as id, then env.
+        -- Entries are written as id, then env; an entry of another form
+        -- (not written by this adapter) is no message: it is dropped.
         if fields[3] == 'env' then
           take(fields[2], band_text, entry, fields[4])
         else
           redis.call('XACK', stream, group, entry)
           redis.call('XDEL', stream, entry)
-          adopt(field(fields, 'id') or '')
         end
       end
       flush()

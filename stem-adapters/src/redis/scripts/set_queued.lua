@@ -1,5 +1,5 @@
 -- Writes producers' queued records where a task has no record yet, so never
--- over a worker's (a record of either layout, hash or string, counts).
+-- over a worker's.
 -- KEYS: one task key per record; ARGV: one status per key (its `status`
 -- field; a queued record has no `fence`: 0).
 -- Returns, per key, 1 if written and 0 if a record was there.

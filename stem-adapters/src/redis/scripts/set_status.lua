@@ -15,23 +15,11 @@ local retention, channel, finals = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local written, all = {}, true
 for i = 1, #KEYS do
   local key, fence = KEYS[i], ARGV[2 + 2 * i]
-  local current, string_layout = redis.pcall('HGET', key, 'fence'), false
-  if type(current) == 'table' then
-    if not string.find(current.err or '', 'WRONGTYPE', 1, true) then
-      return redis.error_reply(current.err or 'ERR reading a fence')
-    end
-    -- A record of the string layout ('<fence>|<status>'): its fence counts.
-    local old = redis.call('GET', key)
-    current = old and string.match(old, '^(%d+)|')
-    string_layout = true
-  end
+  local current = redis.call('HGET', key, 'fence')
   if current and tonumber(current) > tonumber(fence) then
     written[i] = 0
     all = false
   else
-    if string_layout then
-      redis.call('DEL', key)
-    end
     redis.call('HSET', key, 'fence', fence, 'status', ARGV[3 + 2 * i])
     if i <= finals then
       redis.call('PEXPIRE', key, retention)
