@@ -16,9 +16,9 @@ async fn echo(n: u64) -> Result<u64, TaskError> {
 
 /// The migrations of a version-3 schema, as they were shipped.
 const VERSION_3: [&str; 3] = [
-    include_str!("../../stem-adapters/src/postgres/sql/0001_init.sql"),
-    include_str!("../../stem-adapters/src/postgres/sql/0002_broker.sql"),
-    include_str!("../../stem-adapters/src/postgres/sql/0003_workflows.sql"),
+    include_str!("../../stem-adapters/src/postgres/migrations/0001_init.sql"),
+    include_str!("../../stem-adapters/src/postgres/migrations/0002_broker.sql"),
+    include_str!("../../stem-adapters/src/postgres/migrations/0003_workflows.sql"),
 ];
 
 /// Whether `messages` of `schema` still has its `seq` primary key.

@@ -7,10 +7,10 @@ use super::failed;
 
 /// The migrations, in order; each runs once per schema.
 const MIGRATIONS: &[(i32, &str)] = &[
-    (1, include_str!("sql/0001_init.sql")),
-    (2, include_str!("sql/0002_broker.sql")),
-    (3, include_str!("sql/0003_workflows.sql")),
-    (4, include_str!("sql/0004_messages_key.sql")),
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_broker.sql")),
+    (3, include_str!("migrations/0003_workflows.sql")),
+    (4, include_str!("migrations/0004_messages_key.sql")),
 ];
 
 /// Creates `schema` (a name already checked: lowercase letters, digits and

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Tables live in one schema per namespace (default `stem`), created and
-//! upgraded on connect by the migrations in `sql/`, under an advisory lock.
+//! upgraded on connect by the migrations in `migrations/`, under an advisory lock.
 //! Times are the database's (`now()`), so every process agrees on expiries;
 //! the workflow store is the exception: its caller passes every time in.
 //!

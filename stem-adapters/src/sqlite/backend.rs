@@ -76,7 +76,7 @@ fn decode<T: serde::de::DeserializeOwned>(json: &str) -> rusqlite::Result<T> {
 
 fn read_status(conn: &Connection, id: &str) -> rusqlite::Result<Option<TaskStatus>> {
     let json: Option<String> = conn
-        .prepare_cached("SELECT status FROM stem_task_status WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)")?
+        .prepare_cached(include_str!("sql/get_status.sql"))?
         .query_row(params![id, now_ms()], |r| r.get(0))
         .optional()?;
     json.map(|j| decode(&j)).transpose()
@@ -84,12 +84,12 @@ fn read_status(conn: &Connection, id: &str) -> rusqlite::Result<Option<TaskStatu
 
 fn read_group(conn: &Connection, id: &str) -> rusqlite::Result<Option<GroupStatus>> {
     let group: Option<(i64, Option<String>)> = conn
-        .prepare_cached("SELECT expected, chord_callback FROM stem_groups WHERE id = ? AND expires_at > ?")?
+        .prepare_cached(include_str!("sql/group_get.sql"))?
         .query_row(params![id, now_ms()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((expected, chord_callback)) = group else { return Ok(None) };
     let results = conn
-        .prepare_cached("SELECT status FROM stem_group_members WHERE group_id = ?")?
+        .prepare_cached(include_str!("sql/group_members.sql"))?
         .query_map([id], |r| decode::<TaskStatus>(&r.get::<_, String>(0)?))?
         .map(|s| s.map(|s| (s.id, s)))
         .collect::<rusqlite::Result<_>>()?;
@@ -103,14 +103,11 @@ fn read_group(conn: &Connection, id: &str) -> rusqlite::Result<Option<GroupStatu
 
 /// Deletes expired rows of every table.
 fn sweep(conn: &Connection, now: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM stem_task_status WHERE expires_at <= ?")?.execute([now])?;
-    conn.prepare_cached(
-        "DELETE FROM stem_group_members WHERE group_id IN (SELECT id FROM stem_groups WHERE expires_at <= ?)",
-    )?
-    .execute([now])?;
-    conn.prepare_cached("DELETE FROM stem_groups WHERE expires_at <= ?")?.execute([now])?;
-    conn.prepare_cached("DELETE FROM stem_heartbeats WHERE expires_at <= ?")?.execute([now])?;
-    conn.prepare_cached("DELETE FROM stem_locks WHERE expires_at <= ?")?.execute([now])?;
+    conn.prepare_cached(include_str!("sql/prune_tasks.sql"))?.execute([now])?;
+    conn.prepare_cached(include_str!("sql/prune_group_members.sql"))?.execute([now])?;
+    conn.prepare_cached(include_str!("sql/prune_groups.sql"))?.execute([now])?;
+    conn.prepare_cached(include_str!("sql/prune_heartbeats.sql"))?.execute([now])?;
+    conn.prepare_cached(include_str!("sql/prune_locks.sql"))?.execute([now])?;
     Ok(())
 }
 
@@ -146,12 +143,7 @@ impl ResultBackend for SqliteBackend {
                     if sweep_now {
                         sweep(conn, now)?;
                     }
-                    let mut upsert = conn.prepare_cached(
-                        "INSERT INTO stem_task_status (id, fence, status, expires_at) VALUES (?1, ?2, ?3, ?4) ON \
-                     CONFLICT (id) DO UPDATE SET fence = excluded.fence, status = excluded.status, expires_at = \
-                     excluded.expires_at WHERE stem_task_status.fence <= excluded.fence OR \
-                     stem_task_status.expires_at <= ?5",
-                    )?;
+                    let mut upsert = conn.prepare_cached(include_str!("sql/set_statuses.sql"))?;
                     rows.iter()
                         .map(|(id, fence, json, expires)| {
                             Ok(upsert.execute(params![id, fence, json, expires, now])? == 1)
@@ -204,9 +196,8 @@ impl ResultBackend for SqliteBackend {
         self.shared
             .db
             .call("expire", move |conn| {
-                conn.prepare_cached("UPDATE stem_task_status SET expires_at = ? WHERE id = ?")?
-                    .execute(params![at, id])?;
-                conn.prepare_cached("UPDATE stem_groups SET expires_at = ? WHERE id = ?")?.execute(params![at, id])?;
+                conn.prepare_cached(include_str!("sql/expire_task.sql"))?.execute(params![at, id])?;
+                conn.prepare_cached(include_str!("sql/expire_group.sql"))?.execute(params![at, id])?;
                 Ok(())
             })
             .await
@@ -219,12 +210,8 @@ impl ResultBackend for SqliteBackend {
         self.shared
             .db
             .call("group init", move |conn| {
-                conn.prepare_cached("DELETE FROM stem_group_members WHERE group_id = ?")?.execute([&id])?;
-                conn.prepare_cached(
-                    "INSERT OR REPLACE INTO stem_groups (id, expected, chord_callback, expires_at) VALUES (?, ?, \
-                     NULL, ?)",
-                )?
-                .execute(params![id, expected, until])?;
+                conn.prepare_cached(include_str!("sql/group_delete.sql"))?.execute([&id])?;
+                conn.prepare_cached(include_str!("sql/group_insert.sql"))?.execute(params![id, expected, until])?;
                 Ok(())
             })
             .await
@@ -236,16 +223,13 @@ impl ResultBackend for SqliteBackend {
             .db
             .call("group add", move |conn| {
                 let live: Option<i64> = conn
-                    .prepare_cached("SELECT 1 FROM stem_groups WHERE id = ? AND expires_at > ?")?
+                    .prepare_cached(include_str!("sql/group_live.sql"))?
                     .query_row(params![id, now_ms()], |r| r.get(0))
                     .optional()?;
                 if live.is_none() {
                     return Ok(None);
                 }
-                conn.prepare_cached(
-                    "INSERT OR REPLACE INTO stem_group_members (group_id, member_id, status) VALUES (?, ?, ?)",
-                )?
-                .execute([&id, &member, &json])?;
+                conn.prepare_cached(include_str!("sql/group_add.sql"))?.execute([&id, &member, &json])?;
                 read_group(conn, &id)
             })
             .await
@@ -270,12 +254,11 @@ impl ResultBackend for SqliteBackend {
         self.shared
             .db
             .call("claim chord", move |conn| {
-                let changed = conn
-                    .prepare_cached(
-                        "UPDATE stem_groups SET chord_callback = ? WHERE id = ? AND chord_callback IS NULL AND \
-                         expires_at > ?",
-                    )?
-                    .execute(params![callback, id, now_ms()])?;
+                let changed = conn.prepare_cached(include_str!("sql/claim_chord.sql"))?.execute(params![
+                    callback,
+                    id,
+                    now_ms()
+                ])?;
                 Ok(changed == 1)
             })
             .await
@@ -286,10 +269,7 @@ impl ResultBackend for SqliteBackend {
         self.shared
             .db
             .call("set heartbeat", move |conn| {
-                conn.prepare_cached(
-                    "INSERT OR REPLACE INTO stem_heartbeats (worker_id, heartbeat, expires_at) VALUES (?, ?, ?)",
-                )?
-                .execute(params![worker, json, until])?;
+                conn.prepare_cached(include_str!("sql/heartbeat_set.sql"))?.execute(params![worker, json, until])?;
                 Ok(())
             })
             .await
@@ -299,7 +279,7 @@ impl ResultBackend for SqliteBackend {
         self.shared
             .db
             .read("list heartbeats", move |conn| {
-                conn.prepare_cached("SELECT heartbeat FROM stem_heartbeats WHERE expires_at > ? ORDER BY worker_id")?
+                conn.prepare_cached(include_str!("sql/heartbeats.sql"))?
                     .query_map([now_ms()], |r| decode(&r.get::<_, String>(0)?))?
                     .collect()
             })

@@ -28,10 +28,9 @@ impl Broadcast for SqliteBroker {
                 "broadcast",
                 move |conn| {
                     let now = now_ms();
-                    conn.prepare_cached("INSERT INTO stem_broadcasts (channel, payload, sent_at) VALUES (?, ?, ?)")?
-                        .execute(params![channel, payload, now])?;
+                    conn.prepare_cached(include_str!("sql/broadcast.sql"))?.execute(params![channel, payload, now])?;
                     let old = now - i64::try_from(KEEP.as_millis()).unwrap_or(i64::MAX);
-                    conn.prepare_cached("DELETE FROM stem_broadcasts WHERE sent_at < ?")?.execute([old])?;
+                    conn.prepare_cached(include_str!("sql/broadcast_prune.sql"))?.execute([old])?;
                     Ok(())
                 },
                 move |()| shared.broadcasts.notify_waiters(),
@@ -46,8 +45,7 @@ impl Broadcast for SqliteBroker {
         let after: i64 = shared
             .db
             .read("subscribe", move |conn| {
-                conn.prepare_cached("SELECT coalesce(max(seq), 0) FROM stem_broadcasts WHERE channel = ?")?
-                    .query_row([name], |r| r.get(0))
+                conn.prepare_cached(include_str!("sql/broadcast_latest.sql"))?.query_row([name], |r| r.get(0))
             })
             .await?;
         let state = Subscription { shared, channel: channel.to_owned(), after, buffered: VecDeque::new() };
@@ -78,11 +76,9 @@ impl Subscription {
                 .shared
                 .db
                 .read("read broadcasts", move |conn| {
-                    conn.prepare_cached(
-                        "SELECT seq, payload FROM stem_broadcasts WHERE channel = ? AND seq > ? ORDER BY seq",
-                    )?
-                    .query_map(params![channel, after], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
+                    conn.prepare_cached(include_str!("sql/broadcast_read.sql"))?
+                        .query_map(params![channel, after], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
                 })
                 .await;
             match rows {

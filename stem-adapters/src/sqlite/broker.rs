@@ -61,11 +61,15 @@ impl Row {
     }
 
     fn insert(&self, conn: &Connection, token: i64) -> rusqlite::Result<()> {
-        conn.prepare_cached(
-            "INSERT INTO stem_messages (id, queue, priority, state, ready_at, token, envelope) VALUES (?, ?, ?, ?, ?, \
-             ?, ?)",
-        )?
-        .execute(params![self.id, self.queue, self.priority, self.state, self.ready_at, token, self.json])?;
+        conn.prepare_cached(include_str!("sql/publish.sql"))?.execute(params![
+            self.id,
+            self.queue,
+            self.priority,
+            self.state,
+            self.ready_at,
+            token,
+            self.json
+        ])?;
         Ok(())
     }
 }
@@ -90,27 +94,20 @@ fn claim(
 ) -> rusqlite::Result<(Vec<Delivery>, Option<i64>)> {
     let now = now_ms();
     let until = after_ms(now, lease);
-    // Due delayed messages and expired leases become ready again.
-    conn.prepare_cached("UPDATE stem_messages SET state = 0 WHERE state IN (1, 3) AND ready_at <= ?")?
-        .execute([now])?;
+    conn.prepare_cached(include_str!("sql/claim_due.sql"))?.execute([now])?;
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
     let mut queues: Vec<&String> = queues.iter().collect();
     queues.sort();
     queues.dedup();
     let mut candidates: Vec<(i64, i64)> = Vec::new();
-    let mut select = conn.prepare_cached(
-        "SELECT priority, seq FROM stem_messages WHERE queue = ? AND state = 0 ORDER BY priority DESC, seq LIMIT ?",
-    )?;
+    let mut select = conn.prepare_cached(include_str!("sql/claim_candidates.sql"))?;
     for queue in &queues {
         let rows = select.query_map(params![queue, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
         candidates.extend(rows.collect::<rusqlite::Result<Vec<(i64, i64)>>>()?);
     }
     candidates.sort_by_key(|&(priority, seq)| (std::cmp::Reverse(priority), seq));
     candidates.truncate(max);
-    let mut take = conn.prepare_cached(
-        "UPDATE stem_messages SET state = 1, token = token + 1, ready_at = ?, consumer = ? WHERE seq = ? AND state = \
-         0 RETURNING id, queue, token, envelope",
-    )?;
+    let mut take = conn.prepare_cached(include_str!("sql/claim.sql"))?;
     let mut out = Vec::with_capacity(candidates.len());
     for (_, seq) in candidates {
         let Some((id, queue, token, json)) = take
@@ -133,9 +130,7 @@ fn claim(
     if !out.is_empty() {
         return Ok((out, None));
     }
-    let mut next_of = conn.prepare_cached(
-        "SELECT ready_at FROM stem_messages WHERE queue = ? AND state IN (1, 3) ORDER BY ready_at LIMIT 1",
-    )?;
+    let mut next_of = conn.prepare_cached(include_str!("sql/next_due.sql"))?;
     let mut next: Option<i64> = None;
     for queue in &queues {
         if let Some(at) = next_of.query_row([queue], |r| r.get::<_, i64>(0)).optional()? {
@@ -159,11 +154,15 @@ fn bury_undecodable(
     let (envelope, reason) = crate::undecodable::stand_in(id.parse().unwrap_or_default(), queue, json, error);
     tracing::error!(seq, queue, %reason, "moved a message to the dead letter queue");
     let text = serde_json::to_string(&envelope).map_err(conversion_error)?;
-    conn.prepare_cached("DELETE FROM stem_messages WHERE seq = ?")?.execute([seq])?;
-    conn.prepare_cached(
-        "INSERT INTO stem_dead_letters (id, queue, reason, dead_at, token, envelope) VALUES (?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![envelope.id.to_string(), queue, reason, now_ms(), token, text])?;
+    conn.prepare_cached(include_str!("sql/bury.sql"))?.execute([seq])?;
+    conn.prepare_cached(include_str!("sql/dead_letter_insert.sql"))?.execute(params![
+        envelope.id.to_string(),
+        queue,
+        reason,
+        now_ms(),
+        token,
+        text
+    ])?;
     Ok(())
 }
 
@@ -228,9 +227,7 @@ impl Broker for SqliteBroker {
         self.shared
             .db
             .call("ack", move |conn| {
-                let mut delete = conn.prepare_cached(
-                    "DELETE FROM stem_messages WHERE seq = ? AND token = ? AND state = 1 AND ready_at > ?",
-                )?;
+                let mut delete = conn.prepare_cached(include_str!("sql/ack.sql"))?;
                 let (mut acked, now) = (0, now_ms());
                 for (seq, token) in keys {
                     acked += delete.execute([seq, token, now])?;
@@ -255,27 +252,17 @@ impl Broker for SqliteBroker {
             .call_then(
                 "nack",
                 move |conn| match replacement {
-                    None => conn
-                        .prepare_cached(
-                            "UPDATE stem_messages SET state = 0, ready_at = ?, consumer = NULL WHERE seq = ? AND \
-                             token = ? AND state = 1 AND ready_at > ?",
-                        )?
-                        .execute([now, seq, token, now_ms()]),
-                    Some(row) => conn
-                        .prepare_cached(
-                            "UPDATE stem_messages SET state = ?, ready_at = ?, consumer = NULL, queue = ?, priority \
-                             = ?, envelope = ? WHERE seq = ? AND token = ? AND state = 1 AND ready_at > ?",
-                        )?
-                        .execute(params![
-                            row.state,
-                            row.ready_at,
-                            row.queue,
-                            row.priority,
-                            row.json,
-                            seq,
-                            token,
-                            now_ms()
-                        ]),
+                    None => conn.prepare_cached(include_str!("sql/requeue.sql"))?.execute([now, seq, token, now_ms()]),
+                    Some(row) => conn.prepare_cached(include_str!("sql/replace.sql"))?.execute(params![
+                        row.state,
+                        row.ready_at,
+                        row.queue,
+                        row.priority,
+                        row.json,
+                        seq,
+                        token,
+                        now_ms()
+                    ]),
                 },
                 move |changed| {
                     if *changed > 0 {
@@ -297,10 +284,7 @@ impl Broker for SqliteBroker {
             .shared
             .db
             .call("extend lease", move |conn| {
-                conn.prepare_cached(
-                    "UPDATE stem_messages SET ready_at = ? WHERE seq = ? AND token = ? AND state = 1 AND ready_at > ?",
-                )?
-                .execute([until, seq, token, now_ms()])
+                conn.prepare_cached(include_str!("sql/extend.sql"))?.execute([until, seq, token, now_ms()])
             })
             .await?;
         if changed == 0 {
@@ -317,18 +301,18 @@ impl Broker for SqliteBroker {
             .db
             .call("dead letter", move |conn| {
                 let row: Option<(String, String, String)> = conn
-                    .prepare_cached(
-                        "DELETE FROM stem_messages WHERE seq = ? AND token = ? AND state = 1 AND ready_at > ? \
-                         RETURNING id, queue, envelope",
-                    )?
+                    .prepare_cached(include_str!("sql/dead_letter.sql"))?
                     .query_row([seq, token, now_ms()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()?;
                 let Some((id, queue, envelope)) = row else { return Ok(false) };
-                conn.prepare_cached(
-                    "INSERT INTO stem_dead_letters (id, queue, reason, dead_at, token, envelope) VALUES (?, ?, ?, ?, \
-                     ?, ?)",
-                )?
-                .execute(params![id, queue, reason, now_ms(), token, envelope])?;
+                conn.prepare_cached(include_str!("sql/dead_letter_insert.sql"))?.execute(params![
+                    id,
+                    queue,
+                    reason,
+                    now_ms(),
+                    token,
+                    envelope
+                ])?;
                 Ok(true)
             })
             .await?;
@@ -360,13 +344,10 @@ impl DeadLetters for SqliteBroker {
             .shared
             .db
             .read("list dead letters", move |conn| {
-                conn.prepare_cached(
-                    "SELECT envelope, reason, dead_at, token FROM stem_dead_letters WHERE queue = ? ORDER BY seq \
-                     DESC LIMIT ? OFFSET ?",
-                )?
-                .query_map(params![queue, take + 1, skip], dead_letter_row)?
-                .map(|r| r.map(|(d, _)| d))
-                .collect::<rusqlite::Result<Vec<_>>>()
+                conn.prepare_cached(include_str!("sql/dead_list.sql"))?
+                    .query_map(params![queue, take + 1, skip], dead_letter_row)?
+                    .map(|r| r.map(|(d, _)| d))
+                    .collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?;
         let more = entries.len() > limit;
@@ -380,13 +361,10 @@ impl DeadLetters for SqliteBroker {
         self.shared
             .db
             .read("get dead letter", move |conn| {
-                conn.prepare_cached(
-                    "SELECT envelope, reason, dead_at, token FROM stem_dead_letters WHERE queue = ? AND id = ? ORDER \
-                     BY seq DESC LIMIT 1",
-                )?
-                .query_row([queue, id], dead_letter_row)
-                .optional()
-                .map(|row| row.map(|(d, _)| d))
+                conn.prepare_cached(include_str!("sql/dead_get.sql"))?
+                    .query_row([queue, id], dead_letter_row)
+                    .optional()
+                    .map(|row| row.map(|(d, _)| d))
             })
             .await
     }
@@ -404,10 +382,7 @@ impl DeadLetters for SqliteBroker {
                 "replay dead letters",
                 move |conn| {
                     let chosen: Vec<(i64, (DeadLetter, i64))> = conn
-                        .prepare_cached(
-                            "SELECT seq, envelope, reason, dead_at, token FROM stem_dead_letters WHERE queue = ? AND \
-                         dead_at >= ? ORDER BY seq LIMIT ?",
-                        )?
+                        .prepare_cached(include_str!("sql/replay.sql"))?
                         .query_map(params![queue, since, limit], |r| {
                             Ok((r.get(0)?, (decode_dead(r.get(1)?, r.get(2)?, r.get(3)?)?, r.get(4)?)))
                         })?
@@ -418,7 +393,7 @@ impl DeadLetters for SqliteBroker {
                     let now = Utc::now();
                     let mut out = Vec::with_capacity(chosen.len());
                     for (seq, (dead, token)) in chosen {
-                        conn.prepare_cached("DELETE FROM stem_dead_letters WHERE seq = ?")?.execute([seq])?;
+                        conn.prepare_cached(include_str!("sql/replay_remove.sql"))?.execute([seq])?;
                         let row = Row::of(&dead.replay_envelope(now, delay), now.timestamp_millis())
                             .map_err(conversion_error)?;
                         row.insert(conn, token)?;
@@ -448,11 +423,7 @@ impl DeadLetters for SqliteBroker {
         self.shared
             .db
             .call("purge dead letters", move |conn| {
-                conn.prepare_cached(
-                    "DELETE FROM stem_dead_letters WHERE seq IN (SELECT seq FROM stem_dead_letters WHERE queue = ? \
-                     AND dead_at >= ? ORDER BY seq LIMIT ?)",
-                )?
-                .execute(params![queue, since, limit])
+                conn.prepare_cached(include_str!("sql/dead_purge.sql"))?.execute(params![queue, since, limit])
             })
             .await
     }
@@ -461,16 +432,11 @@ impl DeadLetters for SqliteBroker {
 #[async_trait]
 impl QueueStats for SqliteBroker {
     async fn pending_count(&self, queue: &str) -> Result<usize> {
-        self.count("pending count", "SELECT count(*) FROM stem_messages WHERE queue = ? AND ready_at <= ?", queue).await
+        self.count("pending count", include_str!("sql/count_pending.sql"), queue).await
     }
 
     async fn inflight_count(&self, queue: &str) -> Result<usize> {
-        self.count(
-            "in-flight count",
-            "SELECT count(*) FROM stem_messages WHERE queue = ? AND state = 1 AND ready_at > ?",
-            queue,
-        )
-        .await
+        self.count("in-flight count", include_str!("sql/count_inflight.sql"), queue).await
     }
 
     async fn purge(&self, queue: &str) -> Result<usize> {
@@ -478,12 +444,7 @@ impl QueueStats for SqliteBroker {
         self.shared
             .db
             .call("purge", move |conn| {
-                // Ready and delayed messages, and leased ones whose lease ended
-                // (for a leased message, `ready_at` is the lease's end).
-                conn.prepare_cached(
-                    "DELETE FROM stem_messages WHERE queue = ? AND (state IN (0, 3) OR (state = 1 AND ready_at <= ?))",
-                )?
-                .execute(params![queue, now_ms()])
+                conn.prepare_cached(include_str!("sql/purge.sql"))?.execute(params![queue, now_ms()])
             })
             .await
     }

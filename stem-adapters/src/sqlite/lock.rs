@@ -43,27 +43,11 @@ impl SqliteLockStore {
 #[async_trait]
 impl LockStore for SqliteLockStore {
     async fn acquire(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool> {
-        self.changed(
-            "acquire lock",
-            "INSERT INTO stem_locks (key, owner, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET \
-             owner = excluded.owner, expires_at = excluded.expires_at WHERE stem_locks.expires_at <= ?4 OR \
-             stem_locks.owner = excluded.owner",
-            key,
-            owner,
-            ttl,
-        )
-        .await
+        self.changed("acquire lock", include_str!("sql/lock_acquire.sql"), key, owner, ttl).await
     }
 
     async fn renew(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool> {
-        self.changed(
-            "renew lock",
-            "UPDATE stem_locks SET expires_at = ?3 WHERE key = ?1 AND owner = ?2 AND expires_at > ?4",
-            key,
-            owner,
-            ttl,
-        )
-        .await
+        self.changed("renew lock", include_str!("sql/lock_renew.sql"), key, owner, ttl).await
     }
 
     async fn owner(&self, key: &str) -> Result<Option<String>> {
@@ -71,7 +55,7 @@ impl LockStore for SqliteLockStore {
         self.shared
             .db
             .read("lock owner", move |conn| {
-                conn.prepare_cached("SELECT owner FROM stem_locks WHERE key = ? AND expires_at > ?")?
+                conn.prepare_cached(include_str!("sql/lock_owner.sql"))?
                     .query_row(params![key, now_ms()], |r| r.get(0))
                     .optional()
             })
@@ -79,13 +63,6 @@ impl LockStore for SqliteLockStore {
     }
 
     async fn release(&self, key: &str, owner: &str) -> Result<bool> {
-        self.changed(
-            "release lock",
-            "DELETE FROM stem_locks WHERE key = ?1 AND owner = ?2 AND expires_at > ?4 AND ?3 IS NOT NULL",
-            key,
-            owner,
-            Duration::ZERO,
-        )
-        .await
+        self.changed("release lock", include_str!("sql/lock_release.sql"), key, owner, Duration::ZERO).await
     }
 }

@@ -4,8 +4,8 @@
 //! Every write is one call on the writing thread, so a multi-step operation
 //! (suspending, resolving watchers, waking due runs) is one savepoint: it
 //! happens whole or not at all, and no other call (of this process, or of
-//! another, which waits for the file's write lock) sees half of it. The status
-//! names in the SQL are those of [`RunStatus::as_str`].
+//! another, which waits for the file's write lock) sees half of it. The SQL is
+//! in `sql/workflow_*.sql`; the status names in it are those of [`RunStatus::as_str`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,17 +36,8 @@ impl SqliteWorkflowStore {
     }
 }
 
-/// `SELECT` of every run column, in the order [`read_run`] reads, followed by `$rest`.
-macro_rules! select_runs {
-    ($rest:literal) => {
-        concat!(
-            "SELECT id, workflow, status, queue, args, cursor, result, error, wait_topic, resume_at, suspended_at, \
-             owner, lease_until, max_run_ms, max_suspended_ms, created_at, updated_at FROM stem_workflow_runs ",
-            $rest
-        )
-    };
-}
-
+/// Reads a run from a row of every run column, in the order that
+/// `sql/workflow_get.sql` and `sql/workflow_list.sql` select them.
 fn read_run(r: &Row<'_>) -> rusqlite::Result<RunState> {
     let status: String = r.get(2)?;
     let mut run = RunState::new(NewRun {
@@ -135,43 +126,32 @@ fn resumed(id: &str, queue: String) -> rusqlite::Result<Resumed> {
 
 /// Whether the run is running and `owner` holds its lease.
 fn owned(conn: &Connection, id: &str, owner: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT 1 FROM stem_workflow_runs WHERE id = ? AND status = 'running' AND owner = ?")?
-        .exists(params![id, owner])
+    conn.prepare_cached(include_str!("sql/workflow_owned.sql"))?.exists(params![id, owner])
 }
 
 /// Writes a checkpoint (over one at its position if `replace`) and sets the
 /// run's cursor and last change; false if the position was taken and kept.
 fn record(conn: &Connection, id: &str, c: &StoredCheckpoint, replace: bool) -> rusqlite::Result<bool> {
     let insert = if replace {
-        "INSERT INTO stem_workflow_checkpoints (run_id, position, name, value, at) VALUES (?, ?, ?, ?, ?) ON \
-         CONFLICT (run_id, position) DO UPDATE SET name = excluded.name, value = excluded.value, at = excluded.at"
+        include_str!("sql/workflow_checkpoint_replace.sql")
     } else {
-        "INSERT INTO stem_workflow_checkpoints (run_id, position, name, value, at) VALUES (?, ?, ?, ?, ?) ON \
-         CONFLICT (run_id, position) DO NOTHING"
+        include_str!("sql/workflow_checkpoint.sql")
     };
     if conn.prepare_cached(insert)?.execute(params![id, c.position, c.name, c.value, c.at])? == 0 {
         return Ok(false);
     }
-    conn.prepare_cached(
-        "UPDATE stem_workflow_runs SET cursor = (SELECT count(*) FROM stem_workflow_checkpoints WHERE run_id = ?1), \
-         updated_at = ?2 WHERE id = ?1",
-    )?
-    .execute(params![id, c.at])?;
+    conn.prepare_cached(include_str!("sql/workflow_cursor.sql"))?.execute(params![id, c.at])?;
     Ok(true)
 }
 
 /// Makes a suspended run running again.
 fn wake(conn: &Connection, id: &str, now: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE stem_workflow_runs SET status = 'running', wait_topic = NULL, resume_at = NULL, suspended_at = NULL, \
-         updated_at = ? WHERE id = ?",
-    )?
-    .execute(params![now, id])?;
+    conn.prepare_cached(include_str!("sql/workflow_wake.sql"))?.execute(params![now, id])?;
     Ok(())
 }
 
 fn drop_watchers(conn: &Connection, id: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM stem_workflow_watchers WHERE run_id = ?")?.execute([id])?;
+    conn.prepare_cached(include_str!("sql/workflow_drop_watchers.sql"))?.execute([id])?;
     Ok(())
 }
 
@@ -195,10 +175,7 @@ impl WorkflowStore for SqliteWorkflowStore {
             .shared
             .db
             .call("create workflow run", move |conn| {
-                let sql = "INSERT INTO stem_workflow_runs (id, workflow, status, queue, args, max_run_ms, \
-                           max_suspended_ms, created_at, updated_at) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, \
-                           ?7) ON CONFLICT (id) DO NOTHING";
-                let changed = conn.prepare_cached(sql)?.execute(params![
+                let changed = conn.prepare_cached(include_str!("sql/workflow_create.sql"))?.execute(params![
                     key,
                     run.workflow,
                     run.queue,
@@ -218,7 +195,7 @@ impl WorkflowStore for SqliteWorkflowStore {
         self.shared
             .db
             .read("get workflow run", move |conn| {
-                conn.prepare_cached(select_runs!("WHERE id = ?"))?.query_row([id], read_run).optional()
+                conn.prepare_cached(include_str!("sql/workflow_get.sql"))?.query_row([id], read_run).optional()
             })
             .await
     }
@@ -228,19 +205,16 @@ impl WorkflowStore for SqliteWorkflowStore {
         self.shared
             .db
             .read("list workflow checkpoints", move |conn| {
-                conn.prepare_cached(
-                    "SELECT position, name, value, at FROM stem_workflow_checkpoints WHERE run_id = ? ORDER BY \
-                     position",
-                )?
-                .query_map([id], |r| {
-                    Ok(Checkpoint {
-                        position: position(r.get(0)?)?,
-                        name: r.get(1)?,
-                        value: decode(&r.get::<_, String>(2)?)?,
-                        at: from_ms(r.get(3)?),
-                    })
-                })?
-                .collect()
+                conn.prepare_cached(include_str!("sql/workflow_checkpoints.sql"))?
+                    .query_map([id], |r| {
+                        Ok(Checkpoint {
+                            position: position(r.get(0)?)?,
+                            name: r.get(1)?,
+                            value: decode(&r.get::<_, String>(2)?)?,
+                            at: from_ms(r.get(3)?),
+                        })
+                    })?
+                    .collect()
             })
             .await
     }
@@ -250,9 +224,10 @@ impl WorkflowStore for SqliteWorkflowStore {
         self.shared
             .db
             .call("claim workflow run", move |conn| {
-                let sql = "UPDATE stem_workflow_runs SET owner = ?2, lease_until = ?4 WHERE id = ?1 AND status = \
-                           'running' AND (owner IS NULL OR owner = ?2 OR lease_until IS NULL OR lease_until <= ?3)";
-                Ok(conn.prepare_cached(sql)?.execute(params![id, owner, now, until])? == 1)
+                Ok(conn
+                    .prepare_cached(include_str!("sql/workflow_claim.sql"))?
+                    .execute(params![id, owner, now, until])?
+                    == 1)
             })
             .await
     }
@@ -262,9 +237,8 @@ impl WorkflowStore for SqliteWorkflowStore {
         self.shared
             .db
             .call("renew workflow run", move |conn| {
-                let sql =
-                    "UPDATE stem_workflow_runs SET lease_until = ?3 WHERE id = ?1 AND status = 'running' AND owner = ?2";
-                Ok(conn.prepare_cached(sql)?.execute(params![id, owner, until])? == 1)
+                Ok(conn.prepare_cached(include_str!("sql/workflow_renew.sql"))?.execute(params![id, owner, until])?
+                    == 1)
             })
             .await
     }
@@ -274,8 +248,7 @@ impl WorkflowStore for SqliteWorkflowStore {
         self.shared
             .db
             .call("release workflow run", move |conn| {
-                let sql = "UPDATE stem_workflow_runs SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?";
-                conn.prepare_cached(sql)?.execute(params![id, owner])?;
+                conn.prepare_cached(include_str!("sql/workflow_release.sql"))?.execute(params![id, owner])?;
                 Ok(())
             })
             .await
@@ -306,17 +279,14 @@ impl WorkflowStore for SqliteWorkflowStore {
                 {
                     return Ok(false);
                 }
-                conn.prepare_cached(
-                    "UPDATE stem_workflow_runs SET status = 'suspended', resume_at = ?2, suspended_at = ?3, \
-                     wait_topic = ?4, owner = NULL, lease_until = NULL, updated_at = ?3 WHERE id = ?1",
-                )?
-                .execute(params![id, resume_at, at, watch.as_ref().map(|w| &w.topic)])?;
+                conn.prepare_cached(include_str!("sql/workflow_suspend.sql"))?.execute(params![
+                    id,
+                    resume_at,
+                    at,
+                    watch.as_ref().map(|w| &w.topic)
+                ])?;
                 if let Some(w) = &watch {
-                    conn.prepare_cached(
-                        "INSERT INTO stem_workflow_watchers (run_id, topic, position, step, deadline, created_at) \
-                         VALUES (?, ?, ?, ?, ?, ?)",
-                    )?
-                    .execute(params![
+                    conn.prepare_cached(include_str!("sql/workflow_watch.sql"))?.execute(params![
                         id,
                         w.topic,
                         i64::from(w.position),
@@ -342,17 +312,14 @@ impl WorkflowStore for SqliteWorkflowStore {
             .db
             .call("resolve workflow watchers", move |conn| {
                 let chosen: Vec<(String, i64, String)> = conn
-                    .prepare_cached(
-                        "SELECT run_id, position, step FROM stem_workflow_watchers WHERE topic = ? ORDER BY seq \
-                         LIMIT ?",
-                    )?
+                    .prepare_cached(include_str!("sql/workflow_resolve.sql"))?
                     .query_map(params![topic, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                     .collect::<rusqlite::Result<_>>()?;
                 let mut woken = Vec::with_capacity(chosen.len());
                 for (run, position, name) in chosen {
                     drop_watchers(conn, &run)?;
                     let queue: Option<String> = conn
-                        .prepare_cached("SELECT queue FROM stem_workflow_runs WHERE id = ? AND status = 'suspended'")?
+                        .prepare_cached(include_str!("sql/workflow_resolve_queue.sql"))?
                         .query_row([&run], |r| r.get(0))
                         .optional()?;
                     let Some(queue) = queue else { continue };
@@ -370,12 +337,7 @@ impl WorkflowStore for SqliteWorkflowStore {
         self.shared
             .db
             .call("wake due workflow runs", move |conn| {
-                let due = ids_and_queues(
-                    conn,
-                    "SELECT id, queue FROM stem_workflow_runs WHERE status = 'suspended' AND resume_at <= ? ORDER BY \
-                     resume_at, id LIMIT ?",
-                    params![now, limit],
-                )?;
+                let due = ids_and_queues(conn, include_str!("sql/workflow_due.sql"), params![now, limit])?;
                 due.into_iter()
                     .map(|(id, queue)| {
                         drop_watchers(conn, &id)?;
@@ -392,13 +354,9 @@ impl WorkflowStore for SqliteWorkflowStore {
         self.shared
             .db
             .call("find lost workflow runs", move |conn| {
-                let stale = ids_and_queues(
-                    conn,
-                    "SELECT id, queue FROM stem_workflow_runs WHERE status = 'running' AND (lease_until IS NULL OR \
-                     lease_until <= ?1) AND updated_at <= ?2 ORDER BY updated_at, id LIMIT ?3",
-                    params![now, idle_since, limit],
-                )?;
-                let mut touch = conn.prepare_cached("UPDATE stem_workflow_runs SET updated_at = ? WHERE id = ?")?;
+                let stale =
+                    ids_and_queues(conn, include_str!("sql/workflow_stale.sql"), params![now, idle_since, limit])?;
+                let mut touch = conn.prepare_cached(include_str!("sql/workflow_touch.sql"))?;
                 stale
                     .into_iter()
                     .map(|(id, queue)| {
@@ -421,12 +379,7 @@ impl WorkflowStore for SqliteWorkflowStore {
             .db
             .call("finish workflow run", move |conn| {
                 let changed = conn
-                    .prepare_cached(
-                        "UPDATE stem_workflow_runs SET status = ?2, result = COALESCE(?3, result), error = \
-                         COALESCE(?4, error), wait_topic = NULL, resume_at = NULL, suspended_at = NULL, owner = NULL, \
-                         lease_until = NULL, updated_at = ?5 WHERE id = ?1 AND CASE WHEN ?6 IS NULL THEN status NOT \
-                         IN ('completed', 'failed', 'cancelled') ELSE status = 'running' AND owner = ?6 END",
-                    )?
+                    .prepare_cached(include_str!("sql/workflow_finish.sql"))?
                     .execute(params![id, status, result, error, now, owner])?;
                 if changed == 0 {
                     return Ok(false);
@@ -442,9 +395,10 @@ impl WorkflowStore for SqliteWorkflowStore {
         self.shared
             .db
             .call("record workflow run error", move |conn| {
-                let sql = "UPDATE stem_workflow_runs SET error = ?2, updated_at = ?3 WHERE id = ?1 AND status NOT IN \
-                           ('completed', 'failed', 'cancelled')";
-                Ok(conn.prepare_cached(sql)?.execute(params![id, error, now])? == 1)
+                Ok(conn
+                    .prepare_cached(include_str!("sql/workflow_record_error.sql"))?
+                    .execute(params![id, error, now])?
+                    == 1)
             })
             .await
     }
@@ -454,16 +408,10 @@ impl WorkflowStore for SqliteWorkflowStore {
         self.shared
             .db
             .call("rewind workflow run", move |conn| {
-                conn.prepare_cached("DELETE FROM stem_workflow_checkpoints WHERE run_id = ? AND position >= ?")?
+                conn.prepare_cached(include_str!("sql/workflow_rewind_checkpoints.sql"))?
                     .execute(params![id, position])?;
-                let changed = conn
-                    .prepare_cached(
-                        "UPDATE stem_workflow_runs SET status = 'running', cursor = (SELECT count(*) FROM \
-                         stem_workflow_checkpoints WHERE run_id = ?1), result = NULL, error = NULL, wait_topic = \
-                         NULL, resume_at = NULL, suspended_at = NULL, owner = NULL, lease_until = NULL, updated_at = \
-                         ?2 WHERE id = ?1",
-                    )?
-                    .execute(params![id, now])?;
+                let changed =
+                    conn.prepare_cached(include_str!("sql/workflow_rewind.sql"))?.execute(params![id, now])?;
                 if changed == 0 {
                     return Ok(false);
                 }
@@ -479,14 +427,11 @@ impl WorkflowStore for SqliteWorkflowStore {
             .db
             .call("prune workflow runs", move |conn| {
                 let ended: Vec<String> = conn
-                    .prepare_cached(
-                        "SELECT id FROM stem_workflow_runs WHERE status IN ('completed', 'failed', 'cancelled') AND \
-                         updated_at <= ? ORDER BY updated_at, id LIMIT ?",
-                    )?
+                    .prepare_cached(include_str!("sql/workflow_prune.sql"))?
                     .query_map(params![ended_before, limit], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?;
-                let mut checkpoints = conn.prepare_cached("DELETE FROM stem_workflow_checkpoints WHERE run_id = ?")?;
-                let mut run = conn.prepare_cached("DELETE FROM stem_workflow_runs WHERE id = ?")?;
+                let mut checkpoints = conn.prepare_cached(include_str!("sql/workflow_prune_checkpoints.sql"))?;
+                let mut run = conn.prepare_cached(include_str!("sql/workflow_prune_run.sql"))?;
                 for id in &ended {
                     checkpoints.execute([id])?;
                     drop_watchers(conn, id)?;
@@ -503,12 +448,9 @@ impl WorkflowStore for SqliteWorkflowStore {
         self.shared
             .db
             .read("list workflow runs", move |conn| {
-                conn.prepare_cached(select_runs!(
-                    "WHERE (?1 IS NULL OR workflow = ?1) AND (?2 IS NULL OR status = ?2) ORDER BY created_at DESC, \
-                     id DESC LIMIT ?3 OFFSET ?4"
-                ))?
-                .query_map(params![workflow, status, limit, offset], read_run)?
-                .collect()
+                conn.prepare_cached(include_str!("sql/workflow_list.sql"))?
+                    .query_map(params![workflow, status, limit, offset], read_run)?
+                    .collect()
             })
             .await
     }
@@ -518,12 +460,9 @@ impl WorkflowStore for SqliteWorkflowStore {
         self.shared
             .db
             .read("list workflow watchers", move |conn| {
-                conn.prepare_cached(
-                    "SELECT run_id, topic, position, step, deadline, created_at FROM stem_workflow_watchers WHERE \
-                     topic = ? ORDER BY seq LIMIT ?",
-                )?
-                .query_map(params![topic, limit], read_watcher)?
-                .collect()
+                conn.prepare_cached(include_str!("sql/workflow_watchers.sql"))?
+                    .query_map(params![topic, limit], read_watcher)?
+                    .collect()
             })
             .await
     }

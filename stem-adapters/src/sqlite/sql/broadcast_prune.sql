@@ -1,0 +1,2 @@
+-- Deletes the broadcasts sent before a time. Parameter: that time.
+DELETE FROM stem_broadcasts WHERE sent_at < ?

@@ -1,0 +1,2 @@
+-- Removes a run's watchers. Parameter: run id.
+DELETE FROM stem_workflow_watchers WHERE run_id = ?
