@@ -8,23 +8,22 @@
 //! `stem:<namespace>:task:{<namespace>:<last hex digit of the id>}:<id>` on a
 //! Cluster (see [`Keys::task`]).
 //!
-//! WorkflowContext keys start with `stem:<namespace>:wf:`. The workflow scripts touch
-//! many runs' keys at once (every due run, every watcher of a topic), so on a
-//! Redis Cluster the prefix is `stem:<namespace>:wf:{<namespace>}:`, whose hash
-//! tag puts the namespace's workflow keys in one slot; on one server it has no
-//! tag (the layout before Cluster support, kept so that runs stored then are
-//! found). The scripts get that prefix and build the names below from it:
+//! Workflow keys start with `stem:<namespace>:wf:{<namespace>}:`. The workflow
+//! scripts touch many runs' keys at once (every due run, every watcher of a
+//! topic), and the hash tag puts the namespace's workflow keys in one slot on
+//! a Redis Cluster. The scripts get that prefix and build the names below
+//! from it:
 //!
 //! | key | type | holds |
 //! |-----|------|-------|
-//! | `wf:run:<id>` | hash | a run's fields (times in milliseconds, JSON values as text) and its watcher |
-//! | `wf:cp:<id>` | hash | a run's checkpoints: field = position, value = the checkpoint as JSON |
-//! | `wf:runs` | sorted set | every run id, scored by creation time (`list_runs`) |
-//! | `wf:running` | sorted set | running runs, scored by `updated_at` (`stale_runs`) |
-//! | `wf:due` | sorted set | suspended runs with a wake time, scored by it (`due_runs`) |
-//! | `wf:ended` | sorted set | final runs (completed, failed, cancelled), scored by when they ended (`prune_runs`) |
-//! | `wf:watch:<topic>` | sorted set | ids of runs waiting for `topic`, scored by registration order |
-//! | `wf:watch_seq` | string | the counter that orders watcher registrations |
+//! | `run:<id>` | hash | a run's fields (times in milliseconds, JSON values as text) and its watcher |
+//! | `cp:<id>` | hash | a run's checkpoints: field = position, value = the checkpoint as JSON |
+//! | `runs` | sorted set | every run id, scored by creation time (`list_runs`) |
+//! | `running` | sorted set | running runs, scored by `updated_at` (`stale_runs`) |
+//! | `due` | sorted set | suspended runs with a wake time, scored by it (`due_runs`) |
+//! | `ended` | sorted set | final runs (completed, failed, cancelled), scored by when they ended (`prune_runs`) |
+//! | `watch:<topic>` | sorted set | ids of runs waiting for `topic`, scored by registration order |
+//! | `watch_seq` | string | the counter that orders watcher registrations |
 
 use stem::TaskId;
 
@@ -41,7 +40,7 @@ impl Keys {
     /// The keys of `namespace`, laid out for a Cluster when `cluster`.
     pub(crate) fn new(namespace: &str, cluster: bool) -> Self {
         let prefix = format!("stem:{namespace}:");
-        let workflows = if cluster { format!("{prefix}wf:{{{namespace}}}:") } else { format!("{prefix}wf:") };
+        let workflows = format!("{prefix}wf:{{{namespace}}}:");
         Self { prefix, workflows, task_tag: cluster.then(|| namespace.to_owned()) }
     }
 
@@ -63,7 +62,7 @@ impl Keys {
     /// holds a namespace's records on 16 at most, and each slot holds a
     /// sixteenth of the records kept, which a resharding moves at once
     /// (status writes to it wait, up to 10 s, see `scripts::moving`). On one
-    /// server the name has no tag, as before.
+    /// server, where slots do not matter, the name has no tag.
     pub(crate) fn task(&self, id: TaskId) -> String {
         match &self.task_tag {
             None => format!("{}task:{id}", self.prefix),
@@ -143,9 +142,9 @@ mod tests {
     use crate::redis::conn::slot;
 
     #[test]
-    fn task_records_spread_over_16_slots_on_a_cluster_and_keep_their_names_on_one_server() {
+    fn task_records_spread_over_16_slots_on_a_cluster_and_have_no_tag_on_one_server() {
         let id = TaskId::new();
-        assert_eq!(Keys::new("ns", false).task(id), format!("stem:ns:task:{id}"), "one server: as before");
+        assert_eq!(Keys::new("ns", false).task(id), format!("stem:ns:task:{id}"), "one server: no tag");
         let cluster = Keys::new("ns", true);
         let key = cluster.task(id);
         let last = &id.to_string()[35..];

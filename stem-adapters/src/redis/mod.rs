@@ -19,9 +19,8 @@
 //! ([`RedisOptions::cluster`], or `?cluster=true` on a URL given to
 //! [`connect`](crate::connect)). On a Cluster every script touches the keys of
 //! one hash slot: a queue's scripts its queue's keys; the workflow store's
-//! scripts the workflow keys, which then share the namespace as hash tag
-//! (`stem:<namespace>:wf:{<namespace>}:...`; on one server they are
-//! `stem:<namespace>:wf:...`, as before); and a batch over many tasks is split
+//! scripts the workflow keys, which share the namespace as hash tag
+//! (`stem:<namespace>:wf:{<namespace>}:...`); and a batch over many tasks is split
 //! into one pipeline per slot, sent together (see `conn.rs`). While a slot
 //! moves between nodes, calls on its keys wait and retry (`TRYAGAIN`, see
 //! `Lua::cmd` in `scripts.rs`) until it has moved. Task records spread over

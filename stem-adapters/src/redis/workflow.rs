@@ -38,8 +38,8 @@ const MAX_COUNT: usize = u32::MAX as usize;
 
 /// A [`WorkflowStore`] on Redis: a hash per run and per run's checkpoints,
 /// sorted sets of due, running, ended and all runs and of each topic's
-/// watchers, all under `stem:<namespace>:wf:` (on a Redis Cluster under
-/// `stem:<namespace>:wf:{<namespace>}:`, one hash slot, since a script touches many runs).
+/// watchers, all under `stem:<namespace>:wf:{<namespace>}:` (one hash slot on
+/// a Redis Cluster, since a script touches many runs).
 ///
 /// Each method is one command or one Lua script, so every write is atomic: a
 /// dropped future either never sent it or lets it finish in Redis, never half

@@ -1,5 +1,5 @@
 -- Creates a workflow run, unless one with its id exists.
--- KEYS[1] the workflow key prefix (stem:<ns>:wf:).
+-- KEYS[1] the workflow key prefix (stem:<ns>:wf:{<ns>}:).
 -- ARGV[1] id, ARGV[2] workflow, ARGV[3] queue, ARGV[4] args (JSON),
 -- ARGV[5] cancellation policy (JSON), ARGV[6] the creation time in ms.
 -- Returns 1 if created, 0 if the id is taken (nothing changed).

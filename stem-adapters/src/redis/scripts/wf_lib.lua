@@ -1,5 +1,5 @@
 -- Shared by the workflow scripts that end a wait; prepended to each of them
--- (see scripts.rs). P is the workflow key prefix (stem:<ns>:wf:).
+-- (see scripts.rs). P is the workflow key prefix (stem:<ns>:wf:{<ns>}:).
 --
 -- A run's hash holds: id, workflow, queue, args (JSON), policy (JSON), status,
 -- cursor, created_at, updated_at, and while set: result (JSON), error,
