@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::Payload;
+use crate::codec::payload::Payload;
 use crate::id::TaskId;
 
 /// The envelope format this build writes. Readers accept this version and older.

@@ -1,8 +1,9 @@
 //! The error type of every fallible operation in Stem.
 
+use std::fmt;
 use std::time::Duration;
 
-use crate::backend::TaskFailure;
+use crate::backend::status::{ErrorInfo, TaskState};
 use crate::id::TaskId;
 
 /// A `Result` whose error defaults to Stem's [`Error`].
@@ -21,8 +22,13 @@ pub enum Error {
         message: String,
     },
     /// A payload names a codec this build does not know.
-    #[error("unknown codec `{0}`: known codecs are {known}", known = crate::codec::known_codecs())]
-    UnknownCodec(String),
+    #[error("unknown codec `{codec}`: known codecs are {known}")]
+    UnknownCodec {
+        /// The codec's id.
+        codec: String,
+        /// The codecs this build knows.
+        known: String,
+    },
     /// Two tasks were registered under one name.
     #[error(
         "two tasks are named `{name}`: one at {first}, one at {second}; give one of them `#[stem::task(name = \"...\")]`"
@@ -54,19 +60,19 @@ pub enum Error {
     TaskFailed(TaskFailure),
     /// A workflow run with this id exists already.
     #[error("a workflow run with id {0} exists already; start it under another id, or wait for the existing run")]
-    RunExists(crate::workflow::RunId),
+    RunExists(crate::workflow::run::RunId),
     /// No workflow run with this id is known to the workflow store.
     #[error("no workflow run {0} is known to the workflow store")]
-    UnknownRun(crate::workflow::RunId),
+    UnknownRun(crate::workflow::run::RunId),
     /// A workflow run ended without a result: it failed or was cancelled.
     #[error("workflow run {run} ({workflow}) {status}: {error}")]
     WorkflowFailed {
         /// The run.
-        run: crate::workflow::RunId,
+        run: crate::workflow::run::RunId,
         /// The workflow's name.
         workflow: String,
         /// How it ended.
-        status: crate::workflow::RunStatus,
+        status: crate::workflow::run::RunStatus,
         /// Why.
         error: String,
     },
@@ -96,3 +102,30 @@ impl Error {
         Self::Adapter { context: context.into(), source: source.into() }
     }
 }
+
+/// How a task ended without a result; the error of a failed [`wait`](crate::TaskHandle::wait).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFailure {
+    /// The task id.
+    pub id: TaskId,
+    /// The task name.
+    pub task: String,
+    /// The final state: failed, expired or revoked.
+    pub state: TaskState,
+    /// The attempt that ended it (0 for the first).
+    pub attempt: u32,
+    /// The error recorded, if any.
+    pub error: Option<ErrorInfo>,
+}
+
+impl fmt::Display for TaskFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task `{}` ({}) {} on attempt {}", self.task, self.id, self.state, self.attempt + 1)?;
+        if let Some(error) = &self.error {
+            write!(f, ": {}: {}", error.kind, error.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TaskFailure {}

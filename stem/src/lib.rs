@@ -50,10 +50,10 @@ pub mod workflow;
 
 pub use stem_macros::{step, task, workflow};
 
-pub use crate::backend::{ResultBackend, TaskFailure, TaskState, TaskStatus};
+pub use crate::backend::{ResultBackend, TaskState, TaskStatus};
 pub use crate::broker::Broker;
 pub use crate::envelope::Envelope;
-pub use crate::error::{Error, Result};
+pub use crate::error::{Error, Result, TaskFailure};
 pub use crate::id::TaskId;
 pub use crate::lock::LockStore;
 pub use crate::stem::Stem;

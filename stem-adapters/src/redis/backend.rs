@@ -26,8 +26,9 @@ use stem::backend::{GroupStatus, ResultBackend, TaskState, TaskStatus, WorkerHea
 use stem::envelope::Envelope;
 use stem::{Error, Result, TaskId};
 
-use super::conn::{Batch, grouped, slot};
-use super::scripts::{self, CLAIM_CHORD, FIND_QUEUED, GROUP_ADD, SET_QUEUED, SET_STATUS};
+use super::conn::{grouped, slot};
+use super::pipeline::{self, Batch};
+use super::scripts::{CLAIM_CHORD, FIND_QUEUED, GROUP_ADD, SET_QUEUED, SET_STATUS};
 use super::{Shared, failed, from_json, millis, to_json};
 
 /// A [`ResultBackend`] on Redis. See the [module docs](super) for the keys.
@@ -85,7 +86,7 @@ impl RedisBackend {
             let mut pipe = redis::pipe();
             FIND_QUEUED.push(&mut pipe, &[keys.prefix()]).arg(id.to_string());
             let (env,): (Option<String>,) =
-                scripts::query(&mut self.shared.conn(), &pipe, "reading a task status").await?;
+                pipeline::query(&mut self.shared.conn(), &pipe, "reading a task status").await?;
             env
         };
         env.map(|env| from_json::<Envelope>(&env, "envelope").map(|envelope| TaskStatus::queued(&envelope))).transpose()
@@ -93,7 +94,7 @@ impl RedisBackend {
 
     /// Writes a large batch of queued records (a producer's) on one server,
     /// each script call of [`PER_SCRIPT`] sent as soon as it is encoded (see
-    /// `scripts::query_streamed`).
+    /// `pipeline::query_streamed`).
     async fn set_queued(&self, queued: &[TaskStatus]) -> Result<Vec<bool>> {
         let keys = self.shared.keys();
         let all: Vec<(String, &TaskStatus)> = queued.iter().map(|status| (keys.task(status.id), status)).collect();
@@ -103,7 +104,7 @@ impl RedisBackend {
             Ok(pipe)
         });
         let replies: Vec<(Vec<i64>,)> =
-            scripts::query_streamed(&self.shared.conn(), pipes, "writing queued records").await?;
+            pipeline::query_streamed(&self.shared.conn(), pipes, "writing queued records").await?;
         Ok(replies.into_iter().flat_map(|(written,)| written).map(|written| written == 1).collect())
     }
 }
@@ -336,7 +337,7 @@ impl ResultBackend for RedisBackend {
         pipe.cmd("DEL").arg(&key).ignore();
         pipe.cmd("HSET").arg(&key).arg("expected").arg(expected).ignore();
         pipe.cmd("PEXPIRE").arg(&key).arg(self.retention_ms()).ignore();
-        scripts::query::<()>(&mut self.shared.conn(), &pipe, "creating a group").await
+        pipeline::query::<()>(&mut self.shared.conn(), &pipe, "creating a group").await
     }
 
     async fn group_add(&self, group: TaskId, status: TaskStatus) -> Result<Option<GroupStatus>> {
@@ -344,7 +345,7 @@ impl ResultBackend for RedisBackend {
         let mut pipe = redis::pipe();
         GROUP_ADD.push(&mut pipe, &[&key]).arg(status.id.to_string()).arg(to_json(&status)?);
         let (fields,): (Vec<(String, String)>,) =
-            scripts::query(&mut self.shared.conn(), &pipe, "adding to a group").await?;
+            pipeline::query(&mut self.shared.conn(), &pipe, "adding to a group").await?;
         group_from(group, fields)
     }
 
@@ -361,7 +362,7 @@ impl ResultBackend for RedisBackend {
         let key = self.shared.keys().group(group);
         let mut pipe = redis::pipe();
         CLAIM_CHORD.push(&mut pipe, &[&key]).arg(callback.to_string());
-        let (claimed,): (i64,) = scripts::query(&mut self.shared.conn(), &pipe, "claiming a chord").await?;
+        let (claimed,): (i64,) = pipeline::query(&mut self.shared.conn(), &pipe, "claiming a chord").await?;
         Ok(claimed == 1)
     }
 
@@ -388,7 +389,7 @@ impl ResultBackend for RedisBackend {
         let mut pipe = redis::pipe();
         pipe.cmd("ZREMRANGEBYSCORE").arg(keys.workers()).arg("-inf").arg(now).ignore();
         pipe.cmd("ZRANGE").arg(keys.workers()).arg(0).arg(-1);
-        let (mut ids,): (Vec<String>,) = scripts::query(&mut conn, &pipe, "listing workers").await?;
+        let (mut ids,): (Vec<String>,) = pipeline::query(&mut conn, &pipe, "listing workers").await?;
         ids.sort();
         if ids.is_empty() {
             return Ok(Vec::new());

@@ -14,8 +14,9 @@ use stem::broker::{
 use stem::envelope::{Envelope, MAX_PRIORITY};
 use stem::{Error, Result, TaskId};
 
-use super::conn::{Batch, Conn, grouped, slot};
-use super::scripts::{self, ACK, CLAIM, COUNTS, PUBLISH, PURGE, REPLAY, SETTLE};
+use super::conn::{Conn, grouped, slot};
+use super::pipeline::{self, Batch};
+use super::scripts::{ACK, CLAIM, COUNTS, PUBLISH, PURGE, REPLAY, SETTLE};
 use super::{Shared, failed, from_json, millis, to_json};
 
 /// The consumer group every worker reads through.
@@ -122,7 +123,7 @@ impl RedisBroker {
         for arg in extra {
             call.arg(arg);
         }
-        let (result,): (i64,) = scripts::query(&mut self.shared.conn(), &pipe, "settling a delivery").await?;
+        let (result,): (i64,) = pipeline::query(&mut self.shared.conn(), &pipe, "settling a delivery").await?;
         if result < 0 { Err(Error::LeaseLost(receipt.id)) } else { Ok(result) }
     }
 
@@ -135,7 +136,7 @@ impl RedisBroker {
             .arg(&request.consumer)
             .arg(max)
             .arg(millis(request.lease));
-        let (result,): (ClaimResult,) = scripts::query(&mut self.shared.conn(), &pipe, "claiming messages").await?;
+        let (result,): (ClaimResult,) = pipeline::query(&mut self.shared.conn(), &pipe, "claiming messages").await?;
         let mut out = Vec::with_capacity(result.2.len() / 4);
         let name: Arc<str> = Arc::from(queue);
         let lease_expires_at = from_ms(result.6);
@@ -210,7 +211,7 @@ impl RedisBroker {
             pipe.cmd("HMGET").arg(format!("{prefix}dead:{id}")).arg("env").arg("reason").arg("dead_at");
         }
         let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
-            scripts::query(&mut self.shared.conn(), &pipe, "reading dead letters").await?;
+            pipeline::query(&mut self.shared.conn(), &pipe, "reading dead letters").await?;
         rows.into_iter()
             .filter_map(|(env, reason, dead_at)| Some((env?, reason?, dead_at?)))
             .map(|(env, reason, dead_at)| {
@@ -296,7 +297,7 @@ impl Broker for RedisBroker {
             let mut pipe = redis::pipe();
             self.push_publish(&mut pipe, &envelopes)?;
             let mut conn = self.shared.conn();
-            let publish = scripts::query::<()>(&mut conn, &pipe, "publishing messages");
+            let publish = pipeline::query::<()>(&mut conn, &pipe, "publishing messages");
             // One message (a one-call enqueue): a short call.
             return if envelopes.len() == 1 { self.shared.quick(publish).await } else { publish.await };
         }
@@ -305,7 +306,7 @@ impl Broker for RedisBroker {
             let mut pipe = redis::pipe();
             self.push_publish(&mut pipe, chunk).map(|()| pipe)
         });
-        scripts::query_streamed::<()>(&self.shared.conn(), pipes, "publishing messages").await.map(drop)
+        pipeline::query_streamed::<()>(&self.shared.conn(), pipes, "publishing messages").await.map(drop)
     }
 
     async fn receive(&self, request: &ReceiveRequest) -> Result<Vec<Delivery>> {
@@ -430,7 +431,7 @@ impl DeadLetters for RedisBroker {
         pipe.cmd("ZREVRANGE").arg(format!("{prefix}dead")).arg(offset).arg(offset + limit - 1);
         pipe.cmd("ZCARD").arg(format!("{prefix}dead"));
         let (ids, total): (Vec<String>, usize) =
-            scripts::query(&mut self.shared.conn(), &pipe, "listing dead letters").await?;
+            pipeline::query(&mut self.shared.conn(), &pipe, "listing dead letters").await?;
         let entries = self.dead_letters(&prefix, &ids).await?;
         let next_offset = (offset + ids.len() < total).then_some(offset + ids.len());
         Ok(DeadLetterPage { entries, next_offset })
@@ -463,7 +464,7 @@ impl DeadLetters for RedisBroker {
                 .arg(not_before(&envelope))
                 .arg(GROUP);
         }
-        let replayed: Vec<i64> = scripts::query(&mut self.shared.conn(), &pipe, "replaying dead letters").await?;
+        let replayed: Vec<i64> = pipeline::query(&mut self.shared.conn(), &pipe, "replaying dead letters").await?;
         let entries = chosen.into_iter().zip(replayed).filter(|(_, r)| *r == 1).map(|(d, _)| d).collect();
         Ok(ReplayResult { entries, dry_run: false })
     }
@@ -491,7 +492,7 @@ impl DeadLetters for RedisBroker {
             pipe.cmd("ZREM").arg(format!("{prefix}dead")).arg(id.to_string());
             pipe.cmd("DEL").arg(format!("{prefix}dead:{id}")).ignore();
         }
-        let removed: Vec<i64> = scripts::query(&mut self.shared.conn(), &pipe, "purging dead letters").await?;
+        let removed: Vec<i64> = pipeline::query(&mut self.shared.conn(), &pipe, "purging dead letters").await?;
         Ok(removed.into_iter().filter(|r| *r == 1).count())
     }
 }
@@ -509,7 +510,7 @@ impl QueueStats for RedisBroker {
     async fn purge(&self, queue: &str) -> Result<usize> {
         let mut pipe = redis::pipe();
         PURGE.push(&mut pipe, &[&self.queue_key(queue)]).arg(GROUP);
-        let (removed,): (usize,) = scripts::query(&mut self.shared.conn(), &pipe, "purging a queue").await?;
+        let (removed,): (usize,) = pipeline::query(&mut self.shared.conn(), &pipe, "purging a queue").await?;
         Ok(removed)
     }
 }
@@ -571,7 +572,7 @@ impl RedisBroker {
             .collect();
         let pipes = calls.iter().map(publish_pipe);
         let conn = self.shared.conn();
-        let published = scripts::query_streamed::<()>(&conn, pipes, "publishing messages");
+        let published = pipeline::query_streamed::<()>(&conn, pipes, "publishing messages");
         futures_util::try_join!(named, published).map(drop)
     }
 
@@ -580,7 +581,7 @@ impl RedisBroker {
         let mut pipe = redis::pipe();
         COUNTS.push(&mut pipe, &[&self.queue_key(queue)]).arg(GROUP);
         let ((pending, inflight),): ((i64, i64),) =
-            scripts::query(&mut self.shared.conn(), &pipe, "counting messages").await?;
+            pipeline::query(&mut self.shared.conn(), &pipe, "counting messages").await?;
         Ok((usize::try_from(pending).unwrap_or(0), usize::try_from(inflight).unwrap_or(0)))
     }
 }

@@ -1,18 +1,12 @@
-//! Connections to one Redis server or to a Redis Cluster, and batches of
-//! commands that may touch several hash slots.
-//!
-//! On one server a batch is one pipeline. On a Cluster a pipeline must stay
-//! within one hash slot, so a [`Batch`] sends one pipeline per slot, all at
-//! once, and puts the replies back in the order the commands were added.
-//! Commands of one slot keep their order; commands of different slots have
-//! none between them.
+//! Connections to one Redis server or to a Redis Cluster, and the hash slots
+//! keys fall in.
 
 use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
-use super::{failed, scripts};
+use super::failed;
 
 /// A connection to Redis: the store's shared, reconnecting one; a plain one
 /// for blocking reads; or a Cluster connection, which routes each command to
@@ -165,59 +159,6 @@ fn crc16(bytes: &[u8]) -> u16 {
         }
     }
     crc
-}
-
-/// Commands sent together (see the module docs); each reply is returned, none ignored.
-#[derive(Default)]
-pub(crate) struct Batch {
-    commands: Vec<(u16, Cmd)>,
-}
-
-impl Batch {
-    /// Adds `cmd`, whose keys are in the slot of `key`.
-    pub(crate) fn add(&mut self, key: &str, cmd: Cmd) {
-        self.commands.push((slot(key.as_bytes()), cmd));
-    }
-
-    /// Sends the commands on `conn`; their replies, in the order they were added.
-    pub(crate) async fn run(self, conn: &Conn, what: &str) -> stem::Result<Vec<Value>> {
-        if self.commands.is_empty() {
-            return Ok(Vec::new());
-        }
-        if !conn.is_cluster() {
-            let mut pipe = redis::pipe();
-            for (_, cmd) in self.commands {
-                pipe.add_command(cmd);
-            }
-            return scripts::query(&mut conn.clone(), &pipe, what).await;
-        }
-        // One pipeline per slot, in the order each slot first appears.
-        let total = self.commands.len();
-        let parts: Vec<(Pipeline, Vec<usize>)> = grouped(self.commands.into_iter().enumerate(), |(_, (slot, _))| *slot)
-            .into_iter()
-            .map(|(_, commands)| {
-                let mut pipe = redis::pipe();
-                let mut positions = Vec::with_capacity(commands.len());
-                for (at, (_, cmd)) in commands {
-                    pipe.add_command(cmd);
-                    positions.push(at);
-                }
-                (pipe, positions)
-            })
-            .collect();
-        let sent = parts.iter().map(|(pipe, _)| {
-            let mut conn = conn.clone();
-            async move { scripts::query::<Vec<Value>>(&mut conn, pipe, what).await }
-        });
-        let replies = futures_util::future::try_join_all(sent).await?;
-        let mut out = vec![Value::Nil; total];
-        for ((_, positions), part) in parts.iter().zip(replies) {
-            for (&at, reply) in positions.iter().zip(part) {
-                out[at] = reply;
-            }
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ impl Keys {
     /// 8 of them for some namespaces), a cluster of more than 16 primaries
     /// holds a namespace's records on 16 at most, and each slot holds a
     /// sixteenth of the records kept, which a resharding moves at once
-    /// (status writes to it wait, up to 10 s, see `scripts::moving`). On one
+    /// (status writes to it wait, up to 10 s, see `pipeline::moving`). On one
     /// server, where slots do not matter, the name has no tag.
     pub(crate) fn task(&self, id: TaskId) -> String {
         match &self.task_tag {

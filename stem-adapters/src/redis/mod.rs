@@ -21,7 +21,7 @@
 //! one hash slot: a queue's scripts its queue's keys; the workflow store's
 //! scripts the workflow keys, which share the namespace as hash tag
 //! (`stem:<namespace>:wf:{<namespace>}:...`); and a batch over many tasks is split
-//! into one pipeline per slot, sent together (see `conn.rs`). While a slot
+//! into one pipeline per slot, sent together (see `pipeline.rs`). While a slot
 //! moves between nodes, calls on its keys wait and retry (`TRYAGAIN`, see
 //! `Lua::cmd` in `scripts.rs`) until it has moved. Task records spread over
 //! 16 slots per namespace there (see `Keys::task`), so a batch of status
@@ -34,6 +34,7 @@ mod done;
 mod keys;
 mod lock;
 mod options;
+mod pipeline;
 mod scripts;
 mod spin;
 mod workflow;
@@ -197,7 +198,7 @@ impl RedisStore {
             let mut cursor: u64 = 0;
             loop {
                 let (next, keys) = conn.scan(node, cursor, &pattern).await?;
-                let mut batch = conn::Batch::default();
+                let mut batch = pipeline::Batch::default();
                 for key in &keys {
                     batch.add(key, redis::cmd("UNLINK").arg(key).to_owned());
                 }
@@ -382,7 +383,7 @@ pub(crate) fn failed(what: &str, e: redis::RedisError) -> Error {
     let unreachable = e.is_connection_refusal() || e.is_connection_dropped() || e.is_io_error() || e.is_timeout();
     let hint = if unreachable {
         " (Redis is unreachable: is the server running? the next command reconnects)"
-    } else if scripts::slot_moving(&e) {
+    } else if pipeline::slot_moving(&e) {
         " (its hash slot was moving between Cluster nodes for longer than the adapter retries, 10 s; try again once the resharding is done)"
     } else {
         ""

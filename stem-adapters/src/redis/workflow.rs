@@ -73,9 +73,9 @@ impl RedisWorkflowStore {
     }
 
     /// Runs `call`, saying `what` it was for if it fails; on a Cluster again
-    /// while the workflow keys' slot is moving (see `scripts::moving`).
+    /// while the workflow keys' slot is moving (see `pipeline::moving`).
     async fn invoke<T: FromRedisValue>(&self, call: &ScriptInvocation<'_>, what: &str) -> Result<T> {
-        super::scripts::moving(self.shared.is_cluster(), || async {
+        super::pipeline::moving(self.shared.is_cluster(), || async {
             call.invoke_async(&mut self.shared.conn()).await.map_err(|e| failed(what, e))
         })
         .await

@@ -2,7 +2,7 @@
 
 mod group;
 mod heartbeat;
-mod status;
+pub(crate) mod status;
 
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 pub use self::group::GroupStatus;
 pub use self::heartbeat::WorkerHeartbeat;
-pub use self::status::{ErrorInfo, Progress, TaskFailure, TaskState, TaskStatus};
+pub use self::status::{ErrorInfo, Progress, TaskState, TaskStatus};
 use crate::error::Result;
 use crate::id::TaskId;
 

@@ -4,7 +4,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::Payload;
+use crate::codec::payload::Payload;
 use crate::envelope::Envelope;
 use crate::id::TaskId;
 
@@ -137,30 +137,3 @@ impl TaskStatus {
         status
     }
 }
-
-/// How a task ended without a result; the error of a failed [`wait`](crate::TaskHandle::wait).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskFailure {
-    /// The task id.
-    pub id: TaskId,
-    /// The task name.
-    pub task: String,
-    /// The final state: failed, expired or revoked.
-    pub state: TaskState,
-    /// The attempt that ended it (0 for the first).
-    pub attempt: u32,
-    /// The error recorded, if any.
-    pub error: Option<ErrorInfo>,
-}
-
-impl fmt::Display for TaskFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "task `{}` ({}) {} on attempt {}", self.task, self.id, self.state, self.attempt + 1)?;
-        if let Some(error) = &self.error {
-            write!(f, ": {}: {}", error.kind, error.message)?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for TaskFailure {}

@@ -6,7 +6,7 @@
 //! so producers and workers of different versions agree as long as both know it.
 
 mod json;
-mod payload;
+pub(crate) mod payload;
 
 #[cfg(feature = "bincode")]
 mod bincode;
@@ -38,7 +38,7 @@ pub fn encode<T: Serialize + ?Sized>(codec: &str, value: &T) -> Result<Payload> 
         Json::ID => (Json::ID, Json::encode(value)?),
         #[cfg(feature = "bincode")]
         Bincode::ID => (Bincode::ID, Bincode::encode(value)?),
-        other => return Err(Error::UnknownCodec(other.to_owned())),
+        other => return Err(unknown(other)),
     };
     Ok(Payload::new(id, bytes))
 }
@@ -49,17 +49,20 @@ pub fn decode<T: DeserializeOwned>(payload: &Payload) -> Result<T> {
         Json::ID => Json::decode(payload.bytes()),
         #[cfg(feature = "bincode")]
         Bincode::ID => Bincode::decode(payload.bytes()),
-        other => Err(Error::UnknownCodec(other.to_owned())),
+        other => Err(unknown(other)),
     }
 }
 
 /// The ids of the codecs compiled into this build, for error messages.
-pub(crate) fn known_codecs() -> &'static str {
-    if cfg!(feature = "bincode") {
+/// The error for a payload of a codec this build does not know, with the
+/// codecs it knows.
+fn unknown(codec: &str) -> Error {
+    let known = if cfg!(feature = "bincode") {
         "`json`, `bincode`"
     } else {
         "`json` (enable the `bincode` feature of `stem` for `bincode`)"
-    }
+    };
+    Error::UnknownCodec { codec: codec.to_owned(), known: known.to_owned() }
 }
 
 pub(crate) fn codec_error(codec: &str, err: impl std::fmt::Display) -> Error {

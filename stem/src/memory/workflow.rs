@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::workflow::store::{
+use crate::workflow::{
     Checkpoint, Finish, NewRun, Resumed, RunFilter, RunId, RunState, RunStatus, Suspension, Watcher, WorkflowStore,
 };
 

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::backend::{TaskFailure, TaskState, TaskStatus};
+use crate::backend::{TaskState, TaskStatus};
 use crate::codec;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TaskFailure};
 use crate::id::TaskId;
 use crate::stem::Stem;
 

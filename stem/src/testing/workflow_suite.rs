@@ -18,7 +18,7 @@ use serde_json::json;
 use super::{Case, Namespace, Report, cases, run_suite};
 use crate::error::Error;
 use crate::id::TaskId;
-use crate::workflow::store::{
+use crate::workflow::{
     CancellationPolicy, Checkpoint, Finish, NewRun, RunFilter, RunId, RunStatus, Suspension, Watch, WorkflowStore,
 };
 
@@ -381,7 +381,7 @@ async fn list_runs_filters_by_workflow_and_status_newest_first(store: Store) {
     }
     assert!(store.claim_run(made[3], "a", at(5), at(30)).await.expect("claim"));
     assert!(store.finish_run(made[3], Some("a"), Finish::Completed(json!(1)), at(6)).await.expect("finish"));
-    let ids = |runs: Vec<crate::workflow::store::RunState>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let ids = |runs: Vec<crate::workflow::RunState>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
     let alpha = store.list_runs(&RunFilter::new().workflow("alpha")).await.expect("list");
     assert_eq!(ids(alpha), [made[3], made[2], made[0]], "newest first");
     let running_alpha = RunFilter::new().workflow("alpha").status(RunStatus::Running);

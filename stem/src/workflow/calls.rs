@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::WorkflowError;
-use super::store::RunId;
+use super::run::RunId;
 use crate::backend::{TaskState, TaskStatus};
 use crate::codec::{self, Payload};
 use crate::id::TaskId;
@@ -84,7 +84,7 @@ pub(crate) async fn notify(stem: &Stem, status: &TaskStatus) {
     let now = stem.clock().now();
     match stem.workflows().resolve_watchers(&topic(status.id), value, now, 16).await {
         Ok(resumed) => {
-            if let Err(error) = super::runner::continue_runs(stem, resumed).await {
+            if let Err(error) = super::resume::continue_runs(stem, resumed).await {
                 tracing::warn!(task = %status.id, %error, "enqueueing a resumed run failed; the run is picked up later");
             }
         }

@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::store::{CancellationPolicy, Checkpoint, RunId, Suspension, Watch};
+use super::run::{CancellationPolicy, RunId};
+use super::store::{Checkpoint, Suspension, Watch};
 use super::{EventTopic, StepError, StepOptions, WorkflowError, calls};
 use crate::clock::after;
 use crate::error::Error;

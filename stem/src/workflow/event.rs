@@ -59,7 +59,7 @@ impl crate::stem::Stem {
             let batch = self.workflows().resolve_watchers(topic.name(), value.clone(), now, BATCH).await?;
             let n = batch.len();
             resumed += n;
-            super::runner::continue_runs(self, batch).await?;
+            super::resume::continue_runs(self, batch).await?;
             if n < BATCH {
                 return Ok(resumed);
             }

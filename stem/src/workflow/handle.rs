@@ -7,12 +7,13 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use super::definition::Workflow;
-use super::runner::{RunWorkflow, record_outcome};
-use super::store::{CancellationPolicy, Checkpoint, Finish, NewRun, RunId, RunState, RunStatus};
+use super::resume;
+use super::run::{CancellationPolicy, Finish, NewRun, RunId, RunState, RunStatus};
+use super::runner::record_outcome;
+use super::store::Checkpoint;
 use crate::backend::{TaskState, TaskStatus};
 use crate::error::{Error, Result};
 use crate::stem::Stem;
-use crate::task::Signature;
 
 /// One run of workflow `W` about to start, with per-run options. Made by the
 /// generated `Checkout::call(args)`.
@@ -80,7 +81,7 @@ impl<W: Workflow> WorkflowStart<W> {
         };
         stem.workflows().create_run(run).await?;
         stem.backend().set(TaskStatus::new(id, W::NAME.to_owned(), queue.clone(), TaskState::Queued)).await?;
-        stem.enqueue(Signature::<RunWorkflow>::new(id).queue(queue)).await?;
+        resume::execute(stem, id, queue).await?;
         Ok(WorkflowHandle::new(stem.clone(), id))
     }
 }
@@ -155,7 +156,7 @@ impl<T> WorkflowHandle<T> {
         let mut queued = TaskStatus::new(self.id, state.workflow.clone(), state.queue.clone(), TaskState::Queued);
         queued.fence = 1; // replaces the recorded end, so that waiters wait again
         self.stem.backend().set(queued).await?;
-        self.stem.enqueue(Signature::<RunWorkflow>::new(self.id).queue(state.queue)).await?;
+        resume::execute(&self.stem, self.id, state.queue).await?;
         Ok(())
     }
 }

@@ -48,8 +48,10 @@ mod definition;
 mod error;
 mod event;
 mod handle;
+mod resume;
+pub(crate) mod run;
 mod runner;
-pub mod store;
+mod store;
 mod timers;
 mod worker;
 
@@ -60,8 +62,6 @@ pub use self::definition::{StepOptions, Workflow, WorkflowOptions};
 pub use self::error::{StepError, WorkflowError};
 pub use self::event::EventTopic;
 pub use self::handle::{WorkflowHandle, WorkflowStart};
-pub use self::store::{
-    CancellationPolicy, Checkpoint, Finish, NewRun, Resumed, RunFilter, RunId, RunState, RunStatus, Suspension, Watch,
-    Watcher, WorkflowStore,
-};
+pub use self::run::{CancellationPolicy, Finish, NewRun, RunFilter, RunId, RunState, RunStatus};
+pub use self::store::{Checkpoint, Resumed, Suspension, Watch, Watcher, WorkflowStore};
 pub use self::worker::DEFAULT_WORKFLOW_RETENTION;

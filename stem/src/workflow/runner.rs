@@ -10,13 +10,14 @@ use serde_json::Value;
 use super::WorkflowContext;
 use super::context::{Halt, run_time_exceeded};
 use super::definition::linked;
-use super::store::{Finish, Resumed, RunId, RunState, RunStatus};
+use super::resume;
+use super::run::{Finish, RunId, RunState, RunStatus};
 use crate::backend::{ErrorInfo, TaskState, TaskStatus};
 use crate::clock::after;
 use crate::codec::Payload;
 use crate::error::Result;
 use crate::stem::Stem;
-use crate::task::{Signature, Task, TaskContext, TaskError, TaskOptions};
+use crate::task::{Task, TaskContext, TaskError, TaskOptions};
 
 /// The task that executes a workflow run: enqueued when a run starts and each
 /// time it is resumed. Every worker with the linked registry runs it.
@@ -24,27 +25,14 @@ use crate::task::{Signature, Task, TaskContext, TaskError, TaskOptions};
 pub(crate) struct RunWorkflow;
 
 impl Task for RunWorkflow {
-    const NAME: &'static str = "stem.workflow.run";
-    const OPTIONS: TaskOptions = {
-        let mut o = TaskOptions::DEFAULT;
-        o.max_retries = 10;
-        o
-    };
+    const NAME: &'static str = resume::EXECUTE;
+    const OPTIONS: TaskOptions = resume::EXECUTE_OPTIONS;
     type Args = RunId;
     type Output = ();
 
     async fn run(ctx: TaskContext, run: RunId) -> Result<(), TaskError> {
         execute(ctx.stem(), run).await
     }
-}
-
-/// Enqueues an execution of each resumed run on its queue, in one batch.
-pub(crate) async fn continue_runs(stem: &Stem, resumed: Vec<Resumed>) -> Result<()> {
-    if resumed.is_empty() {
-        return Ok(());
-    }
-    let calls = resumed.into_iter().map(|r| Signature::<RunWorkflow>::new(r.run).queue(r.queue));
-    stem.enqueue_many(calls).await.map(drop)
 }
 
 /// Executes run `id` once: replays it up to its end or its next suspension.

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::runner::continue_runs;
+use super::resume::continue_runs;
 use crate::clock::before;
 use crate::stem::Stem;
 
