@@ -130,16 +130,18 @@ fn unavailable(url: &str, scheme: &Scheme) -> Error {
     ))
 }
 
+/// The message of a configuration error, failing the test on anything else.
+#[cfg(test)]
+pub(crate) fn config_error(result: stem::Result<impl std::fmt::Debug>) -> String {
+    match result {
+        Err(Error::Config(message)) => message,
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config_error(result: Result<impl std::fmt::Debug>) -> String {
-        match result {
-            Err(Error::Config(message)) => message,
-            other => panic!("expected a configuration error, got {other:?}"),
-        }
-    }
 
     #[tokio::test]
     async fn unknown_and_missing_schemes_list_the_known_ones() {

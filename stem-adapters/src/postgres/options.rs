@@ -168,13 +168,7 @@ impl PostgresOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config_error(result: stem::Result<impl std::fmt::Debug>) -> String {
-        match result {
-            Err(stem::Error::Config(message)) => message,
-            other => panic!("expected a configuration error, got {other:?}"),
-        }
-    }
+    use crate::connect::config_error;
 
     #[test]
     fn postgres_urls_keep_sqlxs_options_and_take_stems() {

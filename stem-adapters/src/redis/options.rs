@@ -211,13 +211,7 @@ impl RedisOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config_error(result: stem::Result<impl std::fmt::Debug>) -> String {
-        match result {
-            Err(stem::Error::Config(message)) => message,
-            other => panic!("expected a configuration error, got {other:?}"),
-        }
-    }
+    use crate::connect::config_error;
 
     #[test]
     fn redis_urls_keep_the_crates_options_and_take_stems() {

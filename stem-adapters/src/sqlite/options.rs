@@ -151,13 +151,7 @@ impl Default for SqliteOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config_error(result: stem::Result<impl std::fmt::Debug>) -> String {
-        match result {
-            Err(stem::Error::Config(message)) => message,
-            other => panic!("expected a configuration error, got {other:?}"),
-        }
-    }
+    use crate::connect::config_error;
 
     #[test]
     fn sqlite_urls_name_a_path_and_options() {
