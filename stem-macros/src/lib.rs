@@ -1,7 +1,7 @@
 //! Procedural macros for [Stem](https://docs.rs/stem). Use them through the
 //! `stem` crate (`#[stem::task]`); this crate's paths are not a public API.
 
-mod duration;
+mod common;
 mod step;
 mod task;
 mod workflow;

@@ -12,10 +12,11 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Pat, ReturnType, Type};
 
-use crate::duration::parse_duration;
-use crate::task::expand::duration;
-use crate::task::model::{Errors, crate_path, int, known_option, non_empty, result_types, string};
-use crate::task::parse::{Option_, Options};
+use crate::common::duration::parse_duration;
+use crate::common::errors::Errors;
+use crate::common::generate::duration;
+use crate::common::options::{Option_, Options, crate_path, int, known_option, non_empty, string};
+use crate::common::signature::result_types;
 
 /// Every option `#[stem::step]` accepts.
 const KNOWN: &[&str] = &["name", "max_retries", "retry_backoff", "retry_backoff_max", "crate"];

@@ -1,8 +1,7 @@
 //! `#[stem::task]`: parse the options, validate the fn into a model, expand.
 
-pub(crate) mod expand;
-pub(crate) mod model;
-pub(crate) mod parse;
+mod expand;
+mod model;
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
@@ -17,7 +16,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             return with_error(item, error);
         }
     };
-    let options = syn::parse::Parser::parse2(parse::Options::parse_terminated, args);
+    let options = syn::parse::Parser::parse2(crate::common::options::Options::parse_terminated, args);
     match options.and_then(|options| model::Task::from_parts(options, &function)) {
         Ok(task) => expand::expand(&task, &function),
         Err(error) => with_error(function.into_token_stream(), error),

@@ -3,12 +3,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, Ident, Lit, Pat, PathArguments, ReturnType, Type};
+use syn::{FnArg, Ident, Pat, ReturnType, Type};
 
-use super::parse::{Option_, Options};
-use crate::duration::parse_duration;
+use crate::common::duration::parse_duration;
+use crate::common::errors::Errors;
+use crate::common::options::{Option_, Options, boolean, crate_path, int, known_option, non_empty, string};
+use crate::common::signature::{result_types, upper_camel};
 
 /// Every option `#[stem::task]` accepts.
 const KNOWN: &[&str] = &[
@@ -61,27 +62,6 @@ pub(crate) struct TaskOptions {
     pub(crate) priority: Option<u8>,
     pub(crate) codec: Option<String>,
     pub(crate) krate: Option<syn::Path>,
-}
-
-/// Collects errors so that all of them are reported at once.
-#[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, span: Span, message: impl std::fmt::Display) {
-        let error = syn::Error::new(span, message);
-        match &mut self.0 {
-            Some(all) => all.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    pub(crate) fn finish<T>(self, value: impl FnOnce() -> T) -> syn::Result<T> {
-        match self.0 {
-            Some(error) => Err(error),
-            None => Ok(value()),
-        }
-    }
 }
 
 impl Task {
@@ -162,31 +142,6 @@ impl Task {
     }
 }
 
-/// The name of option `key` if it is one of `known` and was not given before;
-/// reports it otherwise (shared by every macro's option parsing).
-pub(crate) fn known_option(
-    key: &Ident,
-    known: &[&str],
-    seen: &mut BTreeSet<String>,
-    errors: &mut Errors,
-) -> Option<String> {
-    let name = key.to_string();
-    if !known.contains(&name.as_str()) {
-        errors.push(key.span(), format!("unknown option `{name}`; valid options are: {}", known.join(", ")));
-        return None;
-    }
-    if !seen.insert(name.clone()) {
-        errors.push(key.span(), format!("duplicate option `{name}`"));
-        return None;
-    }
-    Some(name)
-}
-
-/// The path of a `crate = "..."` option.
-pub(crate) fn crate_path(s: &str) -> Result<syn::Path, String> {
-    syn::parse_str::<syn::Path>(s).map_err(|_| format!("`crate` takes a path like \"::stem\", not \"{s}\""))
-}
-
 fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
     let mut seen = BTreeSet::new();
     let mut o = TaskOptions::default();
@@ -236,69 +191,7 @@ fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
     o
 }
 
-pub(crate) fn string(key: &str, value: &Lit) -> Result<String, String> {
-    match value {
-        Lit::Str(s) => Ok(s.value()),
-        _ => Err(format!("`{key}` expects a string, like `{key} = \"...\"`")),
-    }
-}
-
-pub(crate) fn non_empty(key: &str, s: String) -> Result<String, String> {
-    if s.trim().is_empty() { Err(format!("`{key}` cannot be empty")) } else { Ok(s) }
-}
-
-pub(crate) fn int<N: std::str::FromStr<Err: std::fmt::Display>>(key: &str, value: &Lit) -> Result<N, String> {
-    match value {
-        Lit::Int(i) => i.base10_parse::<N>().map_err(|e| format!("`{key}`: {e}")),
-        _ => Err(format!("`{key}` expects a whole number, like `{key} = 3`")),
-    }
-}
-
-pub(crate) fn boolean(key: &str, value: &Lit) -> Result<bool, String> {
-    match value {
-        Lit::Bool(b) => Ok(b.value),
-        _ => Err(format!("`{key}` expects `true` or `false`")),
-    }
-}
-
 /// Whether a parameter type is (a path ending in) `TaskContext`.
 fn is_context(ty: &Type) -> bool {
     matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "TaskContext"))
-}
-
-/// `T` and `E` of a return type `Result<T, E>` (`E` is `None` for an alias's `Result<T>`).
-pub(crate) fn result_types(ty: &Type) -> (Option<Type>, Option<Type>) {
-    let Type::Path(path) = ty else { return (None, None) };
-    let Some(last) = path.path.segments.last().filter(|s| s.ident == "Result") else { return (None, None) };
-    let PathArguments::AngleBracketed(generics) = &last.arguments else { return (None, None) };
-    let mut types = generics.args.iter().filter_map(|arg| match arg {
-        GenericArgument::Type(t) => Some(t.clone()),
-        _ => None,
-    });
-    (types.next(), types.next())
-}
-
-pub(crate) fn upper_camel(snake: &str) -> String {
-    snake
-        .trim_start_matches("r#")
-        .split('_')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::upper_camel;
-
-    #[test]
-    fn camel_case_names() {
-        assert_eq!(upper_camel("send_email"), "SendEmail");
-        assert_eq!(upper_camel("add"), "Add");
-        assert_eq!(upper_camel("_private_job_"), "PrivateJob");
-        assert_eq!(upper_camel("r#type"), "Type");
-    }
 }

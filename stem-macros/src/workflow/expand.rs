@@ -5,7 +5,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::Workflow;
-use crate::task::expand::{arg_checks, args_def, args_type, call_args, duration, registered_name};
+use crate::common::generate::{arg_checks, args_def, args_type, call_args, duration, registered_name};
 
 pub(crate) fn expand(w: &Workflow, function: &syn::ItemFn) -> TokenStream {
     let krate = w.krate.clone().unwrap_or_else(|| syn::parse_quote!(::stem));

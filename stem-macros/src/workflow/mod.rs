@@ -6,7 +6,7 @@ mod model;
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 
-use crate::task::parse::Options;
+use crate::common::options::Options;
 
 /// Expands `#[workflow(args)] item`; on errors, the item unchanged plus every error.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {

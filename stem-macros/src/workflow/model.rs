@@ -6,9 +6,10 @@ use std::time::Duration;
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, Pat, ReturnType, Type};
 
-use crate::duration::parse_duration;
-use crate::task::model::{Errors, crate_path, known_option, non_empty, result_types, string, upper_camel};
-use crate::task::parse::{Option_, Options};
+use crate::common::duration::parse_duration;
+use crate::common::errors::Errors;
+use crate::common::options::{Option_, Options, crate_path, known_option, non_empty, string};
+use crate::common::signature::{result_types, upper_camel};
 
 /// Every option `#[stem::workflow]` accepts.
 const KNOWN: &[&str] = &["name", "queue", "max_run_time", "max_suspended_time", "lease", "crate"];
