@@ -2,6 +2,7 @@
 //! `stem` crate (`#[stem::task]`); this crate's paths are not a public API.
 
 mod common;
+mod event;
 mod step;
 mod task;
 mod workflow;
@@ -76,4 +77,21 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
     step::expand(args.into(), item.into()).into()
+}
+
+/// Registers an event topic, so that front ends check what they send on it.
+///
+/// ```text
+/// /// Sent by the warehouse when a parcel leaves.
+/// #[stem::event]
+/// pub const PARCEL_SHIPPED: EventTopic<Parcel> = EventTopic::new("parcel.shipped");
+/// ```
+///
+/// The constant stays as written; the registration lets the generated CLI
+/// (`wf emit parcel.shipped --payload '{...}'`) decode a payload into the
+/// topic's value type before anything is sent, and refuse an unknown topic.
+/// Options: `crate`.
+#[proc_macro_attribute]
+pub fn event(args: TokenStream, item: TokenStream) -> TokenStream {
+    event::expand(args.into(), item.into()).into()
 }

@@ -76,6 +76,15 @@ pub enum Error {
         /// Why.
         error: String,
     },
+    /// Arguments given as JSON (by the CLI, say) do not decode into the
+    /// task's, workflow's or event's own type.
+    #[error("the arguments of `{name}` are not valid: {error}")]
+    Args {
+        /// The task, workflow or event topic.
+        name: String,
+        /// The field that did not decode, and why.
+        error: crate::args::ArgsError,
+    },
     /// A configuration value is invalid; the message names it and the fix.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -29,6 +29,7 @@
 //! [`task`](mod@task) the typed task API, [`worker`] the runtime, and
 //! [`workflow`](mod@workflow) durable workflows.
 
+pub mod args;
 pub mod backend;
 pub mod broker;
 pub mod clock;
@@ -48,7 +49,7 @@ pub mod testing;
 pub mod worker;
 pub mod workflow;
 
-pub use stem_macros::{step, task, workflow};
+pub use stem_macros::{event, step, task, workflow};
 
 pub use crate::backend::{ResultBackend, TaskState, TaskStatus};
 pub use crate::broker::Broker;
@@ -69,7 +70,7 @@ pub mod prelude {
         EventTopic, ShutdownMode, Signature, Stem, StepError, Stores, Task, TaskContext, TaskError, TaskHandle, Worker,
         Workflow, WorkflowContext, WorkflowError, WorkflowHandle,
     };
-    pub use crate::{step, workflow};
+    pub use crate::{event, step, workflow};
 }
 
 /// What generated code needs; not a public API.
@@ -79,7 +80,7 @@ pub mod __private {
     pub use ::serde;
 
     pub use crate::task::{IntoTaskError, TaskArgs, TaskOutput, TaskRegistration};
-    pub use crate::workflow::{StepOptions, WorkflowOptions, WorkflowRegistration};
+    pub use crate::workflow::{EventRegistration, StepOptions, WorkflowOptions, WorkflowRegistration};
 
     /// Names a workflow fn's error type in errors about it.
     pub const fn assert_workflow_error<E: IntoWorkflowError>() {}

@@ -13,3 +13,10 @@ fn workflow_macros() {
     cases.pass("tests/ui/workflow/pass/*.rs");
     cases.compile_fail("tests/ui/workflow/fail/*.rs");
 }
+
+#[test]
+fn event_macro() {
+    let cases = trybuild::TestCases::new();
+    cases.pass("tests/ui/event/pass/*.rs");
+    cases.compile_fail("tests/ui/event/fail/*.rs");
+}

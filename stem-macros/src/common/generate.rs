@@ -82,3 +82,72 @@ pub(crate) fn registered_name(name: Option<&String>, fn_name: &syn::Ident) -> To
         None => quote!(concat!(module_path!(), "::", stringify!(#fn_name))),
     }
 }
+
+/// What front ends show of a fn: its arguments by name and type, its output
+/// type and the first line of its doc comment, as the trait constants `ARGS`,
+/// `OUTPUT_TYPE` and `DOC`.
+pub(crate) fn described(
+    args: &[(syn::Ident, syn::Type)],
+    output: &syn::Type,
+    attrs: &[syn::Attribute],
+    krate: &syn::Path,
+) -> TokenStream {
+    let args = args.iter().map(|(name, ty)| {
+        let (name, ty) = (name.to_string(), type_text(ty));
+        quote!(#krate::args::Arg::new(#name, #ty))
+    });
+    let output = type_text(output);
+    let doc = doc_line(attrs);
+    quote! {
+        const ARGS: &'static [#krate::args::Arg] = &[#(#args),*];
+        const OUTPUT_TYPE: &'static str = #output;
+        const DOC: &'static str = #doc;
+    }
+}
+
+/// A type as written, with the spaces a token stream puts around `<`, `>`,
+/// `::` and `&` taken out (`Vec<Option<u8>>`, `&str`).
+pub(crate) fn type_text(ty: &syn::Type) -> String {
+    let text = quote!(#ty).to_string();
+    let mut out = String::with_capacity(text.len());
+    for part in text.split(' ') {
+        let glue = out.ends_with(['<', '&', ':', '(', '[']) || part.starts_with(['<', '>', ':', ',', ')', ']', ';']);
+        if !out.is_empty() && !glue {
+            out.push(' ');
+        }
+        out.push_str(part);
+    }
+    out
+}
+
+/// The first non-empty line of a doc comment (`///` lines), trimmed.
+pub(crate) fn doc_line(attrs: &[syn::Attribute]) -> String {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .flat_map(|text| text.lines().map(|l| l.trim().to_owned()).collect::<Vec<_>>())
+        .find(|line| !line.is_empty())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::type_text;
+
+    #[test]
+    fn types_read_as_written() {
+        for written in
+            ["String", "Vec<Option<u8>>", "&str", "std::collections::BTreeMap<String, u64>", "(u8, String)", "[u8; 4]"]
+        {
+            let ty: syn::Type = syn::parse_str(written).expect("a type");
+            assert_eq!(type_text(&ty), written);
+        }
+    }
+}

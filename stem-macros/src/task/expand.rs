@@ -5,7 +5,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::Task;
-use crate::common::generate::{arg_checks, args_def, args_type, call_args, duration, registered_name};
+use crate::common::generate::{arg_checks, args_def, args_type, call_args, described, duration, registered_name};
 
 pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
     let krate = task.options.krate.clone().unwrap_or_else(|| syn::parse_quote!(::stem));
@@ -30,6 +30,7 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
     let name = registered_name(task.options.name.as_ref(), fn_name);
     let options = options(task, &krate);
     let codec = task.options.codec.as_ref().map(|c| quote!(const CODEC: &'static str = #c;));
+    let described = described(&task.args, output, &function.attrs, &krate);
     let registration = quote_spanned! {fn_name.span()=>
         #krate::__private::inventory::submit! {
             #krate::__private::TaskRegistration::of::<#type_name>(file!(), line!())
@@ -55,6 +56,7 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
                 const NAME: &'static str = #name;
                 const OPTIONS: #krate::TaskOptions = #options;
                 #codec
+                #described
                 type Args = #args_type;
                 type Output = #output;
 

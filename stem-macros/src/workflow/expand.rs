@@ -5,7 +5,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::Workflow;
-use crate::common::generate::{arg_checks, args_def, args_type, call_args, duration, registered_name};
+use crate::common::generate::{arg_checks, args_def, args_type, call_args, described, duration, registered_name};
 
 pub(crate) fn expand(w: &Workflow, function: &syn::ItemFn) -> TokenStream {
     let krate = w.krate.clone().unwrap_or_else(|| syn::parse_quote!(::stem));
@@ -24,6 +24,7 @@ pub(crate) fn expand(w: &Workflow, function: &syn::ItemFn) -> TokenStream {
         w.error.as_ref().map(|e| quote_spanned!(e.span()=> #krate::__private::assert_workflow_error::<#e>();));
     let into_error = quote_spanned!(error_span=> #krate::__private::into_workflow_error);
     let name = registered_name(w.name.as_ref(), fn_name);
+    let described = described(&w.args, output, &function.attrs, &krate);
     let mut sets = Vec::new();
     if let Some(queue) = &w.queue {
         sets.push(quote!(o.queue = #queue;));
@@ -68,6 +69,7 @@ pub(crate) fn expand(w: &Workflow, function: &syn::ItemFn) -> TokenStream {
                     #(#sets)*
                     o
                 };
+                #described
                 type Args = #args_type;
                 type Output = #output;
 

@@ -13,6 +13,8 @@ mod signature;
 use std::future::Future;
 
 use serde::Serialize;
+
+use crate::args::Arg;
 use serde::de::DeserializeOwned;
 
 pub use self::context::TaskContext;
@@ -33,6 +35,16 @@ pub trait Task: Send + Sync + 'static {
 
     /// The id of the codec for arguments and results (`"json"` by default).
     const CODEC: &'static str = <crate::codec::Json as crate::codec::Codec>::ID;
+
+    /// The fn's arguments by name and Rust type, for front ends such as the
+    /// CLI (set by `#[stem::task]`; empty for a task written by hand).
+    const ARGS: &'static [Arg] = &[];
+
+    /// The output's Rust type as written (set by `#[stem::task]`).
+    const OUTPUT_TYPE: &'static str = "";
+
+    /// The first line of the fn's doc comment (set by `#[stem::task]`).
+    const DOC: &'static str = "";
 
     /// The arguments.
     type Args: TaskArgs;

@@ -3,14 +3,23 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use futures_util::future::BoxFuture;
+use serde_json::Value;
 
-use super::{Task, TaskContext, TaskError};
+use super::{EnqueueOptions, Task, TaskContext, TaskError};
+use crate::args::{self, Arg};
 use crate::codec::{self, Payload};
+use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 
 /// Runs a task on encoded arguments: `Err` if they do not decode, otherwise the
 /// run's future, which yields the encoded output.
 pub(crate) type Handler = fn(TaskContext, &Payload) -> Result<BoxFuture<'static, Result<Payload, TaskError>>>;
+
+/// JSON arguments decoded into the task's `Args`, encoded with its codec.
+type EncodeJson = fn(&Value) -> std::result::Result<Payload, args::ArgsError>;
+
+/// An encoded output decoded as the task's `Output`, as JSON.
+type OutputJson = fn(&Payload) -> Result<Value>;
 
 /// A task as a worker knows it: name, defaults, source location and runner.
 ///
@@ -24,6 +33,11 @@ pub struct TaskRegistration {
     line: u32,
     handler: Handler,
     type_id: fn() -> TypeId,
+    args: &'static [Arg],
+    output_type: &'static str,
+    doc: &'static str,
+    encode_json: EncodeJson,
+    output_json: OutputJson,
 }
 
 inventory::collect!(TaskRegistration);
@@ -33,7 +47,19 @@ impl TaskRegistration {
     /// [`Registry::register`] adds a task by hand).
     #[doc(hidden)]
     pub const fn of<T: Task>(file: &'static str, line: u32) -> Self {
-        Self { name: T::NAME, options: T::OPTIONS, file, line, handler: run::<T>, type_id: TypeId::of::<T> }
+        Self {
+            name: T::NAME,
+            options: T::OPTIONS,
+            file,
+            line,
+            handler: run::<T>,
+            type_id: TypeId::of::<T>,
+            args: T::ARGS,
+            output_type: T::OUTPUT_TYPE,
+            doc: T::DOC,
+            encode_json: encode_json::<T>,
+            output_json: output_json::<T>,
+        }
     }
 
     /// The task name.
@@ -51,9 +77,50 @@ impl TaskRegistration {
         format!("{}:{}", self.file, self.line)
     }
 
+    /// The fn's arguments by name and Rust type (empty for a task written by
+    /// hand).
+    pub fn args(&self) -> &'static [Arg] {
+        self.args
+    }
+
+    /// The output's Rust type as written (empty for a task written by hand).
+    pub fn output_type(&self) -> &'static str {
+        self.output_type
+    }
+
+    /// The first line of the fn's doc comment.
+    pub fn doc(&self) -> &'static str {
+        self.doc
+    }
+
+    /// The envelope of a call with `args` given as JSON (for front ends such
+    /// as the CLI): checked against the task's own `Args` and encoded with its
+    /// codec, with the task's defaults overridden by `options`. Fails with
+    /// [`Error::Args`], naming the field and why, when they do not decode.
+    pub fn envelope(&self, args: &Value, options: EnqueueOptions) -> Result<Envelope> {
+        let payload = (self.encode_json)(args).map_err(|e| Error::Args { name: self.name.to_owned(), error: e })?;
+        options.envelope(self.name, &self.options, payload)
+    }
+
+    /// The task's encoded output, decoded as its `Output`, as JSON (whatever
+    /// the codec).
+    pub fn output_json(&self, payload: &Payload) -> Result<Value> {
+        (self.output_json)(payload)
+    }
+
     pub(crate) fn handler(&self) -> Handler {
         self.handler
     }
+}
+
+fn encode_json<T: Task>(value: &Value) -> std::result::Result<Payload, args::ArgsError> {
+    let decoded: T::Args = args::decode(value)?;
+    codec::encode(T::CODEC, &decoded).map_err(|e| args::ArgsError { field: None, message: e.to_string() })
+}
+
+fn output_json<T: Task>(payload: &Payload) -> Result<Value> {
+    let output: T::Output = codec::decode(payload)?;
+    serde_json::to_value(&output).map_err(|e| codec::codec_error("json", e))
 }
 
 impl fmt::Debug for TaskRegistration {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Task, TaskHandle};
+use super::{Task, TaskHandle, TaskOptions};
 use crate::codec;
 use crate::envelope::{Envelope, MAX_PRIORITY};
 use crate::error::{Error, Result};
@@ -149,14 +149,26 @@ impl<T: Task> Signature<T> {
     /// The envelope this call is published as: arguments encoded with the task's
     /// codec, the task's defaults overridden by this call's options.
     pub fn into_envelope(self) -> Result<Envelope> {
-        let defaults = T::OPTIONS;
-        let o = self.options;
         let args = codec::encode(T::CODEC, &self.args)?;
+        self.options.envelope(T::NAME, &T::OPTIONS, args)
+    }
+
+    pub(crate) fn with_parent(mut self, parent: TaskId, root: TaskId) -> Self {
+        self.options.parent = Some((parent, root));
+        self
+    }
+}
+
+impl EnqueueOptions {
+    /// The envelope of a call of the task `name` with encoded `args`: the
+    /// task's `defaults` overridden by these options.
+    pub(crate) fn envelope(self, name: &str, defaults: &TaskOptions, args: crate::codec::Payload) -> Result<Envelope> {
+        let o = self;
         let queue = o.queue.unwrap_or_else(|| defaults.queue.to_owned());
         if queue.trim().is_empty() {
-            return Err(Error::Config(format!("task `{}`: the queue name is empty", T::NAME)));
+            return Err(Error::Config(format!("task `{name}`: the queue name is empty")));
         }
-        let mut envelope = Envelope::new(T::NAME, queue, args);
+        let mut envelope = Envelope::new(name, queue, args);
         let now = envelope.created_at;
         if let Some(id) = o.task_id {
             envelope.id = id;
@@ -174,11 +186,6 @@ impl<T: Task> Signature<T> {
             envelope.root_id = Some(root);
         }
         Ok(envelope)
-    }
-
-    pub(crate) fn with_parent(mut self, parent: TaskId, root: TaskId) -> Self {
-        self.options.parent = Some((parent, root));
-        self
     }
 }
 

@@ -9,7 +9,12 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
+use super::handle::{WorkflowHandle, start_run};
+use super::run::CancellationPolicy;
 use super::{WorkflowContext, WorkflowError};
+use crate::args::{self, Arg, ArgsError};
+use crate::error::Error;
+use crate::stem::Stem;
 use crate::task::{TaskArgs, TaskOutput};
 
 /// A workflow: a name, typed arguments and output, and the fn that runs it.
@@ -25,6 +30,16 @@ pub trait Workflow: Send + Sync + 'static {
 
     /// What a completed run returns.
     type Output: TaskOutput;
+
+    /// The fn's arguments (after the context) by name and Rust type, for
+    /// front ends such as the CLI (set by `#[stem::workflow]`).
+    const ARGS: &'static [Arg] = &[];
+
+    /// The output's Rust type as written (set by `#[stem::workflow]`).
+    const OUTPUT_TYPE: &'static str = "";
+
+    /// The first line of the fn's doc comment (set by `#[stem::workflow]`).
+    const DOC: &'static str = "";
 
     /// Runs (or replays) the workflow fn once.
     fn run(wf: WorkflowContext, args: Self::Args) -> impl Future<Output = Result<Self::Output, WorkflowError>> + Send;
@@ -89,8 +104,9 @@ impl Default for StepOptions {
 /// Runs a workflow fn on encoded arguments: `Err` if they do not decode.
 type Runner = fn(WorkflowContext, Value) -> Result<BoxFuture<'static, Result<Value, WorkflowError>>, String>;
 
-/// A workflow as a worker knows it. `#[stem::workflow]` submits one per
-/// workflow to `inventory`, so that every worker linked with it can run it.
+/// A workflow as workers and front ends know it. `#[stem::workflow]` submits
+/// one per workflow to `inventory`, so that every worker linked with it can
+/// run it; [`linked_workflows`] lists them.
 #[derive(Clone, Copy)]
 pub struct WorkflowRegistration {
     name: &'static str,
@@ -98,6 +114,10 @@ pub struct WorkflowRegistration {
     file: &'static str,
     line: u32,
     runner: Runner,
+    args: &'static [Arg],
+    output_type: &'static str,
+    doc: &'static str,
+    check: fn(&Value) -> Result<Value, ArgsError>,
 }
 
 inventory::collect!(WorkflowRegistration);
@@ -106,7 +126,17 @@ impl WorkflowRegistration {
     /// The registration of `W`, defined at `file:line` (for `#[stem::workflow]`).
     #[doc(hidden)]
     pub const fn of<W: Workflow>(file: &'static str, line: u32) -> Self {
-        Self { name: W::NAME, options: W::OPTIONS, file, line, runner: run::<W> }
+        Self {
+            name: W::NAME,
+            options: W::OPTIONS,
+            file,
+            line,
+            runner: run::<W>,
+            args: W::ARGS,
+            output_type: W::OUTPUT_TYPE,
+            doc: W::DOC,
+            check: args::check::<W::Args>,
+        }
     }
 
     /// The workflow's name.
@@ -124,7 +154,36 @@ impl WorkflowRegistration {
         format!("{}:{}", self.file, self.line)
     }
 
-    pub(crate) fn start(
+    /// The fn's arguments (after the context) by name and Rust type.
+    pub fn args(&self) -> &'static [Arg] {
+        self.args
+    }
+
+    /// The output's Rust type as written.
+    pub fn output_type(&self) -> &'static str {
+        self.output_type
+    }
+
+    /// The first line of the fn's doc comment.
+    pub fn doc(&self) -> &'static str {
+        self.doc
+    }
+
+    /// Starts a run with `args` given as JSON (for front ends such as the
+    /// CLI), checked against the workflow's own `Args` first: fails with
+    /// [`Error::Args`], naming the field and why, when they do not decode,
+    /// and nothing is started. The run has the workflow's defaults.
+    pub async fn start_json(&self, stem: &Stem, args: &Value) -> crate::Result<WorkflowHandle<Value>> {
+        let args = (self.check)(args).map_err(|error| Error::Args { name: self.name.to_owned(), error })?;
+        let o = self.options;
+        let policy = CancellationPolicy { max_run_time: o.max_run_time, max_suspended_time: o.max_suspended_time };
+        let id = super::RunId::default();
+        start_run(stem, id, self.name, o.queue.to_owned(), args, policy).await?;
+        Ok(WorkflowHandle::new(stem.clone(), id))
+    }
+
+    /// Replays the workflow fn on a context, from its stored arguments.
+    pub(crate) fn execute(
         &self,
         wf: WorkflowContext,
         args: Value,
@@ -149,6 +208,14 @@ fn run<W: Workflow>(
         serde_json::to_value(&output)
             .map_err(|e| WorkflowError::with_kind("codec", format!("the result could not be encoded: {e}")))
     }))
+}
+
+/// Every workflow linked into this binary, by name (for front ends such as
+/// the CLI).
+pub fn linked_workflows() -> impl Iterator<Item = &'static WorkflowRegistration> {
+    let mut all: Vec<_> = linked().values().collect();
+    all.sort_by_key(|w| w.name);
+    all.into_iter()
 }
 
 /// Every workflow linked into this binary, by name (the first of two with one name).

@@ -66,24 +66,30 @@ impl<W: Workflow> WorkflowStart<W> {
     pub async fn start(self, stem: &Stem) -> Result<WorkflowHandle<W::Output>> {
         let id = self.id.unwrap_or_default();
         let queue = self.queue.unwrap_or_else(|| W::OPTIONS.queue.to_owned());
-        if queue.trim().is_empty() {
-            return Err(Error::Config(format!("workflow `{}`: the queue name is empty", W::NAME)));
-        }
         let args = serde_json::to_value(&self.args)
             .map_err(|e| Error::Codec { codec: "json".to_owned(), message: e.to_string() })?;
-        let run = NewRun {
-            id,
-            workflow: W::NAME.to_owned(),
-            queue: queue.clone(),
-            args,
-            policy: self.policy,
-            at: stem.clock().now(),
-        };
-        stem.workflows().create_run(run).await?;
-        stem.backend().set(TaskStatus::new(id, W::NAME.to_owned(), queue.clone(), TaskState::Queued)).await?;
-        resume::execute(stem, id, queue).await?;
+        start_run(stem, id, W::NAME, queue, args, self.policy).await?;
         Ok(WorkflowHandle::new(stem.clone(), id))
     }
+}
+
+/// Creates run `id` of the workflow named `workflow` with its (JSON) `args`,
+/// records it queued for waiting handles, and enqueues its first execution.
+pub(crate) async fn start_run(
+    stem: &Stem,
+    id: RunId,
+    workflow: &str,
+    queue: String,
+    args: serde_json::Value,
+    policy: CancellationPolicy,
+) -> Result<()> {
+    if queue.trim().is_empty() {
+        return Err(Error::Config(format!("workflow `{workflow}`: the queue name is empty")));
+    }
+    let run = NewRun { id, workflow: workflow.to_owned(), queue: queue.clone(), args, policy, at: stem.clock().now() };
+    stem.workflows().create_run(run).await?;
+    stem.backend().set(TaskStatus::new(id, workflow.to_owned(), queue.clone(), TaskState::Queued)).await?;
+    resume::execute(stem, id, queue).await
 }
 
 impl<W: Workflow> fmt::Debug for WorkflowStart<W> {

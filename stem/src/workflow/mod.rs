@@ -56,11 +56,9 @@ mod timers;
 mod worker;
 
 pub use self::context::{StepOutput, WorkflowContext};
-#[doc(hidden)]
-pub use self::definition::WorkflowRegistration;
-pub use self::definition::{StepOptions, Workflow, WorkflowOptions};
+pub use self::definition::{StepOptions, Workflow, WorkflowOptions, WorkflowRegistration, linked_workflows};
 pub use self::error::{StepError, WorkflowError};
-pub use self::event::EventTopic;
+pub use self::event::{EventRegistration, EventTopic, EventValue, linked_events};
 pub use self::handle::{WorkflowHandle, WorkflowStart};
 pub use self::run::{CancellationPolicy, Finish, NewRun, RunFilter, RunId, RunState, RunStatus};
 pub use self::store::{Checkpoint, Resumed, Suspension, Watch, Watcher, WorkflowStore};

@@ -73,7 +73,7 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
     }
     let checkpoints = store.checkpoints(id).await?;
     let wf = WorkflowContext::new(stem.clone(), &state, owner.clone(), checkpoints);
-    let run = match registration.start(wf.clone(), state.args.clone()) {
+    let run = match registration.execute(wf.clone(), state.args.clone()) {
         Ok(run) => run,
         Err(why) => return finish(stem, &state, Some(&owner), Finish::Failed(why)).await,
     };

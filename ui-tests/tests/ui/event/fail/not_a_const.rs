@@ -1,0 +1,4 @@
+#[stem::event]
+pub static SHIPPED: &str = "parcel.shipped";
+
+fn main() {}

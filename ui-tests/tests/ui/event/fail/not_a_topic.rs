@@ -1,0 +1,4 @@
+#[stem::event]
+pub const SHIPPED: &str = "parcel.shipped";
+
+fn main() {}
