@@ -8,6 +8,8 @@ use stem::Error;
 /// A URL's query, read one option at a time.
 pub(crate) struct Query<'a> {
     base: &'a str,
+    /// The driver's options (SQLite refuses those it does not know, so it has none).
+    #[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
     passed: Vec<&'a str>,
 }
 
@@ -42,6 +44,7 @@ impl<'a> Query<'a> {
     }
 
     /// The URL with only the options passed on.
+    #[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
     pub(crate) fn rest(&self) -> String {
         if self.passed.is_empty() { self.base.to_owned() } else { format!("{}?{}", self.base, self.passed.join("&")) }
     }

@@ -3,6 +3,7 @@
 //! queued message, is migrated to version 4 (messages keyed by id only), and a
 //! worker then runs both that message and a new one.
 
+use stem::broker::QueueCounts;
 use stem::codec::Payload;
 use stem::prelude::*;
 use stem::{Envelope, TaskState};
@@ -68,10 +69,12 @@ async fn a_version_3_schema_is_upgraded_and_its_messages_still_run() -> TestResu
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT max(version) FROM {quoted}.schema_version")))
             .fetch_one(&pool)
             .await?;
-    assert_eq!(version, Some(4), "connecting applies the migrations the schema lacks");
+    assert_eq!(version, Some(5), "connecting applies the migrations the schema lacks");
     assert!(!has_seq_key(&pool, &schema).await?, "version 4 keys messages by id only");
 
     let stem = Stem::new(store.stores());
+    let queues = stem.queue_stats()?.queues().await?;
+    assert_eq!(queues, vec![QueueCounts::new("default", 1, 0, 0, 0)], "version 5 lists the queues stored before it");
     let worker = Worker::builder(&stem).task::<Echo>().handle_signals(false).build()?.spawn();
     let new = Echo::enqueue(&stem, 8).await?;
     assert_eq!(new.wait_timeout(WAIT).await?, 8, "a message published after the upgrade runs");

@@ -10,8 +10,8 @@ use futures_util::stream::BoxStream;
 use sqlx::Row;
 use sqlx::postgres::PgListener;
 use stem::broker::{
-    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, PublishRecorded, QueueStats, Receipt,
-    ReceiveRequest, ReplayOptions, ReplayResult,
+    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, PublishRecorded, QueueCounts,
+    QueueStats, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
 use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
@@ -426,6 +426,21 @@ impl QueueStats for PostgresBroker {
 
     async fn inflight_count(&self, queue: &str) -> Result<usize> {
         Ok(self.counts(queue).await?.1)
+    }
+
+    async fn queues(&self) -> Result<Vec<QueueCounts>> {
+        let rows = sqlx::query(self.shared.sql(include_str!("sql/queue_counts.sql")))
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| failed("counting the queues' messages", e))?;
+        let n = |v: i64| usize::try_from(v).unwrap_or(0);
+        rows.iter()
+            .map(|row| {
+                let count = |i: usize| row.try_get::<i64, _>(i).map(n);
+                Ok(QueueCounts::new(row.try_get::<String, _>(0)?, count(1)?, count(2)?, count(3)?, count(4)?))
+            })
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(|e| failed("reading queue counts", e))
     }
 
     async fn purge(&self, queue: &str) -> Result<usize> {

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("migrations/0002_broker.sql")),
     (3, include_str!("migrations/0003_workflows.sql")),
     (4, include_str!("migrations/0004_messages_key.sql")),
+    (5, include_str!("migrations/0005_counts.sql")),
 ];
 
 /// Creates `schema` (a name already checked: lowercase letters, digits and

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use stem::broker::{
-    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, PublishRecorded, QueueStats, Receipt,
-    ReceiveRequest, ReplayOptions, ReplayResult,
+    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, PublishRecorded, QueueCounts,
+    QueueStats, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
 use stem::envelope::{Envelope, MAX_PRIORITY};
 use stem::{Error, Result, TaskId};
@@ -507,6 +507,16 @@ impl QueueStats for RedisBroker {
         Ok(self.counts(queue).await?.1)
     }
 
+    async fn queues(&self) -> Result<Vec<QueueCounts>> {
+        let mut names: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.shared.keys().queues())
+            .query_async(&mut self.shared.conn())
+            .await
+            .map_err(|e| failed("listing queues", e))?;
+        names.sort();
+        self.queue_counts(&names).await
+    }
+
     async fn purge(&self, queue: &str) -> Result<usize> {
         let mut pipe = redis::pipe();
         PURGE.push(&mut pipe, &[&self.queue_key(queue)]).arg(GROUP);
@@ -578,11 +588,28 @@ impl RedisBroker {
 
     /// (pending, in flight) of `queue`.
     async fn counts(&self, queue: &str) -> Result<(usize, usize)> {
-        let mut pipe = redis::pipe();
-        COUNTS.push(&mut pipe, &[&self.queue_key(queue)]).arg(GROUP);
-        let ((pending, inflight),): ((i64, i64),) =
-            pipeline::query(&mut self.shared.conn(), &pipe, "counting messages").await?;
-        Ok((usize::try_from(pending).unwrap_or(0), usize::try_from(inflight).unwrap_or(0)))
+        let counts = self.queue_counts(&[queue.to_owned()]).await?;
+        Ok(counts.first().map_or((0, 0), |c| (c.ready, c.leased)))
+    }
+
+    /// The counts of each of `queues`, in one script call each, sent together.
+    async fn queue_counts(&self, queues: &[String]) -> Result<Vec<QueueCounts>> {
+        let mut batch = Batch::default();
+        for queue in queues {
+            let key = self.queue_key(queue);
+            batch.add(&key, COUNTS.cmd(&[&key]).arg(GROUP).to_owned());
+        }
+        let replies = batch.run(&self.shared.conn(), "counting messages").await?;
+        queues
+            .iter()
+            .zip(replies)
+            .map(|(queue, reply)| {
+                let [ready, leased, delayed, dead]: [i64; 4] = redis::from_redis_value(reply)
+                    .map_err(|e| Error::adapter("Redis: the counts script answered something else", e))?;
+                let n = |v: i64| usize::try_from(v).unwrap_or(0);
+                Ok(QueueCounts::new(queue.as_str(), n(ready), n(delayed), n(leased), n(dead)))
+            })
+            .collect()
     }
 }
 

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use stem::broker::{
-    Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, QueueStats, Receipt, ReceiveRequest,
+    Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, QueueCounts, QueueStats, Receipt, ReceiveRequest,
     ReplayOptions, ReplayResult,
 };
 use stem::envelope::MAX_PRIORITY;
@@ -175,6 +175,12 @@ impl Broker for SqliteBroker {
     async fn publish_batch(&self, envelopes: Vec<Envelope>) -> Result<()> {
         let now = now_ms();
         let rows = envelopes.iter().map(|e| Row::of(e, now)).collect::<Result<Vec<_>>>()?;
+        let mut queues: Vec<String> = Vec::new();
+        for envelope in &envelopes {
+            if !queues.contains(&envelope.queue) {
+                queues.push(envelope.queue.clone());
+            }
+        }
         let shared = Arc::clone(&self.shared);
         self.shared
             .db
@@ -183,6 +189,10 @@ impl Broker for SqliteBroker {
                 move |conn| {
                     for row in &rows {
                         row.insert(conn, 0)?;
+                    }
+                    let mut add = conn.prepare_cached(include_str!("sql/queue_add.sql"))?;
+                    for queue in &queues {
+                        add.execute([queue])?;
                     }
                     Ok(())
                 },
@@ -445,6 +455,20 @@ impl QueueStats for SqliteBroker {
             .db
             .call("purge", move |conn| {
                 conn.prepare_cached(include_str!("sql/purge.sql"))?.execute(params![queue, now_ms()])
+            })
+            .await
+    }
+
+    async fn queues(&self) -> Result<Vec<QueueCounts>> {
+        let count = |r: &rusqlite::Row<'_>, i| r.get::<_, i64>(i).map(|n| usize::try_from(n).unwrap_or(0));
+        self.shared
+            .db
+            .read("queue counts", move |conn| {
+                let mut statement = conn.prepare_cached(include_str!("sql/queue_counts.sql"))?;
+                let rows = statement.query_map(params![now_ms()], |r| {
+                    Ok(QueueCounts::new(r.get::<_, String>(0)?, count(r, 1)?, count(r, 2)?, count(r, 3)?, count(r, 4)?))
+                })?;
+                rows.collect()
             })
             .await
     }

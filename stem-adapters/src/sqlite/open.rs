@@ -8,7 +8,11 @@ use stem::Error;
 use super::options::SqliteOptions;
 
 /// The schema migrations, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_workflows.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_workflows.sql"),
+    include_str!("migrations/0003_queues.sql"),
+];
 
 /// The schema version this code writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -28,7 +28,7 @@ pub use self::broadcast::Broadcast;
 pub use self::dead_letter::{DeadLetter, DeadLetterPage, DeadLetters, ReplayOptions, ReplayResult};
 pub use self::delivery::{Delivery, Nack, Receipt, ReceiveRequest};
 pub use self::recorded::PublishRecorded;
-pub use self::stats::QueueStats;
+pub use self::stats::{QueueCounts, QueueStats};
 use crate::envelope::Envelope;
 use crate::error::Result;
 

@@ -11,8 +11,8 @@ use futures_util::stream::BoxStream;
 use tokio::sync::{Notify, broadcast};
 
 use crate::broker::{
-    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, QueueStats, Receipt, ReceiveRequest,
-    ReplayOptions, ReplayResult,
+    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, QueueCounts, QueueStats, Receipt,
+    ReceiveRequest, ReplayOptions, ReplayResult,
 };
 use crate::envelope::{Envelope, MAX_PRIORITY};
 use crate::error::{Error, Result};
@@ -428,6 +428,21 @@ impl QueueStats for MemoryBroker {
             q.delayed.clear();
             n
         }))
+    }
+
+    async fn queues(&self) -> Result<Vec<QueueCounts>> {
+        let now = Utc::now();
+        let mut state = self.state();
+        let mut all: Vec<QueueCounts> = state
+            .queues
+            .values_mut()
+            .map(|q| {
+                q.tidy(now);
+                QueueCounts::new(&*q.name, q.pending(), q.delayed.len(), q.inflight.len(), q.dead.len())
+            })
+            .collect();
+        all.sort_by(|a, b| a.queue.cmp(&b.queue));
+        Ok(all)
     }
 }
 

@@ -10,7 +10,7 @@ use chrono::Utc;
 use futures_util::StreamExt;
 
 use super::{Case, Namespace, Report, cases, run_suite};
-use crate::broker::{Broker, DeadLetters, Delivery, Nack, QueueStats, ReceiveRequest, ReplayOptions};
+use crate::broker::{Broker, DeadLetters, Delivery, Nack, QueueCounts, QueueStats, ReceiveRequest, ReplayOptions};
 use crate::codec::Payload;
 use crate::envelope::Envelope;
 
@@ -66,6 +66,7 @@ const NEED_STATS: &[&str] = &[
     "stale_receipt_cannot_settle_a_redelivered_message",
     "purge_also_removes_messages_whose_lease_ended",
     "the_same_receipt_twice_in_one_ack_batch_counts_once",
+    "queues_are_listed_with_every_count",
 ];
 
 const CASES: &[Case<Store>] = cases!(Store:
@@ -95,6 +96,7 @@ const CASES: &[Case<Store>] = cases!(Store:
     settling_after_the_lease_ended_is_refused,
     purge_also_removes_messages_whose_lease_ended,
     the_same_receipt_twice_in_one_ack_batch_counts_once,
+    queues_are_listed_with_every_count,
 );
 
 fn envelope(queue: &str) -> Envelope {
@@ -544,4 +546,29 @@ async fn the_same_receipt_twice_in_one_ack_batch_counts_once(broker: Store) {
     let twice = [d.receipt.clone(), d.receipt.clone()];
     assert_eq!(broker.ack_batch(&twice).await.expect("ack"), 1, "one message, acked once");
     assert_eq!(counts(&broker, "q").await, (0, 0));
+}
+
+async fn queues_are_listed_with_every_count(broker: Store) {
+    assert!(stats(&broker).queues().await.expect("queues").is_empty(), "a new store has no queues");
+    for _ in 0..3 {
+        broker.publish(envelope("q")).await.expect("publish");
+    }
+    let mut later = envelope("q");
+    later.not_before = Some(Utc::now() + chrono::Duration::hours(1));
+    broker.publish(later).await.expect("publish");
+    broker.publish(envelope("r")).await.expect("publish");
+    let leased = receive_one(&broker, "q", LEASE).await;
+    let dead = receive_one(&broker, "q", LEASE).await;
+    broker.dead_letter(&dead.receipt, "no").await.expect("dead letter");
+    let all = stats(&broker).queues().await.expect("queues");
+    let q = QueueCounts::new("q", 1, 1, 1, 1);
+    assert_eq!(all, vec![q, QueueCounts::new("r", 1, 0, 0, 0)], "by name, every state counted");
+    broker.ack(&leased.receipt).await.expect("ack");
+    stats(&broker).purge("r").await.expect("purge");
+    let all = stats(&broker).queues().await.expect("queues");
+    assert_eq!(
+        all,
+        vec![QueueCounts::new("q", 1, 1, 0, 1), QueueCounts::new("r", 0, 0, 0, 0)],
+        "an emptied queue stays listed"
+    );
 }

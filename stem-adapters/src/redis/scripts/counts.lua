@@ -1,7 +1,7 @@
 -- Counts one queue's messages: ready now (including due delayed ones and
--- those whose lease ended) and leased.
+-- those whose lease ended), leased, delayed and dead-lettered.
 -- KEYS[1] the queue's key prefix; ARGV[1] the group.
--- Returns {pending, inflight}.
+-- Returns {ready, leased, delayed, dead}.
 local P, group = KEYS[1], ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -16,5 +16,7 @@ for band = 0, 9 do
 end
 local leased = redis.call('ZCARD', P .. 'leases')
 local ended = redis.call('ZCOUNT', P .. 'leases', '-inf', now)
+local delayed = redis.call('ZCARD', P .. 'delayed')
 local due = redis.call('ZCOUNT', P .. 'delayed', '-inf', now)
-return {entries - delivered + ended + due, leased - ended}
+local dead = redis.call('ZCARD', P .. 'dead')
+return {entries - delivered + ended + due, leased - ended, delayed - due, dead}
