@@ -152,17 +152,20 @@ impl Stem {
     pub async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
         let result = self.dead_letters()?.replay_dead_letters(queue, options).await?;
         if !result.dry_run {
-            let mut statuses = Vec::with_capacity(result.entries.len());
-            for dead in &result.entries {
-                // The same fence as the stored failure: it replaces it, and any
-                // write of the new delivery (a higher fence) replaces it in turn.
-                let fence = self.backend().get(dead.envelope.id).await?.map_or(0, |s| s.fence);
-                let mut status = TaskStatus::queued(&dead.envelope);
-                status.attempt = 0;
-                status.updated_at = chrono::Utc::now();
-                status.fence = fence;
-                statuses.push(status);
-            }
+            let now = chrono::Utc::now();
+            let mut statuses: Vec<TaskStatus> = result
+                .entries
+                .iter()
+                .map(|dead| {
+                    // The same fence as the stored failure: it replaces it, and any
+                    // write of the new delivery (a higher fence) replaces it in turn.
+                    let mut status = TaskStatus::queued(&dead.envelope);
+                    status.attempt = 0;
+                    status.updated_at = now;
+                    status.fence = dead.fence;
+                    status
+                })
+                .collect();
             self.backend().set_batch(&mut statuses).await?;
         }
         Ok(result)

@@ -198,10 +198,12 @@ fn dead_letter(row: &sqlx::postgres::PgRow) -> Result<DeadLetter> {
     let get = |e| failed("reading a dead letter", e);
     let text: String = row.try_get("envelope").map_err(get)?;
     let envelope = from_json(&text, "dead letter's envelope")?;
+    let deliveries: i64 = row.try_get("deliveries").map_err(get)?;
     Ok(DeadLetter {
         envelope,
         reason: row.try_get("reason").map_err(get)?,
         dead_at: row.try_get("dead_at").map_err(get)?,
+        fence: u64::try_from(deliveries).unwrap_or(0),
     })
 }
 

@@ -208,18 +208,18 @@ impl RedisBroker {
         }
         let mut pipe = redis::pipe();
         for id in ids {
-            pipe.cmd("HMGET").arg(format!("{prefix}dead:{id}")).arg("env").arg("reason").arg("dead_at");
+            pipe.cmd("HMGET").arg(format!("{prefix}dead:{id}")).arg("env").arg("reason").arg("dead_at").arg("token");
         }
-        let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
+        let rows: Vec<(Option<String>, Option<String>, Option<String>, Option<u64>)> =
             pipeline::query(&mut self.shared.conn(), &pipe, "reading dead letters").await?;
         rows.into_iter()
-            .filter_map(|(env, reason, dead_at)| Some((env?, reason?, dead_at?)))
-            .map(|(env, reason, dead_at)| {
+            .filter_map(|(env, reason, dead_at, token)| Some((env?, reason?, dead_at?, token.unwrap_or(0))))
+            .map(|(env, reason, dead_at, fence)| {
                 let envelope = from_json(&env, "dead letter envelope")?;
                 let dead_at = DateTime::parse_from_rfc3339(&dead_at)
                     .map_err(|e| Error::adapter("a dead letter's time in Redis does not parse", e))?
                     .with_timezone(&Utc);
-                Ok(DeadLetter { envelope, reason, dead_at })
+                Ok(DeadLetter { envelope, reason, dead_at, fence })
             })
             .collect()
     }

@@ -394,7 +394,8 @@ impl DeadLetters for SqliteBroker {
                     let chosen: Vec<(i64, (DeadLetter, i64))> = conn
                         .prepare_cached(include_str!("sql/replay.sql"))?
                         .query_map(params![queue, since, limit], |r| {
-                            Ok((r.get(0)?, (decode_dead(r.get(1)?, r.get(2)?, r.get(3)?)?, r.get(4)?)))
+                            let token = r.get(4)?;
+                            Ok((r.get(0)?, (decode_dead(r.get(1)?, r.get(2)?, r.get(3)?, token)?, token)))
                         })?
                         .collect::<rusqlite::Result<_>>()?;
                     if dry_run {
@@ -487,10 +488,12 @@ impl SqliteBroker {
     }
 }
 
-fn decode_dead(envelope: String, reason: String, dead_at: i64) -> rusqlite::Result<DeadLetter> {
-    Ok(DeadLetter { envelope: decode(&envelope)?, reason, dead_at: from_ms(dead_at) })
+fn decode_dead(envelope: String, reason: String, dead_at: i64, token: i64) -> rusqlite::Result<DeadLetter> {
+    let fence = u64::try_from(token).unwrap_or(0);
+    Ok(DeadLetter { envelope: decode(&envelope)?, reason, dead_at: from_ms(dead_at), fence })
 }
 
 fn dead_letter_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DeadLetter, i64)> {
-    Ok((decode_dead(r.get(0)?, r.get(1)?, r.get(2)?)?, r.get(3)?))
+    let token = r.get(3)?;
+    Ok((decode_dead(r.get(0)?, r.get(1)?, r.get(2)?, token)?, token))
 }

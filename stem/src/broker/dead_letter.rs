@@ -46,6 +46,11 @@ pub struct DeadLetter {
     pub reason: String,
     /// When it was dead-lettered.
     pub dead_at: DateTime<Utc>,
+    /// The fencing token of the delivery that dead-lettered it: the failure
+    /// recorded for it carries the same, so a replay's queued record replaces
+    /// it without reading it first.
+    #[serde(default)]
+    pub fence: u64,
 }
 
 impl DeadLetter {

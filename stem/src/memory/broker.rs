@@ -309,7 +309,7 @@ impl Broker for MemoryBroker {
         let leased = queue.take_leased(receipt, now).ok_or(Error::LeaseLost(receipt.id))?;
         let deliveries = leased.message.deliveries;
         let envelope = Arc::unwrap_or_clone(leased.message.envelope);
-        let dead = DeadLetter { envelope, reason: reason.to_owned(), dead_at: now };
+        let dead = DeadLetter { envelope, reason: reason.to_owned(), dead_at: now, fence: deliveries };
         queue.dead.push((dead, deliveries));
         Ok(())
     }

@@ -238,11 +238,19 @@ async fn dead_letter_is_not_delivered_again(broker: Store) {
 }
 
 async fn dead_letter_is_listed_with_its_reason(broker: Store) {
-    let e = dead(&broker, "q", "undecodable arguments").await;
+    let e = envelope("q");
+    broker.publish(e.clone()).await.expect("publish");
+    let first = receive_one(&broker, "q", LEASE).await;
+    broker.nack(&first.receipt, Nack::Requeue).await.expect("requeue");
+    let d = receive_one(&broker, "q", LEASE).await;
+    broker.dead_letter(&d.receipt, "undecodable arguments").await.expect("dead letter");
     let page = dlq(&broker).list_dead_letters("q", 10, 0).await.expect("list");
     assert_eq!(page.entries.len(), 1);
     assert_eq!(page.entries[0].envelope.id, e.id);
     assert_eq!(page.entries[0].reason, "undecodable arguments");
+    assert_eq!(page.entries[0].fence, d.receipt.token, "the fence of the delivery that dead-lettered it");
+    let got = dlq(&broker).get_dead_letter("q", e.id).await.expect("get").expect("there");
+    assert_eq!(got.fence, d.receipt.token);
     assert_eq!(page.next_offset, None);
     assert!(
         dlq(&broker).list_dead_letters("other", 10, 0).await.expect("list").entries.is_empty(),
