@@ -172,6 +172,44 @@ impl PostgresBroker {
             .collect()
     }
 
+    /// Replays the dead letters of `chunk` (distinct task ids) in one
+    /// statement; returns those replayed (still there), in order.
+    async fn replay_chunk(
+        &self,
+        chunk: Vec<(i64, DeadLetter)>,
+        now: DateTime<Utc>,
+        delay: Option<Duration>,
+    ) -> Result<Vec<DeadLetter>> {
+        if chunk.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (mut seqs, mut ids, mut queues, mut priorities, mut not_before, mut texts) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (seq, dead) in &chunk {
+            let envelope = dead.replay_envelope(now, delay);
+            seqs.push(*seq);
+            ids.push(*envelope.id.as_uuid());
+            priorities.push(priority(&envelope));
+            not_before.push(envelope.not_before);
+            texts.push(to_json(&envelope)?);
+            queues.push(envelope.queue);
+        }
+        let replayed: std::collections::HashSet<i64> =
+            sqlx::query_scalar(self.shared.sql(include_str!("sql/replay.sql")))
+                .bind(seqs)
+                .bind(ids)
+                .bind(queues)
+                .bind(priorities)
+                .bind(not_before)
+                .bind(texts)
+                .fetch_all(self.pool())
+                .await
+                .map_err(|e| failed("replaying dead letters", e))?
+                .into_iter()
+                .collect();
+        Ok(chunk.into_iter().filter(|(seq, _)| replayed.contains(seq)).map(|(_, dead)| dead).collect())
+    }
+
     /// (pending, in flight) of `queue`.
     async fn counts(&self, queue: &str) -> Result<(usize, usize)> {
         let row = sqlx::query(self.shared.sql(include_str!("sql/counts.sql")))
@@ -383,22 +421,16 @@ impl DeadLetters for PostgresBroker {
         }
         let now = Utc::now();
         let mut entries = Vec::with_capacity(chosen.len());
+        // One statement per run of distinct task ids (a task dead-lettered
+        // twice is replayed by the later of its dead letters' statements).
+        let mut chunk: Vec<(i64, DeadLetter)> = Vec::new();
         for (seq, _, dead) in chosen {
-            let envelope = dead.replay_envelope(now, options.delay);
-            let replayed: Option<Uuid> = sqlx::query_scalar(self.shared.sql(include_str!("sql/replay.sql")))
-                .bind(seq)
-                .bind(envelope.id.as_uuid())
-                .bind(&envelope.queue)
-                .bind(priority(&envelope))
-                .bind(envelope.not_before)
-                .bind(to_json(&envelope)?)
-                .fetch_optional(self.pool())
-                .await
-                .map_err(|e| failed("replaying a dead letter", e))?;
-            if replayed.is_some() {
-                entries.push(dead);
+            if chunk.iter().any(|(_, d)| d.envelope.id == dead.envelope.id) {
+                entries.extend(self.replay_chunk(std::mem::take(&mut chunk), now, options.delay).await?);
             }
+            chunk.push((seq, dead));
         }
+        entries.extend(self.replay_chunk(chunk, now, options.delay).await?);
         self.announce().await?;
         Ok(ReplayResult { entries, dry_run: false })
     }

@@ -187,18 +187,30 @@ impl RedisBroker {
         first.unwrap_or_else(|e| Err(Error::adapter("a Redis blocking read's task failed", e)))
     }
 
-    /// Every dead letter of `queue`, oldest first, with its id.
-    async fn all_dead(&self, queue: &str) -> Result<Vec<DeadLetter>> {
+    /// Up to `limit` dead letters of `queue` dead at or after `since`, oldest
+    /// first, read a page at a time (not the whole dead letter queue).
+    async fn oldest_dead(&self, queue: &str, since: Option<DateTime<Utc>>, limit: usize) -> Result<Vec<DeadLetter>> {
+        const PAGE: usize = 1000;
         let prefix = self.queue_key(queue);
-        let mut conn = self.shared.conn();
-        let ids: Vec<String> = redis::cmd("ZRANGE")
-            .arg(format!("{prefix}dead"))
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| failed("listing dead letters", e))?;
-        self.dead_letters(&prefix, &ids).await
+        let (key, mut conn) = (format!("{prefix}dead"), self.shared.conn());
+        let (mut chosen, mut start) = (Vec::new(), 0);
+        while chosen.len() < limit {
+            let ids: Vec<String> = redis::cmd("ZRANGE")
+                .arg(&key)
+                .arg(start)
+                .arg(start + PAGE - 1)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| failed("listing dead letters", e))?;
+            start += ids.len();
+            let page = self.dead_letters(&prefix, &ids).await?;
+            chosen.extend(page.into_iter().filter(|d| since.is_none_or(|s| d.dead_at >= s)));
+            if ids.len() < PAGE {
+                break;
+            }
+        }
+        chosen.truncate(limit);
+        Ok(chosen)
     }
 
     /// The dead letters with these ids (those still there), in that order.
@@ -210,8 +222,7 @@ impl RedisBroker {
         for id in ids {
             pipe.cmd("HMGET").arg(format!("{prefix}dead:{id}")).arg("env").arg("reason").arg("dead_at").arg("token");
         }
-        let rows: Vec<(Option<String>, Option<String>, Option<String>, Option<u64>)> =
-            pipeline::query(&mut self.shared.conn(), &pipe, "reading dead letters").await?;
+        let rows: Vec<DeadRow> = pipeline::query(&mut self.shared.conn(), &pipe, "reading dead letters").await?;
         rows.into_iter()
             .filter_map(|(env, reason, dead_at, token)| Some((env?, reason?, dead_at?, token.unwrap_or(0))))
             .map(|(env, reason, dead_at, fence)| {
@@ -224,6 +235,10 @@ impl RedisBroker {
             .collect()
     }
 }
+
+/// A dead letter's hash fields as `HMGET` returns them: envelope, reason,
+/// time and fence (each missing if the dead letter went meanwhile).
+type DeadRow = (Option<String>, Option<String>, Option<String>, Option<u64>);
 
 /// One `XREAD BLOCK` on the streams of `lasts`, on a connection from `pool`
 /// (or a new one), which goes back to it after.
@@ -442,13 +457,7 @@ impl DeadLetters for RedisBroker {
     }
 
     async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
-        let chosen: Vec<DeadLetter> = self
-            .all_dead(queue)
-            .await?
-            .into_iter()
-            .filter(|d| options.since.is_none_or(|since| d.dead_at >= since))
-            .take(options.limit)
-            .collect();
+        let chosen = self.oldest_dead(queue, options.since, options.limit).await?;
         if options.dry_run || chosen.is_empty() {
             return Ok(ReplayResult { entries: chosen, dry_run: options.dry_run });
         }
@@ -476,11 +485,9 @@ impl DeadLetters for RedisBroker {
         limit: Option<usize>,
     ) -> Result<usize> {
         let chosen: Vec<TaskId> = self
-            .all_dead(queue)
+            .oldest_dead(queue, since, limit.unwrap_or(usize::MAX))
             .await?
             .into_iter()
-            .filter(|d| since.is_none_or(|s| d.dead_at >= s))
-            .take(limit.unwrap_or(usize::MAX))
             .map(|d| d.envelope.id)
             .collect();
         if chosen.is_empty() {
