@@ -161,8 +161,10 @@ impl<T: Task> Signature<T> {
 
 impl EnqueueOptions {
     /// The envelope of a call of the task `name` with encoded `args`: the
-    /// task's `defaults` overridden by these options.
-    pub(crate) fn envelope(self, name: &str, defaults: &TaskOptions, args: crate::codec::Payload) -> Result<Envelope> {
+    /// task's `defaults` overridden by these options. For front ends that
+    /// enqueue a task they do not link (the bare `stem` binary); a typed call
+    /// is [`Signature::into_envelope`], a linked one [`TaskRegistration::envelope`](super::TaskRegistration::envelope).
+    pub fn envelope(self, name: &str, defaults: &TaskOptions, args: crate::codec::Payload) -> Result<Envelope> {
         let o = self;
         let queue = o.queue.unwrap_or_else(|| defaults.queue.to_owned());
         if queue.trim().is_empty() {

@@ -228,3 +228,22 @@ impl<T> fmt::Debug for WorkflowHandle<T> {
         f.debug_struct("WorkflowHandle").field("id", &self.id).field("output", &std::any::type_name::<T>()).finish()
     }
 }
+
+impl Stem {
+    /// Starts a run of the workflow named `workflow` on `queue` with `args`
+    /// as given, unchecked: for front ends that do not link the workflow
+    /// (the bare `stem` binary). The worker that executes the run decodes the
+    /// arguments; if they do not decode, the run fails saying why. A binary
+    /// that links the workflow checks them first with
+    /// [`WorkflowRegistration::start_json`](super::WorkflowRegistration::start_json).
+    pub async fn start_workflow_json(
+        &self,
+        workflow: &str,
+        queue: &str,
+        args: serde_json::Value,
+    ) -> Result<WorkflowHandle<serde_json::Value>> {
+        let id = RunId::default();
+        start_run(self, id, workflow, queue.to_owned(), args, CancellationPolicy::NONE).await?;
+        Ok(WorkflowHandle::new(self.clone(), id))
+    }
+}

@@ -1,0 +1,107 @@
+//! A small application run through its generated command line: tasks in two
+//! modules (one that fails, one with a struct argument and a struct result),
+//! a checkout workflow and its event topic. Its `main` is the CLI.
+//!
+//! ```sh
+//! cargo run --example app -- worker                       # one terminal: a worker for all of it
+//! cargo run --example app -- enqueue app::math::add --a 2 --b 40 --wait
+//! cargo run --example app -- tasks ls                     # each task's arguments and their types
+//! ```
+
+use serde::{Deserialize, Serialize};
+use stem::prelude::*;
+
+/// Sending mail (pretend).
+pub mod emails {
+    use super::*;
+
+    /// A message to send.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Email {
+        /// Who it goes to.
+        pub to: String,
+        /// Its subject.
+        pub subject: String,
+    }
+
+    /// What the provider answered.
+    #[derive(Debug, Serialize, Deserialize)]
+    pub struct Receipt {
+        /// Who it went to.
+        pub to: String,
+        /// The provider's message id.
+        pub message_id: u64,
+    }
+
+    /// Sends one email and returns the provider's receipt.
+    #[stem::task(queue = "emails", max_retries = 2)]
+    pub async fn send(email: Email) -> Result<Receipt, TaskError> {
+        Ok(Receipt { message_id: 1000 + email.subject.len() as u64, to: email.to })
+    }
+
+    /// Sends a newsletter; the provider always refuses it.
+    #[stem::task(queue = "emails", max_retries = 0)]
+    pub async fn newsletter(list: String) -> Result<u32, TaskError> {
+        Err(TaskError::fail(format!("the provider refused the newsletter to {list}")))
+    }
+}
+
+/// Arithmetic.
+pub mod math {
+    use super::*;
+
+    /// Adds two numbers.
+    #[stem::task]
+    pub async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
+        Ok(a + b)
+    }
+}
+
+/// Checking out an order.
+pub mod checkout {
+    use super::emails::{Email, Receipt, Send};
+    use super::*;
+
+    /// An order to check out.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Order {
+        /// Its id.
+        pub id: u64,
+        /// Who bought it.
+        pub email: String,
+    }
+
+    /// What the carrier reports.
+    #[derive(Debug, Serialize, Deserialize)]
+    pub struct Parcel {
+        /// The tracking number.
+        pub tracking: String,
+    }
+
+    /// Sent by the warehouse when an order's parcel leaves.
+    #[stem::event]
+    pub const SHIPPED: EventTopic<Parcel> = EventTopic::new("app.parcel.shipped");
+
+    /// Charges the order (pretend), once per run.
+    #[stem::step]
+    async fn charge(wf: &WorkflowContext, order: &Order) -> Result<String, StepError> {
+        let _ = wf;
+        Ok(format!("ch_{}", order.id))
+    }
+
+    /// Charges an order, waits for its parcel to ship, and emails the receipt.
+    #[stem::workflow]
+    pub async fn checkout(wf: WorkflowContext, order: Order) -> Result<String, WorkflowError> {
+        let charge = charge(&wf, &order).await?;
+        let parcel = wf.await_event(SHIPPED).await?;
+        let email =
+            Email { to: order.email.clone(), subject: format!("order {} shipped: {}", order.id, parcel.tracking) };
+        let receipt: Receipt = wf.call(Send::call(email)).await?;
+        Ok(format!("{charge} {} {}", parcel.tracking, receipt.message_id))
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    stem_cli::run().await // every #[stem::task] and #[stem::workflow] linked into this binary
+}

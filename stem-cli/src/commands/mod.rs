@@ -1,0 +1,46 @@
+//! The commands, one file each; `tree` assembles them, `run` dispatches.
+
+mod completions;
+mod dlq;
+mod enqueue;
+mod health;
+mod observe;
+mod result;
+mod tasks;
+mod wf;
+mod worker;
+
+use clap::{ArgMatches, Command};
+
+use crate::catalog::Catalog;
+use crate::context::Context;
+use crate::error::{Failure, Outcome};
+
+/// `root` with every command.
+pub(crate) fn tree(root: Command, catalog: &Catalog) -> Command {
+    root.subcommand(worker::command())
+        .subcommand(tasks::command())
+        .subcommand(enqueue::command(catalog))
+        .subcommands(result::commands())
+        .subcommand(dlq::command())
+        .subcommand(observe::command())
+        .subcommand(wf::command(catalog))
+        .subcommand(health::command())
+        .subcommand(completions::command())
+}
+
+/// Runs the command `name` with its matches.
+pub(crate) async fn run(ctx: &Context, name: &str, matches: &ArgMatches) -> Outcome {
+    match name {
+        "worker" => worker::run(ctx, matches).await,
+        "tasks" => tasks::run(ctx, matches),
+        "enqueue" => enqueue::run(ctx, matches).await,
+        "status" | "result" => result::run(ctx, name, matches).await,
+        "dlq" => dlq::run(ctx, matches).await,
+        "observe" => observe::run(ctx, matches).await,
+        "wf" => wf::run(ctx, matches).await,
+        "health" => health::run(ctx).await,
+        "completions" => completions::run(ctx, matches),
+        other => Err(Failure::usage(format!("unknown command `{other}`"))),
+    }
+}

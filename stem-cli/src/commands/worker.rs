@@ -1,0 +1,61 @@
+//! `worker`: runs a worker for the linked tasks and workflows until a signal.
+
+use clap::{ArgMatches, Args, Command};
+use stem::Worker;
+
+use crate::catalog::unknown;
+use crate::cli::parse;
+use crate::context::Context;
+use crate::error::{Failure, Outcome};
+
+/// Runs a worker until SIGTERM (warm: running tasks finish), SIGINT (soft:
+/// they are cancelled and go back to the queue) or a second signal (hard)
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    /// Consume this queue (repeat for more) [default: the queues of its tasks and workflows]
+    #[arg(short = 'q', long = "queue", value_name = "QUEUE")]
+    queues: Vec<String>,
+    /// Run at most N tasks at once [default: the number of CPUs]
+    #[arg(short = 'c', long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// Hold at most N deliveries at once [default: twice the concurrency]
+    #[arg(long, value_name = "N")]
+    prefetch: Option<usize>,
+    /// Run only this task (repeat for more) [default: every linked task and workflow]
+    #[arg(long = "task", value_name = "NAME")]
+    tasks: Vec<String>,
+}
+
+pub(super) fn command() -> Command {
+    WorkerArgs::augment_args(Command::new("worker"))
+}
+
+pub(super) async fn run(ctx: &Context, matches: &ArgMatches) -> Outcome {
+    let args: WorkerArgs = parse(matches)?;
+    if let Some(name) = args.tasks.iter().find(|n| ctx.catalog.task(n).is_none()) {
+        return Err(Failure::usage(unknown("task", name, ctx.catalog.tasks().map(|t| t.name()))).context("--task"));
+    }
+    let stem = ctx.stem().await?;
+    let mut builder = ctx.configure_worker(Worker::builder(&stem));
+    if !args.queues.is_empty() {
+        builder = builder.queues(args.queues);
+    }
+    if let Some(n) = args.concurrency {
+        builder = builder.concurrency(n);
+    }
+    if let Some(n) = args.prefetch {
+        builder = builder.prefetch(n);
+    }
+    if !args.tasks.is_empty() {
+        builder = builder.only(args.tasks);
+    }
+    let worker = builder.build()?;
+    eprintln!(
+        "worker {} consumes {}; runs {} tasks; SIGTERM stops it warm, Ctrl-C soft, a second signal hard",
+        worker.id(),
+        worker.queues().join(", "),
+        worker.registry().len()
+    );
+    worker.run().await?;
+    Ok(())
+}

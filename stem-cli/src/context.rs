@@ -1,0 +1,75 @@
+//! What every command works with: the output form, the linked catalog, and
+//! the Stem, connected on first use.
+
+use std::sync::Mutex;
+
+use stem::Stem;
+use stem::worker::WorkerBuilder;
+use tokio::sync::OnceCell;
+
+use crate::catalog::Catalog;
+use crate::error::{Failure, Outcome};
+use crate::output::{Output, redact};
+
+/// How the application configures the workers the CLI runs.
+pub(crate) type ConfigureWorker = Box<dyn FnOnce(WorkerBuilder) -> WorkerBuilder + Send>;
+
+/// The shared state of one command's run.
+pub(crate) struct Context {
+    pub(crate) out: Output,
+    pub(crate) catalog: Catalog,
+    /// The Stem, given by the application or connected on first use.
+    stem: OnceCell<Stem>,
+    /// Whether the application gave it.
+    given: bool,
+    /// The URLs to connect to when the application gave no Stem.
+    urls: (String, String),
+    worker: Mutex<Option<ConfigureWorker>>,
+}
+
+impl Context {
+    pub(crate) fn new(
+        out: Output,
+        catalog: Catalog,
+        stem: Option<Stem>,
+        urls: (String, String),
+        worker: Option<ConfigureWorker>,
+    ) -> Self {
+        let given = stem.is_some();
+        Self { out, catalog, stem: OnceCell::new_with(stem), given, urls, worker: Mutex::new(worker) }
+    }
+
+    /// The Stem: the application's, or one connected to the broker and
+    /// backend URLs.
+    pub(crate) async fn stem(&self) -> Outcome<Stem> {
+        let (broker, backend) = &self.urls;
+        self.stem
+            .get_or_try_init(|| async {
+                stem_adapters::connect_urls(broker, backend).await.map_err(|e| {
+                    let failure = Failure::from(e).scrubbed(broker).scrubbed(backend);
+                    failure.context(format!("connecting to {}", redact(broker)))
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    /// Whether the application gave the Stem (rather than URLs).
+    pub(crate) fn has_stem(&self) -> bool {
+        self.given
+    }
+
+    /// The broker's and the backend's URLs.
+    pub(crate) fn urls(&self) -> &(String, String) {
+        &self.urls
+    }
+
+    /// Applies the application's worker configuration, once.
+    pub(crate) fn configure_worker(&self, builder: WorkerBuilder) -> WorkerBuilder {
+        let configure = self.worker.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        match configure {
+            Some(configure) => configure(builder),
+            None => builder,
+        }
+    }
+}

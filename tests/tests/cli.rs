@@ -1,0 +1,254 @@
+//! The generated command line, end to end through the real binaries: the
+//! example application (`examples/app.rs`, whose `main` is `stem_cli::run()`)
+//! and the bare `stem` binary, on SQLite and on Redis.
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use stem_tests::{TempDir, TestResult, WAIT, free_port, redis_url};
+
+/// The example application, on one store.
+struct App {
+    broker: String,
+    dir: TempDir,
+}
+
+impl App {
+    fn sqlite(label: &str) -> Self {
+        let dir = TempDir::new(label);
+        let broker = format!("sqlite://{}", dir.file("app.db").display());
+        Self { broker, dir }
+    }
+
+    fn command(&self, binary: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(binary);
+        command
+            .arg("--broker")
+            .arg(&self.broker)
+            .args(args)
+            .current_dir(self.dir.file(""))
+            .env_remove("STEM_BROKER_URL")
+            .env_remove("STEM_RESULT_BACKEND_URL")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs the app with `args`.
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(env!("CARGO_BIN_EXE_app"), args).output().expect("the app runs")
+    }
+
+    /// Runs the app with `args` and `--json`, expecting success: its stdout, parsed.
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(&[args, &["--json"]].concat());
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {out:?}"))
+    }
+
+    /// A worker process, killed when dropped.
+    fn worker(&self) -> Worker {
+        let child = self
+            .command(env!("CARGO_BIN_EXE_app"), &["worker", "-c", "4"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the worker starts");
+        Worker(child)
+    }
+
+    /// Polls `args` (with `--json`) every 50 ms until `done` holds of its output.
+    fn until(&self, what: &str, args: &[&str], done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let value = self.json(args);
+            if done(&value) {
+                return value;
+            }
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}: {value}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The counts of `queue`, from `observe queues --json`.
+    fn queue(&self, queue: &str) -> Value {
+        let all = self.json(&["observe", "queues"]);
+        all.as_array()
+            .and_then(|qs| qs.iter().find(|q| q["queue"] == queue).cloned())
+            .unwrap_or_else(|| json!({ "queue": queue, "ready": 0, "delayed": 0, "leased": 0, "dead": 0 }))
+    }
+}
+
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Enqueue, work and read results by CLI; dead letters; a workflow run.
+fn tasks_dead_letters_and_workflows(app: &App) {
+    let worker = app.worker();
+    let sum = app.json(&["enqueue", "app::math::add", "--a", "2", "--b", "40", "--wait"]);
+    assert_eq!((sum["state"].as_str(), &sum["result"]), (Some("succeeded"), &json!(42)));
+
+    let email = r#"{"to": "ada@example.com", "subject": "hi"}"#;
+    let sent = app.json(&["enqueue", "app::emails::send", "--email", email, "--wait"]);
+    assert_eq!(sent["result"], json!({ "to": "ada@example.com", "message_id": 1002 }), "a struct result, decoded");
+
+    let later = app.json(&["enqueue", "app::math::add", "--args", r#"{"a": 1, "b": 1}"#]);
+    let id = later["id"].as_str().expect("an id").to_owned();
+    assert_eq!((later["task"].as_str(), later["queue"].as_str()), (Some("app::math::add"), Some("default")));
+    assert_eq!(app.json(&["result", &id, "--wait"]), json!(2));
+    assert_eq!(app.json(&["status", &id])["state"], "succeeded");
+
+    let refused = app.run(&["enqueue", "app::emails::newsletter", "--list", "all", "--wait"]);
+    assert_eq!(code(&refused), Some(1), "a failed task exits 1");
+    assert!(stderr(&refused).contains("the provider refused the newsletter to all"), "{}", stderr(&refused));
+    app.until("the dead letter", &["observe", "queues"], |qs| qs.to_string().contains(r#""dead":1"#));
+    let dead = app.json(&["dlq", "list", "-q", "emails"]);
+    assert_eq!(dead.as_array().map(Vec::len), Some(1));
+    assert!(dead[0]["reason"].as_str().is_some_and(|r| r.contains("refused")), "{dead}");
+
+    // A workflow run: started by CLI, resumed by an event sent by CLI.
+    let started = app.json(&["wf", "start", "app::checkout::checkout", "--order", r#"{"id": 7, "email": "b@x"}"#]);
+    let run = started["run"].as_str().expect("a run id").to_owned();
+    app.until("the run to wait for its parcel", &["wf", "waiters"], |w| w.to_string().contains(&run));
+    let emitted = app.json(&["wf", "emit", "app.parcel.shipped", "--payload", r#"{"tracking": "1Z"}"#]);
+    assert_eq!(emitted["resumed"], 1);
+    let shown = app.until("the run to complete", &["wf", "show", &run], |s| s["run"]["status"] == "completed");
+    assert_eq!(shown["run"]["result"], "ch_7 1Z 1019");
+    let steps: Vec<&str> =
+        shown["steps"].as_array().expect("steps").iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(steps[0], "charge#0", "the steps in order: {steps:?}");
+    drop(worker);
+
+    // With no worker: a dry run changes nothing, --yes replays.
+    let dry = app.json(&["dlq", "replay", "-q", "emails", "--dry-run"]);
+    assert_eq!((dry["dry_run"].as_bool(), dry["replayed"].as_u64()), (Some(true), Some(1)));
+    assert_eq!((app.queue("emails")["dead"].as_u64(), app.queue("emails")["ready"].as_u64()), (Some(1), Some(0)));
+    let refused = app.run(&["dlq", "replay", "-q", "emails"]);
+    assert_eq!(code(&refused), Some(64), "not on a terminal and no --yes: {}", stderr(&refused));
+    assert!(stderr(&refused).contains("add --yes"), "{}", stderr(&refused));
+    assert_eq!(app.json(&["dlq", "replay", "-q", "emails", "--yes"])["replayed"], 1);
+    assert_eq!((app.queue("emails")["dead"].as_u64(), app.queue("emails")["ready"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(app.json(&["dlq", "purge", "-q", "emails", "--yes"])["purged"], 0, "nothing left to purge");
+}
+
+#[test]
+fn tasks_dead_letters_and_workflows_on_sqlite() {
+    tasks_dead_letters_and_workflows(&App::sqlite("cli-sqlite"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_dead_letters_and_workflows_on_redis() -> TestResult {
+    let Some(url) = redis_url() else { return Ok(()) };
+    let namespace = format!("test_cli_{:08x}", fastrand::u32(..));
+    let broker = format!("{url}?namespace={namespace}");
+    let app = App { broker: broker.clone(), dir: TempDir::new("cli-redis") };
+    tokio::task::spawn_blocking(move || tasks_dead_letters_and_workflows(&app)).await?;
+    stem_adapters::redis::RedisStore::connect(&broker).await?.delete_namespace().await?;
+    Ok(())
+}
+
+#[test]
+fn invalid_input_exits_64_and_enqueues_nothing() {
+    let app = App::sqlite("cli-invalid");
+    let cases: &[(&[&str], &str)] = &[
+        (&["enqueue", "app::math::add", "--a", "2"], "--b <i64>"),
+        (
+            &["enqueue", "app::math::add", "--a", "2", "--b", "forty"],
+            "--b: expected i64 (invalid type: string \"forty\"",
+        ),
+        (&["enqueue", "app::math::add", "--args", r#"{"a": 2}"#], "missing field `b`"),
+        (&["enqueue", "app::math::add", "--args", "{not json"], "--args: `{not json` is not JSON"),
+        (
+            &["enqueue", "app::emails::send", "--email", r#"{"to": "ada"}"#],
+            "--email: expected Email (missing field `subject`",
+        ),
+        (&["enqueue", "app::math::ad", "--a", "1"], "did you mean `app::math::add`?"),
+        (&["enqueue", "app::math::add", "--a", "1", "--b", "2", "--priority", "10"], "10 is not in 0..=9"),
+        (&["enqueue", "app::math::add", "--a", "1", "--b", "2", "--countdown", "soon"], "not a duration"),
+        (&["wf", "start", "app::checkout::checkout", "--order", r#"{"id": "seven"}"#], "--order: expected Order"),
+        (&["wf", "emit", "app.parcel.shiped", "--payload", "{}"], "did you mean `app.parcel.shipped`?"),
+        (&["wf", "emit", "app.parcel.shipped", "--payload", r#"{"tracking": 5}"#], "`tracking`: invalid type"),
+        (&["worker", "--task", "app::math::ad"], "--task: no task is named `app::math::ad`; did you mean"),
+        (&["frobnicate"], "unrecognized subcommand"),
+    ];
+    for (args, says) in cases {
+        let out = app.run(args);
+        assert_eq!(code(&out), Some(64), "{args:?} exits 64: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?} says {says:?}: {}", stderr(&out));
+    }
+    let queues = app.json(&["observe", "queues"]);
+    let ready: u64 = queues.as_array().map_or(0, |qs| qs.iter().filter_map(|q| q["ready"].as_u64()).sum());
+    assert_eq!(ready, 0, "nothing was enqueued: {queues}");
+    assert_eq!(app.json(&["wf", "ls"]), json!([]), "no run was started");
+}
+
+#[test]
+fn health_exits_1_when_a_store_does_not_answer() {
+    let app = App::sqlite("cli-health");
+    let checks = app.json(&["health"]);
+    assert!(checks.as_array().is_some_and(|cs| cs.iter().all(|c| c["ok"] == true)), "{checks}");
+    let down = App { broker: format!("redis://:secret@127.0.0.1:{}", free_port()), dir: TempDir::new("cli-down") };
+    let out = down.run(&["health", "--json"]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    let checks: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!((checks[0]["store"].as_str(), checks[0]["ok"].as_bool()), (Some("broker"), Some(false)), "{checks}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("secret"), "no password shown: {checks}");
+}
+
+#[test]
+fn tasks_are_listed_with_their_argument_types() {
+    let app = App::sqlite("cli-tasks");
+    let tasks = app.json(&["tasks", "ls"]);
+    let add = tasks.as_array().and_then(|ts| ts.iter().find(|t| t["name"] == "app::math::add")).expect("listed");
+    assert_eq!(add["args"], json!([{ "name": "a", "type": "i64" }, { "name": "b", "type": "i64" }]));
+    assert_eq!(
+        (add["output"].as_str(), add["doc"].as_str(), add["queue"].as_str()),
+        (Some("i64"), Some("Adds two numbers."), Some("default"))
+    );
+    let send = app.json(&["tasks", "show", "app::emails::send"]);
+    assert_eq!((send["args"][0]["type"].as_str(), send["options"]["max_retries"].as_u64()), (Some("Email"), Some(2)));
+    assert!(send["location"].as_str().is_some_and(|l| l.contains("examples/app.rs:")), "{send}");
+}
+
+#[test]
+fn help_is_pinned() {
+    let app = App::sqlite("cli-help");
+    for (name, args) in [("root", &["--help"][..]), ("enqueue_add", &["enqueue", "app::math::add", "--help"][..])] {
+        let out = app.run(args);
+        assert!(out.status.success());
+        insta::assert_snapshot!(name, String::from_utf8_lossy(&out.stdout));
+    }
+    let completions = app.run(&["completions", "bash"]);
+    let script = String::from_utf8_lossy(&completions.stdout);
+    assert!(script.contains("app::math::add") && script.contains("enqueue"), "completions cover the linked tasks");
+}
+
+#[test]
+fn the_bare_stem_binary_sends_arguments_as_given_and_says_so() {
+    let app = App::sqlite("cli-bare");
+    let stem = |args: &[&str]| app.command(env!("CARGO_BIN_EXE_stem_bare"), args).output().expect("runs");
+    let out = stem(&["tasks", "ls"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no tasks are linked into this binary"));
+    let out = stem(&["enqueue", "billing::invoice", "--args", r#"{"order": 7}"#, "--queue", "billing", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not linked into this binary: its arguments are sent as given, unchecked"));
+    let enqueued: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(enqueued["queue"], "billing");
+    assert_eq!(app.queue("billing")["ready"], 1);
+    let out = stem(&["enqueue", "billing::invoice"]);
+    assert_eq!(code(&out), Some(64), "--args is needed: {}", stderr(&out));
+}
