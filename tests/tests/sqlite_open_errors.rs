@@ -1,4 +1,5 @@
-//! Opening a SQLite file that cannot serve names the file and the fix.
+//! Opening a SQLite file that cannot serve names the file and the fix; a
+//! new file opened by several processes at once opens for all of them.
 
 use std::time::Duration;
 
@@ -56,6 +57,22 @@ async fn a_file_locked_by_another_process_says_so() {
     assert!(message.contains("is locked by another process"), "{message}");
     holder.execute_batch("COMMIT").expect("unlock");
     SqliteStore::open(&path).await.expect("opens once the lock is gone");
+}
+
+/// Switching a new file to WAL and migrating it while another connection
+/// does the same can meet a lock that SQLite reports at once rather than
+/// after the busy timeout: each open must still succeed (a worker and a
+/// shell `enqueue` started together on a fresh file both work).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_file_opened_by_several_at_once_opens_for_all() {
+    let dir = TempDir::new("together");
+    for round in 0..50 {
+        let path = dir.file(&format!("stem-{round}.db"));
+        let opens = (0..6).map(|_| tokio::spawn(SqliteStore::open(path.clone())));
+        for open in futures_util::future::join_all(opens).await {
+            open.expect("joined").unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+    }
 }
 
 #[tokio::test]

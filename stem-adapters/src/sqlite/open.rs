@@ -1,6 +1,7 @@
 //! Opening a database file: pragmas, migrations and errors that say what to do.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use stem::Error;
@@ -40,27 +41,48 @@ pub(crate) fn open(options: &SqliteOptions) -> Result<Connection, Error> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, options, e))?;
     conn.busy_timeout(options.busy_timeout).map_err(|e| open_error(path, options, e))?;
-    let mode: String =
-        conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(|e| open_error(path, options, e))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::Config(format!(
+    // Some lock conflicts of a file being created (switching it to WAL,
+    // recovering its WAL index) return SQLITE_BUSY at once, without waiting
+    // the busy timeout: two processes opening a new file together retry here.
+    let deadline = Instant::now() + options.busy_timeout;
+    let prepared = loop {
+        match prepare(&mut conn, options) {
+            Err(PrepareError::Sqlite(e)) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => break other,
+        }
+    };
+    prepared.map_err(|e| match e {
+        PrepareError::Sqlite(e) => open_error(path, options, e),
+        PrepareError::NotWal(mode) => Error::Config(format!(
             "`{}` could not switch to WAL mode (it reports `{mode}`); the file system may not support shared memory",
             path.display()
-        )));
-    }
-    conn.pragma_update(None, "synchronous", options.synchronous.pragma()).map_err(|e| open_error(path, options, e))?;
-    // A 32 MiB page cache: a busy queue's pages stay in memory.
-    conn.pragma_update(None, "cache_size", -32_768).map_err(|e| open_error(path, options, e))?;
-    conn.set_prepared_statement_cache_capacity(64);
-    migrate(&mut conn).map_err(|e| match e {
-        MigrateError::Sqlite(e) => open_error(path, options, e),
-        MigrateError::TooNew(found) => Error::Config(format!(
+        )),
+        PrepareError::TooNew(found) => Error::Config(format!(
             "`{}` has Stem schema version {found}, newer than this Stem knows ({SCHEMA_VERSION}); a newer Stem \
              wrote it: upgrade Stem, or use another file",
             path.display()
         )),
     })?;
     Ok(conn)
+}
+
+/// Sets the connection's pragmas and migrates the file.
+fn prepare(conn: &mut Connection, options: &SqliteOptions) -> Result<(), PrepareError> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(PrepareError::NotWal(mode));
+    }
+    conn.pragma_update(None, "synchronous", options.synchronous.pragma())?;
+    // A 32 MiB page cache: a busy queue's pages stay in memory.
+    conn.pragma_update(None, "cache_size", -32_768)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    migrate(conn)
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(error.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
 }
 
 /// Opens a second, read-only connection to a file [`open`] has prepared.
@@ -75,12 +97,14 @@ pub(crate) fn open_reader(options: &SqliteOptions) -> Result<Connection, Error> 
     Ok(conn)
 }
 
-enum MigrateError {
+/// Why a file could not be prepared.
+enum PrepareError {
     Sqlite(rusqlite::Error),
+    NotWal(String),
     TooNew(i64),
 }
 
-impl From<rusqlite::Error> for MigrateError {
+impl From<rusqlite::Error> for PrepareError {
     fn from(e: rusqlite::Error) -> Self {
         Self::Sqlite(e)
     }
@@ -88,11 +112,11 @@ impl From<rusqlite::Error> for MigrateError {
 
 /// Applies the missing migrations in one immediate transaction, so that two
 /// processes opening a new file at once do not both migrate it.
-fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+fn migrate(conn: &mut Connection) -> Result<(), PrepareError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if version > SCHEMA_VERSION {
-        return Err(MigrateError::TooNew(version));
+        return Err(PrepareError::TooNew(version));
     }
     for (n, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
         tx.execute_batch(sql)?;
