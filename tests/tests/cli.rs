@@ -42,19 +42,30 @@ impl App {
     /// Runs the app with `args` and `--json`, expecting success: its stdout, parsed.
     fn json(&self, args: &[&str]) -> Value {
         let out = self.run(&[args, &["--json"]].concat());
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}\nthe worker's log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.worker_log()
+        );
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {out:?}"))
     }
 
-    /// A worker process, killed when dropped.
+    /// A worker process, killed when dropped; its output goes to `worker.log`.
     fn worker(&self) -> Worker {
+        let log = std::fs::File::create(self.dir.file("worker.log")).expect("a log file");
         let child = self
-            .command(env!("CARGO_BIN_EXE_app"), &["worker", "-c", "4"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .command(env!("CARGO_BIN_EXE_app"), &["worker", "-c", "4", "-v"])
+            .stdout(log.try_clone().expect("the log again"))
+            .stderr(log)
             .spawn()
             .expect("the worker starts");
         Worker(child)
+    }
+
+    /// What the worker has logged so far, for failure messages.
+    fn worker_log(&self) -> String {
+        std::fs::read_to_string(self.dir.file("worker.log")).unwrap_or_default()
     }
 
     /// Polls `args` (with `--json`) every 50 ms until `done` holds of its output.

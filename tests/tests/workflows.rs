@@ -275,7 +275,7 @@ async fn steps_loops_and_a_task_as_a_step_run_once_each() -> TestResult {
             ],
             "{label}"
         );
-        assert_eq!(steps[0].1, serde_json::json!({"ok": 1250}), "{label}");
+        assert_eq!(steps[0].1, serde_json::json!({"ok": 1250, "attempts": 2}), "{label}: the value and its attempts");
         worker.stop(ShutdownMode::Warm).await?;
         env.clean().await?;
     }

@@ -56,7 +56,21 @@ pub(super) fn command() -> Command {
             Command::new("show")
                 .about("Shows one dead letter, its arguments included")
                 .arg(queue())
-                .arg(Arg::new("id").long("id").value_name("ID").required(true).value_parser(parse_id)),
+                .arg(
+                    Arg::new("id")
+                        .value_name("ID")
+                        .value_parser(parse_id)
+                        .required_unless_present("id-flag")
+                        .help("The dead task's id"),
+                )
+                .arg(
+                    Arg::new("id-flag")
+                        .long("id")
+                        .value_name("ID")
+                        .value_parser(parse_id)
+                        .conflicts_with("id")
+                        .help("The same, as a flag (as the reference CLI spells it)"),
+                ),
         )
         .subcommand(
             Command::new("replay")
@@ -109,13 +123,16 @@ pub(super) async fn run(ctx: &Context, matches: &ArgMatches) -> Outcome {
             ctx.out.either(&page.entries, || listed(queue, &page.entries))
         }
         "show" => {
-            let id = *sub.get_one::<TaskId>("id").ok_or_else(|| Failure::usage("--id is needed"))?;
+            let id = *sub
+                .get_one::<TaskId>("id")
+                .or_else(|| sub.get_one::<TaskId>("id-flag"))
+                .ok_or_else(|| Failure::usage("name the dead letter's task id"))?;
             let dead = stem
                 .dead_letters()?
                 .get_dead_letter(queue, id)
                 .await?
                 .ok_or_else(|| Failure::failed(format!("queue `{queue}` has no dead letter {id}")))?;
-            ctx.out.either(&dead, || serde_json::to_string_pretty(&dead).unwrap_or_default())
+            ctx.out.either(&dead, || shown(&dead))
         }
         "replay" => replay(ctx, &stem, queue, sub).await,
         _ => purge(ctx, &stem, queue, sub).await,
@@ -132,6 +149,33 @@ fn listed(queue: &str, entries: &[DeadLetter]) -> String {
         t.add_row([e.id.to_string(), e.task.clone(), (e.attempt + 1).to_string(), ago(d.dead_at), cut(&d.reason, 80)]);
     }
     t.to_string()
+}
+
+/// "1 dead letter", "3 dead letters".
+fn letters(n: usize) -> String {
+    if n == 1 { "1 dead letter".to_owned() } else { format!("{n} dead letters") }
+}
+
+/// One dead letter for people: its arguments decoded when they are JSON.
+fn shown(dead: &DeadLetter) -> String {
+    let e = &dead.envelope;
+    let args = match e.args.codec() {
+        "json" => serde_json::from_slice::<serde_json::Value>(e.args.bytes())
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| String::from_utf8_lossy(e.args.bytes()).into_owned()),
+        codec => format!("{} bytes of {codec}", e.args.bytes().len()),
+    };
+    format!(
+        "{} {}\n  queue      {}\n  attempts   {}\n  created    {}\n  dead       {}\n  reason     {}\n  args       {}",
+        e.task,
+        e.id,
+        e.queue,
+        e.attempt + 1,
+        ago(e.created_at),
+        ago(dead.dead_at),
+        dead.reason,
+        args.replace('\n', "\n             ")
+    )
 }
 
 /// What replay and purge do to: the queue's dead letters since `since`, at most `limit`.
@@ -172,8 +216,8 @@ async fn replay(ctx: &Context, stem: &Stem, queue: &str, sub: &ArgMatches) -> Ou
         let shown = json!({ "dry_run": true, "replayed": result.entries.len(), "entries": result.entries });
         return ctx.out.either(&shown, || {
             format!(
-                "would replay {} dead letters of queue `{queue}`:\n{}",
-                result.entries.len(),
+                "would replay {} of queue `{queue}`:\n{}",
+                letters(result.entries.len()),
                 listed(queue, &result.entries)
             )
         });
@@ -182,7 +226,7 @@ async fn replay(ctx: &Context, stem: &Stem, queue: &str, sub: &ArgMatches) -> Ou
     if total == 0 {
         return ctx.out.either(&json!({ "replayed": 0 }), || format!("queue `{queue}` has no dead letters to replay"));
     }
-    confirm(&format!("replay {total} dead letters of queue `{queue}`"), sub.get_flag("yes"))?;
+    confirm(&format!("replay {} of queue `{queue}`", letters(total)), sub.get_flag("yes"))?;
     let bar = progress(total, "replayed");
     let mut replayed = 0;
     loop {
@@ -200,7 +244,7 @@ async fn replay(ctx: &Context, stem: &Stem, queue: &str, sub: &ArgMatches) -> Ou
         }
     }
     bar.finish_and_clear();
-    ctx.out.either(&json!({ "replayed": replayed }), || format!("replayed {replayed} dead letters of queue `{queue}`"))
+    ctx.out.either(&json!({ "replayed": replayed }), || format!("replayed {} of queue `{queue}`", letters(replayed)))
 }
 
 async fn purge(ctx: &Context, stem: &Stem, queue: &str, sub: &ArgMatches) -> Outcome {
@@ -209,7 +253,7 @@ async fn purge(ctx: &Context, stem: &Stem, queue: &str, sub: &ArgMatches) -> Out
     if total == 0 {
         return ctx.out.either(&json!({ "purged": 0 }), || format!("queue `{queue}` has no dead letters to purge"));
     }
-    confirm(&format!("delete {total} dead letters of queue `{queue}` for good"), sub.get_flag("yes"))?;
+    confirm(&format!("delete {} of queue `{queue}` for good", letters(total)), sub.get_flag("yes"))?;
     let bar = progress(total, "purged");
     let mut purged = 0;
     loop {
@@ -225,7 +269,7 @@ async fn purge(ctx: &Context, stem: &Stem, queue: &str, sub: &ArgMatches) -> Out
         }
     }
     bar.finish_and_clear();
-    ctx.out.either(&json!({ "purged": purged }), || format!("purged {purged} dead letters of queue `{queue}`"))
+    ctx.out.either(&json!({ "purged": purged }), || format!("purged {} of queue `{queue}`", letters(purged)))
 }
 
 /// Asks on a terminal; refuses without `--yes` anywhere else.

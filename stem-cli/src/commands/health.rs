@@ -28,7 +28,9 @@ pub(super) async fn run(ctx: &Context) -> Outcome {
     let shown: Vec<Value> = checks
         .iter()
         .map(|c| match &c.outcome {
-            Ok(ms) => json!({ "store": c.store, "url": c.url, "ok": true, "round_trip_ms": ms }),
+            Ok(ms) => {
+                json!({ "store": c.store, "url": c.url, "ok": true, "round_trip_ms": (ms * 1000.0).round() / 1000.0 })
+            }
             Err(error) => json!({ "store": c.store, "url": c.url, "ok": false, "error": error }),
         })
         .collect();

@@ -97,7 +97,7 @@ fn shown(task: &TaskRegistration) -> String {
     }
     out.push_str(&format!("  queue        {}\n", o.queue));
     for arg in task.args() {
-        out.push_str(&format!("  --{:<11} {}\n", crate::catalog::flag(arg.name), arg.ty));
+        out.push_str(&format!("  {:<12} {}\n", format!("--{}", crate::catalog::flag(arg.name)), arg.ty));
     }
     out.push_str(&format!("  output       {}\n", task.output_type()));
     out.push_str(&format!(

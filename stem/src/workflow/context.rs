@@ -187,12 +187,14 @@ impl WorkflowContext {
                 Err(error) => break Err(error.in_step(&id, attempt + 1)),
             }
         };
+        // The outcome and how many attempts it took (read by operators, not replay).
+        let attempts = attempt + 1;
         let recorded = match &outcome {
             Ok(value) => match serde_json::to_value(value) {
-                Ok(value) => json!({ "ok": value }),
+                Ok(value) => json!({ "ok": value, "attempts": attempts }),
                 Err(e) => return Err(StepError::fail(format!("step `{id}`: its output could not be encoded: {e}"))),
             },
-            Err(error) => json!({ "err": error.message() }),
+            Err(error) => json!({ "err": error.message(), "attempts": attempts }),
         };
         self.save(position, id, recorded).await;
         outcome

@@ -25,7 +25,9 @@ pub struct Checkpoint {
     /// The operation's id: a step's name and occurrence (`charge_card#0`), or an
     /// internal one (`stem.sleep#0`, `stem.now#1` ...).
     pub name: String,
-    /// The recorded (JSON) value.
+    /// The recorded (JSON) value. A step's is `{"ok": value, "attempts": n}`
+    /// or `{"err": message, "attempts": n}`; a called task's `{"ok": payload}`
+    /// or `{"err": message}`; internal operations record their own shapes.
     pub value: Value,
     /// When it was recorded.
     pub at: DateTime<Utc>,

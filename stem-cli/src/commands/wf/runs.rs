@@ -111,12 +111,28 @@ async fn show(ctx: &Context, matches: &ArgMatches) -> Outcome {
         if let Some(result) = &run.result {
             out.push_str(&format!("\n  result   {}", cut(&result.to_string(), 100)));
         }
-        let mut t = table(["#", "STEP", "VALUE", "RECORDED"]);
+        let mut t = table(["#", "STEP", "OUTCOME", "ATTEMPTS", "RECORDED"]);
         for c in &steps {
-            t.add_row([c.position.to_string(), c.name.clone(), cut(&c.value.to_string(), 70), ago(c.at)]);
+            let attempts = c.value.get("attempts").map(Value::to_string).unwrap_or_default();
+            t.add_row([c.position.to_string(), c.name.clone(), cut(&outcome(&c.value), 70), attempts, ago(c.at)]);
         }
         format!("{out}\n\n{t}")
     })
+}
+
+/// A checkpoint's value for people: a step's or a task's value or error,
+/// a JSON task result decoded; an internal operation's value as recorded.
+fn outcome(value: &Value) -> String {
+    if let Some(error) = value.get("err") {
+        return format!("error: {}", error.as_str().map_or_else(|| error.to_string(), str::to_owned));
+    }
+    let Some(ok) = value.get("ok") else { return value.to_string() };
+    let json_payload =
+        (ok.get("codec") == Some(&json!("json"))).then(|| ok.get("data").and_then(Value::as_str)).flatten();
+    match json_payload.and_then(|data| serde_json::from_str::<Value>(data).ok()) {
+        Some(decoded) => decoded.to_string(),
+        None => ok.to_string(),
+    }
 }
 
 async fn cancel(ctx: &Context, matches: &ArgMatches) -> Outcome {
