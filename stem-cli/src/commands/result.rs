@@ -15,7 +15,13 @@ use crate::error::{Failure, Outcome};
 use crate::output::{ago, parse_duration, parse_time};
 
 pub(super) fn commands() -> [Command; 2] {
-    let id = || Arg::new("id").required(true).value_name("ID").value_parser(parse_id);
+    let id = || {
+        Arg::new("id")
+            .required(true)
+            .value_name("ID")
+            .value_parser(parse_id)
+            .help("The task's id, as `enqueue` printed it")
+    };
     [
         Command::new("status").about("Shows a task's state: attempt, progress, error, times").arg(id()),
         Command::new("result")

@@ -11,7 +11,13 @@ use crate::error::{Failure, Outcome};
 use crate::output::{ago, cut, table};
 
 pub(super) fn commands() -> [Command; 4] {
-    let run = || Arg::new("run").required(true).value_name("RUN").value_parser(parse_id);
+    let run = || {
+        Arg::new("run")
+            .required(true)
+            .value_name("RUN")
+            .value_parser(parse_id)
+            .help("The run's id, as `wf start` printed it")
+    };
     let statuses = ["running", "suspended", "completed", "failed", "cancelled"];
     [
         Command::new("ls")
