@@ -1,12 +1,15 @@
 //! A schema made by an older Stem is upgraded on connect, and what it held is
 //! still delivered: a schema at version 3 (messages keyed by `seq`), holding a
 //! queued message, is migrated to version 4 (messages keyed by id only), and a
-//! worker then runs both that message and a new one.
+//! worker then runs both that message and a new one. A group of the older
+//! layout (members keyed by task id) is kept, its members dropped (version 6
+//! counts members by index), and it counts the members added after.
 
+use stem::backend::{GroupCount, GroupMember, ResultBackend, TaskStatus};
 use stem::broker::QueueCounts;
 use stem::codec::Payload;
 use stem::prelude::*;
-use stem::{Envelope, TaskState};
+use stem::{Envelope, TaskId, TaskState};
 use stem_adapters::postgres::{PostgresOptions, PostgresStore};
 use stem_tests::{TestResult, WAIT, postgres_url};
 
@@ -64,13 +67,31 @@ async fn a_version_3_schema_is_upgraded_and_its_messages_still_run() -> TestResu
     .execute(&pool)
     .await?;
 
+    // A group with a member, in the older layout.
+    let group = TaskId::new();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH g AS (INSERT INTO {quoted}.groups (id, expected, expires_at) VALUES ($1, 2, now() + interval '1 hour')) \
+         INSERT INTO {quoted}.group_members (group_id, member_id, status) VALUES ($1, $2, '{{}}')"
+    )))
+    .bind(group.as_uuid())
+    .bind(TaskId::new().as_uuid())
+    .execute(&pool)
+    .await?;
+
     let store = PostgresStore::connect_with(PostgresOptions::new(&url).with_schema(&schema)).await?;
     let version: Option<i32> =
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT max(version) FROM {quoted}.schema_version")))
             .fetch_one(&pool)
             .await?;
-    assert_eq!(version, Some(5), "connecting applies the migrations the schema lacks");
+    assert_eq!(version, Some(6), "connecting applies the migrations the schema lacks");
     assert!(!has_seq_key(&pool, &schema).await?, "version 4 keys messages by id only");
+
+    let backend = store.backend();
+    let kept = backend.group_get(group).await?.expect("the group is kept");
+    assert_eq!((kept.expected, kept.results.len()), (2, 0), "version 6 drops the members keyed by task id");
+    let status = TaskStatus::new(TaskId::new(), Echo::NAME, "default", TaskState::Succeeded);
+    let counts = backend.group_add(&[GroupMember { group, index: 1, status }]).await?;
+    assert_eq!(counts, vec![Some(GroupCount { expected: 2, done: 1 })], "the group counts from 0 again");
 
     let stem = Stem::new(store.stores());
     let queues = stem.queue_stats()?.queues().await?;

@@ -9,15 +9,16 @@
 //! `PostgresBroker::publish_recorded`), and a worker writes the task's first
 //! status before it acks the message, so a task never has neither.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::Row;
-use stem::backend::{GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
-use stem::{Envelope, Result, TaskId};
+use stem::backend::{GroupCount, GroupMember, GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
+use stem::{Envelope, Error, Result, TaskId};
 use uuid::Uuid;
 
 use super::reads::Stored;
@@ -108,6 +109,74 @@ impl Columns {
     }
 }
 
+/// A batch's members as the columns of `group_add.sql`, each (group, index)
+/// once: one statement may not touch a row twice, so a member given twice
+/// goes once, with its later status (as if added twice in turn).
+#[derive(Default)]
+struct MemberColumns {
+    groups: Vec<Uuid>,
+    indexes: Vec<i64>,
+    statuses: Vec<String>,
+}
+
+impl MemberColumns {
+    fn of(members: &[GroupMember]) -> Result<Self> {
+        let mut columns = Self::default();
+        let mut places: HashMap<(TaskId, usize), usize> = HashMap::new();
+        for member in members {
+            let status = to_json(&member.status)?;
+            match places.entry((member.group, member.index)) {
+                Entry::Occupied(place) => columns.statuses[*place.get()] = status,
+                Entry::Vacant(place) => {
+                    let index = i64::try_from(member.index).map_err(|e| {
+                        Error::adapter(format!("group member index {} is too large for Postgres", member.index), e)
+                    })?;
+                    place.insert(columns.groups.len());
+                    columns.groups.push(*member.group.as_uuid());
+                    columns.indexes.push(index);
+                    columns.statuses.push(status);
+                }
+            }
+        }
+        Ok(columns)
+    }
+}
+
+/// A row of `group_add.sql`: a member added to a live group (group, index),
+/// whether it was new, and its group's size and count after the whole batch.
+type AddedRow = (Uuid, i64, bool, i64, i64);
+
+/// Per member of a batch, its group's count right after it was added, from
+/// the rows of `group_add.sql`: a group's count before the batch is its
+/// count after it less its new members, and the batch's members are counted
+/// from there in order, each new (group, index) at its first place.
+fn spread_counts(members: &[GroupMember], rows: Vec<AddedRow>) -> Vec<Option<GroupCount>> {
+    // Per live group: its size, and its count so far.
+    let mut groups: HashMap<Uuid, (i64, i64)> = HashMap::new();
+    let mut new: HashSet<(Uuid, i64)> = HashSet::new();
+    for (group, index, inserted, expected, done) in rows {
+        let (_, before) = groups.entry(group).or_insert((expected, done));
+        if inserted {
+            *before -= 1;
+            new.insert((group, index));
+        }
+    }
+    members
+        .iter()
+        .map(|member| {
+            let group = *member.group.as_uuid();
+            let (expected, done) = groups.get_mut(&group)?;
+            if new.remove(&(group, i64::try_from(member.index).unwrap_or(i64::MAX))) {
+                *done += 1;
+            }
+            Some(GroupCount {
+                expected: usize::try_from(*expected).unwrap_or(0),
+                done: usize::try_from(*done).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
 #[async_trait]
 impl ResultBackend for PostgresBackend {
     async fn set_batch(&self, statuses: &mut Vec<TaskStatus>) -> Result<Vec<bool>> {
@@ -159,12 +228,10 @@ impl ResultBackend for PostgresBackend {
     }
 
     async fn group_init(&self, group: TaskId, expected: usize) -> Result<()> {
+        // The group first (which locks its row), then its members: an add
+        // that committed meanwhile is seen by the delete, one waiting for the
+        // row adds to the reset group.
         let mut tx = self.shared.pool.begin().await.map_err(|e| failed("creating a group", e))?;
-        sqlx::query(self.shared.sql(include_str!("sql/group_delete.sql")))
-            .bind(group.as_uuid())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| failed("creating a group", e))?;
         sqlx::query(self.shared.sql(include_str!("sql/group_insert.sql")))
             .bind(group.as_uuid())
             .bind(i64::try_from(expected).unwrap_or(i64::MAX))
@@ -172,28 +239,28 @@ impl ResultBackend for PostgresBackend {
             .execute(&mut *tx)
             .await
             .map_err(|e| failed("creating a group", e))?;
+        sqlx::query(self.shared.sql(include_str!("sql/group_delete.sql")))
+            .bind(group.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| failed("clearing a reset group's members", e))?;
         tx.commit().await.map_err(|e| failed("creating a group", e))
     }
 
-    async fn group_add(&self, group: TaskId, status: TaskStatus) -> Result<Option<GroupStatus>> {
-        let mut tx = self.shared.pool.begin().await.map_err(|e| failed("adding to a group", e))?;
-        let live: Option<i64> = sqlx::query_scalar(self.shared.sql(include_str!("sql/group_lock.sql")))
-            .bind(group.as_uuid())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| failed("adding to a group", e))?;
-        if live.is_none() {
-            return Ok(None);
+    /// One statement for the whole batch (see `group_add.sql`).
+    async fn group_add(&self, members: &[GroupMember]) -> Result<Vec<Option<GroupCount>>> {
+        if members.is_empty() {
+            return Ok(Vec::new());
         }
-        sqlx::query(self.shared.sql(include_str!("sql/group_add.sql")))
-            .bind(group.as_uuid())
-            .bind(status.id.as_uuid())
-            .bind(to_json(&status)?)
-            .execute(&mut *tx)
+        let columns = MemberColumns::of(members)?;
+        let rows: Vec<AddedRow> = sqlx::query_as(self.shared.sql(include_str!("sql/group_add.sql")))
+            .bind(&columns.groups)
+            .bind(&columns.indexes)
+            .bind(&columns.statuses)
+            .fetch_all(&self.shared.pool)
             .await
             .map_err(|e| failed("adding to a group", e))?;
-        tx.commit().await.map_err(|e| failed("adding to a group", e))?;
-        self.group_get(group).await
+        Ok(spread_counts(members, rows))
     }
 
     async fn group_get(&self, group: TaskId) -> Result<Option<GroupStatus>> {
@@ -205,15 +272,16 @@ impl ResultBackend for PostgresBackend {
         let Some(row) = row else { return Ok(None) };
         let expected: i64 = row.try_get("expected").map_err(|e| failed("reading a group", e))?;
         let chord: Option<Uuid> = row.try_get("chord").map_err(|e| failed("reading a group", e))?;
-        let members: Vec<String> = sqlx::query_scalar(self.shared.sql(include_str!("sql/group_members.sql")))
+        let members: Vec<(i64, String)> = sqlx::query_as(self.shared.sql(include_str!("sql/group_members.sql")))
             .bind(group.as_uuid())
             .fetch_all(&self.shared.pool)
             .await
-            .map_err(|e| failed("reading a group", e))?;
+            .map_err(|e| failed("reading a group's members", e))?;
         let mut results = BTreeMap::new();
-        for text in members {
-            let status: TaskStatus = from_json(&text, "group member status")?;
-            results.insert(status.id, status);
+        for (index, text) in members {
+            let index = usize::try_from(index)
+                .map_err(|e| Error::adapter(format!("a group member's index in Postgres ({index}) is negative"), e))?;
+            results.insert(index, from_json(&text, "group member status")?);
         }
         Ok(Some(GroupStatus {
             id: group,

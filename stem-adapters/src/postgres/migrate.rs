@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("migrations/0003_workflows.sql")),
     (4, include_str!("migrations/0004_messages_key.sql")),
     (5, include_str!("migrations/0005_counts.sql")),
+    (6, include_str!("migrations/0006_group_counts.sql")),
 ];
 
 /// Creates `schema` (a name already checked: lowercase letters, digits and

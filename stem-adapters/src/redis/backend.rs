@@ -1,8 +1,8 @@
 //! The Redis result backend: one hash per task (`fence`, the fencing token of
 //! the delivery that wrote it, absent in a producer's queued record; `status`,
 //! the status as JSON) written through a fencing script, final states
-//! expiring after the retention, `wait` woken by pub/sub, groups as hashes,
-//! heartbeats with TTLs.
+//! expiring after the retention, `wait` woken by pub/sub, groups as hashes
+//! (each with a count of its members, see `Keys::group`), heartbeats with TTLs.
 //!
 //! On one server a batch's statuses are written by one script over up to 500
 //! task keys, and a batch of producer's records by another (`set_queued.lua`,
@@ -22,11 +22,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use stem::backend::{GroupStatus, ResultBackend, TaskState, TaskStatus, WorkerHeartbeat};
+use stem::backend::{GroupCount, GroupMember, GroupStatus, ResultBackend, TaskState, TaskStatus, WorkerHeartbeat};
 use stem::envelope::Envelope;
 use stem::{Error, Result, TaskId};
 
 use super::conn::{grouped, slot};
+use super::keys::Keys;
 use super::pipeline::{self, Batch};
 use super::scripts::{CLAIM_CHORD, FIND_QUEUED, GROUP_ADD, SET_QUEUED, SET_STATUS};
 use super::{Shared, failed, from_json, millis, to_json};
@@ -192,6 +193,8 @@ fn from_compact(id: TaskId, text: &str) -> Result<TaskStatus> {
 const PER_SCRIPT: usize = 500;
 
 /// A group from its hash's fields (`HGETALL`); `None` when there are none.
+/// Its `done` count is not read (`results` holds the members), nor fields of
+/// the older layout (see `Keys::group`).
 fn group_from(id: TaskId, fields: Vec<(String, String)>) -> Result<Option<GroupStatus>> {
     if fields.is_empty() {
         return Ok(None);
@@ -203,12 +206,54 @@ fn group_from(id: TaskId, fields: Vec<(String, String)>) -> Result<Option<GroupS
         } else if field == "chord" {
             group.chord_callback =
                 Some(value.parse().map_err(|e| Error::adapter("a chord callback id in Redis is not a task id", e))?);
-        } else if field.starts_with("member:") {
-            let status: TaskStatus = from_json(&value, "group member status")?;
-            group.results.insert(status.id, status);
+        } else if let Some(index) = field.strip_prefix("m:") {
+            let index = index.parse().map_err(|e| {
+                Error::adapter(format!("a group member's index in Redis (field `{field}`) is not a number"), e)
+            })?;
+            group.results.insert(index, from_json(&value, "group member status")?);
         }
     }
     Ok(Some(group))
+}
+
+/// The script calls that add `members` (their places in the batch): one per
+/// group and [`PER_SCRIPT`] members, on the group's key, members in order.
+fn group_calls(keys: &Keys, members: &[GroupMember]) -> Vec<(String, Vec<usize>)> {
+    grouped(0..members.len(), |&at| members[at].group)
+        .into_iter()
+        .flat_map(|(group, places)| {
+            let key = keys.group(group);
+            places.chunks(PER_SCRIPT).map(|call| (key.clone(), call.to_vec())).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Per member of a batch of `count`, its group's count, from the replies of
+/// the script `calls` (their members' places in the batch) that added them:
+/// `group_add.lua` answers the group's size then a count per member, or
+/// nothing for a group that does not exist.
+fn counts_from(
+    calls: &[(String, Vec<usize>)],
+    replies: Vec<redis::Value>,
+    count: usize,
+) -> Result<Vec<Option<GroupCount>>> {
+    let mut counts = vec![None; count];
+    for ((key, call), reply) in calls.iter().zip(replies) {
+        let reply: Vec<usize> = redis::from_redis_value(reply).map_err(|e| {
+            Error::adapter(format!("Redis: adding to the group `{key}` answered no list of numbers"), e)
+        })?;
+        let Some((&expected, done)) = reply.split_first() else { continue };
+        if done.len() != call.len() {
+            return Err(Error::adapter(
+                format!("Redis: adding to the group `{key}` answered a wrong number of counts"),
+                format!("{} for {} members", done.len(), call.len()),
+            ));
+        }
+        for (&at, &done) in call.iter().zip(done) {
+            counts[at] = Some(GroupCount { expected, done });
+        }
+    }
+    Ok(counts)
 }
 
 #[async_trait]
@@ -340,13 +385,20 @@ impl ResultBackend for RedisBackend {
         pipeline::query::<()>(&mut self.shared.conn(), &pipe, "creating a group").await
     }
 
-    async fn group_add(&self, group: TaskId, status: TaskStatus) -> Result<Option<GroupStatus>> {
-        let key = self.shared.keys().group(group);
-        let mut pipe = redis::pipe();
-        GROUP_ADD.push(&mut pipe, &[&key]).arg(status.id.to_string()).arg(to_json(&status)?);
-        let (fields,): (Vec<(String, String)>,) =
-            pipeline::query(&mut self.shared.conn(), &pipe, "adding to a group").await?;
-        group_from(group, fields)
+    /// One script call per group (and [`PER_SCRIPT`] members), all sent in
+    /// one pipeline (on a Cluster, one per slot, sent at once).
+    async fn group_add(&self, members: &[GroupMember]) -> Result<Vec<Option<GroupCount>>> {
+        let calls = group_calls(self.shared.keys(), members);
+        let mut batch = Batch::default();
+        for (key, call) in &calls {
+            let mut script = GROUP_ADD.cmd(&[key]);
+            for &at in call {
+                script.arg(members[at].index).arg(to_json(&members[at].status)?);
+            }
+            batch.add(key, script);
+        }
+        let replies = batch.run(&self.shared.conn(), "adding to a group").await?;
+        counts_from(&calls, replies, members.len())
     }
 
     async fn group_get(&self, group: TaskId) -> Result<Option<GroupStatus>> {

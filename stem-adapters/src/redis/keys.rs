@@ -79,7 +79,11 @@ impl Keys {
         format!("{}done", self.prefix)
     }
 
-    /// A group: a hash with `expected`, `chord` and one field per member.
+    /// A group: a hash with `expected`, `done` (how many members were
+    /// counted), `chord`, and `m:<index>` per member (its status, JSON; see
+    /// `group_add.lua`). Untagged: on a Cluster each group is in a slot of its
+    /// own, and a group's script touches this key only. Fields of the older
+    /// layout (`member:<task id>`, before members had an index) are ignored.
     pub(crate) fn group(&self, id: TaskId) -> String {
         format!("{}group:{id}", self.prefix)
     }

@@ -1,12 +1,14 @@
 //! The SQLite result backend.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
-use stem::backend::{GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
+use stem::backend::{GroupCount, GroupMember, GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
 use stem::{Error, Result, TaskId};
 use tokio::sync::Notify;
 
@@ -90,8 +92,10 @@ fn read_group(conn: &Connection, id: &str) -> rusqlite::Result<Option<GroupStatu
     let Some((expected, chord_callback)) = group else { return Ok(None) };
     let results = conn
         .prepare_cached(include_str!("sql/group_members.sql"))?
-        .query_map([id], |r| decode::<TaskStatus>(&r.get::<_, String>(0)?))?
-        .map(|s| s.map(|s| (s.id, s)))
+        .query_map([id], |r| {
+            let index = usize::try_from(r.get::<_, i64>(0)?).map_err(conversion_error)?;
+            Ok((index, decode::<TaskStatus>(&r.get::<_, String>(1)?)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Some(GroupStatus {
         id: id.parse().map_err(conversion_error)?,
@@ -99,6 +103,67 @@ fn read_group(conn: &Connection, id: &str) -> rusqlite::Result<Option<GroupStatu
         results,
         chord_callback: chord_callback.map(|c| c.parse().map_err(conversion_error)).transpose()?,
     }))
+}
+
+/// A member to add, as stored: group id, index, status (JSON).
+type MemberRow = (String, i64, String);
+
+/// A group's count while a batch is added: its size, its count in the file
+/// before the batch, and the members the batch counted so far.
+struct Counting {
+    expected: i64,
+    done: i64,
+    added: i64,
+}
+
+/// A live group's size and count, `None` if it is unknown or expired.
+fn group_count(conn: &Connection, id: &str, now: i64) -> rusqlite::Result<Option<Counting>> {
+    conn.prepare_cached(include_str!("sql/group_count.sql"))?
+        .query_row(params![id, now], |r| Ok(Counting { expected: r.get(0)?, done: r.get(1)?, added: 0 }))
+        .optional()
+}
+
+/// Stores a member's status; true if its index was new to the group (and
+/// so is to be counted), false if it replaced an earlier status.
+fn store_member(conn: &Connection, (group, index, json): &MemberRow) -> rusqlite::Result<bool> {
+    if conn.prepare_cached(include_str!("sql/group_add.sql"))?.execute(params![group, index, json])? == 1 {
+        return Ok(true);
+    }
+    conn.prepare_cached(include_str!("sql/group_replace.sql"))?.execute(params![json, group, index])?;
+    Ok(false)
+}
+
+/// Adds `members` in turn, each group read once and its count written once:
+/// per member, its group's count right after it was added. Runs in one
+/// transaction on the writing connection, so no other write comes between.
+fn add_members(conn: &Connection, members: &[MemberRow], now: i64) -> rusqlite::Result<Vec<Option<GroupCount>>> {
+    let mut groups: HashMap<&str, Option<Counting>> = HashMap::new();
+    let mut counts = Vec::with_capacity(members.len());
+    for member in members {
+        let group = member.0.as_str();
+        let counting = match groups.entry(group) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => entry.insert(group_count(conn, group, now)?),
+        };
+        let Some(counting) = counting else {
+            counts.push(None);
+            continue;
+        };
+        if store_member(conn, member)? {
+            counting.added += 1;
+        }
+        counts.push(Some(GroupCount {
+            expected: usize::try_from(counting.expected).unwrap_or(0),
+            done: usize::try_from(counting.done + counting.added).unwrap_or(0),
+        }));
+    }
+    let mut counted = conn.prepare_cached(include_str!("sql/group_counted.sql"))?;
+    for (group, counting) in &groups {
+        if let Some(counting) = counting.as_ref().filter(|c| c.added > 0) {
+            counted.execute(params![counting.added, group])?;
+        }
+    }
+    Ok(counts)
 }
 
 /// Deletes expired rows of every table.
@@ -217,22 +282,20 @@ impl ResultBackend for SqliteBackend {
             .await
     }
 
-    async fn group_add(&self, group: TaskId, status: TaskStatus) -> Result<Option<GroupStatus>> {
-        let (id, member, json) = (group.to_string(), status.id.to_string(), encode(&status)?);
-        self.shared
-            .db
-            .call("group add", move |conn| {
-                let live: Option<i64> = conn
-                    .prepare_cached(include_str!("sql/group_live.sql"))?
-                    .query_row(params![id, now_ms()], |r| r.get(0))
-                    .optional()?;
-                if live.is_none() {
-                    return Ok(None);
-                }
-                conn.prepare_cached(include_str!("sql/group_add.sql"))?.execute([&id, &member, &json])?;
-                read_group(conn, &id)
+    async fn group_add(&self, members: &[GroupMember]) -> Result<Vec<Option<GroupCount>>> {
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = members
+            .iter()
+            .map(|m| {
+                let index = i64::try_from(m.index).map_err(|e| {
+                    Error::adapter(format!("group member index {} is too large for SQLite", m.index), e)
+                })?;
+                Ok((m.group.to_string(), index, encode(&m.status)?))
             })
-            .await
+            .collect::<Result<Vec<MemberRow>>>()?;
+        self.shared.db.call("group add", move |conn| add_members(conn, &rows, now_ms())).await
     }
 
     async fn group_get(&self, group: TaskId) -> Result<Option<GroupStatus>> {

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_workflows.sql"),
     include_str!("migrations/0003_queues.sql"),
+    include_str!("migrations/0004_group_counts.sql"),
 ];
 
 /// The schema version this code writes and reads.

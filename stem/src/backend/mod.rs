@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use self::group::GroupStatus;
+pub use self::group::{GroupCount, GroupMember, GroupStatus};
 pub use self::heartbeat::WorkerHeartbeat;
 pub use self::status::{ErrorInfo, Progress, TaskState, TaskStatus};
 use crate::error::Result;
@@ -59,11 +59,17 @@ pub trait ResultBackend: Send + Sync + std::fmt::Debug + 'static {
     /// says otherwise.
     async fn group_init(&self, group: TaskId, expected: usize) -> Result<()>;
 
-    /// Adds a member's final status; returns the group, `None` if it is unknown.
-    /// Adding the same member twice counts it once.
-    async fn group_add(&self, group: TaskId, status: TaskStatus) -> Result<Option<GroupStatus>>;
+    /// Records members' final statuses, in one round trip where the store
+    /// allows it; returns, per member, its group's count right after it was
+    /// added (`None` if the group is unknown or expired).
+    ///
+    /// A member is known by its group and index: adding an index again (a
+    /// redelivered member that ran twice) replaces its status and counts it
+    /// once. Counts are exact under concurrent adds: of members added at
+    /// once, exactly one sees the count reach `expected` for the first time.
+    async fn group_add(&self, members: &[GroupMember]) -> Result<Vec<Option<GroupCount>>>;
 
-    /// Reads a group.
+    /// Reads a group, its members' statuses in member order.
     async fn group_get(&self, group: TaskId) -> Result<Option<GroupStatus>>;
 
     /// Claims the right to start a chord's callback; true for the first caller only.

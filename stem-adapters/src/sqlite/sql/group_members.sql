@@ -1,2 +1,3 @@
--- The statuses (JSON) of a group's members. Parameter: group id.
-SELECT status FROM stem_group_members WHERE group_id = ?
+-- A group's members: index and status (JSON), in member order.
+-- Parameter: group id.
+SELECT member_index, status FROM stem_group_members WHERE group_id = ? ORDER BY member_index
