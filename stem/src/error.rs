@@ -3,7 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::backend::status::{ErrorInfo, TaskState};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::status::{ErrorInfo, TaskState, TaskStatus};
 use crate::id::TaskId;
 
 /// A `Result` whose error defaults to Stem's [`Error`].
@@ -112,8 +114,9 @@ impl Error {
     }
 }
 
-/// How a task ended without a result; the error of a failed [`wait`](crate::TaskHandle::wait).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a task ended without a result; the error of a failed [`wait`](crate::TaskHandle::wait),
+/// and the input of a [`link_error`](crate::Signature::link_error) task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskFailure {
     /// The task id.
     pub id: TaskId,
@@ -125,10 +128,44 @@ pub struct TaskFailure {
     pub attempt: u32,
     /// The error recorded, if any.
     pub error: Option<ErrorInfo>,
+    /// For a task that never ran because a task before it in a canvas failed
+    /// (a chain step, a chord member): that task's failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Box<TaskFailure>>,
+}
+
+/// The status meta key under which a stopped task's cause is recorded.
+pub(crate) const CAUSE_META: &str = "stem.cause";
+
+impl TaskFailure {
+    /// The failure a final, unsuccessful status records; `None` for a task
+    /// that succeeded or has not ended.
+    pub fn from_status(status: &TaskStatus) -> Option<Self> {
+        if !status.state.is_terminal() || status.state == TaskState::Succeeded {
+            return None;
+        }
+        let cause = status.meta.get(CAUSE_META).and_then(|c| serde_json::from_value(c.clone()).ok()).map(Box::new);
+        Some(Self {
+            id: status.id,
+            task: status.task.clone(),
+            state: status.state,
+            attempt: status.attempt,
+            error: status.error.clone(),
+            cause,
+        })
+    }
+
+    /// The failure that started it all: the cause's cause ..., or this one.
+    pub fn root(&self) -> &TaskFailure {
+        self.cause.as_deref().map_or(self, TaskFailure::root)
+    }
 }
 
 impl fmt::Display for TaskFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(cause) = &self.cause {
+            return write!(f, "task `{}` ({}) did not run: {cause}", self.task, self.id);
+        }
         write!(f, "task `{}` ({}) {} on attempt {}", self.task, self.id, self.state, self.attempt + 1)?;
         if let Some(error) = &self.error {
             write!(f, ": {}: {}", error.kind, error.message)?;

@@ -32,6 +32,7 @@
 pub mod args;
 pub mod backend;
 pub mod broker;
+pub mod canvas;
 pub mod clock;
 pub mod codec;
 pub mod envelope;

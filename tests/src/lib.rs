@@ -1,10 +1,14 @@
 //! Shared helpers for Stem's end-to-end tests. Tasks are defined in each test
 //! file, never here, so that each test binary links only its own tasks.
 
+mod stores;
+
 use std::time::Duration;
 
 use stem::worker::WorkerBuilder;
 use stem::{Stem, Worker, WorkerHandle};
+
+pub use self::stores::{Env, every_store};
 
 /// The longest any test waits for an outcome; a healthy run takes far less.
 pub const WAIT: Duration = Duration::from_secs(10);

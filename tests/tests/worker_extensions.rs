@@ -3,12 +3,14 @@
 //! worker recorded (only those it watches, only once accepted) and names the
 //! reason for an unknown task it knows about.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use stem::backend::TaskStatus;
 use stem::codec::Payload;
 use stem::prelude::*;
-use stem::worker::{Extension, Recorded, Service, WorkerInfo};
+use stem::worker::{Extension, FollowUp, Recorded, Service, WorkerInfo};
 use stem::{Envelope, Error, Registry, TaskState};
 use stem_tests::{TestResult, WAIT, within};
 use tokio::sync::{Notify, mpsc};
@@ -70,9 +72,10 @@ impl Extension for Probe {
         envelope.task == Settle::NAME && status.state.is_terminal()
     }
 
-    fn recorded(&self, _stem: &Stem, outcomes: Vec<Recorded>) {
+    fn recorded(&self, _stem: &Stem, outcomes: Vec<Recorded>) -> Option<FollowUp> {
         let mut seen = self.seen.lock().expect("not poisoned");
         seen.outcomes.extend(outcomes.into_iter().map(|o| (o.envelope.task.clone(), o.status.state)));
+        None
     }
 
     fn unknown_task(&self, envelope: &Envelope, worker: &WorkerInfo<'_>) -> Option<String> {
@@ -139,5 +142,60 @@ async fn an_extension_of_the_same_type_replaces_the_first() -> TestResult {
     worker.stop(ShutdownMode::Warm).await?;
     assert!(first.lock().expect("not poisoned").outcomes.is_empty(), "the first probe was replaced");
     assert_eq!(second.lock().expect("not poisoned").outcomes.len(), 1);
+    Ok(())
+}
+
+/// Runs of [`counted`].
+static COUNTED_RUNS: AtomicU32 = AtomicU32::new(0);
+
+#[stem::task]
+async fn counted() -> Result<u32, TaskError> {
+    Ok(COUNTED_RUNS.fetch_add(1, Ordering::SeqCst) + 1)
+}
+
+/// An extension whose follow-up fails the first time: the fences it saw.
+#[derive(Debug, Default)]
+struct FailsOnce {
+    fences: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Extension for FailsOnce {
+    fn watches(&self, envelope: &Envelope, _status: &TaskStatus) -> bool {
+        envelope.task == Counted::NAME
+    }
+
+    fn recorded(&self, _stem: &Stem, outcomes: Vec<Recorded>) -> Option<FollowUp> {
+        let fences = Arc::clone(&self.fences);
+        Some(Box::pin(async move {
+            let mut fences = fences.lock().expect("not poisoned");
+            let first = fences.is_empty();
+            fences.extend(outcomes.iter().map(|o| o.status.fence));
+            if first { Err(Error::Config("the follow-up failed".to_owned())) } else { Ok(()) }
+        }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_follow_up_leaves_the_delivery_to_come_back() -> TestResult {
+    let stem = Stem::in_memory();
+    let fences = Arc::new(Mutex::new(Vec::new()));
+    let worker = Worker::builder(&stem)
+        .task::<Counted>()
+        .extension(FailsOnce { fences: Arc::clone(&fences) })
+        .lease(Duration::from_millis(300))
+        .handle_signals(false)
+        .build()?
+        .spawn();
+    let handle = Counted::enqueue(&stem, ()).await?;
+    within("the task's second run", async {
+        while fences.lock().expect("not poisoned").len() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(handle.wait_timeout(WAIT).await?, 2, "the delivery came back and the task ran again");
+    assert_eq!(*fences.lock().expect("not poisoned"), vec![1, 2], "the second outcome has the higher fence");
+    worker.stop(ShutdownMode::Warm).await?;
+    assert_eq!(stem.queue_stats()?.queues().await?.iter().map(|q| q.ready + q.leased).sum::<usize>(), 0, "then acked");
     Ok(())
 }

@@ -11,59 +11,31 @@ use stem::clock::{Clock, FakeClock};
 use stem::prelude::*;
 use stem::workflow::{RunStatus, WorkflowHandle};
 use stem::{Error, WorkerHandle};
-use stem_adapters::postgres::{PostgresOptions, PostgresStore};
-use stem_adapters::redis::{RedisOptions, RedisStore};
-use stem_tests::{TempDir, TestResult, WAIT, postgres_url, redis_url, until_ok};
+use stem_tests::{TestResult, WAIT, until_ok};
 
-/// One store a test runs on, and what it leaves behind.
+/// One store a test runs on, its clock, and what it leaves behind.
 struct Env {
     label: &'static str,
     stem: Stem,
     clock: Arc<FakeClock>,
-    store: Store,
-}
-
-enum Store {
-    Local(#[allow(dead_code)] TempDir),
-    Redis(RedisStore),
-    Postgres(PostgresStore),
+    store: stem_tests::Env,
 }
 
 impl Env {
     /// Removes the namespace or schema of a server store.
     async fn clean(self) -> TestResult {
-        match self.store {
-            Store::Local(_) => {}
-            Store::Redis(store) => drop(store.delete_namespace().await?),
-            Store::Postgres(store) => store.drop_schema().await?,
-        }
-        Ok(())
+        self.store.clean().await
     }
 }
 
-/// Each test's stores, all on a fake clock: in memory, a SQLite file, and
-/// Redis and Postgres (a namespace and a schema of their own) when reachable.
+/// Each test's stores ([`stem_tests::every_store`]), all on a fake clock.
 async fn stems(label: &str) -> Vec<Env> {
-    let dir = TempDir::new(label);
-    let sqlite = stem_adapters::connect(&format!("sqlite://{}", dir.file("stem.db").display())).await.expect("open");
-    let mut all =
-        vec![("memory", Stem::in_memory(), Store::Local(TempDir::new(label))), ("sqlite", sqlite, Store::Local(dir))];
-    let ns = format!("wf_{}_{:08x}", label.replace('-', "_"), fastrand::u32(..));
-    if let Some(url) = redis_url() {
-        let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&ns)).await.expect("redis");
-        let stem = Stem::new(store.stores());
-        all.push(("redis", stem, Store::Redis(store)));
-    }
-    if let Some(url) = postgres_url() {
-        let options = PostgresOptions::new(&url).with_schema(&ns).with_max_connections(4);
-        let store = PostgresStore::connect_with(options).await.expect("postgres");
-        let stem = Stem::new(store.stores());
-        all.push(("postgres", stem, Store::Postgres(store)));
-    }
-    all.into_iter()
-        .map(|(label, stem, store)| {
+    stem_tests::every_store(label)
+        .await
+        .into_iter()
+        .map(|store| {
             let clock = Arc::new(FakeClock::new());
-            Env { label, stem: stem.with_clock(clock.clone()), clock, store }
+            Env { label: store.label, stem: store.stem.with_clock(clock.clone()), clock, store }
         })
         .collect()
 }

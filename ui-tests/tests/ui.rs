@@ -20,3 +20,10 @@ fn event_macro() {
     cases.pass("tests/ui/event/pass/*.rs");
     cases.compile_fail("tests/ui/event/fail/*.rs");
 }
+
+#[test]
+fn canvas() {
+    let cases = trybuild::TestCases::new();
+    cases.pass("tests/ui/canvas/pass/*.rs");
+    cases.compile_fail("tests/ui/canvas/fail/*.rs");
+}

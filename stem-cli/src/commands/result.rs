@@ -73,15 +73,14 @@ pub(crate) async fn finished(stem: &Stem, catalog: &Catalog, id: TaskId, wait: O
         None => stem.backend().get(id).await?,
     }
     .ok_or_else(|| unknown(id))?;
+    if let Some(failure) = TaskFailure::from_status(&status) {
+        return Err(Failure::failed(failure));
+    }
     match status.state {
         TaskState::Succeeded => {
             let payload =
                 status.result.ok_or_else(|| Failure::failed(format!("task {id} succeeded but stored no result")))?;
             decoded(catalog, &status.task, &payload)
-        }
-        state if state.is_terminal() => {
-            let failure = TaskFailure { id, task: status.task, state, attempt: status.attempt, error: status.error };
-            Err(Failure::failed(failure))
         }
         state => Err(Failure::failed(match wait {
             Some(timeout) => format!("task {id} is {state} after {}", humantime::format_duration(timeout)),

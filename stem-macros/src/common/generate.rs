@@ -22,14 +22,28 @@ pub(crate) fn args_def(
     args: &[(syn::Ident, syn::Type)],
     krate: &syn::Path,
 ) -> TokenStream {
+    args_type_def(vis, fn_name, args_name, args, krate, "arguments")
+}
+
+/// The type of the arguments `args` of a fn, `what` (`arguments`, or
+/// `arguments after the first`): `()` for none, an alias of the one type for
+/// one, a serde struct for more.
+pub(crate) fn args_type_def(
+    vis: &syn::Visibility,
+    fn_name: &syn::Ident,
+    args_name: &syn::Ident,
+    args: &[(syn::Ident, syn::Type)],
+    krate: &syn::Path,
+    what: &str,
+) -> TokenStream {
     let serde_path = format!("{}::__private::serde", quote!(#krate).to_string().replace(' ', ""));
     match args {
         [] => quote! {
-            #[doc = concat!("The arguments of [`", stringify!(#fn_name), "`]: it takes none.")]
+            #[doc = concat!("The ", #what, " of [`", stringify!(#fn_name), "`]: it takes none.")]
             #vis type #args_name = ();
         },
         [(_, ty)] => quote! {
-            #[doc = concat!("The argument of [`", stringify!(#fn_name), "`].")]
+            #[doc = concat!("The ", #what, " of [`", stringify!(#fn_name), "`]: one.")]
             #vis type #args_name = #ty;
         },
         many => {
@@ -40,7 +54,7 @@ pub(crate) fn args_def(
                 }
             });
             quote! {
-                #[doc = concat!("The arguments of [`", stringify!(#fn_name), "`].")]
+                #[doc = concat!("The ", #what, " of [`", stringify!(#fn_name), "`].")]
                 #[derive(#krate::__private::serde::Serialize, #krate::__private::serde::Deserialize)]
                 #[serde(crate = #serde_path)]
                 #vis struct #args_name { #(#fields,)* }

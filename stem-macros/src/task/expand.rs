@@ -5,7 +5,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::Task;
-use crate::common::generate::{arg_checks, args_def, args_type, call_args, described, duration, registered_name};
+use crate::common::generate::{
+    arg_checks, args_def, args_type, args_type_def, call_args, described, duration, registered_name,
+};
 
 pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
     let krate = task.options.krate.clone().unwrap_or_else(|| syn::parse_quote!(::stem));
@@ -31,6 +33,17 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
     let options = options(task, &krate);
     let codec = task.options.codec.as_ref().map(|c| quote!(const CODEC: &'static str = #c;));
     let described = described(&task.args, output, &function.attrs, &krate);
+    let (rest_def, linkable) = linkable(task, vis, &krate);
+    let args_from = shape(task, &krate).map(|shape| {
+        quote! {
+            fn __args_from(
+                input: &#krate::codec::Payload,
+                rest: &#krate::codec::Payload,
+            ) -> #krate::Result<Self::Args> {
+                #krate::canvas::args_from::<Self>(input, rest, #shape)
+            }
+        }
+    });
     let registration = quote_spanned! {fn_name.span()=>
         #krate::__private::inventory::submit! {
             #krate::__private::TaskRegistration::of::<#type_name>(file!(), line!())
@@ -46,6 +59,8 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
 
         #args_def
 
+        #rest_def
+
         const _: () = {
             #(#checks)*
             #output_check
@@ -59,6 +74,8 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
                 #described
                 type Args = #args_type;
                 type Output = #output;
+
+                #args_from
 
                 fn run(
                     #ctx: #krate::TaskContext,
@@ -89,9 +106,48 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
                 }
             }
 
+            #linkable
+
             #registration
         };
     }
+}
+
+/// For a task with arguments: the type of its arguments after the first
+/// (`ResizeRest`, for three or more), and its `Linkable` impl with
+/// `Resize::link(rest)`, which makes a step that gets its first argument from
+/// the step before it.
+fn linkable(task: &Task, vis: &syn::Visibility, krate: &syn::Path) -> (TokenStream, TokenStream) {
+    let Task { fn_name, type_name, .. } = task;
+    let Some(((_, first), rest)) = task.args.split_first() else { return (quote!(), quote!()) };
+    let rest_name = format_ident!("{}Rest", type_name);
+    let rest_def = match rest {
+        [] | [_] => quote!(),
+        _ => args_type_def(vis, fn_name, &rest_name, rest, krate, "arguments after the first"),
+    };
+    let (rest_type, link_params, link_rest) = match rest {
+        [] => (quote!(()), quote!(), quote!(())),
+        [(_, ty)] => (quote!(#ty), quote!(rest: #ty), quote!(rest)),
+        _ => (quote!(#rest_name), quote!(rest: #rest_name), quote!(rest)),
+    };
+    let linkable = quote! {
+        #[automatically_derived]
+        impl #krate::canvas::Linkable for #type_name {
+            type First = #first;
+            type Rest = #rest_type;
+        }
+
+        #[automatically_derived]
+        impl #type_name {
+            /// A step of a chain (or a group, or a chord's callback) that gets
+            /// its first argument from the step before it; `rest` holds the
+            /// others.
+            #vis fn link(#link_params) -> #krate::canvas::Link<Self> {
+                #krate::canvas::Link::new(#link_rest)
+            }
+        }
+    };
+    (rest_def, linkable)
 }
 
 fn options(task: &Task, krate: &syn::Path) -> TokenStream {
@@ -134,4 +190,17 @@ fn options(task: &Task, krate: &syn::Path) -> TokenStream {
         #(#sets)*
         o
     }}
+}
+
+/// How the task's arguments are laid out, for `canvas::args_from`; `None`
+/// for a task without arguments.
+fn shape(task: &Task, krate: &syn::Path) -> Option<TokenStream> {
+    let names: Vec<String> =
+        task.args.iter().map(|(name, _)| name.to_string().trim_start_matches("r#").to_owned()).collect();
+    match names.as_slice() {
+        [] => None,
+        [_] => Some(quote!(#krate::canvas::Shape::Alone)),
+        [first, second] => Some(quote!(#krate::canvas::Shape::Pair(#first, #second))),
+        [first, ..] => Some(quote!(#krate::canvas::Shape::Struct(#first))),
+    }
 }

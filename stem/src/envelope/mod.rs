@@ -1,4 +1,7 @@
-//! The envelope: one task message as every broker stores it.
+//! The envelope: one task message as every broker stores it, with the
+//! canvas around the task ([`Plan`]).
+
+mod plan;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::payload::Payload;
 use crate::id::TaskId;
+
+pub use self::plan::{GroupPlan, Member, Next, Plan};
 
 /// The envelope format this build writes. Readers accept this version and older.
 pub const ENVELOPE_VERSION: u16 = 1;
@@ -68,6 +73,9 @@ pub struct Envelope {
     /// The first task of the tree this one belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_id: Option<TaskId>,
+    /// The canvas around the task (chain, group, chord, links), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canvas: Option<Box<Plan>>,
 }
 
 impl Envelope {
@@ -90,6 +98,7 @@ impl Envelope {
             time_limits: TimeLimits::default(),
             parent_id: None,
             root_id: None,
+            canvas: None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::backend::{TaskState, TaskStatus};
-use crate::codec;
+use crate::codec::{self, Payload};
 use crate::error::{Error, Result, TaskFailure};
 use crate::id::TaskId;
 use crate::stem::Stem;
@@ -57,24 +57,23 @@ impl<T: DeserializeOwned> TaskHandle<T> {
     }
 
     async fn wait_for(&self, timeout: Duration) -> Result<T> {
-        let status = self.stem.backend().wait(self.id, timeout).await?.ok_or(Error::UnknownTaskId(self.id))?;
-        match status.state {
-            TaskState::Succeeded => {
-                let payload = status.result.ok_or_else(|| Error::Codec {
-                    codec: "none".to_owned(),
-                    message: format!("task {} succeeded but no result was stored", self.id),
-                })?;
-                codec::decode(&payload)
-            }
-            state if state.is_terminal() => Err(Error::TaskFailed(TaskFailure {
-                id: status.id,
-                task: status.task,
-                state,
-                attempt: status.attempt,
-                error: status.error,
-            })),
-            _ => Err(Error::Timeout { id: self.id, timeout }),
-        }
+        codec::decode(&result_of(&self.stem, self.id, timeout).await?)
+    }
+}
+
+/// The encoded result of task `id` once it succeeded, waiting at most
+/// `timeout`; its failure once it failed (or was stopped).
+pub(crate) async fn result_of(stem: &Stem, id: TaskId, timeout: Duration) -> Result<Payload> {
+    let status = stem.backend().wait(id, timeout).await?.ok_or(Error::UnknownTaskId(id))?;
+    if status.state == TaskState::Succeeded {
+        return status.result.ok_or_else(|| Error::Codec {
+            codec: "none".to_owned(),
+            message: format!("task {id} succeeded but no result was stored"),
+        });
+    }
+    match TaskFailure::from_status(&status) {
+        Some(failure) => Err(Error::TaskFailed(failure)),
+        None => Err(Error::Timeout { id, timeout }),
     }
 }
 

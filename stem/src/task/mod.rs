@@ -5,16 +5,17 @@
 
 mod context;
 mod error;
-mod handle;
+pub(crate) mod handle;
 mod options;
 mod registry;
-mod signature;
+pub(crate) mod signature;
 
 use std::future::Future;
 
 use serde::Serialize;
 
 use crate::args::Arg;
+use crate::codec::Payload;
 use serde::de::DeserializeOwned;
 
 pub use self::context::TaskContext;
@@ -54,6 +55,16 @@ pub trait Task: Send + Sync + 'static {
 
     /// Runs the task once.
     fn run(ctx: TaskContext, args: Self::Args) -> impl Future<Output = Result<Self::Output, TaskError>> + Send;
+
+    /// The arguments of a call that follows a step in a canvas: `input` (the
+    /// step before's output) is the first argument, `rest` the others.
+    /// `#[stem::task]` implements it through [`Linkable`](crate::canvas::Linkable)
+    /// for a task with arguments.
+    #[doc(hidden)]
+    fn __args_from(input: &Payload, rest: &Payload) -> crate::Result<Self::Args> {
+        let _ = (input, rest);
+        Err(crate::Error::Config(format!("task `{}` takes no arguments, so no step can come before it", Self::NAME)))
+    }
 }
 
 /// What task arguments must be: serializable, deserializable and `Send`.

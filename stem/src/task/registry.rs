@@ -11,9 +11,10 @@ use crate::codec::{self, Payload};
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 
-/// Runs a task on encoded arguments: `Err` if they do not decode, otherwise the
-/// run's future, which yields the encoded output.
-pub(crate) type Handler = fn(TaskContext, &Payload) -> Result<BoxFuture<'static, Result<Payload, TaskError>>>;
+/// Runs a task on an envelope's arguments (and its canvas input, if any):
+/// `Err` if they do not decode, otherwise the run's future, which yields the
+/// encoded output.
+pub(crate) type Handler = fn(TaskContext, &Envelope) -> Result<BoxFuture<'static, Result<Payload, TaskError>>>;
 
 /// JSON arguments decoded into the task's `Args`, encoded with its codec.
 type EncodeJson = fn(&Value) -> std::result::Result<Payload, args::ArgsError>;
@@ -133,8 +134,11 @@ impl fmt::Debug for TaskRegistration {
     }
 }
 
-fn run<T: Task>(ctx: TaskContext, args: &Payload) -> Result<BoxFuture<'static, Result<Payload, TaskError>>> {
-    let args: T::Args = codec::decode(args)?;
+fn run<T: Task>(ctx: TaskContext, envelope: &Envelope) -> Result<BoxFuture<'static, Result<Payload, TaskError>>> {
+    let args: T::Args = match envelope.canvas.as_ref().and_then(|plan| plan.input.as_ref()) {
+        Some(input) => T::__args_from(input, &envelope.args)?,
+        None => codec::decode(&envelope.args)?,
+    };
     Ok(Box::pin(async move {
         let output = T::run(ctx, args).await?;
         codec::encode(T::CODEC, &output)

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Task, TaskHandle, TaskOptions};
 use crate::codec;
-use crate::envelope::{Envelope, MAX_PRIORITY};
+use crate::envelope::{Envelope, MAX_PRIORITY, Plan};
 use crate::error::{Error, Result};
 use crate::id::TaskId;
 use crate::stem::Stem;
@@ -20,6 +20,10 @@ use crate::stem::Stem;
 pub struct Signature<T: Task> {
     args: T::Args,
     options: EnqueueOptions,
+    /// What runs after it ([`link`](Self::link), [`link_error`](Self::link_error)).
+    pub(crate) plan: Plan,
+    /// Why a piece linked to it could not be built (reported on enqueue).
+    pub(crate) broken: Option<String>,
     _task: PhantomData<fn() -> T>,
 }
 
@@ -53,10 +57,88 @@ pub struct EnqueueOptions {
     pub parent: Option<(TaskId, TaskId)>,
 }
 
+/// The per-call option setters of [`Signature`] and [`Link`](crate::canvas::Link),
+/// written once: each sets a field of the type's `options` ([`EnqueueOptions`]).
+macro_rules! call_options {
+    () => {
+        /// Sets the task id.
+        pub fn task_id(mut self, id: $crate::TaskId) -> Self {
+            self.options.task_id = Some(id);
+            self
+        }
+
+        /// Routes the call to `queue`.
+        pub fn queue(mut self, queue: impl Into<String>) -> Self {
+            self.options.queue = Some(queue.into());
+            self
+        }
+
+        /// Sets the priority, 0 (lowest) to 9; higher values are clamped to 9.
+        pub fn priority(mut self, priority: u8) -> Self {
+            self.options.priority = Some(priority.min($crate::envelope::MAX_PRIORITY));
+            self
+        }
+
+        /// Runs no sooner than `delay` from the time of enqueueing.
+        pub fn countdown(mut self, delay: ::std::time::Duration) -> Self {
+            self.options.countdown = Some(delay);
+            self
+        }
+
+        /// Runs no sooner than `at`.
+        pub fn eta(mut self, at: ::chrono::DateTime<::chrono::Utc>) -> Self {
+            self.options.eta = Some(at);
+            self
+        }
+
+        /// Expires at `at` if not started by then.
+        pub fn expires(mut self, at: ::chrono::DateTime<::chrono::Utc>) -> Self {
+            self.options.expires = Some(at);
+            self
+        }
+
+        /// Expires `after` from now if not started by then.
+        pub fn expires_in(self, after: ::std::time::Duration) -> Self {
+            self.expires(::chrono::Utc::now() + $crate::task::signature::to_chrono(after))
+        }
+
+        /// Allows `n` retries after the first attempt.
+        pub fn max_retries(mut self, n: u32) -> Self {
+            self.options.max_retries = Some(n);
+            self
+        }
+
+        /// Sets the hard time limit.
+        pub fn time_limit(mut self, limit: ::std::time::Duration) -> Self {
+            self.options.time_limit = Some(limit);
+            self
+        }
+
+        /// Sets the soft time limit.
+        pub fn soft_time_limit(mut self, limit: ::std::time::Duration) -> Self {
+            self.options.soft_time_limit = Some(limit);
+            self
+        }
+
+        /// Adds a header.
+        pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            self.options.headers.insert(name.into(), value.into());
+            self
+        }
+
+        /// Adds a metadata entry.
+        pub fn meta(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+            self.options.meta.insert(key.into(), value.into());
+            self
+        }
+    };
+}
+pub(crate) use call_options;
+
 impl<T: Task> Signature<T> {
     /// A call of `T` with `args` and the task's default options.
     pub fn new(args: T::Args) -> Self {
-        Self { args, options: EnqueueOptions::default(), _task: PhantomData }
+        Self { args, options: EnqueueOptions::default(), plan: Plan::default(), broken: None, _task: PhantomData }
     }
 
     /// The arguments.
@@ -69,76 +151,7 @@ impl<T: Task> Signature<T> {
         &self.options
     }
 
-    /// Sets the task id.
-    pub fn task_id(mut self, id: TaskId) -> Self {
-        self.options.task_id = Some(id);
-        self
-    }
-
-    /// Routes the call to `queue`.
-    pub fn queue(mut self, queue: impl Into<String>) -> Self {
-        self.options.queue = Some(queue.into());
-        self
-    }
-
-    /// Sets the priority, 0 (lowest) to 9; higher values are clamped to 9.
-    pub fn priority(mut self, priority: u8) -> Self {
-        self.options.priority = Some(priority.min(MAX_PRIORITY));
-        self
-    }
-
-    /// Runs no sooner than `delay` from the time of enqueueing.
-    pub fn countdown(mut self, delay: Duration) -> Self {
-        self.options.countdown = Some(delay);
-        self
-    }
-
-    /// Runs no sooner than `at`.
-    pub fn eta(mut self, at: DateTime<Utc>) -> Self {
-        self.options.eta = Some(at);
-        self
-    }
-
-    /// Expires at `at` if not started by then.
-    pub fn expires(mut self, at: DateTime<Utc>) -> Self {
-        self.options.expires = Some(at);
-        self
-    }
-
-    /// Expires `after` from now if not started by then.
-    pub fn expires_in(self, after: Duration) -> Self {
-        self.expires(Utc::now() + to_chrono(after))
-    }
-
-    /// Allows `n` retries after the first attempt.
-    pub fn max_retries(mut self, n: u32) -> Self {
-        self.options.max_retries = Some(n);
-        self
-    }
-
-    /// Sets the hard time limit.
-    pub fn time_limit(mut self, limit: Duration) -> Self {
-        self.options.time_limit = Some(limit);
-        self
-    }
-
-    /// Sets the soft time limit.
-    pub fn soft_time_limit(mut self, limit: Duration) -> Self {
-        self.options.soft_time_limit = Some(limit);
-        self
-    }
-
-    /// Adds a header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.options.headers.insert(name.into(), value.into());
-        self
-    }
-
-    /// Adds a metadata entry.
-    pub fn meta(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
-        self.options.meta.insert(key.into(), value.into());
-        self
-    }
+    call_options!();
 
     /// Enqueues the call; the handle's `wait()` yields `T::Output`.
     pub async fn enqueue(self, stem: &Stem) -> Result<TaskHandle<T::Output>> {
@@ -149,8 +162,15 @@ impl<T: Task> Signature<T> {
     /// The envelope this call is published as: arguments encoded with the task's
     /// codec, the task's defaults overridden by this call's options.
     pub fn into_envelope(self) -> Result<Envelope> {
+        if let Some(why) = self.broken {
+            return Err(Error::Config(why));
+        }
         let args = codec::encode(T::CODEC, &self.args)?;
-        self.options.envelope(T::NAME, &T::OPTIONS, args)
+        let mut envelope = self.options.envelope(T::NAME, &T::OPTIONS, args)?;
+        if !self.plan.is_empty() {
+            envelope.canvas = Some(Box::new(self.plan));
+        }
+        Ok(envelope)
     }
 
     pub(crate) fn with_parent(mut self, parent: TaskId, root: TaskId) -> Self {
@@ -191,7 +211,7 @@ impl EnqueueOptions {
     }
 }
 
-fn to_chrono(d: Duration) -> chrono::Duration {
+pub(crate) fn to_chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
@@ -200,7 +220,13 @@ where
     T::Args: Clone,
 {
     fn clone(&self) -> Self {
-        Self { args: self.args.clone(), options: self.options.clone(), _task: PhantomData }
+        Self {
+            args: self.args.clone(),
+            options: self.options.clone(),
+            plan: self.plan.clone(),
+            broken: self.broken.clone(),
+            _task: PhantomData,
+        }
     }
 }
 

@@ -191,7 +191,7 @@ impl Run {
             Arc::clone(&lease) as Arc<dyn crate::task::WorkerLink>,
             cancel,
         );
-        match (self.registration.handler())(ctx.clone(), &self.envelope.args) {
+        match (self.registration.handler())(ctx.clone(), &self.envelope) {
             Ok(future) => {
                 let future = AssertUnwindSafe(future).catch_unwind();
                 Some(Started { ctx, future, lease, at: Instant::now() })

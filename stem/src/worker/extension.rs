@@ -39,7 +39,7 @@ use crate::task::Registry;
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use stem::backend::TaskStatus;
-/// use stem::worker::{Extension, Recorded};
+/// use stem::worker::{Extension, FollowUp, Recorded};
 /// use stem::{Envelope, Stem, Worker};
 ///
 /// /// Counts the failures the worker records.
@@ -51,8 +51,9 @@ use crate::task::Registry;
 ///         status.state == stem::TaskState::Failed
 ///     }
 ///
-///     fn recorded(&self, _stem: &Stem, outcomes: Vec<Recorded>) {
+///     fn recorded(&self, _stem: &Stem, outcomes: Vec<Recorded>) -> Option<FollowUp> {
 ///         self.0.fetch_add(outcomes.len(), Ordering::Relaxed);
+///         None
 ///     }
 /// }
 ///
@@ -98,8 +99,15 @@ pub trait Extension: Any + Send + Sync + fmt::Debug {
     /// has just recorded (accepted by their fence), in the order written, one
     /// batch at a time, before their deliveries are settled with the broker.
     /// Called on the worker's writer: hand anything slow to a task of its own.
-    fn recorded(&self, stem: &Stem, outcomes: Vec<Recorded>) {
+    ///
+    /// Work that must not be lost (continuing a chain, counting a chord
+    /// member) goes in the returned [`FollowUp`]: the worker awaits it before
+    /// it settles these deliveries. If it fails, they are left unsettled: the
+    /// tasks run again once their leases end, and their outcomes come back
+    /// here (with a higher fence).
+    fn recorded(&self, stem: &Stem, outcomes: Vec<Recorded>) -> Option<FollowUp> {
         let _ = (stem, outcomes);
+        None
     }
 
     /// Why a delivery of a task the worker does not know (`envelope.task`)
@@ -113,6 +121,10 @@ pub trait Extension: Any + Send + Sync + fmt::Debug {
 
 /// A service an extension runs beside the worker.
 pub type Service = BoxFuture<'static, ()>;
+
+/// Work an extension does on recorded outcomes before their deliveries are
+/// settled (see [`Extension::recorded`]).
+pub type FollowUp = BoxFuture<'static, crate::Result<()>>;
 
 /// The worker, as its extensions see it.
 #[derive(Debug, Clone, Copy)]
@@ -155,6 +167,30 @@ impl LinkedExtension {
     }
 }
 
+/// A feature's say on statuses other features write outside the worker's
+/// writer (a canvas recording the steps a failure stopped): submitted with
+/// `inventory`, so that the writer of those statuses need not name the
+/// features that care.
+pub(crate) struct StatusListener {
+    heard: fn(Stem, Vec<TaskStatus>) -> BoxFuture<'static, ()>,
+}
+
+inventory::collect!(StatusListener);
+
+impl StatusListener {
+    /// A listener that `heard` the statuses.
+    pub(crate) const fn new(heard: fn(Stem, Vec<TaskStatus>) -> BoxFuture<'static, ()>) -> Self {
+        Self { heard }
+    }
+}
+
+/// Tells every linked listener about `statuses`, just written.
+pub(crate) async fn written(stem: &Stem, statuses: &[TaskStatus]) {
+    for listener in inventory::iter::<StatusListener> {
+        (listener.heard)(stem.clone(), statuses.to_vec()).await;
+    }
+}
+
 /// A new instance of every linked extension.
 pub(super) fn linked() -> Vec<Box<dyn Extension>> {
     inventory::iter::<LinkedExtension>.into_iter().map(|linked| (linked.make)()).collect()
@@ -188,22 +224,33 @@ impl Watched {
     }
 
     /// Hands each extension the outcomes it watches that were `accepted`
-    /// (per place in the batch), then forgets them all.
-    pub(super) fn dispatch(&mut self, stem: &Stem, extensions: &[Arc<dyn Extension>], accepted: &[bool]) {
+    /// (per place in the batch), then forgets them all. Returns the
+    /// extensions' follow-ups, each with the places of the outcomes it covers.
+    pub(super) fn dispatch(
+        &mut self,
+        stem: &Stem,
+        extensions: &[Arc<dyn Extension>],
+        accepted: &[bool],
+    ) -> Vec<(Vec<usize>, FollowUp)> {
         if self.entries.is_empty() {
-            return;
+            return Vec::new();
         }
-        let mut lists: Vec<Vec<Recorded>> = extensions.iter().map(|_| Vec::new()).collect();
+        let mut lists: Vec<(Vec<usize>, Vec<Recorded>)> = extensions.iter().map(|_| Default::default()).collect();
         for (place, index, recorded) in self.entries.drain(..) {
             if accepted.get(place).copied().unwrap_or(false) {
-                lists[index].push(recorded);
+                lists[index].0.push(place);
+                lists[index].1.push(recorded);
             }
         }
-        for (extension, list) in extensions.iter().zip(lists) {
-            if !list.is_empty() {
-                extension.recorded(stem, list);
+        let mut follow_ups = Vec::new();
+        for (extension, (places, list)) in extensions.iter().zip(lists) {
+            if !list.is_empty()
+                && let Some(follow_up) = extension.recorded(stem, list)
+            {
+                follow_ups.push((places, follow_up));
             }
         }
+        follow_ups
     }
 
     /// Forgets the outcomes of a batch that was not written.

@@ -31,8 +31,8 @@ use tokio_util::task::TaskTracker;
 
 use self::builder::Config;
 pub use self::builder::WorkerBuilder;
-pub(crate) use self::extension::LinkedExtension;
-pub use self::extension::{Extension, Recorded, Service, WorkerInfo};
+pub use self::extension::{Extension, FollowUp, Recorded, Service, WorkerInfo};
+pub(crate) use self::extension::{LinkedExtension, StatusListener, written};
 use self::lease::Lease;
 use self::settle::Op;
 pub use self::shutdown::ShutdownMode;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
-use super::extension::{Extension, Watched};
+use super::extension::{Extension, FollowUp, Watched};
 use crate::backend::{ErrorInfo, TaskState, TaskStatus};
 use crate::broker::{Nack, Receipt};
 use crate::codec::Payload;
@@ -330,9 +330,9 @@ impl Writing {
             tails.clear();
             return 0;
         };
-        watched.dispatch(stem, extensions, &accepted);
+        let held = follow_up(watched.dispatch(stem, extensions, &accepted), accepted.len()).await;
         let mut settled_count = 0;
-        for (tail, accepted) in tails.drain(..).zip(accepted) {
+        for ((tail, accepted), held) in tails.drain(..).zip(accepted).zip(held) {
             let (receipt, finish, name) = match tail {
                 Tail::Written(done) => {
                     if let Some(done) = done {
@@ -344,6 +344,9 @@ impl Writing {
             };
             if !accepted {
                 tracing::warn!(task = %receipt.id, token = receipt.token, "outcome refused: a newer delivery of this task exists");
+                continue;
+            }
+            if held {
                 continue;
             }
             let settled = match finish {
@@ -381,6 +384,28 @@ impl Writing {
         acks.clear();
         settled_count
     }
+}
+
+/// Awaits the extensions' follow-ups of one batch of `len` outcomes; per
+/// place, whether its delivery is held back (not settled) because a
+/// follow-up covering it failed: it comes back after its lease.
+async fn follow_up(follow_ups: Vec<(Vec<usize>, FollowUp)>, len: usize) -> Vec<bool> {
+    let mut held = vec![false; len];
+    if follow_ups.is_empty() {
+        return held;
+    }
+    let (places, futures): (Vec<_>, Vec<_>) = follow_ups.into_iter().unzip();
+    for (places, done) in places.into_iter().zip(futures_util::future::join_all(futures).await) {
+        if let Err(error) = done {
+            tracing::warn!(%error, tasks = places.len(), "an extension's follow-up failed; those tasks run again");
+            for place in places {
+                if let Some(slot) = held.get_mut(place) {
+                    *slot = true;
+                }
+            }
+        }
+    }
+    held
 }
 
 /// What one flush leaves for the next to reuse (emptied, with their room), so

@@ -27,10 +27,10 @@ use tokio_util::sync::CancellationToken;
 use super::run::{CancellationPolicy, RunId};
 use super::store::{Checkpoint, Suspension, Watch};
 use super::{EventTopic, StepError, StepOptions, WorkflowError, calls};
+use crate::canvas::{self, Piece, Start};
 use crate::clock::after;
 use crate::error::Error;
 use crate::stem::Stem;
-use crate::task::{Signature, Task};
 
 /// How often a run waiting for a task it called looks at the task's state by
 /// itself, in case the notice of its end was lost.
@@ -251,13 +251,20 @@ impl WorkflowContext {
         }
     }
 
-    /// Calls a task as a durable step: enqueues it once (under an id derived
-    /// from the run and the step, so a replay never enqueues it again),
-    /// suspends the run, and resumes it with the task's result when it ends.
-    /// A task that fails for good makes this an error.
-    pub async fn call<T: Task>(&self, signature: Signature<T>) -> Result<T::Output, WorkflowError> {
+    /// Calls a task, or a canvas (a group, a chord, a chain), as one durable
+    /// step: starts it once (under ids derived from the run and the step, so
+    /// a replay never starts it again), suspends the run, and resumes it with
+    /// the result when it ends: the task's output, the group's outputs in
+    /// member order, the chord's or chain's last output. A task that fails
+    /// for good (or a group member, or a chain step) makes this an error.
+    pub async fn call<P>(&self, piece: P) -> Result<P::Output, WorkflowError>
+    where
+        P: Piece<Input = Start>,
+        P::Output: DeserializeOwned,
+    {
         self.check_run_time().await;
-        let (position, name) = match self.slot(&format!("stem.call:{}", T::NAME)).await {
+        let node = piece.into_node().map_err(|e| WorkflowError::with_kind("canvas", e))?;
+        let (position, name) = match self.slot(&canvas::step_name(&node)).await {
             Slot::Replay(c) => return calls::outcome(&c.value),
             Slot::Live(position, name) => (position, name),
         };
@@ -272,8 +279,8 @@ impl WorkflowContext {
             return calls::outcome(&value);
         }
         if known.is_none() {
-            let signature = signature.task_id(task).meta("stem.workflow.run", self.id().to_string());
-            if let Err(error) = stem.enqueue(signature).await {
+            let meta = ("stem.workflow.run", Value::String(self.id().to_string()));
+            if let Err(error) = canvas::launch_as(stem, node, task, meta).await {
                 self.halt(Halt::Store(error)).await;
             }
         }

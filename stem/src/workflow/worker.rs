@@ -13,7 +13,9 @@ use crate::backend::TaskStatus;
 use crate::envelope::Envelope;
 use crate::stem::Stem;
 use crate::task::{Registry, Task};
-use crate::worker::{Extension, LinkedExtension, Recorded, Service, WorkerBuilder, WorkerInfo};
+use crate::worker::{
+    Extension, FollowUp, LinkedExtension, Recorded, Service, StatusListener, WorkerBuilder, WorkerInfo,
+};
 
 /// How long ended workflow runs are kept by default.
 pub const DEFAULT_WORKFLOW_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -43,6 +45,18 @@ impl Default for Workflows {
 }
 
 inventory::submit! { LinkedExtension::new(|| Box::new(Workflows::default())) }
+
+// A called task that will never run (a canvas step stopped by a failure
+// before it) resumes its run as soon as its state is written.
+inventory::submit! {
+    StatusListener::new(|stem, statuses| {
+        Box::pin(async move {
+            for status in statuses.iter().filter(|s| calls::is_call(s.id)) {
+                calls::notify(&stem, status).await;
+            }
+        })
+    })
+}
 
 impl Extension for Workflows {
     /// A worker that runs every linked task runs workflow executions too.
@@ -77,13 +91,16 @@ impl Extension for Workflows {
     }
 
     /// Resumes the runs waiting for them, off the writer.
-    fn recorded(&self, stem: &Stem, outcomes: Vec<Recorded>) {
+    fn recorded(&self, stem: &Stem, outcomes: Vec<Recorded>) -> Option<FollowUp> {
+        // Best effort, off the writer: a run that is not resumed now looks
+        // for its task's end again after a while.
         let stem = stem.clone();
         tokio::spawn(async move {
             for outcome in outcomes {
                 calls::notify(&stem, &outcome.status).await;
             }
         });
+        None
     }
 
     /// An execution on a worker that runs no workflows: says how to fix it.
