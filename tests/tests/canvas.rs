@@ -28,6 +28,12 @@ async fn double(n: i64) -> Result<i64, TaskError> {
     Ok(2 * n)
 }
 
+/// One more.
+#[stem::task]
+async fn inc(n: i64) -> Result<i64, TaskError> {
+    Ok(n + 1)
+}
+
 /// Squares a number.
 #[stem::task]
 async fn square(n: i64) -> Result<i64, TaskError> {
@@ -131,6 +137,9 @@ async fn a_chain_passes_each_output_on() -> TestResult {
         assert_eq!(handle.wait_timeout(WAIT).await?, "10 apples", "{label}");
         let three = chain(Square::call(4)).then(Label::link(LabelRest { prefix: "<".into(), suffix: ">".into() }));
         assert_eq!(three.enqueue(&stem).await?.wait_timeout(WAIT).await?, "<16>", "{label}: a generated Rest struct");
+        // A long chain nests nothing in its envelopes (JSON decoders stop at 128 levels).
+        let long = (0..300).fold(chain(Inc::call(0)), |chain, _| chain.then(Inc::link()));
+        assert_eq!(long.enqueue(&stem).await?.wait_timeout(WAIT).await?, 301, "{label}: a chain of 301 steps");
         worker.stop(ShutdownMode::Warm).await?;
         env.clean().await?;
     }
@@ -301,6 +310,8 @@ async fn a_retried_member_is_not_a_failure() -> TestResult {
 #[stem::workflow]
 async fn fan_out(wf: WorkflowContext, n: i64) -> Result<(Vec<i64>, i64), WorkflowError> {
     let squares = wf.call(group((1..=n).map(Square::call).collect::<Vec<_>>())).await?;
+    let fanned = wf.call(chain(Square::call(n)).then(group((Double::link(), Inc::link())))).await?;
+    assert_eq!(fanned, (2 * n * n, n * n + 1));
     let total = wf.call(chord(group((1..=n).map(Double::call).collect::<Vec<_>>()), Total::link())).await?;
     Ok((squares, total))
 }
@@ -320,7 +331,11 @@ async fn a_workflow_calls_a_group_or_a_chord_as_one_step() -> TestResult {
         let run = FanOut::start(&stem, 4).await?;
         assert_eq!(run.wait_timeout(WAIT).await?, (vec![1, 4, 9, 16], 20), "{label}");
         let names: Vec<String> = run.steps().await?.into_iter().map(|c| c.name).collect();
-        assert_eq!(names, ["stem.call:group#0", "stem.call:canvas::total#0"], "{label}: one step each");
+        assert_eq!(
+            names,
+            ["stem.call:group#0", "stem.call:group#1", "stem.call:canvas::total#0"],
+            "{label}: one step each"
+        );
         // A member that fails ends the run at once (not at the next recheck).
         let doomed = DoomedFanOut::start(&stem, ()).await?;
         let error = doomed.wait_timeout(WAIT).await.expect_err("the run fails");

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::piece::{Node, derived_id, lower, single_tail};
 use super::start::Launch;
-use crate::envelope::{Envelope, Next};
+use crate::envelope::{Envelope, Member, Next};
 use crate::error::Result;
 use crate::id::TaskId;
 use crate::stem::Stem;
@@ -80,7 +80,7 @@ fn next_id(base: TaskId, count: &mut u32) -> TaskId {
 fn renumber_envelope(envelope: &mut Envelope, base: TaskId, count: &mut u32) {
     envelope.id = next_id(base, count);
     if let Some(plan) = envelope.canvas.as_deref_mut() {
-        plan.then.iter_mut().for_each(|next| renumber_next(next, base, count));
+        plan.then.iter_mut().chain(plan.rest.iter_mut()).for_each(|next| renumber_next(next, base, count));
         plan.on_error.iter_mut().for_each(|errback| renumber_envelope(errback, base, count));
     }
 }
@@ -89,8 +89,44 @@ fn renumber_next(next: &mut Next, base: TaskId, count: &mut u32) {
     match next {
         Next::Task(envelope) => renumber_envelope(envelope, base, count),
         Next::Group(group) => {
+            let old = group.id;
             group.id = next_id(base, count);
-            group.members.iter_mut().for_each(|member| renumber_next(member, base, count));
+            // Each member's last task names the chord and carries a copy of
+            // its callback: all point to the new id and share one renumbered
+            // callback.
+            let mut callback: Option<Vec<Next>> = None;
+            for member in &mut group.members {
+                renumber_next(member, base, count);
+                for_each_marker(member, old, &mut |marker: &mut Member| {
+                    marker.group = group.id;
+                    match &callback {
+                        Some(renumbered) => marker.then.clone_from(renumbered),
+                        None => {
+                            marker.then.iter_mut().for_each(|next| renumber_next(next, base, count));
+                            callback = Some(marker.then.clone());
+                        }
+                    }
+                });
+            }
         }
+    }
+}
+
+/// Calls `f` on every chord membership of group `group` in `next`.
+fn for_each_marker(next: &mut Next, group: TaskId, f: &mut dyn FnMut(&mut Member)) {
+    match next {
+        Next::Task(envelope) => {
+            if let Some(plan) = envelope.canvas.as_deref_mut() {
+                match plan.member.as_mut() {
+                    Some(member) if member.group == group => f(member),
+                    // The chord of a nested group ends in a task that ends
+                    // the outer member: look in its callback.
+                    Some(inner) => inner.then.iter_mut().for_each(|next| for_each_marker(next, group, f)),
+                    None => {}
+                }
+                plan.then.iter_mut().chain(plan.rest.iter_mut()).for_each(|next| for_each_marker(next, group, f));
+            }
+        }
+        Next::Group(inner) => inner.members.iter_mut().for_each(|member| for_each_marker(member, group, f)),
     }
 }

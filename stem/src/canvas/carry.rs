@@ -59,12 +59,15 @@ async fn carry_on(stem: Stem, outcomes: Vec<Recorded>) -> Result<()> {
             None => {
                 if let Some(result) = &outcome.status.result {
                     plan.then.iter().for_each(|next| work.launch.add(next.clone(), Some(result)));
+                    work.launch.add_chain(&plan.rest, result);
                 }
             }
             Some(failure) => {
                 work.errbacks(&plan.on_error, &failure)?;
                 let mut unstarted = HashSet::new();
-                plan.then.iter().for_each(|next| work.stop(next, &failure, false, &mut unstarted));
+                for next in plan.then.iter().chain(&plan.rest) {
+                    work.stop(next, &failure, false, &mut unstarted);
+                }
             }
         }
         if let Some(member) = &plan.member {
@@ -126,7 +129,7 @@ impl Work {
                     }
                 }
                 if let Some(plan) = plan {
-                    plan.then.iter().for_each(|next| self.stop(next, cause, false, unstarted));
+                    plan.then.iter().chain(&plan.rest).for_each(|next| self.stop(next, cause, false, unstarted));
                     if let Some(member) = &plan.member {
                         if unstarted.contains(&member.group) {
                             // The callback of a chord that never started: stopped once.

@@ -144,11 +144,12 @@ impl Node {
     }
 }
 
-/// What a node's output goes to: the steps after it, or the chord it is a
-/// member of.
+/// What a node's output goes to: branches started with it, the rest of the
+/// chain it heads (a task only), or the chord it ends a member of.
 #[derive(Debug, Default)]
 struct Continuation {
     then: Vec<Next>,
+    rest: Vec<Next>,
     member: Option<Member>,
 }
 
@@ -163,18 +164,11 @@ fn lower_into(node: Node, after: Continuation) -> Result<Next> {
         Node::Task(mut envelope) => {
             let plan = plan_of(&mut envelope);
             plan.then.extend(after.then);
+            plan.rest = after.rest;
             plan.member = after.member;
             Ok(Next::Task(envelope))
         }
-        Node::Chain(nodes) => {
-            let mut nodes = nodes.into_iter().rev();
-            let last = nodes.next().ok_or_else(|| Error::Config("a chain needs at least one step".to_owned()))?;
-            let mut entry = lower_into(last, after)?;
-            for node in nodes {
-                entry = lower_into(node, Continuation { then: vec![entry], member: None })?;
-            }
-            Ok(entry)
-        }
+        Node::Chain(nodes) => lower_chain(nodes, after),
         Node::Group { id, members } if after.then.is_empty() && after.member.is_none() => {
             let members = members.into_iter().map(lower).collect::<Result<_>>()?;
             Ok(Next::Group(GroupPlan { id, members, chord: false }))
@@ -192,6 +186,46 @@ fn lower_into(node: Node, after: Continuation) -> Result<Next> {
         Node::Chord { id, members, callback } => {
             let callback = lower_into(*callback, after)?;
             lower_chord(id, members, CallbackOf::Steps(vec![callback]))
+        }
+    }
+}
+
+/// A chain, flat: its first task's plan lists the steps after it in order
+/// (`rest`), each started with the one before's output and handed the steps
+/// after it, so that a chain of any length nests nothing. A group (or chord)
+/// in a chain takes every step after it as its callback.
+fn lower_chain(nodes: Vec<Node>, end: Continuation) -> Result<Next> {
+    let mut steps = Vec::new();
+    flatten(nodes, &mut steps);
+    if let Some(at) = steps.iter().position(|s| matches!(s, Node::Group { .. } | Node::Chord { .. }))
+        && at + 1 < steps.len()
+    {
+        let after: Vec<Node> = steps.drain(at + 1..).collect();
+        let absorbed = match steps.pop() {
+            Some(Node::Group { id, members }) => Node::Chord { id, members, callback: Box::new(Node::Chain(after)) },
+            Some(Node::Chord { id, members, callback }) => {
+                let callback = Node::Chain(std::iter::once(*callback).chain(after).collect());
+                Node::Chord { id, members, callback: Box::new(callback) }
+            }
+            _ => return Err(Error::Config("a chain step could not be placed".to_owned())),
+        };
+        steps.push(absorbed);
+    }
+    let mut steps = steps.into_iter();
+    let head = steps.next().ok_or_else(|| Error::Config("a chain needs at least one step".to_owned()))?;
+    let mut rest: Vec<Node> = steps.collect();
+    let Some(last) = rest.pop() else { return lower_into(head, end) };
+    let mut lowered = rest.into_iter().map(lower).collect::<Result<Vec<_>>>()?;
+    lowered.push(lower_into(last, end)?);
+    lower_into(head, Continuation { rest: lowered, ..Continuation::default() })
+}
+
+/// The steps of `nodes` with the steps of nested chains in their place.
+fn flatten(nodes: Vec<Node>, into: &mut Vec<Node>) {
+    for node in nodes {
+        match node {
+            Node::Chain(inner) => flatten(inner, into),
+            other => into.push(other),
         }
     }
 }
@@ -234,7 +268,7 @@ fn lower_chord(id: TaskId, members: Vec<Node>, callback: CallbackOf) -> Result<N
         .enumerate()
         .map(|(index, node)| {
             let member = Member { group: id, index, size, then: then.clone() };
-            lower_into(node, Continuation { then: Vec::new(), member: Some(member) })
+            lower_into(node, Continuation { member: Some(member), ..Continuation::default() })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Next::Group(GroupPlan { id, members, chord: true }))

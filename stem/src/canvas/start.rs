@@ -39,10 +39,27 @@ pub(crate) struct Launch {
 impl Launch {
     /// Adds `next`, given `input` (the step before's output) if any.
     pub(crate) fn add(&mut self, next: Next, input: Option<&Payload>) {
+        self.add_step(next, input, Vec::new());
+    }
+
+    /// Adds the first of `steps` (the rest of a chain), given `input`,
+    /// handing it the others.
+    pub(crate) fn add_chain(&mut self, steps: &[Next], input: &Payload) {
+        if let Some((first, rest)) = steps.split_first() {
+            self.add_step(first.clone(), Some(input), rest.to_vec());
+        }
+    }
+
+    /// Adds `next` with `input` and, for a task, the steps after it.
+    fn add_step(&mut self, next: Next, input: Option<&Payload>, rest: Vec<Next>) {
         match next {
             Next::Task(mut envelope) => {
+                let plan = plan_of(&mut envelope);
                 if let Some(input) = input {
-                    plan_of(&mut envelope).input = Some(input.clone());
+                    plan.input = Some(input.clone());
+                }
+                if !rest.is_empty() {
+                    plan.rest = rest;
                 }
                 self.envelopes.push(*envelope);
             }

@@ -22,6 +22,11 @@ pub struct Plan {
     /// What runs once the task succeeds, each given its output as input.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub then: Vec<Next>,
+    /// The rest of the chain the task is a step of, in order: the first is
+    /// started with the task's output and handed the others (a flat list,
+    /// so that a long chain nests nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rest: Vec<Next>,
     /// Tasks that run with the failure ([`TaskFailure`](crate::TaskFailure))
     /// as input if the task fails for good.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -34,7 +39,11 @@ pub struct Plan {
 impl Plan {
     /// Whether the plan says nothing (the envelope then carries none).
     pub fn is_empty(&self) -> bool {
-        self.input.is_none() && self.then.is_empty() && self.on_error.is_empty() && self.member.is_none()
+        self.input.is_none()
+            && self.then.is_empty()
+            && self.rest.is_empty()
+            && self.on_error.is_empty()
+            && self.member.is_none()
     }
 }
 
