@@ -94,16 +94,17 @@ fn renumber_next(next: &mut Next, base: TaskId, count: &mut u32) {
             // Each member's last task names the chord and carries a copy of
             // its callback: all point to the new id and share one renumbered
             // callback.
-            let mut callback: Option<Vec<Next>> = None;
+            let mut callback: Option<std::sync::Arc<Vec<Next>>> = None;
             for member in &mut group.members {
                 renumber_next(member, base, count);
                 for_each_marker(member, old, &mut |marker: &mut Member| {
                     marker.group = group.id;
                     match &callback {
-                        Some(renumbered) => marker.then.clone_from(renumbered),
+                        Some(renumbered) => marker.then = std::sync::Arc::clone(renumbered),
                         None => {
-                            marker.then.iter_mut().for_each(|next| renumber_next(next, base, count));
-                            callback = Some(marker.then.clone());
+                            let then = std::sync::Arc::make_mut(&mut marker.then);
+                            then.iter_mut().for_each(|next| renumber_next(next, base, count));
+                            callback = Some(std::sync::Arc::clone(&marker.then));
                         }
                     }
                 });
@@ -121,7 +122,11 @@ fn for_each_marker(next: &mut Next, group: TaskId, f: &mut dyn FnMut(&mut Member
                     Some(member) if member.group == group => f(member),
                     // The chord of a nested group ends in a task that ends
                     // the outer member: look in its callback.
-                    Some(inner) => inner.then.iter_mut().for_each(|next| for_each_marker(next, group, f)),
+                    Some(inner) => {
+                        std::sync::Arc::make_mut(&mut inner.then)
+                            .iter_mut()
+                            .for_each(|next| for_each_marker(next, group, f));
+                    }
                     None => {}
                 }
                 plan.then.iter_mut().chain(plan.rest.iter_mut()).for_each(|next| for_each_marker(next, group, f));

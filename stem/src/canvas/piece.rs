@@ -263,11 +263,12 @@ fn lower_chord(id: TaskId, members: Vec<Node>, callback: CallbackOf) -> Result<N
         }
     }
     let size = members.len();
+    let then = std::sync::Arc::new(then);
     let members = members
         .into_iter()
         .enumerate()
         .map(|(index, node)| {
-            let member = Member { group: id, index, size, then: then.clone() };
+            let member = Member { group: id, index, size, then: std::sync::Arc::clone(&then) };
             lower_into(node, Continuation { member: Some(member), ..Continuation::default() })
         })
         .collect::<Result<Vec<_>>>()?;

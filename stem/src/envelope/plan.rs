@@ -4,6 +4,8 @@
 //! this and carries the canvas on; nothing else holds a canvas's state
 //! besides the chord counters in the result backend.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::Envelope;
@@ -90,6 +92,7 @@ pub struct Member {
     /// How many members the group has.
     pub size: usize,
     /// What runs once every member succeeded, given their outputs in member
-    /// order as one list: the chord's callback.
-    pub then: Vec<Next>,
+    /// order as one list: the chord's callback (shared by the members' copies
+    /// in memory).
+    pub then: Arc<Vec<Next>>,
 }
