@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::task::JoinSet;
 
 use super::extension::{Extension, FollowUp, Watched};
 use crate::backend::{ErrorInfo, TaskState, TaskStatus};
@@ -212,8 +214,10 @@ impl Writing {
     async fn run(self, mut ops: mpsc::UnboundedReceiver<Op>) {
         let mut batch = Vec::with_capacity(FLUSH_MAX);
         let mut buffers = Buffers::default();
+        let mut settling = JoinSet::new();
         loop {
             if ops.recv_many(&mut batch, FLUSH_MAX).await == 0 {
+                Self::settled(&mut settling, 0).await;
                 return;
             }
             let mut backlog = Vec::new();
@@ -228,16 +232,43 @@ impl Writing {
                 } else {
                     std::mem::take(&mut batch)
                 };
-                self.finished.fetch_add(self.flush(&mut chunk, &mut buffers).await, Ordering::Relaxed);
+                match self.flush(&mut chunk, &mut buffers).await {
+                    Flushed::Done(n) => {
+                        self.finished.fetch_add(n, Ordering::Relaxed);
+                    }
+                    Flushed::Later(settle) => {
+                        // Spawned, so that it goes on while the writer waits
+                        // for ops; it counts what it settled itself.
+                        let finished = self.finished.clone();
+                        settling.spawn(async move {
+                            finished.fetch_add(settle.await, Ordering::Relaxed);
+                        });
+                        Self::settled(&mut settling, SETTLING_MAX).await;
+                    }
+                }
                 self.spares.give(chunk);
             }
             drop(backlog);
             if closing {
+                Self::settled(&mut settling, 0).await;
                 return;
             }
         }
     }
+
+    /// Awaits settlings until at most `left` are still running.
+    async fn settled(settling: &mut JoinSet<()>, left: usize) {
+        while settling.len() > left {
+            if let Some(Err(error)) = settling.join_next().await {
+                tracing::error!(%error, "settling a batch panicked; its deliveries come back after their lease");
+            }
+        }
+    }
 }
+
+/// How many batches may be settling (their follow-ups running) while the
+/// writer writes the next.
+const SETTLING_MAX: usize = 2;
 
 /// The most ops one flush writes (one status batch, one ack batch).
 const FLUSH_MAX: usize = 512;
@@ -289,9 +320,9 @@ fn elide_superseded(ops: &mut Vec<Op>) {
 }
 
 impl Writing {
-    /// Records the statuses of `ops`, then settles their deliveries; returns how
-    /// many deliveries were settled.
-    async fn flush(&self, ops: &mut Vec<Op>, buffers: &mut Buffers) -> u64 {
+    /// Records the statuses of `ops`, then settles their deliveries (or
+    /// returns the settling, when extensions follow the outcomes up).
+    async fn flush(&self, ops: &mut Vec<Op>, buffers: &mut Buffers) -> Flushed {
         let stem = &self.stem;
         let extensions = &*self.extensions;
         elide_superseded(ops);
@@ -328,62 +359,89 @@ impl Writing {
         let Some(accepted) = written else {
             watched.clear();
             tails.clear();
-            return 0;
+            return Flushed::Done(0);
         };
-        let held = follow_up(watched.dispatch(stem, extensions, &accepted), accepted.len()).await;
-        let mut settled_count = 0;
-        for ((tail, accepted), held) in tails.drain(..).zip(accepted).zip(held) {
-            let (receipt, finish, name) = match tail {
-                Tail::Written(done) => {
-                    if let Some(done) = done {
-                        let _ = done.send(());
-                    }
-                    continue;
-                }
-                Tail::Settle(receipt, finish, name) => (receipt, finish, name),
-            };
-            if !accepted {
-                tracing::warn!(task = %receipt.id, token = receipt.token, "outcome refused: a newer delivery of this task exists");
-                continue;
-            }
-            if held {
-                continue;
-            }
-            let settled = match finish {
-                Finish::Ack => {
-                    acks.push(receipt);
-                    continue;
-                }
-                Finish::Nack(nack) => stem.broker().nack(&receipt, nack).await,
-                Finish::DeadLetter(reason) => {
-                    tracing::warn!(task = %receipt.id, name = name.as_deref().unwrap_or_default(), %reason, "task dead-lettered");
-                    stem.broker().dead_letter(&receipt, &reason).await
-                }
-            };
-            match settled {
-                Ok(()) => settled_count += 1,
-                Err(error) => {
-                    tracing::warn!(task = %receipt.id, %error, "settling a delivery failed; it will be delivered again");
-                }
-            }
+        let follow_ups = watched.dispatch(stem, extensions, &accepted);
+        if follow_ups.is_empty() {
+            let held = vec![false; accepted.len()];
+            return Flushed::Done(settle(stem, tails.drain(..), &accepted, &held, acks).await);
         }
-        if !acks.is_empty() {
-            match stem.broker().ack_batch(acks).await {
-                Ok(n) => {
-                    if n < acks.len() {
-                        tracing::warn!(
-                            lost = acks.len() - n,
-                            "some acks found their lease lost; those tasks run again"
-                        );
-                    }
-                    settled_count += n as u64;
-                }
-                Err(error) => tracing::warn!(%error, "acking failed; those tasks will be delivered again"),
-            }
-        }
-        acks.clear();
-        settled_count
+        // Follow-ups take a round trip or more: settle this batch beside the
+        // writing of the next ones instead of holding the writer.
+        let (stem, tails) = (stem.clone(), std::mem::take(tails));
+        Flushed::Later(Box::pin(async move {
+            let held = follow_up(follow_ups, accepted.len()).await;
+            settle(&stem, tails.into_iter(), &accepted, &held, &mut Vec::new()).await
+        }))
     }
+}
+
+/// What a flush leaves: how many deliveries it settled, or the settling to
+/// await, which yields that count.
+enum Flushed {
+    Done(u64),
+    Later(BoxFuture<'static, u64>),
+}
+
+/// Settles the deliveries of `tails` whose outcomes were `accepted` and are
+/// not `held` back; `acks` is a buffer for the acks. Returns how many were
+/// settled.
+async fn settle(
+    stem: &Stem,
+    tails: impl Iterator<Item = Tail>,
+    accepted: &[bool],
+    held: &[bool],
+    acks: &mut Vec<Receipt>,
+) -> u64 {
+    let mut settled_count = 0;
+    for ((tail, &accepted), &held) in tails.zip(accepted).zip(held) {
+        let (receipt, finish, name) = match tail {
+            Tail::Written(done) => {
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+                continue;
+            }
+            Tail::Settle(receipt, finish, name) => (receipt, finish, name),
+        };
+        if !accepted {
+            tracing::warn!(task = %receipt.id, token = receipt.token, "outcome refused: a newer delivery of this task exists");
+            continue;
+        }
+        if held {
+            continue;
+        }
+        let settled = match finish {
+            Finish::Ack => {
+                acks.push(receipt);
+                continue;
+            }
+            Finish::Nack(nack) => stem.broker().nack(&receipt, nack).await,
+            Finish::DeadLetter(reason) => {
+                tracing::warn!(task = %receipt.id, name = name.as_deref().unwrap_or_default(), %reason, "task dead-lettered");
+                stem.broker().dead_letter(&receipt, &reason).await
+            }
+        };
+        match settled {
+            Ok(()) => settled_count += 1,
+            Err(error) => {
+                tracing::warn!(task = %receipt.id, %error, "settling a delivery failed; it will be delivered again");
+            }
+        }
+    }
+    if !acks.is_empty() {
+        match stem.broker().ack_batch(acks).await {
+            Ok(n) => {
+                if n < acks.len() {
+                    tracing::warn!(lost = acks.len() - n, "some acks found their lease lost; those tasks run again");
+                }
+                settled_count += n as u64;
+            }
+            Err(error) => tracing::warn!(%error, "acking failed; those tasks will be delivered again"),
+        }
+    }
+    acks.clear();
+    settled_count
 }
 
 /// Awaits the extensions' follow-ups of one batch of `len` outcomes; per
