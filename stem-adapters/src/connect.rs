@@ -9,6 +9,8 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use stem::{Error, Result, Stem, Stores};
 
+use crate::redact::redact_url;
+
 /// The broker URL when `STEM_BROKER_URL` is not set: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite://stem.db";
 
@@ -108,22 +110,23 @@ pub async fn open(url: &str) -> Result<Stores> {
 /// The scheme `url` names.
 fn scheme(url: &str) -> Result<&'static Scheme> {
     let known = || SCHEMES.iter().map(|s| format!("{}://", s.name)).collect::<Vec<_>>().join(", ");
+    let shown = redact_url(url);
     let Some((name, _)) = url.split_once("://") else {
         return Err(Error::Config(format!(
-            "`{url}` is not a Stem URL: it has no scheme; use one of {}, for example {DEFAULT_URL}",
+            "`{shown}` is not a Stem URL: it has no scheme; use one of {}, for example {DEFAULT_URL}",
             known()
         )));
     };
     let lower = name.to_ascii_lowercase();
-    SCHEMES
-        .iter()
-        .find(|s| s.name == lower)
-        .ok_or_else(|| Error::Config(format!("unknown URL scheme `{name}://` in `{url}`; known schemes: {}", known())))
+    SCHEMES.iter().find(|s| s.name == lower).ok_or_else(|| {
+        Error::Config(format!("unknown URL scheme `{name}://` in `{shown}`; known schemes: {}", known()))
+    })
 }
 
 /// The error for a known scheme whose adapter this build does not have.
 fn unavailable(url: &str, scheme: &Scheme) -> Error {
     let feature = scheme.feature.unwrap_or(scheme.name);
+    let url = redact_url(url);
     Error::Config(format!(
         "`{url}` needs the `{feature}` feature of stem-adapters, which this build leaves out; enable it: \
          stem-adapters = {{ features = [\"{feature}\"] }}"

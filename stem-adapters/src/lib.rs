@@ -16,6 +16,7 @@ mod json;
 pub mod postgres;
 #[cfg(any(feature = "sqlite", feature = "redis", feature = "postgres"))]
 mod query;
+mod redact;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]
@@ -30,5 +31,6 @@ mod waiters;
 pub use self::connect::{
     BACKEND_URL_VAR, BROKER_URL_VAR, DEFAULT_URL, connect, connect_env, connect_urls, open, urls_from_env,
 };
+pub use self::redact::{redact_url, scrub_secrets};
 #[cfg(any(feature = "redis", feature = "postgres"))]
 pub use self::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR, TlsOptions};

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use stem::Error;
 
+use crate::redact::{is_secret_option, redact_url};
+
 /// A URL's query, read one option at a time.
 pub(crate) struct Query<'a> {
     base: &'a str,
@@ -54,7 +56,13 @@ impl Opt<'_> {
     /// The error for a value that is not valid: it names the URL, the option
     /// and what the option takes.
     pub(crate) fn invalid(&self, takes: &str) -> Error {
-        Error::Config(format!("`{}`: `{}={}` is not valid; {} takes {takes}", self.url, self.key, self.value, self.key))
+        let value = if is_secret_option(self.key) { "***" } else { self.value };
+        Error::Config(format!(
+            "`{}`: `{}={value}` is not valid; {} takes {takes}",
+            redact_url(self.url),
+            self.key,
+            self.key
+        ))
     }
 
     /// The value as a whole number of seconds.
@@ -76,7 +84,7 @@ impl Opt<'_> {
     pub(crate) fn unknown(&self, adapter: &str, known: &[&str]) -> Error {
         Error::Config(format!(
             "`{}`: unknown {adapter} option `{}`; known options: {}",
-            self.url,
+            redact_url(self.url),
             self.key,
             known.join(", ")
         ))
@@ -91,5 +99,6 @@ pub(crate) fn check_scheme(url: &str, schemes: &[&str], adapter: &str) -> stem::
         return Ok(());
     }
     let takes: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
+    let url = redact_url(url);
     Err(Error::Config(format!("`{url}` is not a {adapter} URL; the {adapter} adapter takes {}", takes.join(" or "))))
 }

@@ -5,11 +5,12 @@ use std::sync::Mutex;
 
 use stem::Stem;
 use stem::worker::WorkerBuilder;
+use stem_adapters::redact_url;
 use tokio::sync::OnceCell;
 
 use crate::catalog::Catalog;
 use crate::error::{Failure, Outcome};
-use crate::output::{Output, redact};
+use crate::output::Output;
 
 /// How the application configures the workers the CLI runs.
 pub(crate) type ConfigureWorker = Box<dyn FnOnce(WorkerBuilder) -> WorkerBuilder + Send>;
@@ -47,7 +48,7 @@ impl Context {
             .get_or_try_init(|| async {
                 stem_adapters::connect_urls(broker, backend).await.map_err(|e| {
                     let failure = Failure::from(e).scrubbed(broker).scrubbed(backend);
-                    failure.context(format!("connecting to {}", redact(broker)))
+                    failure.context(format!("connecting to {}", redact_url(broker)))
                 })
             })
             .await

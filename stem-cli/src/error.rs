@@ -43,7 +43,7 @@ impl Failure {
 
     /// The same failure with the password of `url` taken out of its message.
     pub(crate) fn scrubbed(self, url: &str) -> Self {
-        Self { code: self.code, message: crate::output::scrub(&self.message, url) }
+        Self { code: self.code, message: stem_adapters::scrub_secrets(&self.message, url) }
     }
 
     /// The exit code alone, the message already printed (clap's own errors).

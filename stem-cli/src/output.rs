@@ -95,48 +95,9 @@ pub(crate) fn cut(text: &str, max: usize) -> String {
     }
 }
 
-/// A URL as it may be shown: the password, if any, replaced by `***`.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
-/// `text` with the password of `url`, if it has one, replaced by `***`
-/// wherever it appears (error messages of drivers quote URLs).
-pub(crate) fn scrub(text: &str, url: &str) -> String {
-    let password = url
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
-        .and_then(|authority| authority.rsplit_once('@'))
-        .and_then(|(user_info, _)| user_info.split_once(':'))
-        .map(|(_, password)| password)
-        .filter(|p| !p.is_empty());
-    match password {
-        Some(password) => text.replace(password, "***"),
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_not_shown() {
-        assert_eq!(redact("redis://:s3cret@h:6379/0"), "redis://:***@h:6379/0");
-        assert_eq!(redact("postgres://app:pw@db/app?sslmode=require"), "postgres://app:***@db/app?sslmode=require");
-        assert_eq!(redact("postgres://app@db/app"), "postgres://app@db/app");
-        assert_eq!(redact("sqlite://stem.db"), "sqlite://stem.db");
-        let message = "connecting to redis://:s3cret@h failed";
-        assert_eq!(scrub(message, "redis://:s3cret@h"), "connecting to redis://:***@h failed");
-    }
 
     #[test]
     fn durations_read_and_print_as_people_write_them() {

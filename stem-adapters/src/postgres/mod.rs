@@ -55,6 +55,7 @@ pub use self::lock::PostgresLockStore;
 pub use self::options::{DEFAULT_SCHEMA, DEFAULT_VACUUM_EVERY, PostgresOptions};
 pub use self::transaction::EnqueueInTransaction;
 pub use self::workflow::PostgresWorkflowStore;
+use crate::redact::{redact_url, scrub_secrets};
 use crate::tls::{ALLOW_INSECURE_VAR, CA_CERT_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR};
 
 /// How long a statement waits for a connection (while the database is down,
@@ -70,7 +71,6 @@ pub struct PostgresStore {
 }
 
 /// What the parts of one store share.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pool: PgPool,
     /// Connections that commit without waiting for the disk
@@ -123,9 +123,11 @@ impl PostgresStore {
             .connect_with(connect.clone())
             .await
             .map_err(|e| {
-                let message =
-                    format!("connecting to Postgres at {url} failed: {e}. Is the server running, and the URL right?");
-                Error::adapter(format!("{message}{tls_hint}"), e)
+                let message = format!(
+                    "connecting to Postgres at {} failed: {e}. Is the server running, and the URL right?",
+                    redact_url(url)
+                );
+                Error::adapter(scrub_secrets(&format!("{message}{tls_hint}"), url), e)
             })?;
         migrate::migrate(&pool, schema).await?;
         let relaxed = PgPoolOptions::new()
@@ -190,6 +192,14 @@ impl PostgresStore {
     }
 }
 
+impl std::fmt::Debug for Shared {
+    /// The options only (the pools' and connect options' own `Debug` would
+    /// show the password).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("options", &self.options).field("schema", &self.schema).finish_non_exhaustive()
+    }
+}
+
 impl Shared {
     /// `sql` with the quoted schema in place of `{schema}`. Safe to run: the
     /// schema name was checked to be lowercase letters, digits and `_`.
@@ -241,11 +251,23 @@ impl Shared {
 fn connect_options(options: &PostgresOptions) -> stem::Result<PgConnectOptions> {
     let url = options.url();
     let mut connect = PgConnectOptions::from_str(url).map_err(|e| {
-        Error::Config(format!(
-            "`{url}` is not a valid Postgres URL ({e}); write postgres://user[:password]@host[:port]/db"
-        ))
+        let message = format!(
+            "`{}` is not a valid Postgres URL ({e}); write postgres://user[:password]@host[:port]/db",
+            redact_url(url)
+        );
+        Error::Config(scrub_secrets(&message, url))
     })?;
     let tls = options.tls();
+    let weak = matches!(connect.get_ssl_mode(), PgSslMode::Disable | PgSslMode::Allow | PgSslMode::Prefer);
+    let explicit = url.contains("sslmode=") || url.contains("ssl-mode=");
+    if (tls.ca_cert.is_some() || tls.client_cert.is_some()) && weak && explicit {
+        return Err(Error::Config(format!(
+            "`{}` asks for an sslmode (disable, allow or prefer) that may connect without TLS, while TLS \
+             certificates are configured ({CA_CERT_VAR}, {CLIENT_CERT_VAR}); use sslmode=verify-full, or leave \
+             sslmode out (with a CA it then means verify-full)",
+            redact_url(url)
+        )));
+    }
     if let Some(ca) = &tls.ca_cert {
         connect = connect.ssl_root_cert(ca);
         if !url.contains("sslmode=") {
@@ -256,7 +278,7 @@ fn connect_options(options: &PostgresOptions) -> stem::Result<PgConnectOptions> 
         connect = connect.ssl_client_cert(cert).ssl_client_key(key);
     }
     if tls.allow_insecure {
-        tracing::warn!(%url, "TLS certificate verification is off ({ALLOW_INSECURE_VAR}); use this only while debugging");
+        tracing::error!(url = %redact_url(url), "TLS certificate verification is off ({ALLOW_INSECURE_VAR}); use this only while debugging");
         connect = connect.ssl_mode(PgSslMode::Require);
     }
     Ok(connect)

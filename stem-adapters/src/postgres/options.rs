@@ -5,6 +5,7 @@ use std::time::Duration;
 use stem::backend::DEFAULT_RESULT_RETENTION;
 
 use crate::query::{Query, check_scheme};
+use crate::redact::redact_url;
 use crate::tls::TlsOptions;
 
 /// The schema when none is given.
@@ -22,7 +23,7 @@ pub const DEFAULT_VACUUM_EVERY: u64 = 20_000;
 /// let options = PostgresOptions::new("postgres://app@db/app").with_schema("jobs");
 /// assert_eq!(options.schema(), "jobs");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PostgresOptions {
     url: String,
     schema: String,
@@ -75,7 +76,49 @@ impl PostgresOptions {
                 "retention_secs" => retention = Some(opt.seconds()?),
                 "max_connections" => connections = Some(opt.number("a whole number")?),
                 "vacuum_every" => vacuum = Some(opt.number("a whole number (0: never)")?),
-                _ => return Ok(false),
+                // sqlx's own options.
+                "sslmode"
+                | "ssl-mode"
+                | "sslrootcert"
+                | "ssl-root-cert"
+                | "ssl-ca"
+                | "sslcert"
+                | "ssl-cert"
+                | "sslkey"
+                | "ssl-key"
+                | "statement-cache-capacity"
+                | "host"
+                | "hostaddr"
+                | "port"
+                | "dbname"
+                | "user"
+                | "password"
+                | "application_name"
+                | "options" => return Ok(false),
+                _ => {
+                    return Err(opt.unknown(
+                        "Postgres",
+                        &[
+                            "schema",
+                            "retention_secs",
+                            "max_connections",
+                            "vacuum_every",
+                            "sslmode",
+                            "sslrootcert",
+                            "sslcert",
+                            "sslkey",
+                            "statement-cache-capacity",
+                            "host",
+                            "hostaddr",
+                            "port",
+                            "dbname",
+                            "user",
+                            "password",
+                            "application_name",
+                            "options",
+                        ],
+                    ));
+                }
             }
             Ok(true)
         })?;
@@ -162,6 +205,20 @@ impl PostgresOptions {
     /// The pool's size.
     pub fn max_connections(&self) -> u32 {
         self.max_connections
+    }
+}
+
+impl std::fmt::Debug for PostgresOptions {
+    /// The URL with its password hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresOptions")
+            .field("url", &redact_url(&self.url))
+            .field("schema", &self.schema)
+            .field("retention", &self.retention)
+            .field("max_connections", &self.max_connections)
+            .field("tls", &self.tls)
+            .field("vacuum_every", &self.vacuum_every)
+            .finish()
     }
 }
 

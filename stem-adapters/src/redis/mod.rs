@@ -48,6 +48,7 @@ use redis::{AsyncConnectionConfig, TlsCertificates};
 use stem::{Error, Stores};
 
 use self::conn::Conn;
+use crate::redact::redact_url;
 
 pub use self::backend::RedisBackend;
 pub use self::broker::RedisBroker;
@@ -70,7 +71,6 @@ pub struct RedisStore {
 }
 
 /// What the parts of one store share.
-#[derive(Debug)]
 pub(crate) struct Shared {
     /// The server (on a Cluster, its first seed node), for connections of
     /// their own: blocking reads on one server, pub/sub.
@@ -114,11 +114,10 @@ impl RedisStore {
                 String::new()
             };
             let what = if options.is_cluster() { "the Redis Cluster through" } else { "Redis at" };
-            let nodes = options.nodes().join(", ");
-            Error::adapter(
-                format!("connecting to {what} {nodes} failed: {e}. Is the server running and reachable?{tls}"),
-                e,
-            )
+            let nodes = options.shown_nodes();
+            let message =
+                format!("connecting to {what} {nodes} failed: {e}. Is the server running and reachable?{tls}");
+            Error::adapter(options.scrub(&message), e)
         };
         let (conn, cluster) = if options.is_cluster() {
             let config = ClusterConfig::new()
@@ -216,6 +215,13 @@ impl RedisStore {
     }
 }
 
+impl std::fmt::Debug for Shared {
+    /// The options only (the clients' own `Debug` would show the password).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("options", &self.options).finish_non_exhaustive()
+    }
+}
+
 impl Shared {
     /// A handle on the shared connection.
     pub(crate) fn conn(&self) -> Conn {
@@ -287,7 +293,7 @@ async fn check_not_clustered(conn: &mut Conn, options: &RedisOptions) -> stem::R
 /// The error for a server whose mode (one server or a Cluster node) is not the
 /// one `options` say, naming the fix.
 fn mode_mismatch(options: &RedisOptions) -> Error {
-    let nodes = options.nodes().join(", ");
+    let nodes = options.shown_nodes();
     Error::Config(if options.is_cluster() {
         format!("the Redis at {nodes} is not a Cluster node; connect without ?cluster=true (or with RedisOptions::new)")
     } else {
@@ -306,7 +312,7 @@ fn client(options: &RedisOptions, url: &str) -> stem::Result<redis::Client> {
         Some(certificates) => redis::Client::build_with_tls(read.as_str(), certificates),
         None => redis::Client::open(read.as_str()),
     }
-    .map_err(|e| invalid_url(url, &e))
+    .map_err(|e| invalid_url(options, url, &e))
 }
 
 /// The `redis` Cluster clients for the seed nodes of `options`: one whose
@@ -318,7 +324,7 @@ fn cluster_clients(options: &RedisOptions) -> stem::Result<(ClusterClient, Clust
     for url in options.nodes() {
         let (read, certificates) = node_url(options, url)?;
         // Parsed here, so that a bad node names itself.
-        redis::Client::open(read.as_str()).map_err(|e| invalid_url(url, &e))?;
+        redis::Client::open(read.as_str()).map_err(|e| invalid_url(options, url, &e))?;
         nodes.push(read);
         tls = tls.or(certificates);
     }
@@ -339,10 +345,10 @@ fn cluster_clients(options: &RedisOptions) -> stem::Result<(ClusterClient, Clust
             builder = builder.certs(certificates.clone());
         }
         builder.build().map_err(|e| {
-            Error::Config(format!(
+            Error::Config(options.scrub(&format!(
                 "the Redis Cluster nodes {} are not usable together ({e}); give redis:// or rediss:// URLs of one cluster, all with the same scheme",
-                options.nodes().join(", ")
-            ))
+                options.shown_nodes()
+            )))
         })
     };
     Ok((build(Some(RESPONSE_TIMEOUT))?, build(None)?))
@@ -356,7 +362,8 @@ fn node_url(options: &RedisOptions, url: &str) -> stem::Result<(String, Option<T
     if !url.starts_with("rediss://") {
         if tls.is_set() {
             return Err(Error::Config(format!(
-                "TLS settings are given but `{url}` is not a TLS URL; use rediss:// to connect with TLS"
+                "TLS settings are given but `{}` is not a TLS URL; use rediss:// to connect with TLS",
+                redact_url(url)
             )));
         }
         return Ok((url.to_owned(), None));
@@ -365,16 +372,19 @@ fn node_url(options: &RedisOptions, url: &str) -> stem::Result<(String, Option<T
     let _ = rustls::crypto::ring::default_provider().install_default();
     let read = if tls.allow_insecure && !url.contains('#') { format!("{url}#insecure") } else { url.to_owned() };
     if tls.allow_insecure {
-        tracing::warn!(url = %read, "TLS certificate verification is off ({ALLOW_INSECURE_VAR}); use this only while debugging");
+        tracing::error!(url = %redact_url(url), "TLS certificate verification is off ({ALLOW_INSECURE_VAR}); use this only while debugging");
+    } else if read.ends_with("#insecure") {
+        tracing::error!(url = %redact_url(url), "TLS certificate verification is off (#insecure on the URL); use this only while debugging");
     }
     Ok((read, Some(tls.certificates()?)))
 }
 
 /// The error for a URL the `redis` crate cannot read.
-fn invalid_url(url: &str, e: &redis::RedisError) -> Error {
-    Error::Config(format!(
-        "`{url}` is not a valid Redis URL ({e}); write redis://[user:password@]host[:port][/db] or rediss:// for TLS"
-    ))
+fn invalid_url(options: &RedisOptions, url: &str, e: &redis::RedisError) -> Error {
+    Error::Config(options.scrub(&format!(
+        "`{}` is not a valid Redis URL ({e}); write redis://[user:password@]host[:port][/db] or rediss:// for TLS",
+        redact_url(url)
+    )))
 }
 
 /// The error for a failed Redis command, saying what it was for, why, and

@@ -5,6 +5,7 @@ use std::time::Duration;
 use stem::backend::DEFAULT_RESULT_RETENTION;
 
 use crate::query::{Query, check_scheme};
+use crate::redact::{redact_url, scrub_secrets};
 use crate::tls::TlsOptions;
 
 /// The namespace when none is given: keys start with `stem:stem:`.
@@ -25,7 +26,7 @@ pub const DEFAULT_NAMESPACE: &str = "stem";
 /// let cluster = RedisOptions::cluster(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]);
 /// assert!(cluster.is_cluster());
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedisOptions {
     /// The server's URL, or the Cluster's seed nodes' (never empty).
     nodes: Vec<String>,
@@ -113,14 +114,27 @@ impl RedisOptions {
                         _ => return Err(opt.invalid("true (for a Redis Cluster) or false")),
                     }
                 }
-                _ => return Ok(false),
+                // The `redis` crate's own options.
+                "protocol" | "db" | "user" | "pass" => return Ok(false),
+                _ => {
+                    return Err(opt.unknown(
+                        "Redis",
+                        &["namespace", "retention_secs", "cluster", "spin_us", "protocol", "db", "user", "pass"],
+                    ));
+                }
             }
             Ok(true)
         })?;
         let rest = query.rest();
         let mut options = if cluster { Self::cluster([rest]) } else { Self::new(rest) };
+        let tls = TlsOptions::from_env()?;
         if query.base().to_ascii_lowercase().starts_with("rediss://") {
-            options = options.with_tls(TlsOptions::from_env()?);
+            options = options.with_tls(tls);
+        } else if tls.is_set() {
+            tracing::error!(
+                url = %redact_url(url),
+                "STEM_TLS_* settings are set but this redis:// URL connects without TLS, ignoring them; use rediss:// for TLS"
+            );
         }
         if let Some(namespace) = namespace {
             options = options.with_namespace(namespace);
@@ -197,6 +211,16 @@ impl RedisOptions {
         &self.nodes
     }
 
+    /// The nodes' URLs for messages and logs, their passwords hidden.
+    pub(crate) fn shown_nodes(&self) -> String {
+        self.nodes.iter().map(|url| redact_url(url)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// `message` with every node's password hidden (see [`scrub_secrets`]).
+    pub(crate) fn scrub(&self, message: &str) -> String {
+        self.nodes.iter().fold(message.to_owned(), |message, url| scrub_secrets(&message, url))
+    }
+
     /// The namespace.
     pub fn namespace(&self) -> &str {
         &self.namespace
@@ -205,6 +229,21 @@ impl RedisOptions {
     /// How long final states are kept.
     pub fn retention(&self) -> Duration {
         self.retention
+    }
+}
+
+impl std::fmt::Debug for RedisOptions {
+    /// The nodes' URLs with their passwords hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let nodes: Vec<String> = self.nodes.iter().map(|url| redact_url(url)).collect();
+        f.debug_struct("RedisOptions")
+            .field("nodes", &nodes)
+            .field("cluster", &self.cluster)
+            .field("namespace", &self.namespace)
+            .field("retention", &self.retention)
+            .field("tls", &self.tls)
+            .field("spin", &self.spin)
+            .finish()
     }
 }
 

@@ -6,10 +6,11 @@ use std::time::Instant;
 use clap::Command;
 use serde_json::{Value, json};
 use stem::{Stem, TaskId};
+use stem_adapters::{redact_url, scrub_secrets};
 
 use crate::context::Context;
 use crate::error::{Failure, Outcome};
-use crate::output::{redact, scrub, table};
+use crate::output::table;
 
 pub(super) fn command() -> Command {
     Command::new("health").about("Checks that the broker and the result backend answer; exits 1 if one does not")
@@ -54,7 +55,7 @@ async fn stem_at(ctx: &Context, url: &str) -> Result<Stem, String> {
     if ctx.has_stem() {
         return ctx.stem().await.map_err(|f| f.to_string());
     }
-    stem_adapters::connect(url).await.map_err(|e| scrub(&e.to_string(), url))
+    stem_adapters::connect(url).await.map_err(|e| scrub_secrets(&e.to_string(), url))
 }
 
 async fn broker(ctx: &Context, url: &str) -> Check {
@@ -62,20 +63,20 @@ async fn broker(ctx: &Context, url: &str) -> Check {
     let outcome = async {
         let stem = stem_at(ctx, url).await?;
         let stats = stem.queue_stats().map_err(|e| e.to_string())?;
-        stats.pending_count("stem.health").await.map_err(|e| scrub(&e.to_string(), url))?;
+        stats.pending_count("stem.health").await.map_err(|e| scrub_secrets(&e.to_string(), url))?;
         Ok(started.elapsed().as_secs_f64() * 1e3)
     }
     .await;
-    Check { store: "broker", url: redact(url), outcome }
+    Check { store: "broker", url: redact_url(url), outcome }
 }
 
 async fn backend(ctx: &Context, url: &str) -> Check {
     let started = Instant::now();
     let outcome = async {
         let stem = stem_at(ctx, url).await?;
-        stem.backend().get(TaskId::new()).await.map_err(|e| scrub(&e.to_string(), url))?;
+        stem.backend().get(TaskId::new()).await.map_err(|e| scrub_secrets(&e.to_string(), url))?;
         Ok(started.elapsed().as_secs_f64() * 1e3)
     }
     .await;
-    Check { store: "backend", url: redact(url), outcome }
+    Check { store: "backend", url: redact_url(url), outcome }
 }
