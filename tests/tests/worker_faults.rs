@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use stem::codec::Payload;
 use stem::prelude::*;
 use stem::{Envelope, Error, TaskState};
-use stem_tests::{TestResult, WAIT, spawn_worker};
+use stem_tests::{TestResult, WAIT, spawn_worker, until_ok};
 
 #[stem::task(max_retries = 0)]
 async fn explodes() -> Result<(), TaskError> {
@@ -141,5 +141,69 @@ async fn finished_counts_every_settled_delivery_successes_and_failures_alike() -
     assert_eq!(worker.finished(), 6, "each delivery counted once");
     assert_eq!(stem.queue_stats()?.inflight_count(stem::envelope::DEFAULT_QUEUE).await?, 0);
     worker.stop(ShutdownMode::Warm).await?;
+    Ok(())
+}
+
+/// The dead letter of task `id` in the default queue, once it is there (the
+/// failure is recorded before the delivery is dead-lettered).
+async fn dead_letter(stem: &Stem, id: stem::TaskId) -> stem::broker::DeadLetter {
+    until_ok("the dead letter", || async {
+        stem.dead_letters()?.get_dead_letter("default", id).await?.ok_or(Error::UnknownTaskId(id))
+    })
+    .await
+}
+
+/// An argument whose `Deserialize` panics on 13.
+#[derive(Debug, serde::Serialize)]
+struct Unlucky(u32);
+
+impl<'de> serde::Deserialize<'de> for Unlucky {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let n = u32::deserialize(deserializer)?;
+        assert_ne!(n, 13, "unlucky");
+        Ok(Self(n))
+    }
+}
+
+#[stem::task]
+async fn touchy(value: Unlucky) -> Result<u32, TaskError> {
+    Ok(value.0)
+}
+
+#[tokio::test]
+async fn a_panic_while_decoding_arguments_is_a_dead_letter_and_the_worker_keeps_going() -> TestResult {
+    for concurrency in [1, 4] {
+        let (stem, worker) = spawn_worker(|b| b.task::<Touchy>().concurrency(concurrency));
+        let doomed = Touchy::enqueue(&stem, Unlucky(13)).await?;
+        let failure = failure_of(&doomed).await;
+        assert_eq!(failure.error.map(|e| e.kind).as_deref(), Some("undecodable_args"));
+        let dead = dead_letter(&stem, doomed.id()).await;
+        assert!(dead.reason.contains("decoding them panicked") && dead.reason.contains("unlucky"), "{}", dead.reason);
+        assert_eq!(Touchy::enqueue(&stem, Unlucky(7)).await?.wait_timeout(WAIT).await?, 7, "the worker is still up");
+        worker.stop(ShutdownMode::Warm).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_envelope_from_a_newer_stem_is_dead_lettered_not_run() -> TestResult {
+    for env in stem_tests::every_store("newer-envelope").await {
+        let (label, stem) = (env.label, env.stem.clone());
+        let worker = Worker::builder(&stem).task::<Healthy>().handle_signals(false).build()?.spawn();
+        let mut newer = Envelope::new(Healthy::NAME, "default", Payload::new("json", b"1".to_vec()));
+        newer.version = stem::envelope::ENVELOPE_VERSION + 1;
+        let handle: TaskHandle<u32> = stem.handle(stem.enqueue_envelope(newer).await?);
+        let failure = failure_of(&handle).await;
+        assert_eq!(failure.error.map(|e| e.kind).as_deref(), Some("unsupported_envelope"), "{label}");
+        let dead = dead_letter(&stem, handle.id()).await;
+        assert!(
+            dead.reason.starts_with("envelope version 2 is newer than this worker knows (1)"),
+            "{label}: {}",
+            dead.reason
+        );
+        assert_eq!(Healthy::enqueue(&stem, 1).await?.wait_timeout(WAIT).await?, 2, "{label}: others still run");
+        worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
+    }
     Ok(())
 }

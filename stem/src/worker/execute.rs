@@ -22,7 +22,7 @@ use super::{Held, Shared};
 use crate::backend::{ErrorInfo, TaskState};
 use crate::broker::{Delivery, Receipt};
 use crate::codec::Payload;
-use crate::envelope::Envelope;
+use crate::envelope::{ENVELOPE_VERSION, Envelope};
 use crate::id::TaskId;
 use crate::task::{RetryAction, TaskContext, TaskError, TaskRegistration};
 
@@ -122,9 +122,19 @@ struct Hold {
     _prefetch: Option<OwnedSemaphorePermit>,
 }
 
-/// Checks that a delivery may run: not expired, of a known task. Settles it
-/// otherwise.
+/// Checks that a delivery may run: of an envelope version this Stem knows, not
+/// expired, of a known task. Settles it otherwise.
 fn admit(shared: &Shared, envelope: &Arc<Envelope>, receipt: &Receipt) -> Option<TaskRegistration> {
+    if envelope.version > ENVELOPE_VERSION {
+        // A newer producer may have put meaning in fields this worker ignores.
+        let reason = format!(
+            "envelope version {} is newer than this worker knows ({ENVELOPE_VERSION}); run it with a worker built \
+             with the producer's Stem, then replay it from the dead letter queue",
+            envelope.version
+        );
+        dead_letter(shared, envelope, receipt.clone(), "unsupported_envelope", reason);
+        return None;
+    }
     if let Some(expires) = envelope.expires
         && let now = Utc::now()
         && envelope.is_expired_at(now)
@@ -191,7 +201,14 @@ impl Run {
             Arc::clone(&lease) as Arc<dyn crate::task::WorkerLink>,
             cancel,
         );
-        match (self.registration.handler())(ctx.clone(), &self.envelope) {
+        // Decoding runs user code (`Deserialize` impls): a panic there is a
+        // dead letter like any undecodable argument, never a dead worker.
+        let handler = self.registration.handler();
+        let decoded = match std::panic::catch_unwind(AssertUnwindSafe(|| handler(ctx.clone(), &self.envelope))) {
+            Ok(decoded) => decoded.map_err(|error| error.to_string()),
+            Err(panic) => Err(format!("decoding them panicked: {}", crate::panic::message(panic.as_ref()))),
+        };
+        match decoded {
             Ok(future) => {
                 let future = AssertUnwindSafe(future).catch_unwind();
                 Some(Started { ctx, future, lease, at: Instant::now() })
