@@ -43,6 +43,18 @@ pub enum Error {
         /// Source location of the second registration.
         second: String,
     },
+    /// Two workflows were registered under one name.
+    #[error(
+        "two workflows are named `{name}`: one at {first}, one at {second}; give one of them `#[stem::workflow(name = \"...\")]`"
+    )]
+    DuplicateWorkflow {
+        /// The shared name.
+        name: String,
+        /// Source location of the first registration.
+        first: String,
+        /// Source location of the second registration.
+        second: String,
+    },
     /// A delivery's lease was lost: it expired and the message went to another consumer.
     #[error("the lease of task {0} was lost: it expired and the task was delivered again")]
     LeaseLost(TaskId),
@@ -166,7 +178,10 @@ impl fmt::Display for TaskFailure {
         if let Some(cause) = &self.cause {
             return write!(f, "task `{}` ({}) did not run: {cause}", self.task, self.id);
         }
-        write!(f, "task `{}` ({}) {} on attempt {}", self.task, self.id, self.state, self.attempt + 1)?;
+        // A count of runs, so that it agrees with `attempt` (0 for the first run).
+        let runs = u64::from(self.attempt) + 1;
+        let plural = if runs == 1 { "" } else { "s" };
+        write!(f, "task `{}` ({}) {} after {runs} run{plural}", self.task, self.id, self.state)?;
         if let Some(error) = &self.error {
             write!(f, ": {}: {}", error.kind, error.message)?;
         }

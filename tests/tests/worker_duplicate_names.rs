@@ -24,6 +24,8 @@ fn linked_duplicates_fail_at_worker_start_with_both_locations() {
     let file = "tests/tests/worker_duplicate_names.rs";
     assert!(message.contains(&format!("{file}:7")), "{message}");
     assert!(message.contains(&format!("{file}:14")), "{message}");
+    let (seven, fourteen) = (message.find(&format!("{file}:7")), message.find(&format!("{file}:14")));
+    assert!(seven < fourteen, "in source order, line 7 before line 14: {message}");
 }
 
 #[test]

@@ -109,7 +109,7 @@ fn unknown(id: TaskId) -> Failure {
 
 fn described(status: &TaskStatus) -> String {
     let mut out = format!(
-        "{} {}\n  state      {}\n  queue      {}\n  attempt    {}\n  updated    {}",
+        "{} {}\n  state      {}\n  queue      {}\n  runs       {}\n  updated    {}",
         status.task,
         status.id,
         status.state,

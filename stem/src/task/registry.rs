@@ -200,11 +200,13 @@ impl Registry {
     pub fn check(&self) -> Result<()> {
         match &self.conflict {
             Some((first, second)) => {
-                let (mut a, mut b) = (first.location(), second.location());
-                if b < a {
-                    std::mem::swap(&mut a, &mut b);
-                }
-                Err(Error::DuplicateTask { name: first.name.to_owned(), first: a, second: b })
+                // In source order: by file, then by line as a number.
+                let (a, b) = if (second.file, second.line) < (first.file, first.line) {
+                    (second, first)
+                } else {
+                    (first, second)
+                };
+                Err(Error::DuplicateTask { name: first.name.to_owned(), first: a.location(), second: b.location() })
             }
             None => Ok(()),
         }

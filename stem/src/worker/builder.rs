@@ -173,6 +173,9 @@ impl WorkerBuilder {
             }
         }
         registry.check()?;
+        for extension in &self.extensions {
+            extension.check()?;
+        }
         if let Some(only) = &self.only {
             if let Some(missing) = only.iter().find(|n| registry.get(n).is_none()) {
                 let known: Vec<&str> = registry.iter().map(|r| r.name()).collect();

@@ -72,6 +72,12 @@ pub trait Extension: Any + Send + Sync + fmt::Debug {
         Registry::new()
     }
 
+    /// Fails the worker's build if this extension cannot run as configured
+    /// (two workflows with one name, say); checked after the tasks.
+    fn check(&self) -> crate::Result<()> {
+        Ok(())
+    }
+
     /// The queues a worker running `registry` (its tasks, final) consumes
     /// when none are given, besides those its tasks default to.
     fn queues(&self, registry: &Registry, explicit: bool) -> Vec<String> {

@@ -178,7 +178,7 @@ impl WorkflowContext {
                 Err(error) if error.is_retryable() && attempt < options.max_retries => {
                     let pause = options.delay(attempt);
                     tracing::warn!(run = %self.id(), step = %id, attempt, ?pause, error = %error, "step failed; retrying");
-                    let note = format!("step `{id}` attempt {} failed (retrying): {}", attempt + 1, error.message());
+                    let note = format!("step `{id}` failed on its run {} (retrying): {}", attempt + 1, error.message());
                     // Best effort: only for operators looking at a slow run.
                     let _ = self.inner.stem.workflows().record_error(self.id(), &note, self.now_unrecorded()).await;
                     tokio::time::sleep(pause).await;

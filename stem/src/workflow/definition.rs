@@ -218,14 +218,45 @@ pub fn linked_workflows() -> impl Iterator<Item = &'static WorkflowRegistration>
     all.into_iter()
 }
 
-/// Every workflow linked into this binary, by name (the first of two with one name).
+/// Every workflow linked into this binary, by name (the first of two with one
+/// name; [`check_linked`] refuses those).
 pub(crate) fn linked() -> &'static HashMap<&'static str, WorkflowRegistration> {
-    static LINKED: OnceLock<HashMap<&'static str, WorkflowRegistration>> = OnceLock::new();
-    LINKED.get_or_init(|| {
-        let mut all = HashMap::new();
-        for registration in inventory::iter::<WorkflowRegistration> {
-            all.entry(registration.name).or_insert(*registration);
+    &linked_and_clash().0
+}
+
+/// Fails if two different workflows linked into this binary share a name,
+/// naming both source locations in source order.
+pub(crate) fn check_linked() -> crate::Result<()> {
+    match &linked_and_clash().1 {
+        Some((first, second)) => {
+            let (a, b) =
+                if (second.file, second.line) < (first.file, first.line) { (second, first) } else { (first, second) };
+            Err(Error::DuplicateWorkflow { name: a.name.to_owned(), first: a.location(), second: b.location() })
         }
-        all
+        None => Ok(()),
+    }
+}
+
+/// The linked workflows by name, and the first two found sharing a name.
+type Linked = (HashMap<&'static str, WorkflowRegistration>, Option<(WorkflowRegistration, WorkflowRegistration)>);
+
+fn linked_and_clash() -> &'static Linked {
+    static LINKED: OnceLock<Linked> = OnceLock::new();
+    LINKED.get_or_init(|| {
+        let mut all: HashMap<&'static str, WorkflowRegistration> = HashMap::new();
+        let mut clash = None;
+        for registration in inventory::iter::<WorkflowRegistration> {
+            match all.get(registration.name) {
+                // One workflow submitted twice is the same file and line.
+                Some(first) if (first.file, first.line) != (registration.file, registration.line) => {
+                    clash.get_or_insert((*first, *registration));
+                }
+                Some(_) => {}
+                None => {
+                    all.insert(registration.name, *registration);
+                }
+            }
+        }
+        (all, clash)
     })
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::calls;
-use super::definition::{Workflow, linked};
+use super::definition::{self, Workflow, linked};
 use super::runner::RunWorkflow;
 use super::timers;
 use crate::backend::TaskStatus;
@@ -59,6 +59,11 @@ inventory::submit! {
 }
 
 impl Extension for Workflows {
+    /// Two linked workflows with one name fail the build, naming both.
+    fn check(&self) -> crate::Result<()> {
+        definition::check_linked()
+    }
+
     /// A worker that runs every linked task runs workflow executions too.
     fn tasks(&self, explicit: bool) -> Registry {
         if explicit { Registry::new() } else { Registry::new().register::<RunWorkflow>() }
