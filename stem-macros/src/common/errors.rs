@@ -16,6 +16,15 @@ impl Errors {
         }
     }
 
+    /// Adds an error spanning all of `tokens` (first to last token).
+    pub(crate) fn push_spanned(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
+        let error = syn::Error::new_spanned(tokens, message);
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
     /// `value()` if no error was added, otherwise every error at once.
     pub(crate) fn finish<T>(self, value: impl FnOnce() -> T) -> syn::Result<T> {
         match self.0 {

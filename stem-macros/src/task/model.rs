@@ -104,6 +104,14 @@ impl Task {
                 }
                 continue;
             }
+            if let Some(borrowed) = borrowed_type(&typed.ty) {
+                errors.push_spanned(
+                    borrowed,
+                    "task arguments must be owned (`String`, not `&str`; `Vec<T>`, not `&[T]`): \
+                     they are decoded from the message when the task runs, so nothing can lend them",
+                );
+                continue;
+            }
             match &*typed.pat {
                 Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
                     args.push((pat.ident.clone(), (*typed.ty).clone()));
@@ -192,6 +200,26 @@ fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
 }
 
 /// Whether a parameter type is (a path ending in) `TaskContext`.
+/// The first borrowed type (`&T`) in `ty`, its generic arguments included.
+fn borrowed_type(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::Reference(_) => Some(ty),
+        Type::Paren(inner) => borrowed_type(&inner.elem),
+        Type::Group(inner) => borrowed_type(&inner.elem),
+        Type::Array(inner) => borrowed_type(&inner.elem),
+        Type::Slice(inner) => borrowed_type(&inner.elem),
+        Type::Tuple(tuple) => tuple.elems.iter().find_map(borrowed_type),
+        Type::Path(path) => path.path.segments.iter().find_map(|segment| match &segment.arguments {
+            syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+                syn::GenericArgument::Type(ty) => borrowed_type(ty),
+                _ => None,
+            }),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
 fn is_context(ty: &Type) -> bool {
     matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "TaskContext"))
 }
