@@ -96,3 +96,16 @@ async fn bad_urls_name_themselves() {
     let message = stem_adapters::connect("sqlite://x.db?synchronous=maybe").await.expect_err("bad").to_string();
     assert!(message.contains("synchronous=maybe"), "{message}");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("sqlite-mode");
+    let path = dir.file("private.db");
+    let _store = SqliteStore::open(&path).await.expect("open a new file");
+    for file in [path.clone(), dir.file("private.db-wal")] {
+        let mode = std::fs::metadata(&file).expect("the file exists").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+    }
+}

@@ -20,6 +20,21 @@ const MIGRATIONS: &[&str] = &[
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Opens (creating if needed) and migrates the database file.
+/// Creates `path` empty, readable and writable by its owner only (arguments
+/// and results may be private), unless it exists; SQLite gives its `-wal`
+/// and `-shm` files the same permissions.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut create = std::fs::OpenOptions::new();
+    create.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+    match create.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 pub(crate) fn open(options: &SqliteOptions) -> Result<Connection, Error> {
     let path = &options.path;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
@@ -39,6 +54,12 @@ pub(crate) fn open(options: &SqliteOptions) -> Result<Connection, Error> {
             path.display()
         )));
     }
+    create_private(path).map_err(|e| {
+        Error::Config(format!(
+            "cannot create the SQLite file `{}`: {e}; check the directory's permissions",
+            path.display()
+        ))
+    })?;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, options, e))?;
     conn.busy_timeout(options.busy_timeout).map_err(|e| open_error(path, options, e))?;
