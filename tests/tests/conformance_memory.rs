@@ -85,5 +85,5 @@ async fn a_missing_capability_is_reported_skipped_by_name() {
         shown.contains("SKIPPED broadcast_fans_out_to_every_subscriber: the adapter does not implement Broadcast"),
         "{shown}"
     );
-    assert!(shown.contains("26 passed, 1 skipped, 0 failed"), "{shown}");
+    assert!(shown.contains("28 passed, 1 skipped, 0 failed"), "{shown}");
 }

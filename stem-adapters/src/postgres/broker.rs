@@ -27,8 +27,9 @@ const SAFETY_NET: Duration = Duration::from_secs(1);
 /// A [`Broker`] on Postgres: one `messages` table of the store's schema.
 ///
 /// A message is ready, leased or delayed; its row's `ready_at` is when it is
-/// due, or when its lease ends, and its `deliveries` count is the fencing
-/// token. `receive` leases a batch in one statement (`FOR UPDATE SKIP LOCKED`,
+/// due, or when its lease ends, and its `deliveries` column is the fencing
+/// token of its latest delivery: the claim time in microseconds, or one more
+/// than the last (see `sql/claim.sql`), so that no token repeats. `receive` leases a batch in one statement (`FOR UPDATE SKIP LOCKED`,
 /// so that many workers claim side by side), taking back delayed messages now
 /// due and leases that ended on the way. Every settle names the token and
 /// checks the lease in its `WHERE`, so a stale worker changes nothing. An idle

@@ -13,7 +13,7 @@ use stem::broker::{
 use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
 
-use super::{Shared, after_ms, conversion_error, from_ms, now_ms};
+use super::{Shared, after_ms, conversion_error, from_ms, now_ms, now_us};
 
 /// A [`Broker`] on a SQLite file: priorities, delays, leases with fencing tokens
 /// and a dead letter queue, safe for several processes on one file.
@@ -111,7 +111,7 @@ fn claim(
     let mut out = Vec::with_capacity(candidates.len());
     for (_, seq) in candidates {
         let Some((id, queue, token, json)) = take
-            .query_row(params![until, consumer, seq], |r| {
+            .query_row(params![now_us(), until, consumer, seq], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
             })
             .optional()?

@@ -164,6 +164,11 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// The time in microseconds since the epoch: the floor of fencing tokens.
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
 fn after_ms(now: i64, d: Duration) -> i64 {
     now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

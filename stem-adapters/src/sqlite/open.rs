@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_workflows.sql"),
     include_str!("migrations/0003_queues.sql"),
     include_str!("migrations/0004_group_counts.sql"),
+    include_str!("migrations/0005_unique_ids.sql"),
 ];
 
 /// The schema version this code writes and reads.

@@ -6,9 +6,11 @@
 //! Nothing here is lost in a crash: the worker awaits this work before it
 //! acks the delivery, so a worker that dies halfway leaves the delivery to
 //! come back. The task then runs again, its outcome is recorded with a higher
-//! fence, and this work is redone in "again" mode: steps already under way
-//! are not started twice, a member is counted once (by its index), and a
-//! chord already claimed has its callback started only if it never was.
+//! fence, and this work is redone: steps are always started in "again" mode
+//! (a step already under way is not started twice), a member is counted once
+//! (by its index), and a chord is claimed by one member's task, which alone
+//! starts the callback or stops the chord, and finds its claim again if it
+//! runs again.
 
 use std::collections::HashSet;
 
@@ -17,7 +19,7 @@ use serde_json::Value;
 use super::collect::Collect;
 use super::piece::derived_id;
 use super::start::Launch;
-use crate::backend::{DEFAULT_RESULT_RETENTION, ErrorInfo, GroupMember, TaskState, TaskStatus};
+use crate::backend::{DEFAULT_RESULT_RETENTION, ErrorInfo, GroupMember, ResultBackend, TaskState, TaskStatus};
 use crate::codec::{self, Payload};
 use crate::envelope::{Envelope, Member, Next};
 use crate::error::{CAUSE_META, Error, Result, TaskFailure};
@@ -54,7 +56,6 @@ async fn carry_on(stem: Stem, outcomes: Vec<Recorded>) -> Result<()> {
     let mut work = Work::default();
     for outcome in &outcomes {
         let Some(plan) = outcome.envelope.canvas.as_deref() else { continue };
-        work.again |= outcome.status.fence > 1;
         match TaskFailure::from_status(&outcome.status) {
             None => {
                 if let Some(result) = &outcome.status.result {
@@ -89,9 +90,6 @@ struct Work {
     /// Chords whose callbacks were claimed here, their counters to let go
     /// once the callbacks are enqueued.
     claimed: Vec<TaskId>,
-    /// Whether some outcome may have been carried on before (a delivery
-    /// after the first).
-    again: bool,
 }
 
 impl Work {
@@ -164,26 +162,22 @@ impl Work {
                     tracing::warn!(group = %member.group, "a chord member ended after its chord's counter expired");
                     continue;
                 };
-                let claim = derived_id(member.group, "claim");
-                match TaskFailure::from_status(&status) {
-                    // The first failed member stops the chord. A member run
-                    // again stops it again, in case the first run died before
-                    // it was done: the steps and errbacks already under way
-                    // are not started twice ("again" mode).
+                // The first failed member stops the chord, the last member
+                // to succeed starts its callback: whichever of them claims
+                // the chord (by its last task's id; one claimant per chord,
+                // which finds its claim again if it runs again, after dying
+                // before its work was done: steps and errbacks already under
+                // way are not started twice).
+                let failure = TaskFailure::from_status(&status);
+                if (failure.is_none() && !count.is_complete()) || !claimed(&**backend, member.group, status.id).await? {
+                    continue;
+                }
+                match failure {
                     Some(failure) => {
-                        let won = backend.claim_chord(member.group, claim).await?;
-                        if won || self.again {
-                            let mut unstarted = HashSet::new();
-                            member.then.iter().for_each(|next| self.stop(next, &failure, true, &mut unstarted));
-                        }
+                        let mut unstarted = HashSet::new();
+                        member.then.iter().for_each(|next| self.stop(next, &failure, true, &mut unstarted));
                     }
-                    None if count.is_complete() => {
-                        let won = backend.claim_chord(member.group, claim).await?;
-                        if won || self.again {
-                            self.callback(stem, &member).await?;
-                        }
-                    }
-                    None => {}
+                    None => self.callback(stem, &member).await?,
                 }
             }
         }
@@ -193,7 +187,10 @@ impl Work {
             crate::worker::written(stem, &stopped).await;
         }
         if !self.launch.is_empty() {
-            self.launch.run(stem, self.again).await?;
+            // A delivery cannot tell whether an earlier one of its task died
+            // halfway: steps are started in "again" mode, which starts none
+            // that is under way.
+            self.launch.run(stem, true).await?;
         }
         for group in self.claimed {
             backend.expire(group, DEFAULT_RESULT_RETENTION).await?;
@@ -201,14 +198,18 @@ impl Work {
         Ok(())
     }
 
-    /// Starts the callback of `member`'s chord with the members' outputs.
+    /// Starts the callback of `member`'s chord with the members' outputs (or
+    /// stops the chord, if a member failed).
     async fn callback(&mut self, stem: &Stem, member: &Member) -> Result<()> {
         let group = stem.backend().group_get(member.group).await?.ok_or_else(|| Error::Codec {
             codec: "canvas".to_owned(),
             message: format!("chord {} was claimed but its counter is gone", member.group),
         })?;
-        if group.results.values().any(|status| status.state != TaskState::Succeeded) {
-            // A member failed: the chord was stopped by that member's worker.
+        if let Some(failure) = group.results.values().find_map(TaskFailure::from_status) {
+            // A member failed but this one claimed the chord first (they were
+            // counted in one batch): the claimant stops the chord.
+            let mut unstarted = HashSet::new();
+            member.then.iter().for_each(|next| self.stop(next, &failure, true, &mut unstarted));
             return Ok(());
         }
         let outputs = group
@@ -224,6 +225,15 @@ impl Work {
         self.claimed.push(member.group);
         Ok(())
     }
+}
+
+/// Whether `claimant` holds the claim of chord `group`: it wins it now, or
+/// won it in a run that died before its work was done.
+async fn claimed(backend: &dyn ResultBackend, group: TaskId, claimant: TaskId) -> Result<bool> {
+    if backend.claim_chord(group, claimant).await? {
+        return Ok(true);
+    }
+    Ok(backend.group_get(group).await?.is_some_and(|g| g.chord_callback == Some(claimant)))
 }
 
 /// The status of a step that will not run because `cause` failed.

@@ -32,6 +32,12 @@ pub struct MemoryBroker {
 struct State {
     queues: HashMap<Arc<str>, Queue>,
     seq: u64,
+    /// The last fencing token handed out: one counter for the broker, so
+    /// that a task id used again never gets a token it had before.
+    tokens: u64,
+    /// The queue of each id's stored message (one message per id: a second
+    /// publish replaces the first).
+    live: IdMap<TaskId, Arc<str>>,
 }
 
 #[derive(Debug, Default)]
@@ -46,16 +52,15 @@ struct Queue {
     /// message is no longer leased until that time is stale and skipped, and
     /// the heap is rebuilt from `inflight` when stale entries outnumber live ones.
     leases: BinaryHeap<Reverse<(DateTime<Utc>, TaskId)>>,
-    /// Oldest first, each with its message's delivery count, so that fencing
-    /// tokens keep growing after a replay.
+    /// Oldest first, each with its message's last token.
     dead: Vec<(DeadLetter, u64)>,
 }
 
 #[derive(Debug)]
 struct Message {
     envelope: Arc<Envelope>,
-    /// Deliveries so far; the next delivery's fencing token is one more.
-    deliveries: u64,
+    /// The fencing token of its latest delivery (0 before the first).
+    token: u64,
 }
 
 #[derive(Debug)]
@@ -72,6 +77,19 @@ impl MemoryBroker {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stores a published (or replayed) envelope, replacing the stored
+    /// message of the same id wherever it is: a receipt for the old copy
+    /// settles nothing any more.
+    fn store(&self, state: &mut State, envelope: Envelope, now: DateTime<Utc>) {
+        let name = Arc::clone(&state.queue(&envelope.queue).name);
+        if let Some(old) = state.live.insert(envelope.id, name)
+            && let Some(queue) = state.queues.get_mut(&*old)
+        {
+            queue.forget(envelope.id);
+        }
+        self.enqueue(state, Message { envelope: Arc::new(envelope), token: 0 }, now);
     }
 
     fn enqueue(&self, state: &mut State, message: Message, now: DateTime<Utc>) {
@@ -127,6 +145,18 @@ impl Queue {
         }
     }
 
+    /// Drops the message of `id`, wherever it waits (a replaced copy; rare,
+    /// so a scan of the ready and delayed ones is fine).
+    fn forget(&mut self, id: TaskId) {
+        if self.inflight.remove(&id).is_some() {
+            return;
+        }
+        for band in &mut self.ready {
+            band.retain(|m| m.envelope.id != id);
+        }
+        self.delayed.retain(|_, m| m.envelope.id != id);
+    }
+
     /// Leases `message` until `until`.
     fn lease(&mut self, message: Message, until: DateTime<Utc>) {
         let id = message.envelope.id;
@@ -149,8 +179,7 @@ impl Queue {
 
     /// Takes the leased message of a live receipt.
     fn take_leased(&mut self, receipt: &Receipt, now: DateTime<Utc>) -> Option<Leased> {
-        let live =
-            self.inflight.get(&receipt.id).is_some_and(|l| l.message.deliveries == receipt.token && l.until > now);
+        let live = self.inflight.get(&receipt.id).is_some_and(|l| l.message.token == receipt.token && l.until > now);
         if !live {
             return None;
         }
@@ -173,7 +202,7 @@ impl Broker for MemoryBroker {
         {
             let mut state = self.state();
             for envelope in envelopes {
-                self.enqueue(&mut state, Message { envelope: Arc::new(envelope), deliveries: 0 }, now);
+                self.store(&mut state, envelope, now);
             }
         }
         self.wake.notify_waiters();
@@ -197,16 +226,18 @@ impl Broker for MemoryBroker {
                     }
                 }
                 let until = after(now, request.lease);
+                let State { queues, tokens, .. } = &mut *state;
                 'bands: for band in (0..=usize::from(MAX_PRIORITY)).rev() {
                     for name in &request.queues {
-                        let Some(queue) = state.queues.get_mut(name.as_str()) else { continue };
+                        let Some(queue) = queues.get_mut(name.as_str()) else { continue };
                         while out.len() < request.max {
                             let Some(mut message) = queue.ready[band].pop_front() else { break };
-                            message.deliveries += 1;
+                            *tokens += 1;
+                            message.token = *tokens;
                             let receipt = Receipt {
                                 id: message.envelope.id,
                                 queue: Arc::clone(&queue.name),
-                                token: message.deliveries,
+                                token: message.token,
                                 tag: String::new(),
                             };
                             let envelope = Arc::clone(&message.envelope);
@@ -250,15 +281,17 @@ impl Broker for MemoryBroker {
         let mut acked = Vec::with_capacity(receipts.len());
         {
             let mut state = self.state();
+            let State { queues, live, .. } = &mut *state;
             // Receipts of one queue usually come together: one lookup per run.
             let mut queue: Option<&mut Queue> = None;
             for receipt in receipts {
                 if queue.as_ref().is_none_or(|q| !Arc::ptr_eq(&q.name, &receipt.queue) && *q.name != *receipt.queue) {
-                    queue = state.queues.get_mut(&*receipt.queue);
+                    queue = queues.get_mut(&*receipt.queue);
                 }
                 if let Some(q) = queue.as_mut()
                     && let Some(leased) = q.take_leased(receipt, now)
                 {
+                    live.remove(&receipt.id);
                     acked.push(leased);
                 }
             }
@@ -275,7 +308,7 @@ impl Broker for MemoryBroker {
                 .get_mut(&*receipt.queue)
                 .and_then(|q| q.take_leased(receipt, now))
                 .ok_or(Error::LeaseLost(receipt.id))?;
-            let deliveries = leased.message.deliveries;
+            let token = leased.message.token;
             match nack {
                 Nack::Requeue => {
                     let queue = state.queue(&receipt.queue);
@@ -284,7 +317,7 @@ impl Broker for MemoryBroker {
                 }
                 Nack::Replace(envelope) => {
                     let envelope = Arc::new(*envelope);
-                    self.enqueue(&mut state, Message { envelope, deliveries }, now);
+                    self.enqueue(&mut state, Message { envelope, token }, now);
                 }
             }
         }
@@ -307,10 +340,11 @@ impl Broker for MemoryBroker {
         let mut state = self.state();
         let queue = state.queues.get_mut(&*receipt.queue).ok_or(Error::LeaseLost(receipt.id))?;
         let leased = queue.take_leased(receipt, now).ok_or(Error::LeaseLost(receipt.id))?;
-        let deliveries = leased.message.deliveries;
+        let token = leased.message.token;
         let envelope = Arc::unwrap_or_clone(leased.message.envelope);
-        let dead = DeadLetter { envelope, reason: reason.to_owned(), dead_at: now, fence: deliveries };
-        queue.dead.push((dead, deliveries));
+        let dead = DeadLetter { envelope, reason: reason.to_owned(), dead_at: now, fence: token };
+        queue.dead.push((dead, token));
+        state.live.remove(&receipt.id);
         Ok(())
     }
 
@@ -372,9 +406,8 @@ impl DeadLetters for MemoryBroker {
                 entries.push(q.dead.remove(i));
             }
             entries.reverse();
-            for (dead, deliveries) in &entries {
-                let envelope = dead.replay_envelope(now, options.delay);
-                self.enqueue(&mut state, Message { envelope: Arc::new(envelope), deliveries: *deliveries }, now);
+            for (dead, _) in &entries {
+                self.store(&mut state, dead.replay_envelope(now, options.delay), now);
             }
             entries.into_iter().map(|(dead, _)| dead).collect()
         };
@@ -421,11 +454,15 @@ impl QueueStats for MemoryBroker {
 
     async fn purge(&self, queue: &str) -> Result<usize> {
         let mut state = self.state();
-        Ok(state.queues.get_mut(queue).map_or(0, |q| {
+        let State { queues, live, .. } = &mut *state;
+        Ok(queues.get_mut(queue).map_or(0, |q| {
             q.tidy(Utc::now()); // messages whose lease ended are ready again, so they go too
             let n = q.pending() + q.delayed.len();
-            q.ready.iter_mut().for_each(VecDeque::clear);
-            q.delayed.clear();
+            for message in
+                q.ready.iter_mut().flat_map(|band| band.drain(..)).chain(std::mem::take(&mut q.delayed).into_values())
+            {
+                live.remove(&message.envelope.id);
+            }
             n
         }))
     }

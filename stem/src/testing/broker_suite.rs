@@ -67,6 +67,7 @@ const NEED_STATS: &[&str] = &[
     "purge_also_removes_messages_whose_lease_ended",
     "the_same_receipt_twice_in_one_ack_batch_counts_once",
     "queues_are_listed_with_every_count",
+    "an_id_published_twice_is_one_message",
 ];
 
 const CASES: &[Case<Store>] = cases!(Store:
@@ -97,6 +98,8 @@ const CASES: &[Case<Store>] = cases!(Store:
     purge_also_removes_messages_whose_lease_ended,
     the_same_receipt_twice_in_one_ack_batch_counts_once,
     queues_are_listed_with_every_count,
+    an_id_published_twice_is_one_message,
+    a_republished_id_gets_tokens_above_its_last,
 );
 
 fn envelope(queue: &str) -> Envelope {
@@ -579,4 +582,39 @@ async fn queues_are_listed_with_every_count(broker: Store) {
         vec![QueueCounts::new("q", 1, 1, 0, 1), QueueCounts::new("r", 0, 0, 0, 0)],
         "an emptied queue stays listed"
     );
+}
+
+/// A second publish of a stored id replaces the first copy: one message, the
+/// second envelope, and a worker holding the first copy can settle nothing.
+async fn an_id_published_twice_is_one_message(broker: Store) {
+    let first = envelope("q");
+    let mut second = envelope("q");
+    second.id = first.id;
+    second.args = Payload::new("json", b"{\"n\":2}".to_vec());
+    broker.publish(first.clone()).await.expect("publish");
+    let held = receive_one(&broker, "q", LEASE).await;
+    broker.publish(second.clone()).await.expect("publish the same id again");
+    let batch = broker.receive(&request(&["q"], 10, LEASE, Duration::from_millis(200))).await.expect("receive");
+    assert_eq!(batch.len(), 1, "one message per id");
+    assert_eq!(batch[0].envelope.args, second.args, "the second copy replaced the first");
+    assert!(batch[0].receipt.token > held.receipt.token, "a higher token than the first copy's delivery");
+    assert!(broker.ack(&held.receipt).await.is_err(), "the first copy's receipt settles nothing");
+    broker.ack(&batch[0].receipt).await.expect("the new receipt acks");
+    assert_eq!(counts(&broker, "q").await, (0, 0));
+}
+
+/// Tokens never repeat for one id, even once its message is gone: a task id
+/// used again (a producer's `task_id`) gets tokens above every earlier one,
+/// so the new run's writes are not refused by the old run's fence.
+async fn a_republished_id_gets_tokens_above_its_last(broker: Store) {
+    let e = envelope("q");
+    broker.publish(e.clone()).await.expect("publish");
+    let _lapsed = receive_one(&broker, "q", SHORT).await;
+    let last = receive_one(&broker, "q", LEASE).await;
+    broker.ack(&last.receipt).await.expect("ack");
+    broker.publish(e.clone()).await.expect("publish the id again");
+    let again = receive_one(&broker, "q", LEASE).await;
+    assert_eq!(again.envelope.id, e.id);
+    assert!(again.receipt.token > last.receipt.token, "{} after {}", again.receipt.token, last.receipt.token);
+    broker.ack(&again.receipt).await.expect("ack");
 }

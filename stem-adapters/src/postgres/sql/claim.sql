@@ -26,7 +26,14 @@ WITH candidates AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE {schema}.messages AS m
-SET state = 1, deliveries = m.deliveries + 1, ready_at = now() + $3::float8 * interval '1 millisecond'
+SET state = 1,
+    -- The fencing token: the claim time in microseconds, or one more than the
+    -- last if that is not below. Claims commit without waiting for the disk,
+    -- so a database crash can undo the last ones; a count would then hand
+    -- out a token again, the clock does not (nor to an id acked and
+    -- published again).
+    deliveries = greatest(m.deliveries + 1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint),
+    ready_at = now() + $3::float8 * interval '1 millisecond'
 FROM picked
 WHERE m.id = picked.id
 RETURNING m.seq, m.id, m.queue, m.priority, m.deliveries, m.ready_at, m.envelope
