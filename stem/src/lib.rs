@@ -42,6 +42,7 @@ mod id_map;
 pub mod lock;
 pub mod memory;
 mod panic;
+pub mod queue;
 mod stem;
 mod stores;
 pub mod task;

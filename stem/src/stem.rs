@@ -93,6 +93,7 @@ impl Stem {
 
     /// Publishes a prepared envelope and records it as queued.
     pub async fn enqueue_envelope(&self, envelope: Envelope) -> Result<TaskId> {
+        crate::queue::check(&envelope.queue)?;
         let id = envelope.id;
         if let Some(recorded) = self.inner.stores.publish_recorded() {
             recorded.publish_recorded(vec![envelope]).await?;
@@ -109,6 +110,7 @@ impl Stem {
     /// (one operation where the broker and backend are one store that can do
     /// it; see [`Stores::with_publish_recorded`]).
     pub async fn enqueue_envelopes(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
+        envelopes.iter().try_for_each(|e| crate::queue::check(&e.queue))?;
         let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
         if let Some(recorded) = self.inner.stores.publish_recorded() {
             recorded.publish_recorded(envelopes).await?;

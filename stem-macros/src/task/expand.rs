@@ -154,7 +154,8 @@ fn options(task: &Task, krate: &syn::Path) -> TokenStream {
     let o = &task.options;
     let mut sets = Vec::new();
     if let Some(queue) = &o.queue {
-        sets.push(quote!(o.queue = #queue;));
+        // Fails to compile, naming the rule, for a name the stores refuse.
+        sets.push(quote!(#krate::queue::assert_valid(#queue); o.queue = #queue;));
     }
     if let Some(n) = o.max_retries {
         sets.push(quote!(o.max_retries = #n;));

@@ -27,7 +27,8 @@ pub(crate) fn expand(w: &Workflow, function: &syn::ItemFn) -> TokenStream {
     let described = described(&w.args, output, &function.attrs, &krate);
     let mut sets = Vec::new();
     if let Some(queue) = &w.queue {
-        sets.push(quote!(o.queue = #queue;));
+        // Fails to compile, naming the rule, for a name the stores refuse.
+        sets.push(quote!(#krate::queue::assert_valid(#queue); o.queue = #queue;));
     }
     for (field, value) in [("max_run_time", w.max_run_time), ("max_suspended_time", w.max_suspended_time)] {
         if let Some(d) = value {

@@ -187,9 +187,7 @@ impl EnqueueOptions {
     pub fn envelope(self, name: &str, defaults: &TaskOptions, args: crate::codec::Payload) -> Result<Envelope> {
         let o = self;
         let queue = o.queue.unwrap_or_else(|| defaults.queue.to_owned());
-        if queue.trim().is_empty() {
-            return Err(Error::Config(format!("task `{name}`: the queue name is empty")));
-        }
+        crate::queue::check_for(&format!("task `{name}`: "), &queue)?;
         let mut envelope = Envelope::new(name, queue, args);
         let now = envelope.created_at;
         if let Some(id) = o.task_id {

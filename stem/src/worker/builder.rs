@@ -195,9 +195,7 @@ impl WorkerBuilder {
         if queues.is_empty() {
             queues.insert(DEFAULT_QUEUE.to_owned());
         }
-        if let Some(empty) = queues.iter().find(|q| q.trim().is_empty()) {
-            return Err(Error::Config(format!("queue name {empty:?} is empty")));
-        }
+        queues.iter().try_for_each(|q| crate::queue::check(q))?;
         let config = Config {
             id: self.id.unwrap_or_else(default_id),
             queues: queues.into_iter().collect(),

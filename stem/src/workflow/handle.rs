@@ -83,9 +83,7 @@ pub(crate) async fn start_run(
     args: serde_json::Value,
     policy: CancellationPolicy,
 ) -> Result<()> {
-    if queue.trim().is_empty() {
-        return Err(Error::Config(format!("workflow `{workflow}`: the queue name is empty")));
-    }
+    crate::queue::check_for(&format!("workflow `{workflow}`: "), &queue)?;
     let run = NewRun { id, workflow: workflow.to_owned(), queue: queue.clone(), args, policy, at: stem.clock().now() };
     stem.workflows().create_run(run).await?;
     stem.backend().set(TaskStatus::new(id, workflow.to_owned(), queue.clone(), TaskState::Queued)).await?;
