@@ -15,6 +15,17 @@ use stem_tests::{TestResult, redis_url};
 /// leave it, written here by hand in the adapter's layout) and a good one
 /// behind it.
 async fn bad_then_good(url: &str, label: &str) -> stem::Result<(RedisStore, Envelope, Envelope)> {
+    bad_entry_then_good(url, label, None, b"{not json").await
+}
+
+/// The same with the bad entry's stored id (its envelope's id if `None`) and
+/// envelope bytes given.
+async fn bad_entry_then_good(
+    url: &str,
+    label: &str,
+    raw_id: Option<&[u8]>,
+    raw_env: &[u8],
+) -> stem::Result<(RedisStore, Envelope, Envelope)> {
     let namespace = format!("test_{label}_{:08x}", fastrand::u32(..));
     let store = RedisStore::connect_with(RedisOptions::new(url).with_namespace(&namespace)).await?;
     let bad = Envelope::new("t", "q", Payload::new("json", b"1".to_vec()));
@@ -27,15 +38,15 @@ async fn bad_then_good(url: &str, label: &str) -> stem::Result<(RedisStore, Enve
         .arg(format!("{prefix}s0"))
         .arg("*")
         .arg("id")
-        .arg(bad.id.to_string())
+        .arg(raw_id.map_or_else(|| bad.id.to_string().into_bytes(), <[u8]>::to_vec))
         .arg("env")
-        .arg("{not json")
+        .arg(raw_env)
         .query_async(&mut conn)
         .await
         .map_err(fail)?;
     redis::cmd("HSET")
         .arg(format!("{prefix}ids"))
-        .arg(bad.id.to_string())
+        .arg(raw_id.map_or_else(|| bad.id.to_string().into_bytes(), <[u8]>::to_vec))
         .arg(format!("0:{entry}:0"))
         .query_async::<()>(&mut conn)
         .await
@@ -90,5 +101,32 @@ async fn a_receiver_does_not_wait_behind_an_undecodable_message() -> TestResult 
     let foreign = stem::broker::Receipt { id: good.id, queue: "q".into(), token: 1, tag: String::new() };
     assert_eq!(broker.ack_batch(&[foreign]).await?, 0);
     store.delete_namespace().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_that_are_not_utf8_or_lack_a_task_id_cost_one_dead_letter_each() -> TestResult {
+    let Some(url) = redis_url() else { return Ok(()) };
+    let valid = br#"{"v":1,"id":"00000000-0000-0000-0000-000000000000","task":"t","queue":"q","args":{"codec":"json","data":"1"},"attempt":0,"max_retries":0,"priority":0,"created_at":"2026-01-01T00:00:00Z"}"#;
+    let cases: [(&str, Option<&[u8]>, &[u8], &str); 3] = [
+        ("not-utf8", None, b"\xff\xfe{\"v\":1}", "not UTF-8"),
+        ("not-a-uuid", Some(b"order-17"), valid, "its id `order-17` is not a task id"),
+        ("binary-id", Some(b"\xff\x00id"), valid, "is not a task id"),
+    ];
+    for (label, raw_id, raw_env, why) in cases {
+        let (store, _bad, good) = bad_entry_then_good(&url, label, raw_id, raw_env).await?;
+        let broker = store.broker();
+        let got = broker.receive(&receive(10)).await?;
+        assert_eq!(got.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), vec![good.id], "{label}: the good one flows");
+        if raw_id != Some(b"\xff\x00id".as_slice()) {
+            let dead = broker.list_dead_letters("q", 10, 0).await?.entries;
+            assert_eq!(dead.len(), 1, "{label}");
+            assert!(dead[0].reason.contains(why), "{label}: {}", dead[0].reason);
+            assert_eq!(dead[0].envelope.args.bytes(), raw_env, "{label}: the stored bytes are kept whole");
+        }
+        assert_eq!(broker.pending_count("q").await?, 0, "{label}: nothing is left behind");
+        assert!(broker.receive(&ReceiveRequest { wait: Duration::from_millis(100), ..receive(10) }).await?.is_empty());
+        store.delete_namespace().await?;
+    }
     Ok(())
 }

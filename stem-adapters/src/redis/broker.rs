@@ -87,7 +87,9 @@ pub struct RedisBroker {
 /// values each: id, band, entry, envelope), last entry per stream, entries
 /// read (usable or not), the fencing token before the first claimed message
 /// (the k-th, from 1, has this plus k) and their lease end.
-type ClaimResult = (i64, i64, Vec<String>, Vec<(String, String)>, u64, u64, i64);
+/// The messages' fields are bytes: one entry whose id or envelope is not
+/// UTF-8 must cost one dead letter, not the whole claimed batch.
+type ClaimResult = (i64, i64, Vec<Vec<u8>>, Vec<(String, String)>, u64, u64, i64);
 
 impl RedisBroker {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
@@ -113,18 +115,21 @@ impl RedisBroker {
 
     /// Runs `settle.lua` for one receipt; `LeaseLost` when the receipt is stale.
     async fn settle(&self, receipt: &Receipt, op: &str, extra: &[String]) -> Result<i64> {
+        let id = receipt.id.to_string();
+        let result = self.settle_raw(&receipt.queue, id.as_bytes(), receipt.token, op, extra).await?;
+        if result < 0 { Err(Error::LeaseLost(receipt.id)) } else { Ok(result) }
+    }
+
+    /// Runs `settle.lua` for the message stored under `id` (as stored: it may
+    /// not be a task id) and `token`; negative when the token is stale.
+    async fn settle_raw(&self, queue: &str, id: &[u8], token: u64, op: &str, extra: &[String]) -> Result<i64> {
         let mut pipe = redis::pipe();
-        let call = SETTLE
-            .push(&mut pipe, &[&self.queue_key(&receipt.queue)])
-            .arg(op)
-            .arg(receipt.id.to_string())
-            .arg(receipt.token)
-            .arg(GROUP);
+        let call = SETTLE.push(&mut pipe, &[&self.queue_key(queue)]).arg(op).arg(id).arg(token).arg(GROUP);
         for arg in extra {
             call.arg(arg);
         }
         let (result,): (i64,) = pipeline::query(&mut self.shared.conn(), &pipe, "settling a delivery").await?;
-        if result < 0 { Err(Error::LeaseLost(receipt.id)) } else { Ok(result) }
+        Ok(result)
     }
 
     /// Claims up to `max` deliveries from `queue`.
@@ -141,28 +146,43 @@ impl RedisBroker {
         let name: Arc<str> = Arc::from(queue);
         let lease_expires_at = from_ms(result.6);
         for (token, message) in (result.5 + 1..).zip(result.2.chunks_exact(4)) {
-            let (id, band, entry, env) = (&message[0], &message[1], &message[2], &message[3]);
-            let receipt = Receipt {
-                id: id.parse().unwrap_or_default(),
-                queue: Arc::clone(&name),
-                token,
-                tag: format!("{band}:{entry}"),
+            let (raw_id, env) = (&message[0], &message[3]);
+            let tag = format!("{}:{}", String::from_utf8_lossy(&message[1]), String::from_utf8_lossy(&message[2]));
+            let id = std::str::from_utf8(raw_id).ok().and_then(|id| id.parse::<TaskId>().ok());
+            let decoded = match (id, std::str::from_utf8(env)) {
+                (None, _) => Err(format!("its id `{}` is not a task id", String::from_utf8_lossy(raw_id))),
+                (Some(_), Err(e)) => Err(format!("it is not UTF-8 ({e})")),
+                (Some(id), Ok(text)) => {
+                    serde_json::from_str::<Envelope>(text).map(|e| (id, e)).map_err(|e| e.to_string())
+                }
             };
-            match serde_json::from_str::<Envelope>(env) {
-                Ok(envelope) => out.push(Delivery { envelope: Arc::new(envelope), receipt, lease_expires_at }),
-                Err(e) => self.bury_undecodable(&receipt, env, &e).await?,
+            match decoded {
+                Ok((id, envelope)) => {
+                    let receipt = Receipt { id, queue: Arc::clone(&name), token, tag };
+                    out.push(Delivery { envelope: Arc::new(envelope), receipt, lease_expires_at });
+                }
+                Err(why) => self.bury_undecodable(queue, raw_id, id, token, env, &why).await?,
             }
         }
         Ok((result, out))
     }
 
-    /// Moves a message whose stored envelope does not decode to the dead letter
-    /// queue, its text kept whole as the arguments of a `stem.undecodable` envelope.
-    async fn bury_undecodable(&self, receipt: &Receipt, text: &str, error: &serde_json::Error) -> Result<()> {
-        let (envelope, reason) = crate::undecodable::stand_in(receipt.id, &receipt.queue, text, error);
-        tracing::error!(task = %receipt.id, queue = %receipt.queue, %reason, "moved a message to the dead letter queue");
+    /// Moves a message whose stored entry does not decode to the dead letter
+    /// queue, its text kept whole as the arguments of a `stem.undecodable`
+    /// envelope (under a new task id if its own is not one).
+    async fn bury_undecodable(
+        &self,
+        queue: &str,
+        raw_id: &[u8],
+        id: Option<TaskId>,
+        token: u64,
+        text: &[u8],
+        why: &str,
+    ) -> Result<()> {
+        let (envelope, reason) = crate::undecodable::stand_in(id.unwrap_or_default(), queue, text, why);
+        tracing::error!(task = %String::from_utf8_lossy(raw_id), %queue, %reason, "moved a message to the dead letter queue");
         let json = to_json(&envelope)?;
-        self.settle(receipt, "dead", &[reason, Utc::now().to_rfc3339(), json]).await.map(drop)
+        self.settle_raw(queue, raw_id, token, "dead", &[reason, Utc::now().to_rfc3339(), json]).await.map(drop)
     }
 
     /// Waits until a stream of `lasts` has an entry newer than its last one, or

@@ -55,8 +55,14 @@ impl Conn {
     }
 
     /// One `SCAN` step for keys matching `pattern` on the primary of `slot`
-    /// (see [`primaries`](Self::primaries)): the next cursor (0 at the end) and the keys.
-    pub(crate) async fn scan(&self, slot: Option<u16>, cursor: u64, pattern: &str) -> stem::Result<(u64, Vec<String>)> {
+    /// (see [`primaries`](Self::primaries)): the next cursor (0 at the end) and the keys
+    /// (as bytes: a key need not be UTF-8).
+    pub(crate) async fn scan(
+        &self,
+        slot: Option<u16>,
+        cursor: u64,
+        pattern: &str,
+    ) -> stem::Result<(u64, Vec<Vec<u8>>)> {
         let cmd = redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000).to_owned();
         let reply = match (self, slot) {
             (Self::Cluster(cluster), Some(slot)) => {

@@ -162,8 +162,8 @@ pub(crate) struct Batch {
 
 impl Batch {
     /// Adds `cmd`, whose keys are in the slot of `key`.
-    pub(crate) fn add(&mut self, key: &str, cmd: Cmd) {
-        self.commands.push((slot(key.as_bytes()), cmd));
+    pub(crate) fn add(&mut self, key: impl AsRef<[u8]>, cmd: Cmd) {
+        self.commands.push((slot(key.as_ref()), cmd));
     }
 
     /// Sends the commands on `conn`; their replies, in the order they were added.
