@@ -104,11 +104,15 @@ async fn a_receiver_does_not_wait_behind_an_undecodable_message() -> TestResult 
     Ok(())
 }
 
+/// A bad entry: a label, its stored id (the envelope's if `None`), its stored
+/// envelope bytes, and what its dead letter's reason says.
+type Case = (&'static str, Option<&'static [u8]>, &'static [u8], &'static str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_that_are_not_utf8_or_lack_a_task_id_cost_one_dead_letter_each() -> TestResult {
     let Some(url) = redis_url() else { return Ok(()) };
     let valid = br#"{"v":1,"id":"00000000-0000-0000-0000-000000000000","task":"t","queue":"q","args":{"codec":"json","data":"1"},"attempt":0,"max_retries":0,"priority":0,"created_at":"2026-01-01T00:00:00Z"}"#;
-    let cases: [(&str, Option<&[u8]>, &[u8], &str); 3] = [
+    let cases: [Case; 3] = [
         ("not-utf8", None, b"\xff\xfe{\"v\":1}", "not UTF-8"),
         ("not-a-uuid", Some(b"order-17"), valid, "its id `order-17` is not a task id"),
         ("binary-id", Some(b"\xff\x00id"), valid, "is not a task id"),
