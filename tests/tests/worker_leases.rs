@@ -84,3 +84,73 @@ async fn a_stale_status_write_is_refused_by_its_fence() -> TestResult {
     assert_eq!(handle.status().await?.map(|s| s.state), Some(TaskState::Started));
     Ok(())
 }
+
+/// The in-memory broker as seen from a worker whose clock is 15 s behind the
+/// store's: every lease end it reports is 15 s later than the worker's "now"
+/// would make it.
+#[derive(Debug, Default)]
+struct StoreClockAhead(stem::memory::MemoryBroker);
+
+const AHEAD: chrono::TimeDelta = chrono::TimeDelta::seconds(15);
+
+#[async_trait::async_trait]
+impl stem::Broker for StoreClockAhead {
+    async fn publish(&self, envelope: stem::Envelope) -> stem::Result<()> {
+        self.0.publish(envelope).await
+    }
+    async fn publish_batch(&self, envelopes: Vec<stem::Envelope>) -> stem::Result<()> {
+        self.0.publish_batch(envelopes).await
+    }
+    async fn receive(&self, request: &ReceiveRequest) -> stem::Result<Vec<stem::broker::Delivery>> {
+        let mut deliveries = self.0.receive(request).await?;
+        deliveries.iter_mut().for_each(|d| d.lease_expires_at += AHEAD);
+        Ok(deliveries)
+    }
+    async fn ack_batch(&self, receipts: &[stem::broker::Receipt]) -> stem::Result<usize> {
+        self.0.ack_batch(receipts).await
+    }
+    async fn nack(&self, receipt: &stem::broker::Receipt, nack: stem::broker::Nack) -> stem::Result<()> {
+        self.0.nack(receipt, nack).await
+    }
+    async fn extend_lease(
+        &self,
+        receipt: &stem::broker::Receipt,
+        by: Duration,
+    ) -> stem::Result<chrono::DateTime<chrono::Utc>> {
+        Ok(self.0.extend_lease(receipt, by).await? + AHEAD)
+    }
+    async fn dead_letter(&self, receipt: &stem::broker::Receipt, reason: &str) -> stem::Result<()> {
+        self.0.dead_letter(receipt, reason).await
+    }
+}
+
+static SKEWED_RUNS: AtomicU32 = AtomicU32::new(0);
+
+#[stem::task]
+async fn outlives_its_lease() -> Result<u32, TaskError> {
+    SKEWED_RUNS.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    Ok(SKEWED_RUNS.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn a_worker_whose_clock_is_behind_the_stores_renews_in_time() -> TestResult {
+    use stem::memory::{MemoryBackend, MemoryLockStore, MemoryWorkflowStore};
+    let stores = stem::Stores::new(
+        std::sync::Arc::new(StoreClockAhead::default()),
+        std::sync::Arc::new(MemoryBackend::new()),
+        std::sync::Arc::new(MemoryLockStore::new()),
+        std::sync::Arc::new(MemoryWorkflowStore::new()),
+    );
+    let stem = Stem::new(stores);
+    let lease = Duration::from_millis(100);
+    let first = Worker::builder(&stem).task::<OutlivesItsLease>().lease(lease).build()?.spawn();
+    let handle = OutlivesItsLease::enqueue(&stem, ()).await?;
+    // A second worker would take the task if its lease ever lapsed.
+    let second = Worker::builder(&stem).task::<OutlivesItsLease>().lease(lease).build()?.spawn();
+    assert_eq!(handle.wait_timeout(WAIT).await?, 1, "ran once");
+    assert_eq!(SKEWED_RUNS.load(Ordering::SeqCst), 1);
+    first.stop(ShutdownMode::Warm).await?;
+    second.stop(ShutdownMode::Warm).await?;
+    Ok(())
+}

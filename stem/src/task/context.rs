@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -32,8 +31,11 @@ pub(crate) trait WorkerLink: Send + Sync + 'static {
     /// How long one renewal of the task's lease lasts.
     fn lease_length(&self) -> Duration;
 
-    /// Notes that the lease now ends at `until` and that renewals last `length`.
-    fn lease_renewed(&self, until: DateTime<Utc>, length: Duration);
+    /// Notes that the lease was renewed for `length` by a call made at
+    /// `asked` (on this machine's monotonic clock: the lease ends no sooner
+    /// than `asked + length`, whatever the store's clock says), and that
+    /// renewals last `length` from now on.
+    fn lease_renewed(&self, asked: tokio::time::Instant, length: Duration);
 }
 
 /// What a running task knows about itself and can do: report progress, keep its
@@ -182,8 +184,9 @@ impl TaskContext {
     /// Extends the lease to `by` from now, and keeps renewing it by `by` from
     /// then on. Fails with [`LeaseLost`](crate::Error::LeaseLost) if it is gone.
     pub async fn extend_lease(&self, by: Duration) -> Result<()> {
-        let until = self.inner.stem.broker().extend_lease(&self.inner.receipt, by).await?;
-        self.inner.link.lease_renewed(until, by);
+        let asked = tokio::time::Instant::now();
+        self.inner.stem.broker().extend_lease(&self.inner.receipt, by).await?;
+        self.inner.link.lease_renewed(asked, by);
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, CatchUnwind, OptionFuture};
 use tokio::sync::OwnedSemaphorePermit;
@@ -52,10 +52,16 @@ const INLINE_UNTIL: Duration = Duration::from_millis(1);
 /// the task moves to its own tokio task; if it takes longer than
 /// [`INLINE_UNTIL`], its task goes back to running in tokio tasks, so that long
 /// synchronous work never holds up the worker more than once.
-pub(super) fn start(shared: &Arc<Shared>, tracker: &TaskTracker, delivery: Delivery, permits: &mut Permits) {
-    let Delivery { envelope, receipt, lease_expires_at } = delivery;
+pub(super) fn start(
+    shared: &Arc<Shared>,
+    tracker: &TaskTracker,
+    delivery: Delivery,
+    lease_ends: tokio::time::Instant,
+    permits: &mut Permits,
+) {
+    let Delivery { envelope, receipt, .. } = delivery;
     let Some(registration) = admit(shared, &envelope, &receipt) else { return };
-    let run = Run { envelope, receipt, lease_expires_at, registration };
+    let run = Run { envelope, receipt, lease_ends, registration };
     if run.inline(shared).load(Ordering::Relaxed) && permits.inline_slot(shared) {
         run.first_poll(shared, tracker, permits);
     } else {
@@ -163,7 +169,8 @@ fn admit(shared: &Shared, envelope: &Arc<Envelope>, receipt: &Receipt) -> Option
 struct Run {
     envelope: Arc<Envelope>,
     receipt: Receipt,
-    lease_expires_at: DateTime<Utc>,
+    /// When its lease ends at the latest, on this machine's monotonic clock.
+    lease_ends: tokio::time::Instant,
     registration: TaskRegistration,
 }
 
@@ -188,7 +195,7 @@ impl Run {
     /// A new lease for the task, from the delivery's.
     fn lease(&self, shared: &Shared) -> Arc<Lease> {
         let length = self.registration.options().visibility_timeout.unwrap_or(shared.config.lease);
-        Arc::new(Lease::new(self.lease_expires_at, length, shared.ops.clone()))
+        Arc::new(Lease::new(self.lease_ends, length, shared.ops.clone()))
     }
 
     /// Builds the context and calls the handler; `None` (dead-lettered) when

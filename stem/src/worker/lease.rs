@@ -4,9 +4,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::Shared;
 use super::settle::Op;
@@ -18,28 +18,40 @@ use crate::task::WorkerLink;
 /// renewal lasts. Shared between the lease keeper and the running task's
 /// context, whose link to the worker it is (the context records statuses
 /// through the worker's writer, and renews the lease itself on request).
+///
+/// The end is a deadline on this machine's monotonic clock, taken from when
+/// the claim or renewal was asked for (so never later than the store's end),
+/// not the store's end time: a worker whose wall clock is behind the store's
+/// would otherwise renew too late, and its tasks would run twice.
 #[derive(Debug)]
 pub(super) struct Lease {
-    state: Mutex<(DateTime<Utc>, Duration)>,
+    state: Mutex<(Instant, Duration)>,
     writer: mpsc::UnboundedSender<Op>,
 }
 
 impl Lease {
-    pub(super) fn new(until: DateTime<Utc>, length: Duration, writer: mpsc::UnboundedSender<Op>) -> Self {
-        Self { state: Mutex::new((until, length)), writer }
+    pub(super) fn new(ends: Instant, length: Duration, writer: mpsc::UnboundedSender<Op>) -> Self {
+        Self { state: Mutex::new((ends, length)), writer }
     }
 
-    fn state(&self) -> MutexGuard<'_, (DateTime<Utc>, Duration)> {
+    fn state(&self) -> MutexGuard<'_, (Instant, Duration)> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// When the lease ends, and how long a renewal lasts.
-    pub(super) fn get(&self) -> (DateTime<Utc>, Duration) {
+    /// When the lease ends at the latest, and how long a renewal lasts.
+    pub(super) fn get(&self) -> (Instant, Duration) {
         *self.state()
     }
 
-    pub(super) fn renewed(&self, until: DateTime<Utc>, length: Duration) {
-        *self.state() = (until, length);
+    /// Notes a renewal for `length`, asked for at `asked`.
+    pub(super) fn renewed(&self, asked: Instant, length: Duration) {
+        *self.state() = (asked + length, length);
+    }
+
+    /// Notes that the lease is gone: the keeper stops renewing it.
+    fn forget(&self) {
+        let mut state = self.state();
+        state.0 = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
     }
 }
 
@@ -57,8 +69,8 @@ impl WorkerLink for Lease {
         self.get().1
     }
 
-    fn lease_renewed(&self, until: DateTime<Utc>, length: Duration) {
-        self.renewed(until, length);
+    fn lease_renewed(&self, asked: Instant, length: Duration) {
+        self.renewed(asked, length);
     }
 }
 
@@ -77,24 +89,24 @@ pub(super) async fn keep(shared: Arc<Shared>) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let now = Utc::now();
+        let now = Instant::now();
         let due: Vec<_> = shared
             .held()
             .values()
             .filter_map(|held| {
-                let (until, length) = held.lease.get();
-                let half = chrono::Duration::from_std(length / 2).unwrap_or(chrono::Duration::MAX);
-                (until - now < half)
+                let (ends, length) = held.lease.get();
+                (ends.saturating_duration_since(now) < length / 2)
                     .then(|| (held.receipt.clone(), Arc::clone(&held.lease), held.cancel.clone(), length))
             })
             .collect();
         for (receipt, lease, cancel, length) in due {
+            let asked = Instant::now();
             match shared.stem.broker().extend_lease(&receipt, length).await {
-                Ok(until) => lease.renewed(until, length),
+                Ok(_) => lease.renewed(asked, length),
                 Err(Error::LeaseLost(id)) => {
                     tracing::warn!(task = %id, "lease lost: the task was delivered again elsewhere; asking it to stop");
                     cancel.cancel();
-                    lease.renewed(chrono::DateTime::<Utc>::MAX_UTC, length);
+                    lease.forget();
                 }
                 Err(error) => tracing::warn!(task = %receipt.id, %error, "renewing a lease failed; will try again"),
             }

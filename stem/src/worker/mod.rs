@@ -256,6 +256,8 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
             wait: Duration::from_secs(5),
             consumer: shared.config.id.clone(),
         };
+        // The leases end no sooner than this, whatever the clocks say.
+        let lease_ends = tokio::time::Instant::now() + request.lease;
         let batch = tokio::select! {
             () = reached(level, ShutdownMode::Warm) => return,
             batch = shared.stem.broker().receive(&request) => batch,
@@ -266,7 +268,7 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
                 let full = deliveries.len() >= max;
                 let mut permits = execute::Permits::new(permits, shared.spares.take(deliveries.len()));
                 for delivery in deliveries {
-                    execute::start(shared, tracker, delivery, &mut permits);
+                    execute::start(shared, tracker, delivery, lease_ends, &mut permits);
                 }
                 permits.send_outcomes(shared, backlog);
                 inline_streak = full && permits.all_inline();
