@@ -149,6 +149,19 @@ impl RedisServer {
         self.port
     }
 
+    /// Freezes it (`SIGSTOP`): it keeps its connections open and answers
+    /// nothing, as a half-open connection or a hung server would.
+    pub fn pause(&self) {
+        let status = std::process::Command::new("kill").arg("-STOP").arg(self.child.id().to_string()).status();
+        assert!(status.is_ok_and(|s| s.success()), "could not pause redis-server");
+    }
+
+    /// Lets a paused server go on (`SIGCONT`).
+    pub fn resume(&self) {
+        let status = std::process::Command::new("kill").arg("-CONT").arg(self.child.id().to_string()).status();
+        assert!(status.is_ok_and(|s| s.success()), "could not resume redis-server");
+    }
+
     /// Kills it and returns its port (to start it again there).
     pub fn stop(mut self) -> u16 {
         let _ = self.child.kill();

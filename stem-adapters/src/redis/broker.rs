@@ -260,6 +260,9 @@ impl RedisBroker {
 /// time and fence (each missing if the dead letter went meanwhile).
 type DeadRow = (Option<String>, Option<String>, Option<String>, Option<u64>);
 
+/// How long after its end a blocking read may still take to answer.
+const BLOCK_MARGIN: Duration = Duration::from_secs(5);
+
 /// One `XREAD BLOCK` on the streams of `lasts`, on a connection from `pool`
 /// (or a new one), which goes back to it after.
 async fn block_on(
@@ -281,7 +284,18 @@ async fn block_on(
     for (_, last) in lasts {
         cmd.arg(last);
     }
-    let _: redis::Value = cmd.query_async(&mut conn).await.map_err(|e| failed("waiting for messages", e))?;
+    // The server answers by `timeout`; one that has not, some time after,
+    // is gone (a half-open connection would wait forever): the connection
+    // is dropped and the caller retries on a new one.
+    let answered = tokio::time::timeout(timeout + BLOCK_MARGIN, cmd.query_async::<redis::Value>(&mut conn))
+        .await
+        .map_err(|_| {
+            Error::adapter(
+                format!("Redis: a blocking read got no answer {BLOCK_MARGIN:?} after its end; is the server alive?"),
+                std::io::Error::from(std::io::ErrorKind::TimedOut),
+            )
+        })?;
+    answered.map_err(|e| failed("waiting for messages", e))?;
     pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(conn);
     Ok(())
 }
