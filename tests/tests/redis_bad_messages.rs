@@ -122,15 +122,52 @@ async fn entries_that_are_not_utf8_or_lack_a_task_id_cost_one_dead_letter_each()
         let broker = store.broker();
         let got = broker.receive(&receive(10)).await?;
         assert_eq!(got.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), vec![good.id], "{label}: the good one flows");
-        if raw_id != Some(b"\xff\x00id".as_slice()) {
-            let dead = broker.list_dead_letters("q", 10, 0).await?.entries;
-            assert_eq!(dead.len(), 1, "{label}");
-            assert!(dead[0].reason.contains(why), "{label}: {}", dead[0].reason);
-            assert_eq!(dead[0].envelope.args.bytes(), raw_env, "{label}: the stored bytes are kept whole");
-        }
+        let dead = broker.list_dead_letters("q", 10, 0).await?.entries;
+        assert_eq!(dead.len(), 1, "{label}");
+        assert!(dead[0].reason.contains(why), "{label}: {}", dead[0].reason);
+        assert_eq!(dead[0].envelope.args.bytes(), raw_env, "{label}: the stored bytes are kept whole");
+        assert_eq!(broker.purge_dead_letters("q", None, None).await?, 1, "{label}: it purges by its stored id");
+        assert!(broker.list_dead_letters("q", 10, 0).await?.entries.is_empty(), "{label}");
         assert_eq!(broker.pending_count("q").await?, 0, "{label}: nothing is left behind");
         assert!(broker.receive(&ReceiveRequest { wait: Duration::from_millis(100), ..receive(10) }).await?.is_empty());
         store.delete_namespace().await?;
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_that_no_longer_decodes_is_listed_and_purged() -> TestResult {
+    let Some(url) = redis_url() else { return Ok(()) };
+    let (store, _bad, _good) = bad_then_good(&url, "dlq-bad").await?;
+    let broker = store.broker();
+    let _ = broker.receive(&receive(10)).await?; // buries the bad message, delivers the good one
+    // A second dead letter, written as another program might have left it.
+    let fail = |e: redis::RedisError| stem::Error::adapter("writing a bad dead letter", e);
+    let mut conn =
+        redis::Client::open(url.as_str()).map_err(fail)?.get_multiplexed_async_connection().await.map_err(fail)?;
+    let prefix = format!("stem:{}:{{q}}:", store.options().namespace());
+    redis::pipe()
+        .cmd("HSET")
+        .arg(format!("{prefix}dead:legacy-7"))
+        .arg("env")
+        .arg(b"\xff{old".as_slice())
+        .arg("reason")
+        .arg("boom")
+        .arg("dead_at")
+        .arg("yesterday")
+        .cmd("ZADD")
+        .arg(format!("{prefix}dead"))
+        .arg(999)
+        .arg("legacy-7")
+        .query_async::<()>(&mut conn)
+        .await
+        .map_err(fail)?;
+    let dead = broker.list_dead_letters("q", 10, 0).await?.entries;
+    assert_eq!(dead.len(), 2, "both are listed");
+    assert!(dead[0].reason.starts_with("boom (undecodable envelope"), "{}", dead[0].reason);
+    assert_eq!(dead[0].envelope.args.bytes(), b"\xff{old");
+    assert_eq!(broker.purge_dead_letters("q", None, None).await?, 2, "one bad dead letter does not block purge");
+    assert!(broker.list_dead_letters("q", 10, 0).await?.entries.is_empty());
+    store.delete_namespace().await?;
     Ok(())
 }

@@ -17,7 +17,7 @@ use stem::{Error, Result, TaskId};
 use super::conn::{Conn, grouped, slot};
 use super::pipeline::{self, Batch};
 use super::scripts::{ACK, CLAIM, COUNTS, PUBLISH, PURGE, REPLAY, SETTLE};
-use super::{Shared, failed, from_json, millis, to_json};
+use super::{Shared, failed, millis, to_json};
 
 /// The consumer group every worker reads through.
 const GROUP: &str = "stem";
@@ -209,13 +209,13 @@ impl RedisBroker {
 
     /// Up to `limit` dead letters of `queue` dead at or after `since`, oldest
     /// first, read a page at a time (not the whole dead letter queue).
-    async fn oldest_dead(&self, queue: &str, since: Option<DateTime<Utc>>, limit: usize) -> Result<Vec<DeadLetter>> {
+    async fn oldest_dead(&self, queue: &str, since: Option<DateTime<Utc>>, limit: usize) -> Result<Vec<Dead>> {
         const PAGE: usize = 1000;
         let prefix = self.queue_key(queue);
         let (key, mut conn) = (format!("{prefix}dead"), self.shared.conn());
         let (mut chosen, mut start) = (Vec::new(), 0);
         while chosen.len() < limit {
-            let ids: Vec<String> = redis::cmd("ZRANGE")
+            let ids: Vec<Vec<u8>> = redis::cmd("ZRANGE")
                 .arg(&key)
                 .arg(start)
                 .arg(start + PAGE - 1)
@@ -223,8 +223,8 @@ impl RedisBroker {
                 .await
                 .map_err(|e| failed("listing dead letters", e))?;
             start += ids.len();
-            let page = self.dead_letters(&prefix, &ids).await?;
-            chosen.extend(page.into_iter().filter(|d| since.is_none_or(|s| d.dead_at >= s)));
+            let page = self.dead_letters(queue, &ids).await?;
+            chosen.extend(page.into_iter().filter(|(_, d)| since.is_none_or(|s| d.dead_at >= s)));
             if ids.len() < PAGE {
                 break;
             }
@@ -233,32 +233,57 @@ impl RedisBroker {
         Ok(chosen)
     }
 
-    /// The dead letters with these ids (those still there), in that order.
-    async fn dead_letters(&self, prefix: &str, ids: &[String]) -> Result<Vec<DeadLetter>> {
+    /// The dead letters of `queue` stored under these ids (those still
+    /// there), in that order, each with its stored id. One whose stored
+    /// envelope no longer decodes is shown as a `stem.undecodable` stand-in
+    /// (its bytes kept whole), so that it can be listed and purged.
+    async fn dead_letters(&self, queue: &str, ids: &[Vec<u8>]) -> Result<Vec<Dead>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        let prefix = self.queue_key(queue);
         let mut pipe = redis::pipe();
         for id in ids {
-            pipe.cmd("HMGET").arg(format!("{prefix}dead:{id}")).arg("env").arg("reason").arg("dead_at").arg("token");
+            let key = [prefix.as_bytes(), b"dead:", id].concat();
+            pipe.cmd("HMGET").arg(key).arg("env").arg("reason").arg("dead_at").arg("token");
         }
         let rows: Vec<DeadRow> = pipeline::query(&mut self.shared.conn(), &pipe, "reading dead letters").await?;
-        rows.into_iter()
-            .filter_map(|(env, reason, dead_at, token)| Some((env?, reason?, dead_at?, token.unwrap_or(0))))
-            .map(|(env, reason, dead_at, fence)| {
-                let envelope = from_json(&env, "dead letter envelope")?;
-                let dead_at = DateTime::parse_from_rfc3339(&dead_at)
-                    .map_err(|e| Error::adapter("a dead letter's time in Redis does not parse", e))?
-                    .with_timezone(&Utc);
-                Ok(DeadLetter { envelope, reason, dead_at, fence })
+        let found = ids.iter().zip(rows).filter_map(|(id, (env, reason, dead_at, token))| {
+            Some((id.clone(), env?, reason?, dead_at?, token.unwrap_or(0)))
+        });
+        Ok(found
+            .map(|(id, env, reason, dead_at, fence)| {
+                let dead_at = std::str::from_utf8(&dead_at)
+                    .ok()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map_or(DateTime::<Utc>::UNIX_EPOCH, |t| t.with_timezone(&Utc));
+                let mut reason = String::from_utf8_lossy(&reason).into_owned();
+                let decoded = std::str::from_utf8(&env)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| serde_json::from_str::<Envelope>(text).map_err(|e| e.to_string()));
+                let envelope = match decoded {
+                    Ok(envelope) => envelope,
+                    Err(error) => {
+                        let own = std::str::from_utf8(&id).ok().and_then(|id| id.parse().ok()).unwrap_or_default();
+                        let (stand_in, why) = crate::undecodable::stand_in(own, queue, env, error);
+                        reason = format!("{reason} ({why})");
+                        stand_in
+                    }
+                };
+                (id, DeadLetter { envelope, reason, dead_at, fence })
             })
-            .collect()
+            .collect())
     }
 }
 
+/// A dead letter with the id it is stored under (not its envelope's, for
+/// one whose envelope does not decode).
+type Dead = (Vec<u8>, DeadLetter);
+
 /// A dead letter's hash fields as `HMGET` returns them: envelope, reason,
 /// time and fence (each missing if the dead letter went meanwhile).
-type DeadRow = (Option<String>, Option<String>, Option<String>, Option<u64>);
+/// Bytes, so that one that is not UTF-8 reads too.
+type DeadRow = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>, Option<u64>);
 
 /// How long after its end a blocking read may still take to answer.
 const BLOCK_MARGIN: Duration = Duration::from_secs(5);
@@ -479,19 +504,20 @@ impl DeadLetters for RedisBroker {
         let mut pipe = redis::pipe();
         pipe.cmd("ZREVRANGE").arg(format!("{prefix}dead")).arg(offset).arg(offset + limit - 1);
         pipe.cmd("ZCARD").arg(format!("{prefix}dead"));
-        let (ids, total): (Vec<String>, usize) =
+        let (ids, total): (Vec<Vec<u8>>, usize) =
             pipeline::query(&mut self.shared.conn(), &pipe, "listing dead letters").await?;
-        let entries = self.dead_letters(&prefix, &ids).await?;
+        let entries = self.dead_letters(queue, &ids).await?.into_iter().map(|(_, d)| d).collect();
         let next_offset = (offset + ids.len() < total).then_some(offset + ids.len());
         Ok(DeadLetterPage { entries, next_offset })
     }
 
     async fn get_dead_letter(&self, queue: &str, id: TaskId) -> Result<Option<DeadLetter>> {
-        Ok(self.dead_letters(&self.queue_key(queue), &[id.to_string()]).await?.pop())
+        Ok(self.dead_letters(queue, &[id.to_string().into_bytes()]).await?.pop().map(|(_, d)| d))
     }
 
     async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
-        let chosen = self.oldest_dead(queue, options.since, options.limit).await?;
+        let chosen: Vec<DeadLetter> =
+            self.oldest_dead(queue, options.since, options.limit).await?.into_iter().map(|(_, d)| d).collect();
         if options.dry_run || chosen.is_empty() {
             return Ok(ReplayResult { entries: chosen, dry_run: options.dry_run });
         }
@@ -518,20 +544,17 @@ impl DeadLetters for RedisBroker {
         since: Option<DateTime<Utc>>,
         limit: Option<usize>,
     ) -> Result<usize> {
-        let chosen: Vec<TaskId> = self
-            .oldest_dead(queue, since, limit.unwrap_or(usize::MAX))
-            .await?
-            .into_iter()
-            .map(|d| d.envelope.id)
-            .collect();
+        // By the ids they are stored under, one page at a time (see
+        // `oldest_dead`), whether or not their envelopes decode.
+        let chosen = self.oldest_dead(queue, since, limit.unwrap_or(usize::MAX)).await?;
         if chosen.is_empty() {
             return Ok(0);
         }
         let prefix = self.queue_key(queue);
         let mut pipe = redis::pipe();
-        for id in &chosen {
-            pipe.cmd("ZREM").arg(format!("{prefix}dead")).arg(id.to_string());
-            pipe.cmd("DEL").arg(format!("{prefix}dead:{id}")).ignore();
+        for (id, _) in &chosen {
+            pipe.cmd("ZREM").arg(format!("{prefix}dead")).arg(id.as_slice());
+            pipe.cmd("DEL").arg([prefix.as_bytes(), b"dead:", id].concat()).ignore();
         }
         let removed: Vec<i64> = pipeline::query(&mut self.shared.conn(), &pipe, "purging dead letters").await?;
         Ok(removed.into_iter().filter(|r| *r == 1).count())
