@@ -41,3 +41,40 @@ async fn an_undecodable_message_is_dead_lettered_not_lost() -> TestResult {
     assert_eq!(broker.pending_count("q").await? + broker.inflight_count("q").await?, 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn rows_holding_blobs_cost_one_dead_letter_each_not_the_claim() -> TestResult {
+    let dir = TempDir::new("blob-rows");
+    let file = dir.file("stem.db");
+    let broker = SqliteStore::open(&file).await?.broker();
+    let good = Envelope::new("t", "q", Payload::new("json", b"1".to_vec()));
+    {
+        let conn = rusqlite::Connection::open(&file)?;
+        let insert =
+            "INSERT INTO stem_messages (id, queue, priority, state, ready_at, envelope) VALUES (?, 'q', 5, 0, 0, ?)";
+        // Valid JSON, but stored as a BLOB; and bytes that are not UTF-8.
+        let valid = Envelope::new("t", "q", Payload::new("json", b"2".to_vec()));
+        conn.execute(insert, (valid.id.to_string(), serde_json::to_vec(&valid)?))?;
+        conn.execute(insert, (b"\xff\xfe".to_vec(), b"\xff{".to_vec()))?;
+    }
+    broker.publish(good.clone()).await?;
+    let request = ReceiveRequest {
+        queues: vec!["q".into()],
+        max: 10,
+        lease: Duration::from_secs(30),
+        wait: Duration::from_secs(5),
+        consumer: "test".into(),
+    };
+    let got = broker.receive(&request).await?;
+    let ids: Vec<_> = got.iter().map(|d| d.envelope.id).collect();
+    assert!(ids.contains(&good.id), "the good message still flows: {ids:?}");
+    let dead = broker.list_dead_letters("q", 10, 0).await?.entries;
+    assert!(
+        !dead.is_empty() && dead.len() + got.len() == 3,
+        "nothing is lost: {} dead, {} delivered",
+        dead.len(),
+        got.len()
+    );
+    assert!(dead.iter().any(|d| d.reason.contains("not UTF-8") && d.envelope.args.bytes() == b"\xff{"), "{dead:?}");
+    Ok(())
+}

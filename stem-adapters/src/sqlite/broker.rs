@@ -79,6 +79,24 @@ fn locate(receipt: &Receipt) -> Option<(i64, i64)> {
     Some((receipt.tag.parse().ok()?, i64::try_from(receipt.token).ok()?))
 }
 
+/// A column's value as bytes, whatever its type.
+fn bytes(value: rusqlite::types::Value) -> Vec<u8> {
+    use rusqlite::types::Value;
+    match value {
+        Value::Text(text) => text.into_bytes(),
+        Value::Blob(blob) => blob,
+        Value::Integer(n) => n.to_string().into_bytes(),
+        Value::Real(x) => x.to_string().into_bytes(),
+        Value::Null => Vec::new(),
+    }
+}
+
+/// A column's value as text, whatever its type (bytes that are not UTF-8
+/// replaced).
+fn text(value: rusqlite::types::Value) -> String {
+    String::from_utf8_lossy(&bytes(value)).into_owned()
+}
+
 fn decode(json: &str) -> rusqlite::Result<Envelope> {
     serde_json::from_str(json).map_err(conversion_error)
 }
@@ -110,21 +128,27 @@ fn claim(
     let mut take = conn.prepare_cached(include_str!("sql/claim.sql"))?;
     let mut out = Vec::with_capacity(candidates.len());
     for (_, seq) in candidates {
-        let Some((id, queue, token, json)) = take
+        // Columns read as whatever they hold (another program may have
+        // stored a BLOB): one row that does not decode costs one dead
+        // letter, never the claim of the others.
+        let Some((id, queue, token, stored)) = take
             .query_row(params![now_us(), until, consumer, seq], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
+                Ok((text(r.get(0)?), text(r.get(1)?), r.get::<_, i64>(2)?, bytes(r.get(3)?)))
             })
             .optional()?
         else {
             continue;
         };
-        match decode(&json) {
+        let decoded = std::str::from_utf8(&stored)
+            .map_err(|e| format!("it is not UTF-8 ({e})"))
+            .and_then(|json| decode(json).map_err(|e| e.to_string()));
+        match decoded {
             Ok(envelope) => {
                 let receipt =
                     Receipt { id: envelope.id, queue: queue.into(), token: token as u64, tag: seq.to_string() };
                 out.push(Delivery { envelope: Arc::new(envelope), receipt, lease_expires_at: from_ms(until) });
             }
-            Err(e) => bury_undecodable(conn, seq, &id, &queue, token, json, &e)?,
+            Err(why) => bury_undecodable(conn, seq, &id, &queue, token, stored, &why)?,
         }
     }
     if !out.is_empty() {
@@ -148,10 +172,10 @@ fn bury_undecodable(
     id: &str,
     queue: &str,
     token: i64,
-    json: String,
-    error: &rusqlite::Error,
+    stored: Vec<u8>,
+    error: &str,
 ) -> rusqlite::Result<()> {
-    let (envelope, reason) = crate::undecodable::stand_in(id.parse().unwrap_or_default(), queue, json, error);
+    let (envelope, reason) = crate::undecodable::stand_in(id.parse().unwrap_or_default(), queue, stored, error);
     tracing::error!(seq, queue, %reason, "moved a message to the dead letter queue");
     let text = serde_json::to_string(&envelope).map_err(conversion_error)?;
     conn.prepare_cached(include_str!("sql/bury.sql"))?.execute([seq])?;
