@@ -1,6 +1,7 @@
 //! [`Stem`]: the handle producers and workers share.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::backend::{ResultBackend, TaskStatus};
@@ -28,18 +29,37 @@ pub struct Stem {
 struct Inner {
     stores: Stores,
     clock: Arc<dyn Clock>,
+    /// Work that must outlive what started it (a workflow run's lease,
+    /// released when a stopping worker drops the run's execution); a worker
+    /// that stops waits for it.
+    cleanup: tokio_util::task::TaskTracker,
 }
 
 impl Stem {
     /// Stem over `stores`, reading the system clock.
     pub fn new(stores: Stores) -> Self {
-        Self { inner: Arc::new(Inner { stores, clock: Arc::new(SystemClock) }) }
+        let cleanup = tokio_util::task::TaskTracker::new();
+        Self { inner: Arc::new(Inner { stores, clock: Arc::new(SystemClock), cleanup }) }
     }
 
     /// Everything in this process's memory ([`Stores::in_memory`]): for
     /// tests, docs and one-process apps. Nothing survives the process.
     pub fn in_memory() -> Self {
         Self::new(Stores::in_memory())
+    }
+
+    /// Runs `work` in a task of its own that a stopping worker waits for
+    /// (see [`cleaned_up`](Self::cleaned_up)).
+    pub(crate) fn spawn_cleanup(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.inner.cleanup.spawn(work);
+    }
+
+    /// Waits, `within` at most, until the work of
+    /// [`spawn_cleanup`](Self::spawn_cleanup) is done.
+    pub(crate) async fn cleaned_up(&self, within: std::time::Duration) {
+        self.inner.cleanup.close();
+        let _ = tokio::time::timeout(within, self.inner.cleanup.wait()).await;
+        self.inner.cleanup.reopen();
     }
 
     /// The same Stem with workflows reading the time from `clock` (a

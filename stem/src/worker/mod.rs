@@ -197,6 +197,8 @@ impl Worker {
         }
         let _ = shared.ops.send(Op::Close);
         writer.join().await;
+        // What the dropped tasks left to do (a workflow run's release).
+        shared.stem.cleaned_up(Duration::from_secs(5)).await;
         tracing::info!(worker = %shared.config.id, processed = shared.processed.load(Ordering::Relaxed), "worker stopped");
         Ok(())
     }

@@ -71,11 +71,18 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
             _ => Ok(()),
         };
     }
+    // Dropped with this future (a stopping worker drops running tasks), the
+    // guard releases the run, so that the next worker goes on at once
+    // rather than after the lease.
+    let mut held = Held { stem: stem.clone(), id, owner: owner.clone(), armed: true };
     let checkpoints = store.checkpoints(id).await?;
     let wf = WorkflowContext::new(stem.clone(), &state, owner.clone(), checkpoints);
     let run = match registration.execute(wf.clone(), state.args.clone()) {
         Ok(run) => run,
-        Err(why) => return finish(stem, &state, Some(&owner), Finish::Failed(why)).await,
+        Err(why) => {
+            held.armed = false;
+            return finish(stem, &state, Some(&owner), Finish::Failed(why)).await;
+        }
     };
     // The lease is renewed inside this future, not in a task of its own: when
     // the execution is dropped (a worker's hard stop), no renewal can follow,
@@ -87,6 +94,7 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
         () = wf.halted().cancelled() => None,
         () = keep_lease(stem, &wf, &owner, lease) => None,
     };
+    held.armed = false;
     let finish_with = match (wf.take_halt(), ended) {
         (Some(Halt::Suspended | Halt::LeaseLost), _) => return Ok(()),
         (Some(Halt::Store(error)), _) => {
@@ -103,6 +111,27 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
         (None, None) => return Ok(()),
     };
     finish(stem, &state, Some(&owner), finish_with).await
+}
+
+/// A claimed run, released if its execution is dropped before it ends.
+struct Held {
+    stem: Stem,
+    id: RunId,
+    owner: String,
+    armed: bool,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.armed {
+            let (stem, id, owner) = (self.stem.clone(), self.id, std::mem::take(&mut self.owner));
+            self.stem.spawn_cleanup(async move {
+                if let Err(error) = stem.workflows().release_run(id, &owner).await {
+                    tracing::warn!(run = %id, %error, "releasing a dropped run failed; it goes on after its lease");
+                }
+            });
+        }
+    }
 }
 
 /// Renews the run's lease while it executes; when the lease is lost, halts
