@@ -35,9 +35,12 @@ struct State {
     /// The last fencing token handed out: one counter for the broker, so
     /// that a task id used again never gets a token it had before.
     tokens: u64,
-    /// The queue of each id's stored message (one message per id: a second
-    /// publish replaces the first).
-    live: IdMap<TaskId, Arc<str>>,
+    /// The ids of the stored messages, and of some that are gone (one
+    /// message per id: a second publish replaces the first, in whichever
+    /// queue it waits). Acks leave their ids behind, so that the drain does
+    /// no work for this; the set is rebuilt when stale ids outnumber live
+    /// ones (looked at as it doubles).
+    live: IdMap<TaskId, ()>,
 }
 
 #[derive(Debug, Default)]
@@ -83,11 +86,13 @@ impl MemoryBroker {
     /// message of the same id wherever it is: a receipt for the old copy
     /// settles nothing any more.
     fn store(&self, state: &mut State, envelope: Envelope, now: DateTime<Utc>) {
-        let name = Arc::clone(&state.queue(&envelope.queue).name);
-        if let Some(old) = state.live.insert(envelope.id, name)
-            && let Some(queue) = state.queues.get_mut(&*old)
+        if state.live.insert(envelope.id, ()).is_some() {
+            // Rare (a producer's own task id used again, or a stale id): the
+            // queues are searched.
+            state.queues.values_mut().for_each(|queue| queue.forget(envelope.id));
+        } else if state.live.len() > 4096 && state.live.len().is_power_of_two() && state.live.len() > 2 * state.stored()
         {
-            queue.forget(envelope.id);
+            state.live = state.queues.values().flat_map(Queue::ids).map(|id| (id, ())).collect();
         }
         self.enqueue(state, Message { envelope: Arc::new(envelope), token: 0 }, now);
     }
@@ -106,6 +111,11 @@ impl MemoryBroker {
 }
 
 impl State {
+    /// How many messages are stored: ready, delayed or leased.
+    fn stored(&self) -> usize {
+        self.queues.values().map(|q| q.pending() + q.delayed.len() + q.inflight.len()).sum()
+    }
+
     /// The queue named `name`, created if new.
     fn queue(&mut self, name: &str) -> &mut Queue {
         if !self.queues.contains_key(name) {
@@ -143,6 +153,12 @@ impl Queue {
                 self.ready[band].push_front(leased.message);
             }
         }
+    }
+
+    /// The ids of its stored messages.
+    fn ids(&self) -> impl Iterator<Item = TaskId> + '_ {
+        let ready = self.ready.iter().flatten().map(|m| m.envelope.id);
+        ready.chain(self.delayed.values().map(|m| m.envelope.id)).chain(self.inflight.keys().copied())
     }
 
     /// Drops the message of `id`, wherever it waits (a replaced copy; rare,
@@ -281,7 +297,7 @@ impl Broker for MemoryBroker {
         let mut acked = Vec::with_capacity(receipts.len());
         {
             let mut state = self.state();
-            let State { queues, live, .. } = &mut *state;
+            let queues = &mut state.queues;
             // Receipts of one queue usually come together: one lookup per run.
             let mut queue: Option<&mut Queue> = None;
             for receipt in receipts {
@@ -291,7 +307,6 @@ impl Broker for MemoryBroker {
                 if let Some(q) = queue.as_mut()
                     && let Some(leased) = q.take_leased(receipt, now)
                 {
-                    live.remove(&receipt.id);
                     acked.push(leased);
                 }
             }
@@ -344,7 +359,6 @@ impl Broker for MemoryBroker {
         let envelope = Arc::unwrap_or_clone(leased.message.envelope);
         let dead = DeadLetter { envelope, reason: reason.to_owned(), dead_at: now, fence: token };
         queue.dead.push((dead, token));
-        state.live.remove(&receipt.id);
         Ok(())
     }
 
@@ -454,15 +468,11 @@ impl QueueStats for MemoryBroker {
 
     async fn purge(&self, queue: &str) -> Result<usize> {
         let mut state = self.state();
-        let State { queues, live, .. } = &mut *state;
-        Ok(queues.get_mut(queue).map_or(0, |q| {
+        Ok(state.queues.get_mut(queue).map_or(0, |q| {
             q.tidy(Utc::now()); // messages whose lease ended are ready again, so they go too
             let n = q.pending() + q.delayed.len();
-            for message in
-                q.ready.iter_mut().flat_map(|band| band.drain(..)).chain(std::mem::take(&mut q.delayed).into_values())
-            {
-                live.remove(&message.envelope.id);
-            }
+            q.ready.iter_mut().for_each(VecDeque::clear);
+            q.delayed.clear();
             n
         }))
     }
