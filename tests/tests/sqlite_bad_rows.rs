@@ -10,6 +10,17 @@ use stem::{Broker, Envelope};
 use stem_adapters::sqlite::SqliteStore;
 use stem_tests::{TempDir, TestResult};
 
+/// Up to 10 messages of `q`, waiting up to 5 s.
+fn request() -> ReceiveRequest {
+    ReceiveRequest {
+        queues: vec!["q".into()],
+        max: 10,
+        lease: Duration::from_secs(30),
+        wait: Duration::from_secs(5),
+        consumer: "test".into(),
+    }
+}
+
 #[tokio::test]
 async fn an_undecodable_message_is_dead_lettered_not_lost() -> TestResult {
     let dir = TempDir::new("bad-rows");
@@ -24,13 +35,7 @@ async fn an_undecodable_message_is_dead_lettered_not_lost() -> TestResult {
         )?;
     }
     broker.publish(good.clone()).await?;
-    let request = ReceiveRequest {
-        queues: vec!["q".into()],
-        max: 10,
-        lease: Duration::from_secs(30),
-        wait: Duration::from_secs(5),
-        consumer: "test".into(),
-    };
+    let request = request();
     let got = broker.receive(&request).await?;
     assert_eq!(got.iter().map(|d| d.envelope.id).collect::<Vec<_>>(), vec![good.id], "the good message still flows");
     let dead = broker.list_dead_letters("q", 10, 0).await?.entries;
@@ -58,13 +63,7 @@ async fn rows_holding_blobs_cost_one_dead_letter_each_not_the_claim() -> TestRes
         conn.execute(insert, (b"\xff\xfe".to_vec(), b"\xff{".to_vec()))?;
     }
     broker.publish(good.clone()).await?;
-    let request = ReceiveRequest {
-        queues: vec!["q".into()],
-        max: 10,
-        lease: Duration::from_secs(30),
-        wait: Duration::from_secs(5),
-        consumer: "test".into(),
-    };
+    let request = request();
     let got = broker.receive(&request).await?;
     let ids: Vec<_> = got.iter().map(|d| d.envelope.id).collect();
     assert!(ids.contains(&good.id), "the good message still flows: {ids:?}");
