@@ -12,7 +12,10 @@ use stem::testing::{backend_suite, broker_suite, lock_suite, workflow_store_suit
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_broker_passes_every_case() {
-    let report = broker_suite(|_ns| async { Ok(Arc::new(MemoryBroker::new()) as _) }).await;
+    let report = broker_suite(|ns| async move {
+        Ok(Arc::new(MemoryBroker::with_dead_letter_retention(ns.dead_letter_retention)) as _)
+    })
+    .await;
     report.assert_passed();
     assert!(report.skipped().is_empty(), "the in-memory broker has every capability");
 }
@@ -77,7 +80,10 @@ impl Broker for WithoutBroadcast {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_capability_is_reported_skipped_by_name() {
-    let report = broker_suite(|_ns| async { Ok(Arc::new(WithoutBroadcast::default()) as _) }).await;
+    let report = broker_suite(|ns| async move {
+        Ok(Arc::new(WithoutBroadcast(MemoryBroker::with_dead_letter_retention(ns.dead_letter_retention))) as _)
+    })
+    .await;
     report.assert_passed();
     assert_eq!(report.skipped(), ["broadcast_fans_out_to_every_subscriber"]);
     let shown = report.to_string();
@@ -85,5 +91,5 @@ async fn a_missing_capability_is_reported_skipped_by_name() {
         shown.contains("SKIPPED broadcast_fans_out_to_every_subscriber: the adapter does not implement Broadcast"),
         "{shown}"
     );
-    assert!(shown.contains("28 passed, 1 skipped, 0 failed"), "{shown}");
+    assert!(shown.contains("29 passed, 1 skipped, 0 failed"), "{shown}");
 }

@@ -19,6 +19,7 @@ impl Opened {
         self.0.lock().expect("not poisoned").push(schema.clone());
         let options =
             PostgresOptions::new(url).with_schema(schema).with_retention(ns.retention).with_max_connections(2);
+        let options = options.with_dead_letter_retention(ns.dead_letter_retention);
         PostgresStore::connect_with(options).await
     }
 

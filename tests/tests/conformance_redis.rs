@@ -23,6 +23,7 @@ impl Opened {
 
     async fn open(&self, ns: &Namespace) -> stem::Result<RedisStore> {
         let options = self.base.clone().with_namespace(format!("test_{}", ns.name)).with_retention(ns.retention);
+        let options = options.with_dead_letter_retention(ns.dead_letter_retention);
         let store = RedisStore::connect_with(options).await?;
         self.stores.lock().expect("not poisoned").push(store.clone());
         Ok(store)

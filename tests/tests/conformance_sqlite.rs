@@ -7,7 +7,8 @@ use stem_adapters::sqlite::{SqliteOptions, SqliteStore};
 use stem_tests::TempDir;
 
 async fn store(dir: &TempDir, ns: &stem::testing::Namespace) -> stem::Result<SqliteStore> {
-    SqliteStore::open_with(SqliteOptions::new(dir.file(&format!("{}.db", ns.name))).with_retention(ns.retention)).await
+    let options = SqliteOptions::new(dir.file(&format!("{}.db", ns.name))).with_retention(ns.retention);
+    SqliteStore::open_with(options.with_dead_letter_retention(ns.dead_letter_retention)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -383,9 +383,22 @@ impl PublishRecorded for PostgresBroker {
     }
 }
 
+impl PostgresBroker {
+    /// Deletes the dead letters older than the store's dead letter retention.
+    async fn expire_dead(&self) -> Result<()> {
+        sqlx::query(self.shared.sql(include_str!("sql/dead_expire.sql")))
+            .bind(millis(self.shared.options.dead_letter_retention()))
+            .execute(self.pool())
+            .await
+            .map(drop)
+            .map_err(|e| failed("expiring dead letters", e))
+    }
+}
+
 #[async_trait]
 impl DeadLetters for PostgresBroker {
     async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> Result<DeadLetterPage> {
+        self.expire_dead().await?;
         let rows = sqlx::query(self.shared.sql(include_str!("sql/dead_list.sql")))
             .bind(queue)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -403,6 +416,7 @@ impl DeadLetters for PostgresBroker {
     }
 
     async fn get_dead_letter(&self, queue: &str, id: TaskId) -> Result<Option<DeadLetter>> {
+        self.expire_dead().await?;
         let row = sqlx::query(self.shared.sql(include_str!("sql/dead_get.sql")))
             .bind(queue)
             .bind(id.as_uuid())
@@ -413,6 +427,7 @@ impl DeadLetters for PostgresBroker {
     }
 
     async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
+        self.expire_dead().await?;
         let chosen = self.oldest_dead(queue, options.since, Some(options.limit)).await?;
         if options.dry_run || chosen.is_empty() {
             return Ok(ReplayResult {
@@ -442,6 +457,7 @@ impl DeadLetters for PostgresBroker {
         since: Option<DateTime<Utc>>,
         limit: Option<usize>,
     ) -> Result<usize> {
+        self.expire_dead().await?;
         let done = sqlx::query(self.shared.sql(include_str!("sql/dead_purge.sql")))
             .bind(queue)
             .bind(since)

@@ -28,6 +28,7 @@ pub struct PostgresOptions {
     url: String,
     schema: String,
     retention: std::time::Duration,
+    dead_letter_retention: std::time::Duration,
     max_connections: u32,
     tls: TlsOptions,
     vacuum_every: Option<u64>,
@@ -41,6 +42,7 @@ impl PostgresOptions {
             url: url.into(),
             schema: DEFAULT_SCHEMA.to_owned(),
             retention: DEFAULT_RESULT_RETENTION,
+            dead_letter_retention: stem::broker::DEFAULT_DEAD_LETTER_RETENTION,
             max_connections: 10,
             tls: TlsOptions::default(),
             vacuum_every: Some(DEFAULT_VACUUM_EVERY),
@@ -57,6 +59,7 @@ impl PostgresOptions {
     /// |---|---|
     /// | `schema=stem` | the schema of Stem's tables ([`with_schema`](Self::with_schema)) |
     /// | `retention_secs=86400` | how long final states are kept ([`with_retention`](Self::with_retention)) |
+    /// | `dead_letter_retention_secs=2592000` | how long dead letters are kept ([`with_dead_letter_retention`](Self::with_dead_letter_retention)) |
     /// | `max_connections=10` | the pool's size ([`with_max_connections`](Self::with_max_connections)) |
     /// | `vacuum_every=20000` | acks between the store's own vacuums; `0` leaves it to autovacuum ([`with_vacuum_every`](Self::with_vacuum_every)) |
     ///
@@ -70,10 +73,12 @@ impl PostgresOptions {
     pub fn from_url(url: &str) -> stem::Result<Self> {
         check_scheme(url, &["postgres", "postgresql"], "Postgres")?;
         let (mut schema, mut retention, mut connections, mut vacuum) = (None, None, None, None);
+        let mut dead_letter_retention = None;
         let query = Query::read(url, |opt| {
             match opt.key {
                 "schema" => schema = Some(opt.value.to_owned()),
                 "retention_secs" => retention = Some(opt.seconds()?),
+                "dead_letter_retention_secs" => dead_letter_retention = Some(opt.seconds()?),
                 "max_connections" => connections = Some(opt.number("a whole number")?),
                 "vacuum_every" => vacuum = Some(opt.number("a whole number (0: never)")?),
                 // sqlx's own options.
@@ -101,6 +106,7 @@ impl PostgresOptions {
                         &[
                             "schema",
                             "retention_secs",
+                            "dead_letter_retention_secs",
                             "max_connections",
                             "vacuum_every",
                             "sslmode",
@@ -129,6 +135,9 @@ impl PostgresOptions {
         if let Some(retention) = retention {
             options = options.with_retention(retention);
         }
+        if let Some(retention) = dead_letter_retention {
+            options = options.with_dead_letter_retention(retention);
+        }
         if let Some(n) = connections {
             options = options.with_max_connections(n);
         }
@@ -148,6 +157,12 @@ impl PostgresOptions {
     /// How long final task states (and groups) are kept before they are pruned.
     pub fn with_retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
+        self
+    }
+
+    /// How long dead letters are kept before they are pruned (30 days).
+    pub fn with_dead_letter_retention(mut self, retention: Duration) -> Self {
+        self.dead_letter_retention = retention;
         self
     }
 
@@ -202,6 +217,11 @@ impl PostgresOptions {
         self.retention
     }
 
+    /// How long dead letters are kept.
+    pub fn dead_letter_retention(&self) -> Duration {
+        self.dead_letter_retention
+    }
+
     /// The pool's size.
     pub fn max_connections(&self) -> u32 {
         self.max_connections
@@ -215,6 +235,7 @@ impl std::fmt::Debug for PostgresOptions {
             .field("url", &redact_url(&self.url))
             .field("schema", &self.schema)
             .field("retention", &self.retention)
+            .field("dead_letter_retention", &self.dead_letter_retention)
             .field("max_connections", &self.max_connections)
             .field("tls", &self.tls)
             .field("vacuum_every", &self.vacuum_every)

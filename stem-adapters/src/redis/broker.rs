@@ -207,6 +207,41 @@ impl RedisBroker {
         first.unwrap_or_else(|e| Err(Error::adapter("a Redis blocking read's task failed", e)))
     }
 
+    /// Deletes the dead letters of `queue` older than the store's dead letter
+    /// retention: the oldest first (the set is in the order they died), a
+    /// page at a time, until a younger one; entries whose hash is gone go too.
+    async fn expire_dead(&self, queue: &str) -> Result<()> {
+        const PAGE: isize = 100;
+        let kept = self.shared.options.dead_letter_retention();
+        let cutoff = Utc::now() - chrono::Duration::from_std(kept).unwrap_or(chrono::Duration::MAX);
+        let prefix = self.queue_key(queue);
+        let (key, mut conn) = (format!("{prefix}dead"), self.shared.conn());
+        loop {
+            let ids: Vec<Vec<u8>> = redis::cmd("ZRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(PAGE - 1)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| failed("listing dead letters", e))?;
+            let page = self.dead_letters(queue, &ids).await?;
+            let young: Option<&Vec<u8>> = page.iter().find(|(_, d)| d.dead_at >= cutoff).map(|(id, _)| id);
+            let old: Vec<&Vec<u8>> = ids.iter().take_while(|id| Some(*id) != young).collect();
+            if old.is_empty() {
+                return Ok(());
+            }
+            let mut pipe = redis::pipe();
+            for id in &old {
+                pipe.cmd("ZREM").arg(&key).arg(id.as_slice()).ignore();
+                pipe.cmd("DEL").arg([prefix.as_bytes(), b"dead:", id].concat()).ignore();
+            }
+            pipeline::query::<()>(&mut conn, &pipe, "expiring dead letters").await?;
+            if young.is_some() || ids.len() < PAGE as usize {
+                return Ok(());
+            }
+        }
+    }
+
     /// Up to `limit` dead letters of `queue` dead at or after `since`, oldest
     /// first, read a page at a time (not the whole dead letter queue).
     async fn oldest_dead(&self, queue: &str, since: Option<DateTime<Utc>>, limit: usize) -> Result<Vec<Dead>> {
@@ -500,6 +535,7 @@ impl DeadLetters for RedisBroker {
         if limit == 0 {
             return Ok(DeadLetterPage::default());
         }
+        self.expire_dead(queue).await?;
         let prefix = self.queue_key(queue);
         let mut pipe = redis::pipe();
         pipe.cmd("ZREVRANGE").arg(format!("{prefix}dead")).arg(offset).arg(offset + limit - 1);
@@ -512,10 +548,12 @@ impl DeadLetters for RedisBroker {
     }
 
     async fn get_dead_letter(&self, queue: &str, id: TaskId) -> Result<Option<DeadLetter>> {
+        self.expire_dead(queue).await?;
         Ok(self.dead_letters(queue, &[id.to_string().into_bytes()]).await?.pop().map(|(_, d)| d))
     }
 
     async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
+        self.expire_dead(queue).await?;
         let chosen: Vec<DeadLetter> =
             self.oldest_dead(queue, options.since, options.limit).await?.into_iter().map(|(_, d)| d).collect();
         if options.dry_run || chosen.is_empty() {
@@ -544,6 +582,7 @@ impl DeadLetters for RedisBroker {
         since: Option<DateTime<Utc>>,
         limit: Option<usize>,
     ) -> Result<usize> {
+        self.expire_dead(queue).await?;
         // By the ids they are stored under, one page at a time (see
         // `oldest_dead`), whether or not their envelopes decode.
         let chosen = self.oldest_dead(queue, since, limit.unwrap_or(usize::MAX)).await?;

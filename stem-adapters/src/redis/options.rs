@@ -35,6 +35,7 @@ pub struct RedisOptions {
     retention: Duration,
     tls: TlsOptions,
     spin: Duration,
+    dead_letter_retention: Duration,
 }
 
 impl RedisOptions {
@@ -48,6 +49,7 @@ impl RedisOptions {
             retention: DEFAULT_RESULT_RETENTION,
             tls: TlsOptions::default(),
             spin: super::DEFAULT_SPIN,
+            dead_letter_retention: stem::broker::DEFAULT_DEAD_LETTER_RETENTION,
         }
     }
 
@@ -82,6 +84,7 @@ impl RedisOptions {
     /// | `namespace=stem` | keys start with `stem:<namespace>:` ([`with_namespace`](Self::with_namespace)) |
     /// | `retention_secs=86400` | how long final states are kept ([`with_retention`](Self::with_retention)) |
     /// | `cluster=true` | the URL names one node of a Redis Cluster; the client finds the others ([`cluster`](Self::cluster)) |
+    /// | `dead_letter_retention_secs=2592000` | how long dead letters are kept ([`with_dead_letter_retention`](Self::with_dead_letter_retention)) |
     /// | `spin_us=100` | how long a short call waits busily for its reply; `0` never ([`with_spin`](Self::with_spin)) |
     ///
     /// ```
@@ -94,10 +97,12 @@ impl RedisOptions {
     pub fn from_url(url: &str) -> stem::Result<Self> {
         check_scheme(url, &["redis", "rediss"], "Redis")?;
         let (mut namespace, mut retention, mut spin, mut cluster) = (None, None, None, false);
+        let mut dead_letter_retention = None;
         let query = Query::read(url, |opt| {
             match opt.key {
                 "namespace" if !opt.value.is_empty() => namespace = Some(opt.value.to_owned()),
                 "retention_secs" => retention = Some(opt.seconds()?),
+                "dead_letter_retention_secs" => dead_letter_retention = Some(opt.seconds()?),
                 "spin_us" => {
                     let max = super::MAX_SPIN.as_micros();
                     let takes = format!("a whole number of microseconds up to {max} (0 turns spinning off)");
@@ -119,7 +124,17 @@ impl RedisOptions {
                 _ => {
                     return Err(opt.unknown(
                         "Redis",
-                        &["namespace", "retention_secs", "cluster", "spin_us", "protocol", "db", "user", "pass"],
+                        &[
+                            "namespace",
+                            "retention_secs",
+                            "dead_letter_retention_secs",
+                            "cluster",
+                            "spin_us",
+                            "protocol",
+                            "db",
+                            "user",
+                            "pass",
+                        ],
                     ));
                 }
             }
@@ -141,6 +156,9 @@ impl RedisOptions {
         }
         if let Some(retention) = retention {
             options = options.with_retention(retention);
+        }
+        if let Some(retention) = dead_letter_retention {
+            options = options.with_dead_letter_retention(retention);
         }
         if let Some(spin) = spin {
             options = options.with_spin(spin);
@@ -166,6 +184,17 @@ impl RedisOptions {
     pub fn with_tls(mut self, tls: TlsOptions) -> Self {
         self.tls = tls;
         self
+    }
+
+    /// How long dead letters are kept before they are pruned (30 days).
+    pub fn with_dead_letter_retention(mut self, retention: Duration) -> Self {
+        self.dead_letter_retention = retention;
+        self
+    }
+
+    /// How long dead letters are kept.
+    pub fn dead_letter_retention(&self) -> Duration {
+        self.dead_letter_retention
     }
 
     /// How long a short call (a one-message publish, a status read) waits
@@ -243,6 +272,7 @@ impl std::fmt::Debug for RedisOptions {
             .field("retention", &self.retention)
             .field("tls", &self.tls)
             .field("spin", &self.spin)
+            .field("dead_letter_retention", &self.dead_letter_retention)
             .finish()
     }
 }

@@ -369,9 +369,25 @@ impl Broker for SqliteBroker {
     }
 }
 
+impl SqliteBroker {
+    /// Deletes the dead letters older than the file's dead letter retention.
+    async fn expire_dead(&self) -> Result<()> {
+        let kept = i64::try_from(self.shared.options.dead_letter_retention.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = now_ms().saturating_sub(kept);
+        self.shared
+            .db
+            .call("expire dead letters", move |conn| {
+                conn.prepare_cached(include_str!("sql/dead_expire.sql"))?.execute([cutoff])
+            })
+            .await
+            .map(drop)
+    }
+}
+
 #[async_trait]
 impl DeadLetters for SqliteBroker {
     async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> Result<DeadLetterPage> {
+        self.expire_dead().await?;
         let queue = queue.to_owned();
         let (take, skip) = (i64::try_from(limit).unwrap_or(i64::MAX - 1), i64::try_from(offset).unwrap_or(i64::MAX));
         let mut entries = self
@@ -391,6 +407,7 @@ impl DeadLetters for SqliteBroker {
     }
 
     async fn get_dead_letter(&self, queue: &str, id: TaskId) -> Result<Option<DeadLetter>> {
+        self.expire_dead().await?;
         let (queue, id) = (queue.to_owned(), id.to_string());
         self.shared
             .db
@@ -404,6 +421,7 @@ impl DeadLetters for SqliteBroker {
     }
 
     async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
+        self.expire_dead().await?;
         let queue = queue.to_owned();
         let since = options.since.map_or(i64::MIN, |s| s.timestamp_millis());
         let limit = i64::try_from(options.limit).unwrap_or(i64::MAX);
@@ -452,6 +470,7 @@ impl DeadLetters for SqliteBroker {
         since: Option<DateTime<Utc>>,
         limit: Option<usize>,
     ) -> Result<usize> {
+        self.expire_dead().await?;
         let queue = queue.to_owned();
         let since = since.map_or(i64::MIN, |s| s.timestamp_millis());
         let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));

@@ -50,6 +50,8 @@ pub struct SqliteOptions {
     pub poll_interval: Duration,
     /// How long final task states and groups are kept (24 h).
     pub retention: Duration,
+    /// How long dead letters are kept (30 days).
+    pub dead_letter_retention: Duration,
 }
 
 impl SqliteOptions {
@@ -61,6 +63,7 @@ impl SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             poll_interval: Duration::from_millis(50),
             retention: DEFAULT_RESULT_RETENTION,
+            dead_letter_retention: stem::broker::DEFAULT_DEAD_LETTER_RETENTION,
         }
     }
 
@@ -75,6 +78,7 @@ impl SqliteOptions {
     /// | `busy_timeout_ms=5000` | how long a write waits for another process's lock |
     /// | `poll_interval_ms=50` | how often an idle connection looks for other processes' commits |
     /// | `retention_secs=86400` | how long final task states are kept |
+    /// | `dead_letter_retention_secs=2592000` | how long dead letters are kept |
     ///
     /// An unknown option is an error that lists the known ones.
     ///
@@ -89,6 +93,7 @@ impl SqliteOptions {
     pub fn from_url(url: &str) -> stem::Result<Self> {
         check_scheme(url, &["sqlite"], "SQLite")?;
         let (mut synchronous, mut busy_timeout, mut poll_interval, mut retention) = (None, None, None, None);
+        let mut dead_letter_retention = None;
         let query = Query::read(url, |opt| {
             match opt.key {
                 "synchronous" => {
@@ -101,9 +106,16 @@ impl SqliteOptions {
                 "busy_timeout_ms" => busy_timeout = Some(opt.millis()?),
                 "poll_interval_ms" => poll_interval = Some(opt.millis()?),
                 "retention_secs" => retention = Some(opt.seconds()?),
+                "dead_letter_retention_secs" => dead_letter_retention = Some(opt.seconds()?),
                 _ => {
-                    return Err(opt
-                        .unknown("SQLite", &["synchronous", "busy_timeout_ms", "poll_interval_ms", "retention_secs"]));
+                    let known = [
+                        "synchronous",
+                        "busy_timeout_ms",
+                        "poll_interval_ms",
+                        "retention_secs",
+                        "dead_letter_retention_secs",
+                    ];
+                    return Err(opt.unknown("SQLite", &known));
                 }
             }
             Ok(true)
@@ -114,6 +126,7 @@ impl SqliteOptions {
         options.busy_timeout = busy_timeout.unwrap_or(options.busy_timeout);
         options.poll_interval = poll_interval.unwrap_or(options.poll_interval);
         options.retention = retention.unwrap_or(options.retention);
+        options.dead_letter_retention = dead_letter_retention.unwrap_or(options.dead_letter_retention);
         Ok(options)
     }
 
@@ -138,6 +151,12 @@ impl SqliteOptions {
     /// Sets how long final task states and groups are kept.
     pub fn with_retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
+        self
+    }
+
+    /// Sets how long dead letters are kept.
+    pub fn with_dead_letter_retention(mut self, retention: Duration) -> Self {
+        self.dead_letter_retention = retention;
         self
     }
 }

@@ -24,6 +24,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+/// How long dead letters are kept unless a store is told otherwise: 30
+/// days, for someone to look at them, replay or purge them.
+pub const DEFAULT_DEAD_LETTER_RETENTION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 60 * 60);
+
 pub use self::broadcast::Broadcast;
 pub use self::dead_letter::{DeadLetter, DeadLetterPage, DeadLetters, ReplayOptions, ReplayResult};
 pub use self::delivery::{Delivery, Nack, Receipt, ReceiveRequest};

@@ -11,8 +11,8 @@ use futures_util::stream::BoxStream;
 use tokio::sync::{Notify, broadcast};
 
 use crate::broker::{
-    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, QueueCounts, QueueStats, Receipt,
-    ReceiveRequest, ReplayOptions, ReplayResult,
+    Broadcast, Broker, DEFAULT_DEAD_LETTER_RETENTION, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack,
+    QueueCounts, QueueStats, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
 use crate::envelope::{Envelope, MAX_PRIORITY};
 use crate::error::{Error, Result};
@@ -23,6 +23,8 @@ use crate::id_map::IdMap;
 /// letter queue, all lost when the process ends. For tests, docs and one-process apps.
 #[derive(Debug, Default)]
 pub struct MemoryBroker {
+    /// How long dead letters are kept (`None`: [`DEFAULT_DEAD_LETTER_RETENTION`]).
+    dead_letter_retention: Option<Duration>,
     state: Mutex<State>,
     wake: Notify,
     channels: Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>,
@@ -76,6 +78,18 @@ impl MemoryBroker {
     /// An empty broker.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty broker that keeps dead letters for `retention`
+    /// ([`DEFAULT_DEAD_LETTER_RETENTION`] otherwise).
+    pub fn with_dead_letter_retention(retention: Duration) -> Self {
+        Self { dead_letter_retention: Some(retention), ..Self::default() }
+    }
+
+    /// The moment before which dead letters are gone.
+    fn dead_cutoff(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let kept = self.dead_letter_retention.unwrap_or(DEFAULT_DEAD_LETTER_RETENTION);
+        now - chrono::Duration::from_std(kept).unwrap_or(chrono::Duration::MAX)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -153,6 +167,12 @@ impl Queue {
                 self.ready[band].push_front(leased.message);
             }
         }
+    }
+
+    /// Drops the dead letters that died before `cutoff` (oldest first).
+    fn expire_dead(&mut self, cutoff: DateTime<Utc>) {
+        let gone = self.dead.iter().take_while(|(d, _)| d.dead_at < cutoff).count();
+        self.dead.drain(..gone);
     }
 
     /// The ids of its stored messages.
@@ -378,8 +398,9 @@ impl Broker for MemoryBroker {
 #[async_trait]
 impl DeadLetters for MemoryBroker {
     async fn list_dead_letters(&self, queue: &str, limit: usize, offset: usize) -> Result<DeadLetterPage> {
-        let state = self.state();
-        let Some(queue) = state.queues.get(queue) else { return Ok(DeadLetterPage::default()) };
+        let mut state = self.state();
+        let Some(queue) = state.queues.get_mut(queue) else { return Ok(DeadLetterPage::default()) };
+        queue.expire_dead(self.dead_cutoff(Utc::now()));
         let entries: Vec<DeadLetter> =
             queue.dead.iter().rev().skip(offset).take(limit).map(|(d, _)| d.clone()).collect();
         let next_offset = (offset + entries.len() < queue.dead.len()).then_some(offset + entries.len());
@@ -387,7 +408,9 @@ impl DeadLetters for MemoryBroker {
     }
 
     async fn get_dead_letter(&self, queue: &str, id: TaskId) -> Result<Option<DeadLetter>> {
-        let state = self.state();
+        let mut state = self.state();
+        let cutoff = self.dead_cutoff(Utc::now());
+        state.queues.get_mut(queue).into_iter().for_each(|q| q.expire_dead(cutoff));
         Ok(state
             .queues
             .get(queue)
@@ -401,6 +424,7 @@ impl DeadLetters for MemoryBroker {
             let Some(q) = state.queues.get_mut(queue) else {
                 return Ok(ReplayResult { entries: Vec::new(), dry_run: options.dry_run });
             };
+            q.expire_dead(self.dead_cutoff(now));
             let chosen: Vec<usize> = q
                 .dead
                 .iter()
@@ -437,6 +461,7 @@ impl DeadLetters for MemoryBroker {
     ) -> Result<usize> {
         let mut state = self.state();
         let Some(q) = state.queues.get_mut(queue) else { return Ok(0) };
+        q.expire_dead(self.dead_cutoff(Utc::now()));
         let mut left = limit.unwrap_or(usize::MAX);
         let before = q.dead.len();
         q.dead.retain(|(d, _)| {
@@ -485,6 +510,7 @@ impl QueueStats for MemoryBroker {
             .values_mut()
             .map(|q| {
                 q.tidy(now);
+                q.expire_dead(self.dead_cutoff(now));
                 QueueCounts::new(&*q.name, q.pending(), q.delayed.len(), q.inflight.len(), q.dead.len())
             })
             .collect();

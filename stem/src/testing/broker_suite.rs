@@ -52,6 +52,7 @@ const NEED_DEAD_LETTERS: &[&str] = &[
     "stale_receipt_cannot_settle_a_redelivered_message",
     "dead_letters_list_newest_first_in_pages",
     "purge_dead_letters_honours_limit",
+    "dead_letters_expire_after_their_retention",
 ];
 
 /// The cases that count or purge a queue's messages.
@@ -100,6 +101,7 @@ const CASES: &[Case<Store>] = cases!(Store:
     queues_are_listed_with_every_count,
     an_id_published_twice_is_one_message,
     a_republished_id_gets_tokens_above_its_last,
+    dead_letters_expire_after_their_retention,
 );
 
 fn envelope(queue: &str) -> Envelope {
@@ -617,4 +619,18 @@ async fn a_republished_id_gets_tokens_above_its_last(broker: Store) {
     assert_eq!(again.envelope.id, e.id);
     assert!(again.receipt.token > last.receipt.token, "{} after {}", again.receipt.token, last.receipt.token);
     broker.ack(&again.receipt).await.expect("ack");
+}
+
+/// Dead letters go once the broker's dead letter retention has passed (the
+/// namespace of this case asks for 600 ms).
+async fn dead_letters_expire_after_their_retention(broker: Store) {
+    let gone = dead(&broker, "q", "old").await;
+    let deadline = tokio::time::Instant::now() + PATIENT;
+    while !dlq(&broker).list_dead_letters("q", 10, 0).await.expect("list").entries.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "dead letter {} outlived its retention", gone.id);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(dlq(&broker).get_dead_letter("q", gone.id).await.expect("get").is_none());
+    let replay = ReplayOptions { limit: 10, ..Default::default() };
+    assert!(dlq(&broker).replay_dead_letters("q", &replay).await.expect("replay").entries.is_empty());
 }

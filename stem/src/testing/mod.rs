@@ -55,18 +55,26 @@ pub struct Namespace {
     /// for the cases that watch them expire, a minute for the others, so that a
     /// case held up on a loaded machine never sees its data expire under it.
     pub retention: Duration,
+    /// How long a broker keeps dead letters: short for the case that
+    /// watches them expire, an hour for the others.
+    pub dead_letter_retention: Duration,
 }
 
 /// The cases whose namespace asks for a short retention: they watch final
 /// states expire.
 const EXPIRING_CASES: &[&str] = &["final_states_expire_after_the_retention"];
 
+/// The cases whose namespace asks for a short dead letter retention.
+const EXPIRING_DEAD_CASES: &[&str] = &["dead_letters_expire_after_their_retention"];
+
 impl Namespace {
     fn for_case(suite: &str, case: &str) -> Self {
         let name = format!("{suite}_{case}_{:08x}", fastrand::u32(..));
         let retention =
             if EXPIRING_CASES.contains(&case) { Duration::from_millis(600) } else { Duration::from_secs(60) };
-        Self { name, retention }
+        let dead_letter_retention =
+            if EXPIRING_DEAD_CASES.contains(&case) { Duration::from_millis(600) } else { Duration::from_secs(3600) };
+        Self { name, retention, dead_letter_retention }
     }
 }
 
