@@ -6,13 +6,11 @@ use std::future::Future;
 
 use serde_json::Value;
 
-use super::link::{Link, Linkable, Shape, args_from};
-use super::piece::Node;
-use crate::codec::Payload;
+use crate::codec::{self, Payload};
 use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
-use crate::task::{Task, TaskContext, TaskError, TaskOptions};
+use crate::task::{EnqueueOptions, Task, TaskContext, TaskError, TaskOptions};
 
 /// The task `stem.canvas.collect`: its input, a list, is its output. Every
 /// worker runs it (the canvas extension adds it).
@@ -30,22 +28,16 @@ impl Task for Collect {
         async move { Ok(args) }
     }
 
+    /// Its one argument is its input: the list.
     fn __args_from(input: &Payload, rest: &Payload) -> Result<Value> {
-        args_from::<Self>(input, rest, Shape::Alone)
+        let _ = rest;
+        codec::decode(input)
     }
 }
 
-impl Linkable for Collect {
-    type First = Value;
-    type Rest = ();
-}
-
-/// The collect step with task id `id` on `queue`.
+/// The collect step with task id `id` on `queue`, its input left for the
+/// group before it to fill in.
 pub(crate) fn envelope(id: TaskId, queue: &str) -> Result<Envelope> {
-    Link::<Collect>::new(()).task_id(id).queue(queue).into_envelope()
-}
-
-/// The collect step as a node.
-pub(crate) fn node(id: TaskId, queue: &str) -> Result<Node> {
-    Ok(Node::Task(Box::new(envelope(id, queue)?)))
+    let options = EnqueueOptions { task_id: Some(id), queue: Some(queue.to_owned()), ..EnqueueOptions::default() };
+    options.envelope(Collect::NAME, &Collect::OPTIONS, codec::encode(Collect::CODEC, &())?)
 }

@@ -282,7 +282,7 @@ pub(crate) fn single_tail(node: Node) -> Result<Node> {
     match node {
         Node::Group { id, members } => {
             let queue = members.first().and_then(Node::tail_envelope).map_or(DEFAULT_QUEUE, |e| &e.queue);
-            let collect = super::collect::node(derived_id(id, "collect"), queue)?;
+            let collect = Node::Task(Box::new(super::collect::envelope(derived_id(id, "collect"), queue)?));
             Ok(Node::Chord { id, members, callback: Box::new(collect) })
         }
         other => Ok(other),
