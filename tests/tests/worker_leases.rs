@@ -154,3 +154,68 @@ async fn a_worker_whose_clock_is_behind_the_stores_renews_in_time() -> TestResul
     second.stop(ShutdownMode::Warm).await?;
     Ok(())
 }
+
+/// The in-memory broker with acks that take 800 ms: a slow store.
+#[derive(Debug, Default)]
+struct SlowAcks(stem::memory::MemoryBroker);
+
+#[async_trait::async_trait]
+impl stem::Broker for SlowAcks {
+    async fn publish(&self, envelope: stem::Envelope) -> stem::Result<()> {
+        self.0.publish(envelope).await
+    }
+    async fn publish_batch(&self, envelopes: Vec<stem::Envelope>) -> stem::Result<()> {
+        self.0.publish_batch(envelopes).await
+    }
+    async fn receive(&self, request: &ReceiveRequest) -> stem::Result<Vec<stem::broker::Delivery>> {
+        self.0.receive(request).await
+    }
+    async fn ack_batch(&self, receipts: &[stem::broker::Receipt]) -> stem::Result<usize> {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        self.0.ack_batch(receipts).await
+    }
+    async fn nack(&self, receipt: &stem::broker::Receipt, nack: stem::broker::Nack) -> stem::Result<()> {
+        self.0.nack(receipt, nack).await
+    }
+    async fn extend_lease(
+        &self,
+        receipt: &stem::broker::Receipt,
+        by: Duration,
+    ) -> stem::Result<chrono::DateTime<chrono::Utc>> {
+        self.0.extend_lease(receipt, by).await
+    }
+    async fn dead_letter(&self, receipt: &stem::broker::Receipt, reason: &str) -> stem::Result<()> {
+        self.0.dead_letter(receipt, reason).await
+    }
+}
+
+static SETTLED_RUNS: AtomicU32 = AtomicU32::new(0);
+
+#[stem::task]
+async fn settles_slowly() -> Result<u32, TaskError> {
+    SETTLED_RUNS.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(20)).await; // a task of its own, not inline
+    Ok(SETTLED_RUNS.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn a_lease_is_renewed_until_the_outcome_is_settled() -> TestResult {
+    use stem::memory::{MemoryBackend, MemoryLockStore, MemoryWorkflowStore};
+    let stores = stem::Stores::new(
+        std::sync::Arc::new(SlowAcks::default()),
+        std::sync::Arc::new(MemoryBackend::new()),
+        std::sync::Arc::new(MemoryLockStore::new()),
+        std::sync::Arc::new(MemoryWorkflowStore::new()),
+    );
+    let stem = Stem::new(stores);
+    let lease = Duration::from_millis(100);
+    let first = Worker::builder(&stem).task::<SettlesSlowly>().lease(lease).build()?.spawn();
+    let handle = SettlesSlowly::enqueue(&stem, ()).await?;
+    // A second worker would take the task if its lease lapsed while the ack was slow.
+    let second = Worker::builder(&stem).task::<SettlesSlowly>().lease(lease).build()?.spawn();
+    assert_eq!(handle.wait_timeout(WAIT).await?, 1);
+    first.stop(ShutdownMode::Warm).await?;
+    second.stop(ShutdownMode::Warm).await?;
+    assert_eq!(SETTLED_RUNS.load(Ordering::SeqCst), 1, "ran once");
+    Ok(())
+}

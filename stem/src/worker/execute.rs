@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::lease::Lease;
-use super::settle::{self, Finish, Op};
+use super::settle::{self, Finish, Keep, Op};
 use super::{Held, Shared};
 use crate::backend::{ErrorInfo, TaskState};
 use crate::broker::{Delivery, Receipt};
@@ -289,7 +289,7 @@ impl Run {
     }
 
     /// Polls the task to its end under its limits, then finishes it.
-    async fn rest(self, shared: Arc<Shared>, started: Started, held: Registered, _hold: Hold) {
+    async fn rest(self, shared: Arc<Shared>, started: Started, held: Registered, hold: Hold) {
         let hard = self.envelope.time_limits.hard.or(self.registration.options().time_limit);
         let soft = self.envelope.time_limits.soft.or(self.registration.options().soft_time_limit);
         let limits = Limits { hard, soft, from: started.at };
@@ -298,12 +298,20 @@ impl Run {
         if held.settled.swap(true, Ordering::SeqCst) {
             return; // a hard shutdown already put it back
         }
-        self.finish(&shared, outcome, Some(held));
+        // The lease stays renewed and the permits held until the writer has
+        // settled the delivery.
+        let op = self.outcome(&shared, outcome);
+        let _ = shared.ops.send(Op::Kept(Box::new(op), Keep::new((held, hold))));
     }
 
-    /// Records the outcome.
-    fn finish(self, shared: &Shared, outcome: Outcome, _held: Option<Registered>) {
+    /// Records the outcome; the delivery's registration, if any, is kept until
+    /// its delivery is settled.
+    fn finish(self, shared: &Shared, outcome: Outcome, held: Option<Registered>) {
         let op = self.outcome(shared, outcome);
+        let op = match held {
+            Some(held) => Op::Kept(Box::new(op), Keep::new(held)),
+            None => op,
+        };
         let _ = shared.ops.send(op);
     }
 

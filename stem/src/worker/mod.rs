@@ -190,13 +190,14 @@ impl Worker {
             () = tracker.wait() => {}
             () = soft => {}
         }
-        keeper.abort();
         beat.abort();
         for service in &services {
             service.abort();
         }
         let _ = shared.ops.send(Op::Close);
         writer.join().await;
+        // The keeper renews the leases of outcomes still being settled.
+        keeper.abort();
         // What the dropped tasks left to do (a workflow run's release).
         shared.stem.cleaned_up(Duration::from_secs(5)).await;
         tracing::info!(worker = %shared.config.id, processed = shared.processed.load(Ordering::Relaxed), "worker stopped");

@@ -34,8 +34,30 @@ pub(crate) enum Op {
     /// Several ops at once (the outcomes of one batch's inline runs), with
     /// the batch's share of the writer's backlog, given back once written.
     Many(Vec<Op>, OwnedSemaphorePermit),
+    /// An outcome, and what its run holds until its delivery is settled
+    /// (the lease the keeper renews, the run's permits): a slow store then
+    /// slows the worker down instead of letting leases lapse.
+    Kept(Box<Op>, Keep),
     /// Everything is sent; flush and stop.
     Close,
+}
+
+/// What a run holds until its outcome is settled; dropped then.
+pub(crate) struct Keep {
+    _held: Box<dyn Send>,
+}
+
+impl Keep {
+    /// Keeps `held` until the outcome it goes with is settled.
+    pub(crate) fn new(held: impl Send + 'static) -> Self {
+        Self { _held: Box::new(held) }
+    }
+}
+
+impl std::fmt::Debug for Keep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keep")
+    }
 }
 
 /// What happens to a delivery with the broker.
@@ -296,6 +318,18 @@ fn flatten(mut batch: Vec<Op>, backlog: &mut Vec<OwnedSemaphorePermit>) -> Vec<O
     out
 }
 
+/// The task and fence an op writes a status for, and whether it may be left
+/// out (a fire-and-forget status); `None` for an op that writes none.
+fn written(op: &Op) -> Option<(crate::TaskId, u64, bool)> {
+    match op {
+        Op::Status(status, done) => Some((status.id, status.fence, done.is_none())),
+        Op::Finish(status, ..) => Some((status.id, status.fence, false)),
+        Op::Succeeded(envelope, receipt, _) => Some((envelope.id, receipt.token, false)),
+        Op::Kept(op, _) => written(op),
+        Op::Many(..) | Op::Close => None,
+    }
+}
+
 /// Drops each fire-and-forget status that a later op of the same batch
 /// overwrites anyway (the same task and fence): under load a task's "started"
 /// and its outcome often meet in one batch, and then only the outcome is written.
@@ -306,12 +340,7 @@ fn elide_superseded(ops: &mut Vec<Op>) {
     let mut later = std::collections::HashSet::with_capacity(ops.len());
     let mut keep = vec![true; ops.len()];
     for (i, op) in ops.iter().enumerate().rev() {
-        let (id, fence, elidable) = match op {
-            Op::Status(status, done) => (status.id, status.fence, done.is_none()),
-            Op::Finish(status, ..) => (status.id, status.fence, false),
-            Op::Succeeded(envelope, receipt, _) => (envelope.id, receipt.token, false),
-            Op::Many(..) | Op::Close => continue,
-        };
+        let Some((id, fence, elidable)) = written(op) else { continue };
         let fresh = later.insert((id, fence));
         keep[i] = fresh || !elidable;
     }
@@ -332,6 +361,10 @@ impl Writing {
         tails.clear();
         acks.clear();
         for op in ops.drain(..) {
+            let (op, keep) = match op {
+                Op::Kept(op, keep) => (*op, Some(keep)),
+                op => (op, None),
+            };
             match op {
                 Op::Status(status, done) => {
                     statuses.push(*status);
@@ -341,17 +374,17 @@ impl Writing {
                     let mut st = status_at(&envelope, &receipt, TaskState::Succeeded, now);
                     st.result = Some(result);
                     watched.note(extensions, statuses.len(), &envelope, &st);
-                    tails.push(Tail::Settle(receipt, Finish::Ack, None));
+                    tails.push(Tail::Settle(receipt, Finish::Ack, None, keep));
                     statuses.push(st);
                 }
                 Op::Finish(status, envelope, receipt, finish) => {
                     watched.note(extensions, statuses.len(), &envelope, &status);
                     // The name is kept for the dead letter log line only.
                     let name = matches!(finish, Finish::DeadLetter(_)).then(|| status.task.clone());
-                    tails.push(Tail::Settle(receipt, finish, name));
+                    tails.push(Tail::Settle(receipt, finish, name, keep));
                     statuses.push(*status);
                 }
-                Op::Many(..) | Op::Close => {}
+                Op::Many(..) | Op::Close | Op::Kept(..) => {}
             }
         }
         let written = write_statuses(stem, statuses).await;
@@ -393,6 +426,7 @@ async fn settle(
     held: &[bool],
     acks: &mut Vec<Receipt>,
 ) -> u64 {
+    let mut kept = Vec::new();
     let mut settled_count = 0;
     for ((tail, &accepted), &held) in tails.zip(accepted).zip(held) {
         let (receipt, finish, name) = match tail {
@@ -402,7 +436,11 @@ async fn settle(
                 }
                 continue;
             }
-            Tail::Settle(receipt, finish, name) => (receipt, finish, name),
+            Tail::Settle(receipt, finish, name, keep) => {
+                // What the run kept goes once its delivery is settled, below.
+                kept.extend(keep);
+                (receipt, finish, name)
+            }
         };
         if !accepted {
             tracing::warn!(task = %receipt.id, token = receipt.token, "outcome refused: a newer delivery of this task exists");
@@ -441,6 +479,7 @@ async fn settle(
         }
     }
     acks.clear();
+    drop(kept);
     settled_count
 }
 
@@ -480,7 +519,7 @@ struct Buffers {
 /// What is left of an op once its status is handed to the backend.
 enum Tail {
     Written(Option<oneshot::Sender<()>>),
-    Settle(Receipt, Finish, Option<String>),
+    Settle(Receipt, Finish, Option<String>, Option<Keep>),
 }
 
 /// Writes statuses, retrying a failing backend a few times; `None` if it keeps
@@ -603,7 +642,7 @@ mod tests {
             .map(|op| match op {
                 Op::Status(st, done) => (st.id, st.state, done.is_some()),
                 Op::Finish(st, ..) => (st.id, st.state, false),
-                Op::Succeeded(..) | Op::Many(..) | Op::Close => unreachable!(),
+                Op::Succeeded(..) | Op::Many(..) | Op::Close | Op::Kept(..) => unreachable!(),
             })
             .collect();
         assert_eq!(
