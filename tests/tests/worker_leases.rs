@@ -85,43 +85,56 @@ async fn a_stale_status_write_is_refused_by_its_fence() -> TestResult {
     Ok(())
 }
 
-/// The in-memory broker as seen from a worker whose clock is 15 s behind the
-/// store's: every lease end it reports is 15 s later than the worker's "now"
-/// would make it.
+/// The in-memory broker as a troubled store shows it: lease ends read
+/// `ahead` of the worker's clock, and acks that take `ack_delay`.
 #[derive(Debug, Default)]
-struct StoreClockAhead(stem::memory::MemoryBroker);
-
-const AHEAD: chrono::TimeDelta = chrono::TimeDelta::seconds(15);
+struct Troubled {
+    inner: stem::memory::MemoryBroker,
+    ahead: chrono::TimeDelta,
+    ack_delay: Duration,
+}
 
 #[async_trait::async_trait]
-impl stem::Broker for StoreClockAhead {
+impl stem::Broker for Troubled {
     async fn publish(&self, envelope: stem::Envelope) -> stem::Result<()> {
-        self.0.publish(envelope).await
+        self.inner.publish(envelope).await
     }
     async fn publish_batch(&self, envelopes: Vec<stem::Envelope>) -> stem::Result<()> {
-        self.0.publish_batch(envelopes).await
+        self.inner.publish_batch(envelopes).await
     }
     async fn receive(&self, request: &ReceiveRequest) -> stem::Result<Vec<stem::broker::Delivery>> {
-        let mut deliveries = self.0.receive(request).await?;
-        deliveries.iter_mut().for_each(|d| d.lease_expires_at += AHEAD);
+        let mut deliveries = self.inner.receive(request).await?;
+        deliveries.iter_mut().for_each(|d| d.lease_expires_at += self.ahead);
         Ok(deliveries)
     }
     async fn ack_batch(&self, receipts: &[stem::broker::Receipt]) -> stem::Result<usize> {
-        self.0.ack_batch(receipts).await
+        tokio::time::sleep(self.ack_delay).await; // the slowness simulated, not a wait for an event
+        self.inner.ack_batch(receipts).await
     }
     async fn nack(&self, receipt: &stem::broker::Receipt, nack: stem::broker::Nack) -> stem::Result<()> {
-        self.0.nack(receipt, nack).await
+        self.inner.nack(receipt, nack).await
     }
     async fn extend_lease(
         &self,
         receipt: &stem::broker::Receipt,
         by: Duration,
     ) -> stem::Result<chrono::DateTime<chrono::Utc>> {
-        Ok(self.0.extend_lease(receipt, by).await? + AHEAD)
+        Ok(self.inner.extend_lease(receipt, by).await? + self.ahead)
     }
     async fn dead_letter(&self, receipt: &stem::broker::Receipt, reason: &str) -> stem::Result<()> {
-        self.0.dead_letter(receipt, reason).await
+        self.inner.dead_letter(receipt, reason).await
     }
+}
+
+/// A Stem on `broker` and in-memory stores for the rest.
+fn stem_on(broker: Troubled) -> Stem {
+    use stem::memory::{MemoryBackend, MemoryLockStore, MemoryWorkflowStore};
+    Stem::new(stem::Stores::new(
+        std::sync::Arc::new(broker),
+        std::sync::Arc::new(MemoryBackend::new()),
+        std::sync::Arc::new(MemoryLockStore::new()),
+        std::sync::Arc::new(MemoryWorkflowStore::new()),
+    ))
 }
 
 static SKEWED_RUNS: AtomicU32 = AtomicU32::new(0);
@@ -135,14 +148,8 @@ async fn outlives_its_lease() -> Result<u32, TaskError> {
 
 #[tokio::test]
 async fn a_worker_whose_clock_is_behind_the_stores_renews_in_time() -> TestResult {
-    use stem::memory::{MemoryBackend, MemoryLockStore, MemoryWorkflowStore};
-    let stores = stem::Stores::new(
-        std::sync::Arc::new(StoreClockAhead::default()),
-        std::sync::Arc::new(MemoryBackend::new()),
-        std::sync::Arc::new(MemoryLockStore::new()),
-        std::sync::Arc::new(MemoryWorkflowStore::new()),
-    );
-    let stem = Stem::new(stores);
+    // The store's clock 15 s ahead of the worker's.
+    let stem = stem_on(Troubled { ahead: chrono::TimeDelta::seconds(15), ..Troubled::default() });
     let lease = Duration::from_millis(100);
     let first = Worker::builder(&stem).task::<OutlivesItsLease>().lease(lease).build()?.spawn();
     let handle = OutlivesItsLease::enqueue(&stem, ()).await?;
@@ -153,40 +160,6 @@ async fn a_worker_whose_clock_is_behind_the_stores_renews_in_time() -> TestResul
     first.stop(ShutdownMode::Warm).await?;
     second.stop(ShutdownMode::Warm).await?;
     Ok(())
-}
-
-/// The in-memory broker with acks that take 800 ms: a slow store.
-#[derive(Debug, Default)]
-struct SlowAcks(stem::memory::MemoryBroker);
-
-#[async_trait::async_trait]
-impl stem::Broker for SlowAcks {
-    async fn publish(&self, envelope: stem::Envelope) -> stem::Result<()> {
-        self.0.publish(envelope).await
-    }
-    async fn publish_batch(&self, envelopes: Vec<stem::Envelope>) -> stem::Result<()> {
-        self.0.publish_batch(envelopes).await
-    }
-    async fn receive(&self, request: &ReceiveRequest) -> stem::Result<Vec<stem::broker::Delivery>> {
-        self.0.receive(request).await
-    }
-    async fn ack_batch(&self, receipts: &[stem::broker::Receipt]) -> stem::Result<usize> {
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        self.0.ack_batch(receipts).await
-    }
-    async fn nack(&self, receipt: &stem::broker::Receipt, nack: stem::broker::Nack) -> stem::Result<()> {
-        self.0.nack(receipt, nack).await
-    }
-    async fn extend_lease(
-        &self,
-        receipt: &stem::broker::Receipt,
-        by: Duration,
-    ) -> stem::Result<chrono::DateTime<chrono::Utc>> {
-        self.0.extend_lease(receipt, by).await
-    }
-    async fn dead_letter(&self, receipt: &stem::broker::Receipt, reason: &str) -> stem::Result<()> {
-        self.0.dead_letter(receipt, reason).await
-    }
 }
 
 static SETTLED_RUNS: AtomicU32 = AtomicU32::new(0);
@@ -200,14 +173,8 @@ async fn settles_slowly() -> Result<u32, TaskError> {
 
 #[tokio::test]
 async fn a_lease_is_renewed_until_the_outcome_is_settled() -> TestResult {
-    use stem::memory::{MemoryBackend, MemoryLockStore, MemoryWorkflowStore};
-    let stores = stem::Stores::new(
-        std::sync::Arc::new(SlowAcks::default()),
-        std::sync::Arc::new(MemoryBackend::new()),
-        std::sync::Arc::new(MemoryLockStore::new()),
-        std::sync::Arc::new(MemoryWorkflowStore::new()),
-    );
-    let stem = Stem::new(stores);
+    // Acks that take 800 ms: a slow store.
+    let stem = stem_on(Troubled { ack_delay: Duration::from_millis(800), ..Troubled::default() });
     let lease = Duration::from_millis(100);
     let first = Worker::builder(&stem).task::<SettlesSlowly>().lease(lease).build()?.spawn();
     let handle = SettlesSlowly::enqueue(&stem, ()).await?;
