@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -96,4 +97,72 @@ pub(crate) fn after(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
 pub(crate) fn before(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
     at.checked_sub_signed(chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX))
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Differences between a clock and the store's under this are taken as none:
+/// they are within what one round trip can measure, far below any lease, and
+/// a fake clock made just before keeps its exact readings.
+const SKEW_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::milliseconds(250);
+
+/// How far the store's clock is ahead of a Stem's clock, as last measured
+/// (see `Stem::sync_clock`).
+#[derive(Debug, Default)]
+pub(crate) struct Skew {
+    micros: AtomicI64,
+    measured: AtomicBool,
+}
+
+impl Skew {
+    /// `at` moved onto the store's clock.
+    pub(crate) fn apply(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let micros = self.micros.load(Ordering::Relaxed);
+        at.checked_add_signed(chrono::TimeDelta::microseconds(micros)).unwrap_or(at)
+    }
+
+    /// Whether it has been measured once.
+    pub(crate) fn is_measured(&self) -> bool {
+        self.measured.load(Ordering::Acquire)
+    }
+
+    /// Records a measurement: the store read `store` while the clock read
+    /// from `before` to `after`. Returns the skew kept, and whether it
+    /// changed by more than the tolerance since the last measurement.
+    pub(crate) fn record(
+        &self,
+        before: DateTime<Utc>,
+        store: DateTime<Utc>,
+        after: DateTime<Utc>,
+    ) -> (chrono::TimeDelta, bool) {
+        let local = before + (after - before) / 2;
+        let mut skew = store - local;
+        if skew.abs() < SKEW_TOLERANCE {
+            skew = chrono::TimeDelta::zero();
+        }
+        let micros =
+            skew.num_microseconds().unwrap_or(if skew < chrono::TimeDelta::zero() { i64::MIN } else { i64::MAX });
+        let previous = self.micros.swap(micros, Ordering::Relaxed);
+        let first = !self.measured.swap(true, Ordering::AcqRel);
+        let moved = chrono::TimeDelta::microseconds(micros.saturating_sub(previous)).abs() >= SKEW_TOLERANCE;
+        (skew, first && !skew.is_zero() || moved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skew_is_measured_from_the_middle_of_the_round_trip_and_small_ones_are_none() {
+        let skew = Skew::default();
+        let t = Utc::now();
+        let (kept, news) = skew.record(t, t + chrono::TimeDelta::minutes(10), t + chrono::TimeDelta::seconds(2));
+        assert_eq!(kept, chrono::TimeDelta::minutes(10) - chrono::TimeDelta::seconds(1));
+        assert!(news && skew.is_measured());
+        assert_eq!(skew.apply(t), t + kept);
+        let (again, news) = skew.record(t, t + chrono::TimeDelta::minutes(10), t + chrono::TimeDelta::seconds(2));
+        assert_eq!((again, news), (kept, false), "the same skew again is no news");
+        let (none, news) = skew.record(t, t + chrono::TimeDelta::milliseconds(100), t);
+        assert!(none.is_zero() && news, "a skew within the tolerance is none, and the change is news");
+        assert_eq!(skew.apply(t), t);
+    }
 }

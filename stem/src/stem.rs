@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::backend::{ResultBackend, TaskStatus};
 use crate::broker::{Broker, DeadLetters, QueueStats, ReplayOptions, ReplayResult};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, Skew, SystemClock};
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 use crate::id::TaskId;
@@ -29,6 +29,8 @@ pub struct Stem {
 struct Inner {
     stores: Stores,
     clock: Arc<dyn Clock>,
+    /// How far the workflow store's clock is ahead of `clock`.
+    skew: Arc<Skew>,
     /// Work that must outlive what started it (a workflow run's lease,
     /// released when a stopping worker drops the run's execution); a worker
     /// that stops waits for it.
@@ -39,7 +41,7 @@ impl Stem {
     /// Stem over `stores`, reading the system clock.
     pub fn new(stores: Stores) -> Self {
         let cleanup = tokio_util::task::TaskTracker::new();
-        Self { inner: Arc::new(Inner { stores, clock: Arc::new(SystemClock), cleanup }) }
+        Self { inner: Arc::new(Inner { stores, clock: Arc::new(SystemClock), skew: Arc::default(), cleanup }) }
     }
 
     /// Everything in this process's memory ([`Stores::in_memory`]): for
@@ -68,6 +70,7 @@ impl Stem {
     pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Self {
         let mut inner = (*self.inner).clone();
         inner.clock = clock;
+        inner.skew = Arc::default();
         Self { inner: Arc::new(inner) }
     }
 
@@ -96,9 +99,55 @@ impl Stem {
         self.inner.stores.workflows()
     }
 
-    /// The clock workflows read.
+    /// The clock workflows read, as it reads; [`now`](Self::now) is what they
+    /// use.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.clock
+    }
+
+    /// The time on the workflow store's clock, as this process reads it: the
+    /// clock's reading moved by the difference last measured against the store
+    /// ([`sync_clock`](Self::sync_clock)); the clock's own reading until then.
+    /// Workflow leases, timers, deadlines and `wf.now()` read it, so that
+    /// workers whose clocks disagree still agree on when a lease ends.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.skew.apply(self.inner.clock.now())
+    }
+
+    /// Measures how far the workflow store's clock is from this Stem's clock
+    /// (one read of [`WorkflowStore::now`]; differences under 250 ms count as
+    /// none) and moves [`now`](Self::now) by it from then on; returns it (the
+    /// store's time minus the clock's). A worker measures when it starts and
+    /// then once a minute (once only on a clock that jumps, such as a fake
+    /// one: what it is told to advance is kept); a producer before its first
+    /// workflow write. A difference is logged once, at warn level.
+    pub async fn sync_clock(&self) -> Result<chrono::TimeDelta> {
+        let before = self.inner.clock.now();
+        let store = self.workflows().now().await?;
+        let after = self.inner.clock.now();
+        let (skew, news) = self.inner.skew.record(before, store, after);
+        if news && skew.is_zero() {
+            tracing::info!("this process's clock agrees with the workflow store's again");
+        } else if news {
+            tracing::warn!(
+                skew_ms = skew.num_milliseconds(),
+                "this process's clock differs from the workflow store's; workflow times follow the store's"
+            );
+        }
+        Ok(skew)
+    }
+
+    /// Whether the difference has been measured once.
+    pub(crate) fn clock_synced(&self) -> bool {
+        self.inner.skew.is_measured()
+    }
+
+    /// [`now`](Self::now), measuring the difference first if it never was.
+    pub(crate) async fn synced_now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
+        if !self.clock_synced() {
+            self.sync_clock().await?;
+        }
+        Ok(self.now())
     }
 
     /// The broker's dead letter administration; an error if it has none.

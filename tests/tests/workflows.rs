@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use stem::clock::{Clock, FakeClock};
 use stem::prelude::*;
 use stem::workflow::{RunStatus, WorkflowHandle};
-use stem::{Error, WorkerHandle};
+use stem::{Envelope, Error, TaskState, WorkerHandle};
 use stem_tests::{TestResult, WAIT, until_ok};
 
 /// One store a test runs on, its clock, and what it leaves behind.
@@ -433,6 +433,77 @@ async fn a_dead_workers_run_is_taken_over_when_its_lease_ends() -> TestResult {
         assert_eq!(run.steps().await?.len(), 1, "{label}");
         second.stop(ShutdownMode::Warm).await?;
         env.clean().await?;
+    }
+    Ok(())
+}
+
+// ---- clocks ------------------------------------------------------------------
+
+static GUARDED: AtomicU32 = AtomicU32::new(0);
+static GUARD_RELEASED: AtomicBool = AtomicBool::new(false);
+
+#[stem::workflow(queue = "wf-skew")]
+async fn guarded(wf: WorkflowContext) -> Result<u32, WorkflowError> {
+    let entered = wf
+        .step("guarded", || async {
+            let entered = GUARDED.fetch_add(1, Ordering::SeqCst) + 1;
+            while !GUARD_RELEASED.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok::<_, StepError>(entered)
+        })
+        .await?;
+    Ok(entered)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_clock_is_minutes_ahead_does_not_take_over_a_live_run() -> TestResult {
+    for store in stem_tests::every_store("wf-skew").await {
+        let label = store.label;
+        GUARDED.store(0, Ordering::SeqCst);
+        GUARD_RELEASED.store(false, Ordering::SeqCst);
+        // Two workers on one store: the first on the right time, the second on
+        // a clock ten minutes ahead (a fake one standing for a machine's).
+        let right = store.stem.clone();
+        let ahead = store.stem.with_clock(Arc::new(FakeClock::at(chrono::Utc::now() + chrono::TimeDelta::minutes(10))));
+        let first = Worker::builder(&right).concurrency(1).prefetch(1).queue("wf-skew").build()?.spawn();
+        let run = Guarded::start(&right, ()).await?;
+        until("the first execution to enter its step", || async { GUARDED.load(Ordering::SeqCst) == 1 }).await;
+        let second = worker(&ahead);
+        // A second execution message for the live run, for the second worker
+        // (the first is busy): it must find the run held, not take it over.
+        let mut execution = Envelope::new(
+            "stem.workflow.run",
+            "wf-skew",
+            stem::codec::encode(<stem::codec::Json as stem::codec::Codec>::ID, &run.id())?,
+        );
+        execution.max_retries = 10;
+        let duplicate = ahead.enqueue_envelope(execution).await?;
+        let seen = std::sync::Mutex::new(None);
+        let ended = poll_until(|| async {
+            let status = ahead.backend().get(duplicate).await.expect("status");
+            let state = status.as_ref().map(|s| s.state);
+            *seen.lock().unwrap() = status;
+            GUARDED.load(Ordering::SeqCst) > 1 || matches!(state, Some(TaskState::Retrying | TaskState::Succeeded))
+        })
+        .await;
+        assert!(ended, "{label}: the second execution did not end its attempt: {:?}", seen.lock().unwrap());
+        assert_eq!(GUARDED.load(Ordering::SeqCst), 1, "{label}: the second worker took the live run over");
+        let state = seen.lock().unwrap().as_ref().map(|s| s.state);
+        assert_eq!(state, Some(TaskState::Retrying), "{label}: the second execution waits its turn");
+        GUARD_RELEASED.store(true, Ordering::SeqCst);
+        assert_eq!(run.wait_timeout(WAIT).await?, 1, "{label}: the first execution finished the run");
+        assert_eq!(GUARDED.load(Ordering::SeqCst), 1, "{label}: the step ran once");
+        // Both read the store's time, so their timers and deadlines agree too.
+        assert!(
+            (ahead.now() - right.now()).abs() < chrono::TimeDelta::seconds(1),
+            "{label}: both read the store's time: {} vs {}",
+            ahead.now(),
+            right.now()
+        );
+        second.stop(ShutdownMode::Hard).await?;
+        first.stop(ShutdownMode::Warm).await?;
+        store.clean().await?;
     }
     Ok(())
 }

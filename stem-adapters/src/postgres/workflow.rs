@@ -65,6 +65,14 @@ impl PostgresWorkflowStore {
 
 #[async_trait]
 impl WorkflowStore for PostgresWorkflowStore {
+    /// The database server's clock.
+    async fn now(&self) -> Result<DateTime<Utc>> {
+        sqlx::query_scalar("SELECT clock_timestamp()")
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| failed("reading the server's time", e))
+    }
+
     async fn create_run(&self, run: NewRun) -> Result<()> {
         let query = sqlx::query(self.shared.sql(include_str!("sql/workflow_create.sql")))
             .bind(run.id.as_uuid())

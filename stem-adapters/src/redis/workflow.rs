@@ -162,6 +162,16 @@ fn run_from(fields: Vec<(String, String)>) -> Result<Option<RunState>> {
 
 #[async_trait]
 impl WorkflowStore for RedisWorkflowStore {
+    /// The Redis server's clock (`TIME`).
+    async fn now(&self) -> Result<DateTime<Utc>> {
+        let (secs, micros): (i64, u32) = redis::cmd("TIME")
+            .query_async(&mut self.shared.conn())
+            .await
+            .map_err(|e| failed("reading the server's time", e))?;
+        DateTime::from_timestamp(secs, micros * 1000)
+            .ok_or_else(|| Error::adapter("reading the server's time", format!("TIME answered {secs} s {micros} µs")))
+    }
+
     async fn create_run(&self, run: NewRun) -> Result<()> {
         let mut call = self.script(&WF_CREATE);
         call.arg(run.id.to_string())

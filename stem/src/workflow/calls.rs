@@ -81,7 +81,7 @@ pub(crate) async fn notify_if_final(stem: &Stem, id: TaskId) {
 /// Resumes the run waiting for the task of `status`, if it has ended.
 pub(crate) async fn notify(stem: &Stem, status: &TaskStatus) {
     let Some(value) = final_value(status) else { return };
-    let now = stem.clock().now();
+    let now = stem.now();
     match stem.workflows().resolve_watchers(&topic(status.id), value, now, 16).await {
         Ok(resumed) => {
             if let Err(error) = super::resume::continue_runs(stem, resumed).await {

@@ -388,7 +388,7 @@ impl WorkflowContext {
     }
 
     fn now_unrecorded(&self) -> DateTime<Utc> {
-        self.inner.stem.clock().now()
+        self.inner.stem.now()
     }
 
     /// Takes the next position for an operation of kind `base`.

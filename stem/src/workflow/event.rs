@@ -68,7 +68,7 @@ impl crate::stem::Stem {
         let value = serde_json::json!({ "event": value });
         let mut resumed = 0;
         loop {
-            let now = self.clock().now();
+            let now = self.synced_now().await?;
             let batch = self.workflows().resolve_watchers(topic, value.clone(), now, BATCH).await?;
             let n = batch.len();
             resumed += n;

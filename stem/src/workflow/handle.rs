@@ -84,7 +84,8 @@ pub(crate) async fn start_run(
     policy: CancellationPolicy,
 ) -> Result<()> {
     crate::queue::check_for(&format!("workflow `{workflow}`: "), &queue)?;
-    let run = NewRun { id, workflow: workflow.to_owned(), queue: queue.clone(), args, policy, at: stem.clock().now() };
+    let run =
+        NewRun { id, workflow: workflow.to_owned(), queue: queue.clone(), args, policy, at: stem.synced_now().await? };
     stem.workflows().create_run(run).await?;
     stem.backend().set(TaskStatus::new(id, workflow.to_owned(), queue.clone(), TaskState::Queued)).await?;
     resume::execute(stem, id, queue).await
@@ -126,7 +127,7 @@ impl<T> WorkflowHandle<T> {
     /// Cancels the run unless it has ended; true if this call cancelled it. An
     /// execution in progress stops at its next durable operation.
     pub async fn cancel(&self) -> Result<bool> {
-        let now = self.stem.clock().now();
+        let now = self.stem.synced_now().await?;
         let how = Finish::Cancelled("cancelled by request".to_owned());
         if !self.stem.workflows().finish_run(self.id, None, how, now).await? {
             return Ok(false);
@@ -154,7 +155,7 @@ impl<T> WorkflowHandle<T> {
             return Err(Error::Config(format!("run {} has no step `{step}`; its steps are {names:?}", self.id)));
         };
         let state = self.status().await?.ok_or(Error::UnknownRun(self.id))?;
-        if !self.stem.workflows().rewind_run(self.id, position, self.stem.clock().now()).await? {
+        if !self.stem.workflows().rewind_run(self.id, position, self.stem.synced_now().await?).await? {
             return Err(Error::UnknownRun(self.id));
         }
         let mut queued = TaskStatus::new(self.id, state.workflow.clone(), state.queue.clone(), TaskState::Queued);

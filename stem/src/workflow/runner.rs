@@ -48,7 +48,7 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
     if state.status == RunStatus::Suspended {
         return Ok(()); // its timer or event enqueues it again
     }
-    let now = stem.clock().now();
+    let now = stem.synced_now().await?;
     if let Some(reason) = run_time_exceeded(&state.policy, state.created_at, now) {
         return finish(stem, &state, None, Finish::Cancelled(reason)).await;
     }
@@ -140,7 +140,7 @@ async fn keep_lease(stem: &Stem, wf: &WorkflowContext, owner: &str, lease: Durat
     let every = (lease / 3).max(Duration::from_millis(10));
     loop {
         tokio::time::sleep(every).await;
-        let until = after(stem.clock().now(), lease);
+        let until = after(stem.now(), lease);
         match stem.workflows().renew_run(wf.id(), owner, until).await {
             Ok(true) => {}
             Ok(false) => return wf.stop(Halt::LeaseLost),
@@ -151,7 +151,7 @@ async fn keep_lease(stem: &Stem, wf: &WorkflowContext, owner: &str, lease: Durat
 
 /// Ends the run in the store and records the end for waiting handles.
 async fn finish(stem: &Stem, state: &RunState, owner: Option<&str>, how: Finish) -> Result<(), TaskError> {
-    let now = stem.clock().now();
+    let now = stem.now();
     if stem.workflows().finish_run(state.id, owner, how, now).await?
         && let Some(ended) = stem.workflows().get_run(state.id).await?
     {

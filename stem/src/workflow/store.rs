@@ -3,7 +3,11 @@
 //!
 //! The runtime never reads a clock inside a store: every method that compares
 //! or records a time takes it as an argument, so that a fake clock drives the
-//! whole workflow machinery in tests. Writes made on behalf of an execution are
+//! whole workflow machinery in tests. Those times are on the store's clock all
+//! the same: a worker reads the store's time once ([`WorkflowStore::now`]) and
+//! moves its own clock's readings by the difference (`Stem::sync_clock`), so
+//! that a worker whose clock is minutes off neither takes over a live run nor
+//! wakes a timer early. Writes made on behalf of an execution are
 //! fenced by the owner of the run's lease: once another worker has taken a run
 //! over, the old owner's writes change nothing and report `false`.
 
@@ -91,6 +95,12 @@ pub struct Resumed {
 /// `stem::testing::workflow_store_suite` (feature `testing`).
 #[async_trait]
 pub trait WorkflowStore: Send + Sync + fmt::Debug + 'static {
+    /// The store's current time: the server's clock for a store on a server,
+    /// this machine's for one in a file or in memory (the default).
+    async fn now(&self) -> Result<DateTime<Utc>> {
+        Ok(Utc::now())
+    }
+
     /// Creates a run (status running, no checkpoints). A second run with the
     /// same id fails with [`Error::RunExists`](crate::Error::RunExists) and
     /// leaves the first as it was.

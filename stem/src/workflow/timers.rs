@@ -30,7 +30,19 @@ pub(crate) async fn keep(stem: Stem, every: Duration, lost_after: Duration, rete
         if let Some(jumped) = jumped.as_mut().as_pin_mut() {
             jumped.enable();
         }
-        let now = clock.now();
+        let sweep = swept.elapsed() >= SWEEP_EVERY;
+        if sweep {
+            swept = tokio::time::Instant::now();
+        }
+        // The store's time, measured at the start and, on a clock that moves
+        // by itself, at every sweep (so that a clock stepped by hand or by NTP
+        // is followed); a fake clock keeps its first measure.
+        if ((sweep && clock.jumps().is_none()) || !stem.clock_synced())
+            && let Err(error) = stem.sync_clock().await
+        {
+            tracing::warn!(%error, "reading the workflow store's time failed; trying again");
+        }
+        let now = stem.now();
         loop {
             match stem.workflows().due_runs(now, BATCH).await {
                 Ok(due) => {
@@ -49,10 +61,6 @@ pub(crate) async fn keep(stem: Stem, every: Duration, lost_after: Duration, rete
             }
         }
         let idle_since = before(now, lost_after);
-        let sweep = swept.elapsed() >= SWEEP_EVERY;
-        if sweep {
-            swept = tokio::time::Instant::now();
-        }
         match if sweep { stem.workflows().stale_runs(idle_since, now, BATCH).await } else { Ok(Vec::new()) } {
             Ok(lost) if !lost.is_empty() => {
                 tracing::info!(runs = lost.len(), "re-enqueueing workflow runs whose execution was lost");
