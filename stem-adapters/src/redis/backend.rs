@@ -13,9 +13,12 @@
 //!
 //! A producer on the same Redis and namespace writes no queued record: until
 //! a worker writes a task's status, `get` finds the task's message (through
-//! the `queues` set and each queue's `ids` hash, `find_queued.lua`) and reads
-//! it as queued. A task whose message was purged before it started is then
-//! unknown rather than queued forever.
+//! the `located` hash, task id -> queue, and that queue's `ids` hash,
+//! `find_queued.lua`: a lookup by id, whatever the number of queues) and
+//! reads it as queued. A worker's status write removes the task's `located`
+//! entry; one whose message was purged or dead-lettered before it started is
+//! removed when looked up, and the task is then unknown rather than queued
+//! forever.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -63,26 +66,26 @@ impl RedisBackend {
     async fn queued_message(&self, id: TaskId) -> Result<Option<TaskStatus>> {
         let keys = self.shared.keys();
         let env = if self.shared.is_cluster() {
-            // One search per queue, in its own slot.
-            let queues: Vec<String> = redis::cmd("SMEMBERS")
-                .arg(keys.queues())
-                .query_async(&mut self.shared.conn())
+            // Where it is, then a search of that queue, in its own slot.
+            let mut conn = self.shared.conn();
+            let queue: Option<String> = redis::cmd("HGET")
+                .arg(keys.located())
+                .arg(id.to_string())
+                .query_async(&mut conn)
                 .await
-                .map_err(|e| failed("reading the queues' names", e))?;
-            let mut batch = Batch::default();
-            for queue in &queues {
-                let key = keys.queue(queue);
-                let mut call = FIND_QUEUED.cmd(&[&key]);
-                call.arg(id.to_string()).arg(1);
-                batch.add(&key, call);
+                .map_err(|e| failed("reading where a task's message is", e))?;
+            let Some(queue) = queue else { return Ok(None) };
+            let key = keys.queue(&queue);
+            let mut call = FIND_QUEUED.cmd(&[&key]);
+            call.arg(id.to_string()).arg(1);
+            let env: Option<String> =
+                call.query_async(&mut conn).await.map_err(|e| failed("reading a task status", e))?;
+            if env.is_none() {
+                // Purged or dead-lettered before any status was written.
+                let _: redis::RedisResult<()> =
+                    redis::cmd("HDEL").arg(keys.located()).arg(id.to_string()).query_async(&mut conn).await;
             }
-            let found = batch.run(&self.shared.conn(), "reading a task status").await?;
-            found
-                .into_iter()
-                .map(redis::from_redis_value::<Option<String>>)
-                .find_map(|env| env.transpose())
-                .transpose()
-                .map_err(|e| Error::adapter("Redis: a queued message's envelope is not text", e))?
+            env
         } else {
             let mut pipe = redis::pipe();
             FIND_QUEUED.push(&mut pipe, &[keys.prefix()]).arg(id.to_string());
@@ -330,7 +333,20 @@ impl ResultBackend for RedisBackend {
             }
             batch.add(names[0], script);
         }
+        // A task with a record is no longer looked for by its message.
+        if !fenced.is_empty() {
+            let located = keys.located();
+            let mut forget = redis::cmd("HDEL");
+            forget.arg(&located);
+            for (_, status) in &fenced {
+                forget.arg(status.id.to_string());
+            }
+            batch.add(&located, forget);
+        }
         let mut values = batch.run(&self.shared.conn(), "writing task statuses").await?;
+        if !fenced.is_empty() {
+            values.pop();
+        }
         let scripted = values.split_off(queued_calls.len().min(values.len()));
         let queued_written = written_by(&queued_calls, values, queued.len())?;
         let fenced_written = written_by(&calls, scripted, fenced.len())?;

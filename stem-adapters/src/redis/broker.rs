@@ -367,6 +367,18 @@ fn publish_pipe((key, envelopes): &(String, &[&Envelope])) -> Result<redis::Pipe
     Ok(pipe)
 }
 
+/// The write that records each envelope's queue under its task id
+/// ([`Keys::located`](super::keys::Keys::located)).
+fn locate(keys: &super::keys::Keys, envelopes: &[impl std::borrow::Borrow<Envelope>]) -> redis::Cmd {
+    let mut cmd = redis::cmd("HSET");
+    cmd.arg(keys.located());
+    for envelope in envelopes {
+        let envelope = envelope.borrow();
+        cmd.arg(envelope.id.to_string()).arg(&envelope.queue);
+    }
+    cmd
+}
+
 /// The publish script's call for `envelopes` on the queue at `key`.
 fn publish_call(key: &str, envelopes: &[&Envelope]) -> Result<redis::Cmd> {
     let mut call = PUBLISH.cmd(&[key]);
@@ -633,9 +645,10 @@ impl RedisBroker {
     /// most [`PER_SCRIPT`] per call; their replies are ignored.
     fn push_publish(&self, pipe: &mut redis::Pipeline, envelopes: &[Envelope]) -> Result<()> {
         let queues = self.shared.keys().queues();
+        // Before the messages: a status read that finds no record looks for
+        // the message in the queue named here.
+        pipe.add_command(locate(self.shared.keys(), envelopes)).ignore();
         for (queue, list) in grouped(envelopes, |envelope| envelope.queue.as_str()) {
-            // Before the messages: a status read that finds no record looks
-            // for the message in every queue named here.
             pipe.cmd("SADD").arg(&queues).arg(queue).ignore();
             let key = self.queue_key(queue);
             for chunk in list.chunks(PER_SCRIPT) {
@@ -663,6 +676,13 @@ impl RedisBroker {
         for (queue, _) in &by_queue {
             names.arg(*queue);
         }
+        // Where each task's message is goes first (its own slot, one round
+        // trip): were it sent beside the messages, a worker could write a
+        // task's status, which removes the entry, before the entry lands.
+        locate(self.shared.keys(), envelopes)
+            .query_async::<()>(&mut self.shared.conn())
+            .await
+            .map_err(|e| failed("recording where messages are", e))?;
         if envelopes.len() <= PER_SCRIPT {
             let mut batch = Batch::default();
             batch.add(&queues, names);

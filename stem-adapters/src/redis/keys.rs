@@ -103,14 +103,22 @@ impl Keys {
         format!("{}lock:{key}", self.prefix)
     }
 
-    /// The names of the queues messages were published to (a set), where a
-    /// status read looks for the message of a task that has no record.
+    /// The names of the queues messages were published to (a set, for
+    /// listing them).
     pub(crate) fn queues(&self) -> String {
         format!("{}queues", self.prefix)
     }
 
+    /// The queue of each published task that no worker has written a status
+    /// for yet (a hash: task id -> queue name), where a status read finds the
+    /// message of a task that has no record; a worker's first write of the
+    /// task's status removes its entry.
+    pub(crate) fn located(&self) -> String {
+        format!("{}located", self.prefix)
+    }
+
     /// The start of every key of `queue`, hash tag included (`find_queued.lua`
-    /// builds the same from the prefix and the names in [`queues`](Self::queues)).
+    /// builds the same from the prefix and a name in [`located`](Self::located)).
     pub(crate) fn queue(&self, queue: &str) -> String {
         format!("{}{{{queue}}}:", self.prefix)
     }

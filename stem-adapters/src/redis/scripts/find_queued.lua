@@ -1,10 +1,11 @@
 -- Finds the message of a task that has no record: a producer on the same
 -- store writes none, its message stands for the queued record until a worker
 -- writes one. Returns the envelope (JSON), or false when no queue holds it.
--- KEYS[1] the namespace's key prefix; its `queues` set names every queue a
--- message was published to. ARGV[1] the task id. With ARGV[2] = '1', KEYS[1]
--- is instead one queue's key prefix, and only that queue is searched (on a
--- Redis Cluster a script touches one queue's slot: one call per queue).
+-- KEYS[1] the namespace's key prefix; its `located` hash names the queue of
+-- each task published and not yet recorded. ARGV[1] the task id. With
+-- ARGV[2] = '1', KEYS[1] is instead that queue's key prefix, and only it is
+-- searched (on a Redis Cluster a script touches one queue's slot: the caller
+-- reads `located` first).
 
 -- The envelope of task `id` if the queue under prefix P holds its message.
 local function find(P, id)
@@ -25,8 +26,11 @@ local id = ARGV[1]
 if ARGV[2] == '1' then
   return find(KEYS[1], id)
 end
-for _, queue in ipairs(redis.call('SMEMBERS', KEYS[1] .. 'queues')) do
-  local env = find(KEYS[1] .. '{' .. queue .. '}:', id)
-  if env then return env end
-end
-return false
+local located = KEYS[1] .. 'located'
+local queue = redis.call('HGET', located, id)
+if not queue then return false end
+local env = find(KEYS[1] .. '{' .. queue .. '}:', id)
+-- A message purged or dead-lettered before any status was written: its
+-- entry goes when it is looked up.
+if not env then redis.call('HDEL', located, id) end
+return env
