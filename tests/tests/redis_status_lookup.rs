@@ -4,8 +4,8 @@
 //! make every status read scan them all inside Redis), and leaves nothing
 //! behind once the task is recorded or its message is purged.
 
-use stem::prelude::*;
 use stem::TaskState;
+use stem::prelude::*;
 use stem_adapters::redis::{RedisOptions, RedisStore};
 use stem_tests::{TestResult, WAIT, redis_url};
 

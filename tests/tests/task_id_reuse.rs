@@ -1,12 +1,13 @@
 //! A task id used again (`Signature::task_id`) after its first run ended:
 //! the new run's tokens start above every token of the old run, so its writes
-//! are accepted at once and it runs once, on every store.
+//! are accepted at once and it runs once, on every store; its handle reads
+//! the new run only, never the old result.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use stem::prelude::*;
 use stem::{TaskId, TaskState};
-use stem_tests::{TestResult, every_store, until_ok};
+use stem_tests::{TestResult, WAIT, every_store};
 
 /// Runs of `counted` with argument 2 (the second use of the id).
 static SECOND_RUNS: AtomicU32 = AtomicU32::new(0);
@@ -32,20 +33,15 @@ async fn a_reused_task_id_runs_once_and_its_result_is_kept() -> TestResult {
         let id = TaskId::new();
         let first = Counted::call(1).task_id(id).enqueue(&stem).await?;
         assert_eq!(first.wait().await?, 1, "{label}");
-        Counted::call(2).task_id(id).enqueue(&stem).await?;
-        // The queued record of the new run loses to the old run's fence, so
-        // the store is watched for the new result rather than waited on.
-        until_ok("the second run's result", || async {
-            match stem.backend().get(id).await {
-                Ok(Some(status)) if status.state == TaskState::Succeeded && status.attempt == 0 => {
-                    let n: u32 =
-                        stem::codec::decode(status.result.as_ref().ok_or("no result")?).map_err(|_| "undecodable")?;
-                    if n == 2 { Ok(()) } else { Err("the old result") }
-                }
-                _ => Err("not yet"),
-            }
-        })
-        .await;
+        let second = Counted::call(2).task_id(id).enqueue(&stem).await?;
+        // The first run's record is not the second's: until the second run
+        // writes, its handle reads queued (or its own state), never the old result.
+        let seen = second.status().await?.expect("known");
+        if seen.state == TaskState::Succeeded {
+            let n: u32 = stem::codec::decode(seen.result.as_ref().expect("a result"))?;
+            assert_eq!(n, 2, "{label}: the new handle read the old run's result");
+        }
+        assert_eq!(second.wait_timeout(WAIT).await?, 2, "{label}: the new handle waits for the new run");
         worker.stop(ShutdownMode::Warm).await?;
         assert_eq!(SECOND_RUNS.load(Ordering::SeqCst), 1, "{label}: the second use of the id ran once");
         env.clean().await?;

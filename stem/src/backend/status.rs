@@ -134,6 +134,19 @@ impl TaskStatus {
         let mut status = Self::new(envelope.id, envelope.task.clone(), envelope.queue.clone(), TaskState::Queued);
         status.attempt = envelope.attempt;
         status.updated_at = envelope.created_at;
+        status.mark_run_of(envelope);
         status
+    }
+
+    /// The run it was written for (see [`Envelope::run`]).
+    pub fn run(&self) -> Option<&str> {
+        self.meta.get(crate::envelope::RUN_META).and_then(serde_json::Value::as_str)
+    }
+
+    /// Marks it as written for `envelope`'s run, if the envelope has one.
+    pub fn mark_run_of(&mut self, envelope: &Envelope) {
+        if let Some(run) = envelope.run() {
+            self.meta.insert(crate::envelope::RUN_META.to_owned(), run.into());
+        }
     }
 }

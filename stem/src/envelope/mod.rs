@@ -23,6 +23,9 @@ pub const MAX_PRIORITY: u8 = 9;
 /// The queue a task goes to when nothing names another.
 pub const DEFAULT_QUEUE: &str = "default";
 
+/// The `meta` key of an envelope's and a status's run marker (see [`Envelope::run`]).
+pub const RUN_META: &str = "stem.run";
+
 /// One task message: what to run, with which arguments, and how.
 ///
 /// The envelope is serde-encoded and versioned ([`ENVELOPE_VERSION`]); unknown
@@ -100,6 +103,15 @@ impl Envelope {
             root_id: None,
             canvas: None,
         }
+    }
+
+    /// The run this envelope belongs to, for a task id given by hand
+    /// (`Signature::task_id`): each enqueue under such an id is a new run of
+    /// it, told apart from earlier ones by this marker (in `meta`, under
+    /// [`RUN_META`]), which the task's statuses carry too. `None` for an id
+    /// Stem made, which no other enqueue shares.
+    pub fn run(&self) -> Option<&str> {
+        self.meta.get(RUN_META).and_then(serde_json::Value::as_str)
     }
 
     /// Whether the envelope's `expires` time has passed at `now`.

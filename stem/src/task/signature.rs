@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Task, TaskHandle, TaskOptions};
 use crate::codec;
-use crate::envelope::{Envelope, MAX_PRIORITY, Plan};
+use crate::envelope::{Envelope, MAX_PRIORITY, Plan, RUN_META};
 use crate::error::{Error, Result};
 use crate::id::TaskId;
 use crate::stem::Stem;
@@ -155,8 +155,10 @@ impl<T: Task> Signature<T> {
 
     /// Enqueues the call; the handle's `wait()` yields `T::Output`.
     pub async fn enqueue(self, stem: &Stem) -> Result<TaskHandle<T::Output>> {
-        let id = stem.enqueue_envelope(self.into_envelope()?).await?;
-        Ok(TaskHandle::new(stem.clone(), id))
+        let envelope = self.into_envelope()?;
+        let run = envelope.run().map(str::to_owned);
+        let id = stem.enqueue_envelope(envelope).await?;
+        Ok(TaskHandle::new(stem.clone(), id).of_run(run))
     }
 
     /// The envelope this call is published as: arguments encoded with the task's
@@ -190,11 +192,14 @@ impl EnqueueOptions {
         crate::queue::check_for(&format!("task `{name}`: "), &queue)?;
         let mut envelope = Envelope::new(name, queue, args);
         let now = envelope.created_at;
-        if let Some(id) = o.task_id {
-            envelope.id = id;
-        }
         envelope.headers = o.headers;
         envelope.meta = o.meta;
+        if let Some(id) = o.task_id {
+            // An id given by hand may have run before: this run is told
+            // apart from those, so that its handle never takes their result.
+            envelope.id = id;
+            envelope.meta.entry(RUN_META.to_owned()).or_insert_with(|| format!("{:016x}", fastrand::u64(..)).into());
+        }
         envelope.max_retries = o.max_retries.unwrap_or(defaults.max_retries);
         envelope.priority = o.priority.unwrap_or(defaults.priority).min(MAX_PRIORITY);
         envelope.not_before = o.eta.or_else(|| o.countdown.map(|d| now + to_chrono(d)));
@@ -248,7 +253,8 @@ impl Stem {
         signatures: impl IntoIterator<Item = Signature<T>>,
     ) -> Result<Vec<TaskHandle<T::Output>>> {
         let envelopes = signatures.into_iter().map(Signature::into_envelope).collect::<Result<Vec<_>>>()?;
+        let runs: Vec<Option<String>> = envelopes.iter().map(|e| e.run().map(str::to_owned)).collect();
         let ids = self.enqueue_envelopes(envelopes).await?;
-        Ok(ids.into_iter().map(|id| TaskHandle::new(self.clone(), id)).collect())
+        Ok(ids.into_iter().zip(runs).map(|(id, run)| TaskHandle::new(self.clone(), id).of_run(run)).collect())
     }
 }

@@ -83,7 +83,7 @@ fn status_at(
     state: TaskState,
     at: chrono::DateTime<chrono::Utc>,
 ) -> TaskStatus {
-    TaskStatus {
+    let mut status = TaskStatus {
         id: envelope.id,
         task: envelope.task.clone(),
         queue: envelope.queue.clone(),
@@ -95,7 +95,9 @@ fn status_at(
         progress: None,
         meta: std::collections::BTreeMap::new(),
         updated_at: at,
-    }
+    };
+    status.mark_run_of(envelope);
+    status
 }
 
 /// The op that puts a delivery back unchanged and marks its task queued again.
