@@ -146,6 +146,12 @@ impl Worker {
     }
 
     async fn run_until(self, mut level: watch::Receiver<Level>, finished: Arc<AtomicU64>) -> Result<()> {
+        // Unbounded in type, bounded by construction: every op is sent for a
+        // delivery that holds a prefetch permit until its outcome is settled
+        // (`Op::Kept`), and a delivery sends at most two (its start and its
+        // outcome, or a requeue; progress is written directly), so the channel
+        // holds at most twice the prefetch, plus the closing op. Sending
+        // never waits, which keeps the inline path free of await points.
         let (ops, ops_rx) = mpsc::unbounded_channel();
         let spares = Arc::new(settle::Spares::default());
         let extensions = Arc::clone(&self.extensions);
