@@ -82,21 +82,32 @@ impl PostgresBroker {
             .map_err(|e| failed("claiming messages", e))?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
+            // The receipt's columns (the key, the queue, the token) must read,
+            // or the row cannot even be settled; any other column that does
+            // not read (a schema changed by hand) costs this row a dead
+            // letter, not the batch.
             let get = |e| failed("reading a claimed message", e);
-            let seq: i64 = row.try_get("seq").map_err(get)?;
-            let priority: i16 = row.try_get("priority").map_err(get)?;
             let id: Uuid = row.try_get("id").map_err(get)?;
             let queue: String = row.try_get("queue").map_err(get)?;
             let token: i64 = row.try_get("deliveries").map_err(get)?;
-            let until: DateTime<Utc> = row.try_get("ready_at").map_err(get)?;
-            let text: String = row.try_get("envelope").map_err(get)?;
             let receipt = Receipt {
                 id: TaskId::from(id),
                 queue: queue.into(),
                 token: u64::try_from(token).unwrap_or(0),
                 tag: String::new(),
             };
-            claimed.push((priority, seq, receipt, until, text));
+            let rest = (|| {
+                let seq: i64 = row.try_get("seq")?;
+                let priority: i16 = row.try_get("priority")?;
+                let until: DateTime<Utc> = row.try_get("ready_at")?;
+                let text: Option<String> = row.try_get("envelope")?;
+                Ok::<_, sqlx::Error>((seq, priority, until, text))
+            })();
+            match rest {
+                Ok((seq, priority, until, Some(text))) => claimed.push((priority, seq, receipt, until, text)),
+                Ok((.., None)) => self.bury_undecodable(&receipt, String::new(), "no envelope is stored").await?,
+                Err(e) => self.bury_undecodable(&receipt, String::new(), format!("the row does not read: {e}")).await?,
+            }
         }
         // RETURNING keeps no order: highest priority first, oldest first.
         claimed.sort_by_key(|(priority, seq, ..)| (std::cmp::Reverse(*priority), *seq));
@@ -104,7 +115,7 @@ impl PostgresBroker {
         for (_, _, receipt, until, text) in claimed {
             match serde_json::from_str::<Envelope>(&text) {
                 Ok(envelope) => out.push(Delivery { envelope: Arc::new(envelope), receipt, lease_expires_at: until }),
-                Err(e) => self.bury_undecodable(&receipt, text, &e).await?,
+                Err(e) => self.bury_undecodable(&receipt, text, e).await?,
             }
         }
         Ok(out)
@@ -112,7 +123,7 @@ impl PostgresBroker {
 
     /// Moves a message whose stored envelope does not decode to the dead letter
     /// queue, its text kept whole as the arguments of a `stem.undecodable` envelope.
-    async fn bury_undecodable(&self, receipt: &Receipt, text: String, error: &serde_json::Error) -> Result<()> {
+    async fn bury_undecodable(&self, receipt: &Receipt, text: String, error: impl std::fmt::Display) -> Result<()> {
         let (envelope, reason) = crate::undecodable::stand_in(receipt.id, &receipt.queue, text, error);
         tracing::error!(task = %receipt.id, queue = %receipt.queue, %reason, "moved a message to the dead letter queue");
         self.dead(receipt, &reason, Some(to_json(&envelope)?)).await
