@@ -201,8 +201,8 @@ impl WorkflowContext {
     }
 
     /// Sleeps durably: the run is suspended in the store, no worker holds it,
-    /// and a worker resumes it once `duration` has passed (on the store's clock
-    /// of record: the [`Clock`](super::Clock) of the [`Stem`]).
+    /// and a worker resumes it once `duration` has passed (on the store's time,
+    /// as [`Stem::now`] reads it).
     pub async fn sleep(&self, duration: Duration) {
         self.check_run_time().await;
         let now = self.now_unrecorded();

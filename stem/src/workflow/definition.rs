@@ -9,12 +9,9 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
-use super::handle::{WorkflowHandle, start_run};
-use super::run::CancellationPolicy;
 use super::{WorkflowContext, WorkflowError};
 use crate::args::{self, Arg, ArgsError};
 use crate::error::Error;
-use crate::stem::Stem;
 use crate::task::{TaskArgs, TaskOutput};
 
 /// A workflow: a name, typed arguments and output, and the fn that runs it.
@@ -169,17 +166,10 @@ impl WorkflowRegistration {
         self.doc
     }
 
-    /// Starts a run with `args` given as JSON (for front ends such as the
-    /// CLI), checked against the workflow's own `Args` first: fails with
-    /// [`Error::Args`], naming the field and why, when they do not decode,
-    /// and nothing is started. The run has the workflow's defaults.
-    pub async fn start_json(&self, stem: &Stem, args: &Value) -> crate::Result<WorkflowHandle<Value>> {
-        let args = (self.check)(args).map_err(|error| Error::Args { name: self.name.to_owned(), error })?;
-        let o = self.options;
-        let policy = CancellationPolicy { max_run_time: o.max_run_time, max_suspended_time: o.max_suspended_time };
-        let id = super::RunId::default();
-        start_run(stem, id, self.name, o.queue.to_owned(), args, policy).await?;
-        Ok(WorkflowHandle::new(stem.clone(), id))
+    /// Checks `args` (JSON) against the workflow's own `Args`: [`Error::Args`],
+    /// naming the field and why, when they do not decode.
+    pub(super) fn checked_args(&self, args: &Value) -> crate::Result<Value> {
+        (self.check)(args).map_err(|error| Error::Args { name: self.name.to_owned(), error })
     }
 
     /// Replays the workflow fn on a context, from its stored arguments.

@@ -5,16 +5,14 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use serde_json::Value;
 
 use super::WorkflowContext;
 use super::context::{Halt, run_time_exceeded};
 use super::definition::linked;
+use super::outcome::record_outcome;
 use super::resume;
 use super::run::{Finish, RunId, RunState, RunStatus};
-use crate::backend::{ErrorInfo, TaskState, TaskStatus};
 use crate::clock::after;
-use crate::codec::Payload;
 use crate::error::Result;
 use crate::stem::Stem;
 use crate::task::{Task, TaskContext, TaskError, TaskOptions};
@@ -161,25 +159,4 @@ async fn finish(stem: &Stem, state: &RunState, owner: Option<&str>, how: Finish)
         record_outcome(stem, &ended).await?;
     }
     Ok(())
-}
-
-/// Writes a final run's end to the result backend under the run's id, which
-/// wakes [`WorkflowHandle::wait`](super::WorkflowHandle::wait). Idempotent.
-pub(crate) async fn record_outcome(stem: &Stem, state: &RunState) -> Result<()> {
-    let task_state = match state.status {
-        RunStatus::Completed => TaskState::Succeeded,
-        RunStatus::Failed => TaskState::Failed,
-        RunStatus::Cancelled => TaskState::Revoked,
-        RunStatus::Running | RunStatus::Suspended => return Ok(()),
-    };
-    let mut status = TaskStatus::new(state.id, state.workflow.clone(), state.queue.clone(), task_state);
-    status.fence = 1;
-    status.result = state.result.as_ref().map(json_payload);
-    status.error =
-        state.error.as_ref().map(|e| ErrorInfo { kind: state.status.as_str().to_owned(), message: e.clone() });
-    stem.backend().set(status).await.map(drop)
-}
-
-fn json_payload(value: &Value) -> Payload {
-    Payload::new("json", serde_json::to_vec(value).unwrap_or_default())
 }
