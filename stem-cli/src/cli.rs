@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::process::ExitCode;
 
-use clap::{ArgMatches, Args as _, Command, FromArgMatches};
+use clap::{Args as _, Command, FromArgMatches};
 use stem::Stem;
 use stem::worker::WorkerBuilder;
 
@@ -110,7 +110,7 @@ impl Cli {
         let backend = global.backend.unwrap_or_else(|| broker.clone());
         let ctx = Context::new(Output::new(global.json), catalog, self.stem, (broker, backend), self.worker);
         let (name, sub) = matches.subcommand().ok_or_else(|| Failure::usage("no command given; see --help"))?;
-        commands::run(&ctx, name, sub).await
+        commands::run(&ctx, name, sub, command).await
     }
 }
 
@@ -147,9 +147,4 @@ fn logging(verbose: u8) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-}
-
-/// A subcommand's matches, which clap guarantees for a defined subcommand.
-pub(crate) fn parse<T: FromArgMatches>(matches: &ArgMatches) -> Outcome<T> {
-    T::from_arg_matches(matches).map_err(Failure::usage)
 }

@@ -33,6 +33,7 @@
 //! its shapes) and `-v`. Exit codes: 0 success, 1 failure, 64 usage or
 //! invalid input.
 
+mod args;
 mod catalog;
 mod cli;
 mod commands;

@@ -4,7 +4,7 @@
 use clap::{Arg, ArgMatches, Command, value_parser};
 use clap_complete::Shell;
 
-use crate::cli;
+use crate::catalog::Catalog;
 use crate::context::Context;
 use crate::error::{Failure, Outcome};
 
@@ -19,9 +19,10 @@ pub(super) fn command() -> Command {
         .arg(Arg::new("shell").required(true).value_name("SHELL").value_parser(value_parser!(Shell)))
 }
 
-pub(super) fn run(ctx: &Context, matches: &ArgMatches) -> Outcome {
+/// Prints the script for the tree `whole` builds.
+pub(super) fn run(ctx: &Context, matches: &ArgMatches, whole: fn(&Catalog) -> Command) -> Outcome {
     let shell = *matches.get_one::<Shell>("shell").ok_or_else(|| Failure::usage("name a shell"))?;
-    let mut command = cli::command(&ctx.catalog);
+    let mut command = whole(&ctx.catalog);
     clap_complete::generate(shell, &mut command, program(), &mut std::io::stdout());
     Ok(())
 }

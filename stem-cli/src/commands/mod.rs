@@ -29,8 +29,9 @@ pub(crate) fn tree(root: Command, catalog: &Catalog) -> Command {
         .subcommand(completions::command())
 }
 
-/// Runs the command `name` with its matches.
-pub(crate) async fn run(ctx: &Context, name: &str, matches: &ArgMatches) -> Outcome {
+/// Runs the command `name` with its matches; `whole` builds the whole
+/// command tree (for the completion scripts).
+pub(crate) async fn run(ctx: &Context, name: &str, matches: &ArgMatches, whole: fn(&Catalog) -> Command) -> Outcome {
     match name {
         "worker" => worker::run(ctx, matches).await,
         "tasks" => tasks::run(ctx, matches),
@@ -40,7 +41,7 @@ pub(crate) async fn run(ctx: &Context, name: &str, matches: &ArgMatches) -> Outc
         "observe" => observe::run(ctx, matches).await,
         "wf" => wf::run(ctx, matches).await,
         "health" => health::run(ctx).await,
-        "completions" => completions::run(ctx, matches),
+        "completions" => completions::run(ctx, matches, whole),
         other => Err(Failure::usage(format!("unknown command `{other}`"))),
     }
 }

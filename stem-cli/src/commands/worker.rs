@@ -3,8 +3,8 @@
 use clap::{ArgMatches, Args, Command};
 use stem::Worker;
 
+use crate::args::parse;
 use crate::catalog::unknown;
-use crate::cli::parse;
 use crate::context::Context;
 use crate::error::{Failure, Outcome};
 
