@@ -116,6 +116,14 @@ impl RedisServer {
     /// skips, saying why) if `redis-server` cannot run, except under `CI=true`.
     /// With `tls`, the port is a TLS port and the plain one is off.
     pub fn start(dir: &TempDir, port: u16, tls: bool, args: &[&str]) -> Option<Self> {
+        Self::try_start(dir, port, tls, args).map(|started| started.unwrap_or_else(|why| panic!("{why}")))
+    }
+
+    /// [`start`](Self::start), with a server that exits (its port or its
+    /// cluster bus's taken by another test in between) or never accepts
+    /// connections as an error rather than a panic, for callers that try again
+    /// on other ports.
+    pub fn try_start(dir: &TempDir, port: u16, tls: bool, args: &[&str]) -> Option<Result<Self, String>> {
         let port = if port == 0 { free_port() } else { port };
         let ports = if tls { ["0".to_owned(), port.to_string()] } else { [port.to_string(), "0".to_owned()] };
         let spawned = std::process::Command::new("redis-server")
@@ -134,14 +142,19 @@ impl RedisServer {
                 return None;
             }
         };
-        let server = Self { child, port };
+        let mut server = Self { child, port };
         // Readiness of an outside process: try to connect until it accepts.
         let deadline = std::time::Instant::now() + WAIT;
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "redis-server did not accept connections on port {port}");
+            if let Ok(Some(exit)) = server.child.try_wait() {
+                return Some(Err(format!("redis-server on port {port} exited ({exit}); a port was taken")));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Some(Err(format!("redis-server did not accept connections on port {port}")));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(server)
+        Some(Ok(server))
     }
 
     /// The port it listens on.
@@ -230,8 +243,9 @@ impl RedisCluster {
 
     /// Starts `count` nodes with `replicas` per primary. Ports are picked free
     /// and then bound by the servers, so another test may take one in between
-    /// (a node's or its cluster bus's): a cluster that fails to form is
-    /// dropped and made again on new ports, three times at most.
+    /// (a node's or its cluster bus's): a node that does not start or a
+    /// cluster that fails to form is dropped and made again on new ports,
+    /// three times at most.
     fn start_nodes(count: usize, replicas: usize, tls: bool, args: &[&str], cli_args: &[&str]) -> Option<Self> {
         let mut failure = String::new();
         for _ in 0..3 {
@@ -262,7 +276,10 @@ impl RedisCluster {
             let cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", &bus];
             let own: Vec<String> =
                 cluster.iter().chain(&["--appendonly", "no"]).chain(args).map(|a| (*a).to_owned()).collect();
-            servers.push(RedisServer::start(&dir, 0, tls, &own.iter().map(String::as_str).collect::<Vec<_>>())?);
+            match RedisServer::try_start(&dir, 0, tls, &own.iter().map(String::as_str).collect::<Vec<_>>())? {
+                Ok(server) => servers.push(server),
+                Err(why) => return Some(Err(why)),
+            }
             node_args.push(own);
             dirs.push(dir);
         }
