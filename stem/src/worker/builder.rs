@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::Worker;
 use super::extension::{self, Extension};
+use super::hooks::{FnHook, Hooks};
 use crate::envelope::DEFAULT_QUEUE;
 use crate::error::{Error, Result};
 use crate::stem::Stem;
@@ -142,6 +143,37 @@ impl WorkerBuilder {
             change(extension);
         }
         self
+    }
+
+    /// Adds a hook: it hears the worker's events (see [`Hook`](super::Hook)
+    /// and [`WorkerEvent`](super::WorkerEvent) for which, in what order and
+    /// what a failing hook does).
+    pub fn hook(self, hook: impl super::Hook) -> Self {
+        self.configure(|hooks: &mut Hooks| hooks.add(Arc::new(hook)))
+    }
+
+    /// Adds a closure as a hook: `f(event)` for every event (see [`hook`](Self::hook)).
+    ///
+    /// ```
+    /// use stem::worker::WorkerEvent;
+    ///
+    /// # fn main() -> stem::Result<()> {
+    /// let stem = stem::Stem::in_memory();
+    /// let worker = stem::Worker::builder(&stem)
+    ///     .on_event(|event: WorkerEvent| async move {
+    ///         if let WorkerEvent::Failed { envelope, .. } = event {
+    ///             eprintln!("{} failed", envelope.id);
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_event<F, Fut>(self, f: F) -> Self
+    where
+        F: Fn(super::WorkerEvent) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.hook(FnHook(f))
     }
 
     /// Runs the tasks of this registry instead of the linked ones.

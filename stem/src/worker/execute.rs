@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use super::lease::Lease;
 use super::settle::{self, Finish, Keep, Op};
-use super::{Held, Shared};
+use super::{Held, Shared, WorkerEvent};
 use crate::backend::{ErrorInfo, TaskState};
 use crate::broker::{Delivery, Receipt};
 use crate::codec::Payload;
@@ -61,6 +61,7 @@ pub(super) fn start(
 ) {
     let Delivery { envelope, receipt, .. } = delivery;
     let Some(registration) = admit(shared, &envelope, &receipt) else { return };
+    shared.emit(|| WorkerEvent::Received { envelope: Arc::clone(&envelope) });
     let run = Run { envelope, receipt, lease_ends, registration };
     if run.inline(shared).load(Ordering::Relaxed) && permits.inline_slot(shared) {
         run.first_poll(shared, tracker, permits);
@@ -217,6 +218,7 @@ impl Run {
         };
         match decoded {
             Ok(future) => {
+                shared.emit(|| WorkerEvent::Started { envelope: Arc::clone(&self.envelope) });
                 let future = AssertUnwindSafe(future).catch_unwind();
                 Some(Started { ctx, future, lease, at: Instant::now() })
             }
@@ -243,6 +245,7 @@ impl Run {
         }
         match polled {
             Poll::Ready(result) => {
+                shared.emit(|| WorkerEvent::Returned { envelope: Arc::clone(&self.envelope), elapsed: took });
                 let outcome = self.outcome(shared, caught(result));
                 permits.outcomes.push(outcome);
             }
@@ -277,7 +280,9 @@ impl Run {
         let Some(mut started) = self.begin(&shared, lease, Some(cancel)) else { return };
         let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut started.future).poll(cx))).await;
         if let Poll::Ready(result) = first {
-            if started.at.elapsed() <= INLINE_AFTER {
+            let elapsed = started.at.elapsed();
+            shared.emit(|| WorkerEvent::Returned { envelope: Arc::clone(&self.envelope), elapsed });
+            if elapsed <= INLINE_AFTER {
                 self.inline(&shared).store(true, Ordering::Relaxed);
             }
             if !held.settled.swap(true, Ordering::SeqCst) {
@@ -298,6 +303,8 @@ impl Run {
         if held.settled.swap(true, Ordering::SeqCst) {
             return; // a hard shutdown already put it back
         }
+        let elapsed = started.at.elapsed();
+        shared.emit(|| WorkerEvent::Returned { envelope: Arc::clone(&self.envelope), elapsed });
         // The lease stays renewed and the permits held until the writer has
         // settled the delivery.
         let op = self.outcome(&shared, outcome);

@@ -15,6 +15,7 @@
 mod builder;
 mod execute;
 mod extension;
+mod hooks;
 mod lease;
 mod settle;
 mod shutdown;
@@ -33,6 +34,7 @@ use self::builder::Config;
 pub use self::builder::WorkerBuilder;
 pub use self::extension::{Extension, FollowUp, Recorded, Service, WorkerInfo};
 pub(crate) use self::extension::{LinkedExtension, StatusListener, written};
+pub use self::hooks::{HOOK_QUEUE, Hook, HookError, WorkerEvent};
 use self::lease::Lease;
 use self::settle::Op;
 pub use self::shutdown::ShutdownMode;
@@ -75,6 +77,8 @@ struct Shared {
     registry: Registry,
     config: Config,
     extensions: Arc<[Arc<dyn Extension>]>,
+    /// The hooks, if any are registered (see `hooks.rs`).
+    hooks: Option<Arc<hooks::Hooks>>,
     held: Mutex<HashMap<(TaskId, u64), Held>>,
     /// Per task name, whether its runs go inline (see `execute::start`).
     inline: BTreeMap<&'static str, AtomicBool>,
@@ -155,6 +159,11 @@ impl Worker {
         let (ops, ops_rx) = mpsc::unbounded_channel();
         let spares = Arc::new(settle::Spares::default());
         let extensions = Arc::clone(&self.extensions);
+        let hooks = extensions.iter().find_map(|e| {
+            let any: Arc<dyn std::any::Any + Send + Sync> = Arc::clone(e) as _;
+            any.downcast::<hooks::Hooks>().ok().filter(|h| h.any())
+        });
+        let closer = hooks.as_ref().and_then(|h| h.start());
         let writer =
             settle::start_writer(self.stem.clone(), Arc::clone(&extensions), ops_rx, finished, Arc::clone(&spares));
         let shared = Arc::new(Shared {
@@ -164,6 +173,7 @@ impl Worker {
             registry: self.registry,
             config: self.config,
             extensions,
+            hooks,
             held: Mutex::new(HashMap::new()),
             stopping: CancellationToken::new(),
             ops,
@@ -179,8 +189,10 @@ impl Worker {
             shared.extensions.iter().flat_map(|e| e.services(&info)).map(tokio::spawn).collect()
         };
         let tracker = TaskTracker::new();
+        shared.emit(|| WorkerEvent::Ready { worker: shared.config.id.clone(), queues: shared.config.queues.clone() });
 
         consume(&shared, &tracker, &mut level).await;
+        shared.emit(|| WorkerEvent::Stopping { worker: shared.config.id.clone() });
 
         shared.stopping.cancel();
         tracker.close();
@@ -204,6 +216,9 @@ impl Worker {
         writer.join().await;
         // The keeper renews the leases of outcomes still being settled.
         keeper.abort();
+        if let Some(closer) = closer {
+            closer.close().await;
+        }
         // What the dropped tasks left to do (a workflow run's release).
         shared.stem.cleaned_up(Duration::from_secs(5)).await;
         tracing::info!(worker = %shared.config.id, processed = shared.processed.load(Ordering::Relaxed), "worker stopped");
@@ -312,6 +327,13 @@ async fn heartbeat(shared: Arc<Shared>) {
 }
 
 impl Shared {
+    /// Tells the hooks of the event `make` makes; made only if there are hooks.
+    fn emit(&self, make: impl FnOnce() -> WorkerEvent) {
+        if let Some(hooks) = &self.hooks {
+            hooks.emit(make());
+        }
+    }
+
     /// The worker as its extensions see it.
     fn info(&self) -> WorkerInfo<'_> {
         WorkerInfo { stem: &self.stem, id: &self.config.id, queues: &self.config.queues, registry: &self.registry }
