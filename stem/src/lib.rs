@@ -48,6 +48,7 @@ mod stores;
 pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod trace;
 pub mod worker;
 pub mod workflow;
 

@@ -4,6 +4,8 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::backend::{ResultBackend, TaskStatus};
 use crate::broker::{Broker, DeadLetters, QueueStats, ReplayOptions, ReplayResult};
 use crate::clock::{Clock, Skew, SystemClock};
@@ -160,8 +162,15 @@ impl Stem {
         self.broker().stats().ok_or(Error::Unsupported("queue statistics"))
     }
 
-    /// Publishes a prepared envelope and records it as queued.
-    pub async fn enqueue_envelope(&self, envelope: Envelope) -> Result<TaskId> {
+    /// Publishes a prepared envelope and records it as queued (a
+    /// `stem.enqueue` span; see `trace.rs` for the trace context it writes).
+    pub async fn enqueue_envelope(&self, mut envelope: Envelope) -> Result<TaskId> {
+        let span = crate::trace::enqueue_span(std::slice::from_ref(&envelope));
+        crate::trace::inject(&span, std::slice::from_mut(&mut envelope));
+        self.publish_one(envelope).instrument(span).await
+    }
+
+    async fn publish_one(&self, envelope: Envelope) -> Result<TaskId> {
         crate::queue::check(&envelope.queue)?;
         let id = envelope.id;
         if let Some(recorded) = self.inner.stores.publish_recorded() {
@@ -178,7 +187,13 @@ impl Stem {
     /// one publish and one write of their queued records for all of them
     /// (one operation where the broker and backend are one store that can do
     /// it; see [`Stores::with_publish_recorded`]).
-    pub async fn enqueue_envelopes(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
+    pub async fn enqueue_envelopes(&self, mut envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
+        let span = crate::trace::enqueue_span(&envelopes);
+        crate::trace::inject(&span, &mut envelopes);
+        self.publish_many(envelopes).instrument(span).await
+    }
+
+    async fn publish_many(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
         envelopes.iter().try_for_each(|e| crate::queue::check(&e.queue))?;
         let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
         if let Some(recorded) = self.inner.stores.publish_recorded() {

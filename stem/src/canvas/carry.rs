@@ -56,6 +56,7 @@ async fn carry_on(stem: Stem, outcomes: Vec<Recorded>) -> Result<()> {
     let mut work = Work::default();
     for outcome in &outcomes {
         let Some(plan) = outcome.envelope.canvas.as_deref() else { continue };
+        let from = work.launch.len();
         match TaskFailure::from_status(&outcome.status) {
             None => {
                 if let Some(result) = &outcome.status.result {
@@ -70,6 +71,9 @@ async fn carry_on(stem: Stem, outcomes: Vec<Recorded>) -> Result<()> {
                     work.stop(next, &failure, false, &mut unstarted);
                 }
             }
+        }
+        if let Some(trace) = traced(&outcome.status) {
+            work.launch.continue_trace(from, trace);
         }
         if let Some(member) = &plan.member {
             work.members.push((member.clone(), outcome.status.clone()));
@@ -177,7 +181,13 @@ impl Work {
                         let mut unstarted = HashSet::new();
                         member.then.iter().for_each(|next| self.stop(next, &failure, true, &mut unstarted));
                     }
-                    None => self.callback(stem, &member).await?,
+                    None => {
+                        let from = self.launch.len();
+                        self.callback(stem, &member).await?;
+                        if let Some(trace) = traced(&status) {
+                            self.launch.continue_trace(from, trace);
+                        }
+                    }
                 }
             }
         }
@@ -225,6 +235,11 @@ impl Work {
         self.claimed.push(member.group);
         Ok(())
     }
+}
+
+/// The trace context of the execution that recorded `status`, if traced.
+fn traced(status: &TaskStatus) -> Option<&str> {
+    status.meta.get(crate::trace::TRACE_META).and_then(Value::as_str)
 }
 
 /// Whether `claimant` holds the claim of chord `group`: it wins it now, or

@@ -74,6 +74,20 @@ impl Launch {
         }
     }
 
+    /// How many envelopes it holds so far.
+    pub(crate) fn len(&self) -> usize {
+        self.envelopes.len()
+    }
+
+    /// Makes the envelopes added since the first `from` continue the trace
+    /// context `traceparent` (the execution that started them), unless they
+    /// carry their own.
+    pub(crate) fn continue_trace(&mut self, from: usize, traceparent: &str) {
+        for envelope in self.envelopes.iter_mut().skip(from) {
+            crate::trace::continue_in(envelope, traceparent);
+        }
+    }
+
     /// Whether there is nothing to start.
     pub(crate) fn is_empty(&self) -> bool {
         self.envelopes.is_empty() && self.chords.is_empty()

@@ -25,6 +25,8 @@ use crate::codec::Payload;
 use crate::envelope::{ENVELOPE_VERSION, Envelope};
 use crate::id::TaskId;
 use crate::task::{RetryAction, TaskContext, TaskError, TaskRegistration};
+use crate::trace;
+use tracing::Instrument;
 
 /// How a run ended.
 enum Outcome {
@@ -178,12 +180,14 @@ struct Run {
 /// A task's future as the worker polls it: panics caught.
 type Guarded = CatchUnwind<AssertUnwindSafe<BoxFuture<'static, Result<Payload, TaskError>>>>;
 
-/// A started task: its context, its future and the limits' clock.
+/// A started task: its context, its future, the limits' clock, and the trace
+/// context of its execution span, for the steps that follow it.
 struct Started {
     ctx: TaskContext,
     future: Guarded,
     lease: Arc<Lease>,
     at: Instant,
+    trace: Option<String>,
 }
 
 impl Run {
@@ -219,8 +223,13 @@ impl Run {
         match decoded {
             Ok(future) => {
                 shared.emit(|| WorkerEvent::Started { envelope: Arc::clone(&self.envelope) });
+                // The execution span, only where a subscriber wants it: no
+                // allocation per task otherwise.
+                let span = trace::execute_span(&self.envelope, &shared.config.id);
+                let trace = trace::context_of(&span);
+                let future = if span.is_disabled() { future } else { Box::pin(future.instrument(span)) };
                 let future = AssertUnwindSafe(future).catch_unwind();
-                Some(Started { ctx, future, lease, at: Instant::now() })
+                Some(Started { ctx, future, lease, at: Instant::now(), trace })
             }
             Err(error) => {
                 let reason = format!("undecodable arguments for task `{}`: {error}", self.envelope.task);
@@ -246,7 +255,7 @@ impl Run {
         match polled {
             Poll::Ready(result) => {
                 shared.emit(|| WorkerEvent::Returned { envelope: Arc::clone(&self.envelope), elapsed: took });
-                let outcome = self.outcome(shared, caught(result));
+                let outcome = self.outcome(shared, caught(result), started.trace.take());
                 permits.outcomes.push(outcome);
             }
             Poll::Pending => {
@@ -286,7 +295,7 @@ impl Run {
                 self.inline(&shared).store(true, Ordering::Relaxed);
             }
             if !held.settled.swap(true, Ordering::SeqCst) {
-                self.finish(&shared, caught(result), Some(held));
+                self.finish(&shared, caught(result), started.trace.take(), Some(held));
             }
             return;
         }
@@ -307,14 +316,14 @@ impl Run {
         shared.emit(|| WorkerEvent::Returned { envelope: Arc::clone(&self.envelope), elapsed });
         // The lease stays renewed and the permits held until the writer has
         // settled the delivery.
-        let op = self.outcome(&shared, outcome);
+        let op = self.outcome(&shared, outcome, started.trace);
         let _ = shared.ops.send(Op::Kept(Box::new(op), Keep::new((held, hold))));
     }
 
     /// Records the outcome; the delivery's registration, if any, is kept until
     /// its delivery is settled.
-    fn finish(self, shared: &Shared, outcome: Outcome, held: Option<Registered>) {
-        let op = self.outcome(shared, outcome);
+    fn finish(self, shared: &Shared, outcome: Outcome, trace: Option<String>, held: Option<Registered>) {
+        let op = self.outcome(shared, outcome, trace);
         let op = match held {
             Some(held) => Op::Kept(Box::new(op), Keep::new(held)),
             None => op,
@@ -322,13 +331,21 @@ impl Run {
         let _ = shared.ops.send(op);
     }
 
-    /// What the writer does with the outcome.
-    fn outcome(self, shared: &Shared, outcome: Outcome) -> Op {
+    /// What the writer does with the outcome; a traced execution's status
+    /// carries its trace context (`trace`), for the steps that follow it.
+    fn outcome(self, shared: &Shared, outcome: Outcome, trace: Option<String>) -> Op {
         shared.processed.fetch_add(1, Ordering::Relaxed);
         let (envelope, receipt) = (&self.envelope, &self.receipt);
         let policy = &self.registration.options().retry;
-        match outcome {
-            Outcome::Succeeded(result) => Op::Succeeded(self.envelope, self.receipt, result),
+        let mut op = match outcome {
+            Outcome::Succeeded(result) => match trace {
+                None => return Op::Succeeded(self.envelope, self.receipt, result),
+                Some(_) => {
+                    let mut st = settle::status(envelope, receipt, TaskState::Succeeded);
+                    st.result = Some(result);
+                    Op::Finish(Box::new(st), Arc::clone(envelope), receipt.clone(), Finish::Ack)
+                }
+            },
             Outcome::Failed(error) => {
                 let info = ErrorInfo { kind: error.kind().to_owned(), message: error.message().to_owned() };
                 settle::failure(envelope, receipt, policy, info, error.action())
@@ -345,7 +362,11 @@ impl Run {
                 settle::failure(envelope, receipt, policy, info, RetryAction::Retry)
             }
             Outcome::Aborted => settle::requeue_op(envelope, receipt, &shared.config.id),
+        };
+        if let (Some(trace), Op::Finish(status, ..)) = (trace, &mut op) {
+            status.meta.insert(trace::TRACE_META.to_owned(), trace.into());
         }
+        op
     }
 
     fn send_started(&self, shared: &Shared) {

@@ -31,6 +31,7 @@ use crate::canvas::{self, Piece, Start};
 use crate::clock::after;
 use crate::error::Error;
 use crate::stem::Stem;
+use tracing::Instrument;
 
 /// How often a run waiting for a task it called looks at the task's state by
 /// itself, in case the notice of its end was lost.
@@ -172,8 +173,10 @@ impl WorkflowContext {
             Slot::Live(position, id) => (position, id),
         };
         let mut attempt = 0;
+        // A live step (not a replayed one) is a span of the run's execution.
+        let span = tracing::info_span!("stem.workflow.step", run = %self.id(), step = %id);
         let outcome = loop {
-            match f().await.map_err(Into::into) {
+            match f().instrument(span.clone()).await.map_err(Into::into) {
                 Ok(value) => break Ok(value),
                 Err(error) if error.is_retryable() && attempt < options.max_retries => {
                     let pause = options.delay(attempt);
