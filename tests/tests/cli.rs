@@ -53,9 +53,14 @@ impl App {
 
     /// A worker process, killed when dropped; its output goes to `worker.log`.
     fn worker(&self) -> Worker {
+        self.worker_with(&[])
+    }
+
+    /// [`worker`](Self::worker) with more arguments.
+    fn worker_with(&self, more: &[&str]) -> Worker {
         let log = std::fs::File::create(self.dir.file("worker.log")).expect("a log file");
         let child = self
-            .command(env!("CARGO_BIN_EXE_app"), &["worker", "-c", "4", "-v"])
+            .command(env!("CARGO_BIN_EXE_app"), &[&["worker", "-c", "4", "-v"], more].concat())
             .stdout(log.try_clone().expect("the log again"))
             .stderr(log)
             .spawn()
@@ -262,4 +267,26 @@ fn the_bare_stem_binary_sends_arguments_as_given_and_says_so() {
     assert_eq!(app.queue("billing")["ready"], 1);
     let out = stem(&["enqueue", "billing::invoice"]);
     assert_eq!(code(&out), Some(64), "--args is needed: {}", stderr(&out));
+}
+
+#[test]
+fn a_worker_serves_prometheus_metrics_on_metrics_addr() {
+    let app = App::sqlite("cli-metrics");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let _worker = app.worker_with(&["--metrics-addr", &addr]);
+    let sum = app.json(&["enqueue", "app::math::add", "--a", "2", "--b", "3", "--wait"]);
+    assert_eq!(sum["result"], json!(5));
+    // Scraped with curl until the hook has counted the task.
+    let deadline = std::time::Instant::now() + WAIT;
+    let text = loop {
+        let out = Command::new("curl").args(["-sS", "--max-time", "5", &format!("http://{addr}/metrics")]).output();
+        let text = String::from_utf8_lossy(&out.expect("curl runs").stdout).into_owned();
+        if text.contains("stem_tasks_succeeded_total{") {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "no metrics on {addr}: {text}\n{}", app.worker_log());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(text.contains(r#"task="app::math::add""#), "{text}");
+    assert!(text.contains("# TYPE stem_task_duration_seconds histogram"), "{text}");
 }

@@ -24,6 +24,9 @@ struct WorkerArgs {
     /// Run only this task (repeat for more) [default: every linked task and workflow]
     #[arg(long = "task", value_name = "NAME")]
     tasks: Vec<String>,
+    /// Serve Prometheus metrics on GET http://ADDR/metrics (e.g. 127.0.0.1:9464)
+    #[arg(long, value_name = "ADDR", env = "STEM_METRICS_ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 pub(super) fn command() -> Command {
@@ -48,6 +51,9 @@ pub(super) async fn run(ctx: &Context, matches: &ArgMatches) -> Outcome {
     }
     if !args.tasks.is_empty() {
         builder = builder.only(args.tasks);
+    }
+    if let Some(addr) = args.metrics_addr {
+        builder = builder.metrics_addr(addr);
     }
     let worker = builder.build()?;
     eprintln!(

@@ -27,6 +27,8 @@ pub struct WorkerBuilder {
     signals: bool,
     heartbeat: Duration,
     extensions: Vec<Box<dyn Extension>>,
+    /// A setting that could not be taken, reported by `build`.
+    broken: Option<Error>,
 }
 
 /// A built worker's settings.
@@ -55,6 +57,7 @@ impl WorkerBuilder {
             signals: true,
             heartbeat: Duration::from_secs(10),
             extensions: extension::linked(),
+            broken: None,
         }
     }
 
@@ -176,6 +179,36 @@ impl WorkerBuilder {
         self.hook(FnHook(f))
     }
 
+    /// Counts the worker's events on `meter` (an OpenTelemetry meter of the
+    /// application's own pipeline; feature `metrics`): task counters and
+    /// durations, as listed in docs/observability.md.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(self, meter: &opentelemetry::metrics::Meter) -> Self {
+        self.hook(super::metrics::Counting::new(meter))
+    }
+
+    /// Serves the worker's metrics as Prometheus text on `GET
+    /// http://{addr}/metrics` (feature `metrics`): its counters and task
+    /// durations, and, read from the store at each scrape, every queue's
+    /// depth and the live workers. The address is bound when the worker is
+    /// built; a taken one fails the build, naming it.
+    #[cfg(feature = "metrics")]
+    pub fn metrics_addr(mut self, addr: std::net::SocketAddr) -> Self {
+        let mut meter = None;
+        let mut failed = None;
+        self = self.configure(|endpoint: &mut super::metrics::Endpoint| match endpoint.serve(addr) {
+            Ok(m) => meter = Some(m),
+            Err(e) => failed = Some(e),
+        });
+        if let Some(error) = failed {
+            self.broken.get_or_insert(error);
+        }
+        match meter {
+            Some(meter) => self.metrics(&meter),
+            None => self,
+        }
+    }
+
     /// Runs the tasks of this registry instead of the linked ones.
     pub fn registry(mut self, registry: Registry) -> Self {
         self.registry = Some(registry);
@@ -197,6 +230,9 @@ impl WorkerBuilder {
     /// Fails when two tasks share a name (naming both source locations), when a
     /// name given to [`only`](Self::only) is not a task, or on zero concurrency.
     pub fn build(mut self) -> Result<Worker> {
+        if let Some(error) = self.broken.take() {
+            return Err(error);
+        }
         let explicit = self.registry.is_some();
         let mut registry = self.registry.take().unwrap_or_else(Registry::linked);
         for extension in &self.extensions {

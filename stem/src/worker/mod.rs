@@ -17,6 +17,8 @@ mod execute;
 mod extension;
 mod hooks;
 mod lease;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod settle;
 mod shutdown;
 
