@@ -41,16 +41,16 @@ pub(crate) fn inject(span: &Span, envelopes: &mut [Envelope]) {
     otel::inject(span, envelopes);
 }
 
-/// The span of one execution of `envelope` on `worker`, continuing the trace
-/// its headers carry.
-pub(crate) fn execute_span(envelope: &Envelope, worker: &str) -> Span {
+/// The span of one execution of `envelope`, continuing the trace its headers
+/// carry. (The worker's id is the process's, not the span's: a resource
+/// attribute of the application's tracer.)
+pub(crate) fn execute_span(envelope: &Envelope) -> Span {
     let span = tracing::info_span!(
         "stem.execute",
         task = %envelope.task,
         id = %envelope.id,
         attempt = envelope.attempt,
         queue = %envelope.queue,
-        worker,
     );
     otel::continue_from(&span, &envelope.headers);
     span

@@ -184,7 +184,8 @@ impl WorkerBuilder {
     /// durations, as listed in docs/observability.md.
     #[cfg(feature = "metrics")]
     pub fn metrics(self, meter: &opentelemetry::metrics::Meter) -> Self {
-        self.hook(super::metrics::Counting::new(meter))
+        let counting = Arc::new(super::metrics::Counting::new(meter));
+        self.configure(|hooks: &mut Hooks| hooks.observe(counting))
     }
 
     /// Serves the worker's metrics as Prometheus text on `GET

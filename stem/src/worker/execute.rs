@@ -225,8 +225,9 @@ impl Run {
                 shared.emit(|| WorkerEvent::Started { envelope: Arc::clone(&self.envelope) });
                 // The execution span, only where a subscriber wants it: no
                 // allocation per task otherwise.
-                let span = trace::execute_span(&self.envelope, &shared.config.id);
-                let trace = trace::context_of(&span);
+                let span = trace::execute_span(&self.envelope);
+                // Only canvas steps follow an execution: only they need its context.
+                let trace = self.envelope.canvas.as_ref().and_then(|_| trace::context_of(&span));
                 let future = if span.is_disabled() { future } else { Box::pin(future.instrument(span)) };
                 let future = AssertUnwindSafe(future).catch_unwind();
                 Some(Started { ctx, future, lease, at: Instant::now(), trace })

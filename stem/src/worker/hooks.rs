@@ -171,6 +171,14 @@ pub trait Hook: Send + Sync + fmt::Debug + 'static {
     async fn on(&self, event: &WorkerEvent) -> Result<(), HookError>;
 }
 
+/// What hears every event synchronously, on the worker's own path, before
+/// the hooks: for counting (metrics), never for anything slow. Internal: a
+/// user's code is a [`Hook`], run off the tasks' path.
+pub(super) trait Observer: Send + Sync + fmt::Debug + 'static {
+    /// Hears `event`, at once.
+    fn observe(&self, event: &WorkerEvent);
+}
+
 /// A closure as a hook (see [`WorkerBuilder::on_event`](super::WorkerBuilder::on_event)).
 pub(super) struct FnHook<F>(pub(super) F);
 
@@ -206,6 +214,7 @@ enum Message {
 #[derive(Debug, Default)]
 pub(super) struct Hooks {
     hooks: Vec<Arc<dyn Hook>>,
+    observers: Vec<Arc<dyn Observer>>,
     tx: OnceLock<mpsc::Sender<Message>>,
     dropped: AtomicU64,
 }
@@ -225,9 +234,15 @@ impl Hooks {
         self.hooks.push(hook);
     }
 
-    /// Whether any hook is registered (the worker emits nothing otherwise).
+    /// Adds an observer.
+    pub(super) fn observe(&mut self, observer: Arc<dyn Observer>) {
+        self.observers.push(observer);
+    }
+
+    /// Whether any hook or observer is registered (the worker emits nothing
+    /// otherwise).
     pub(super) fn any(&self) -> bool {
-        !self.hooks.is_empty()
+        !self.hooks.is_empty() || !self.observers.is_empty()
     }
 
     /// Starts the task that runs the hooks (a worker runs once); `None`
@@ -245,6 +260,9 @@ impl Hooks {
     /// Queues `event` for the hooks, unless the queue is full: then the
     /// event is dropped and counted.
     pub(super) fn emit(&self, event: WorkerEvent) {
+        for observer in &self.observers {
+            observer.observe(&event);
+        }
         let Some(tx) = self.tx.get() else { return };
         if let Err(mpsc::error::TrySendError::Full(Message::Event(event))) = tx.try_send(Message::Event(event)) {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;

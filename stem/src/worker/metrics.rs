@@ -1,5 +1,5 @@
-//! Worker metrics (feature `metrics`): a [`Hook`] that counts the worker's
-//! events through the OpenTelemetry metrics API, and an extension that serves
+//! Worker metrics (feature `metrics`): an observer of the worker's events
+//! (the stream hooks hear, counted inline) through the OpenTelemetry metrics API, and an extension that serves
 //! them, with the worker's queue depths and the live workers, as Prometheus
 //! text.
 //!
@@ -20,45 +20,78 @@
 //! The gauges are read from the store at each scrape of the worker that
 //! serves them; the counters are the worker's own (sum them over workers).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use async_trait::async_trait;
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
+use opentelemetry::metrics::{Histogram, Meter, MeterProvider as _};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 
 use super::extension::{Extension, Service, WorkerInfo};
-use super::hooks::{Hook, HookError, WorkerEvent};
+use super::hooks::{Observer, WorkerEvent};
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 
-/// Counts a worker's events on a meter (see the [module docs](self)).
+/// The counters, in the order of [`COUNTERS`].
+const RECEIVED: usize = 0;
+const STARTED: usize = 1;
+const SUCCEEDED: usize = 2;
+const FAILED: usize = 3;
+const RETRIED: usize = 4;
+const DEAD_LETTERED: usize = 5;
+
+/// The counters' names and descriptions.
+const COUNTERS: [(&str, &str); 6] = [
+    ("stem.tasks.received", "Deliveries received"),
+    ("stem.tasks.started", "Task executions started"),
+    ("stem.tasks.succeeded", "Tasks that succeeded"),
+    ("stem.tasks.failed", "Tasks that failed for good"),
+    ("stem.tasks.retried", "Failed attempts retried"),
+    ("stem.tasks.dead_lettered", "Deliveries moved to the dead letter queue"),
+];
+
+/// One task's counts on one queue, with their attributes.
+#[derive(Debug)]
+struct Tally {
+    attributes: [KeyValue; 3],
+    counts: [AtomicU64; 6],
+}
+
+/// Every tally, per task and queue.
+type Tallies = HashMap<String, HashMap<String, Arc<Tally>>>;
+
+/// Counts a worker's events (see the module docs): each count is an atomic
+/// add on the task and queue's tally, read by the meter's observable
+/// counters when it collects; task durations go to a histogram.
 #[derive(Debug)]
 pub(super) struct Counting {
     worker: OnceLock<String>,
-    received: Counter<u64>,
-    started: Counter<u64>,
-    succeeded: Counter<u64>,
-    failed: Counter<u64>,
-    retried: Counter<u64>,
-    dead_lettered: Counter<u64>,
+    tallies: Arc<RwLock<Tallies>>,
     duration: Histogram<f64>,
 }
 
 impl Counting {
     /// The instruments, on `meter`.
     pub(super) fn new(meter: &Meter) -> Self {
-        let counter = |name: &'static str, what: &'static str| meter.u64_counter(name).with_description(what).build();
+        let tallies: Arc<RwLock<Tallies>> = Arc::default();
+        for (index, (name, what)) in COUNTERS.into_iter().enumerate() {
+            let tallies = Arc::clone(&tallies);
+            meter
+                .u64_observable_counter(name)
+                .with_description(what)
+                .with_callback(move |observer| {
+                    let tallies = tallies.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for tally in tallies.values().flat_map(HashMap::values) {
+                        observer.observe(tally.counts[index].load(Ordering::Relaxed), &tally.attributes);
+                    }
+                })
+                .build();
+        }
         Self {
             worker: OnceLock::new(),
-            received: counter("stem.tasks.received", "Deliveries received"),
-            started: counter("stem.tasks.started", "Task executions started"),
-            succeeded: counter("stem.tasks.succeeded", "Tasks that succeeded"),
-            failed: counter("stem.tasks.failed", "Tasks that failed for good"),
-            retried: counter("stem.tasks.retried", "Failed attempts retried"),
-            dead_lettered: counter("stem.tasks.dead_lettered", "Deliveries moved to the dead letter queue"),
+            tallies,
             duration: meter
                 .f64_histogram("stem.task.duration")
                 .with_unit("s")
@@ -67,35 +100,50 @@ impl Counting {
         }
     }
 
-    fn attributes(&self, envelope: &Envelope) -> [KeyValue; 3] {
+    /// The tally of `envelope`'s task and queue, made on first use.
+    fn tally(&self, envelope: &Envelope) -> Arc<Tally> {
+        let known = self.tallies.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(found) = known.get(envelope.task.as_str()).and_then(|queues| queues.get(envelope.queue.as_str())) {
+            return Arc::clone(found);
+        }
+        drop(known);
         let worker = self.worker.get().map_or_else(String::new, Clone::clone);
-        [
-            KeyValue::new("task", envelope.task.clone()),
-            KeyValue::new("queue", envelope.queue.clone()),
-            KeyValue::new("worker", worker),
-        ]
+        let made = Arc::new(Tally {
+            attributes: [
+                KeyValue::new("task", envelope.task.clone()),
+                KeyValue::new("queue", envelope.queue.clone()),
+                KeyValue::new("worker", worker),
+            ],
+            counts: Default::default(),
+        });
+        let mut known = self.tallies.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let queues = known.entry(envelope.task.clone()).or_default();
+        Arc::clone(queues.entry(envelope.queue.clone()).or_insert(made))
     }
 }
 
-#[async_trait]
-impl Hook for Counting {
-    async fn on(&self, event: &WorkerEvent) -> std::result::Result<(), HookError> {
+/// Counted inline, as the worker emits each event: never dropped, and
+/// cheap (an atomic add; a histogram record per execution).
+impl Observer for Counting {
+    fn observe(&self, event: &WorkerEvent) {
         if let WorkerEvent::Ready { worker, .. } = event {
             let _ = self.worker.set(worker.clone());
         }
-        let Some(envelope) = event.envelope() else { return Ok(()) };
-        let attributes = self.attributes(envelope);
-        match event {
-            WorkerEvent::Received { .. } => self.received.add(1, &attributes),
-            WorkerEvent::Started { .. } => self.started.add(1, &attributes),
-            WorkerEvent::Returned { elapsed, .. } => self.duration.record(elapsed.as_secs_f64(), &attributes),
-            WorkerEvent::Succeeded { .. } => self.succeeded.add(1, &attributes),
-            WorkerEvent::Failed { .. } => self.failed.add(1, &attributes),
-            WorkerEvent::Retried { .. } => self.retried.add(1, &attributes),
-            WorkerEvent::DeadLettered { .. } => self.dead_lettered.add(1, &attributes),
-            _ => {}
-        }
-        Ok(())
+        let Some(envelope) = event.envelope() else { return };
+        let counter = match event {
+            WorkerEvent::Received { .. } => RECEIVED,
+            WorkerEvent::Started { .. } => STARTED,
+            WorkerEvent::Returned { elapsed, .. } => {
+                self.duration.record(elapsed.as_secs_f64(), &self.tally(envelope).attributes);
+                return;
+            }
+            WorkerEvent::Succeeded { .. } => SUCCEEDED,
+            WorkerEvent::Failed { .. } => FAILED,
+            WorkerEvent::Retried { .. } => RETRIED,
+            WorkerEvent::DeadLettered { .. } => DEAD_LETTERED,
+            _ => return,
+        };
+        self.tally(envelope).counts[counter].fetch_add(1, Ordering::Relaxed);
     }
 }
 
