@@ -105,12 +105,14 @@ impl Cli {
             }
         };
         let global = Global::from_arg_matches(&matches).map_err(Failure::usage)?;
-        logging(global.verbose);
+        let telemetry = crate::telemetry::install(global.verbose);
         let broker = global.broker.unwrap_or_else(|| stem_adapters::DEFAULT_URL.to_owned());
         let backend = global.backend.unwrap_or_else(|| broker.clone());
         let ctx = Context::new(Output::new(global.json), catalog, self.stem, (broker, backend), self.worker);
         let (name, sub) = matches.subcommand().ok_or_else(|| Failure::usage("no command given; see --help"))?;
-        commands::run(&ctx, name, sub, command).await
+        let outcome = commands::run(&ctx, name, sub, command).await;
+        telemetry.flush().await;
+        outcome
     }
 }
 
@@ -135,16 +137,4 @@ pub(crate) fn command(catalog: &Catalog) -> Command {
         .subcommand_required(true)
         .arg_required_else_help(true);
     commands::tree(Global::augment_args(root), catalog)
-}
-
-/// Logs to stderr at warn, info with -v, debug with -vv.
-fn logging(verbose: u8) {
-    let level = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

@@ -40,6 +40,7 @@ mod commands;
 mod context;
 mod error;
 mod output;
+mod telemetry;
 
 pub use crate::cli::Cli;
 

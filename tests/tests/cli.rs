@@ -58,9 +58,15 @@ impl App {
 
     /// [`worker`](Self::worker) with more arguments.
     fn worker_with(&self, more: &[&str]) -> Worker {
+        self.worker_in(more, &[])
+    }
+
+    /// [`worker`](Self::worker) with more arguments and environment variables.
+    fn worker_in(&self, more: &[&str], vars: &[(&str, &str)]) -> Worker {
         let log = std::fs::File::create(self.dir.file("worker.log")).expect("a log file");
         let child = self
             .command(env!("CARGO_BIN_EXE_app"), &[&["worker", "-c", "4", "-v"], more].concat())
+            .envs(vars.iter().copied())
             .stdout(log.try_clone().expect("the log again"))
             .stderr(log)
             .spawn()
@@ -289,4 +295,85 @@ fn a_worker_serves_prometheus_metrics_on_metrics_addr() {
     };
     assert!(text.contains(r#"task="app::math::add""#), "{text}");
     assert!(text.contains("# TYPE stem_task_duration_seconds histogram"), "{text}");
+}
+
+/// A stand-in OpenTelemetry collector on a free port: answers every HTTP
+/// request 200 and keeps its body (OTLP protobuf).
+fn collector() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = listener.local_addr().expect("an address").port();
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&bodies);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let kept = std::sync::Arc::clone(&kept);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("the stream"));
+                let mut stream = stream;
+                // Requests one after another on the connection, until it closes.
+                loop {
+                    let mut length = 0;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(n) = lower.strip_prefix("content-length:") {
+                            length = n.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    kept.lock().unwrap().push(body);
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
+                    );
+                }
+            });
+        }
+    });
+    (port, bodies)
+}
+
+#[test]
+fn spans_go_to_the_otlp_collector_the_environment_names() {
+    let app = App::sqlite("cli-otlp");
+    let (port, bodies) = collector();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_SERVICE_NAME", "shop"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+    ];
+    let _worker = app.worker_in(&[], &vars);
+    let out = app
+        .command(env!("CARGO_BIN_EXE_app"), &["enqueue", "app::math::add", "--a", "1", "--b", "2", "--wait", "--json"])
+        .envs(vars)
+        .output()
+        .expect("the app runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The producer flushed its span as it exited; the worker exports in batches.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let all: Vec<u8> = bodies.lock().unwrap().concat();
+        let has = |what: &str| all.windows(what.len()).any(|w| w == what.as_bytes());
+        if has("stem.enqueue") && has("stem.execute") && has("shop") && has("app::math::add") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the collector did not get both spans ({} bodies)\n{}",
+            bodies.lock().unwrap().len(),
+            app.worker_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
