@@ -21,6 +21,19 @@ async fn refused() -> Result<(), TaskError> {
     Err(TaskError::fail("no"))
 }
 
+/// Runs for several of the test worker's 100 ms leases.
+#[stem::task(queue = "metered")]
+async fn lingering() -> Result<(), TaskError> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Ok(())
+}
+
+#[stem::workflow(queue = "metered")]
+async fn tallied(wf: WorkflowContext) -> Result<u32, WorkflowError> {
+    wf.step("first", || async { Ok::<_, StepError>(1) }).await?;
+    Ok(wf.step("second", || async { Ok::<_, StepError>(2) }).await?)
+}
+
 /// `GET http://127.0.0.1:{port}/metrics` with curl.
 fn scrape(port: u16) -> String {
     let out = std::process::Command::new("curl")
@@ -48,6 +61,9 @@ async fn the_prometheus_endpoint_counts_known_tasks() -> TestResult {
         let worker = Worker::builder(&stem)
             .task::<Counted>()
             .task::<Refused>()
+            .task::<Lingering>()
+            .workflow::<Tallied>()
+            .lease(Duration::from_millis(100))
             .handle_signals(false)
             .heartbeat_interval(Duration::from_millis(100))
             .metrics_addr(addr)
@@ -60,6 +76,8 @@ async fn the_prometheus_endpoint_counts_known_tasks() -> TestResult {
         assert_eq!(Counted::enqueue(&stem, false).await?.wait_timeout(WAIT).await?, 1, "{label}");
         assert_eq!(Counted::enqueue(&stem, true).await?.wait_timeout(WAIT).await?, 1, "{label}");
         assert!(Refused::enqueue(&stem, ()).await?.wait_timeout(WAIT).await.is_err(), "{label}");
+        Lingering::enqueue(&stem, ()).await?.wait_timeout(WAIT).await?;
+        assert_eq!(Tallied::start(&stem, ()).await?.wait_timeout(WAIT).await?, 2, "{label}");
 
         let counted = ("task", <Counted as Task>::NAME);
         let refused = ("task", <Refused as Task>::NAME);
@@ -71,7 +89,8 @@ async fn the_prometheus_endpoint_counts_known_tasks() -> TestResult {
             text = scrape(port);
             let dead = sample(&text, "stem_queue_depth", &[("queue", "metered"), ("state", "dead")]);
             let failed = sample(&text, "stem_tasks_dead_lettered_total", &[refused]);
-            if dead == Some(1.0) && failed == Some(1.0) {
+            let runs = sample(&text, "stem_workflow_runs_total", &[("status", "completed")]);
+            if dead == Some(1.0) && failed == Some(1.0) && runs == Some(1.0) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -87,6 +106,11 @@ async fn the_prometheus_endpoint_counts_known_tasks() -> TestResult {
         assert_eq!(get("stem_queue_depth", &[("queue", "metered"), ("state", "dead")]), Some(1.0), "{label}");
         assert_eq!(get("stem_queue_depth", &[("queue", "metered"), ("state", "ready")]), Some(0.0), "{label}");
         assert!(get("stem_workers_alive", &[]).is_some_and(|n| n >= 1.0), "{label}: {text}");
+        let lingering = ("task", <Lingering as Task>::NAME);
+        assert!(get("stem_lease_renewed_total", &[lingering]).is_some_and(|n| n >= 1.0), "{label}: {text}");
+        let workflow = ("workflow", <Tallied as Workflow>::NAME);
+        assert_eq!(get("stem_workflow_steps_total", &[workflow, ("outcome", "ok")]), Some(2.0), "{label}");
+        assert_eq!(get("stem_workflow_runs_total", &[workflow, ("status", "completed")]), Some(1.0), "{label}");
         assert!(text.contains(&format!("worker=\"{}\"", worker.id())), "{label}: the worker label");
         worker.stop(ShutdownMode::Warm).await?;
         env.clean().await?;

@@ -36,6 +36,11 @@ pub(crate) trait WorkerLink: Send + Sync + 'static {
     /// than `asked + length`, whatever the store's clock says), and that
     /// renewals last `length` from now on.
     fn lease_renewed(&self, asked: tokio::time::Instant, length: Duration);
+
+    /// Tells the worker's hooks of `event` (a workflow step's end).
+    fn emit(&self, event: crate::worker::WorkerEvent) {
+        let _ = event;
+    }
 }
 
 /// What a running task knows about itself and can do: report progress, keep its
@@ -102,6 +107,11 @@ impl TaskContext {
     /// The token the worker cancels when the soft time limit passes.
     pub(crate) fn soft_limit_token(&self) -> CancellationToken {
         self.inner.soft_limit.get().clone()
+    }
+
+    /// Tells the worker's hooks of `event`.
+    pub(crate) fn emit(&self, event: crate::worker::WorkerEvent) {
+        self.inner.link.emit(event);
     }
 
     /// Whether the task has written a status of its own.

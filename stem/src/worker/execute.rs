@@ -200,7 +200,7 @@ impl Run {
     /// A new lease for the task, from the delivery's.
     fn lease(&self, shared: &Shared) -> Arc<Lease> {
         let length = self.registration.options().visibility_timeout.unwrap_or(shared.config.lease);
-        Arc::new(Lease::new(self.lease_ends, length, shared.ops.clone()))
+        Arc::new(Lease::new(self.lease_ends, length, shared.ops.clone(), shared.hooks.clone()))
     }
 
     /// Builds the context and calls the handler; `None` (dead-lettered) when

@@ -18,6 +18,7 @@ use super::extension::{Extension, FollowUp, Recorded};
 use crate::backend::{TaskState, TaskStatus};
 use crate::envelope::Envelope;
 use crate::stem::Stem;
+use crate::workflow::{RunId, RunStatus};
 
 /// How many events wait for the hooks at most before the worker drops new ones.
 pub const HOOK_QUEUE: usize = 65_536;
@@ -83,6 +84,33 @@ pub enum WorkerEvent {
         /// Why.
         reason: String,
     },
+    /// The lease of a running task was renewed.
+    LeaseRenewed {
+        /// The delivery's message.
+        envelope: Arc<Envelope>,
+    },
+    /// A live workflow step ended (a replayed one is not run, and not heard of).
+    StepEnded {
+        /// The run.
+        run: RunId,
+        /// The workflow's name.
+        workflow: String,
+        /// The step's id (`charge_card#0`).
+        step: String,
+        /// How long it ran, its retries included.
+        elapsed: Duration,
+        /// Whether it failed (its error is recorded as its outcome).
+        failed: bool,
+    },
+    /// A workflow run ended on this worker: completed, failed or cancelled.
+    RunEnded {
+        /// The run.
+        run: RunId,
+        /// The workflow's name.
+        workflow: String,
+        /// How it ended.
+        status: RunStatus,
+    },
 }
 
 impl WorkerEvent {
@@ -98,20 +126,25 @@ impl WorkerEvent {
             Self::Retried { .. } => "task.retried",
             Self::Failed { .. } => "task.failed",
             Self::DeadLettered { .. } => "task.dead_lettered",
+            Self::LeaseRenewed { .. } => "task.lease_renewed",
+            Self::StepEnded { .. } => "workflow.step_ended",
+            Self::RunEnded { .. } => "workflow.run_ended",
         }
     }
 
-    /// The message of the delivery it is about; `None` for a worker's event.
+    /// The message of the delivery it is about; `None` for a worker's or a
+    /// workflow's event.
     pub fn envelope(&self) -> Option<&Arc<Envelope>> {
         match self {
-            Self::Ready { .. } | Self::Stopping { .. } => None,
+            Self::Ready { .. } | Self::Stopping { .. } | Self::StepEnded { .. } | Self::RunEnded { .. } => None,
             Self::Received { envelope }
             | Self::Started { envelope }
             | Self::Returned { envelope, .. }
             | Self::Succeeded { envelope, .. }
             | Self::Retried { envelope, .. }
             | Self::Failed { envelope, .. }
-            | Self::DeadLettered { envelope, .. } => Some(envelope),
+            | Self::DeadLettered { envelope, .. }
+            | Self::LeaseRenewed { envelope } => Some(envelope),
         }
     }
 }
@@ -142,7 +175,11 @@ pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 /// result backend; a `Failed` task's delivery went to the dead letter queue,
 /// and `DeadLettered` follows it. A delivery the worker refuses before running
 /// it (an unknown task, arguments that do not decode, a newer envelope) gets
-/// `Failed` and `DeadLettered` only.
+/// `Failed` and `DeadLettered` only. `LeaseRenewed` comes each time the
+/// worker renews a delivery's lease, from `Started` until the outcome is
+/// recorded (the lease is kept until then). A workflow run's execution is a
+/// delivery like any other; within it each live step ends with `StepEnded`,
+/// and the execution that ends the run says `RunEnded`.
 ///
 /// ```
 /// use stem::worker::{Hook, HookError, WorkerEvent};
@@ -235,6 +272,7 @@ impl Hooks {
     }
 
     /// Adds an observer.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(super) fn observe(&mut self, observer: Arc<dyn Observer>) {
         self.observers.push(observer);
     }

@@ -8,8 +8,9 @@ use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::Shared;
+use super::hooks::Hooks;
 use super::settle::Op;
+use super::{Shared, WorkerEvent};
 use crate::backend::TaskStatus;
 use crate::error::{Error, Result};
 use crate::task::WorkerLink;
@@ -27,11 +28,18 @@ use crate::task::WorkerLink;
 pub(super) struct Lease {
     state: Mutex<(Instant, Duration)>,
     writer: mpsc::UnboundedSender<Op>,
+    /// The worker's hooks, for the task's own events (a workflow's steps).
+    hooks: Option<Arc<Hooks>>,
 }
 
 impl Lease {
-    pub(super) fn new(ends: Instant, length: Duration, writer: mpsc::UnboundedSender<Op>) -> Self {
-        Self { state: Mutex::new((ends, length)), writer }
+    pub(super) fn new(
+        ends: Instant,
+        length: Duration,
+        writer: mpsc::UnboundedSender<Op>,
+        hooks: Option<Arc<Hooks>>,
+    ) -> Self {
+        Self { state: Mutex::new((ends, length)), writer, hooks }
     }
 
     fn state(&self) -> MutexGuard<'_, (Instant, Duration)> {
@@ -72,6 +80,12 @@ impl WorkerLink for Lease {
     fn lease_renewed(&self, asked: Instant, length: Duration) {
         self.renewed(asked, length);
     }
+
+    fn emit(&self, event: WorkerEvent) {
+        if let Some(hooks) = &self.hooks {
+            hooks.emit(event);
+        }
+    }
 }
 
 /// Renews each held lease when less than half of it is left, for its length
@@ -95,14 +109,24 @@ pub(super) async fn keep(shared: Arc<Shared>) {
             .values()
             .filter_map(|held| {
                 let (ends, length) = held.lease.get();
-                (ends.saturating_duration_since(now) < length / 2)
-                    .then(|| (held.receipt.clone(), Arc::clone(&held.lease), held.cancel.clone(), length))
+                (ends.saturating_duration_since(now) < length / 2).then(|| {
+                    (
+                        held.receipt.clone(),
+                        Arc::clone(&held.lease),
+                        held.cancel.clone(),
+                        length,
+                        Arc::clone(&held.envelope),
+                    )
+                })
             })
             .collect();
-        for (receipt, lease, cancel, length) in due {
+        for (receipt, lease, cancel, length, envelope) in due {
             let asked = Instant::now();
             match shared.stem.broker().extend_lease(&receipt, length).await {
-                Ok(_) => lease.renewed(asked, length),
+                Ok(_) => {
+                    lease.renewed(asked, length);
+                    shared.emit(|| WorkerEvent::LeaseRenewed { envelope });
+                }
                 Err(Error::LeaseLost(id)) => {
                     tracing::warn!(task = %id, "lease lost: the task was delivered again elsewhere; asking it to stop");
                     cancel.cancel();

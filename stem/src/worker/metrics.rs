@@ -13,7 +13,10 @@
 //! | `stem.tasks.failed` (`stem_tasks_failed_total`) | counter | task, queue, worker |
 //! | `stem.tasks.retried` (`stem_tasks_retried_total`) | counter | task, queue, worker |
 //! | `stem.tasks.dead_lettered` (`stem_tasks_dead_lettered_total`) | counter | task, queue, worker |
+//! | `stem.lease.renewed` (`stem_lease_renewed_total`) | counter | task, queue, worker |
 //! | `stem.task.duration` (`stem_task_duration_seconds`) | histogram, s | task, queue, worker |
+//! | `stem.workflow.steps` (`stem_workflow_steps_total`) | counter | workflow, outcome (ok, failed) |
+//! | `stem.workflow.runs` (`stem_workflow_runs_total`) | counter | workflow, status (completed, failed, cancelled) |
 //! | `stem.queue.depth` (`stem_queue_depth`) | gauge | queue (every queue of the store), state (ready, leased, delayed, dead) |
 //! | `stem.workers.alive` (`stem_workers_alive`) | gauge | (from the heartbeats) |
 //!
@@ -41,26 +44,32 @@ const SUCCEEDED: usize = 2;
 const FAILED: usize = 3;
 const RETRIED: usize = 4;
 const DEAD_LETTERED: usize = 5;
+const LEASE_RENEWED: usize = 6;
 
 /// The counters' names and descriptions.
-const COUNTERS: [(&str, &str); 6] = [
+const COUNTERS: [(&str, &str); 7] = [
     ("stem.tasks.received", "Deliveries received"),
     ("stem.tasks.started", "Task executions started"),
     ("stem.tasks.succeeded", "Tasks that succeeded"),
     ("stem.tasks.failed", "Tasks that failed for good"),
     ("stem.tasks.retried", "Failed attempts retried"),
     ("stem.tasks.dead_lettered", "Deliveries moved to the dead letter queue"),
+    ("stem.lease.renewed", "Leases of running tasks renewed"),
 ];
 
 /// One task's counts on one queue, with their attributes.
 #[derive(Debug)]
 struct Tally {
     attributes: [KeyValue; 3],
-    counts: [AtomicU64; 6],
+    counts: [AtomicU64; 7],
 }
 
 /// Every tally, per task and queue.
 type Tallies = HashMap<String, HashMap<String, Arc<Tally>>>;
+
+/// Workflow counts by workflow and outcome (a step's `ok` / `failed`, a
+/// run's `completed` / `failed` / `cancelled`).
+type Outcomes = HashMap<(String, &'static str), Arc<AtomicU64>>;
 
 /// Counts a worker's events (see the module docs): each count is an atomic
 /// add on the task and queue's tally, read by the meter's observable
@@ -69,6 +78,8 @@ type Tallies = HashMap<String, HashMap<String, Arc<Tally>>>;
 pub(super) struct Counting {
     worker: OnceLock<String>,
     tallies: Arc<RwLock<Tallies>>,
+    steps: Arc<RwLock<Outcomes>>,
+    runs: Arc<RwLock<Outcomes>>,
     duration: Histogram<f64>,
 }
 
@@ -89,9 +100,28 @@ impl Counting {
                 })
                 .build();
         }
+        let (steps, runs): (Arc<RwLock<Outcomes>>, Arc<RwLock<Outcomes>>) = Default::default();
+        for (name, what, key, counts) in [
+            ("stem.workflow.steps", "Live workflow steps ended", "outcome", Arc::clone(&steps)),
+            ("stem.workflow.runs", "Workflow runs ended", "status", Arc::clone(&runs)),
+        ] {
+            meter
+                .u64_observable_counter(name)
+                .with_description(what)
+                .with_callback(move |observer| {
+                    let counts = counts.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for ((workflow, outcome), n) in counts.iter() {
+                        let attributes = [KeyValue::new("workflow", workflow.clone()), KeyValue::new(key, *outcome)];
+                        observer.observe(n.load(Ordering::Relaxed), &attributes);
+                    }
+                })
+                .build();
+        }
         Self {
             worker: OnceLock::new(),
             tallies,
+            steps,
+            runs,
             duration: meter
                 .f64_histogram("stem.task.duration")
                 .with_unit("s")
@@ -129,6 +159,13 @@ impl Observer for Counting {
         if let WorkerEvent::Ready { worker, .. } = event {
             let _ = self.worker.set(worker.clone());
         }
+        match event {
+            WorkerEvent::StepEnded { workflow, failed, .. } => {
+                return add(&self.steps, workflow, if *failed { "failed" } else { "ok" });
+            }
+            WorkerEvent::RunEnded { workflow, status, .. } => return add(&self.runs, workflow, status.as_str()),
+            _ => {}
+        }
         let Some(envelope) = event.envelope() else { return };
         let counter = match event {
             WorkerEvent::Received { .. } => RECEIVED,
@@ -141,10 +178,26 @@ impl Observer for Counting {
             WorkerEvent::Failed { .. } => FAILED,
             WorkerEvent::Retried { .. } => RETRIED,
             WorkerEvent::DeadLettered { .. } => DEAD_LETTERED,
+            WorkerEvent::LeaseRenewed { .. } => LEASE_RENEWED,
             _ => return,
         };
         self.tally(envelope).counts[counter].fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Adds one to `counts` of `workflow` and `outcome`.
+fn add(counts: &RwLock<Outcomes>, workflow: &str, outcome: &'static str) {
+    let key = (workflow.to_owned(), outcome);
+    if let Some(n) = counts.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+        n.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    counts
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(key)
+        .or_default()
+        .fetch_add(1, Ordering::Relaxed);
 }
 
 /// The Prometheus endpoint: its address (bound when the worker is built, so

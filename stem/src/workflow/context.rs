@@ -31,6 +31,8 @@ use crate::canvas::{self, Piece, Start};
 use crate::clock::after;
 use crate::error::Error;
 use crate::stem::Stem;
+use crate::task::TaskContext;
+use crate::worker::WorkerEvent;
 use tracing::Instrument;
 
 /// How often a run waiting for a task it called looks at the task's state by
@@ -58,6 +60,8 @@ struct Inner {
     run: RunId,
     workflow: String,
     stem: Stem,
+    /// The execution's task, whose worker hears of the steps.
+    task: TaskContext,
     owner: String,
     created_at: DateTime<Utc>,
     policy: CancellationPolicy,
@@ -109,12 +113,13 @@ struct Wait {
 }
 
 impl WorkflowContext {
-    pub(crate) fn new(stem: Stem, state: &super::RunState, owner: String, checkpoints: Vec<Checkpoint>) -> Self {
+    pub(crate) fn new(task: TaskContext, state: &super::RunState, owner: String, checkpoints: Vec<Checkpoint>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 run: state.id,
                 workflow: state.workflow.clone(),
-                stem,
+                stem: task.stem().clone(),
+                task,
                 owner,
                 created_at: state.created_at,
                 policy: state.policy,
@@ -173,6 +178,7 @@ impl WorkflowContext {
             Slot::Live(position, id) => (position, id),
         };
         let mut attempt = 0;
+        let began = std::time::Instant::now();
         // A live step (not a replayed one) is a span of the run's execution.
         let span = tracing::info_span!("stem.workflow.step", run = %self.id(), step = %id);
         let outcome = loop {
@@ -190,6 +196,13 @@ impl WorkflowContext {
                 Err(error) => break Err(error.in_step(&id, attempt + 1)),
             }
         };
+        self.inner.task.emit(WorkerEvent::StepEnded {
+            run: self.id(),
+            workflow: self.inner.workflow.clone(),
+            step: id.clone(),
+            elapsed: began.elapsed(),
+            failed: outcome.is_err(),
+        });
         // The outcome and how many attempts it took (read by operators, not replay).
         let attempts = attempt + 1;
         let recorded = match &outcome {

@@ -16,6 +16,7 @@ use crate::clock::after;
 use crate::error::Result;
 use crate::stem::Stem;
 use crate::task::{Task, TaskContext, TaskError, TaskOptions};
+use crate::worker::WorkerEvent;
 
 /// The task that executes a workflow run: enqueued when a run starts and each
 /// time it is resumed. Every worker with the linked registry runs it.
@@ -29,12 +30,13 @@ impl Task for RunWorkflow {
     type Output = ();
 
     async fn run(ctx: TaskContext, run: RunId) -> Result<(), TaskError> {
-        execute(ctx.stem(), run).await
+        execute(&ctx, run).await
     }
 }
 
 /// Executes run `id` once: replays it up to its end or its next suspension.
-async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
+async fn execute(task: &TaskContext, id: RunId) -> Result<(), TaskError> {
+    let stem = task.stem();
     let store = stem.workflows();
     let Some(state) = store.get_run(id).await? else {
         return Err(TaskError::fail(format!("no workflow run {id} is known to the workflow store")));
@@ -48,7 +50,7 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
     }
     let now = stem.synced_now().await?;
     if let Some(reason) = run_time_exceeded(&state.policy, state.created_at, now) {
-        return finish(stem, &state, None, Finish::Cancelled(reason)).await;
+        return finish(task, &state, None, Finish::Cancelled(reason)).await;
     }
     let Some(registration) = linked().get(state.workflow.as_str()) else {
         // Another binary may know it: this message fails, the run stays
@@ -74,12 +76,12 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
     // rather than after the lease.
     let mut held = Held { stem: stem.clone(), id, owner: owner.clone(), armed: true };
     let checkpoints = store.checkpoints(id).await?;
-    let wf = WorkflowContext::new(stem.clone(), &state, owner.clone(), checkpoints);
+    let wf = WorkflowContext::new(task.clone(), &state, owner.clone(), checkpoints);
     let run = match registration.execute(wf.clone(), state.args.clone()) {
         Ok(run) => run,
         Err(why) => {
             held.armed = false;
-            return finish(stem, &state, Some(&owner), Finish::Failed(why)).await;
+            return finish(task, &state, Some(&owner), Finish::Failed(why)).await;
         }
     };
     // The lease is renewed inside this future, not in a task of its own: when
@@ -108,7 +110,7 @@ async fn execute(stem: &Stem, id: RunId) -> Result<(), TaskError> {
         }
         (None, None) => return Ok(()),
     };
-    finish(stem, &state, Some(&owner), finish_with).await
+    finish(task, &state, Some(&owner), finish_with).await
 }
 
 /// A claimed run, released if its execution is dropped before it ends.
@@ -148,11 +150,13 @@ async fn keep_lease(stem: &Stem, wf: &WorkflowContext, owner: &str, lease: Durat
 }
 
 /// Ends the run in the store and records the end for waiting handles.
-async fn finish(stem: &Stem, state: &RunState, owner: Option<&str>, how: Finish) -> Result<(), TaskError> {
+async fn finish(task: &TaskContext, state: &RunState, owner: Option<&str>, how: Finish) -> Result<(), TaskError> {
+    let stem = task.stem();
     let now = stem.now();
     if stem.workflows().finish_run(state.id, owner, how, now).await?
         && let Some(ended) = stem.workflows().get_run(state.id).await?
     {
+        task.emit(WorkerEvent::RunEnded { run: ended.id, workflow: ended.workflow.clone(), status: ended.status });
         if ended.status == RunStatus::Failed {
             tracing::warn!(run = %ended.id, workflow = %ended.workflow, error = ended.error.as_deref().unwrap_or_default(), "workflow run failed");
         }
