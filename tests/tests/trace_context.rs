@@ -1,7 +1,7 @@
 //! One trace from the producer through the worker, on every store: the
 //! enqueue span's W3C context travels in the envelope's headers, the
 //! execution span continues it, and so do a task enqueued from a task's
-//! body, a chain's next link and a workflow's steps. A `traceparent` that
+//! body, a chain's next link, a chord's callback and a workflow's steps. A `traceparent` that
 //! does not parse starts a new trace and fails nothing. Spans are read back
 //! from OpenTelemetry's in-memory exporter.
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use stem::canvas::chain;
+use stem::canvas::{chain, chord, group};
 use stem::codec::Payload;
 use stem::prelude::*;
 use stem::{Envelope, TaskState};
@@ -34,6 +34,16 @@ async fn receipt(n: u32) -> Result<u32, TaskError> {
 #[stem::task(queue = "traced")]
 async fn ship(n: u32) -> Result<u32, TaskError> {
     Ok(n * 10)
+}
+
+#[stem::task(queue = "traced")]
+async fn part(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}
+
+#[stem::task(queue = "traced")]
+async fn total(parts: Vec<u32>) -> Result<u32, TaskError> {
+    Ok(parts.iter().sum())
 }
 
 #[stem::workflow(queue = "traced")]
@@ -93,6 +103,8 @@ async fn one_trace_runs_from_the_producer_through_tasks_chains_and_workflow_step
             .task::<Order>()
             .task::<Receipt>()
             .task::<Ship>()
+            .task::<Part>()
+            .task::<Total>()
             .workflow::<Fulfil>()
             .handle_signals(false)
             .workflow_poll_interval(Duration::from_millis(20))
@@ -105,16 +117,18 @@ async fn one_trace_runs_from_the_producer_through_tasks_chains_and_workflow_step
             use tracing_opentelemetry::OpenTelemetrySpanExt as _;
             checkout.context().span().span_context().trace_id()
         };
-        let (shipped, fulfilled) = async {
+        let (shipped, fulfilled, summed) = async {
             let shipped = chain(Order::call(1)).then(Ship::link()).enqueue(&stem).await?;
             let fulfilled = Fulfil::start(&stem, ()).await?;
-            Ok::<_, stem::Error>((shipped, fulfilled))
+            let summed = chord(group([Part::call(2), Part::call(3)]), Total::link()).enqueue(&stem).await?;
+            Ok::<_, stem::Error>((shipped, fulfilled, summed))
         }
         .instrument(checkout.clone())
         .await?;
         drop(checkout);
         assert_eq!(shipped.wait_timeout(WAIT).await?, 20, "{label}");
         assert_eq!(fulfilled.wait_timeout(WAIT).await?, 7, "{label}");
+        assert_eq!(summed.wait_timeout(WAIT).await?, 5, "{label}");
         // A traceparent that does not parse: a new trace, the task still runs.
         let mut garbled = Envelope::new(<Receipt as stem::Task>::NAME, "traced", Payload::new("json", b"5".to_vec()));
         garbled.headers.insert("traceparent".into(), "00-not-a-trace-01".into());
@@ -146,6 +160,14 @@ async fn one_trace_runs_from_the_producer_through_tasks_chains_and_workflow_step
         assert_eq!(ship.parent_span_id, order.span_context.span_id(), "{label}: a chain's link -> its execution");
         assert!(descends(&spans, run, root), "{label}: producer -> workflow run");
         assert!(descends(&spans, step, run.span_context.span_id()), "{label}: run -> its step");
+        let parts: Vec<SpanId> = spans
+            .iter()
+            .filter(|s| s.name == "stem.execute" && attribute(s, "task").as_deref() == Some(<Part as stem::Task>::NAME))
+            .map(|s| s.span_context.span_id())
+            .collect();
+        let total = execution(&spans, <Total as stem::Task>::NAME).unwrap_or_else(|| panic!("{label}: {names:?}"));
+        assert_eq!(parts.len(), 2, "{label}: both members in the trace");
+        assert!(parts.contains(&total.parent_span_id), "{label}: a chord's callback -> the member that completed it");
         assert!(
             !spans.iter().any(|s| attribute(s, "id").as_deref() == Some(&garbled.id().to_string())),
             "{label}: the garbled task is not in the producer's trace"
