@@ -99,6 +99,20 @@ pub enum Error {
         /// The field that did not decode, and why.
         error: crate::args::ArgsError,
     },
+    /// A task's encoded arguments are larger than the Stem's payload limit:
+    /// nothing was stored.
+    #[error(
+        "task `{task}`: its arguments encode to {size} bytes, over the payload limit of {limit} bytes \
+         (Stem::with_max_payload raises it; keep large data elsewhere and pass a reference)"
+    )]
+    PayloadTooLarge {
+        /// The task.
+        task: String,
+        /// The encoded size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A configuration value is invalid; the message names it and the fix.
     #[error("invalid configuration: {0}")]
     Config(String),

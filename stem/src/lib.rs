@@ -60,7 +60,7 @@ pub use crate::envelope::Envelope;
 pub use crate::error::{Error, Result, TaskFailure};
 pub use crate::id::TaskId;
 pub use crate::lock::LockStore;
-pub use crate::stem::Stem;
+pub use crate::stem::{DEFAULT_MAX_PAYLOAD, Stem};
 pub use crate::stores::Stores;
 pub use crate::task::{Registry, Signature, Task, TaskContext, TaskError, TaskHandle, TaskOptions};
 pub use crate::worker::{ShutdownMode, Worker, WorkerHandle};

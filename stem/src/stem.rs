@@ -33,6 +33,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// How far the workflow store's clock is ahead of `clock`.
     skew: Arc<Skew>,
+    /// The largest encoded arguments or result accepted, in bytes.
+    max_payload: usize,
     /// Work that must outlive what started it (a workflow run's lease,
     /// released when a stopping worker drops the run's execution); a worker
     /// that stops waits for it.
@@ -43,7 +45,15 @@ impl Stem {
     /// Stem over `stores`, reading the system clock.
     pub fn new(stores: Stores) -> Self {
         let cleanup = tokio_util::task::TaskTracker::new();
-        Self { inner: Arc::new(Inner { stores, clock: Arc::new(SystemClock), skew: Arc::default(), cleanup }) }
+        Self {
+            inner: Arc::new(Inner {
+                stores,
+                clock: Arc::new(SystemClock),
+                skew: Arc::default(),
+                max_payload: DEFAULT_MAX_PAYLOAD,
+                cleanup,
+            }),
+        }
     }
 
     /// Everything in this process's memory ([`Stores::in_memory`]): for
@@ -74,6 +84,25 @@ impl Stem {
         inner.clock = clock;
         inner.skew = Arc::default();
         Self { inner: Arc::new(inner) }
+    }
+
+    /// The same Stem with `bytes` as the largest encoded arguments an enqueue
+    /// accepts and the largest result a worker records (default
+    /// [`DEFAULT_MAX_PAYLOAD`]). A larger enqueue fails with
+    /// [`Error::PayloadTooLarge`] and stores nothing; a larger result fails
+    /// its task (kind `payload_too_large`, not retried). The stores' own hard
+    /// limits are far above the default: 512 MiB for a Redis string, about
+    /// 1 GiB for a Postgres `text` and a SQLite value (`SQLITE_MAX_LENGTH`).
+    #[must_use]
+    pub fn with_max_payload(&self, bytes: usize) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.max_payload = bytes;
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The largest encoded arguments or result accepted, in bytes.
+    pub fn max_payload(&self) -> usize {
+        self.inner.max_payload
     }
 
     /// The stores.
@@ -172,6 +201,7 @@ impl Stem {
 
     async fn publish_one(&self, envelope: Envelope) -> Result<TaskId> {
         crate::queue::check(&envelope.queue)?;
+        self.check_payload(&envelope)?;
         let id = envelope.id;
         if let Some(recorded) = self.inner.stores.publish_recorded() {
             recorded.publish_recorded(vec![envelope]).await?;
@@ -194,7 +224,7 @@ impl Stem {
     }
 
     async fn publish_many(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
-        envelopes.iter().try_for_each(|e| crate::queue::check(&e.queue))?;
+        envelopes.iter().try_for_each(|e| crate::queue::check(&e.queue).and_then(|()| self.check_payload(e)))?;
         let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
         if let Some(recorded) = self.inner.stores.publish_recorded() {
             recorded.publish_recorded(envelopes).await?;
@@ -214,6 +244,15 @@ impl Stem {
         };
         self.settle_enqueue(&ids, published, recorded.map(drop)).await?;
         Ok(ids)
+    }
+
+    /// Refuses an envelope whose arguments are over the payload limit.
+    fn check_payload(&self, envelope: &Envelope) -> Result<()> {
+        let (size, limit) = (envelope.args.bytes().len(), self.inner.max_payload);
+        if size > limit {
+            return Err(Error::PayloadTooLarge { task: envelope.task.clone(), size, limit });
+        }
+        Ok(())
     }
 
     /// The publish and the queued record went out together (a worker's write
@@ -263,6 +302,9 @@ impl From<Stores> for Stem {
         Self::new(stores)
     }
 }
+
+/// The default payload limit (see [`Stem::with_max_payload`]): 8 MiB.
+pub const DEFAULT_MAX_PAYLOAD: usize = 8 * 1024 * 1024;
 
 /// The batch size from which `enqueue_envelopes` publishes from a task of its own.
 const SPAWN_PUBLISH_FROM: usize = 1024;

@@ -338,6 +338,17 @@ impl Run {
         shared.processed.fetch_add(1, Ordering::Relaxed);
         let (envelope, receipt) = (&self.envelope, &self.receipt);
         let policy = &self.registration.options().retry;
+        let limit = shared.stem.max_payload();
+        let outcome = match outcome {
+            Outcome::Succeeded(result) if result.bytes().len() > limit => Outcome::Failed(
+                TaskError::fail(format!(
+                    "its result encodes to {} bytes, over the payload limit of {limit} bytes (Stem::with_max_payload)",
+                    result.bytes().len()
+                ))
+                .with_kind("payload_too_large"),
+            ),
+            other => other,
+        };
         let mut op = match outcome {
             Outcome::Succeeded(result) => match trace {
                 None => return Op::Succeeded(self.envelope, self.receipt, result),
