@@ -46,10 +46,15 @@ impl Context {
         let (broker, backend) = &self.urls;
         self.stem
             .get_or_try_init(|| async {
-                stem_adapters::connect_urls(broker, backend).await.map_err(|e| {
+                let stem = stem_adapters::connect_urls(broker, backend).await.map_err(|e| {
                     let failure = Failure::from(e).scrubbed(broker).scrubbed(backend);
                     failure.context(format!("connecting to {}", redact_url(broker)))
-                })
+                })?;
+                // Signing from the STEM_SIGNING_* variables, when they are set.
+                match stem::signing::Signing::from_env().map_err(Failure::from)? {
+                    Some(signing) => Ok(stem.with_signing(signing)),
+                    None => Ok(stem),
+                }
             })
             .await
             .cloned()

@@ -43,6 +43,7 @@ pub mod lock;
 pub mod memory;
 mod panic;
 pub mod queue;
+pub mod signing;
 mod stem;
 mod stores;
 pub mod task;

@@ -35,6 +35,8 @@ struct Inner {
     skew: Arc<Skew>,
     /// The largest encoded arguments or result accepted, in bytes.
     max_payload: usize,
+    /// The keys envelopes are signed and verified with, if any.
+    signing: Option<Arc<crate::signing::Signing>>,
     /// Work that must outlive what started it (a workflow run's lease,
     /// released when a stopping worker drops the run's execution); a worker
     /// that stops waits for it.
@@ -51,6 +53,7 @@ impl Stem {
                 clock: Arc::new(SystemClock),
                 skew: Arc::default(),
                 max_payload: DEFAULT_MAX_PAYLOAD,
+                signing: None,
                 cleanup,
             }),
         }
@@ -103,6 +106,21 @@ impl Stem {
     /// The largest encoded arguments or result accepted, in bytes.
     pub fn max_payload(&self) -> usize {
         self.inner.max_payload
+    }
+
+    /// The same Stem signing what it publishes with `signing`'s active key
+    /// (if it has one), and its workers running only envelopes whose
+    /// signature one of `signing`'s keys verifies (see [`crate::signing`]).
+    #[must_use]
+    pub fn with_signing(&self, signing: crate::signing::Signing) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.signing = Some(Arc::new(signing));
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The keys envelopes are signed and verified with, if any.
+    pub fn signing(&self) -> Option<&crate::signing::Signing> {
+        self.inner.signing.as_deref()
     }
 
     /// The stores.
@@ -199,9 +217,10 @@ impl Stem {
         self.publish_one(envelope).instrument(span).await
     }
 
-    async fn publish_one(&self, envelope: Envelope) -> Result<TaskId> {
+    async fn publish_one(&self, mut envelope: Envelope) -> Result<TaskId> {
         crate::queue::check(&envelope.queue)?;
         self.check_payload(&envelope)?;
+        self.sign(std::slice::from_mut(&mut envelope))?;
         let id = envelope.id;
         if let Some(recorded) = self.inner.stores.publish_recorded() {
             recorded.publish_recorded(vec![envelope]).await?;
@@ -223,8 +242,9 @@ impl Stem {
         self.publish_many(envelopes).instrument(span).await
     }
 
-    async fn publish_many(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
+    async fn publish_many(&self, mut envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
         envelopes.iter().try_for_each(|e| crate::queue::check(&e.queue).and_then(|()| self.check_payload(e)))?;
+        self.sign(&mut envelopes)?;
         let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
         if let Some(recorded) = self.inner.stores.publish_recorded() {
             recorded.publish_recorded(envelopes).await?;
@@ -244,6 +264,14 @@ impl Stem {
         };
         self.settle_enqueue(&ids, published, recorded.map(drop)).await?;
         Ok(ids)
+    }
+
+    /// Signs `envelopes`, if this Stem signs.
+    fn sign(&self, envelopes: &mut [Envelope]) -> Result<()> {
+        match self.signing() {
+            Some(signing) if signing.signs() => envelopes.iter_mut().try_for_each(|e| signing.sign(e)),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses an envelope whose arguments are over the payload limit.

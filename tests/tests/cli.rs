@@ -377,3 +377,27 @@ fn spans_go_to_the_otlp_collector_the_environment_names() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn the_cli_signs_and_verifies_from_stem_signing_variables() {
+    let app = App::sqlite("cli-signing");
+    let keys = [("STEM_SIGNING_KEYS", "v1:c2VjcmV0IG9mIHYx"), ("STEM_SIGNING_ACTIVE_KEY", "v1")];
+    let _worker = app.worker_in(&[], &keys);
+    let signed = app
+        .command(env!("CARGO_BIN_EXE_app"), &["enqueue", "app::math::add", "--a", "4", "--b", "5", "--wait", "--json"])
+        .envs(keys)
+        .output()
+        .expect("the app runs");
+    assert!(signed.status.success(), "{}\n{}", stderr(&signed), app.worker_log());
+    // Unsigned, to the signing worker: dead-lettered, never run.
+    let unsigned = app.run(&["enqueue", "app::math::add", "--a", "1", "--b", "1", "--wait"]);
+    assert_eq!(code(&unsigned), Some(1), "{}", stderr(&unsigned));
+    assert!(stderr(&unsigned).contains("signature-invalid"), "{}", stderr(&unsigned));
+    // A misconfiguration names its variable.
+    let wrong = app
+        .command(env!("CARGO_BIN_EXE_app"), &["enqueue", "app::math::add", "--a", "1", "--b", "1"])
+        .envs([("STEM_SIGNING_KEYS", "v1:c2VjcmV0IG9mIHYx"), ("STEM_SIGNING_ACTIVE_KEY", "v9")])
+        .output()
+        .expect("the app runs");
+    assert!(!wrong.status.success() && stderr(&wrong).contains("STEM_SIGNING_ACTIVE_KEY"), "{}", stderr(&wrong));
+}

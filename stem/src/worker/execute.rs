@@ -134,6 +134,13 @@ struct Hold {
 /// Checks that a delivery may run: of an envelope version this Stem knows, not
 /// expired, of a known task. Settles it otherwise.
 fn admit(shared: &Shared, envelope: &Arc<Envelope>, receipt: &Receipt) -> Option<TaskRegistration> {
+    // Before anything of it is read: a delivery nobody signed never runs.
+    if let Some(signing) = shared.stem.signing()
+        && let Err(reason) = signing.verify(envelope)
+    {
+        dead_letter(shared, envelope, receipt.clone(), "signature_invalid", reason);
+        return None;
+    }
     if envelope.version > ENVELOPE_VERSION {
         // A newer producer may have put meaning in fields this worker ignores.
         let reason = format!(
