@@ -54,7 +54,14 @@ async fn payloads_over_the_limit_are_refused_and_results_over_it_fail_the_task()
         assert!(error.message.contains("5002 bytes") && error.message.contains("1024"), "{label}: {}", error.message);
         let status = grown.status().await?.expect("a status");
         assert_eq!((status.state, status.attempt), (TaskState::Failed, 0), "{label}: not retried");
-        assert_eq!(stem.dead_letters()?.list_dead_letters("payload", 10, 0).await?.entries.len(), 1, "{label}");
+        // The status is written before the delivery is settled into the dead
+        // letter queue: wait for it to land.
+        stem_tests::until_ok("the dead letter", || async {
+            let dead = stem.dead_letters().map_err(|e| e.to_string())?;
+            let n = dead.list_dead_letters("payload", 10, 0).await.map_err(|e| e.to_string())?.entries.len();
+            if n == 1 { Ok(()) } else { Err(format!("{n} dead letters")) }
+        })
+        .await;
         worker.stop(ShutdownMode::Warm).await?;
         env.clean().await?;
     }
