@@ -68,7 +68,7 @@ impl Signing {
         S: Into<String>,
     {
         let keys = keys.into_iter().map(|(id, secret)| (id.into(), Key::Hmac(secret))).collect();
-        Self::checked(keys, Some(active.to_owned()), "the active key")
+        Self::checked(keys, Some(active.to_owned()))
     }
 
     /// Ed25519: `public` keys (id, 32 bytes) verify; `private` ones (id, 32
@@ -95,18 +95,19 @@ impl Signing {
             let signing = SigningKey::from_bytes(&secret);
             keys.insert(id, Key::Ed25519 { public: signing.verifying_key(), private: Some(Box::new(signing)) });
         }
-        Self::checked(keys, active.map(str::to_owned), "the active key")
+        Self::checked(keys, active.map(str::to_owned))
     }
 
-    fn checked(keys: BTreeMap<String, Key>, active: Option<String>, what: &str) -> Result<Self> {
+    /// Checks that the active key, if any, is listed and can sign.
+    fn checked(keys: BTreeMap<String, Key>, active: Option<String>) -> Result<Self> {
         if let Some(id) = &active {
             match keys.get(id) {
                 None => {
                     let known: Vec<&String> = keys.keys().collect();
-                    return Err(Error::Config(format!("{what} `{id}` is not among the keys {known:?}")));
+                    return Err(Error::Config(format!("the active key `{id}` is not among the keys {known:?}")));
                 }
                 Some(Key::Ed25519 { private: None, .. }) => {
-                    return Err(Error::Config(format!("{what} `{id}` has no private key to sign with")));
+                    return Err(Error::Config(format!("the active key `{id}` has no private key to sign with")));
                 }
                 Some(_) => {}
             }
@@ -168,8 +169,6 @@ impl Signing {
         let Some(id) = &self.active else {
             return Err(Error::Config("this Stem verifies signatures but has no active key to sign with".to_owned()));
         };
-        envelope.headers.remove(SIGNATURE_HEADER);
-        envelope.headers.remove(KEY_HEADER);
         let content = signed_content(envelope)?;
         let signature = match &self.keys[id] {
             Key::Hmac(secret) => {

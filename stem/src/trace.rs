@@ -127,21 +127,18 @@ mod otel {
     }
 
     pub(super) fn inject(span: &Span, envelopes: &mut [Envelope]) {
-        if span.is_disabled() {
-            return;
-        }
-        let context = span.context();
-        if !context.span().span_context().is_valid() {
-            return;
-        }
-        let mut carried = BTreeMap::new();
-        TraceContextPropagator::new().inject_context(&context, &mut Headers(&mut carried));
+        let Some(carried) = carried(span) else { return };
         for envelope in envelopes.iter_mut().filter(|e| !e.headers.contains_key(TRACEPARENT)) {
             envelope.headers.extend(carried.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
     }
 
     pub(super) fn traceparent(span: &Span) -> Option<String> {
+        carried(span)?.remove(TRACEPARENT)
+    }
+
+    /// The W3C headers of `span`'s context; `None` if it is not traced.
+    fn carried(span: &Span) -> Option<BTreeMap<String, String>> {
         if span.is_disabled() {
             return None;
         }
@@ -151,7 +148,7 @@ mod otel {
         }
         let mut carried = BTreeMap::new();
         TraceContextPropagator::new().inject_context(&context, &mut Headers(&mut carried));
-        carried.remove(TRACEPARENT)
+        Some(carried)
     }
 }
 

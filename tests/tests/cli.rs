@@ -36,7 +36,12 @@ impl App {
 
     /// Runs the app with `args`.
     fn run(&self, args: &[&str]) -> Output {
-        self.command(env!("CARGO_BIN_EXE_app"), args).output().expect("the app runs")
+        self.run_in(args, &[])
+    }
+
+    /// Runs the app with `args` and environment variables `vars`.
+    fn run_in(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        self.command(env!("CARGO_BIN_EXE_app"), args).envs(vars.iter().copied()).output().expect("the app runs")
     }
 
     /// Runs the app with `args` and `--json`, expecting success: its stdout, parsed.
@@ -354,11 +359,7 @@ fn spans_go_to_the_otlp_collector_the_environment_names() {
         ("OTEL_BSP_SCHEDULE_DELAY", "50"),
     ];
     let _worker = app.worker_in(&[], &vars);
-    let out = app
-        .command(env!("CARGO_BIN_EXE_app"), &["enqueue", "app::math::add", "--a", "1", "--b", "2", "--wait", "--json"])
-        .envs(vars)
-        .output()
-        .expect("the app runs");
+    let out = app.run_in(&["enqueue", "app::math::add", "--a", "1", "--b", "2", "--wait", "--json"], &vars);
     assert!(out.status.success(), "{}", stderr(&out));
     // The producer flushed its span as it exited; the worker exports in batches.
     let deadline = std::time::Instant::now() + WAIT;
@@ -383,21 +384,14 @@ fn the_cli_signs_and_verifies_from_stem_signing_variables() {
     let app = App::sqlite("cli-signing");
     let keys = [("STEM_SIGNING_KEYS", "v1:c2VjcmV0IG9mIHYx"), ("STEM_SIGNING_ACTIVE_KEY", "v1")];
     let _worker = app.worker_in(&[], &keys);
-    let signed = app
-        .command(env!("CARGO_BIN_EXE_app"), &["enqueue", "app::math::add", "--a", "4", "--b", "5", "--wait", "--json"])
-        .envs(keys)
-        .output()
-        .expect("the app runs");
+    let signed = app.run_in(&["enqueue", "app::math::add", "--a", "4", "--b", "5", "--wait", "--json"], &keys);
     assert!(signed.status.success(), "{}\n{}", stderr(&signed), app.worker_log());
     // Unsigned, to the signing worker: dead-lettered, never run.
     let unsigned = app.run(&["enqueue", "app::math::add", "--a", "1", "--b", "1", "--wait"]);
     assert_eq!(code(&unsigned), Some(1), "{}", stderr(&unsigned));
     assert!(stderr(&unsigned).contains("signature-invalid"), "{}", stderr(&unsigned));
     // A misconfiguration names its variable.
-    let wrong = app
-        .command(env!("CARGO_BIN_EXE_app"), &["enqueue", "app::math::add", "--a", "1", "--b", "1"])
-        .envs([("STEM_SIGNING_KEYS", "v1:c2VjcmV0IG9mIHYx"), ("STEM_SIGNING_ACTIVE_KEY", "v9")])
-        .output()
-        .expect("the app runs");
+    let misnamed = [("STEM_SIGNING_KEYS", "v1:c2VjcmV0IG9mIHYx"), ("STEM_SIGNING_ACTIVE_KEY", "v9")];
+    let wrong = app.run_in(&["enqueue", "app::math::add", "--a", "1", "--b", "1"], &misnamed);
     assert!(!wrong.status.success() && stderr(&wrong).contains("STEM_SIGNING_ACTIVE_KEY"), "{}", stderr(&wrong));
 }

@@ -30,7 +30,6 @@ use super::{EventTopic, StepError, StepOptions, WorkflowError, calls};
 use crate::canvas::{self, Piece, Start};
 use crate::clock::after;
 use crate::error::Error;
-use crate::stem::Stem;
 use crate::task::TaskContext;
 use crate::worker::WorkerEvent;
 use tracing::Instrument;
@@ -59,8 +58,7 @@ pub struct WorkflowContext {
 struct Inner {
     run: RunId,
     workflow: String,
-    stem: Stem,
-    /// The execution's task, whose worker hears of the steps.
+    /// The execution's task: its Stem, and its worker, which hears of the steps.
     task: TaskContext,
     owner: String,
     created_at: DateTime<Utc>,
@@ -118,7 +116,6 @@ impl WorkflowContext {
             inner: Arc::new(Inner {
                 run: state.id,
                 workflow: state.workflow.clone(),
-                stem: task.stem().clone(),
                 task,
                 owner,
                 created_at: state.created_at,
@@ -189,7 +186,8 @@ impl WorkflowContext {
                     tracing::warn!(run = %self.id(), step = %id, attempt, ?pause, error = %error, "step failed; retrying");
                     let note = format!("step `{id}` failed on its run {} (retrying): {}", attempt + 1, error.message());
                     // Best effort: only for operators looking at a slow run.
-                    let _ = self.inner.stem.workflows().record_error(self.id(), &note, self.now_unrecorded()).await;
+                    let _ =
+                        self.inner.task.stem().workflows().record_error(self.id(), &note, self.now_unrecorded()).await;
                     tokio::time::sleep(pause).await;
                     attempt += 1;
                 }
@@ -218,7 +216,7 @@ impl WorkflowContext {
 
     /// Sleeps durably: the run is suspended in the store, no worker holds it,
     /// and a worker resumes it once `duration` has passed (on the store's time,
-    /// as [`Stem::now`] reads it).
+    /// as [`Stem::now`](crate::Stem::now) reads it).
     pub async fn sleep(&self, duration: Duration) {
         self.check_run_time().await;
         let now = self.now_unrecorded();
@@ -243,7 +241,7 @@ impl WorkflowContext {
     }
 
     /// Waits durably for the next event on `topic` (sent with
-    /// [`Stem::emit`] after this wait registered) and returns its value.
+    /// [`Stem::emit`](crate::Stem::emit) after this wait registered) and returns its value.
     pub async fn await_event<T: DeserializeOwned>(&self, topic: EventTopic<T>) -> Result<T, WorkflowError> {
         match self.wait_event(topic.name(), None).await {
             Some(value) => decode_event(topic.name(), value),
@@ -284,7 +282,7 @@ impl WorkflowContext {
             Slot::Replay(c) => return calls::outcome(&c.value),
             Slot::Live(position, name) => (position, name),
         };
-        let stem = &self.inner.stem;
+        let stem = self.inner.task.stem();
         let task = calls::task_id(self.id(), &name);
         let known = match stem.backend().get(task).await {
             Ok(known) => known,
@@ -404,7 +402,7 @@ impl WorkflowContext {
     }
 
     fn now_unrecorded(&self) -> DateTime<Utc> {
-        self.inner.stem.now()
+        self.inner.task.stem().now()
     }
 
     /// Takes the next position for an operation of kind `base`.
@@ -446,7 +444,7 @@ impl WorkflowContext {
     async fn save(&self, position: u32, name: String, value: Value) {
         let at = self.now_unrecorded();
         let checkpoint = Checkpoint { position, name, value, at };
-        match self.inner.stem.workflows().save_checkpoint(self.id(), &self.inner.owner, checkpoint).await {
+        match self.inner.task.stem().workflows().save_checkpoint(self.id(), &self.inner.owner, checkpoint).await {
             Ok(true) => {}
             Ok(false) => self.halt(Halt::LeaseLost).await,
             Err(error) => self.halt(Halt::Store(error)).await,
@@ -454,7 +452,7 @@ impl WorkflowContext {
     }
 
     async fn suspend(&self, suspension: Suspension) -> ! {
-        match self.inner.stem.workflows().suspend_run(self.id(), &self.inner.owner, suspension).await {
+        match self.inner.task.stem().workflows().suspend_run(self.id(), &self.inner.owner, suspension).await {
             Ok(true) => self.halt(Halt::Suspended).await,
             Ok(false) => self.halt(Halt::LeaseLost).await,
             Err(error) => self.halt(Halt::Store(error)).await,
