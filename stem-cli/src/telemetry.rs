@@ -35,6 +35,8 @@ pub(crate) fn install(verbose: u8) -> Telemetry {
     let traces = provider.as_ref().map(|p| {
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer("stem"))
+            .with_threads(false)
+            .with_tracked_inactivity(false)
             .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
     });
     let _ = tracing_subscriber::registry().with(logs).with(traces).try_init();

@@ -60,8 +60,26 @@ const COUNTERS: [(&str, &str); 7] = [
 /// One task's counts on one queue, with their attributes.
 #[derive(Debug)]
 struct Tally {
+    /// The [`Counting`] this one belongs to.
+    owner: u64,
+    task: String,
+    queue: String,
     attributes: [KeyValue; 3],
     counts: [AtomicU64; 7],
+}
+
+impl Tally {
+    /// Whether this is the tally of `envelope` among the tallies at `owner`.
+    fn is_of(&self, owner: u64, envelope: &Envelope) -> bool {
+        self.owner == owner && self.task == envelope.task && self.queue == envelope.queue
+    }
+}
+
+thread_local! {
+    /// The tally this thread counted last. A worker's events come in runs
+    /// of the same task and queue; from here the count is one atomic add,
+    /// with no lock, hash or reference count shared between threads.
+    static LAST: std::cell::RefCell<Option<Arc<Tally>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Every tally, per task and queue.
@@ -76,6 +94,8 @@ type Outcomes = HashMap<(String, &'static str), Arc<AtomicU64>>;
 /// counters when it collects; task durations go to a histogram.
 #[derive(Debug)]
 pub(super) struct Counting {
+    /// Tells this one's tallies from another worker's in [`LAST`].
+    id: u64,
     worker: OnceLock<String>,
     tallies: Arc<RwLock<Tallies>>,
     steps: Arc<RwLock<Outcomes>>,
@@ -117,7 +137,9 @@ impl Counting {
                 })
                 .build();
         }
+        static IDS: AtomicU64 = AtomicU64::new(0);
         Self {
+            id: IDS.fetch_add(1, Ordering::Relaxed),
             worker: OnceLock::new(),
             tallies,
             steps,
@@ -130,8 +152,21 @@ impl Counting {
         }
     }
 
-    /// The tally of `envelope`'s task and queue, made on first use.
-    fn tally(&self, envelope: &Envelope) -> Arc<Tally> {
+    /// Calls `f` with the tally of `envelope`'s task and queue, made on
+    /// first use.
+    fn with_tally<R>(&self, envelope: &Envelope, f: impl FnOnce(&Tally) -> R) -> R {
+        let owner = self.id;
+        LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            match last.as_ref() {
+                Some(tally) if tally.is_of(owner, envelope) => f(tally),
+                _ => f(last.insert(self.tally(owner, envelope))),
+            }
+        })
+    }
+
+    /// The tally of `envelope`'s task and queue from the map, made on first use.
+    fn tally(&self, owner: u64, envelope: &Envelope) -> Arc<Tally> {
         let known = self.tallies.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(found) = known.get(envelope.task.as_str()).and_then(|queues| queues.get(envelope.queue.as_str())) {
             return Arc::clone(found);
@@ -139,6 +174,9 @@ impl Counting {
         drop(known);
         let worker = self.worker.get().map_or_else(String::new, Clone::clone);
         let made = Arc::new(Tally {
+            owner,
+            task: envelope.task.clone(),
+            queue: envelope.queue.clone(),
             attributes: [
                 KeyValue::new("task", envelope.task.clone()),
                 KeyValue::new("queue", envelope.queue.clone()),
@@ -171,7 +209,7 @@ impl Observer for Counting {
             WorkerEvent::Received { .. } => RECEIVED,
             WorkerEvent::Started { .. } => STARTED,
             WorkerEvent::Returned { elapsed, .. } => {
-                self.duration.record(elapsed.as_secs_f64(), &self.tally(envelope).attributes);
+                self.with_tally(envelope, |tally| self.duration.record(elapsed.as_secs_f64(), &tally.attributes));
                 return;
             }
             WorkerEvent::Succeeded { .. } => SUCCEEDED,
@@ -181,7 +219,7 @@ impl Observer for Counting {
             WorkerEvent::LeaseRenewed { .. } => LEASE_RENEWED,
             _ => return,
         };
-        self.tally(envelope).counts[counter].fetch_add(1, Ordering::Relaxed);
+        self.with_tally(envelope, |tally| tally.counts[counter].fetch_add(1, Ordering::Relaxed));
     }
 }
 
