@@ -6,7 +6,8 @@ use std::sync::Arc;
 use crate::backend::ResultBackend;
 use crate::broker::{Broker, PublishRecorded};
 use crate::lock::LockStore;
-use crate::memory::{MemoryBackend, MemoryBroker, MemoryLockStore, MemoryWorkflowStore};
+use crate::memory::{MemoryBackend, MemoryBroker, MemoryLockStore, MemoryRateLimiter, MemoryWorkflowStore};
+use crate::rate::RateLimiter;
 use crate::workflow::WorkflowStore;
 
 /// The stores a [`Stem`](crate::Stem) runs on: a broker, a result backend, a
@@ -33,20 +34,24 @@ pub struct Stores {
     backend: Arc<dyn ResultBackend>,
     locks: Arc<dyn LockStore>,
     workflows: Arc<dyn WorkflowStore>,
+    rates: Arc<dyn RateLimiter>,
     /// The broker and backend's combined enqueue, while both are the ones it
     /// was given for.
     recorded: Option<Arc<dyn PublishRecorded>>,
 }
 
 impl Stores {
-    /// The four stores, each given.
+    /// The four stores, each given, and a rate limiter in this process's
+    /// memory (an adapter's `stores()` sets its own with
+    /// [`with_rate_limiter`](Self::with_rate_limiter), shared by every worker
+    /// of the store).
     pub fn new(
         broker: Arc<dyn Broker>,
         backend: Arc<dyn ResultBackend>,
         locks: Arc<dyn LockStore>,
         workflows: Arc<dyn WorkflowStore>,
     ) -> Self {
-        Self { broker, backend, locks, workflows, recorded: None }
+        Self { broker, backend, locks, workflows, rates: Arc::new(MemoryRateLimiter::new()), recorded: None }
     }
 
     /// Every store in this process's memory: for tests, docs and one-process
@@ -101,6 +106,13 @@ impl Stores {
         self
     }
 
+    /// The same stores with another rate limiter.
+    #[must_use]
+    pub fn with_rate_limiter(mut self, rates: Arc<dyn RateLimiter>) -> Self {
+        self.rates = rates;
+        self
+    }
+
     /// The broker.
     pub fn broker(&self) -> &Arc<dyn Broker> {
         &self.broker
@@ -121,6 +133,11 @@ impl Stores {
         &self.workflows
     }
 
+    /// The rate limiter.
+    pub fn rate_limiter(&self) -> &Arc<dyn RateLimiter> {
+        &self.rates
+    }
+
     /// The combined publish and record, when the broker and the backend are
     /// one store that has one.
     pub fn publish_recorded(&self) -> Option<&Arc<dyn PublishRecorded>> {
@@ -135,6 +152,7 @@ impl fmt::Debug for Stores {
             .field("backend", &self.backend)
             .field("locks", &self.locks)
             .field("workflows", &self.workflows)
+            .field("rates", &self.rates)
             .field("publish_recorded", &self.recorded.is_some())
             .finish()
     }

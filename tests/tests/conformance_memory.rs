@@ -93,3 +93,12 @@ async fn a_missing_capability_is_reported_skipped_by_name() {
     );
     assert!(shown.contains("29 passed, 1 skipped, 0 failed"), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_rate_limiter_passes_every_case() {
+    let report = stem::testing::rate_limiter_suite(|_ns| async {
+        Ok(std::sync::Arc::new(stem::memory::MemoryRateLimiter::new()) as std::sync::Arc<dyn stem::RateLimiter>)
+    })
+    .await;
+    report.assert_passed();
+}

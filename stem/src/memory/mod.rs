@@ -3,9 +3,11 @@
 mod backend;
 mod broker;
 mod lock;
+mod rate;
 mod workflow;
 
 pub use self::backend::MemoryBackend;
 pub use self::broker::MemoryBroker;
 pub use self::lock::MemoryLockStore;
+pub use self::rate::MemoryRateLimiter;
 pub use self::workflow::MemoryWorkflowStore;

@@ -23,6 +23,7 @@
 mod backend_suite;
 mod broker_suite;
 mod lock_suite;
+mod rate_suite;
 mod report;
 mod workflow_suite;
 
@@ -36,6 +37,7 @@ use futures_util::future::BoxFuture;
 pub use self::backend_suite::backend_suite;
 pub use self::broker_suite::broker_suite;
 pub use self::lock_suite::lock_suite;
+pub use self::rate_suite::rate_limiter_suite;
 pub use self::report::{Outcome, Report};
 pub use self::workflow_suite::workflow_store_suite;
 /// The fake clock workflow tests advance instead of sleeping.
