@@ -26,6 +26,9 @@ struct Global {
     /// The result backend's URL [default: the broker's]
     #[arg(long, global = true, env = "STEM_RESULT_BACKEND_URL", hide_env_values = true, value_name = "URL")]
     backend: Option<String>,
+    /// A routing file (TOML): task patterns to queues, aliases, priorities, broadcasts
+    #[arg(long, global = true, env = "STEM_ROUTING_CONFIG", hide_env_values = true, value_name = "FILE")]
+    routing: Option<std::path::PathBuf>,
     /// Print one JSON document on stdout, for scripts
     #[arg(long, global = true)]
     json: bool,
@@ -105,10 +108,18 @@ impl Cli {
             }
         };
         let global = Global::from_arg_matches(&matches).map_err(Failure::usage)?;
+        // The routing file is checked before anything runs.
+        let routing = match global.routing.filter(|path| !path.as_os_str().is_empty()) {
+            Some(path) => Some((stem::routing::Routing::load(&path).map_err(Failure::from)?, path)),
+            None => None,
+        };
         let telemetry = crate::telemetry::install(global.verbose);
         let broker = global.broker.unwrap_or_else(|| stem_adapters::DEFAULT_URL.to_owned());
         let backend = global.backend.unwrap_or_else(|| broker.clone());
-        let ctx = Context::new(Output::new(global.json), catalog, self.stem, (broker, backend), self.worker);
+        let mut ctx = Context::new(Output::new(global.json), catalog, self.stem, (broker, backend), self.worker);
+        if let Some((routing, path)) = routing {
+            ctx = ctx.with_routing(path, routing);
+        }
         let (name, sub) = matches.subcommand().ok_or_else(|| Failure::usage("no command given; see --help"))?;
         let outcome = commands::run(&ctx, name, sub, command).await;
         telemetry.flush().await;

@@ -1,9 +1,11 @@
 //! What every command works with: the output form, the linked catalog, and
 //! the Stem, connected on first use.
 
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use stem::Stem;
+use stem::routing::Routing;
 use stem::worker::WorkerBuilder;
 use stem_adapters::redact_url;
 use tokio::sync::OnceCell;
@@ -26,6 +28,8 @@ pub(crate) struct Context {
     /// The URLs to connect to when the application gave no Stem.
     urls: (String, String),
     worker: Mutex<Option<ConfigureWorker>>,
+    /// The routing file (`--routing`, `STEM_ROUTING_CONFIG`), loaded.
+    routing: Option<(PathBuf, Routing)>,
 }
 
 impl Context {
@@ -37,7 +41,28 @@ impl Context {
         worker: Option<ConfigureWorker>,
     ) -> Self {
         let given = stem.is_some();
-        Self { out, catalog, stem: OnceCell::new_with(stem), given, urls, worker: Mutex::new(worker) }
+        Self { out, catalog, stem: OnceCell::new_with(stem), given, urls, worker: Mutex::new(worker), routing: None }
+    }
+
+    /// The same context with the routing of the file at `path`: the Stem
+    /// (the application's too) publishes by it, and its workers resolve its
+    /// aliases.
+    pub(crate) fn with_routing(mut self, path: PathBuf, routing: Routing) -> Self {
+        if let Some(stem) = self.stem.get() {
+            self.stem = OnceCell::new_with(Some(stem.with_routing(routing.clone())));
+        }
+        self.routing = Some((path, routing));
+        self
+    }
+
+    /// The routing new calls follow, and the file it was read from: the
+    /// routing file's, else the application's Stem's (no file then), if any.
+    pub(crate) fn routing(&self) -> Option<(Option<&Path>, &Routing)> {
+        match &self.routing {
+            Some((path, routing)) => Some((Some(path), routing)),
+            None if self.given => self.stem.get().and_then(Stem::routing).map(|routing| (None, routing)),
+            None => None,
+        }
     }
 
     /// The Stem: the application's, or one connected to the broker and
@@ -50,6 +75,10 @@ impl Context {
                     let failure = Failure::from(e).scrubbed(broker).scrubbed(backend);
                     failure.context(format!("connecting to {}", redact_url(broker)))
                 })?;
+                let stem = match &self.routing {
+                    Some((_, routing)) => stem.with_routing(routing.clone()),
+                    None => stem,
+                };
                 // Signing from the STEM_SIGNING_* variables, when they are set.
                 match stem::signing::Signing::from_env().map_err(Failure::from)? {
                     Some(signing) => Ok(stem.with_signing(signing)),

@@ -29,9 +29,10 @@
 //!
 //! Every command takes `--broker URL` and `--backend URL` (default
 //! `STEM_BROKER_URL`, `STEM_RESULT_BACKEND_URL`, then `sqlite://stem.db`),
-//! `--json` (one JSON document on stdout, for scripts; see the CLI guide for
-//! its shapes) and `-v`. Exit codes: 0 success, 1 failure, 64 usage or
-//! invalid input.
+//! `--routing FILE` (default `STEM_ROUTING_CONFIG`: a routing file, checked
+//! before the command runs; `routing dump` shows its effect), `--json` (one
+//! JSON document on stdout, for scripts; see the CLI guide for its shapes)
+//! and `-v`. Exit codes: 0 success, 1 failure, 64 usage or invalid input.
 
 mod args;
 mod catalog;

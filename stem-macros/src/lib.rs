@@ -33,8 +33,14 @@ use proc_macro::TokenStream;
 /// `visibility_timeout = "60s"`, `priority = 0..=9`, `codec = "json" |
 /// "bincode"` (bincode needs the `bincode` feature of `stem`), `crate =
 /// "path::to::stem"`. Durations take `ms`, `s`, `m`, `h`, `d` units and
-/// combine (`"1m30s"`). Mistakes are compile errors. `rate_limit` and
-/// `unique_for` are refused until Stem enforces them.
+/// combine (`"1m30s"`). `rate_limit = "100/s"` (also `/m`, `/h`) holds across
+/// every worker of the store, per value of the header `rate_limit_key =
+/// "tenant"` if given; `unique_for = "10m"` makes a second enqueue of the same
+/// call within the window return the first one's handle, a window that ends
+/// when the first task finishes unless `unique_until_finished = false`.
+/// `schedule = "cron: 0 8 * * * Europe/Paris"` (or `every 30s`, `at: ...`,
+/// `solar: sunrise LAT LON`) on a task without arguments makes every
+/// scheduler put it under the task's name. Mistakes are compile errors.
 #[proc_macro_attribute]
 pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
     task::expand(args.into(), item.into()).into()

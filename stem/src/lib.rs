@@ -31,6 +31,7 @@
 
 pub mod args;
 pub mod backend;
+pub mod beat;
 pub mod broker;
 pub mod canvas;
 pub mod clock;
@@ -44,6 +45,7 @@ pub mod memory;
 mod panic;
 pub mod queue;
 pub mod rate;
+pub mod routing;
 pub mod signing;
 mod stem;
 mod stores;

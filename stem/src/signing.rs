@@ -9,7 +9,8 @@
 //! once nothing signed with it is left in the queues.
 //!
 //! The signature covers the whole envelope but for what a broker changes on
-//! its way (the attempt and the not-before time of a retry) and the two
+//! its way (the attempt and the not-before time of a retry, the rate-limit
+//! slot a worker marks a delivery it puts back with) and the two
 //! signature headers: `stem-signature` (base64) and `stem-signature-key`
 //! (the key id). A worker that finds it missing, unknown or wrong dead-letters
 //! the delivery with the reason `signature-invalid` and the key id; nothing of
@@ -224,6 +225,7 @@ fn signed_content(envelope: &Envelope) -> Result<Vec<u8>> {
     covered.not_before = None;
     covered.headers.remove(SIGNATURE_HEADER);
     covered.headers.remove(KEY_HEADER);
+    covered.headers.remove(crate::rate::SLOT_HEADER);
     serde_json::to_vec(&covered).map_err(|e| Error::Config(format!("the envelope does not encode: {e}")))
 }
 

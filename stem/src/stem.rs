@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::id::TaskId;
 use crate::lock::LockStore;
 use crate::stores::Stores;
+use crate::task::unique;
 use crate::workflow::WorkflowStore;
 
 /// The entry point: the [`Stores`] and the clock. Cheap to clone.
@@ -37,6 +38,8 @@ struct Inner {
     max_payload: usize,
     /// The keys envelopes are signed and verified with, if any.
     signing: Option<Arc<crate::signing::Signing>>,
+    /// Where new calls go, if a routing file says.
+    routing: Option<Arc<crate::routing::Routing>>,
     /// Work that must outlive what started it (a workflow run's lease,
     /// released when a stopping worker drops the run's execution); a worker
     /// that stops waits for it.
@@ -54,6 +57,7 @@ impl Stem {
                 skew: Arc::default(),
                 max_payload: DEFAULT_MAX_PAYLOAD,
                 signing: None,
+                routing: None,
                 cleanup,
             }),
         }
@@ -121,6 +125,24 @@ impl Stem {
     /// The keys envelopes are signed and verified with, if any.
     pub fn signing(&self) -> Option<&crate::signing::Signing> {
         self.inner.signing.as_deref()
+    }
+
+    /// The same Stem publishing new calls where `routing` says: queues by
+    /// task name pattern, aliases, default priorities and ranges, broadcasts
+    /// (see [`crate::routing`]). A call routed to a broadcast is published
+    /// once per member queue, and its enqueue returns the first copy's
+    /// handle. Workers built from it resolve aliases among their queues and,
+    /// given none, consume their tasks' routed queues too.
+    #[must_use]
+    pub fn with_routing(&self, routing: crate::routing::Routing) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.routing = Some(Arc::new(routing));
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The routing new calls follow, if any.
+    pub fn routing(&self) -> Option<&crate::routing::Routing> {
+        self.inner.routing.as_deref()
     }
 
     /// The stores.
@@ -211,13 +233,34 @@ impl Stem {
 
     /// Publishes a prepared envelope and records it as queued (a
     /// `stem.enqueue` span; see `trace.rs` for the trace context it writes).
+    ///
+    /// A unique call (see [`crate::task::unique`]) that another task holds
+    /// the claim of is not published: the holder's id is returned.
     pub async fn enqueue_envelope(&self, mut envelope: Envelope) -> Result<TaskId> {
+        let unique = envelope.headers.contains_key(unique::UNIQUE_HEADER);
+        if unique && let Some(holder) = unique::claim(self, &envelope).await? {
+            return Ok(holder);
+        }
         let span = crate::trace::enqueue_span(std::slice::from_ref(&envelope));
         crate::trace::inject(&span, std::slice::from_mut(&mut envelope));
-        self.publish_one(envelope).instrument(span).await
+        let claimed = unique.then(|| envelope.clone());
+        let published = self.publish_one(envelope).instrument(span).await;
+        if let (Err(_), Some(claimed)) = (&published, claimed) {
+            let _ = unique::release(self, &claimed).await;
+        }
+        published
     }
 
     async fn publish_one(&self, mut envelope: Envelope) -> Result<TaskId> {
+        if let Some(routing) = self.routing() {
+            let (first, copies) = routing.apply(envelope)?;
+            if !copies.is_empty() {
+                // A broadcast: its copies in one batch, the handle the first's.
+                let id = first.id;
+                return self.publish_routed([first].into_iter().chain(copies).collect()).await.map(|_| id);
+            }
+            envelope = first;
+        }
         crate::queue::check(&envelope.queue)?;
         self.check_payload(&envelope)?;
         self.sign(std::slice::from_mut(&mut envelope))?;
@@ -236,13 +279,57 @@ impl Stem {
     /// one publish and one write of their queued records for all of them
     /// (one operation where the broker and backend are one store that can do
     /// it; see [`Stores::with_publish_recorded`]).
+    ///
+    /// Unique calls are claimed one by one first; those another task holds
+    /// are left out, the holder's id in their place.
     pub async fn enqueue_envelopes(&self, mut envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
+        if envelopes.iter().any(|e| e.headers.contains_key(unique::UNIQUE_HEADER)) {
+            return self.enqueue_unique(envelopes).await;
+        }
         let span = crate::trace::enqueue_span(&envelopes);
         crate::trace::inject(&span, &mut envelopes);
         self.publish_many(envelopes).instrument(span).await
     }
 
-    async fn publish_many(&self, mut envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
+    /// [`enqueue_envelopes`](Self::enqueue_envelopes) of a batch with unique calls.
+    async fn enqueue_unique(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
+        let mut ids = Vec::with_capacity(envelopes.len());
+        let mut send = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            match unique::claim(self, &envelope).await? {
+                Some(holder) => ids.push(holder),
+                None => {
+                    ids.push(envelope.id);
+                    send.push(envelope);
+                }
+            }
+        }
+        if send.is_empty() {
+            return Ok(ids);
+        }
+        let claimed: Vec<Envelope> =
+            send.iter().filter(|e| e.headers.contains_key(unique::UNIQUE_HEADER)).cloned().collect();
+        let span = crate::trace::enqueue_span(&send);
+        crate::trace::inject(&span, &mut send);
+        if let Err(error) = self.publish_many(send).instrument(span).await {
+            for envelope in &claimed {
+                let _ = unique::release(self, envelope).await;
+            }
+            return Err(error);
+        }
+        Ok(ids)
+    }
+
+    /// Routes new calls (if this Stem has routing) and publishes them; the
+    /// ids are one per envelope given (a broadcast's first copy's).
+    async fn publish_many(&self, envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
+        let Some(routing) = self.routing() else { return self.publish_routed(envelopes).await };
+        let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
+        self.publish_routed(routing.apply_all(envelopes)?).await?;
+        Ok(ids)
+    }
+
+    async fn publish_routed(&self, mut envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
         envelopes.iter().try_for_each(|e| crate::queue::check(&e.queue).and_then(|()| self.check_payload(e)))?;
         self.sign(&mut envelopes)?;
         let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();

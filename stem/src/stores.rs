@@ -4,9 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::backend::ResultBackend;
+use crate::beat::ScheduleStore;
 use crate::broker::{Broker, PublishRecorded};
 use crate::lock::LockStore;
-use crate::memory::{MemoryBackend, MemoryBroker, MemoryLockStore, MemoryRateLimiter, MemoryWorkflowStore};
+use crate::memory::{
+    MemoryBackend, MemoryBroker, MemoryLockStore, MemoryRateLimiter, MemoryScheduleStore, MemoryWorkflowStore,
+};
 use crate::rate::RateLimiter;
 use crate::workflow::WorkflowStore;
 
@@ -35,23 +38,33 @@ pub struct Stores {
     locks: Arc<dyn LockStore>,
     workflows: Arc<dyn WorkflowStore>,
     rates: Arc<dyn RateLimiter>,
+    schedules: Arc<dyn ScheduleStore>,
     /// The broker and backend's combined enqueue, while both are the ones it
     /// was given for.
     recorded: Option<Arc<dyn PublishRecorded>>,
 }
 
 impl Stores {
-    /// The four stores, each given, and a rate limiter in this process's
-    /// memory (an adapter's `stores()` sets its own with
-    /// [`with_rate_limiter`](Self::with_rate_limiter), shared by every worker
-    /// of the store).
+    /// The four stores, each given, and a rate limiter and a schedule store
+    /// in this process's memory (an adapter's `stores()` sets its own with
+    /// [`with_rate_limiter`](Self::with_rate_limiter) and
+    /// [`with_schedules`](Self::with_schedules), shared by every worker of
+    /// the store).
     pub fn new(
         broker: Arc<dyn Broker>,
         backend: Arc<dyn ResultBackend>,
         locks: Arc<dyn LockStore>,
         workflows: Arc<dyn WorkflowStore>,
     ) -> Self {
-        Self { broker, backend, locks, workflows, rates: Arc::new(MemoryRateLimiter::new()), recorded: None }
+        Self {
+            broker,
+            backend,
+            locks,
+            workflows,
+            rates: Arc::new(MemoryRateLimiter::new()),
+            schedules: Arc::new(MemoryScheduleStore::new()),
+            recorded: None,
+        }
     }
 
     /// Every store in this process's memory: for tests, docs and one-process
@@ -113,6 +126,13 @@ impl Stores {
         self
     }
 
+    /// The same stores with another schedule store.
+    #[must_use]
+    pub fn with_schedules(mut self, schedules: Arc<dyn ScheduleStore>) -> Self {
+        self.schedules = schedules;
+        self
+    }
+
     /// The broker.
     pub fn broker(&self) -> &Arc<dyn Broker> {
         &self.broker
@@ -138,6 +158,11 @@ impl Stores {
         &self.rates
     }
 
+    /// The schedule store.
+    pub fn schedules(&self) -> &Arc<dyn ScheduleStore> {
+        &self.schedules
+    }
+
     /// The combined publish and record, when the broker and the backend are
     /// one store that has one.
     pub fn publish_recorded(&self) -> Option<&Arc<dyn PublishRecorded>> {
@@ -153,6 +178,7 @@ impl fmt::Debug for Stores {
             .field("locks", &self.locks)
             .field("workflows", &self.workflows)
             .field("rates", &self.rates)
+            .field("schedules", &self.schedules)
             .field("publish_recorded", &self.recorded.is_some())
             .finish()
     }

@@ -30,6 +30,7 @@ impl App {
             .current_dir(self.dir.file(""))
             .env_remove("STEM_BROKER_URL")
             .env_remove("STEM_RESULT_BACKEND_URL")
+            .env_remove("STEM_ROUTING_CONFIG")
             .stdin(Stdio::null());
         command
     }
@@ -394,4 +395,130 @@ fn the_cli_signs_and_verifies_from_stem_signing_variables() {
     let misnamed = [("STEM_SIGNING_KEYS", "v1:c2VjcmV0IG9mIHYx"), ("STEM_SIGNING_ACTIVE_KEY", "v9")];
     let wrong = app.run_in(&["enqueue", "app::math::add", "--a", "1", "--b", "1"], &misnamed);
     assert!(!wrong.status.success() && stderr(&wrong).contains("STEM_SIGNING_ACTIVE_KEY"), "{}", stderr(&wrong));
+}
+
+/// A routing file for the example application's tasks.
+const ROUTING: &str = r#"
+[queues.maths]
+aliases = ["numbers"]
+priority = [1, 6]
+
+[queues.mail]
+aliases = ["post"]
+
+[broadcasts.everyone]
+queues = ["mail", "numbers"]
+
+[[routes]]
+task = "app::math::*"
+queue = "numbers"
+priority = 7
+
+[[routes]]
+task = "app::emails::newsletter"
+broadcast = "everyone"
+
+[[routes]]
+task = "app::emails::*"
+queue = "post"
+"#;
+
+/// `args` with `--json` and the variables `vars`, expecting success: its stdout, parsed.
+fn json_in(app: &App, args: &[&str], vars: &[(&str, &str)]) -> Value {
+    let out = app.run_in(&[args, &["--json"]].concat(), vars);
+    assert!(out.status.success(), "{args:?} failed: {}\nthe worker's log:\n{}", stderr(&out), app.worker_log());
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {out:?}"))
+}
+
+#[test]
+fn routing_dump_shows_the_routing_file_and_where_each_task_goes() {
+    let app = App::sqlite("cli-routing");
+    let path = app.dir.file("routing.toml");
+    std::fs::write(&path, ROUTING).expect("write the routing file");
+    let path = path.to_str().expect("a UTF-8 path");
+
+    let none = app.json(&["routing", "dump"]);
+    assert_eq!((&none["routing"], &none["file"], &none["routes"]), (&json!(false), &Value::Null, &json!([])));
+    let add = none["tasks"].as_array().and_then(|ts| ts.iter().find(|t| t["name"] == "app::math::add")).cloned();
+    assert_eq!(add.map(|a| a["targets"].clone()), Some(json!([{ "queue": "default", "priority": 0 }])), "{none}");
+    let text = app.run(&["routing", "dump"]);
+    assert!(String::from_utf8_lossy(&text.stdout).starts_with("no routing file (set STEM_ROUTING_CONFIG"), "{text:?}");
+
+    let text = app.run(&["--routing", path, "routing", "dump"]);
+    assert!(text.status.success(), "{}", stderr(&text));
+    let text = String::from_utf8_lossy(&text.stdout);
+    let row = |cells: &[&str]| text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == cells);
+    assert!(text.starts_with(&format!("routing file {path}")), "{text}");
+    assert!(row(&["maths", "numbers", "1", "to", "6"]), "{text}");
+    assert!(row(&["everyone", "mail,", "maths"]), "{text}");
+    assert!(row(&["routes[0]", "app::math::*", "queue", "maths", "(as", "numbers)", "7"]), "{text}");
+    assert!(row(&["app::math::add", "maths", "6", "routes[0]"]), "priority 7 clamped into 1 to 6: {text}");
+    assert!(row(&["app::emails::send", "mail", "0", "routes[2]"]), "the first matching route: {text}");
+
+    let dump = json_in(&app, &["routing", "dump"], &[("STEM_ROUTING_CONFIG", path)]);
+    assert_eq!((&dump["routing"], dump["file"].as_str()), (&json!(true), Some(path)));
+    assert_eq!(
+        dump["queues"],
+        json!([
+            { "name": "mail", "aliases": ["post"], "priority": [0, 9] },
+            { "name": "maths", "aliases": ["numbers"], "priority": [1, 6] },
+        ])
+    );
+    assert_eq!(dump["broadcasts"], json!([{ "name": "everyone", "queues": ["mail", "maths"] }]));
+    let routes: Vec<&str> =
+        dump["routes"].as_array().expect("routes").iter().filter_map(|r| r["task"].as_str()).collect();
+    assert_eq!(routes, ["app::math::*", "app::emails::newsletter", "app::emails::*"], "in file order");
+    assert_eq!(
+        dump["routes"][0],
+        json!({ "index": 0, "task": "app::math::*", "queue": "maths", "alias": "numbers", "broadcast": null, "priority": 7 })
+    );
+    let task = |name: &str| {
+        dump["tasks"].as_array().and_then(|ts| ts.iter().find(|t| t["name"] == name)).cloned().expect("listed")
+    };
+    assert_eq!(
+        task("app::emails::newsletter"),
+        json!({
+            "name": "app::emails::newsletter", "route": 1, "broadcast": "everyone",
+            "targets": [{ "queue": "mail", "priority": 0 }, { "queue": "maths", "priority": 1 }],
+        })
+    );
+    assert_eq!(task("app::math::add")["targets"], json!([{ "queue": "maths", "priority": 6 }]));
+
+    // A worker on the alias of the routed queue runs what the routing sends there.
+    let routed = [("STEM_ROUTING_CONFIG", path)];
+    let _worker = app.worker_in(&["-q", "numbers"], &routed);
+    let sent = json_in(&app, &["enqueue", "app::math::add", "--a", "2", "--b", "40"], &routed);
+    assert_eq!(sent["queue"], "maths", "{sent}");
+    let id = sent["id"].as_str().expect("an id");
+    assert_eq!(json_in(&app, &["result", id, "--wait"], &routed), json!(42));
+    let copies = json_in(&app, &["enqueue", "app::emails::newsletter", "--list", "all"], &routed);
+    assert_eq!(copies["broadcast"], json!({ "name": "everyone", "queues": ["mail", "maths"] }), "{copies}");
+}
+
+#[test]
+fn a_bad_routing_file_is_refused_before_anything_runs() {
+    let app = App::sqlite("cli-routing-bad");
+    let bad = app.dir.file("bad.toml");
+    std::fs::write(&bad, "[queues.maths]\n\n[[routes]]\ntask = \"app::math::*\"\nqueue = \"math\"\n").expect("write");
+    let bad = bad.to_str().expect("a UTF-8 path");
+    let out = app.run(&["--routing", bad, "enqueue", "app::math::add", "--a", "1", "--b", "2"]);
+    assert_eq!(code(&out), Some(64), "{}", stderr(&out));
+    let expected = format!(
+        "error: invalid configuration: routing file {bad}: routes[0] (task \"app::math::*\"): queue \"math\" is \
+         neither a queue nor an alias of one\n"
+    );
+    assert_eq!(stderr(&out), expected);
+
+    let misspelled = app.dir.file("misspelled.toml");
+    std::fs::write(&misspelled, "[queues.maths]\nalias = [\"numbers\"]\n").expect("write");
+    let misspelled = misspelled.to_str().expect("a UTF-8 path");
+    let out = app.run_in(&["worker"], &[("STEM_ROUTING_CONFIG", misspelled)]);
+    assert_eq!(code(&out), Some(64), "{}", stderr(&out));
+    let says = format!("routing file {misspelled}: line 2: queues.maths.alias: unknown field `alias`");
+    assert!(stderr(&out).contains(&says), "{}", stderr(&out));
+
+    let missing = app.run(&["--routing", "nowhere.toml", "routing", "dump"]);
+    assert_eq!(code(&missing), Some(64), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("routing file nowhere.toml: cannot be read"), "{}", stderr(&missing));
+    assert_eq!(app.queue("default")["ready"], 0, "nothing was enqueued");
 }

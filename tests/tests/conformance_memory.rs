@@ -102,3 +102,13 @@ async fn memory_rate_limiter_passes_every_case() {
     .await;
     report.assert_passed();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_schedule_store_passes_every_case() {
+    let report = stem::testing::schedule_store_suite(|_ns| async {
+        Ok(std::sync::Arc::new(stem::memory::MemoryScheduleStore::new())
+            as std::sync::Arc<dyn stem::beat::ScheduleStore>)
+    })
+    .await;
+    report.assert_passed();
+}

@@ -6,7 +6,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use stem::testing::{Namespace, backend_suite, broker_suite, lock_suite, workflow_store_suite};
+use stem::testing::{
+    Namespace, backend_suite, broker_suite, lock_suite, rate_limiter_suite, schedule_store_suite, workflow_store_suite,
+};
 use stem_adapters::redis::{RedisOptions, RedisStore};
 use stem_tests::{RedisCluster, redis_url};
 
@@ -85,6 +87,30 @@ async fn lock_store_passes(base: RedisOptions) {
     assert!(report.skipped().is_empty());
 }
 
+async fn rate_limiter_passes(base: RedisOptions) {
+    let opened = Opened::new(base);
+    let report = rate_limiter_suite(|ns| {
+        let opened = &opened;
+        async move { Ok(opened.open(&ns).await?.rate_limiter() as Arc<dyn stem::RateLimiter>) }
+    })
+    .await;
+    opened.clean().await;
+    report.assert_passed();
+    assert!(report.skipped().is_empty());
+}
+
+async fn schedule_store_passes(base: RedisOptions) {
+    let opened = Opened::new(base);
+    let report = schedule_store_suite(|ns| {
+        let opened = &opened;
+        async move { Ok(opened.open(&ns).await?.schedules() as Arc<dyn stem::beat::ScheduleStore>) }
+    })
+    .await;
+    opened.clean().await;
+    report.assert_passed();
+    assert!(report.skipped().is_empty());
+}
+
 async fn workflow_store_passes(base: RedisOptions) {
     let opened = Opened::new(base);
     let report = workflow_store_suite(|ns| {
@@ -116,6 +142,18 @@ async fn redis_lock_store_passes_every_case() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_rate_limiter_passes_every_case() {
+    let Some(base) = server() else { return };
+    rate_limiter_passes(base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_schedule_store_passes_every_case() {
+    let Some(base) = server() else { return };
+    schedule_store_passes(base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_workflow_store_passes_every_case() {
     let Some(base) = server() else { return };
     workflow_store_passes(base).await;
@@ -137,6 +175,18 @@ async fn redis_cluster_backend_passes_every_case() {
 async fn redis_cluster_lock_store_passes_every_case() {
     let Some((_cluster, base)) = cluster() else { return };
     lock_store_passes(base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_rate_limiter_passes_every_case() {
+    let Some((_cluster, base)) = cluster() else { return };
+    rate_limiter_passes(base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_schedule_store_passes_every_case() {
+    let Some((_cluster, base)) = cluster() else { return };
+    schedule_store_passes(base).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use stem::testing::{backend_suite, broker_suite, lock_suite, workflow_store_suite};
+use stem::testing::{backend_suite, broker_suite, lock_suite, rate_limiter_suite, workflow_store_suite};
 use stem_adapters::sqlite::{SqliteOptions, SqliteStore};
 use stem_tests::TempDir;
 
@@ -41,6 +41,18 @@ async fn sqlite_lock_store_passes_every_case() {
     let report = lock_suite(|ns| {
         let dir = &dir;
         async move { Ok(store(dir, &ns).await?.locks() as Arc<dyn stem::LockStore>) }
+    })
+    .await;
+    report.assert_passed();
+    assert!(report.skipped().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_rate_limiter_passes_every_case() {
+    let dir = TempDir::new("conformance-rate");
+    let report = rate_limiter_suite(|ns| {
+        let dir = &dir;
+        async move { Ok(store(dir, &ns).await?.rate_limiter() as Arc<dyn stem::RateLimiter>) }
     })
     .await;
     report.assert_passed();

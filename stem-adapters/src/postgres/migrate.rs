@@ -13,6 +13,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (4, include_str!("migrations/0004_messages_key.sql")),
     (5, include_str!("migrations/0005_counts.sql")),
     (6, include_str!("migrations/0006_group_counts.sql")),
+    (7, include_str!("migrations/0007_rate_limits.sql")),
+    (8, include_str!("migrations/0008_schedules.sql")),
 ];
 
 /// Creates `schema` (a name already checked: lowercase letters, digits and

@@ -1,6 +1,6 @@
 //! The Postgres adapter (feature `postgres`, sqlx): a broker on `FOR UPDATE
-//! SKIP LOCKED`, the result backend, the lock store and the workflow store,
-//! and enqueueing inside the caller's own transaction ([`EnqueueInTransaction`]).
+//! SKIP LOCKED`, the result backend, the lock store, the workflow store, the
+//! rate limiter, the schedule store, and enqueueing inside the caller's own transaction ([`EnqueueInTransaction`]).
 //!
 //! ```no_run
 //! # async fn demo() -> stem::Result<()> {
@@ -35,7 +35,9 @@ mod done;
 mod lock;
 mod migrate;
 mod options;
+mod rate;
 mod reads;
+mod schedule;
 mod transaction;
 mod vacuum;
 mod workflow;
@@ -53,6 +55,8 @@ pub use self::backend::PostgresBackend;
 pub use self::broker::PostgresBroker;
 pub use self::lock::PostgresLockStore;
 pub use self::options::{DEFAULT_SCHEMA, DEFAULT_VACUUM_EVERY, PostgresOptions};
+pub use self::rate::PostgresRateLimiter;
+pub use self::schedule::PostgresScheduleStore;
 pub use self::transaction::EnqueueInTransaction;
 pub use self::workflow::PostgresWorkflowStore;
 use crate::redact::{redact_url, scrub_secrets};
@@ -164,17 +168,31 @@ impl PostgresStore {
         Arc::new(PostgresLockStore::new(Arc::clone(&self.shared)))
     }
 
+    /// The rate limiter: schedules shared by every worker on this schema.
+    pub fn rate_limiter(&self) -> Arc<PostgresRateLimiter> {
+        Arc::new(PostgresRateLimiter::new(Arc::clone(&self.shared)))
+    }
+
+    /// The schedule store: schedules shared by every scheduler on this schema.
+    pub fn schedules(&self) -> Arc<PostgresScheduleStore> {
+        Arc::new(PostgresScheduleStore::new(Arc::clone(&self.shared)))
+    }
+
     /// The workflow store (runs, checkpoints, leases, timers and event watchers).
     pub fn workflows(&self) -> Arc<PostgresWorkflowStore> {
         Arc::new(PostgresWorkflowStore::new(Arc::clone(&self.shared)))
     }
 
-    /// The broker, the result backend, the lock store and the workflow store,
-    /// as one value for [`Stem::new`](stem::Stem::new); enqueues store only
-    /// their messages, which stand for the tasks' queued records.
+    /// The broker, the result backend, the lock store, the workflow store,
+    /// the rate limiter and the schedule store, as one value for
+    /// [`Stem::new`](stem::Stem::new); enqueues store only their messages,
+    /// which stand for the tasks' queued records.
     pub fn stores(&self) -> Stores {
         let broker = self.broker();
-        Stores::new(broker.clone(), self.backend(), self.locks(), self.workflows()).with_publish_recorded(broker)
+        Stores::new(broker.clone(), self.backend(), self.locks(), self.workflows())
+            .with_rate_limiter(self.rate_limiter())
+            .with_schedules(self.schedules())
+            .with_publish_recorded(broker)
     }
 
     /// The options it was opened with.

@@ -24,6 +24,18 @@
 //! | `ended` | sorted set | final runs (completed, failed, cancelled), scored by when they ended (`prune_runs`) |
 //! | `watch:<topic>` | sorted set | ids of runs waiting for `topic`, scored by registration order |
 //! | `watch_seq` | string | the counter that orders watcher registrations |
+//!
+//! Schedule keys start with `stem:<namespace>:schedules:{<namespace>:schedules}:`
+//! (see [`Keys::schedules`]): a claim moves many schedules at once, so all
+//! the schedules of a namespace share one hash slot on a Redis Cluster (their
+//! own, not the workflows'). The scripts (`scripts/schedule_*.lua`) get that
+//! prefix and build the names below from it:
+//!
+//! | key | type | holds |
+//! |-----|------|-------|
+//! | `entry:<id>` | hash | a schedule: `entry` (its JSON) and its state, which overrides the JSON's: `enabled` (`1` or `0`), `next` and `last` (fires, in microseconds since the epoch), `runs`, `skipped`, `drift` (ms) and `error` |
+//! | `due` | sorted set | the ids of enabled schedules with a next fire, scored by it |
+//! | `all` | sorted set | every schedule id, scored 0 (so in id order, for `list`) |
 
 use stem::TaskId;
 
@@ -32,6 +44,7 @@ use stem::TaskId;
 pub(crate) struct Keys {
     prefix: String,
     workflows: String,
+    schedules: String,
     /// On a Cluster, the namespace: task records' hash tags start with it.
     task_tag: Option<String>,
 }
@@ -41,7 +54,8 @@ impl Keys {
     pub(crate) fn new(namespace: &str, cluster: bool) -> Self {
         let prefix = format!("stem:{namespace}:");
         let workflows = format!("{prefix}wf:{{{namespace}}}:");
-        Self { prefix, workflows, task_tag: cluster.then(|| namespace.to_owned()) }
+        let schedules = format!("{prefix}schedules:{{{namespace}:schedules}}:");
+        Self { prefix, workflows, schedules, task_tag: cluster.then(|| namespace.to_owned()) }
     }
 
     /// The prefix of every key, for scans.
@@ -101,6 +115,23 @@ impl Keys {
     /// A named lock.
     pub(crate) fn lock(&self, key: &str) -> String {
         format!("{}lock:{key}", self.prefix)
+    }
+
+    /// A rate limit's schedule: its theoretical arrival time, in microseconds
+    /// since the epoch, expiring once it is past (see `rate_reserve.lua`).
+    pub(crate) fn rate(&self, key: &str) -> String {
+        format!("{}rate:{key}", self.prefix)
+    }
+
+    /// The start of every schedule key, hash tag included (see the module
+    /// docs): all the schedules of a namespace are in one hash slot.
+    pub(crate) fn schedules(&self) -> String {
+        self.schedules.clone()
+    }
+
+    /// A schedule: a hash of its entry (JSON) and its state (see the module docs).
+    pub(crate) fn schedule(&self, id: &str) -> String {
+        format!("{}entry:{id}", self.schedules)
     }
 
     /// The names of the queues messages were published to (a set, for

@@ -1,7 +1,8 @@
 //! The Redis adapter (feature `redis`): a broker on Redis Streams, a result
 //! backend with one hash per task (a queued task's message stands
-//! for its record until a worker writes one), a lock store and a workflow
-//! store, for many workers on many hosts sharing one Redis.
+//! for its record until a worker writes one), a lock store, a workflow
+//! store, a rate limiter and a schedule store, for many workers on many hosts
+//! sharing one Redis.
 //!
 //! ```no_run
 //! # async fn demo() -> stem::Result<()> {
@@ -20,7 +21,9 @@
 //! [`connect`](crate::connect)). On a Cluster every script touches the keys of
 //! one hash slot: a queue's scripts its queue's keys; the workflow store's
 //! scripts the workflow keys, which share the namespace as hash tag
-//! (`stem:<namespace>:wf:{<namespace>}:...`); and a batch over many tasks is split
+//! (`stem:<namespace>:wf:{<namespace>}:...`); the schedule store's scripts
+//! the schedule keys (`stem:<namespace>:schedules:{<namespace>:schedules}:...`,
+//! one slot per namespace); and a batch over many tasks is split
 //! into one pipeline per slot, sent together (see `pipeline.rs`). While a slot
 //! moves between nodes, calls on its keys wait and retry (`TRYAGAIN`, see
 //! `Lua::cmd` in `scripts.rs`) until it has moved. Task records spread over
@@ -35,6 +38,8 @@ mod keys;
 mod lock;
 mod options;
 mod pipeline;
+mod rate;
+mod schedule;
 mod scripts;
 mod spin;
 mod workflow;
@@ -55,6 +60,8 @@ pub use self::broker::RedisBroker;
 use self::keys::Keys;
 pub use self::lock::RedisLockStore;
 pub use self::options::{DEFAULT_NAMESPACE, RedisOptions};
+pub use self::rate::RedisRateLimiter;
+pub use self::schedule::RedisScheduleStore;
 use self::spin::Spin;
 pub use self::spin::{DEFAULT_SPIN, MAX_SPIN};
 pub use self::workflow::RedisWorkflowStore;
@@ -169,17 +176,31 @@ impl RedisStore {
         Arc::new(RedisLockStore::new(Arc::clone(&self.shared)))
     }
 
+    /// The rate limiter: schedules shared by every worker on this namespace.
+    pub fn rate_limiter(&self) -> Arc<RedisRateLimiter> {
+        Arc::new(RedisRateLimiter::new(Arc::clone(&self.shared)))
+    }
+
+    /// The schedule store: schedules shared by every scheduler on this namespace.
+    pub fn schedules(&self) -> Arc<RedisScheduleStore> {
+        Arc::new(RedisScheduleStore::new(Arc::clone(&self.shared)))
+    }
+
     /// The workflow store.
     pub fn workflows(&self) -> Arc<RedisWorkflowStore> {
         Arc::new(RedisWorkflowStore::new(Arc::clone(&self.shared)))
     }
 
-    /// The broker, the result backend, the lock store and the workflow store,
-    /// as one value for [`Stem::new`](stem::Stem::new); enqueues write only
-    /// their messages, which stand for the tasks' queued records.
+    /// The broker, the result backend, the lock store, the workflow store,
+    /// the rate limiter and the schedule store, as one value for
+    /// [`Stem::new`](stem::Stem::new); enqueues write only their messages,
+    /// which stand for the tasks' queued records.
     pub fn stores(&self) -> Stores {
         let broker = self.broker();
-        Stores::new(broker.clone(), self.backend(), self.locks(), self.workflows()).with_publish_recorded(broker)
+        Stores::new(broker.clone(), self.backend(), self.locks(), self.workflows())
+            .with_rate_limiter(self.rate_limiter())
+            .with_schedules(self.schedules())
+            .with_publish_recorded(broker)
     }
 
     /// The options it was opened with.

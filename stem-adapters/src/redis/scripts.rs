@@ -36,6 +36,14 @@ scripts! {
     LOCK_ACQUIRE = "lock_acquire.lua";
     LOCK_RENEW = "lock_renew.lua";
     LOCK_RELEASE = "lock_release.lua";
+    RATE_RESERVE = "rate_reserve.lua";
+    SCHEDULE_PUT = prefix "schedule_lib.lua", "schedule_put.lua";
+    SCHEDULE_ENABLE = prefix "schedule_lib.lua", "schedule_enable.lua";
+    SCHEDULE_REMOVE = prefix "schedule_lib.lua", "schedule_remove.lua";
+    SCHEDULE_CLAIM = prefix "schedule_lib.lua", "schedule_claim.lua";
+    SCHEDULE_RECORD = prefix "schedule_lib.lua", "schedule_record.lua";
+    SCHEDULE_DUE = prefix "schedule_lib.lua", "schedule_due.lua";
+    SCHEDULE_LIST = prefix "schedule_lib.lua", "schedule_list.lua";
     SET_STATUS = "set_status.lua";
     SET_QUEUED = "set_queued.lua";
     GROUP_ADD = "group_add.lua";

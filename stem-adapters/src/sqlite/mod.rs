@@ -1,9 +1,10 @@
 //! The SQLite adapter: the embedded default store (feature `sqlite`, on by default).
 //!
 //! One file holds the broker's messages and dead letters, the result backend's
-//! states, groups and heartbeats, the locks, and the workflow runs. Open it with
-//! [`SqliteStore::open`] (or a `sqlite://path` URL through [`crate::connect`]) and
-//! take the parts you need; several processes may use one file at once.
+//! states, groups and heartbeats, the locks, the workflow runs and the rate
+//! limits' schedules. Open it with [`SqliteStore::open`] (or a `sqlite://path`
+//! URL through [`crate::connect`]) and take the parts you need; several
+//! processes may use one file at once.
 //!
 //! ```no_run
 //! # async fn demo() -> stem::Result<()> {
@@ -35,6 +36,7 @@ mod db;
 mod lock;
 mod open;
 mod options;
+mod rate;
 mod workflow;
 
 use std::collections::HashMap;
@@ -51,6 +53,7 @@ use self::db::Db;
 pub use self::lock::SqliteLockStore;
 pub use self::open::SCHEMA_VERSION;
 pub use self::options::{DEFAULT_PATH, SqliteOptions, Synchronous};
+pub use self::rate::SqliteRateLimiter;
 pub use self::workflow::SqliteWorkflowStore;
 
 /// An open SQLite file, from which the broker, result backend, lock store and
@@ -137,15 +140,21 @@ impl SqliteStore {
         Arc::new(SqliteLockStore::new(Arc::clone(&self.shared)))
     }
 
+    /// The rate limiter on this file: schedules shared by every process using it.
+    pub fn rate_limiter(&self) -> Arc<SqliteRateLimiter> {
+        Arc::new(SqliteRateLimiter::new(Arc::clone(&self.shared)))
+    }
+
     /// The workflow store on this file.
     pub fn workflows(&self) -> Arc<SqliteWorkflowStore> {
         Arc::new(SqliteWorkflowStore::new(Arc::clone(&self.shared)))
     }
 
-    /// The broker, the result backend, the lock store and the workflow store
-    /// on this file, as one value for [`Stem::new`](stem::Stem::new).
+    /// The broker, the result backend, the lock store, the workflow store and
+    /// the rate limiter on this file, as one value for [`Stem::new`](stem::Stem::new).
     pub fn stores(&self) -> Stores {
         Stores::new(self.broker(), self.backend(), self.locks(), self.workflows())
+            .with_rate_limiter(self.rate_limiter())
     }
 
     /// The settings the file was opened with.

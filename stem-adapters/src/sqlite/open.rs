@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_queues.sql"),
     include_str!("migrations/0004_group_counts.sql"),
     include_str!("migrations/0005_unique_ids.sql"),
+    include_str!("migrations/0006_rate_limits.sql"),
 ];
 
 /// The schema version this code writes and reads.

@@ -111,12 +111,29 @@ pub(super) async fn run(ctx: &Context, matches: &ArgMatches) -> Outcome {
 
 /// Enqueues `envelope`, and prints its id or, with `--wait`, its result.
 async fn enqueue(ctx: &Context, envelope: Envelope, call: &ArgMatches) -> Outcome {
-    let (id, task, queue) = (envelope.id, envelope.task.clone(), envelope.queue.clone());
     let stem = ctx.stem().await?;
+    let (id, task) = (envelope.id, envelope.task.clone());
+    // Where the routing file sends it, if there is one.
+    let routed = stem.routing().and_then(|routing| routing.destination_of(&envelope));
+    let queues: Vec<String> = match &routed {
+        Some(destination) => destination.targets.iter().map(|(queue, _)| queue.clone()).collect(),
+        None => vec![envelope.queue.clone()],
+    };
+    let broadcast = routed.and_then(|destination| destination.broadcast);
     stem.enqueue_envelope(envelope).await?;
     if !call.get_flag("wait") {
-        let enqueued = json!({ "id": id, "task": task, "queue": queue });
-        return ctx.out.either(&enqueued, || format!("enqueued {task} as {id} on queue {queue}"));
+        let queue = queues.first().cloned().unwrap_or_default();
+        let mut enqueued = json!({ "id": id, "task": task, "queue": queue });
+        if let Some(name) = &broadcast {
+            enqueued["broadcast"] = json!({ "name": name, "queues": queues });
+        }
+        return ctx.out.either(&enqueued, || match &broadcast {
+            Some(name) => format!(
+                "enqueued {task} as {id} on queue {queue}, the first copy of broadcast {name} (queues {})",
+                queues.join(", ")
+            ),
+            None => format!("enqueued {task} as {id} on queue {queue}"),
+        });
     }
     let timeout = call.get_one::<Duration>("timeout").copied();
     let result = finished(&stem, &ctx.catalog, id, timeout).await?;

@@ -6,6 +6,7 @@ mod enqueue;
 mod health;
 mod observe;
 mod result;
+mod routing;
 mod tasks;
 mod wf;
 mod worker;
@@ -25,6 +26,7 @@ pub(crate) fn tree(root: Command, catalog: &Catalog) -> Command {
         .subcommand(dlq::command())
         .subcommand(observe::command())
         .subcommand(wf::command(catalog))
+        .subcommand(routing::command())
         .subcommand(health::command())
         .subcommand(completions::command())
 }
@@ -40,6 +42,7 @@ pub(crate) async fn run(ctx: &Context, name: &str, matches: &ArgMatches, whole: 
         "dlq" => dlq::run(ctx, matches).await,
         "observe" => observe::run(ctx, matches).await,
         "wf" => wf::run(ctx, matches).await,
+        "routing" => routing::run(ctx),
         "health" => health::run(ctx).await,
         "completions" => completions::run(ctx, matches, whole),
         other => Err(Failure::usage(format!("unknown command `{other}`"))),

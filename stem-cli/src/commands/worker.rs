@@ -12,7 +12,7 @@ use crate::error::{Failure, Outcome};
 /// they are cancelled and go back to the queue) or a second signal (hard)
 #[derive(Debug, Args)]
 struct WorkerArgs {
-    /// Consume this queue (repeat for more) [default: the queues of its tasks and workflows]
+    /// Consume this queue or alias (repeat for more) [default: the queues of its tasks and workflows, routed ones too]
     #[arg(short = 'q', long = "queue", value_name = "QUEUE")]
     queues: Vec<String>,
     /// Run at most N tasks at once [default: the number of CPUs]

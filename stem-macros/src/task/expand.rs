@@ -185,6 +185,25 @@ fn options(task: &Task, krate: &syn::Path) -> TokenStream {
     if let Some(p) = o.priority {
         sets.push(quote!(o.priority = #p;));
     }
+    if let Some((count, per)) = o.rate_limit {
+        sets.push(quote!(o.rate_limit = ::core::option::Option::Some(#krate::rate::Rate {
+            count: #count,
+            per: ::core::time::Duration::from_secs(#per),
+        });));
+    }
+    if let Some(key) = &o.rate_limit_key {
+        sets.push(quote!(o.rate_limit_key = ::core::option::Option::Some(#key);));
+    }
+    if let Some(d) = o.unique_for {
+        let d = duration(d);
+        sets.push(quote!(o.unique_for = ::core::option::Option::Some(#d);));
+    }
+    if let Some((text, _)) = &o.schedule {
+        sets.push(quote!(o.schedule = ::core::option::Option::Some(#text);));
+    }
+    if let Some(b) = o.unique_until_finished {
+        sets.push(quote!(o.unique_until_finished = #b;));
+    }
     quote! {{
         #[allow(unused_mut)]
         let mut o = #krate::TaskOptions::DEFAULT;

@@ -24,13 +24,13 @@ const KNOWN: &[&str] = &[
     "visibility_timeout",
     "priority",
     "codec",
+    "rate_limit",
+    "rate_limit_key",
+    "unique_for",
+    "unique_until_finished",
+    "schedule",
     "crate",
 ];
-
-/// Options that Stem will have but does not enforce yet: refused, so that no
-/// one believes a task limited or deduplicated that is not.
-const NOT_YET: &[(&str, &str)] =
-    &[("rate_limit", "rate limits are not enforced yet"), ("unique_for", "unique tasks are not enforced yet")];
 
 /// The codecs `codec = "..."` accepts.
 const CODECS: &[&str] = &["json", "bincode"];
@@ -61,6 +61,13 @@ pub(crate) struct TaskOptions {
     pub(crate) visibility_timeout: Option<Duration>,
     pub(crate) priority: Option<u8>,
     pub(crate) codec: Option<String>,
+    /// `rate_limit`: the count and the period in seconds.
+    pub(crate) rate_limit: Option<(u32, u64)>,
+    pub(crate) rate_limit_key: Option<String>,
+    pub(crate) unique_for: Option<Duration>,
+    pub(crate) unique_until_finished: Option<bool>,
+    /// `schedule`: its text, checked, and where it was written.
+    pub(crate) schedule: Option<(String, proc_macro2::Span)>,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -135,6 +142,15 @@ impl Task {
             errors.push(span, "a task fn must return `Result<T, E>` (with `E: Into<TaskError>`)");
         }
 
+        if let Some((_, span)) = &options.schedule
+            && !args.is_empty()
+        {
+            errors.push(
+                *span,
+                "a task with a `schedule` takes no arguments (a schedule has none to give it); \
+                 schedule a call with arguments in code (`stem::beat::ScheduleEntry::new`) or in a schedule file",
+            );
+        }
         let fn_name = sig.ident.clone();
         let camel = upper_camel(&fn_name.to_string());
         errors.finish(|| Task {
@@ -153,14 +169,8 @@ impl Task {
 fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
     let mut seen = BTreeSet::new();
     let mut o = TaskOptions::default();
+    let mut needs = Vec::new();
     for Option_ { key, value } in raw {
-        if let Some((_, why)) = NOT_YET.iter().find(|(name, _)| key == name) {
-            errors.push(
-                key.span(),
-                format!("`{key}`: {why}, so Stem refuses the option rather than run the task unprotected; remove it"),
-            );
-            continue;
-        }
         let Some(name) = known_option(&key, KNOWN, &mut seen, errors) else { continue };
         let span = value.span();
         let result = match name.as_str() {
@@ -181,6 +191,22 @@ fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
                 })
                 .map(|c| o.codec = Some(c)),
             "crate" => string(&name, &value).and_then(|s| crate_path(&s)).map(|p| o.krate = Some(p)),
+            "rate_limit" => string(&name, &value).and_then(|s| parse_rate(&s)).map(|r| o.rate_limit = Some(r)),
+            "rate_limit_key" => string(&name, &value).and_then(|s| header_name(&name, s)).map(|s| {
+                needs.push((key.span(), "rate_limit_key", "rate_limit"));
+                o.rate_limit_key = Some(s);
+            }),
+            "unique_for" => string(&name, &value)
+                .and_then(|s| parse_duration(&s))
+                .and_then(|d| if d.is_zero() { Err("`unique_for` must be longer than zero".to_owned()) } else { Ok(d) })
+                .map(|d| o.unique_for = Some(d)),
+            "schedule" => string(&name, &value)
+                .and_then(|s| s.parse::<stem_schedule::Spec>().map(|_| s))
+                .map(|s| o.schedule = Some((s, span))),
+            "unique_until_finished" => boolean(&name, &value).map(|b| {
+                needs.push((key.span(), "unique_until_finished", "unique_for"));
+                o.unique_until_finished = Some(b);
+            }),
             duration_key => string(&name, &value).and_then(|s| parse_duration(&s)).map(|d| {
                 let slot = match duration_key {
                     "retry_backoff" => &mut o.retry_backoff,
@@ -196,7 +222,41 @@ fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
             errors.push(span, message);
         }
     }
+    for (span, option, needed) in needs {
+        let given = match needed {
+            "rate_limit" => o.rate_limit.is_some(),
+            _ => o.unique_for.is_some(),
+        };
+        if !given {
+            errors.push(span, format!("`{option}` has no effect without `{needed}`; add `{needed}` or remove it"));
+        }
+    }
     o
+}
+
+/// A rate like `"100/s"`, `"10/m"`, `"500/h"`: its count and period in seconds.
+fn parse_rate(text: &str) -> Result<(u32, u64), String> {
+    let bad = |why: &str| format!("invalid rate limit \"{text}\": {why}; write it as \"100/s\", \"10/m\" or \"500/h\"");
+    let (count, unit) = text.trim().split_once('/').ok_or_else(|| bad("no `/`"))?;
+    let count: u32 = count.trim().parse().map_err(|_| bad("the count is not a whole number"))?;
+    if count == 0 {
+        return Err(bad("the count must be at least 1"));
+    }
+    let per = match unit.trim() {
+        "s" | "sec" | "second" => 1,
+        "m" | "min" | "minute" => 60,
+        "h" | "hour" => 3600,
+        _ => return Err(bad("the unit is not s, m or h")),
+    };
+    Ok((count, per))
+}
+
+/// A header name: non-empty, printable ASCII without spaces.
+fn header_name(key: &str, s: String) -> Result<String, String> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!("`{key}` names a header: printable ASCII without spaces, like \"tenant\""));
+    }
+    Ok(s)
 }
 
 /// Whether a parameter type is (a path ending in) `TaskContext`.

@@ -1,6 +1,7 @@
 //! The envelope: one task message as every broker stores it, with the
 //! canvas around the task ([`Plan`]).
 
+mod call;
 mod plan;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec::payload::Payload;
 use crate::id::TaskId;
 
+pub(crate) use self::call::Call;
 pub use self::plan::{GroupPlan, Member, Next, Plan};
 
 /// The envelope format this build writes. Readers accept this version and older.
@@ -79,6 +81,9 @@ pub struct Envelope {
     /// The canvas around the task (chain, group, chord, links), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canvas: Option<Box<Plan>>,
+    /// What the call that made it named itself, for routing; never stored.
+    #[serde(skip)]
+    pub(crate) call: Call,
 }
 
 impl Envelope {
@@ -102,6 +107,7 @@ impl Envelope {
             parent_id: None,
             root_id: None,
             canvas: None,
+            call: Call::default(),
         }
     }
 

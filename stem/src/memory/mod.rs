@@ -4,10 +4,12 @@ mod backend;
 mod broker;
 mod lock;
 mod rate;
+mod schedule;
 mod workflow;
 
 pub use self::backend::MemoryBackend;
 pub use self::broker::MemoryBroker;
 pub use self::lock::MemoryLockStore;
 pub use self::rate::MemoryRateLimiter;
+pub use self::schedule::MemoryScheduleStore;
 pub use self::workflow::MemoryWorkflowStore;

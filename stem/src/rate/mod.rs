@@ -68,7 +68,8 @@ impl FromStr for Rate {
 
     /// Parses `N/s`, `N/m` or `N/h` (also `sec`, `min`, `hour`), N at least 1.
     fn from_str(text: &str) -> Result<Self> {
-        let bad = |why: &str| Error::Config(format!("rate limit `{text}`: {why}; write it as `100/s`, `10/m` or `500/h`"));
+        let bad =
+            |why: &str| Error::Config(format!("rate limit `{text}`: {why}; write it as `100/s`, `10/m` or `500/h`"));
         let (count, unit) = text.trim().split_once('/').ok_or_else(|| bad("no `/`"))?;
         let count: u32 = count.trim().parse().map_err(|_| bad("the count is not a whole number"))?;
         if count == 0 {
@@ -108,3 +109,9 @@ pub fn next_slot(tat: Option<i64>, now: i64, interval: Duration, burst: u32) -> 
     let wait = tat.saturating_sub(interval.saturating_mul(i64::from(burst.max(1)))).saturating_sub(now).max(0);
     (tat, wait)
 }
+
+/// The header of a delivery put back to wait for its slot: the attempt that
+/// holds the slot, so that the delivery runs when it comes back without
+/// asking again (a retry, a later attempt, asks for a slot of its own). Left
+/// out of envelope signatures, like the attempt (see [`crate::signing`]).
+pub const SLOT_HEADER: &str = "stem-rate-slot";

@@ -9,6 +9,7 @@ pub(crate) mod handle;
 mod options;
 mod registry;
 pub(crate) mod signature;
+pub mod unique;
 
 use std::future::Future;
 

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use crate::envelope::DEFAULT_QUEUE;
+use crate::rate::Rate;
 
 /// A task's defaults, fixed at compile time by `#[stem::task(...)]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +21,23 @@ pub struct TaskOptions {
     pub visibility_timeout: Option<Duration>,
     /// 0 (default, lowest) to 9.
     pub priority: u8,
+    /// At most this many runs per period across every worker of the store
+    /// (see [`crate::rate`]); a delivery over the rate waits for its slot
+    /// without using a retry.
+    pub rate_limit: Option<Rate>,
+    /// The header whose value splits the rate limit: one schedule per value
+    /// (per tenant, say); deliveries without the header share the task's.
+    pub rate_limit_key: Option<&'static str>,
+    /// A second enqueue of the same call (same arguments, or the same
+    /// `unique_key`) within this time returns the first one's handle instead
+    /// of enqueuing (see [`crate::task::unique`]).
+    pub unique_for: Option<Duration>,
+    /// Whether the unique window ends when the first task finishes (the
+    /// default) rather than only when `unique_for` has passed.
+    pub unique_until_finished: bool,
+    /// The schedule the task declares (`schedule = "every 1h"`; see
+    /// [`crate::beat::Schedule`]): put under the task's name by a scheduler.
+    pub schedule: Option<&'static str>,
 }
 
 impl TaskOptions {
@@ -32,6 +50,11 @@ impl TaskOptions {
         soft_time_limit: None,
         visibility_timeout: None,
         priority: 0,
+        rate_limit: None,
+        rate_limit_key: None,
+        unique_for: None,
+        unique_until_finished: true,
+        schedule: None,
     };
 }
 

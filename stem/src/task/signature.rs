@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Task, TaskHandle, TaskOptions};
 use crate::codec;
-use crate::envelope::{Envelope, MAX_PRIORITY, Plan, RUN_META};
+use crate::envelope::{Call, Envelope, MAX_PRIORITY, Plan, RUN_META};
 use crate::error::{Error, Result};
 use crate::id::TaskId;
 use crate::stem::Stem;
@@ -55,6 +55,10 @@ pub struct EnqueueOptions {
     pub meta: BTreeMap<String, serde_json::Value>,
     /// The task that enqueues this one (set by [`TaskContext::enqueue`](super::TaskContext::enqueue)).
     pub parent: Option<(TaskId, TaskId)>,
+    /// The unique window (see [`crate::task::unique`]); the task's `unique_for` otherwise.
+    pub unique_for: Option<Duration>,
+    /// What makes calls the same for the unique window, instead of their arguments.
+    pub unique_key: Option<String>,
 }
 
 /// The per-call option setters of [`Signature`] and [`Link`](crate::canvas::Link),
@@ -126,6 +130,22 @@ macro_rules! call_options {
             self
         }
 
+        /// Makes a second enqueue of the same call within `window` return
+        /// this one's handle (see [`crate::task::unique`]); overrides the
+        /// task's `unique_for`.
+        pub fn unique_for(mut self, window: ::std::time::Duration) -> Self {
+            self.options.unique_for = Some(window);
+            self
+        }
+
+        /// Calls with the same `key` are the same call for the unique window,
+        /// whatever their arguments (the window is the task's `unique_for` or
+        /// this call's [`unique_for`](Self::unique_for)).
+        pub fn unique_key(mut self, key: impl Into<String>) -> Self {
+            self.options.unique_key = Some(key.into());
+            self
+        }
+
         /// Adds a metadata entry.
         pub fn meta(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
             self.options.meta.insert(key.into(), value.into());
@@ -156,9 +176,10 @@ impl<T: Task> Signature<T> {
     /// Enqueues the call; the handle's `wait()` yields `T::Output`.
     pub async fn enqueue(self, stem: &Stem) -> Result<TaskHandle<T::Output>> {
         let envelope = self.into_envelope()?;
-        let run = envelope.run().map(str::to_owned);
+        let (own, run) = (envelope.id, envelope.run().map(str::to_owned));
         let id = stem.enqueue_envelope(envelope).await?;
-        Ok(TaskHandle::new(stem.clone(), id).of_run(run))
+        // A unique call may get another task's handle: never with this run's marker.
+        Ok(TaskHandle::new(stem.clone(), id).of_run(run.filter(|_| id == own)))
     }
 
     /// The envelope this call is published as: arguments encoded with the task's
@@ -188,9 +209,12 @@ impl EnqueueOptions {
     /// is [`Signature::into_envelope`], a linked one [`TaskRegistration::envelope`](super::TaskRegistration::envelope).
     pub fn envelope(self, name: &str, defaults: &TaskOptions, args: crate::codec::Payload) -> Result<Envelope> {
         let o = self;
+        // What the call named itself, for routing (see `crate::routing`).
+        let call = Call::New { queue: o.queue.is_some(), priority: o.priority.is_some() };
         let queue = o.queue.unwrap_or_else(|| defaults.queue.to_owned());
         crate::queue::check_for(&format!("task `{name}`: "), &queue)?;
         let mut envelope = Envelope::new(name, queue, args);
+        envelope.call = call;
         let now = envelope.created_at;
         envelope.headers = o.headers;
         envelope.meta = o.meta;
@@ -209,6 +233,15 @@ impl EnqueueOptions {
         if let Some((parent, root)) = o.parent {
             envelope.parent_id = Some(parent);
             envelope.root_id = Some(root);
+        }
+        match (o.unique_for.or(defaults.unique_for), o.unique_key.as_deref()) {
+            (Some(window), key) => super::unique::mark(&mut envelope, window, defaults.unique_until_finished, key)?,
+            (None, Some(_)) => {
+                return Err(Error::Config(format!(
+                    "task `{name}`: a unique_key needs a unique window; give the task `unique_for` or the call `.unique_for(..)`"
+                )));
+            }
+            (None, None) => {}
         }
         Ok(envelope)
     }
@@ -253,8 +286,13 @@ impl Stem {
         signatures: impl IntoIterator<Item = Signature<T>>,
     ) -> Result<Vec<TaskHandle<T::Output>>> {
         let envelopes = signatures.into_iter().map(Signature::into_envelope).collect::<Result<Vec<_>>>()?;
-        let runs: Vec<Option<String>> = envelopes.iter().map(|e| e.run().map(str::to_owned)).collect();
+        let runs: Vec<(TaskId, Option<String>)> =
+            envelopes.iter().map(|e| (e.id, e.run().map(str::to_owned))).collect();
         let ids = self.enqueue_envelopes(envelopes).await?;
-        Ok(ids.into_iter().zip(runs).map(|(id, run)| TaskHandle::new(self.clone(), id).of_run(run)).collect())
+        Ok(ids
+            .into_iter()
+            .zip(runs)
+            .map(|(id, (own, run))| TaskHandle::new(self.clone(), id).of_run(run.filter(|_| id == own)))
+            .collect())
     }
 }

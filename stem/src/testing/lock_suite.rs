@@ -1,5 +1,5 @@
 //! The [`LockStore`] conformance suite: the Dart project's 7 lock store cases,
-//! plus the owner taking its own lock again.
+//! plus the owner taking its own lock again and the claim unique tasks make.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +28,7 @@ const CASES: &[Case<Store>] = cases!(Store:
     renew_by_another_owner_is_refused,
     renew_after_expiry_fails,
     the_owner_acquiring_again_renews,
+    racing_losers_see_the_winner_as_owner,
 );
 
 const LONG: Duration = Duration::from_secs(30);
@@ -101,4 +102,25 @@ async fn the_owner_acquiring_again_renews(locks: Store) {
     tokio::time::sleep(Duration::from_millis(900)).await; // past the first ttl, on purpose
     assert_eq!(locks.owner("k").await.expect("owner").as_deref(), Some("a"), "taking it again renewed it");
     assert!(!locks.acquire("k", "b", LONG).await.expect("acquire"), "still held against others");
+}
+
+/// What a unique task's claim relies on: of many racing producers one takes
+/// the claim, and every other one reads the winner as its owner.
+async fn racing_losers_see_the_winner_as_owner(locks: Store) {
+    let racers = (0..8).map(|n| {
+        let locks = Arc::clone(&locks);
+        tokio::spawn(async move {
+            let me = format!("task-{n}");
+            if locks.acquire("claim", &me, LONG).await.expect("acquire") {
+                (me.clone(), me)
+            } else {
+                (me, locks.owner("claim").await.expect("owner").expect("an owner while held"))
+            }
+        })
+    });
+    let seen: Vec<(String, String)> =
+        futures_util::future::join_all(racers).await.into_iter().map(|r| r.expect("join")).collect();
+    let winners: Vec<&String> = seen.iter().filter(|(me, owner)| me == owner).map(|(me, _)| me).collect();
+    assert_eq!(winners.len(), 1, "one racer takes the claim: {seen:?}");
+    assert!(seen.iter().all(|(_, owner)| owner == winners[0]), "every racer reads the winner: {seen:?}");
 }

@@ -11,7 +11,7 @@ use super::hooks::{FnHook, Hooks};
 use crate::envelope::DEFAULT_QUEUE;
 use crate::error::{Error, Result};
 use crate::stem::Stem;
-use crate::task::{Registry, Task};
+use crate::task::{EnqueueOptions, Registry, Task};
 
 /// Configures a [`Worker`]; made by [`Worker::builder`].
 #[derive(Debug)]
@@ -61,8 +61,9 @@ impl WorkerBuilder {
         }
     }
 
-    /// Consumes `queue` (may be called again for more). Without any, the worker
-    /// consumes every queue its tasks default to.
+    /// Consumes `queue` (may be called again for more; an alias of the Stem's
+    /// routing stands for its queue). Without any, the worker consumes every
+    /// queue its tasks default to, and those the routing sends them to.
     pub fn queue(mut self, queue: impl Into<String>) -> Self {
         self.queues.push(queue.into());
         self
@@ -256,9 +257,22 @@ impl WorkerBuilder {
         if self.concurrency == 0 {
             return Err(Error::Config("worker concurrency must be at least 1".to_owned()));
         }
-        let mut queues: BTreeSet<String> = self.queues.into_iter().collect();
+        // With routing, a queue given may be an alias, and the tasks' routed
+        // queues are consumed besides their own (see `crate::routing`).
+        let routing = self.stem.routing();
+        let resolve = |q: String| match routing {
+            Some(routing) => routing.resolve(&q).to_owned(),
+            None => q,
+        };
+        let mut queues: BTreeSet<String> = self.queues.into_iter().map(resolve).collect();
         if queues.is_empty() {
             queues.extend(registry.iter().map(|r| r.options().queue.to_owned()));
+            if let Some(routing) = routing {
+                let routed = registry.iter().flat_map(|r| {
+                    routing.destination(r.name(), r.options(), &EnqueueOptions::default()).targets.into_iter()
+                });
+                queues.extend(routed.map(|(queue, _)| queue));
+            }
             queues.extend(self.extensions.iter().flat_map(|e| e.queues(&registry, explicit)));
         }
         if queues.is_empty() {

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::lease::Lease;
+use super::limit::{self, Limit};
 use super::settle::{self, Finish, Keep, Op};
 use super::{Held, Shared, WorkerEvent};
 use crate::backend::{ErrorInfo, TaskState};
@@ -65,6 +66,11 @@ pub(super) fn start(
     let Some(registration) = admit(shared, &envelope, &receipt) else { return };
     shared.emit(|| WorkerEvent::Received { envelope: Arc::clone(&envelope) });
     let run = Run { envelope, receipt, lease_ends, registration };
+    if let Some(limit) = limit::of(&run.registration, &run.envelope) {
+        permits.left += 1;
+        tracker.spawn(run.limited(Arc::clone(shared), limit, permits.prefetch.split(1)));
+        return;
+    }
     if run.inline(shared).load(Ordering::Relaxed) && permits.inline_slot(shared) {
         run.first_poll(shared, tracker, permits);
     } else {
@@ -278,6 +284,31 @@ impl Run {
 
     /// Waits for a free slot (or a shutdown, which puts the delivery back),
     /// then runs the task to its end in this tokio task.
+    /// Takes a slot of the task's rate limit, then runs when it starts: at
+    /// once or after a short wait here, or later, put back until its slot
+    /// (no retry is used, no concurrency slot is held meanwhile).
+    async fn limited(self, shared: Arc<Shared>, limit: Limit, prefetch: Option<OwnedSemaphorePermit>) {
+        let limiter = shared.stem.stores().rate_limiter();
+        let (wait, holds_slot) = match limiter.reserve(&limit.key, limit.rate.interval(), 1).await {
+            Ok(wait) => (wait, true),
+            Err(error) => {
+                tracing::warn!(task = %self.envelope.task, %error, "the rate limiter failed; the delivery waits");
+                (limit::LIMITER_DOWN, false)
+            }
+        };
+        if holds_slot && wait <= limit::WAIT_IN_PLACE {
+            tokio::select! {
+                biased;
+                () = shared.stopping.cancelled() => {
+                    let _ = shared.ops.send(settle::requeue_op(&self.envelope, &self.receipt, &shared.config.id));
+                }
+                () = tokio::time::sleep(wait) => self.when_free(shared, prefetch).await,
+            }
+            return;
+        }
+        let _ = shared.ops.send(limit::defer_op(&self.envelope, &self.receipt, wait, holds_slot));
+    }
+
     async fn when_free(self, shared: Arc<Shared>, prefetch: Option<OwnedSemaphorePermit>) {
         // Held while waiting, so that a hard shutdown can put it back.
         let (lease, cancel) = (self.lease(&shared), CancellationToken::new());

@@ -17,6 +17,7 @@ mod execute;
 mod extension;
 mod hooks;
 mod lease;
+mod limit;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod settle;

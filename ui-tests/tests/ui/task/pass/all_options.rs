@@ -13,6 +13,10 @@ use stem::prelude::*;
     soft_time_limit = "45s",
     visibility_timeout = "2m",
     priority = 9,
+    rate_limit = "100/m",
+    rate_limit_key = "tenant",
+    unique_for = "10m",
+    unique_until_finished = false,
 )]
 async fn send(to: String) -> Result<(), TaskError> {
     let _ = to;
@@ -31,4 +35,8 @@ fn main() {
     assert_eq!(o.soft_time_limit, Some(Duration::from_secs(45)));
     assert_eq!(o.visibility_timeout, Some(Duration::from_secs(120)));
     assert_eq!(o.priority, 9);
+    assert_eq!(o.rate_limit, Some(stem::Rate::per_minute(100)));
+    assert_eq!(o.rate_limit_key, Some("tenant"));
+    assert_eq!(o.unique_for, Some(Duration::from_secs(600)));
+    assert!(!o.unique_until_finished);
 }

@@ -1,0 +1,4 @@
+-- Every schedule, by id.
+SELECT entry::text AS entry, enabled, next_fire, last_fire, runs, skipped, last_drift_ms, last_error
+FROM {schema}.schedules
+ORDER BY id

@@ -1,0 +1,7 @@
+-- Puts a schedule: new, or replacing the definition, `enabled` and next fire
+-- of the one with its id (its counts, last fire, drift and error are kept).
+-- $1 id, $2 the entry (JSON), $3 enabled, $4 the next fire (µs, NULL: none).
+INSERT INTO {schema}.schedules AS s (id, entry, enabled, next_fire)
+VALUES ($1, $2::json, $3, $4)
+ON CONFLICT (id) DO UPDATE
+SET entry = EXCLUDED.entry, enabled = EXCLUDED.enabled, next_fire = EXCLUDED.next_fire

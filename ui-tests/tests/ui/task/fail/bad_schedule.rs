@@ -1,0 +1,21 @@
+#[stem::task(schedule = "cron: 0 8 * * * Mars/Olympus")]
+async fn unknown_zone() -> Result<(), stem::TaskError> {
+    Ok(())
+}
+
+#[stem::task(schedule = "cron: 0 25 * * *")]
+async fn bad_expression() -> Result<(), stem::TaskError> {
+    Ok(())
+}
+
+#[stem::task(schedule = "every 0s")]
+async fn zero_interval() -> Result<(), stem::TaskError> {
+    Ok(())
+}
+
+#[stem::task(schedule = "every 1h")]
+async fn with_arguments(n: u32) -> Result<u32, stem::TaskError> {
+    Ok(n)
+}
+
+fn main() {}
