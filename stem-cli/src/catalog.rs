@@ -35,6 +35,11 @@ impl Catalog {
         self.tasks.get(name)
     }
 
+    /// The linked tasks, as the registry schedule files are checked against.
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.tasks
+    }
+
     pub(crate) fn workflows(&self) -> &[&'static WorkflowRegistration] {
         &self.workflows
     }

@@ -72,6 +72,17 @@ async fn the_prometheus_endpoint_counts_known_tasks() -> TestResult {
         let why = taken.expect_err("a second worker on a taken address").to_string();
         assert!(why.contains(&addr.to_string()), "{label}: {why}");
         let worker = worker.spawn();
+        // A Beat schedule with two fires claimed and one skipped, its last
+        // fire 250 ms late and failed.
+        let mut entry = stem::beat::ScheduleEntry::of_task("nightly", "x", serde_json::Value::Null, "every 1h".parse()?);
+        let fire = entry.next_fire.expect("a next fire");
+        stem.stores().schedules().put(&entry).await?;
+        let next = fire + chrono::Duration::hours(1);
+        let claim = stem::beat::Claim { id: "nightly".into(), fire, next: Some(next), enqueued: 2, skipped: 1 };
+        assert_eq!(stem.stores().schedules().claim(&[claim]).await?, [true], "{label}");
+        let fired = stem::beat::Fired { id: "nightly".into(), fire, drift_ms: 250, error: Some("no such task".into()) };
+        stem.stores().schedules().record(&[fired]).await?;
+        entry.next_fire = Some(next);
 
         assert_eq!(Counted::enqueue(&stem, false).await?.wait_timeout(WAIT).await?, 1, "{label}");
         assert_eq!(Counted::enqueue(&stem, true).await?.wait_timeout(WAIT).await?, 1, "{label}");
@@ -112,6 +123,13 @@ async fn the_prometheus_endpoint_counts_known_tasks() -> TestResult {
         assert_eq!(get("stem_workflow_steps_total", &[workflow, ("outcome", "ok")]), Some(2.0), "{label}");
         assert_eq!(get("stem_workflow_runs_total", &[workflow, ("status", "completed")]), Some(1.0), "{label}");
         assert!(text.contains(&format!("worker=\"{}\"", worker.id())), "{label}: the worker label");
+        let nightly = ("schedule", "nightly");
+        assert_eq!(get("stem_beat_runs_total", &[nightly]), Some(2.0), "{label}: {text}");
+        assert_eq!(get("stem_beat_skipped_total", &[nightly]), Some(1.0), "{label}");
+        assert_eq!(get("stem_beat_drift_seconds", &[nightly]), Some(0.25), "{label}");
+        assert_eq!(get("stem_beat_failing", &[nightly]), Some(1.0), "{label}");
+        let next_fire = entry.next_fire.expect("next").timestamp() as f64;
+        assert!(get("stem_beat_next_fire_seconds", &[nightly]).is_some_and(|t| (t - next_fire).abs() < 1.0), "{label}");
         worker.stop(ShutdownMode::Warm).await?;
         env.clean().await?;
     }

@@ -1,8 +1,8 @@
 //! The SQLite adapter: the embedded default store (feature `sqlite`, on by default).
 //!
 //! One file holds the broker's messages and dead letters, the result backend's
-//! states, groups and heartbeats, the locks, the workflow runs and the rate
-//! limits' schedules. Open it with [`SqliteStore::open`] (or a `sqlite://path`
+//! states, groups and heartbeats, the locks, the workflow runs, the rate
+//! limits' schedules and the beat schedules. Open it with [`SqliteStore::open`] (or a `sqlite://path`
 //! URL through [`crate::connect`]) and take the parts you need; several
 //! processes may use one file at once.
 //!
@@ -37,6 +37,7 @@ mod lock;
 mod open;
 mod options;
 mod rate;
+mod schedule;
 mod workflow;
 
 use std::collections::HashMap;
@@ -54,6 +55,7 @@ pub use self::lock::SqliteLockStore;
 pub use self::open::SCHEMA_VERSION;
 pub use self::options::{DEFAULT_PATH, SqliteOptions, Synchronous};
 pub use self::rate::SqliteRateLimiter;
+pub use self::schedule::SqliteScheduleStore;
 pub use self::workflow::SqliteWorkflowStore;
 
 /// An open SQLite file, from which the broker, result backend, lock store and
@@ -145,16 +147,23 @@ impl SqliteStore {
         Arc::new(SqliteRateLimiter::new(Arc::clone(&self.shared)))
     }
 
+    /// The schedule store on this file: schedules shared by every process using it.
+    pub fn schedules(&self) -> Arc<SqliteScheduleStore> {
+        Arc::new(SqliteScheduleStore::new(Arc::clone(&self.shared)))
+    }
+
     /// The workflow store on this file.
     pub fn workflows(&self) -> Arc<SqliteWorkflowStore> {
         Arc::new(SqliteWorkflowStore::new(Arc::clone(&self.shared)))
     }
 
-    /// The broker, the result backend, the lock store, the workflow store and
-    /// the rate limiter on this file, as one value for [`Stem::new`](stem::Stem::new).
+    /// The broker, the result backend, the lock store, the workflow store,
+    /// the rate limiter and the schedule store on this file, as one value for
+    /// [`Stem::new`](stem::Stem::new).
     pub fn stores(&self) -> Stores {
         Stores::new(self.broker(), self.backend(), self.locks(), self.workflows())
             .with_rate_limiter(self.rate_limiter())
+            .with_schedules(self.schedules())
     }
 
     /// The settings the file was opened with.

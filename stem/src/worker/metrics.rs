@@ -19,6 +19,8 @@
 //! | `stem.workflow.runs` (`stem_workflow_runs_total`) | counter | workflow, status (completed, failed, cancelled) |
 //! | `stem.queue.depth` (`stem_queue_depth`) | gauge | queue (every queue of the store), state (ready, leased, delayed, dead) |
 //! | `stem.workers.alive` (`stem_workers_alive`) | gauge | (from the heartbeats) |
+//! | `stem.beat.runs`, `stem.beat.skipped` (`stem_beat_runs_total`, `stem_beat_skipped_total`) | counter | schedule |
+//! | `stem.beat.drift` (`stem_beat_drift_seconds`), `stem.beat.next_fire` (`stem_beat_next_fire_seconds`), `stem.beat.failing` | gauge | schedule (from the schedule store) |
 //!
 //! The gauges are read from the store at each scrape of the worker that
 //! serves them; the counters are the worker's own (sum them over workers).
@@ -261,6 +263,18 @@ struct Served {
 struct Gauges {
     depth: BTreeMap<(String, &'static str), u64>,
     alive: u64,
+    schedules: Vec<ScheduleReading>,
+}
+
+/// One Beat schedule as the store last said.
+#[derive(Debug)]
+struct ScheduleReading {
+    id: String,
+    runs: u64,
+    skipped: u64,
+    drift: Option<f64>,
+    next_fire: Option<f64>,
+    failing: bool,
 }
 
 impl Endpoint {
@@ -295,9 +309,56 @@ impl Endpoint {
                 observer.observe(reading.lock().unwrap_or_else(std::sync::PoisonError::into_inner).alive, &[]);
             })
             .build();
+        schedule_instruments(&meter, &gauges);
         self.addr = Some(addr);
         self.served = Some(Served { registry, provider, gauges });
         Ok(meter)
+    }
+}
+
+/// The Beat schedules' readings, per schedule: fires enqueued and skipped
+/// (counters), the last drift and the next fire (gauges, seconds), and
+/// whether its last fire failed.
+fn schedule_instruments(meter: &Meter, gauges: &Arc<Mutex<Gauges>>) {
+    type Read = fn(&ScheduleReading) -> Option<f64>;
+    let counters: [(&'static str, &'static str, fn(&ScheduleReading) -> u64); 2] = [
+        ("stem.beat.runs", "Fires a schedule enqueued", |r| r.runs),
+        ("stem.beat.skipped", "Missed fires a schedule skipped", |r| r.skipped),
+    ];
+    for (name, what, read) in counters {
+        let reading = Arc::clone(gauges);
+        meter
+            .u64_observable_counter(name)
+            .with_description(what)
+            .with_callback(move |observer| {
+                for r in &reading.lock().unwrap_or_else(std::sync::PoisonError::into_inner).schedules {
+                    observer.observe(read(r), &[KeyValue::new("schedule", r.id.clone())]);
+                }
+            })
+            .build();
+    }
+    let values: [(&'static str, Option<&'static str>, &'static str, Read); 3] = [
+        ("stem.beat.drift", Some("s"), "How late the last fire was enqueued", |r| r.drift),
+        ("stem.beat.next_fire", Some("s"), "When the next fire is due (Unix time)", |r| r.next_fire),
+        ("stem.beat.failing", None, "1 if the last fire could not be enqueued", |r| Some(f64::from(u8::from(r.failing)))),
+    ];
+    for (name, unit, what, read) in values {
+        let reading = Arc::clone(gauges);
+        let gauge = meter.f64_observable_gauge(name);
+        let gauge = match unit {
+            Some(unit) => gauge.with_unit(unit),
+            None => gauge,
+        };
+        gauge
+            .with_description(what)
+            .with_callback(move |observer| {
+                for r in &reading.lock().unwrap_or_else(std::sync::PoisonError::into_inner).schedules {
+                    if let Some(value) = read(r) {
+                        observer.observe(value, &[KeyValue::new("schedule", r.id.clone())]);
+                    }
+                }
+            })
+            .build();
     }
 }
 
@@ -337,9 +398,22 @@ async fn read_gauges(stem: &crate::Stem, gauges: &Mutex<Gauges>) {
         }
     }
     let alive = stem.backend().list_heartbeats().await.map_or(0, |beats| beats.len() as u64);
+    let schedules = stem.stores().schedules().list().await.unwrap_or_default();
+    let schedules = schedules
+        .into_iter()
+        .map(|e| ScheduleReading {
+            runs: e.runs,
+            skipped: e.skipped,
+            drift: e.last_drift_ms.map(|ms| ms as f64 / 1000.0),
+            next_fire: e.next_fire.map(|t| t.timestamp_micros() as f64 / 1e6),
+            failing: e.last_error.is_some(),
+            id: e.id,
+        })
+        .collect();
     let mut gauges = gauges.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     gauges.depth = depth;
     gauges.alive = alive;
+    gauges.schedules = schedules;
 }
 
 /// Serves `GET /metrics` on `listener` until dropped.

@@ -1,0 +1,4 @@
+-- Every schedule, by id.
+SELECT entry, enabled, next_fire, last_fire, runs, skipped, last_drift_ms, last_error
+FROM stem_schedules
+ORDER BY id
