@@ -160,6 +160,11 @@ impl Stem {
         self.inner.stores.backend()
     }
 
+    /// The Beat schedules (see [`crate::beat`]).
+    pub fn schedules(&self) -> &Arc<dyn crate::beat::ScheduleStore> {
+        self.inner.stores.schedules()
+    }
+
     /// The lock store.
     pub fn locks(&self) -> &Arc<dyn LockStore> {
         self.inner.stores.locks()

@@ -141,3 +141,38 @@ async fn a_running_scheduler_fires_what_a_worker_runs() -> TestResult {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jitter_delays_the_task_and_start_and_end_bound_the_fires() -> TestResult {
+    let t0 = at("2026-12-07T00:00:00Z");
+    for env in every_store("beat-bounds").await {
+        let label = env.label;
+        let clock = std::sync::Arc::new(FakeClock::at(t0));
+        let stem = env.stem.with_clock(clock.clone());
+        let store = stem.schedules();
+        let jittered = entry("jittered", "every 10s", t0).jitter(Duration::from_secs(3600));
+        store.put(&jittered).await?;
+        let mut bounded = entry("bounded", "every 10s", t0);
+        bounded = bounded.between(Some(at("2026-12-07T00:00:25Z")), Some(at("2026-12-07T00:00:45Z")));
+        bounded.next_fire = bounded.fire_after(t0);
+        store.put(&bounded).await?;
+        assert_eq!(bounded.next_fire, Some(at("2026-12-07T00:00:30Z")), "{label}: the first fire after the start");
+        let scheduler = Scheduler::with_registry(&stem, registry());
+        for _ in 0..60 {
+            clock.advance(Duration::from_secs(1));
+            scheduler.tick().await?;
+        }
+        let bounded = store.get("bounded").await?.expect("the entry");
+        assert_eq!((bounded.runs, bounded.next_fire), (2, None), "{label}: 30 s and 40 s, then past the end");
+        // Six jittered fires, each delayed up to an hour: queued, not ready;
+        // the first one's task has the fire's id.
+        let queues = stem.queue_stats()?.queues().await?;
+        let beat = queues.iter().find(|q| q.queue == "beat").expect("the queue");
+        assert_eq!(beat.ready + beat.delayed, 8, "{label}: {beat:?}");
+        assert!(beat.delayed >= 5, "{label}: jittered fires are delayed: {beat:?}");
+        let first = stem::beat::fire_id("jittered", at("2026-12-07T00:00:10Z"));
+        assert!(stem.handle::<u32>(first).status().await?.is_some(), "{label}: the fire's own task id");
+        env.clean().await?;
+    }
+    Ok(())
+}

@@ -1,5 +1,6 @@
 //! The commands, one file each; `tree` assembles them, `run` dispatches.
 
+mod beat;
 mod completions;
 mod dlq;
 mod enqueue;
@@ -7,6 +8,7 @@ mod health;
 mod observe;
 mod result;
 mod routing;
+mod schedule;
 mod tasks;
 mod wf;
 mod worker;
@@ -27,6 +29,8 @@ pub(crate) fn tree(root: Command, catalog: &Catalog) -> Command {
         .subcommand(observe::command())
         .subcommand(wf::command(catalog))
         .subcommand(routing::command())
+        .subcommand(schedule::command())
+        .subcommand(beat::command())
         .subcommand(health::command())
         .subcommand(completions::command())
 }
@@ -43,6 +47,8 @@ pub(crate) async fn run(ctx: &Context, name: &str, matches: &ArgMatches, whole: 
         "observe" => observe::run(ctx, matches).await,
         "wf" => wf::run(ctx, matches).await,
         "routing" => routing::run(ctx),
+        "schedule" => schedule::run(ctx, matches).await,
+        "beat" => beat::run(ctx).await,
         "health" => health::run(ctx).await,
         "completions" => completions::run(ctx, matches, whole),
         other => Err(Failure::usage(format!("unknown command `{other}`"))),

@@ -1,7 +1,9 @@
-//! `worker`: runs a worker for the linked tasks and workflows until a signal.
+//! `worker`: runs a worker for the linked tasks and workflows until a signal,
+//! and with `--beat` a Beat scheduler beside it.
 
 use clap::{ArgMatches, Args, Command};
 use stem::Worker;
+use stem::beat::Scheduler;
 
 use crate::args::parse;
 use crate::catalog::unknown;
@@ -27,6 +29,9 @@ struct WorkerArgs {
     /// Serve Prometheus metrics on GET http://ADDR/metrics (e.g. 127.0.0.1:9464)
     #[arg(long, value_name = "ADDR", env = "STEM_METRICS_ADDR")]
     metrics_addr: Option<std::net::SocketAddr>,
+    /// Also run a Beat scheduler in this process: it enqueues the tasks of the store's due schedules (as `beat` does) until the worker stops
+    #[arg(long)]
+    beat: bool,
 }
 
 pub(super) fn command() -> Command {
@@ -57,11 +62,18 @@ pub(super) async fn run(ctx: &Context, matches: &ArgMatches) -> Outcome {
     }
     let worker = builder.build()?;
     eprintln!(
-        "worker {} consumes {}; runs {} tasks; SIGTERM stops it warm, Ctrl-C soft, a second signal hard",
+        "worker {} consumes {}; runs {} tasks{}; SIGTERM stops it warm, Ctrl-C soft, a second signal hard",
         worker.id(),
         worker.queues().join(", "),
-        worker.registry().len()
+        worker.registry().len(),
+        if args.beat { "; fires the store's schedules (--beat)" } else { "" }
     );
-    worker.run().await?;
+    // The scheduler knows every linked task, not only those `--task` keeps.
+    let beat = args.beat.then(|| Scheduler::new(&stem).spawn());
+    let ran = worker.run().await;
+    if let Some(beat) = beat {
+        beat.stop().await;
+    }
+    ran?;
     Ok(())
 }

@@ -163,7 +163,7 @@ impl Scheduler {
             let last = plan.fires.last().copied().unwrap_or(plan.claim.fire);
             let mut error = None;
             for fire in &plan.fires {
-                match self.envelope(&plan.entry, *fire, now) {
+                match self.envelope(&plan.entry, *fire) {
                     Ok(envelope) => envelopes.push((plan.entry.id.clone(), envelope)),
                     Err(e) => {
                         tick.failed += 1;
@@ -185,7 +185,7 @@ impl Scheduler {
     }
 
     /// The task of `entry`'s fire at `fire`.
-    fn envelope(&self, entry: &ScheduleEntry, fire: DateTime<Utc>, now: DateTime<Utc>) -> Result<Envelope> {
+    fn envelope(&self, entry: &ScheduleEntry, fire: DateTime<Utc>) -> Result<Envelope> {
         let registration = self.registry.get(&entry.task).ok_or_else(|| {
             crate::error::Error::Config(format!(
                 "schedule `{}`: task `{}` is not linked into this scheduler's binary",
@@ -202,8 +202,8 @@ impl Scheduler {
         options.meta.insert("stem.schedule".to_owned(), entry.id.clone().into());
         options.meta.insert("stem.schedule.fire".to_owned(), fire.to_rfc3339().into());
         if let Some(jitter) = entry.jitter.filter(|j| !j.is_zero()) {
-            let delay = jitter.mul_f64(fastrand::f64());
-            options.eta = Some(now + chrono::Duration::from_std(delay).unwrap_or_default());
+            // From the enqueue, as brokers read their clocks.
+            options.countdown = Some(jitter.mul_f64(fastrand::f64()));
         }
         registration.envelope(&entry.args, options)
     }
