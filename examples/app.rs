@@ -1,11 +1,13 @@
 //! A small application run through its generated command line: tasks in two
 //! modules (one that fails, one with a struct argument and a struct result),
-//! a checkout workflow and its event topic. Its `main` is the CLI.
+//! a task Beat fires every second, a checkout workflow and its event topic.
+//! Its `main` is the CLI.
 //!
 //! ```sh
 //! cargo run --example app -- worker                       # one terminal: a worker for all of it
 //! cargo run --example app -- enqueue app::math::add --a 2 --b 40 --wait
 //! cargo run --example app -- tasks ls                     # each task's arguments and their types
+//! cargo run --example app -- worker --beat                # a worker that also fires the schedules
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -54,6 +56,18 @@ pub mod math {
     #[stem::task]
     pub async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
         Ok(a + b)
+    }
+}
+
+/// Work the application schedules for itself.
+pub mod housekeeping {
+    use super::*;
+
+    /// Reports that the application is alive; Beat fires it every second
+    /// (`worker --beat`, or `beat` beside a worker).
+    #[stem::task(schedule = "every 1s")]
+    pub async fn heartbeat() -> Result<String, TaskError> {
+        Ok("alive".to_owned())
     }
 }
 

@@ -141,7 +141,8 @@ pub(crate) fn command(catalog: &Catalog) -> Command {
         .long_about(
             "Stem: typed background jobs and durable workflows.\n\n\
              Runs workers, enqueues tasks and reads their results, replays dead letters, watches queues \
-             and workers, and drives workflow runs, on the stores the URLs name. Exit codes: 0 success, \
+             and workers, drives workflow runs, and applies and fires Beat schedules, on the stores the URLs \
+             name. Exit codes: 0 success, \
              1 failure, 64 usage or invalid input.",
         )
         .version(env!("CARGO_PKG_VERSION"))

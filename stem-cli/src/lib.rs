@@ -19,6 +19,8 @@
 //! app dlq replay -q emails --yes                        # dead letters back on their queue
 //! app observe queues --watch 2s                         # ready, delayed, leased, dead per queue
 //! app wf start app::checkout --params '{"id": 7}' --wait
+//! app schedule apply -f schedules.toml                  # Beat schedules, checked against the linked tasks
+//! app worker --beat                                     # a worker that also fires the schedules
 //! ```
 //!
 //! A shell enqueue is checked before anything is sent: each argument is

@@ -99,6 +99,7 @@ async fn missed_fires_are_caught_up_or_skipped_and_errors_recorded() -> TestResu
         let (tick, _) = Scheduler::with_registry(&stem, registry()).tick().await?;
         let latest = store.get("latest").await?.expect("the entry");
         assert_eq!((latest.runs, latest.skipped), (1, 9), "{label}: the latest fire, within the grace period");
+        assert_eq!(latest.last_fire, Some(at("2026-12-07T00:01:40Z")), "{label}: the latest fire covered");
         let all = store.get("all").await?.expect("the entry");
         assert_eq!((all.runs, all.skipped), (10, 0), "{label}: every missed fire");
         let stale = store.get("stale").await?.expect("the entry");

@@ -69,14 +69,20 @@ impl App {
 
     /// [`worker`](Self::worker) with more arguments and environment variables.
     fn worker_in(&self, more: &[&str], vars: &[(&str, &str)]) -> Worker {
-        let log = std::fs::File::create(self.dir.file("worker.log")).expect("a log file");
+        self.process("worker.log", &[&["worker", "-c", "4", "-v"], more].concat(), vars)
+    }
+
+    /// The app running `args` as a process, killed when dropped; its output
+    /// goes to the file `log`.
+    fn process(&self, log: &str, args: &[&str], vars: &[(&str, &str)]) -> Worker {
+        let log = std::fs::File::create(self.dir.file(log)).expect("a log file");
         let child = self
-            .command(env!("CARGO_BIN_EXE_app"), &[&["worker", "-c", "4", "-v"], more].concat())
+            .command(env!("CARGO_BIN_EXE_app"), args)
             .envs(vars.iter().copied())
             .stdout(log.try_clone().expect("the log again"))
             .stderr(log)
             .spawn()
-            .expect("the worker starts");
+            .expect("the process starts");
         Worker(child)
     }
 
@@ -255,7 +261,11 @@ fn tasks_are_listed_with_their_argument_types() {
 #[test]
 fn help_is_pinned() {
     let app = App::sqlite("cli-help");
-    for (name, args) in [("root", &["--help"][..]), ("enqueue_add", &["enqueue", "app::math::add", "--help"][..])] {
+    for (name, args) in [
+        ("root", &["--help"][..]),
+        ("enqueue_add", &["enqueue", "app::math::add", "--help"][..]),
+        ("schedule", &["schedule", "--help"][..]),
+    ] {
         let out = app.run(args);
         assert!(out.status.success());
         insta::assert_snapshot!(name, String::from_utf8_lossy(&out.stdout));
@@ -521,4 +531,191 @@ fn a_bad_routing_file_is_refused_before_anything_runs() {
     assert_eq!(code(&missing), Some(64), "{}", stderr(&missing));
     assert!(stderr(&missing).contains("routing file nowhere.toml: cannot be read"), "{}", stderr(&missing));
     assert_eq!(app.queue("default")["ready"], 0, "nothing was enqueued");
+}
+
+/// A schedule file for the example application's tasks.
+const SCHEDULES: &str = r#"
+[[schedules]]
+id = "sum"
+task = "app::math::add"
+schedule = "every 1s"
+args = { a = 2, b = 40 }
+catch_up = "all"
+
+[[schedules]]
+id = "morning"
+task = "app::emails::send"
+schedule = "cron: 0 8 * * 1-5 Europe/Paris"
+args = { email = { to = "ada@example.com", subject = "good morning" } }
+"#;
+
+/// The schedule `id` from `schedule list --json`, if it is there.
+fn listed(app: &App, id: &str) -> Option<Value> {
+    app.json(&["schedule", "list"]).as_array().and_then(|all| all.iter().find(|e| e["id"] == id).cloned())
+}
+
+/// Writes `text` to the file `name` of the app's directory; its path.
+fn write(app: &App, name: &str, text: &str) -> String {
+    let path = app.dir.file(name);
+    std::fs::write(&path, text).expect("write the file");
+    path.to_str().expect("a UTF-8 path").to_owned()
+}
+
+#[test]
+fn schedule_files_apply_all_or_nothing_and_schedules_are_steered_by_id() {
+    let app = App::sqlite("cli-schedule");
+    // One good entry and two bad ones: refused whole, each mistake named.
+    let bad = write(
+        &app,
+        "bad.toml",
+        &format!(
+            "{SCHEDULES}\n[[schedules]]\nid = \"typo\"\ntask = \"app::math::ad\"\nschedule = \"every 1h\"\n\n\
+             [[schedules]]\nid = \"never\"\ntask = \"app::math::add\"\nschedule = \"every 0s\"\nargs = {{ a = 1, b = 2 }}\n"
+        ),
+    );
+    let out = app.run(&["schedule", "apply", "-f", &bad]);
+    assert_eq!(code(&out), Some(64), "{}", stderr(&out));
+    for says in [
+        format!("error: schedule file {bad}: "),
+        "schedules[2] (id \"typo\"): task: `app::math::ad` is not a task linked into this binary".to_owned(),
+        "schedules[3] (id \"never\"): schedule: ".to_owned(),
+        "schedule `every 0s`: the interval must be longer than zero".to_owned(),
+    ] {
+        assert!(stderr(&out).contains(&says), "says {says:?}: {}", stderr(&out));
+    }
+    assert_eq!(app.json(&["schedule", "list"]), json!([]), "nothing was applied");
+
+    // A dry run says what it would do and puts nothing.
+    let good = write(&app, "schedules.toml", SCHEDULES);
+    let dry = app.json(&["schedule", "apply", "-f", &good, "--dry-run"]);
+    assert_eq!((&dry["dry_run"], &dry["created"], &dry["updated"]), (&json!(true), &json!(2), &json!(0)), "{dry}");
+    assert_eq!(app.json(&["schedule", "list"]), json!([]), "a dry run puts nothing");
+
+    let applied = app.json(&["schedule", "apply", "-f", &good]);
+    assert_eq!((&applied["created"], &applied["unchanged"]), (&json!(2), &json!(0)), "{applied}");
+    let all = app.json(&["schedule", "list"]);
+    let ids: Vec<&str> = all.as_array().expect("a list").iter().filter_map(|e| e["id"].as_str()).collect();
+    assert_eq!(ids, ["morning", "sum"], "{all}");
+    let sum = listed(&app, "sum").expect("listed");
+    assert_eq!(
+        (&sum["task"], &sum["schedule"], &sum["args"], &sum["enabled"], &sum["catch_up"], &sum["runs"]),
+        (
+            &json!("app::math::add"),
+            &json!("every 1s"),
+            &json!({ "a": 2, "b": 40 }),
+            &json!(true),
+            &json!("all"),
+            &json!(0)
+        )
+    );
+    let text = String::from_utf8_lossy(&app.run(&["schedule", "list"]).stdout).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("sum ") && l.contains("app::math::add") && l.contains("every 1s")),
+        "{text}"
+    );
+
+    // Applied again: unchanged; a changed field is named.
+    assert_eq!(app.json(&["schedule", "apply", "-f", &good])["unchanged"], 2);
+    let changed = write(&app, "changed.toml", &SCHEDULES.replace("\"every 1s\"", "\"every 2s\""));
+    let updated = app.json(&["schedule", "apply", "-f", &changed]);
+    assert_eq!((&updated["created"], &updated["updated"], &updated["unchanged"]), (&json!(0), &json!(1), &json!(1)));
+    let entry = updated["entries"].as_array().and_then(|es| es.iter().find(|e| e["id"] == "sum").cloned());
+    assert_eq!(
+        entry.map(|e| (e["change"].clone(), e["fields"].clone())),
+        Some((json!("updated"), json!(["schedule"])))
+    );
+
+    // Show, disable (the next fire kept), enable.
+    let morning = app.json(&["schedule", "show", "morning"]);
+    assert_eq!((&morning["id"], &morning["args"]["to"]), (&json!("morning"), &json!("ada@example.com")), "{morning}");
+    let disabled = app.json(&["schedule", "disable", "morning"]);
+    assert_eq!((&disabled["enabled"], &disabled["next_fire"]), (&json!(false), &morning["next_fire"]));
+    assert_eq!(listed(&app, "morning").map(|e| e["enabled"].clone()), Some(json!(false)));
+    assert_eq!(app.json(&["schedule", "enable", "morning"])["enabled"], true);
+    assert_eq!(listed(&app, "morning").map(|e| e["enabled"].clone()), Some(json!(true)));
+
+    // The next three fires: 08:00 in Paris, whatever the offset of the day.
+    let fires = app.json(&["schedule", "dry-run", "morning", "--count", "3"]);
+    assert_eq!(fires["zone"], "Europe/Paris", "{fires}");
+    let fires = fires["fires"].as_array().expect("fires").clone();
+    assert_eq!(fires.len(), 3, "{fires:?}");
+    assert!(fires.iter().all(|f| f["local"].as_str().is_some_and(|l| l.contains("T08:00:00+0"))), "{fires:?}");
+    let text = app.run(&["schedule", "dry-run", "morning", "--count", "3"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    let rows: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows.iter().all(|r| r.contains(" 08:00:00 CE")), "08:00 CET or CEST: {text}");
+
+    // Deleted, and unknown ids.
+    assert_eq!(app.json(&["schedule", "delete", "sum"])["deleted"], true);
+    assert!(listed(&app, "sum").is_none());
+    for command in ["show", "enable", "disable", "delete", "dry-run"] {
+        let out = app.run(&["schedule", command, "sum"]);
+        assert_eq!(code(&out), Some(1), "{command} of an unknown id: {}", stderr(&out));
+        assert!(stderr(&out).contains("no schedule `sum`"), "{command}: {}", stderr(&out));
+    }
+}
+
+/// Waits until the schedule `id` has fired a task that succeeded; that
+/// task's result. Every `last_fire` seen is looked up by its task id.
+fn fired_and_succeeded(app: &App, id: &str, log: &str) -> Value {
+    let deadline = std::time::Instant::now() + WAIT * 3;
+    loop {
+        let fire = listed(app, id).and_then(|e| e["last_fire"].as_str().map(str::to_owned));
+        if let Some(fire) = fire {
+            let at: chrono::DateTime<chrono::Utc> = fire.parse().expect("a time");
+            let task = stem::beat::fire_id(id, at).to_string();
+            let status = app.run(&["status", &task, "--json"]);
+            if status.status.success() {
+                let status: Value = serde_json::from_slice(&status.stdout).expect("JSON");
+                if status["state"] == "succeeded" {
+                    return app.json(&["result", &task]);
+                }
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "schedule {id} fired nothing that succeeded: {:?}\n{log}:\n{}\nworker.log:\n{}",
+            listed(app, id),
+            std::fs::read_to_string(app.dir.file(log)).unwrap_or_default(),
+            app.worker_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn schedule_fires_of_beat_are_run_by_a_worker_and_beat_stops_on_sigterm() {
+    let app = App::sqlite("cli-beat");
+    let file = write(&app, "schedules.toml", SCHEDULES);
+    app.json(&["schedule", "apply", "-f", &file]);
+    let mut beat = app.process("beat.log", &["beat", "-v"], &[]);
+    let _worker = app.worker();
+    assert_eq!(fired_and_succeeded(&app, "sum", "beat.log"), json!(42));
+
+    // SIGTERM: it stops after its tick, exits 0, and says what it enqueued.
+    let pid = beat.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs").success());
+    let deadline = std::time::Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = beat.0.try_wait().expect("the beat's status") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "beat did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let log = std::fs::read_to_string(app.dir.file("beat.log")).unwrap_or_default();
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(log.contains("fire(s) enqueued") && log.contains("beat stopped"), "{log}");
+}
+
+#[test]
+fn schedule_declared_by_a_task_fires_in_worker_with_beat() {
+    let app = App::sqlite("cli-worker-beat");
+    let _worker = app.worker_with(&["--beat"]);
+    let name = "app::housekeeping::heartbeat";
+    assert_eq!(fired_and_succeeded(&app, name, "worker.log"), json!("alive"));
+    let declared = listed(&app, name).expect("declared");
+    assert_eq!((&declared["task"], &declared["schedule"]), (&json!(name), &json!("every 1s")), "{declared}");
 }

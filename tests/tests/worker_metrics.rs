@@ -74,11 +74,13 @@ async fn the_prometheus_endpoint_counts_known_tasks() -> TestResult {
         let worker = worker.spawn();
         // A Beat schedule with two fires claimed and one skipped, its last
         // fire 250 ms late and failed.
-        let mut entry = stem::beat::ScheduleEntry::of_task("nightly", "x", serde_json::Value::Null, "every 1h".parse()?);
+        let mut entry =
+            stem::beat::ScheduleEntry::of_task("nightly", "x", serde_json::Value::Null, "every 1h".parse()?);
         let fire = entry.next_fire.expect("a next fire");
         stem.stores().schedules().put(&entry).await?;
         let next = fire + chrono::Duration::hours(1);
-        let claim = stem::beat::Claim { id: "nightly".into(), fire, next: Some(next), enqueued: 2, skipped: 1 };
+        let claim =
+            stem::beat::Claim { id: "nightly".into(), fire, last: fire, next: Some(next), enqueued: 2, skipped: 1 };
         assert_eq!(stem.stores().schedules().claim(&[claim]).await?, [true], "{label}");
         let fired = stem::beat::Fired { id: "nightly".into(), fire, drift_ms: 250, error: Some("no such task".into()) };
         stem.stores().schedules().record(&[fired]).await?;

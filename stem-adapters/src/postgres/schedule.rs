@@ -179,12 +179,14 @@ impl ScheduleStore for PostgresScheduleStore {
             let nexts: Vec<Option<i64>> = batch.iter().map(|c| c.next.map(micros)).collect();
             let enqueued: Vec<i64> = batch.iter().map(|c| bigint(c.enqueued)).collect();
             let skipped: Vec<i64> = batch.iter().map(|c| bigint(c.skipped)).collect();
+            let lasts: Vec<i64> = batch.iter().map(|c| micros(c.last)).collect();
             let positions: Vec<i64> = sqlx::query_scalar(self.shared.sql(include_str!("sql/schedule_claim.sql")))
                 .bind(ids)
                 .bind(fires)
                 .bind(nexts)
                 .bind(enqueued)
                 .bind(skipped)
+                .bind(lasts)
                 .fetch_all(&self.shared.pool)
                 .await
                 .map_err(|e| failed("claiming schedule fires", e))?;
@@ -227,7 +229,8 @@ mod tests {
     use super::rounds;
 
     fn claim(id: &str) -> Claim {
-        Claim { id: id.to_owned(), fire: Utc::now(), next: None, enqueued: 1, skipped: 0 }
+        let fire = Utc::now();
+        Claim { id: id.to_owned(), fire, last: fire, next: None, enqueued: 1, skipped: 0 }
     }
 
     #[test]

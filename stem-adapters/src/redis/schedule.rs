@@ -180,7 +180,8 @@ impl ScheduleStore for RedisScheduleStore {
                 .arg(micros(claim.fire))
                 .arg(optional_micros(claim.next))
                 .arg(i64::try_from(claim.enqueued).unwrap_or(i64::MAX))
-                .arg(i64::try_from(claim.skipped).unwrap_or(i64::MAX));
+                .arg(i64::try_from(claim.skipped).unwrap_or(i64::MAX))
+                .arg(micros(claim.last));
         }
         let won: Vec<i64> = self.invoke(&call, "claiming schedule fires").await?;
         if won.len() != claims.len() {

@@ -145,9 +145,18 @@ impl ScheduleStore for SqliteScheduleStore {
         if claims.is_empty() {
             return Ok(Vec::new());
         }
-        let claims: Vec<(String, i64, Option<i64>, i64, i64)> = claims
+        let claims: Vec<(String, i64, Option<i64>, i64, i64, i64)> = claims
             .iter()
-            .map(|c| (c.id.clone(), micros(c.fire), c.next.map(micros), integer(c.enqueued), integer(c.skipped)))
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    micros(c.fire),
+                    c.next.map(micros),
+                    integer(c.enqueued),
+                    integer(c.skipped),
+                    micros(c.last),
+                )
+            })
             .collect();
         self.shared
             .db
@@ -155,8 +164,8 @@ impl ScheduleStore for SqliteScheduleStore {
                 let mut claim = conn.prepare_cached(include_str!("sql/schedule_claim.sql"))?;
                 claims
                     .iter()
-                    .map(|(id, fire, next, enqueued, skipped)| {
-                        Ok(claim.execute(params![id, fire, next, enqueued, skipped])? == 1)
+                    .map(|(id, fire, next, enqueued, skipped, last)| {
+                        Ok(claim.execute(params![id, fire, next, enqueued, skipped, last])? == 1)
                     })
                     .collect()
             })

@@ -81,7 +81,7 @@ pub(super) async fn run(ctx: &Context, matches: &ArgMatches) -> Outcome {
             ctx.out.either(&entry, || shown(&entry))
         }
         "delete" => {
-            if !stem.stores().schedules().remove(id).await? {
+            if !stem.schedules().remove(id).await? {
                 return Err(not_found(id));
             }
             ctx.out.either(&json!({ "id": id, "deleted": true }), || format!("deleted schedule `{id}`"))
@@ -96,7 +96,7 @@ pub(super) async fn run(ctx: &Context, matches: &ArgMatches) -> Outcome {
 
 /// The schedule `id`, or a failure naming it.
 async fn entry(stem: &Stem, id: &str) -> Outcome<ScheduleEntry> {
-    stem.stores().schedules().get(id).await?.ok_or_else(|| not_found(id))
+    stem.schedules().get(id).await?.ok_or_else(|| not_found(id))
 }
 
 fn not_found(id: &str) -> Failure {
@@ -104,7 +104,7 @@ fn not_found(id: &str) -> Failure {
 }
 
 async fn list(ctx: &Context, stem: &Stem) -> Outcome {
-    let entries = stem.stores().schedules().list().await?;
+    let entries = stem.schedules().list().await?;
     ctx.out.either(&entries, || {
         if entries.is_empty() {
             return "no schedules (`schedule apply -f FILE` puts those of a schedule file; a worker with --beat or \
@@ -181,7 +181,7 @@ fn shown(e: &ScheduleEntry) -> String {
 async fn switch(ctx: &Context, stem: &Stem, id: &str, enable: bool) -> Outcome {
     let entry = entry(stem, id).await?;
     let next = if enable && !entry.enabled { entry.fire_after(stem.now()) } else { entry.next_fire };
-    if entry.enabled != enable && !stem.stores().schedules().set_enabled(id, enable, next).await? {
+    if entry.enabled != enable && !stem.schedules().set_enabled(id, enable, next).await? {
         return Err(not_found(id));
     }
     let was = if entry.enabled == enable { " (it already was)" } else { "" };
@@ -264,8 +264,8 @@ impl Change {
     }
 }
 
-/// The fields a schedule's definition is made of; the rest is the state the
-/// store keeps.
+/// The fields of an entry that are the store's state, not its definition:
+/// a file does not set them, so they never make an entry differ.
 const STATE: [&str; 7] = ["created_at", "next_fire", "last_fire", "last_drift_ms", "runs", "skipped", "last_error"];
 
 /// What putting `new` over `old` changes, the fields of the definition that
@@ -304,7 +304,7 @@ async fn apply(ctx: &Context, matches: &ArgMatches) -> Outcome {
     let entries = stem::beat::file::parse(&text, ctx.catalog.registry())
         .map_err(|e| Failure::usage(format!("schedule file {file}: {e}")))?;
     let stem = ctx.stem().await?;
-    let store = stem.stores().schedules();
+    let store = stem.schedules();
     let now = stem.now();
     let mut plan = Vec::with_capacity(entries.len());
     for entry in entries {
@@ -362,9 +362,11 @@ fn yes_no(on: bool) -> &'static str {
     if on { "yes" } else { "no" }
 }
 
-/// An instant in RFC 3339, UTC, with a fraction only when it has one.
+/// An instant for people: RFC 3339 in UTC, to the millisecond when it has
+/// a fraction of a second.
 fn instant(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    let precision = if at.timestamp_subsec_nanos() == 0 { SecondsFormat::Secs } else { SecondsFormat::Millis };
+    at.to_rfc3339_opts(precision, true)
 }
 
 /// A fire's drift: `35ms`, `2s`, `-`.

@@ -19,7 +19,10 @@ use crate::task::{EnqueueOptions, Registry};
 const BATCH: usize = 2_000;
 
 /// How often a running scheduler looks for due fires.
-pub(crate) const TICK: Duration = Duration::from_millis(100);
+const TICK: Duration = Duration::from_millis(100);
+
+/// How often a running scheduler logs what it did.
+const REPORT: Duration = Duration::from_secs(60);
 
 /// What one tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,6 +38,32 @@ pub struct Tick {
     pub skipped: usize,
     /// Fires whose call could not be enqueued (unknown task, bad arguments).
     pub failed: usize,
+}
+
+impl std::ops::AddAssign for Tick {
+    fn add_assign(&mut self, other: Self) {
+        self.claimed += other.claimed;
+        self.lost += other.lost;
+        self.enqueued += other.enqueued;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+    }
+}
+
+impl Tick {
+    /// Logs these counts, over `over`, at info.
+    fn log(&self, over: Duration) {
+        tracing::info!(
+            enqueued = self.enqueued,
+            claimed = self.claimed,
+            lost = self.lost,
+            skipped = self.skipped,
+            failed = self.failed,
+            seconds = over.as_secs(),
+            "beat: {} fire(s) enqueued",
+            self.enqueued
+        );
+    }
 }
 
 /// Fires the schedules of a store. Any number may run on one store; each
@@ -108,21 +137,25 @@ impl Scheduler {
         Running { stop, task }
     }
 
-    /// Runs until `stop`: a tick every 100 ms (at once again while a tick
-    /// was full). A tick that fails is logged and retried.
+    /// Runs until `stop`: puts the schedules tasks declare, then a tick
+    /// every 100 ms (at once again while a tick was full); `stop` is
+    /// honoured between ticks, never during one (a claimed fire would be
+    /// lost). A tick that fails is logged and retried. Each minute it logs
+    /// at info what it did and measures the store's clock again.
     pub async fn run(self, stop: CancellationToken) {
         if let Err(error) = self.stem.sync_clock().await {
             tracing::warn!(%error, "reading the store's clock failed; the scheduler uses this machine's");
         }
-        if let Err(error) = self.declare().await {
-            tracing::error!(%error, "putting the schedules tasks declare failed");
+        match self.declare().await {
+            Ok(0) => {}
+            Ok(put) => tracing::info!(put, "put the schedules tasks declare"),
+            Err(error) => tracing::error!(%error, "putting the schedules tasks declare failed"),
         }
+        let (mut minute, mut since) = (Tick::default(), std::time::Instant::now());
         loop {
             let full = match self.tick().await {
                 Ok((tick, full)) => {
-                    if tick.claimed + tick.lost > 0 {
-                        tracing::debug!(?tick, "beat tick");
-                    }
+                    minute += tick;
                     full
                 }
                 Err(error) => {
@@ -130,13 +163,26 @@ impl Scheduler {
                     false
                 }
             };
+            if since.elapsed() >= REPORT || stop.is_cancelled() {
+                minute.log(since.elapsed());
+                (minute, since) = (Tick::default(), std::time::Instant::now());
+                if !stop.is_cancelled()
+                    && let Err(error) = self.stem.sync_clock().await
+                {
+                    tracing::warn!(%error, "reading the store's clock failed");
+                }
+            }
+            if stop.is_cancelled() {
+                return;
+            }
             if !full {
                 tokio::select! {
-                    () = stop.cancelled() => return,
+                    () = stop.cancelled() => {
+                        minute.log(since.elapsed());
+                        return;
+                    }
                     () = tokio::time::sleep(TICK) => {}
                 }
-            } else if stop.is_cancelled() {
-                return;
             }
         }
     }
@@ -261,7 +307,7 @@ fn plan(entry: ScheduleEntry, now: DateTime<Utc>) -> Option<Due> {
     };
     let skipped = missed.len() as u64 + uncounted - fires.len() as u64;
     let next = entry.fire_after(last.max(now));
-    let claim = Claim { id: entry.id.clone(), fire: first, next, enqueued: fires.len() as u64, skipped };
+    let claim = Claim { id: entry.id.clone(), fire: first, last, next, enqueued: fires.len() as u64, skipped };
     Some(Due { entry, claim, fires })
 }
 

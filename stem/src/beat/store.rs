@@ -14,6 +14,9 @@ pub struct Claim {
     pub id: String,
     /// The fire claimed: the schedule's next fire as the scheduler read it.
     pub fire: DateTime<Utc>,
+    /// The latest fire the claim covers (`fire`, or a later one when it
+    /// catches up on missed fires): the schedule's last fire from then on.
+    pub last: DateTime<Utc>,
     /// The next fire after this one (`None`: it never fires again).
     pub next: Option<DateTime<Utc>>,
     /// How many fires the claim enqueues (one, or more when catching up).
@@ -69,7 +72,8 @@ pub trait ScheduleStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Claims fires, each on its own: an entry that is enabled and whose
     /// next fire is still the claim's `fire` moves to `next`, its last fire
-    /// becomes `fire`, its runs and skipped grow; true per claim that won.
+    /// becomes the claim's `last`, its runs and skipped grow; true per claim
+    /// that won.
     async fn claim(&self, claims: &[Claim]) -> Result<Vec<bool>>;
 
     /// Records how claimed fires went: the last drift, and the last error

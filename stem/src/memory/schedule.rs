@@ -73,7 +73,7 @@ impl ScheduleStore for MemoryScheduleStore {
             .map(|claim| match entries.get_mut(&claim.id) {
                 Some(e) if e.enabled && e.next_fire == Some(claim.fire) => {
                     e.next_fire = claim.next;
-                    e.last_fire = Some(claim.fire);
+                    e.last_fire = Some(claim.last);
                     e.runs += claim.enqueued;
                     e.skipped += claim.skipped;
                     true

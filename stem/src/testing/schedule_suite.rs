@@ -58,7 +58,7 @@ fn entry(id: &str, next: &str) -> ScheduleEntry {
 }
 
 fn claim(id: &str, fire: &str, next: Option<&str>) -> Claim {
-    Claim { id: id.to_owned(), fire: at(fire), next: next.map(at), enqueued: 1, skipped: 0 }
+    Claim { id: id.to_owned(), fire: at(fire), last: at(fire), next: next.map(at), enqueued: 1, skipped: 0 }
 }
 
 async fn get(store: &Store, id: &str) -> ScheduleEntry {
@@ -143,12 +143,17 @@ async fn an_entry_with_no_next_fire_is_never_due(store: Store) {
 async fn a_claim_moves_the_next_fire_and_counts(store: Store) {
     store.put(&entry("e", "2026-12-07T10:00:00Z")).await.expect("put");
     let mut c = claim("e", "2026-12-07T10:00:00Z", Some("2026-12-07T10:03:00Z"));
+    c.last = at("2026-12-07T10:02:00Z");
     c.enqueued = 2;
     c.skipped = 1;
     assert_eq!(store.claim(&[c]).await.expect("claim"), [true]);
     let read = get(&store, "e").await;
     assert_eq!(read.next_fire, Some(at("2026-12-07T10:03:00Z")));
-    assert_eq!((read.last_fire, read.runs, read.skipped), (Some(at("2026-12-07T10:00:00Z")), 2, 1));
+    assert_eq!(
+        (read.last_fire, read.runs, read.skipped),
+        (Some(at("2026-12-07T10:02:00Z")), 2, 1),
+        "the latest fire covered"
+    );
     assert!(store.due(at("2026-12-07T10:02:00Z"), 10).await.expect("due").is_empty());
 }
 

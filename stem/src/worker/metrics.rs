@@ -321,7 +321,8 @@ impl Endpoint {
 /// whether its last fire failed.
 fn schedule_instruments(meter: &Meter, gauges: &Arc<Mutex<Gauges>>) {
     type Read = fn(&ScheduleReading) -> Option<f64>;
-    let counters: [(&'static str, &'static str, fn(&ScheduleReading) -> u64); 2] = [
+    type Count = fn(&ScheduleReading) -> u64;
+    let counters: [(&'static str, &'static str, Count); 2] = [
         ("stem.beat.runs", "Fires a schedule enqueued", |r| r.runs),
         ("stem.beat.skipped", "Missed fires a schedule skipped", |r| r.skipped),
     ];
@@ -340,7 +341,9 @@ fn schedule_instruments(meter: &Meter, gauges: &Arc<Mutex<Gauges>>) {
     let values: [(&'static str, Option<&'static str>, &'static str, Read); 3] = [
         ("stem.beat.drift", Some("s"), "How late the last fire was enqueued", |r| r.drift),
         ("stem.beat.next_fire", Some("s"), "When the next fire is due (Unix time)", |r| r.next_fire),
-        ("stem.beat.failing", None, "1 if the last fire could not be enqueued", |r| Some(f64::from(u8::from(r.failing)))),
+        ("stem.beat.failing", None, "1 if the last fire could not be enqueued", |r| {
+            Some(f64::from(u8::from(r.failing)))
+        }),
     ];
     for (name, unit, what, read) in values {
         let reading = Arc::clone(gauges);
