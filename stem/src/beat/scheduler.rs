@@ -21,6 +21,12 @@ const BATCH: usize = 2_000;
 /// How often a running scheduler looks for due fires.
 const TICK: Duration = Duration::from_millis(100);
 
+/// How far ahead a scheduler claims fires: their tasks are enqueued before
+/// they are due, ready at their due time, so that a second with thousands of
+/// fires is not late by the time it takes to enqueue them. A schedule
+/// disabled or removed within this time of a fire may still fire once.
+const LOOKAHEAD: Duration = Duration::from_secs(1);
+
 /// How often a running scheduler logs what it did.
 const REPORT: Duration = Duration::from_secs(60);
 
@@ -191,10 +197,11 @@ impl Scheduler {
     /// read a full batch (more may be due).
     pub async fn tick(&self) -> Result<(Tick, bool)> {
         let now = self.stem.now();
-        let due = self.store().due(now, BATCH).await?;
+        let horizon = now + chrono::Duration::from_std(LOOKAHEAD).unwrap_or_default();
+        let due = self.store().due(horizon, BATCH).await?;
         let full = due.len() == BATCH;
         let mut tick = Tick::default();
-        let plans: Vec<Due> = due.into_iter().filter_map(|entry| plan(entry, now)).collect();
+        let plans: Vec<Due> = due.into_iter().filter_map(|entry| plan(entry, now, horizon)).collect();
         let claims: Vec<Claim> = plans.iter().map(|p| p.claim.clone()).collect();
         let won = self.store().claim(&claims).await?;
         let mut envelopes = Vec::new();
@@ -209,7 +216,7 @@ impl Scheduler {
             let last = plan.fires.last().copied().unwrap_or(plan.claim.fire);
             let mut error = None;
             for fire in &plan.fires {
-                match self.envelope(&plan.entry, *fire) {
+                match self.envelope(&plan.entry, *fire, now) {
                     Ok(envelope) => envelopes.push((plan.entry.id.clone(), envelope)),
                     Err(e) => {
                         tick.failed += 1;
@@ -220,9 +227,10 @@ impl Scheduler {
             fired.push(Fired { id: plan.entry.id.clone(), fire: last, drift_ms: 0, error });
         }
         tick.enqueued = self.enqueue(envelopes, &mut fired).await;
-        let enqueued_at = Utc::now();
+        // How late each fire's task was ready: zero for one enqueued ahead.
+        let enqueued_at = self.stem.now();
         for f in &mut fired {
-            f.drift_ms = (enqueued_at - f.fire).num_milliseconds();
+            f.drift_ms = (enqueued_at - f.fire).num_milliseconds().max(0);
         }
         if !fired.is_empty() {
             self.store().record(&fired).await?;
@@ -231,7 +239,7 @@ impl Scheduler {
     }
 
     /// The task of `entry`'s fire at `fire`.
-    fn envelope(&self, entry: &ScheduleEntry, fire: DateTime<Utc>) -> Result<Envelope> {
+    fn envelope(&self, entry: &ScheduleEntry, fire: DateTime<Utc>, now: DateTime<Utc>) -> Result<Envelope> {
         let registration = self.registry.get(&entry.task).ok_or_else(|| {
             crate::error::Error::Config(format!(
                 "schedule `{}`: task `{}` is not linked into this scheduler's binary",
@@ -247,9 +255,13 @@ impl Scheduler {
         };
         options.meta.insert("stem.schedule".to_owned(), entry.id.clone().into());
         options.meta.insert("stem.schedule.fire".to_owned(), fire.to_rfc3339().into());
-        if let Some(jitter) = entry.jitter.filter(|j| !j.is_zero()) {
+        let jitter = entry.jitter.filter(|j| !j.is_zero()).map(|j| j.mul_f64(fastrand::f64()));
+        if fire > now {
+            // Enqueued ahead: it becomes ready at its due time (plus jitter).
+            options.eta = Some(fire + chrono::Duration::from_std(jitter.unwrap_or_default()).unwrap_or_default());
+        } else {
             // From the enqueue, as brokers read their clocks.
-            options.countdown = Some(jitter.mul_f64(fastrand::f64()));
+            options.countdown = jitter;
         }
         registration.envelope(&entry.args, options)
     }
@@ -281,31 +293,38 @@ impl Scheduler {
     }
 }
 
-/// What is due of `entry` at `now`: the fires to enqueue, those skipped,
-/// and the claim; `None` if it has no next fire.
-fn plan(entry: ScheduleEntry, now: DateTime<Utc>) -> Option<Due> {
+/// What is due of `entry` at `now`, looking ahead to `horizon`: the fires
+/// to enqueue (missed ones as its catch-up says, those up to the horizon
+/// all), how many missed ones are skipped, and the claim; `None` if it has
+/// no next fire.
+fn plan(entry: ScheduleEntry, now: DateTime<Utc>, horizon: DateTime<Utc>) -> Option<Due> {
     let first = entry.next_fire?;
-    // Every missed fire up to now, the oldest counted only beyond a bound.
-    let mut missed = vec![first];
+    // Every fire up to the horizon, those beyond a bound only counted.
+    let (mut missed, mut ahead) = (Vec::new(), Vec::new());
     let mut uncounted = 0u64;
+    let mut at = Some(first);
     let mut last = first;
-    while let Some(next) = entry.fire_after(last).filter(|n| *n <= now) {
-        if missed.len() >= CATCH_UP_MAX as usize * 10 {
+    while let Some(fire) = at.filter(|f| *f <= horizon) {
+        if missed.len() + ahead.len() >= CATCH_UP_MAX as usize * 10 {
             uncounted += 1;
             if uncounted > 1_000_000 {
                 break;
             }
+        } else if fire <= now {
+            missed.push(fire);
         } else {
-            missed.push(next);
+            ahead.push(fire);
         }
-        last = next;
+        last = fire;
+        at = entry.fire_after(fire);
     }
     let late = |fire: &DateTime<Utc>| (now - *fire).to_std().unwrap_or_default() > entry.grace;
-    let fires: Vec<DateTime<Utc>> = match entry.catch_up {
+    let mut fires: Vec<DateTime<Utc>> = match entry.catch_up {
         CatchUp::Latest => missed.last().filter(|f| !late(f)).into_iter().copied().collect(),
         CatchUp::All => missed.iter().rev().take(CATCH_UP_MAX as usize).rev().copied().collect(),
     };
     let skipped = missed.len() as u64 + uncounted - fires.len() as u64;
+    fires.extend(ahead);
     let next = entry.fire_after(last.max(now));
     let claim = Claim { id: entry.id.clone(), fire: first, last, next, enqueued: fires.len() as u64, skipped };
     Some(Due { entry, claim, fires })
