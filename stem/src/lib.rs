@@ -52,6 +52,7 @@ mod stores;
 pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod toml_file;
 mod trace;
 pub mod worker;
 pub mod workflow;

@@ -37,6 +37,18 @@ pub(crate) async fn query<T: FromRedisValue>(conn: &mut Conn, pipe: &Pipeline, w
 /// second), and a slot with many keys takes longer to move.
 const MOVING_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Runs the script `call` on `shared`'s connection, saying `what` it was
+/// for if it fails; on a Cluster again while its keys' slot is moving (see
+/// [`moving`]). For the stores whose scripts all run on one key prefix.
+pub(crate) async fn invoke_moving<T: FromRedisValue>(
+    shared: &super::Shared,
+    call: &redis::ScriptInvocation<'_>,
+    what: &str,
+) -> stem::Result<T> {
+    moving(shared.is_cluster(), || async { call.invoke_async(&mut shared.conn()).await.map_err(|e| failed(what, e)) })
+        .await
+}
+
 /// Runs `call` and, on a Cluster, runs it again every 50 ms for up to
 /// [`MOVING_FOR`] while it fails because its slot is moving (`TRYAGAIN`, or
 /// a redirect the client did not follow): nothing of such a call ran (see

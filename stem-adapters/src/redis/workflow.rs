@@ -72,13 +72,9 @@ impl RedisWorkflowStore {
         lua.on_prefix(&self.prefix)
     }
 
-    /// Runs `call`, saying `what` it was for if it fails; on a Cluster again
-    /// while the workflow keys' slot is moving (see `pipeline::moving`).
+    /// Runs `call` (see `pipeline::invoke_moving`).
     async fn invoke<T: FromRedisValue>(&self, call: &ScriptInvocation<'_>, what: &str) -> Result<T> {
-        super::pipeline::moving(self.shared.is_cluster(), || async {
-            call.invoke_async(&mut self.shared.conn()).await.map_err(|e| failed(what, e))
-        })
-        .await
+        super::pipeline::invoke_moving(&self.shared, call, what).await
     }
 
     /// Runs `call`, which answers 1 when it changed the run.

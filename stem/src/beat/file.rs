@@ -58,9 +58,7 @@ struct Entry {
 /// The schedules `text` describes, checked against the tasks of `registry`;
 /// or every mistake, each naming its entry and field, joined with `; `.
 pub fn parse(text: &str, registry: &Registry) -> Result<Vec<ScheduleEntry>, String> {
-    let deserializer = toml::Deserializer::parse(text).map_err(|e| e.message().trim().replace('\n', " "))?;
-    let file: File = serde_path_to_error::deserialize(deserializer)
-        .map_err(|e| format!("{}: {}", e.path(), e.inner().message().trim().replace('\n', " ")))?;
+    let file: File = crate::toml_file::decode(text)?;
     let mut errors = Vec::new();
     let mut ids = BTreeSet::new();
     let mut entries = Vec::new();

@@ -53,33 +53,10 @@ struct RouteEntry {
 /// The routing `text` describes, or every mistake in it, joined with `; `
 /// (the caller says where the text came from).
 pub(super) fn parse(text: &str) -> Result<Routing, String> {
-    let file: File = decode(text)?;
+    let file: File = crate::toml_file::decode(text)?;
     let mut errors = Vec::new();
     let routing = validate(file, &mut errors);
     if errors.is_empty() { Ok(routing) } else { Err(errors.join("; ")) }
-}
-
-/// The file decoded: a TOML syntax error, an unknown field or a value of the
-/// wrong type names its line and the path of the value.
-fn decode(text: &str) -> Result<File, String> {
-    let deserializer = toml::Deserializer::parse(text).map_err(|e| located(text, &e, ""))?;
-    serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { format!("{path}: ") };
-        located(text, e.inner(), &path)
-    })
-}
-
-/// `line N: PATH: message`, on one line.
-fn located(text: &str, error: &toml::de::Error, path: &str) -> String {
-    let message = error.message().trim().replace('\n', " ");
-    match error.span() {
-        Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            format!("line {line}: {path}{message}")
-        }
-        None => format!("{path}{message}"),
-    }
 }
 
 /// The routing of `file`, its mistakes added to `errors`.

@@ -16,6 +16,12 @@
 //! between its claim and its publish, the claim stands until the window
 //! ends, and a duplicate's handle waits for a task that was never sent.
 //!
+//! Claims are taken by [`Stem::enqueue_envelope`](crate::Stem::enqueue_envelope)
+//! and [`enqueue_envelopes`](crate::Stem::enqueue_envelopes), which every
+//! enqueue of a typed call, a canvas and the command line goes through; an
+//! enqueue inside a Postgres transaction (`stem_adapters`' `enqueue_in`)
+//! does not claim: it is not unique.
+//!
 //! The claim travels with the envelope in the header `stem-unique`
 //! (`<window ms>;<finished|window>;<lock key>`), which is how the worker
 //! knows what to release.
