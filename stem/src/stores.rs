@@ -8,9 +8,11 @@ use crate::beat::ScheduleStore;
 use crate::broker::{Broker, PublishRecorded};
 use crate::lock::LockStore;
 use crate::memory::{
-    MemoryBackend, MemoryBroker, MemoryLockStore, MemoryRateLimiter, MemoryScheduleStore, MemoryWorkflowStore,
+    MemoryBackend, MemoryBroker, MemoryLockStore, MemoryRateLimiter, MemoryRevokeStore, MemoryScheduleStore,
+    MemoryWorkflowStore,
 };
 use crate::rate::RateLimiter;
+use crate::revoke::RevokeStore;
 use crate::workflow::WorkflowStore;
 
 /// The stores a [`Stem`](crate::Stem) runs on: a broker, a result backend, a
@@ -39,14 +41,15 @@ pub struct Stores {
     workflows: Arc<dyn WorkflowStore>,
     rates: Arc<dyn RateLimiter>,
     schedules: Arc<dyn ScheduleStore>,
+    revokes: Arc<dyn RevokeStore>,
     /// The broker and backend's combined enqueue, while both are the ones it
     /// was given for.
     recorded: Option<Arc<dyn PublishRecorded>>,
 }
 
 impl Stores {
-    /// The four stores, each given, and a rate limiter and a schedule store
-    /// in this process's memory (an adapter's `stores()` sets its own with
+    /// The four stores, each given, and a rate limiter, a schedule store and a
+    /// revoke store in this process's memory (an adapter's `stores()` sets its own with
     /// [`with_rate_limiter`](Self::with_rate_limiter) and
     /// [`with_schedules`](Self::with_schedules), shared by every worker of
     /// the store).
@@ -63,6 +66,7 @@ impl Stores {
             workflows,
             rates: Arc::new(MemoryRateLimiter::new()),
             schedules: Arc::new(MemoryScheduleStore::new()),
+            revokes: Arc::new(MemoryRevokeStore::new()),
             recorded: None,
         }
     }
@@ -126,6 +130,13 @@ impl Stores {
         self
     }
 
+    /// The same stores with another revoke store.
+    #[must_use]
+    pub fn with_revokes(mut self, revokes: Arc<dyn RevokeStore>) -> Self {
+        self.revokes = revokes;
+        self
+    }
+
     /// The same stores with another schedule store.
     #[must_use]
     pub fn with_schedules(mut self, schedules: Arc<dyn ScheduleStore>) -> Self {
@@ -158,6 +169,11 @@ impl Stores {
         &self.rates
     }
 
+    /// The revoke store.
+    pub fn revokes(&self) -> &Arc<dyn RevokeStore> {
+        &self.revokes
+    }
+
     /// The schedule store.
     pub fn schedules(&self) -> &Arc<dyn ScheduleStore> {
         &self.schedules
@@ -179,6 +195,7 @@ impl fmt::Debug for Stores {
             .field("workflows", &self.workflows)
             .field("rates", &self.rates)
             .field("schedules", &self.schedules)
+            .field("revokes", &self.revokes)
             .field("publish_recorded", &self.recorded.is_some())
             .finish()
     }

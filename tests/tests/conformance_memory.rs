@@ -112,3 +112,12 @@ async fn memory_schedule_store_passes_every_case() {
     .await;
     report.assert_passed();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_revoke_store_passes_every_case() {
+    let report = stem::testing::revoke_store_suite(|_ns| async {
+        Ok(std::sync::Arc::new(stem::memory::MemoryRevokeStore::new()) as std::sync::Arc<dyn stem::revoke::RevokeStore>)
+    })
+    .await;
+    report.assert_passed();
+}

@@ -4,7 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use stem::testing::{
-    Namespace, backend_suite, broker_suite, lock_suite, rate_limiter_suite, schedule_store_suite, workflow_store_suite,
+    Namespace, backend_suite, broker_suite, lock_suite, rate_limiter_suite, revoke_store_suite, schedule_store_suite,
+    workflow_store_suite,
 };
 use stem_adapters::postgres::{PostgresOptions, PostgresStore};
 use stem_tests::postgres_url;
@@ -100,6 +101,20 @@ async fn postgres_schedule_store_passes_every_case() {
     let report = schedule_store_suite(|ns| {
         let (opened, url) = (&opened, &url);
         async move { Ok(opened.open(url, &ns).await?.schedules() as Arc<dyn stem::beat::ScheduleStore>) }
+    })
+    .await;
+    opened.clean(&url).await;
+    report.assert_passed();
+    assert!(report.skipped().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_revoke_store_passes_every_case() {
+    let Some(url) = postgres_url() else { return };
+    let opened = Opened::default();
+    let report = revoke_store_suite(|ns| {
+        let (opened, url) = (&opened, &url);
+        async move { Ok(opened.open(url, &ns).await?.revokes() as Arc<dyn stem::revoke::RevokeStore>) }
     })
     .await;
     opened.clean(&url).await;

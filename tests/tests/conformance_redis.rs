@@ -7,7 +7,8 @@
 use std::sync::{Arc, Mutex};
 
 use stem::testing::{
-    Namespace, backend_suite, broker_suite, lock_suite, rate_limiter_suite, schedule_store_suite, workflow_store_suite,
+    Namespace, backend_suite, broker_suite, lock_suite, rate_limiter_suite, revoke_store_suite, schedule_store_suite,
+    workflow_store_suite,
 };
 use stem_adapters::redis::{RedisOptions, RedisStore};
 use stem_tests::{RedisCluster, redis_url};
@@ -111,6 +112,18 @@ async fn schedule_store_passes(base: RedisOptions) {
     assert!(report.skipped().is_empty());
 }
 
+async fn revoke_store_passes(base: RedisOptions) {
+    let opened = Opened::new(base);
+    let report = revoke_store_suite(|ns| {
+        let opened = &opened;
+        async move { Ok(opened.open(&ns).await?.revokes() as Arc<dyn stem::revoke::RevokeStore>) }
+    })
+    .await;
+    opened.clean().await;
+    report.assert_passed();
+    assert!(report.skipped().is_empty());
+}
+
 async fn workflow_store_passes(base: RedisOptions) {
     let opened = Opened::new(base);
     let report = workflow_store_suite(|ns| {
@@ -154,6 +167,12 @@ async fn redis_schedule_store_passes_every_case() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_revoke_store_passes_every_case() {
+    let Some(base) = server() else { return };
+    revoke_store_passes(base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_workflow_store_passes_every_case() {
     let Some(base) = server() else { return };
     workflow_store_passes(base).await;
@@ -187,6 +206,12 @@ async fn redis_cluster_rate_limiter_passes_every_case() {
 async fn redis_cluster_schedule_store_passes_every_case() {
     let Some((_cluster, base)) = cluster() else { return };
     schedule_store_passes(base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_revoke_store_passes_every_case() {
+    let Some((_cluster, base)) = cluster() else { return };
+    revoke_store_passes(base).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use stem::testing::{
-    backend_suite, broker_suite, lock_suite, rate_limiter_suite, schedule_store_suite, workflow_store_suite,
+    backend_suite, broker_suite, lock_suite, rate_limiter_suite, revoke_store_suite, schedule_store_suite,
+    workflow_store_suite,
 };
 use stem_adapters::sqlite::{SqliteOptions, SqliteStore};
 use stem_tests::TempDir;
@@ -67,6 +68,18 @@ async fn sqlite_schedule_store_passes_every_case() {
     let report = schedule_store_suite(|ns| {
         let dir = &dir;
         async move { Ok(store(dir, &ns).await?.schedules() as Arc<dyn stem::beat::ScheduleStore>) }
+    })
+    .await;
+    report.assert_passed();
+    assert!(report.skipped().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_revoke_store_passes_every_case() {
+    let dir = TempDir::new("conformance-revoke");
+    let report = revoke_store_suite(|ns| {
+        let dir = &dir;
+        async move { Ok(store(dir, &ns).await?.revokes() as Arc<dyn stem::revoke::RevokeStore>) }
     })
     .await;
     report.assert_passed();

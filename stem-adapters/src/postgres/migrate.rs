@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (6, include_str!("migrations/0006_group_counts.sql")),
     (7, include_str!("migrations/0007_rate_limits.sql")),
     (8, include_str!("migrations/0008_schedules.sql")),
+    (9, include_str!("migrations/0009_revokes.sql")),
 ];
 
 /// Creates `schema` (a name already checked: lowercase letters, digits and

@@ -1,6 +1,6 @@
 //! The Postgres adapter (feature `postgres`, sqlx): a broker on `FOR UPDATE
 //! SKIP LOCKED`, the result backend, the lock store, the workflow store, the
-//! rate limiter, the schedule store, and enqueueing inside the caller's own transaction ([`EnqueueInTransaction`]).
+//! rate limiter, the schedule store, the revoke store, and enqueueing inside the caller's own transaction ([`EnqueueInTransaction`]).
 //!
 //! ```no_run
 //! # async fn demo() -> stem::Result<()> {
@@ -37,6 +37,7 @@ mod migrate;
 mod options;
 mod rate;
 mod reads;
+mod revoke;
 mod schedule;
 mod transaction;
 mod vacuum;
@@ -56,6 +57,7 @@ pub use self::broker::PostgresBroker;
 pub use self::lock::PostgresLockStore;
 pub use self::options::{DEFAULT_SCHEMA, DEFAULT_VACUUM_EVERY, PostgresOptions};
 pub use self::rate::PostgresRateLimiter;
+pub use self::revoke::PostgresRevokeStore;
 pub use self::schedule::PostgresScheduleStore;
 pub use self::transaction::EnqueueInTransaction;
 pub use self::workflow::PostgresWorkflowStore;
@@ -178,20 +180,26 @@ impl PostgresStore {
         Arc::new(PostgresScheduleStore::new(Arc::clone(&self.shared)))
     }
 
+    /// The revoke store: revokes shared by every worker on this schema.
+    pub fn revokes(&self) -> Arc<PostgresRevokeStore> {
+        Arc::new(PostgresRevokeStore::new(Arc::clone(&self.shared)))
+    }
+
     /// The workflow store (runs, checkpoints, leases, timers and event watchers).
     pub fn workflows(&self) -> Arc<PostgresWorkflowStore> {
         Arc::new(PostgresWorkflowStore::new(Arc::clone(&self.shared)))
     }
 
     /// The broker, the result backend, the lock store, the workflow store,
-    /// the rate limiter and the schedule store, as one value for
-    /// [`Stem::new`](stem::Stem::new); enqueues store only their messages,
+    /// the rate limiter, the schedule store and the revoke store, as one
+    /// value for [`Stem::new`](stem::Stem::new); enqueues store only their messages,
     /// which stand for the tasks' queued records.
     pub fn stores(&self) -> Stores {
         let broker = self.broker();
         Stores::new(broker.clone(), self.backend(), self.locks(), self.workflows())
             .with_rate_limiter(self.rate_limiter())
             .with_schedules(self.schedules())
+            .with_revokes(self.revokes())
             .with_publish_recorded(broker)
     }
 

@@ -36,6 +36,17 @@
 //! | `entry:<id>` | hash | a schedule: `entry` (its JSON) and its state, which overrides the JSON's: `enabled` (`1` or `0`), `next` and `last` (fires, in microseconds since the epoch), `runs`, `skipped`, `drift` (ms) and `error` |
 //! | `due` | sorted set | the ids of enabled schedules with a next fire, scored by it |
 //! | `all` | sorted set | every schedule id, scored 0 (so in id order, for `list`) |
+//!
+//! Revoke keys start with `stem:<namespace>:revokes:{<namespace>:revokes}:`
+//! (see [`Keys::revokes`]): a batch of revokes is put, and expired ones are
+//! pruned, by one script, so all the revokes of a namespace share one hash
+//! slot on a Redis Cluster (their own). The scripts (`scripts/revoke_*.lua`)
+//! get that prefix and build the names below from it:
+//!
+//! | key | type | holds |
+//! |-----|------|-------|
+//! | `all` | hash | per task id, its revoke as JSON |
+//! | `expiry` | sorted set | every revoked task id, scored by when its revoke expires (microseconds since the epoch) |
 
 use stem::TaskId;
 
@@ -45,6 +56,7 @@ pub(crate) struct Keys {
     prefix: String,
     workflows: String,
     schedules: String,
+    revokes: String,
     /// On a Cluster, the namespace: task records' hash tags start with it.
     task_tag: Option<String>,
 }
@@ -55,7 +67,8 @@ impl Keys {
         let prefix = format!("stem:{namespace}:");
         let workflows = format!("{prefix}wf:{{{namespace}}}:");
         let schedules = format!("{prefix}schedules:{{{namespace}:schedules}}:");
-        Self { prefix, workflows, schedules, task_tag: cluster.then(|| namespace.to_owned()) }
+        let revokes = format!("{prefix}revokes:{{{namespace}:revokes}}:");
+        Self { prefix, workflows, schedules, revokes, task_tag: cluster.then(|| namespace.to_owned()) }
     }
 
     /// The prefix of every key, for scans.
@@ -132,6 +145,17 @@ impl Keys {
     /// A schedule: a hash of its entry (JSON) and its state (see the module docs).
     pub(crate) fn schedule(&self, id: &str) -> String {
         format!("{}entry:{id}", self.schedules)
+    }
+
+    /// The start of every revoke key, hash tag included (see the module
+    /// docs): all the revokes of a namespace are in one hash slot.
+    pub(crate) fn revokes(&self) -> String {
+        self.revokes.clone()
+    }
+
+    /// The revokes: a hash from task id to its revoke as JSON (see the module docs).
+    pub(crate) fn revoked(&self) -> String {
+        format!("{}all", self.revokes)
     }
 
     /// The names of the queues messages were published to (a set, for

@@ -1,8 +1,8 @@
 //! The Redis adapter (feature `redis`): a broker on Redis Streams, a result
 //! backend with one hash per task (a queued task's message stands
 //! for its record until a worker writes one), a lock store, a workflow
-//! store, a rate limiter and a schedule store, for many workers on many hosts
-//! sharing one Redis.
+//! store, a rate limiter, a schedule store and a revoke store, for many
+//! workers on many hosts sharing one Redis.
 //!
 //! ```no_run
 //! # async fn demo() -> stem::Result<()> {
@@ -23,7 +23,9 @@
 //! scripts the workflow keys, which share the namespace as hash tag
 //! (`stem:<namespace>:wf:{<namespace>}:...`); the schedule store's scripts
 //! the schedule keys (`stem:<namespace>:schedules:{<namespace>:schedules}:...`,
-//! one slot per namespace); and a batch over many tasks is split
+//! one slot per namespace); the revoke store's scripts the revoke keys
+//! (`stem:<namespace>:revokes:{<namespace>:revokes}:...`, one slot per
+//! namespace too); and a batch over many tasks is split
 //! into one pipeline per slot, sent together (see `pipeline.rs`). While a slot
 //! moves between nodes, calls on its keys wait and retry (`TRYAGAIN`, see
 //! `Lua::cmd` in `scripts.rs`) until it has moved. Task records spread over
@@ -39,6 +41,7 @@ mod lock;
 mod options;
 mod pipeline;
 mod rate;
+mod revoke;
 mod schedule;
 mod scripts;
 mod spin;
@@ -61,6 +64,7 @@ use self::keys::Keys;
 pub use self::lock::RedisLockStore;
 pub use self::options::{DEFAULT_NAMESPACE, RedisOptions};
 pub use self::rate::RedisRateLimiter;
+pub use self::revoke::RedisRevokeStore;
 pub use self::schedule::RedisScheduleStore;
 use self::spin::Spin;
 pub use self::spin::{DEFAULT_SPIN, MAX_SPIN};
@@ -186,20 +190,26 @@ impl RedisStore {
         Arc::new(RedisScheduleStore::new(Arc::clone(&self.shared)))
     }
 
+    /// The revoke store: revokes shared by every worker on this namespace.
+    pub fn revokes(&self) -> Arc<RedisRevokeStore> {
+        Arc::new(RedisRevokeStore::new(Arc::clone(&self.shared)))
+    }
+
     /// The workflow store.
     pub fn workflows(&self) -> Arc<RedisWorkflowStore> {
         Arc::new(RedisWorkflowStore::new(Arc::clone(&self.shared)))
     }
 
     /// The broker, the result backend, the lock store, the workflow store,
-    /// the rate limiter and the schedule store, as one value for
-    /// [`Stem::new`](stem::Stem::new); enqueues write only their messages,
+    /// the rate limiter, the schedule store and the revoke store, as one
+    /// value for [`Stem::new`](stem::Stem::new); enqueues write only their messages,
     /// which stand for the tasks' queued records.
     pub fn stores(&self) -> Stores {
         let broker = self.broker();
         Stores::new(broker.clone(), self.backend(), self.locks(), self.workflows())
             .with_rate_limiter(self.rate_limiter())
             .with_schedules(self.schedules())
+            .with_revokes(self.revokes())
             .with_publish_recorded(broker)
     }
 

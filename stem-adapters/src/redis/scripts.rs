@@ -44,6 +44,10 @@ scripts! {
     SCHEDULE_RECORD = prefix "schedule_lib.lua", "schedule_record.lua";
     SCHEDULE_DUE = prefix "schedule_lib.lua", "schedule_due.lua";
     SCHEDULE_LIST = prefix "schedule_lib.lua", "schedule_list.lua";
+    REVOKE_PUT = prefix "revoke_lib.lua", "revoke_put.lua";
+    REVOKE_LIVE = prefix "revoke_lib.lua", "revoke_live.lua";
+    REVOKE_REMOVE = prefix "revoke_lib.lua", "revoke_remove.lua";
+    REVOKE_PRUNE = prefix "revoke_lib.lua", "revoke_prune.lua";
     SET_STATUS = "set_status.lua";
     SET_QUEUED = "set_queued.lua";
     GROUP_ADD = "group_add.lua";

@@ -2,7 +2,7 @@
 //!
 //! One file holds the broker's messages and dead letters, the result backend's
 //! states, groups and heartbeats, the locks, the workflow runs, the rate
-//! limits' schedules and the beat schedules. Open it with [`SqliteStore::open`] (or a `sqlite://path`
+//! limits' schedules, the beat schedules and the revokes. Open it with [`SqliteStore::open`] (or a `sqlite://path`
 //! URL through [`crate::connect`]) and take the parts you need; several
 //! processes may use one file at once.
 //!
@@ -37,6 +37,7 @@ mod lock;
 mod open;
 mod options;
 mod rate;
+mod revoke;
 mod schedule;
 mod workflow;
 
@@ -55,6 +56,7 @@ pub use self::lock::SqliteLockStore;
 pub use self::open::SCHEMA_VERSION;
 pub use self::options::{DEFAULT_PATH, SqliteOptions, Synchronous};
 pub use self::rate::SqliteRateLimiter;
+pub use self::revoke::SqliteRevokeStore;
 pub use self::schedule::SqliteScheduleStore;
 pub use self::workflow::SqliteWorkflowStore;
 
@@ -152,18 +154,24 @@ impl SqliteStore {
         Arc::new(SqliteScheduleStore::new(Arc::clone(&self.shared)))
     }
 
+    /// The revoke store on this file: revokes shared by every process using it.
+    pub fn revokes(&self) -> Arc<SqliteRevokeStore> {
+        Arc::new(SqliteRevokeStore::new(Arc::clone(&self.shared)))
+    }
+
     /// The workflow store on this file.
     pub fn workflows(&self) -> Arc<SqliteWorkflowStore> {
         Arc::new(SqliteWorkflowStore::new(Arc::clone(&self.shared)))
     }
 
     /// The broker, the result backend, the lock store, the workflow store,
-    /// the rate limiter and the schedule store on this file, as one value for
-    /// [`Stem::new`](stem::Stem::new).
+    /// the rate limiter, the schedule store and the revoke store on this
+    /// file, as one value for [`Stem::new`](stem::Stem::new).
     pub fn stores(&self) -> Stores {
         Stores::new(self.broker(), self.backend(), self.locks(), self.workflows())
             .with_rate_limiter(self.rate_limiter())
             .with_schedules(self.schedules())
+            .with_revokes(self.revokes())
     }
 
     /// The settings the file was opened with.

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_unique_ids.sql"),
     include_str!("migrations/0006_rate_limits.sql"),
     include_str!("migrations/0007_schedules.sql"),
+    include_str!("migrations/0008_revokes.sql"),
 ];
 
 /// The schema version this code writes and reads.

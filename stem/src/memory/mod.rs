@@ -4,6 +4,7 @@ mod backend;
 mod broker;
 mod lock;
 mod rate;
+mod revoke;
 mod schedule;
 mod workflow;
 
@@ -11,5 +12,6 @@ pub use self::backend::MemoryBackend;
 pub use self::broker::MemoryBroker;
 pub use self::lock::MemoryLockStore;
 pub use self::rate::MemoryRateLimiter;
+pub use self::revoke::MemoryRevokeStore;
 pub use self::schedule::MemoryScheduleStore;
 pub use self::workflow::MemoryWorkflowStore;

@@ -25,6 +25,7 @@ mod broker_suite;
 mod lock_suite;
 mod rate_suite;
 mod report;
+mod revoke_suite;
 mod schedule_suite;
 mod workflow_suite;
 
@@ -40,6 +41,7 @@ pub use self::broker_suite::broker_suite;
 pub use self::lock_suite::lock_suite;
 pub use self::rate_suite::rate_limiter_suite;
 pub use self::report::{Outcome, Report};
+pub use self::revoke_suite::revoke_store_suite;
 pub use self::schedule_suite::schedule_store_suite;
 pub use self::workflow_suite::workflow_store_suite;
 /// The fake clock workflow tests advance instead of sleeping.

@@ -21,6 +21,9 @@ pub struct WorkerBuilder {
     only: Option<Vec<String>>,
     queues: Vec<String>,
     concurrency: usize,
+    /// The top of an autoscaling pool (`concurrency` when fixed).
+    scale_to: usize,
+    scale_down_after: Duration,
     prefetch: Option<usize>,
     lease: Duration,
     id: Option<String>,
@@ -37,6 +40,8 @@ pub(crate) struct Config {
     pub(crate) id: String,
     pub(crate) queues: Vec<String>,
     pub(crate) concurrency: usize,
+    /// Autoscaling: the top of the pool, and the idle time before it shrinks.
+    pub(crate) scale: Option<(usize, Duration)>,
     pub(crate) prefetch: usize,
     pub(crate) lease: Duration,
     pub(crate) signals: bool,
@@ -51,6 +56,8 @@ impl WorkerBuilder {
             only: None,
             queues: Vec::new(),
             concurrency: std::thread::available_parallelism().map_or(4, |n| n.get()),
+            scale_to: 0,
+            scale_down_after: Duration::from_secs(10),
             prefetch: None,
             lease: Duration::from_secs(30),
             id: None,
@@ -79,9 +86,22 @@ impl WorkerBuilder {
         self
     }
 
-    /// Runs at most `n` tasks at once (default: the number of CPUs).
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n;
+    /// Runs at most `n` tasks at once (default: the number of CPUs); or,
+    /// given a range (`2..=16`), autoscales between its ends: grows towards
+    /// the top while deliveries wait for a slot, shrinks towards the bottom
+    /// after [`scale_down_after`](Self::scale_down_after) without any (see
+    /// `autoscale.rs`).
+    pub fn concurrency(mut self, n: impl Into<Concurrency>) -> Self {
+        let Concurrency(range) = n.into();
+        self.concurrency = *range.start();
+        self.scale_to = *range.end();
+        self
+    }
+
+    /// How long an autoscaling worker waits with nothing to wait for a slot
+    /// before it shrinks its pool by one (default 10 s).
+    pub fn scale_down_after(mut self, idle: Duration) -> Self {
+        self.scale_down_after = idle;
         self
     }
 
@@ -257,6 +277,12 @@ impl WorkerBuilder {
         if self.concurrency == 0 {
             return Err(Error::Config("worker concurrency must be at least 1".to_owned()));
         }
+        if self.scale_to != 0 && self.scale_to < self.concurrency {
+            return Err(Error::Config(format!(
+                "worker concurrency {}..={}: the top of the range must not be below its bottom",
+                self.concurrency, self.scale_to
+            )));
+        }
         // With routing, a queue given may be an alias, and the tasks' routed
         // queues are consumed besides their own (see `crate::routing`).
         let routing = self.stem.routing();
@@ -283,7 +309,8 @@ impl WorkerBuilder {
             id: self.id.unwrap_or_else(default_id),
             queues: queues.into_iter().collect(),
             concurrency: self.concurrency,
-            prefetch: self.prefetch.unwrap_or(self.concurrency * 2).max(1),
+            scale: (self.scale_to > self.concurrency).then_some((self.scale_to, self.scale_down_after)),
+            prefetch: self.prefetch.unwrap_or(self.scale_to.max(self.concurrency) * 2).max(1),
             lease: self.lease.max(Duration::from_millis(10)),
             signals: self.signals,
             heartbeat: self.heartbeat,
@@ -301,4 +328,21 @@ fn is<E: Extension>(extension: &dyn Extension) -> bool {
 fn default_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
     format!("{host}-{}-{:04x}", std::process::id(), fastrand::u16(..))
+}
+
+/// A worker's pool size: a number, or a range to autoscale in (see
+/// [`WorkerBuilder::concurrency`]).
+#[derive(Debug, Clone)]
+pub struct Concurrency(std::ops::RangeInclusive<usize>);
+
+impl From<usize> for Concurrency {
+    fn from(n: usize) -> Self {
+        Self(n..=n)
+    }
+}
+
+impl From<std::ops::RangeInclusive<usize>> for Concurrency {
+    fn from(range: std::ops::RangeInclusive<usize>) -> Self {
+        Self(range)
+    }
 }

@@ -25,6 +25,7 @@ use crate::broker::{Delivery, Receipt};
 use crate::codec::Payload;
 use crate::envelope::{ENVELOPE_VERSION, Envelope};
 use crate::id::TaskId;
+use crate::revoke::{Revoke, Terminate};
 use crate::task::{RetryAction, TaskContext, TaskError, TaskRegistration};
 use crate::trace;
 use tracing::Instrument;
@@ -165,6 +166,10 @@ fn admit(shared: &Shared, envelope: &Arc<Envelope>, receipt: &Receipt) -> Option
         let message = format!("expired at {expires}, received at {now}; not run");
         st.error = Some(ErrorInfo { kind: "expired".to_owned(), message });
         let _ = shared.ops.send(Op::Finish(Box::new(st), Arc::clone(envelope), receipt.clone(), Finish::Ack));
+        return None;
+    }
+    if let Some(revoke) = shared.control.revoke_of(envelope.id) {
+        let _ = shared.ops.send(revoked_op(envelope, receipt, &revoke, "before it started"));
         return None;
     }
     let registration = shared.registry.get(&envelope.task).copied();
@@ -313,11 +318,13 @@ impl Run {
         // Held while waiting, so that a hard shutdown can put it back.
         let (lease, cancel) = (self.lease(&shared), CancellationToken::new());
         let held = self.hold(&shared, &lease, &cancel);
+        shared.control.waiting.fetch_add(1, Ordering::Relaxed);
         let slot = tokio::select! {
             biased;
             () = shared.stopping.cancelled() => None,
             slot = Arc::clone(&shared.slots).acquire_owned() => slot.ok(),
         };
+        shared.control.waiting.fetch_sub(1, Ordering::Relaxed);
         let Some(slot) = slot else {
             if !held.settled.swap(true, Ordering::SeqCst) {
                 let _ = shared.ops.send(settle::requeue_op(&self.envelope, &self.receipt, &shared.config.id));
@@ -375,6 +382,15 @@ impl Run {
     fn outcome(self, shared: &Shared, outcome: Outcome, trace: Option<String>) -> Op {
         shared.processed.fetch_add(1, Ordering::Relaxed);
         let (envelope, receipt) = (&self.envelope, &self.receipt);
+        // Stopped by a revoke: revoked, whatever the run came to.
+        if let Some(revoke) = shared.control.revoke_of(envelope.id).filter(|r| r.terminate != Terminate::No) {
+            return revoked_op(envelope, receipt, &revoke, "while it ran");
+        }
+        match &outcome {
+            Outcome::Succeeded(_) => shared.control.succeeded.fetch_add(1, Ordering::Relaxed),
+            Outcome::Aborted => 0,
+            _ => shared.control.failed.fetch_add(1, Ordering::Relaxed),
+        };
         let policy = &self.registration.options().retry;
         let limit = shared.stem.max_payload();
         let outcome = match outcome {
@@ -504,4 +520,13 @@ fn dead_letter(shared: &Shared, envelope: &Arc<Envelope>, receipt: Receipt, kind
     let mut st = settle::status(envelope, &receipt, TaskState::Failed);
     st.error = Some(ErrorInfo { kind: kind.to_owned(), message: reason.clone() });
     let _ = shared.ops.send(Op::Finish(Box::new(st), Arc::clone(envelope), receipt, Finish::DeadLetter(reason)));
+}
+
+/// The op that records a revoked task as `revoked` and acks its delivery:
+/// not retried, not dead-lettered, not delivered again.
+fn revoked_op(envelope: &Arc<Envelope>, receipt: &Receipt, revoke: &Revoke, when: &str) -> Op {
+    let mut st = settle::status(envelope, receipt, TaskState::Revoked);
+    let reason = revoke.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+    st.error = Some(ErrorInfo { kind: "revoked".to_owned(), message: format!("revoked {when}{reason}") });
+    Op::Finish(Box::new(st), Arc::clone(envelope), receipt.clone(), Finish::Ack)
 }

@@ -144,6 +144,9 @@ pub struct WorkerInfo<'a> {
     pub queues: &'a [String],
     /// The tasks it runs.
     pub registry: &'a Registry,
+    /// A handle on the running worker (counts, active deliveries, pauses,
+    /// pool size, revokes, shutdown).
+    pub control: &'a super::WorkerControl,
 }
 
 /// An outcome the worker has recorded: the delivery's envelope and the status

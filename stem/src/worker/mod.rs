@@ -12,7 +12,9 @@
 //! metrics and control) plug in as [`Extension`]s: the worker knows none of
 //! them by name.
 
+mod autoscale;
 mod builder;
+mod control;
 mod execute;
 mod extension;
 mod hooks;
@@ -34,7 +36,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::builder::Config;
-pub use self::builder::WorkerBuilder;
+pub use self::builder::{Concurrency, WorkerBuilder};
+pub use self::control::{ActiveTask, WorkerControl, WorkerStats};
 pub use self::extension::{Extension, FollowUp, Recorded, Service, WorkerInfo};
 pub(crate) use self::extension::{LinkedExtension, StatusListener, written};
 pub use self::hooks::{HOOK_QUEUE, Hook, HookError, WorkerEvent};
@@ -43,7 +46,7 @@ use self::settle::Op;
 pub use self::shutdown::ShutdownMode;
 use self::shutdown::{Level, escalate, reached};
 use crate::backend::WorkerHeartbeat;
-use crate::broker::{Receipt, ReceiveRequest};
+use crate::broker::{Delivery, Receipt, ReceiveRequest};
 use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::id::TaskId;
@@ -93,6 +96,13 @@ struct Shared {
     /// Outcome lists the writer has emptied, for the next batches.
     spares: Arc<settle::Spares>,
     processed: AtomicU64,
+    /// What the control handle sees and changes (see `control.rs`).
+    control: control::ControlState,
+    /// A handle on this worker, for its extensions.
+    handle: WorkerControl,
+    /// The shutdown level: raised by signals, the worker's handle or a
+    /// control command.
+    level: watch::Sender<Level>,
 }
 
 /// A delivery the worker holds, running or waiting for a slot.
@@ -135,7 +145,7 @@ impl Worker {
     pub async fn run(self) -> Result<()> {
         let (tx, rx) = watch::channel(None);
         let signals = self.config.signals.then(|| tokio::spawn(shutdown::listen_for_signals(tx.clone())));
-        let result = self.run_until(rx, Arc::default()).await;
+        let result = self.run_until(tx, rx, Arc::default()).await;
         if let Some(signals) = signals {
             signals.abort();
         }
@@ -148,11 +158,16 @@ impl Worker {
         let (tx, rx) = watch::channel(None);
         let id = self.config.id.clone();
         let finished = Arc::new(AtomicU64::new(0));
-        let join = tokio::spawn(self.run_until(rx, Arc::clone(&finished)));
+        let join = tokio::spawn(self.run_until(tx.clone(), rx, Arc::clone(&finished)));
         WorkerHandle { id, level: tx, join, finished }
     }
 
-    async fn run_until(self, mut level: watch::Receiver<Level>, finished: Arc<AtomicU64>) -> Result<()> {
+    async fn run_until(
+        self,
+        level_tx: watch::Sender<Level>,
+        mut level: watch::Receiver<Level>,
+        finished: Arc<AtomicU64>,
+    ) -> Result<()> {
         // Unbounded in type, bounded by construction: every op is sent for a
         // delivery that holds a prefetch permit until its outcome is settled
         // (`Op::Kept`), and a delivery sends at most two (its start and its
@@ -169,8 +184,12 @@ impl Worker {
         let closer = hooks.as_ref().and_then(|h| h.start());
         let writer =
             settle::start_writer(self.stem.clone(), Arc::clone(&extensions), ops_rx, finished, Arc::clone(&spares));
-        let shared = Arc::new(Shared {
-            slots: Arc::new(Semaphore::new(self.config.concurrency)),
+        let concurrency = self.config.concurrency;
+        let shared = Arc::new_cyclic(|me| Shared {
+            slots: Arc::new(Semaphore::new(concurrency)),
+            control: control::ControlState::new(concurrency),
+            handle: WorkerControl::from_weak(me.clone()),
+            level: level_tx,
             stem: self.stem,
             inline: self.registry.iter().map(|r| (r.name(), AtomicBool::new(false))).collect(),
             registry: self.registry,
@@ -184,8 +203,16 @@ impl Worker {
             spares,
             processed: AtomicU64::new(0),
         });
+        // The revokes made while no worker ran, before anything is delivered.
+        match shared.stem.stores().revokes().live(chrono::Utc::now()).await {
+            Ok(revokes) => shared.control.learn(revokes),
+            Err(error) => tracing::warn!(%error, "reading the revokes failed; revoked tasks may run"),
+        }
         tracing::info!(worker = %shared.config.id, queues = ?shared.config.queues, tasks = shared.registry.len(), "worker started");
         let keeper = tokio::spawn(lease::keep(Arc::clone(&shared)));
+        let scaler = shared.config.scale.map(|(top, idle)| {
+            tokio::spawn(autoscale::run(shared.handle.clone(), shared.config.concurrency, top, idle))
+        });
         let beat = tokio::spawn(heartbeat(Arc::clone(&shared)));
         let services: Vec<JoinHandle<()>> = {
             let info = shared.info();
@@ -212,6 +239,9 @@ impl Worker {
             () = soft => {}
         }
         beat.abort();
+        if let Some(scaler) = &scaler {
+            scaler.abort();
+        }
         for service in &services {
             service.abort();
         }
@@ -276,8 +306,17 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
             () = reached(level, ShutdownMode::Warm) => return,
             permit = Arc::clone(&shared.backlog).acquire_many_owned(backlog_share(max)) => match permit { Ok(p) => p, Err(_) => return },
         };
+        let queues = shared.control.unpaused(&shared.config.queues);
+        if queues.is_empty() {
+            // Every queue is paused: wait for a resume.
+            drop((permits, backlog));
+            tokio::select! {
+                () = reached(level, ShutdownMode::Warm) => return,
+                () = shared.control.changed.notified() => continue,
+            }
+        }
         let request = ReceiveRequest {
-            queues: shared.config.queues.clone(),
+            queues,
             max,
             lease: shared.config.lease,
             wait: Duration::from_secs(5),
@@ -287,6 +326,9 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
         let lease_ends = tokio::time::Instant::now() + request.lease;
         let batch = tokio::select! {
             () = reached(level, ShutdownMode::Warm) => return,
+            // A pause or resume asks again with the new queues (a delivery the
+            // abandoned receive had leased comes back when its lease ends).
+            () = shared.control.changed.notified() => continue,
             batch = shared.stem.broker().receive(&request) => batch,
         };
         match batch {
@@ -295,6 +337,11 @@ async fn consume(shared: &Arc<Shared>, tracker: &TaskTracker, level: &mut watch:
                 let full = deliveries.len() >= max;
                 let mut permits = execute::Permits::new(permits, shared.spares.take(deliveries.len()));
                 for delivery in deliveries {
+                    if shared.control.is_paused(&delivery.envelope.queue) {
+                        let Delivery { envelope, receipt, .. } = delivery;
+                        let _ = shared.ops.send(settle::requeue_op(&envelope, &receipt, &shared.config.id));
+                        continue;
+                    }
                     execute::start(shared, tracker, delivery, lease_ends, &mut permits);
                 }
                 permits.send_outcomes(shared, backlog);
@@ -339,7 +386,13 @@ impl Shared {
 
     /// The worker as its extensions see it.
     fn info(&self) -> WorkerInfo<'_> {
-        WorkerInfo { stem: &self.stem, id: &self.config.id, queues: &self.config.queues, registry: &self.registry }
+        WorkerInfo {
+            stem: &self.stem,
+            id: &self.config.id,
+            queues: &self.config.queues,
+            registry: &self.registry,
+            control: &self.handle,
+        }
     }
 
     fn held(&self) -> MutexGuard<'_, HashMap<(TaskId, u64), Held>> {

@@ -3,7 +3,8 @@
 use tokio::sync::watch;
 
 /// How a worker stops. A later, stronger mode escalates an earlier one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ShutdownMode {
     /// Stop taking work and let running tasks finish (SIGTERM). Prefetched tasks
     /// that have not started go back to the queue.

@@ -1,0 +1,6 @@
+-- The revokes that hold at now (those that expire after it), by task id.
+-- ?1 now (µs).
+SELECT revoke
+FROM stem_revokes
+WHERE expires > ?1
+ORDER BY id

@@ -1,0 +1,2 @@
+-- Removes the revoke of a task. ?1 id. One row changed: there was one.
+DELETE FROM stem_revokes WHERE id = ?1
