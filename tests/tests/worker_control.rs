@@ -127,6 +127,11 @@ async fn two_workers_answer_and_obey_control_commands() -> TestResult {
             (Terminate::Hard, Stubborn::enqueue(&stem, ()).await?.id()),
         ] {
             reaches(&stem, id, TaskState::Started, &format!("{label}: {terminate:?} started")).await;
+            let inspected = stem.control().to(ids.clone()).inspect().await?;
+            let active: Vec<&serde_json::Value> =
+                inspected.replies.iter().filter_map(|r| r.body["active"].as_array()).flatten().collect();
+            let listed = active.iter().find(|a| a["id"] == id.to_string()).expect("the running task is listed");
+            assert_eq!(listed["running"], true, "{label}: {listed}");
             let replies = stem.control().to(ids.clone()).revoke(&[id], terminate, Duration::from_secs(600)).await?;
             let stopped: u64 = replies.replies.iter().map(|r| r.body["terminated"].as_u64().unwrap_or(0)).sum();
             assert_eq!(stopped, 1, "{label}: {terminate:?}: one worker ran it: {replies:?}");

@@ -122,6 +122,8 @@ pub struct ActiveTask {
     pub attempt: u32,
     /// When its message was made.
     pub created_at: DateTime<Utc>,
+    /// Whether it runs (`false`: reserved, waiting for a slot).
+    pub running: bool,
 }
 
 /// A handle on a running worker, for its extensions: cheap to clone; once
@@ -154,8 +156,10 @@ impl WorkerControl {
         })
     }
 
-    /// The deliveries the worker holds (short tasks run inline in its loop
-    /// are never held and never listed).
+    /// The deliveries the worker holds: running, or reserved (prefetched,
+    /// waiting for a slot). Short tasks run inline in its loop are never
+    /// held and never listed; scheduled ones (with a later `eta`) stay in
+    /// the broker until due (its queue statistics count them as delayed).
     pub fn active(&self) -> Vec<ActiveTask> {
         let Some(shared) = self.shared.upgrade() else { return Vec::new() };
         let mut active: Vec<ActiveTask> = shared
@@ -167,6 +171,7 @@ impl WorkerControl {
                 queue: h.envelope.queue.clone(),
                 attempt: h.envelope.attempt,
                 created_at: h.envelope.created_at,
+                running: h.running.load(Ordering::Relaxed),
             })
             .collect();
         active.sort_by_key(|a| a.id);

@@ -325,6 +325,7 @@ impl Run {
             slot = Arc::clone(&shared.slots).acquire_owned() => slot.ok(),
         };
         shared.control.waiting.fetch_sub(1, Ordering::Relaxed);
+        held.running.store(true, Ordering::Relaxed);
         let Some(slot) = slot else {
             if !held.settled.swap(true, Ordering::SeqCst) {
                 let _ = shared.ops.send(settle::requeue_op(&self.envelope, &self.receipt, &shared.config.id));
@@ -446,6 +447,7 @@ impl Run {
         let key = (self.receipt.id, self.receipt.token);
         let abort = CancellationToken::new();
         let settled = Arc::new(AtomicBool::new(false));
+        let running = Arc::new(AtomicBool::new(false));
         let held = Held {
             envelope: Arc::clone(&self.envelope),
             receipt: self.receipt.clone(),
@@ -453,9 +455,10 @@ impl Run {
             cancel: cancel.clone(),
             abort: abort.clone(),
             settled: Arc::clone(&settled),
+            running: Arc::clone(&running),
         };
         shared.held().insert(key, held);
-        Registered { shared: Arc::clone(shared), key, abort, settled }
+        Registered { shared: Arc::clone(shared), key, abort, settled, running }
     }
 }
 
@@ -465,6 +468,7 @@ struct Registered {
     key: (TaskId, u64),
     abort: CancellationToken,
     settled: Arc<AtomicBool>,
+    running: Arc<AtomicBool>,
 }
 
 impl Drop for Registered {

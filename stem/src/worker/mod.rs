@@ -113,6 +113,8 @@ struct Held {
     cancel: CancellationToken,
     abort: CancellationToken,
     settled: Arc<AtomicBool>,
+    /// Whether it has a slot and runs (else it waits for one).
+    running: Arc<AtomicBool>,
 }
 
 impl Worker {
