@@ -1,13 +1,14 @@
 //! A small application run through its generated command line: tasks in two
 //! modules (one that fails, one with a struct argument and a struct result),
-//! a task Beat fires every second, a checkout workflow and its event topic.
-//! Its `main` is the CLI.
+//! a task Beat fires every second, a long-running task to inspect and revoke,
+//! a checkout workflow and its event topic. Its `main` is the CLI.
 //!
 //! ```sh
 //! cargo run --example app -- worker                       # one terminal: a worker for all of it
 //! cargo run --example app -- enqueue app::math::add --a 2 --b 40 --wait
 //! cargo run --example app -- tasks ls                     # each task's arguments and their types
 //! cargo run --example app -- worker --beat                # a worker that also fires the schedules
+//! cargo run --example app -- worker inspect               # what the running workers hold
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,19 @@ pub mod housekeeping {
     #[stem::task(schedule = "every 1s")]
     pub async fn heartbeat() -> Result<String, TaskError> {
         Ok("alive".to_owned())
+    }
+}
+
+/// Operations chores.
+pub mod ops {
+    use super::*;
+
+    /// Sleeps `seconds` seconds and returns them: a long-running task to
+    /// watch with `worker inspect` and stop with `worker revoke --terminate`.
+    #[stem::task(queue = "ops")]
+    pub async fn linger(seconds: u64) -> Result<u64, TaskError> {
+        tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+        Ok(seconds)
     }
 }
 

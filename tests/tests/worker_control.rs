@@ -201,3 +201,31 @@ async fn a_pool_grows_with_a_backlog_and_shrinks_when_quiet() -> TestResult {
     }
     Ok(())
 }
+
+#[stem::workflow(queue = "ctl-wf")]
+async fn napping(wf: WorkflowContext) -> Result<(), WorkflowError> {
+    wf.sleep(Duration::from_secs(3600)).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_workflow_run_cancels_it() -> TestResult {
+    for env in every_store("control-wf").await {
+        let (label, stem) = (env.label, env.stem.clone());
+        let worker = Worker::builder(&stem).workflow::<Napping>().handle_signals(false).build()?.spawn();
+        let run = Napping::start(&stem, ()).await?;
+        until_ok("the run sleeps", || async {
+            match run.status().await.map_err(|e| e.to_string())?.map(|s| s.status) {
+                Some(stem::workflow::RunStatus::Suspended) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+        stem.control().revoke(&[run.id()], Terminate::No, Duration::from_secs(60)).await?;
+        let status = run.status().await?.map(|s| s.status);
+        assert_eq!(status, Some(stem::workflow::RunStatus::Cancelled), "{label}");
+        worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
+    }
+    Ok(())
+}

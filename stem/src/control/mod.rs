@@ -126,8 +126,14 @@ impl Control {
 
     /// Revokes `ids` for `keep` (how long the revokes hold): written to the
     /// store first, then told to the running workers, which stop a running
-    /// one as `terminate` says.
+    /// one as `terminate` says. An id that is a workflow run's cancels the
+    /// run ([`WorkflowHandle::cancel`](crate::WorkflowHandle::cancel)).
     pub async fn revoke(&self, ids: &[TaskId], terminate: Terminate, keep: Duration) -> Result<Replies> {
+        for id in ids {
+            if self.stem.workflows().get_run(*id).await?.is_some() {
+                self.stem.workflow_handle::<serde_json::Value>(*id).cancel().await?;
+            }
+        }
         let expires = chrono::Utc::now() + chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::days(365));
         let revokes: Vec<Revoke> = ids.iter().map(|id| Revoke::new(*id, expires).terminate(terminate)).collect();
         self.stem.stores().revokes().put(&revokes).await?;
