@@ -21,6 +21,7 @@
 //! app wf start app::checkout --params '{"id": 7}' --wait
 //! app schedule apply -f schedules.toml                  # Beat schedules, checked against the linked tasks
 //! app worker --beat                                     # a worker that also fires the schedules
+//! app worker stats                                      # each running worker's counts (ping, inspect, pause, revoke ...)
 //! ```
 //!
 //! A shell enqueue is checked before anything is sent: each argument is

@@ -1,6 +1,10 @@
 //! The generated command line, end to end through the real binaries: the
 //! example application (`examples/app.rs`, whose `main` is `stem_cli::run()`)
-//! and the bare `stem` binary, on SQLite and on Redis.
+//! and the bare `stem` binary, on SQLite and on Redis. The control commands
+//! (`worker ping|stats|...`) are tested in `cli/control.rs`.
+
+#[path = "cli/control.rs"]
+mod control;
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -217,6 +221,16 @@ fn invalid_input_exits_64_and_enqueues_nothing() {
         (&["wf", "emit", "app.parcel.shiped", "--payload", "{}"], "did you mean `app.parcel.shipped`?"),
         (&["wf", "emit", "app.parcel.shipped", "--payload", r#"{"tracking": 5}"#], "`tracking`: invalid type"),
         (&["worker", "--task", "app::math::ad"], "--task: no task is named `app::math::ad`; did you mean"),
+        (&["worker", "revoke", "7"], "invalid value '7' for '<TASK_ID>...': `7` is not a task id"),
+        (
+            &["worker", "revoke", "0192f0c1-7b2a-7000-8000-000000000001", "--keep", "ever"],
+            "for '--keep <DURATION>': `ever` is not a duration",
+        ),
+        (&["worker", "revoke", "0192f0c1-7b2a-7000-8000-000000000001", "--terminate", "now"], "'now' for '--terminate"),
+        (&["worker", "ping", "--timeout", "soon"], "--timeout <DURATION>': `soon` is not a duration"),
+        (&["worker", "grow", "0"], "`0` is not a number of slots"),
+        (&["worker", "shutdown", "--mode", "gentle"], "invalid value 'gentle' for '--mode"),
+        (&["worker", "-c", "4", "ping"], "cannot be used with"),
         (&["frobnicate"], "unrecognized subcommand"),
     ];
     for (args, says) in cases {
@@ -265,6 +279,8 @@ fn help_is_pinned() {
         ("root", &["--help"][..]),
         ("enqueue_add", &["enqueue", "app::math::add", "--help"][..]),
         ("schedule", &["schedule", "--help"][..]),
+        ("worker", &["worker", "--help"][..]),
+        ("worker_revoke", &["worker", "revoke", "--help"][..]),
     ] {
         let out = app.run(args);
         assert!(out.status.success());

@@ -2,6 +2,7 @@
 
 mod beat;
 mod completions;
+mod control;
 mod dlq;
 mod enqueue;
 mod health;

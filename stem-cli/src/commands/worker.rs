@@ -1,17 +1,20 @@
 //! `worker`: runs a worker for the linked tasks and workflows until a signal,
-//! and with `--beat` a Beat scheduler beside it.
+//! and with `--beat` a Beat scheduler beside it. Its subcommands (`worker
+//! ping|stats|...`) steer running workers instead: they live in `control/`.
 
 use clap::{ArgMatches, Args, Command};
 use stem::Worker;
 use stem::beat::Scheduler;
 
+use super::control;
 use crate::args::parse;
 use crate::catalog::unknown;
 use crate::context::Context;
 use crate::error::{Failure, Outcome};
 
 /// Runs a worker until SIGTERM (warm: running tasks finish), SIGINT (soft:
-/// they are cancelled and go back to the queue) or a second signal (hard)
+/// they are cancelled and go back to the queue) or a second signal (hard);
+/// its subcommands ask and steer the running workers
 #[derive(Debug, Args)]
 struct WorkerArgs {
     /// Consume this queue or alias (repeat for more) [default: the queues of its tasks and workflows, routed ones too]
@@ -34,11 +37,17 @@ struct WorkerArgs {
     beat: bool,
 }
 
+/// `worker`: a runner with its flags, and a group of control commands; a
+/// runner's flag given with a control command is refused.
 pub(super) fn command() -> Command {
-    WorkerArgs::augment_args(Command::new("worker"))
+    let runner = WorkerArgs::augment_args(Command::new("worker"));
+    control::commands(runner).args_conflicts_with_subcommands(true)
 }
 
 pub(super) async fn run(ctx: &Context, matches: &ArgMatches) -> Outcome {
+    if matches.subcommand().is_some() {
+        return control::run(ctx, matches).await;
+    }
     let args: WorkerArgs = parse(matches)?;
     if let Some(name) = args.tasks.iter().find(|n| ctx.catalog.task(n).is_none()) {
         return Err(Failure::usage(unknown("task", name, ctx.catalog.tasks().map(|t| t.name()))).context("--task"));
