@@ -42,6 +42,7 @@ mod catalog;
 mod cli;
 mod commands;
 mod context;
+pub mod dashboard;
 mod error;
 mod output;
 mod telemetry;

@@ -36,7 +36,7 @@ pub(super) async fn run(ctx: &Context) -> Outcome {
 }
 
 /// SIGTERM and SIGINT (Ctrl-C), installed before anything starts.
-struct Signals {
+pub(super) struct Signals {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -44,7 +44,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn install() -> Outcome<Self> {
+    pub(super) fn install() -> Outcome<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -59,7 +59,7 @@ impl Signals {
     }
 
     /// The next signal.
-    async fn recv(&mut self) {
+    pub(super) async fn recv(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.term.recv() => {}

@@ -3,6 +3,7 @@
 mod beat;
 mod completions;
 mod control;
+mod dashboard;
 mod dlq;
 mod enqueue;
 mod health;
@@ -32,6 +33,7 @@ pub(crate) fn tree(root: Command, catalog: &Catalog) -> Command {
         .subcommand(routing::command())
         .subcommand(schedule::command())
         .subcommand(beat::command())
+        .subcommand(dashboard::command())
         .subcommand(health::command())
         .subcommand(completions::command())
 }
@@ -50,6 +52,7 @@ pub(crate) async fn run(ctx: &Context, name: &str, matches: &ArgMatches, whole: 
         "routing" => routing::run(ctx),
         "schedule" => schedule::run(ctx, matches).await,
         "beat" => beat::run(ctx).await,
+        "dashboard" => dashboard::run(ctx, matches).await,
         "health" => health::run(ctx).await,
         "completions" => completions::run(ctx, matches, whole),
         other => Err(Failure::usage(format!("unknown command `{other}`"))),

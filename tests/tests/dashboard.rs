@@ -1,0 +1,398 @@
+//! The web dashboard over real HTTP: every page renders for an empty and a
+//! busy store (memory, SQLite, and Redis and Postgres when they answer);
+//! without credentials, as a viewer, without the CSRF token or by GET, an
+//! action is refused and changes nothing; an operator replays a dead letter
+//! and it runs; a public address without credentials is refused, saying how
+//! to configure them; hidden tasks show no values.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, LOCATION, SET_COOKIE};
+use stem::beat::{Schedule, ScheduleEntry};
+use stem::prelude::*;
+use stem::workflow::RunStatus;
+use stem::{Stem, TaskState, WorkerHandle};
+use stem_cli::dashboard::{self, Config, Dashboard};
+use stem_tests::{TestResult, WAIT, every_store, until_ok};
+
+#[stem::task(queue = "dash")]
+async fn double(n: u32) -> Result<u32, TaskError> {
+    Ok(n * 2)
+}
+
+/// Fails for good while `BROKEN` is set.
+static BROKEN: AtomicBool = AtomicBool::new(true);
+
+#[stem::task(queue = "dash", max_retries = 0)]
+async fn fragile(n: u32) -> Result<u32, TaskError> {
+    if BROKEN.load(Ordering::SeqCst) { Err(TaskError::fail(format!("fragile {n} broke"))) } else { Ok(n) }
+}
+
+#[stem::task(queue = "dash", max_retries = 0)]
+async fn doomed(n: u32) -> Result<u32, TaskError> {
+    Err(TaskError::fail(format!("doomed {n}")))
+}
+
+#[stem::task(queue = "dash")]
+async fn secret_sum(a: u32, b: u32) -> Result<u32, TaskError> {
+    Ok(a * 1000 + b)
+}
+
+#[stem::workflow]
+async fn greet(wf: WorkflowContext, name: String) -> Result<String, WorkflowError> {
+    let now = wf.now().await;
+    wf.sleep(Duration::from_secs(3600)).await;
+    Ok(format!("hello {name} at {now}"))
+}
+
+fn worker(stem: &Stem) -> WorkerHandle {
+    Worker::builder(stem)
+        .queues(["dash", "default"])
+        .concurrency(4)
+        .heartbeat_interval(Duration::from_millis(100))
+        .workflow_poll_interval(Duration::from_millis(20))
+        .handle_signals(false)
+        .build()
+        .expect("a valid worker")
+        .spawn()
+}
+
+/// A small HTTP client for one visitor: its credentials and its session cookie.
+struct Visitor {
+    http: reqwest::Client,
+    base: String,
+    auth: Option<String>,
+    cookie: Option<String>,
+}
+
+impl Visitor {
+    fn new(dashboard: &Dashboard, auth: Option<String>) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { http, base: format!("http://{}", dashboard.addr()), auth, cookie: None }
+    }
+
+    fn bearer(dashboard: &Dashboard, token: &str) -> Self {
+        Self::new(dashboard, Some(format!("Bearer {token}")))
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(auth) = &self.auth {
+            request = request.header(AUTHORIZATION, auth);
+        }
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        request
+    }
+
+    fn keep_cookie(&mut self, response: &reqwest::Response) {
+        if let Some(set) = response.headers().get(SET_COOKIE).and_then(|v| v.to_str().ok()) {
+            assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "cookie flags: {set}");
+            self.cookie = set.split(';').next().map(str::to_owned);
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (StatusCode, String) {
+        let response = self.request(reqwest::Method::GET, path).send().await.expect("GET");
+        self.keep_cookie(&response);
+        let status = response.status();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// A page that must render: its body.
+    async fn page(&mut self, path: &str) -> String {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
+        let response = self
+            .request(reqwest::Method::POST, path)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body.join("&"))
+            .send()
+            .await
+            .expect("POST");
+        self.keep_cookie(&response);
+        let status = response.status();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// Logs in through the form with `token`.
+    async fn login(dashboard: &Dashboard, token: &str) -> Self {
+        let mut visitor = Self::new(dashboard, None);
+        let (status, _) = visitor.post("/login", &[("token", token)]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "login");
+        assert!(visitor.cookie.is_some(), "login sets a cookie");
+        visitor
+    }
+}
+
+fn enc(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// The CSRF token of the first form in `html`.
+fn csrf(html: &str) -> String {
+    let at = html.find(r#"name="csrf" value=""#).expect("a CSRF field in the page") + r#"name="csrf" value=""#.len();
+    html[at..].split('"').next().unwrap_or_default().to_owned()
+}
+
+const PAGES: [&str; 9] = [
+    "/",
+    "/fragments/overview",
+    "/tasks",
+    "/dead-letters",
+    "/dead-letters/dash",
+    "/workers",
+    "/workflows",
+    "/workflows?status=suspended",
+    "/schedules",
+];
+
+async fn dead_count(stem: &Stem) -> usize {
+    stem.queue_stats()
+        .expect("stats")
+        .queues()
+        .await
+        .expect("queues")
+        .iter()
+        .find(|q| q.queue == "dash")
+        .map_or(0, |q| q.dead)
+}
+
+async fn until_dead(stem: &Stem, n: usize) {
+    until_ok("the dead letter", || async { if dead_count(stem).await == n { Ok(()) } else { Err(()) } }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_renders_for_an_empty_and_a_busy_store() -> TestResult {
+    for env in every_store("dashboard").await {
+        let (label, stem) = (env.label, env.stem.clone());
+        let config = Config::new("127.0.0.1:0".parse()?).sample_every(Duration::from_millis(100));
+        let dashboard = dashboard::serve(stem.clone(), config).await?;
+        let mut visitor = Visitor::new(&dashboard, None);
+        for path in PAGES {
+            let body = visitor.page(path).await;
+            assert!(!body.contains("the store failed"), "{label}: {path}: {body}");
+        }
+
+        let worker = worker(&stem);
+        let ok = Double::enqueue(&stem, 21).await?;
+        let dead = Doomed::enqueue(&stem, 7).await?;
+        assert_eq!(ok.clone().wait().await?, 42, "{label}");
+        until_dead(&stem, 1).await;
+        let run = Greet::start(&stem, "ada".into()).await?;
+        until_ok("the run suspends", || async {
+            match run.status().await {
+                Ok(Some(state)) if state.status == RunStatus::Suspended => Ok(()),
+                _ => Err(()),
+            }
+        })
+        .await;
+        let entry = ScheduleEntry::new("dash-hourly", Double::call(1), Schedule::every(Duration::from_secs(3600))?)?;
+        stem.schedules().put(&entry).await?;
+        until_ok("a heartbeat", || async {
+            if stem.backend().list_heartbeats().await.map_or(0, |b| b.len()) > 0 { Ok(()) } else { Err(()) }
+        })
+        .await;
+
+        for path in PAGES {
+            visitor.page(path).await;
+        }
+        let overview = visitor.page("/").await;
+        assert!(overview.contains("<td>dash</td>") && overview.contains("workers alive"), "{label}: {overview}");
+        assert!(overview.contains("<svg"), "{label}: the chart");
+        let task = visitor.page(&format!("/tasks/{}", ok.id())).await;
+        assert!(task.contains("succeeded") && task.contains("42"), "{label}: {task}");
+        let failed = visitor.page(&format!("/tasks/{}", dead.id())).await;
+        assert!(failed.contains("doomed 7") && failed.contains("Dead-lettered"), "{label}: {failed}");
+        let letters = visitor.page("/dead-letters/dash").await;
+        assert!(letters.contains(&dead.id().to_string()) && letters.contains("doomed 7"), "{label}: {letters}");
+        visitor.page(&format!("/dead-letters/dash/confirm?action=replay&id={}", dead.id())).await;
+        visitor.page("/dead-letters/dash/confirm?action=purge&since=1h").await;
+        let runs = visitor.page("/workflows").await;
+        assert!(runs.contains(&run.id().to_string()), "{label}: {runs}");
+        let shown = visitor.page(&format!("/workflows/runs/{}", run.id())).await;
+        assert!(shown.contains("suspended") && shown.contains("ada"), "{label}: {shown}");
+        let schedules = visitor.page("/schedules").await;
+        assert!(schedules.contains("dash-hourly") && schedules.contains("every 1h"), "{label}: {schedules}");
+        let workers = visitor.page("/workers").await;
+        assert!(workers.contains(worker.id()), "{label}: {workers}");
+        assert_eq!(visitor.get("/tasks/not-an-id").await.0, StatusCode::BAD_REQUEST, "{label}");
+        assert_eq!(visitor.get(&format!("/tasks/{}", stem::TaskId::new())).await.0, StatusCode::NOT_FOUND, "{label}");
+
+        // Looking (GET), even at an action's URL, changes nothing.
+        assert_eq!(visitor.get("/dead-letters/dash/purge").await.0, StatusCode::METHOD_NOT_ALLOWED, "{label}");
+        assert_eq!(dead_count(&stem).await, 1, "{label}");
+
+        worker.stop(ShutdownMode::Hard).await?;
+        dashboard.stop().await;
+        env.clean().await?;
+    }
+    Ok(())
+}
+
+const OPERATOR: &str = "operator-token-0123456789abcdef";
+const VIEWER: &str = "viewer-token-0123456789abcdef";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_operator_with_the_csrf_token_changes_anything() -> TestResult {
+    let stem = Stem::in_memory();
+    let worker = worker(&stem);
+    let broken = Fragile::enqueue(&stem, 5).await?;
+    until_dead(&stem, 1).await;
+    let run = Greet::start(&stem, "bob".into()).await?;
+    let entry = ScheduleEntry::new("dash-daily", Double::call(2), Schedule::every(Duration::from_secs(86_400))?)?;
+    stem.schedules().put(&entry).await?;
+    let config = Config::new("127.0.0.1:0".parse()?)
+        .operator_token(OPERATOR)
+        .viewer_token(VIEWER)
+        .basic("admin", "pass-word-42");
+    let dashboard = dashboard::serve(stem.clone(), config).await?;
+    let id = broken.id().to_string();
+    let actions = [
+        "/dead-letters/dash/replay".to_owned(),
+        "/dead-letters/dash/purge".to_owned(),
+        "/workers/ping".to_owned(),
+        format!("/workers/{}/shutdown", worker.id()),
+        format!("/workflows/runs/{}/cancel", run.id()),
+        "/schedules/dash-daily/disable".to_owned(),
+    ];
+    let unchanged = || async {
+        assert_eq!(dead_count(&stem).await, 1, "the dead letter is still there");
+        assert!(stem.schedules().get("dash-daily").await.expect("get").expect("there").enabled, "still enabled");
+        assert_ne!(run.status().await.expect("status").expect("run").status, RunStatus::Cancelled, "not cancelled");
+    };
+
+    // Nobody: pages go to the login form, actions are 401.
+    let mut nobody = Visitor::new(&dashboard, None);
+    for path in PAGES {
+        let (status, _) = nobody.get(path).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "GET {path} without credentials");
+    }
+    let response = nobody.request(reqwest::Method::GET, "/").send().await?;
+    assert_eq!(response.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login"));
+    assert!(nobody.cookie.is_none(), "no session for a stranger");
+    for path in &actions {
+        assert_eq!(
+            nobody.post(path, &[("id", &id), ("confirm", "yes")]).await.0,
+            StatusCode::UNAUTHORIZED,
+            "POST {path}"
+        );
+    }
+    assert_eq!(Visitor::bearer(&dashboard, "wrong").get("/").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(Visitor::new(&dashboard, None).post("/login", &[("token", "wrong")]).await.0, StatusCode::UNAUTHORIZED);
+    assert!(nobody.page("/login").await.contains("Token"));
+    unchanged().await;
+
+    // A viewer reads every page, and is refused every action, with its own CSRF token.
+    let mut viewer = Visitor::login(&dashboard, VIEWER).await;
+    for path in PAGES {
+        viewer.page(path).await;
+    }
+    let page = viewer.page("/dead-letters/dash").await;
+    assert!(!page.contains("Replay…"), "a viewer sees no action links");
+    let token = csrf(&page);
+    for path in &actions {
+        let (status, body) =
+            viewer.post(path, &[("csrf", &token), ("id", &id), ("confirm", "yes"), ("mode", "hard")]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "viewer POST {path}: {body}");
+    }
+    assert_eq!(Visitor::bearer(&dashboard, VIEWER).post(&actions[1], &[("id", &id)]).await.0, StatusCode::FORBIDDEN);
+    unchanged().await;
+
+    // An operator without the CSRF token, with a wrong one, or with another session's: refused.
+    let mut operator = Visitor::login(&dashboard, OPERATOR).await;
+    for path in &actions {
+        for fields in [
+            vec![("id", id.as_str()), ("confirm", "yes")],
+            vec![("csrf", "0000"), ("id", id.as_str()), ("confirm", "yes")],
+            vec![("csrf", token.as_str()), ("id", id.as_str()), ("confirm", "yes")],
+        ] {
+            let (status, body) = operator.post(path, &fields).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "operator POST {path} {fields:?}: {body}");
+        }
+    }
+    // A GET of an action's URL is refused, or (shutdown) shows its confirmation page.
+    for path in &actions {
+        let expected = if path.ends_with("/shutdown") { StatusCode::OK } else { StatusCode::METHOD_NOT_ALLOWED };
+        assert_eq!(operator.get(path).await.0, expected, "GET {path}");
+    }
+    unchanged().await;
+    let basic = format!("Basic {}", "YWRtaW46cGFzcy13b3JkLTQy"); // admin:pass-word-42
+    assert_eq!(Visitor::new(&dashboard, Some(basic)).get("/").await.0, StatusCode::OK);
+    assert_eq!(
+        Visitor::new(&dashboard, Some("Basic YWRtaW46bm9wZQ==".into())).get("/").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The operator (bearer token) confirms a replay of that one dead letter, and it runs.
+    BROKEN.store(false, Ordering::SeqCst);
+    let mut bearer = Visitor::bearer(&dashboard, OPERATOR);
+    let confirm = bearer.page(&format!("/dead-letters/dash/confirm?action=replay&id={id}")).await;
+    assert!(confirm.contains(&id) && confirm.contains("Replay 1 dead letter"), "{confirm}");
+    assert_eq!(dead_count(&stem).await, 1, "confirming changes nothing");
+    let (status, _) = bearer.post("/dead-letters/dash/replay", &[("csrf", &csrf(&confirm)), ("id", &id)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(tokio::time::timeout(WAIT, broken.clone().wait()).await??, 5, "the replayed task ran");
+    assert_eq!(dead_count(&stem).await, 0);
+    let state = stem.handle::<u32>(broken.id()).status().await?.map(|s| s.state);
+    assert_eq!(state, Some(TaskState::Succeeded));
+
+    // And disables the schedule, logged in.
+    let page = operator.page("/schedules").await;
+    let (status, _) = operator.post("/schedules/dash-daily/disable", &[("csrf", &csrf(&page))]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(!stem.schedules().get("dash-daily").await?.expect("there").enabled);
+
+    // And shuts the worker down through the control plane.
+    let confirm = operator.page(&format!("/workers/{}/shutdown", worker.id())).await;
+    let path = format!("/workers/{}/shutdown", worker.id());
+    let (status, body) = operator.post(&path, &[("csrf", &csrf(&confirm)), ("mode", "warm")]).await;
+    assert!(status == StatusCode::OK && body.contains("is shutting down"), "{status}: {body}");
+    tokio::time::timeout(WAIT, worker.join()).await??;
+
+    dashboard.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_address_needs_credentials() -> TestResult {
+    let stem = Stem::in_memory();
+    let refused = dashboard::serve(stem.clone(), Config::new("0.0.0.0:0".parse()?)).await;
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("STEM_DASHBOARD_TOKEN") && message.contains("STEM_DASHBOARD_USER"), "{message}");
+    let served = dashboard::serve(stem.clone(), Config::new("0.0.0.0:0".parse()?).operator_token(OPERATOR)).await?;
+    served.stop().await;
+
+    // Without credentials, on loopback, a request for another host (DNS rebinding) is refused.
+    let open = dashboard::serve(stem, Config::new("127.0.0.1:0".parse()?)).await?;
+    let visitor = Visitor::new(&open, None);
+    let response = visitor.request(reqwest::Method::GET, "/").header(HOST, "evil.example").send().await?;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    open.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hidden_tasks_show_no_values() -> TestResult {
+    let stem = Stem::in_memory();
+    let worker = worker(&stem);
+    let handle = SecretSum::enqueue(&stem, SecretSumArgs { a: 31, b: 337 }).await?;
+    assert_eq!(handle.clone().wait().await?, 31_337);
+    let config = Config::new("127.0.0.1:0".parse()?).hide(["*secret*"]);
+    let dashboard = dashboard::serve(stem.clone(), config).await?;
+    let page = Visitor::new(&dashboard, None).page(&format!("/tasks/{}", handle.id())).await;
+    assert!(page.contains("hidden") && !page.contains("31337"), "{page}");
+    worker.stop(ShutdownMode::Hard).await?;
+    dashboard.stop().await;
+    Ok(())
+}
