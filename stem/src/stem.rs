@@ -243,7 +243,7 @@ impl Stem {
     /// the claim of is not published: the holder's id is returned.
     pub async fn enqueue_envelope(&self, mut envelope: Envelope) -> Result<TaskId> {
         let unique = envelope.headers.contains_key(unique::UNIQUE_HEADER);
-        if unique && let Some(holder) = unique::claim(self, &envelope).await? {
+        if unique && let Some(holder) = unique::claim(self.locks().as_ref(), &envelope).await? {
             return Ok(holder);
         }
         let span = crate::trace::enqueue_span(std::slice::from_ref(&envelope));
@@ -251,7 +251,7 @@ impl Stem {
         let claimed = unique.then(|| envelope.clone());
         let published = self.publish_one(envelope).instrument(span).await;
         if let (Err(_), Some(claimed)) = (&published, claimed) {
-            let _ = unique::release(self, &claimed).await;
+            let _ = unique::release(self.locks().as_ref(), &claimed).await;
         }
         published
     }
@@ -301,7 +301,7 @@ impl Stem {
         let mut ids = Vec::with_capacity(envelopes.len());
         let mut send = Vec::with_capacity(envelopes.len());
         for envelope in envelopes {
-            match unique::claim(self, &envelope).await? {
+            match unique::claim(self.locks().as_ref(), &envelope).await? {
                 Some(holder) => ids.push(holder),
                 None => {
                     ids.push(envelope.id);
@@ -318,7 +318,7 @@ impl Stem {
         crate::trace::inject(&span, &mut send);
         if let Err(error) = self.publish_many(send).instrument(span).await {
             for envelope in &claimed {
-                let _ = unique::release(self, envelope).await;
+                let _ = unique::release(self.locks().as_ref(), envelope).await;
             }
             return Err(error);
         }

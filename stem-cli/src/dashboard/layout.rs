@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 
-use super::auth::{Principal, Role};
+use super::sessions::{Principal, Role};
 use crate::output::ago;
 
 /// The navigation: path and label.

@@ -28,6 +28,7 @@ mod pages;
 mod problem;
 mod sampler;
 mod server;
+mod sessions;
 mod state;
 
 pub use self::config::{Config, HIDE_VAR, PASSWORD_VAR, TOKEN_VAR, USER_VAR, VIEWER_TOKEN_VAR};

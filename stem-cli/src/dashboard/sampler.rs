@@ -4,13 +4,11 @@
 //! counters of their heartbeats) and the messages waiting in every queue.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use stem::Stem;
-
-use super::state::Shared;
 
 /// How many samples are kept.
 pub(crate) const KEPT: usize = 120;
@@ -76,12 +74,13 @@ impl Samples {
     }
 }
 
-/// Samples the dashboard's stores every `every` until the task is aborted.
-pub(crate) async fn run(app: Shared, every: Duration) {
+/// Samples `stem`'s stores into `samples` every `every` until the task is
+/// aborted.
+pub(crate) async fn run(stem: Stem, samples: Arc<Samples>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        app.samples.sample(&app.stem).await;
+        samples.sample(&stem).await;
     }
 }

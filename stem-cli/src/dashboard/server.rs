@@ -16,10 +16,11 @@ use stem::Stem;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::auth::{self, Sessions};
+use super::auth;
 use super::config::Config;
 use super::error::Error;
-use super::sampler::{self, Samples};
+use super::sampler;
+use super::sessions::Sessions;
 use super::state::App;
 use super::{assets, pages};
 use crate::catalog::Catalog;
@@ -73,7 +74,7 @@ pub async fn serve(stem: Stem, config: Config) -> Result<Dashboard, Error> {
         stem,
         config,
         sessions: Sessions::default(),
-        samples: Samples::default(),
+        samples: Arc::default(),
         catalog: Catalog::linked(),
     });
     let guarded = pages::routes().route_layer(middleware::from_fn_with_state(app.clone(), auth::guard));
@@ -84,7 +85,7 @@ pub async fn serve(stem: Stem, config: Config) -> Result<Dashboard, Error> {
         .merge(assets::routes())
         .layer(middleware::from_fn(security_headers))
         .with_state(app.clone());
-    let sampler = tokio::spawn(sampler::run(app, every));
+    let sampler = tokio::spawn(sampler::run(app.stem.clone(), Arc::clone(&app.samples), every));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, router)

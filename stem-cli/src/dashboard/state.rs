@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use stem::Stem;
 
-use super::auth::Sessions;
 use super::config::Config;
 use super::sampler::Samples;
+use super::sessions::Sessions;
 use crate::catalog::Catalog;
 
 /// The state of one running dashboard.
@@ -16,7 +16,7 @@ pub(crate) struct App {
     pub(crate) stem: Stem,
     pub(crate) config: Config,
     pub(crate) sessions: Sessions,
-    pub(crate) samples: Samples,
+    pub(crate) samples: Arc<Samples>,
     pub(crate) catalog: Catalog,
 }
 

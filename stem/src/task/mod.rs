@@ -10,6 +10,7 @@ mod options;
 mod registry;
 pub(crate) mod signature;
 pub mod unique;
+mod unique_window;
 
 use std::future::Future;
 

@@ -24,18 +24,16 @@
 //!
 //! The claim travels with the envelope in the header `stem-unique`
 //! (`<window ms>;<finished|window>;<lock key>`), which is how the worker
-//! knows what to release.
+//! knows what to release (`unique_window.rs`).
 
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::backend::TaskStatus;
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 use crate::id::TaskId;
-use crate::stem::Stem;
-use crate::worker::{Extension, FollowUp, LinkedExtension, Recorded};
+use crate::lock::LockStore;
 
 /// The header of a unique call's claim.
 pub const UNIQUE_HEADER: &str = "stem-unique";
@@ -90,14 +88,14 @@ fn canonical_hash(envelope: &Envelope) -> Result<String> {
 
 /// Claims the call `envelope` is, if it is unique: `None` when it is the
 /// first (enqueue it), or the id of the task that holds the claim.
-pub(crate) async fn claim(stem: &Stem, envelope: &Envelope) -> Result<Option<TaskId>> {
+pub(crate) async fn claim(locks: &dyn LockStore, envelope: &Envelope) -> Result<Option<TaskId>> {
     let Some(claim) = claim_of(envelope) else { return Ok(None) };
     let owner = envelope.id.to_string();
     for _ in 0..TRIES {
-        if stem.locks().acquire(claim.lock, &owner, claim.window).await? {
+        if locks.acquire(claim.lock, &owner, claim.window).await? {
             return Ok(None);
         }
-        if let Some(holder) = stem.locks().owner(claim.lock).await? {
+        if let Some(holder) = locks.owner(claim.lock).await? {
             let id = holder.parse::<TaskId>().map_err(|e| {
                 Error::Config(format!("the unique claim `{}` is held by `{holder}`, not a task id: {e}", claim.lock))
             })?;
@@ -111,37 +109,14 @@ pub(crate) async fn claim(stem: &Stem, envelope: &Envelope) -> Result<Option<Tas
 }
 
 /// Gives back the claim of `envelope` (its publish failed, or it finished).
-pub(crate) async fn release(stem: &Stem, envelope: &Envelope) -> Result<()> {
+pub(crate) async fn release(locks: &dyn LockStore, envelope: &Envelope) -> Result<()> {
     if let Some(claim) = claim_of(envelope) {
-        stem.locks().release(claim.lock, &envelope.id.to_string()).await?;
+        locks.release(claim.lock, &envelope.id.to_string()).await?;
     }
     Ok(())
 }
 
-/// The extension that ends a unique window when its task finishes, in every
-/// worker of the binary.
-#[derive(Debug, Default)]
-struct EndWindows;
-
-inventory::submit! {
-    LinkedExtension::new(|| Box::new(EndWindows))
-}
-
-impl Extension for EndWindows {
-    fn watches(&self, envelope: &Envelope, status: &TaskStatus) -> bool {
-        status.state.is_terminal() && claim_of(envelope).is_some_and(|claim| claim.until_finished)
-    }
-
-    fn recorded(&self, stem: &Stem, outcomes: Vec<Recorded>) -> Option<FollowUp> {
-        let stem = stem.clone();
-        Some(Box::pin(async move {
-            for outcome in outcomes {
-                if let Err(error) = release(&stem, &outcome.envelope).await {
-                    // The window then ends when it runs out.
-                    tracing::warn!(task = %outcome.envelope.id, %error, "ending a unique window failed");
-                }
-            }
-            Ok(())
-        }))
-    }
+/// Whether the claim `envelope` carries ends when its task finishes.
+pub(crate) fn ends_when_finished(envelope: &Envelope) -> bool {
+    claim_of(envelope).is_some_and(|claim| claim.until_finished)
 }
