@@ -3,13 +3,16 @@
 //! without credentials, as a viewer, without the CSRF token or by GET, an
 //! action is refused and changes nothing; an operator replays a dead letter
 //! and it runs; a public address without credentials is refused, saying how
-//! to configure them; hidden tasks show no values.
+//! to configure them; hidden tasks show no values; tasks are listed by name
+//! and state, a page at a time, where the store can list them (not Redis,
+//! where the page says so).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, LOCATION, SET_COOKIE};
+use stem::backend::TaskStatus;
 use stem::beat::{Schedule, ScheduleEntry};
 use stem::prelude::*;
 use stem::workflow::RunStatus;
@@ -394,5 +397,69 @@ async fn hidden_tasks_show_no_values() -> TestResult {
     assert!(page.contains("hidden") && !page.contains("31337"), "{page}");
     worker.stop(ShutdownMode::Hard).await?;
     dashboard.stop().await;
+    Ok(())
+}
+
+/// The `href` of the page's next-page link, unescaped, if it has one.
+fn next_link(html: &str) -> Option<String> {
+    let at = html.find(r#"rel="next" href=""#)? + r#"rel="next" href=""#.len();
+    html[at..].split('"').next().map(|href| href.replace("&amp;", "&"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_are_listed_by_name_and_state_where_the_store_can() -> TestResult {
+    for env in every_store("dashboard-listing").await {
+        let (label, stem) = (env.label, env.stem.clone());
+        let dashboard = dashboard::serve(stem.clone(), Config::new("127.0.0.1:0".parse()?)).await?;
+        let mut visitor = Visitor::new(&dashboard, None);
+        let worker = worker(&stem);
+        let ok = Double::enqueue(&stem, 5).await?;
+        let dead = Doomed::enqueue(&stem, 6).await?;
+        assert_eq!(ok.clone().wait().await?, 10, "{label}");
+        let failed = stem.backend().wait(dead.id(), WAIT).await?.map(|s| s.state);
+        assert_eq!(failed, Some(TaskState::Failed), "{label}");
+        let (ok_id, dead_id) = (ok.id().to_string(), dead.id().to_string());
+        let by_name = visitor.page(&format!("/tasks?task={}&state=", enc(Double::NAME))).await;
+        if stem.backend().listing().is_none() {
+            assert_eq!(label, "redis", "only Redis cannot list");
+            assert!(by_name.contains("cannot list tasks by name or state"), "{label}: {by_name}");
+            assert!(!by_name.contains(&ok_id), "{label}: nothing listed");
+            let (status, _) = visitor.get(&format!("/tasks?id={ok_id}")).await;
+            assert_eq!(status, StatusCode::SEE_OTHER, "{label}: the id search still works");
+        } else {
+            assert!(by_name.contains(&ok_id) && !by_name.contains(&dead_id), "{label}: by name: {by_name}");
+            let by_state = visitor.page("/tasks?state=failed").await;
+            assert!(by_state.contains(&dead_id) && !by_state.contains(&ok_id), "{label}: by state: {by_state}");
+            let both = visitor.page(&format!("/tasks?task={}&state=failed", enc(Doomed::NAME))).await;
+            assert!(both.contains(&dead_id), "{label}: by name and state: {both}");
+            let neither = visitor.page(&format!("/tasks?task={}&state=failed", enc(Double::NAME))).await;
+            assert!(neither.contains("No tasks match") && !neither.contains(&ok_id), "{label}: {neither}");
+            assert_eq!(visitor.get("/tasks?state=lost").await.0, StatusCode::BAD_REQUEST, "{label}");
+            assert_eq!(visitor.get("/tasks?after=nonsense").await.0, StatusCode::BAD_REQUEST, "{label}");
+
+            // 55 statuses of one name: a page of 50, then the next page's 5.
+            let now = chrono::Utc::now();
+            let paged: Vec<TaskStatus> = (0..55)
+                .map(|i| {
+                    let mut s = TaskStatus::new(stem::TaskId::new(), "dash.paged", "dash", TaskState::Succeeded);
+                    s.updated_at = now - chrono::Duration::seconds(i);
+                    s
+                })
+                .collect();
+            stem.backend().set_batch(&mut paged.clone()).await?;
+            let first = visitor.page("/tasks?task=dash.paged").await;
+            let listed = |html: &str, s: &TaskStatus| html.contains(&s.id.to_string());
+            assert!(paged[..50].iter().all(|s| listed(&first, s)), "{label}: the newest 50 first");
+            assert!(!paged[50..].iter().any(|s| listed(&first, s)), "{label}: not the older ones");
+            let next = next_link(&first).expect("a next-page link");
+            let second = visitor.page(&next).await;
+            assert!(paged[50..].iter().all(|s| listed(&second, s)), "{label}: the rest on the next page");
+            assert!(!paged[..50].iter().any(|s| listed(&second, s)), "{label}: once each");
+            assert_eq!(next_link(&second), None, "{label}: the last page");
+        }
+        worker.stop(ShutdownMode::Hard).await?;
+        dashboard.stop().await;
+        env.clean().await?;
+    }
     Ok(())
 }

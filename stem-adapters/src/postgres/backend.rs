@@ -2,12 +2,16 @@
 //! queue, state and fence, the whole status as JSON), written with a fenced
 //! upsert for a batch at once; final states expire after the retention and are
 //! pruned; `wait` is woken by LISTEN/NOTIFY; groups, chord claims and
-//! heartbeats in their own tables.
+//! heartbeats in their own tables. Statuses are listed ([`TaskListing`])
+//! from four indexes of `tasks` (by update time; by task name, by state, by
+//! both, then update time), each page read after the previous page's last row.
 //!
 //! A task with no row whose message is stored in the same schema reads as
 //! queued: a producer on one store writes only the message (see
 //! `PostgresBroker::publish_recorded`), and a worker writes the task's first
-//! status before it acks the message, so a task never has neither.
+//! status before it acks the message, so a task never has neither. Such a
+//! task is not listed until a worker writes its first status: listing reads
+//! `tasks` only.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -17,7 +21,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::Row;
-use stem::backend::{GroupCount, GroupMember, GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
+use stem::backend::{
+    GroupCount, GroupMember, GroupStatus, ResultBackend, TaskCursor, TaskListing, TaskPage, TaskQuery, TaskStatus,
+    WorkerHeartbeat,
+};
 use stem::{Envelope, Error, Result, TaskId};
 use uuid::Uuid;
 
@@ -76,6 +83,7 @@ impl PostgresBackend {
             .bind(&columns.finals)
             .bind(self.retention_ms())
             .bind(self.shared.done_channel())
+            .bind(&columns.updated)
             .fetch_all(&self.shared.pool)
             .await
             .map_err(|e| failed("writing task statuses", e))?;
@@ -94,6 +102,7 @@ struct Columns {
     fences: Vec<i64>,
     statuses: Vec<String>,
     finals: Vec<bool>,
+    updated: Vec<i64>,
 }
 
 impl Columns {
@@ -105,6 +114,7 @@ impl Columns {
         self.fences.push(i64::try_from(status.fence).unwrap_or(i64::MAX));
         self.statuses.push(to_json(status)?);
         self.finals.push(status.state.is_terminal());
+        self.updated.push(status.updated_at.timestamp_micros());
         Ok(())
     }
 }
@@ -318,5 +328,47 @@ impl ResultBackend for PostgresBackend {
             .await
             .map_err(|e| failed("listing heartbeats", e))?;
         beats.iter().map(|b| from_json(b, "heartbeat")).collect()
+    }
+
+    fn listing(&self) -> Option<&dyn TaskListing> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl TaskListing for PostgresBackend {
+    async fn list_tasks(&self, query: &TaskQuery) -> Result<TaskPage> {
+        let size = query.page_size();
+        let (after_us, after_id) = query.cursor()?.map_or((i64::MAX, Uuid::nil()), |c| (c.updated_us, *c.id.as_uuid()));
+        let filter = match (&query.task, query.state) {
+            (None, None) => "true",
+            (Some(_), None) => "task = $4",
+            (None, Some(_)) => "state = $4",
+            (Some(_), Some(_)) => "task = $4 AND state = $5",
+        };
+        let sql = include_str!("sql/list_tasks.sql").replace("{filter}", filter);
+        let mut select = sqlx::query(self.shared.sql(&sql))
+            .bind(after_us)
+            .bind(after_id)
+            .bind(i64::try_from(size + 1).unwrap_or(i64::MAX));
+        if let Some(task) = &query.task {
+            select = select.bind(task.as_str());
+        }
+        if let Some(state) = query.state {
+            select = select.bind(state.as_str());
+        }
+        let rows = select.fetch_all(&self.shared.pool).await.map_err(|e| failed("listing task statuses", e))?;
+        let rows = rows
+            .iter()
+            .map(|row| {
+                let (at, id, json): (i64, Uuid, String) = (
+                    row.try_get(0).map_err(|e| failed("listing task statuses", e))?,
+                    row.try_get(1).map_err(|e| failed("listing task statuses", e))?,
+                    row.try_get(2).map_err(|e| failed("listing task statuses", e))?,
+                );
+                Ok((TaskCursor::new(at, TaskId::from(id)), from_json(&json, "task status")?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TaskPage::from_rows(rows, size))
     }
 }

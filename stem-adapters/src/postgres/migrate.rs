@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (7, include_str!("migrations/0007_rate_limits.sql")),
     (8, include_str!("migrations/0008_schedules.sql")),
     (9, include_str!("migrations/0009_revokes.sql")),
+    (10, include_str!("migrations/0010_task_listing.sql")),
 ];
 
 /// Creates `schema` (a name already checked: lowercase letters, digits and

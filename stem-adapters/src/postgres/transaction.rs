@@ -45,6 +45,7 @@ impl<T: Task> EnqueueInTransaction<T> for Signature<T> {
         let text = to_json(&envelope)?;
         let mut status = TaskStatus::new(envelope.id, envelope.task.clone(), envelope.queue.clone(), TaskState::Queued);
         status.attempt = envelope.attempt;
+        let updated_us = status.updated_at.timestamp_micros();
         let status = to_json(&status)?;
         let id = *envelope.id.as_uuid();
         sqlx::query(shared.sql(include_str!("sql/publish.sql")))
@@ -62,6 +63,7 @@ impl<T: Task> EnqueueInTransaction<T> for Signature<T> {
             .bind(&envelope.task)
             .bind(&envelope.queue)
             .bind(status)
+            .bind(updated_us)
             .execute(&mut *tx)
             .await
             .map_err(|e| failed("recording a task enqueued in a transaction", e))?;

@@ -19,6 +19,13 @@
 //! entry; one whose message was purged or dead-lettered before it started is
 //! removed when looked up, and the task is then unknown rather than queued
 //! forever.
+//!
+//! It does not list statuses ([`stem::backend::TaskListing`]:
+//! `ResultBackend::listing` returns `None`): a listing by name and state,
+//! newest first, would need sorted sets per name, per state and per both,
+//! updated by every status write (a state change moves a task between sets)
+//! and pruned as records expire, on every write path and across cluster
+//! slots. The dashboard looks tasks up by id there.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -36,6 +43,9 @@ use super::scripts::{CLAIM_CHORD, FIND_QUEUED, GROUP_ADD, SET_QUEUED, SET_STATUS
 use super::{Shared, failed, from_json, millis, to_json};
 
 /// A [`ResultBackend`] on Redis. See the [module docs](super) for the keys.
+/// It does not implement [`TaskListing`](stem::backend::TaskListing): no
+/// index of statuses by name and state is kept, which would cost every
+/// status write.
 #[derive(Debug)]
 pub struct RedisBackend {
     shared: Arc<Shared>,

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
-use stem::backend::{GroupCount, GroupMember, GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat};
+use stem::backend::{
+    GroupCount, GroupMember, GroupStatus, ResultBackend, TaskCursor, TaskListing, TaskPage, TaskQuery, TaskStatus,
+    WorkerHeartbeat,
+};
 use stem::{Error, Result, TaskId};
 use tokio::sync::Notify;
 
@@ -19,6 +22,10 @@ const SWEEP_EVERY_MS: i64 = 1_000;
 
 /// A [`ResultBackend`] on a SQLite file. Final states and groups are kept for
 /// [`SqliteOptions::retention`](super::SqliteOptions::retention), then deleted.
+///
+/// It lists statuses ([`TaskListing`]) from four indexes of the status table
+/// (by update time; by task name, by state, by both, then update time), each
+/// page read after the previous page's last row.
 #[derive(Debug)]
 pub struct SqliteBackend {
     shared: Arc<Shared>,
@@ -166,6 +173,51 @@ fn add_members(conn: &Connection, members: &[MemberRow], now: i64) -> rusqlite::
     Ok(counts)
 }
 
+/// A status as `set_statuses.sql` writes it.
+struct StatusRow {
+    id: String,
+    fence: i64,
+    json: String,
+    expires: Option<i64>,
+    task: String,
+    state: &'static str,
+    updated_us: i64,
+}
+
+/// A page of statuses matching `query`, read from the index of its filter.
+fn list_page(conn: &Connection, query: &TaskQuery, after: Option<TaskCursor>) -> rusqlite::Result<TaskPage> {
+    let size = query.page_size();
+    let (after_us, after_id) = after.map_or((i64::MAX, String::new()), |c| (c.updated_us, c.id.to_string()));
+    let mut values: Vec<rusqlite::types::Value> =
+        vec![after_us.into(), after_id.into(), i64::try_from(size + 1).unwrap_or(i64::MAX).into(), now_ms().into()];
+    let filter = match (&query.task, query.state) {
+        (None, None) => "1",
+        (Some(task), None) => {
+            values.push(task.clone().into());
+            "task = ?5"
+        }
+        (None, Some(state)) => {
+            values.push(state.as_str().to_owned().into());
+            "state = ?5"
+        }
+        (Some(task), Some(state)) => {
+            values.push(task.clone().into());
+            values.push(state.as_str().to_owned().into());
+            "task = ?5 AND state = ?6"
+        }
+    };
+    let sql = include_str!("sql/list_tasks.sql").replace("{filter}", filter);
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(rusqlite::params_from_iter(values), |r| {
+            let id: String = r.get(1)?;
+            let at = TaskCursor::new(r.get(0)?, id.parse().map_err(conversion_error)?);
+            Ok((at, decode::<TaskStatus>(&r.get::<_, String>(2)?)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(TaskPage::from_rows(rows, size))
+}
+
 /// Deletes expired rows of every table.
 fn sweep(conn: &Connection, now: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(include_str!("sql/prune_tasks.sql"))?.execute([now])?;
@@ -185,7 +237,16 @@ impl ResultBackend for SqliteBackend {
             .iter()
             .map(|s| {
                 let expires = s.state.is_terminal().then_some(keep_until);
-                Ok((s.id.to_string(), i64::try_from(s.fence).unwrap_or(i64::MAX), encode(s)?, expires))
+                let row = StatusRow {
+                    id: s.id.to_string(),
+                    fence: i64::try_from(s.fence).unwrap_or(i64::MAX),
+                    json: encode(s)?,
+                    expires,
+                    task: s.task.clone(),
+                    state: s.state.as_str(),
+                    updated_us: s.updated_at.timestamp_micros(),
+                };
+                Ok(row)
             })
             .collect::<Result<Vec<_>>>()?;
         let last = self.last_sweep.load(Ordering::Relaxed);
@@ -210,8 +271,9 @@ impl ResultBackend for SqliteBackend {
                     }
                     let mut upsert = conn.prepare_cached(include_str!("sql/set_statuses.sql"))?;
                     rows.iter()
-                        .map(|(id, fence, json, expires)| {
-                            Ok(upsert.execute(params![id, fence, json, expires, now])? == 1)
+                        .map(|r| {
+                            let values = params![r.id, r.fence, r.json, r.expires, now, r.task, r.state, r.updated_us];
+                            Ok(upsert.execute(values)? == 1)
                         })
                         .collect::<rusqlite::Result<Vec<bool>>>()
                 },
@@ -347,5 +409,17 @@ impl ResultBackend for SqliteBackend {
                     .collect()
             })
             .await
+    }
+
+    fn listing(&self) -> Option<&dyn TaskListing> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl TaskListing for SqliteBackend {
+    async fn list_tasks(&self, query: &TaskQuery) -> Result<TaskPage> {
+        let (query, after) = (query.clone(), query.cursor()?);
+        self.shared.db.read("list tasks", move |conn| list_page(conn, &query, after)).await
     }
 }

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_rate_limits.sql"),
     include_str!("migrations/0007_schedules.sql"),
     include_str!("migrations/0008_revokes.sql"),
+    include_str!("migrations/0009_task_listing.sql"),
 ];
 
 /// The schema version this code writes and reads.

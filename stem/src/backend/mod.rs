@@ -1,7 +1,10 @@
-//! The result backend contract: task states, results, groups and worker heartbeats.
+//! The result backend contract: task states, results, groups and worker
+//! heartbeats; listing statuses ([`TaskListing`]) is a capability a backend
+//! returns from [`ResultBackend::listing`].
 
 mod group;
 mod heartbeat;
+mod listing;
 pub(crate) mod status;
 
 use std::time::Duration;
@@ -10,6 +13,7 @@ use async_trait::async_trait;
 
 pub use self::group::{GroupCount, GroupMember, GroupStatus};
 pub use self::heartbeat::WorkerHeartbeat;
+pub use self::listing::{TaskCursor, TaskListing, TaskPage, TaskQuery};
 pub use self::status::{ErrorInfo, Progress, TaskState, TaskStatus};
 use crate::error::Result;
 use crate::id::TaskId;
@@ -80,4 +84,10 @@ pub trait ResultBackend: Send + Sync + std::fmt::Debug + 'static {
 
     /// The heartbeats that have not expired, by worker id.
     async fn list_heartbeats(&self) -> Result<Vec<WorkerHeartbeat>>;
+
+    /// Listing statuses by task name and state ([`TaskListing`]), if this
+    /// backend can do it from an index; `None` if it cannot (the default).
+    fn listing(&self) -> Option<&dyn TaskListing> {
+        None
+    }
 }

@@ -10,14 +10,17 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::backend::{
-    DEFAULT_RESULT_RETENTION, GroupCount, GroupMember, GroupStatus, ResultBackend, TaskStatus, WorkerHeartbeat,
+    DEFAULT_RESULT_RETENTION, GroupCount, GroupMember, GroupStatus, ResultBackend, TaskCursor, TaskListing, TaskPage,
+    TaskQuery, TaskStatus, WorkerHeartbeat,
 };
 use crate::error::Result;
 use crate::id::TaskId;
 use crate::id_map::IdMap;
 
 /// A [`ResultBackend`] in process memory. `wait` wakes on the write that ends the
-/// task, without polling. Final states expire after the retention.
+/// task, without polling. Final states expire after the retention. It lists
+/// statuses ([`TaskListing`]) by scanning them all: no index costs its writes
+/// anything.
 #[derive(Debug)]
 pub struct MemoryBackend {
     state: Mutex<State>,
@@ -249,6 +252,32 @@ impl ResultBackend for MemoryBackend {
             state.heartbeats.values().filter(|(_, until)| *until > now).map(|(hb, _)| hb.clone()).collect();
         beats.sort_by(|a, b| a.worker_id.cmp(&b.worker_id));
         Ok(beats)
+    }
+
+    fn listing(&self) -> Option<&dyn TaskListing> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl TaskListing for MemoryBackend {
+    async fn list_tasks(&self, query: &TaskQuery) -> Result<TaskPage> {
+        let (size, after) = (query.page_size(), query.cursor()?);
+        let now = Instant::now();
+        let state = self.state();
+        let mut found: Vec<(TaskCursor, &TaskStatus)> = state
+            .tasks
+            .values()
+            .filter(|r| r.live(now))
+            .map(|r| &r.status)
+            .filter(|s| query.task.as_deref().is_none_or(|task| s.task == task))
+            .filter(|s| query.state.is_none_or(|state| s.state == state))
+            .map(|s| (TaskCursor::of(s), s))
+            .filter(|(at, _)| after.is_none_or(|after| *at < after))
+            .collect();
+        found.sort_unstable_by_key(|(at, _)| std::cmp::Reverse(*at));
+        found.truncate(size + 1);
+        Ok(TaskPage::from_rows(found.into_iter().map(|(at, s)| (at, s.clone())).collect(), size))
     }
 }
 

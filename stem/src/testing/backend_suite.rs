@@ -1,5 +1,6 @@
 //! The [`ResultBackend`] conformance suite: the Dart project's 15 result backend
-//! cases, mapped onto Stem's contract, plus fencing and `wait`.
+//! cases, mapped onto Stem's contract, plus fencing, `wait` and the
+//! [`TaskListing`] capability.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,7 +8,8 @@ use std::time::Duration;
 
 use super::{Case, Namespace, Report, cases, eventually, run_suite};
 use crate::backend::{
-    ErrorInfo, GroupCount, GroupMember, Progress, ResultBackend, TaskState, TaskStatus, WorkerHeartbeat,
+    ErrorInfo, GroupCount, GroupMember, Progress, ResultBackend, TaskListing, TaskPage, TaskQuery, TaskState,
+    TaskStatus, WorkerHeartbeat,
 };
 use crate::codec::Payload;
 use crate::id::TaskId;
@@ -16,13 +18,34 @@ type Store = Arc<dyn ResultBackend>;
 
 /// Runs every result backend case against backends made by `factory`, one per
 /// case. The backend must keep final states for [`Namespace::retention`].
+///
+/// The cases that list statuses are reported skipped, by name, when the
+/// backend does not implement [`TaskListing`] ([`ResultBackend::listing`]
+/// returns `None`).
 pub async fn backend_suite<F, Fut>(factory: F) -> Report
 where
     F: Fn(Namespace) -> Fut,
     Fut: Future<Output = crate::Result<Store>>,
 {
-    run_suite("backend", CASES, |_, _| None, factory).await
+    run_suite("backend", CASES, skip, factory).await
 }
+
+fn skip(backend: &Store, case: &'static str) -> Option<&'static str> {
+    if NEED_LISTING.contains(&case) && backend.listing().is_none() {
+        return Some("the adapter does not implement TaskListing (ResultBackend::listing returns None)");
+    }
+    None
+}
+
+/// The cases that list statuses.
+const NEED_LISTING: &[&str] = &[
+    "listing_filters_by_task_and_state",
+    "listing_is_newest_first",
+    "listing_pages_visit_every_match_once",
+    "listing_nothing_is_an_empty_page",
+    "listing_limit_is_bounded",
+    "listing_refuses_a_cursor_it_did_not_make",
+];
 
 const CASES: &[Case<Store>] = cases!(Store:
     set_and_get_round_trip_every_field,
@@ -49,6 +72,12 @@ const CASES: &[Case<Store>] = cases!(Store:
     wait_on_an_unknown_task_times_out,
     unknown_task_reads_as_none,
     a_large_batch_of_final_states_wakes_its_waiters,
+    listing_filters_by_task_and_state,
+    listing_is_newest_first,
+    listing_pages_visit_every_match_once,
+    listing_nothing_is_an_empty_page,
+    listing_limit_is_bounded,
+    listing_refuses_a_cursor_it_did_not_make,
 );
 
 const PATIENT: Duration = Duration::from_secs(5);
@@ -399,4 +428,132 @@ async fn a_large_batch_of_final_states_wakes_its_waiters(backend: Store) {
     assert_eq!(woke.state, TaskState::Succeeded);
     assert!(started.elapsed() < Duration::from_secs(2), "the waiter woke {:?} after the write", started.elapsed());
     assert_eq!(backend.get(first).await.expect("get").map(|s| s.state), Some(TaskState::Succeeded));
+}
+
+/// The backend's listing (the suite skips cases that need it when there is none).
+fn listing(backend: &Store) -> &dyn TaskListing {
+    backend.listing().expect("checked by the suite")
+}
+
+async fn list(backend: &Store, query: TaskQuery) -> TaskPage {
+    listing(backend).list_tasks(&query).await.expect("list tasks")
+}
+
+/// Statuses of `task` in `state`, `ago` seconds old each, stored in one batch.
+async fn stored_ago(backend: &Store, task: &str, state: TaskState, ago: &[i64]) -> Vec<TaskStatus> {
+    let now = chrono::Utc::now();
+    let statuses: Vec<TaskStatus> = ago
+        .iter()
+        .map(|secs| {
+            let mut s = TaskStatus::new(TaskId::new(), task, "q", state);
+            s.updated_at = now - chrono::Duration::seconds(*secs);
+            s
+        })
+        .collect();
+    let stored = backend.set_batch(&mut statuses.clone()).await.expect("set batch");
+    assert!(stored.iter().all(|s| *s), "every status is stored");
+    statuses
+}
+
+fn ids(statuses: &[TaskStatus]) -> Vec<TaskId> {
+    statuses.iter().map(|s| s.id).collect()
+}
+
+/// `statuses` newest first, as a listing orders them.
+fn newest_first(mut statuses: Vec<TaskStatus>) -> Vec<TaskId> {
+    statuses.sort_by_key(|s| std::cmp::Reverse((s.updated_at.timestamp_micros(), s.id)));
+    ids(&statuses)
+}
+
+async fn listing_filters_by_task_and_state(backend: Store) {
+    let a_failed = stored_ago(&backend, "listing.a", TaskState::Failed, &[1, 5]).await;
+    let a_done = stored_ago(&backend, "listing.a", TaskState::Succeeded, &[2]).await;
+    let b_failed = stored_ago(&backend, "listing.b", TaskState::Failed, &[3]).await;
+    let b_started = stored_ago(&backend, "listing.b", TaskState::Started, &[4]).await;
+    let everything = [&a_failed[..], &a_done, &b_failed, &b_started].concat();
+    let by_task = list(&backend, TaskQuery::new().task("listing.a")).await;
+    assert_eq!(ids(&by_task.statuses), newest_first([&a_failed[..], &a_done].concat()), "by task name");
+    let by_state = list(&backend, TaskQuery::new().state(TaskState::Failed)).await;
+    assert_eq!(ids(&by_state.statuses), newest_first([&a_failed[..], &b_failed].concat()), "by state");
+    let both = list(&backend, TaskQuery::new().task("listing.b").state(TaskState::Started)).await;
+    assert_eq!(both.statuses, b_started, "by task name and state: the statuses as stored");
+    let all = list(&backend, TaskQuery::new()).await;
+    assert_eq!(ids(&all.statuses), newest_first(everything), "no filter: every status");
+    for page in [by_task, by_state, both, all] {
+        assert_eq!(page.next, None, "one page holds them all");
+    }
+    let none = list(&backend, TaskQuery::new().task("listing.a").state(TaskState::Started)).await;
+    assert!(none.statuses.is_empty(), "no status of that name in that state: {none:?}");
+}
+
+async fn listing_is_newest_first(backend: Store) {
+    let older = stored_ago(&backend, "listing.order", TaskState::Started, &[30, 10, 20]).await;
+    // Statuses written in the same microsecond come by id, highest first.
+    let mut same = stored_ago(&backend, "listing.order", TaskState::Started, &[0, 0, 0]).await;
+    let page = list(&backend, TaskQuery::new().task("listing.order")).await;
+    same.sort_by_key(|s| std::cmp::Reverse(s.id));
+    let expected = [ids(&same), ids(&[older[1].clone(), older[2].clone(), older[0].clone()])].concat();
+    assert_eq!(ids(&page.statuses), expected, "by update time, then by id, both descending");
+    // A newer write moves a status to the front.
+    let mut moved = older[0].clone();
+    moved.state = TaskState::Succeeded;
+    moved.updated_at = chrono::Utc::now() + chrono::Duration::seconds(1);
+    backend.set(moved.clone()).await.expect("set");
+    let page = list(&backend, TaskQuery::new().task("listing.order")).await;
+    assert_eq!(page.statuses.first(), Some(&moved), "the latest write comes first");
+    assert_eq!(page.statuses.len(), 6, "a status is listed once, as last written");
+}
+
+async fn listing_pages_visit_every_match_once(backend: Store) {
+    let ago: Vec<i64> = (0..23).collect();
+    let matching = stored_ago(&backend, "listing.pages", TaskState::Failed, &ago).await;
+    // Same name, other state; other name, same state: never listed.
+    stored_ago(&backend, "listing.pages", TaskState::Succeeded, &ago[..7]).await;
+    stored_ago(&backend, "listing.other", TaskState::Failed, &ago[..7]).await;
+    let query = TaskQuery::new().task("listing.pages").state(TaskState::Failed).limit(5);
+    let (mut seen, mut sizes, mut next) = (Vec::new(), Vec::new(), None::<String>);
+    loop {
+        let mut page_query = query.clone();
+        page_query.after = next.clone();
+        let page = list(&backend, page_query).await;
+        sizes.push(page.statuses.len());
+        seen.extend(ids(&page.statuses));
+        match page.next {
+            Some(cursor) => next = Some(cursor),
+            None => break,
+        }
+        assert!(sizes.len() <= 10, "the pages never end: {sizes:?}");
+    }
+    assert_eq!(sizes, vec![5, 5, 5, 5, 3], "full pages, then the rest");
+    assert_eq!(seen, newest_first(matching), "every match once, in order, across the pages");
+}
+
+async fn listing_nothing_is_an_empty_page(backend: Store) {
+    let empty = list(&backend, TaskQuery::new()).await;
+    assert_eq!((empty.statuses.len(), empty.next), (0, None), "an empty store");
+    stored_ago(&backend, "listing.some", TaskState::Started, &[1, 2]).await;
+    let unknown = list(&backend, TaskQuery::new().task("listing.unknown")).await;
+    assert_eq!((unknown.statuses.len(), unknown.next), (0, None), "an unknown name");
+    let exact = list(&backend, TaskQuery::new().task("listing.some").limit(2)).await;
+    assert_eq!((exact.statuses.len(), exact.next), (2, None), "a last page as long as the limit has no next");
+}
+
+async fn listing_limit_is_bounded(backend: Store) {
+    let ago: Vec<i64> = (0..=i64::try_from(TaskQuery::MAX_LIMIT).expect("small")).collect();
+    stored_ago(&backend, "listing.bounds", TaskState::Queued, &ago).await;
+    let zero = list(&backend, TaskQuery::new().limit(0)).await;
+    assert_eq!(zero.statuses.len(), 1, "a limit of 0 reads as 1");
+    assert!(zero.next.is_some());
+    let huge = list(&backend, TaskQuery::new().limit(usize::MAX)).await;
+    assert_eq!(huge.statuses.len(), TaskQuery::MAX_LIMIT, "a page holds at most MAX_LIMIT statuses");
+    let rest = list(&backend, TaskQuery::new().limit(usize::MAX).after(huge.next.expect("more follow"))).await;
+    assert_eq!((rest.statuses.len(), rest.next), (1, None), "the one left");
+}
+
+async fn listing_refuses_a_cursor_it_did_not_make(backend: Store) {
+    stored_ago(&backend, "listing.cursor", TaskState::Started, &[1]).await;
+    for cursor in ["", "not a cursor", "12_not-an-id", "x_0190c0de-0000-7000-8000-000000000000"] {
+        let refused = listing(&backend).list_tasks(&TaskQuery::new().after(cursor)).await;
+        assert!(refused.is_err(), "`{cursor}` is refused: {refused:?}");
+    }
 }

@@ -1,22 +1,39 @@
-//! Tasks: a search by id, and a task's page: its state, attempts, times,
-//! progress, error and result (its arguments too while it is a dead
-//! letter). Listing tasks by name or state needs a result-backend API that
-//! does not exist yet; the page says so.
+//! Tasks: a search by id, a listing by task name and state, newest first,
+//! a page at a time (when the result backend lists statuses: see
+//! [`TaskListing`](stem::backend::TaskListing)), and a task's page: its
+//! state, attempts, times, progress, error and result (its arguments too
+//! while it is a dead letter). On a store whose backend cannot list (Redis),
+//! the search is by id only and the page says so.
 
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use maud::html;
+use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 use stem::TaskId;
+use stem::backend::{TaskPage, TaskQuery, TaskState};
 use stem::codec::Payload;
 
 use crate::dashboard::auth::Principal;
 use crate::dashboard::layout::{enc, hidden, page, value, when};
 use crate::dashboard::problem::Problem;
 use crate::dashboard::state::{App, Shared};
+
+/// Statuses per page.
+const PER_PAGE: usize = 50;
+
+/// The states a search can ask for.
+const STATES: [TaskState; 7] = [
+    TaskState::Queued,
+    TaskState::Started,
+    TaskState::Retrying,
+    TaskState::Succeeded,
+    TaskState::Failed,
+    TaskState::Expired,
+    TaskState::Revoked,
+];
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new().route("/tasks", get(search)).route("/tasks/{id}", get(show))
@@ -25,24 +42,107 @@ pub(super) fn routes() -> Router<Shared> {
 #[derive(Debug, Deserialize)]
 struct Search {
     id: Option<String>,
+    task: Option<String>,
+    state: Option<String>,
+    after: Option<String>,
 }
 
-async fn search(Extension(principal): Extension<Principal>, Query(search): Query<Search>) -> Response {
-    let asked = search.id.as_deref().map(str::trim).filter(|id| !id.is_empty());
+/// A query value, trimmed; `None` when empty.
+fn given(value: Option<&String>) -> Option<&str> {
+    value.map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+async fn search(
+    State(app): State<Shared>,
+    Extension(principal): Extension<Principal>,
+    Query(search): Query<Search>,
+) -> Result<Response, Problem> {
+    let asked = given(search.id.as_ref());
     let problem = match asked.map(str::parse::<TaskId>) {
-        Some(Ok(id)) => return Redirect::to(&format!("/tasks/{id}")).into_response(),
+        Some(Ok(id)) => return Ok(Redirect::to(&format!("/tasks/{id}")).into_response()),
         Some(Err(e)) => Some(format!("`{}` is not a task id ({e})", asked.unwrap_or_default())),
         None => None,
     };
-    page(&principal, "Tasks", html! {
+    let Some(listing) = app.stem.backend().listing() else {
+        return Ok(page(&principal, "Tasks", html! {
+            (id_form(asked))
+            @if let Some(problem) = problem { p.problem { (problem) } }
+            p.note { "This store's result backend cannot list tasks by name or state (it keeps no index of them, as Redis does not): look a task up by its id (as enqueue printed it), or find failed ones among the " a href="/dead-letters" { "dead letters" } "." }
+        })
+        .into_response());
+    };
+    let (task, state) = (given(search.task.as_ref()), given(search.state.as_ref()));
+    let mut query = TaskQuery::new().limit(PER_PAGE);
+    if let Some(task) = task {
+        query = query.task(task);
+    }
+    if let Some(state) = state {
+        let known = STATES.into_iter().find(|s| s.as_str() == state).ok_or_else(|| {
+            let names: Vec<&str> = STATES.iter().map(|s| s.as_str()).collect();
+            Problem::bad_request(format!("state: `{state}` is not one of {}", names.join(", ")))
+        })?;
+        query = query.state(known);
+    }
+    if let Some(after) = given(search.after.as_ref()) {
+        query = query.after(after);
+        query.cursor().map_err(|e| Problem::bad_request(format!("after: {e}")))?;
+    }
+    let found = listing.list_tasks(&query).await?;
+    Ok(page(&principal, "Tasks", html! {
+        (id_form(asked))
+        @if let Some(problem) = problem { p.problem { (problem) } }
+        form method="get" action="/tasks" {
+            label { "Task name " input type="text" name="task" size="40" list="task-names" value=(task.unwrap_or_default()); }
+            datalist id="task-names" { @for t in app.catalog.tasks() { option value=(t.name()) {} } }
+            label { " State " select name="state" {
+                option value="" { "any" }
+                @for s in STATES { option value=(s.as_str()) selected[state == Some(s.as_str())] { (s) } }
+            } }
+            button type="submit" { "Search" }
+        }
+        (listed(&found, task, state, query.after.is_some()))
+    })
+    .into_response())
+}
+
+fn id_form(asked: Option<&str>) -> Markup {
+    html! {
         form method="get" action="/tasks" {
             label { "Task id " input type="text" name="id" size="40" value=(asked.unwrap_or_default()) placeholder="0190c0de-..."; }
             button type="submit" { "Show" }
         }
-        @if let Some(problem) = problem { p.problem { (problem) } }
-        p.note { "Searching by task name or state needs a listing API in the result backend, which the stores do not have yet: look a task up by its id (as enqueue printed it), or find failed ones among the " a href="/dead-letters" { "dead letters" } "." }
-    })
-    .into_response()
+    }
+}
+
+/// A page of statuses, newest first, with links to the first and the next page.
+fn listed(found: &TaskPage, task: Option<&str>, state: Option<&str>, later: bool) -> Markup {
+    let filter = format!("task={}&state={}", enc(task.unwrap_or_default()), enc(state.unwrap_or_default()));
+    html! {
+        @if found.statuses.is_empty() {
+            p { @if later { "No more tasks." } @else { "No tasks match." } }
+        } @else {
+            table {
+                thead { tr { th { "Task id" } th { "Task" } th { "Queue" } th { "State" } th { "Runs" } th { "Updated" } } }
+                tbody {
+                    @for s in &found.statuses {
+                        tr {
+                            td { a href=(format!("/tasks/{}", s.id)) { code { (s.id) } } }
+                            td { (s.task) }
+                            td { (s.queue) }
+                            td { span class=(format!("state {}", s.state)) { (s.state) } }
+                            td { (s.attempt + 1) }
+                            td { (when(s.updated_at)) }
+                        }
+                    }
+                }
+            }
+        }
+        p.pages {
+            @if later { a href=(format!("/tasks?{filter}")) { "First page" } " " }
+            @if let Some(next) = &found.next { a rel="next" href=(format!("/tasks?{filter}&after={}", enc(next))) { "Next page" } }
+        }
+        p.note { "Newest first, by the time of each task's last state change; tasks whose records expired are not listed." }
+    }
 }
 
 async fn show(
