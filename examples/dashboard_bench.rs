@@ -68,7 +68,15 @@ async fn connect(url: &str, fresh: bool) -> Result<Stem, BoxError> {
             stem_adapters::postgres::PostgresStore::connect(url).await?.drop_schema().await?;
         }
     }
-    Ok(stem_adapters::connect(url).await?)
+    // The listing needs its indexes: on unless the URL says otherwise.
+    let with_listing = if url.contains("task_listing=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&task_listing=true")
+    } else {
+        format!("{url}?task_listing=true")
+    };
+    Ok(stem_adapters::connect(&with_listing).await?)
 }
 
 /// The state of the `i`th status: 80% succeeded, 5% failed, started and

@@ -40,7 +40,9 @@ impl Env {
 /// The stores of one test named `label`.
 pub async fn every_store(label: &str) -> Vec<Env> {
     let dir = TempDir::new(label);
-    let sqlite = stem_adapters::connect(&format!("sqlite://{}", dir.file("stem.db").display())).await.expect("open");
+    // With the task listing, so that the dashboard's search runs on them too.
+    let url = format!("sqlite://{}?task_listing=true", dir.file("stem.db").display());
+    let sqlite = stem_adapters::connect(&url).await.expect("open");
     let mut all = vec![
         Env { label: "memory", stem: Stem::in_memory(), store: Store::Local(TempDir::new(label)) },
         Env { label: "sqlite", stem: sqlite, store: Store::Local(dir) },
@@ -51,7 +53,7 @@ pub async fn every_store(label: &str) -> Vec<Env> {
         all.push(Env { label: "redis", stem: Stem::new(store.stores()), store: Store::Redis(store) });
     }
     if let Some(url) = postgres_url() {
-        let options = PostgresOptions::new(&url).with_schema(&ns).with_max_connections(4);
+        let options = PostgresOptions::new(&url).with_schema(&ns).with_max_connections(4).with_task_listing(true);
         let store = PostgresStore::connect_with(options).await.expect("postgres");
         all.push(Env { label: "postgres", stem: Stem::new(store.stores()), store: Store::Postgres(store) });
     }

@@ -20,8 +20,11 @@ impl Opened {
     async fn open(&self, url: &str, ns: &Namespace) -> stem::Result<PostgresStore> {
         let schema = format!("test_{}", ns.name.to_ascii_lowercase());
         self.0.lock().expect("not poisoned").push(schema.clone());
-        let options =
-            PostgresOptions::new(url).with_schema(schema).with_retention(ns.retention).with_max_connections(2);
+        let options = PostgresOptions::new(url)
+            .with_schema(schema)
+            .with_retention(ns.retention)
+            .with_max_connections(2)
+            .with_task_listing(true);
         let options = options.with_dead_letter_retention(ns.dead_letter_retention);
         PostgresStore::connect_with(options).await
     }

@@ -10,7 +10,8 @@ use stem_adapters::sqlite::{SqliteOptions, SqliteStore};
 use stem_tests::TempDir;
 
 async fn store(dir: &TempDir, ns: &stem::testing::Namespace) -> stem::Result<SqliteStore> {
-    let options = SqliteOptions::new(dir.file(&format!("{}.db", ns.name))).with_retention(ns.retention);
+    let options =
+        SqliteOptions::new(dir.file(&format!("{}.db", ns.name))).with_retention(ns.retention).with_task_listing(true);
     SqliteStore::open_with(options.with_dead_letter_retention(ns.dead_letter_retention)).await
 }
 
@@ -114,4 +115,18 @@ async fn broadcasts_written_by_another_connection_reach_subscribers() {
         .expect("insert");
     let got = tokio::time::timeout(stem_tests::WAIT, subscriber.next()).await.expect("delivered in time");
     assert_eq!(got.as_deref(), Some(&b"ping"[..]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_lists_tasks_only_when_asked() {
+    let dir = TempDir::new("listing-option");
+    let url = format!("sqlite://{}", dir.file("plain.db").display());
+    let plain = stem_adapters::connect(&url).await.expect("open");
+    assert!(plain.backend().listing().is_none(), "no listing indexes by default: they cost every status write");
+    let listed = stem_adapters::connect(&format!("sqlite://{}?task_listing=true", dir.file("listed.db").display()))
+        .await
+        .expect("open");
+    assert!(listed.backend().listing().is_some());
+    let bad = stem_adapters::connect(&format!("sqlite://{}?task_listing=maybe", dir.file("x.db").display())).await;
+    assert!(bad.map(drop).expect_err("a bad value").to_string().contains("task_listing"));
 }

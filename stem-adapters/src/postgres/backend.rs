@@ -331,7 +331,7 @@ impl ResultBackend for PostgresBackend {
     }
 
     fn listing(&self) -> Option<&dyn TaskListing> {
-        Some(self)
+        self.shared.options.task_listing().then_some(self as &dyn TaskListing)
     }
 }
 

@@ -136,6 +136,16 @@ impl PostgresStore {
                 Error::adapter(scrub_secrets(&format!("{message}{tls_hint}"), url), e)
             })?;
         migrate::migrate(&pool, schema).await?;
+        // The listing's indexes, as the options say (made or dropped at once).
+        let listing = if options.task_listing() {
+            include_str!("sql/listing_on.sql")
+        } else {
+            include_str!("sql/listing_off.sql")
+        };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(listing.replace("{schema}", &format!("\"{schema}\""))))
+            .execute(&pool)
+            .await
+            .map_err(|e| Error::adapter("making or dropping the task listing's indexes failed", e))?;
         let relaxed = PgPoolOptions::new()
             .max_connections(options.max_connections())
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -32,6 +32,7 @@ pub struct PostgresOptions {
     max_connections: u32,
     tls: TlsOptions,
     vacuum_every: Option<u64>,
+    task_listing: bool,
 }
 
 impl PostgresOptions {
@@ -46,6 +47,7 @@ impl PostgresOptions {
             max_connections: 10,
             tls: TlsOptions::default(),
             vacuum_every: Some(DEFAULT_VACUUM_EVERY),
+            task_listing: false,
         }
     }
 
@@ -62,6 +64,7 @@ impl PostgresOptions {
     /// | `dead_letter_retention_secs=2592000` | how long dead letters are kept ([`with_dead_letter_retention`](Self::with_dead_letter_retention)) |
     /// | `max_connections=10` | the pool's size ([`with_max_connections`](Self::with_max_connections)) |
     /// | `vacuum_every=20000` | acks between the store's own vacuums; `0` leaves it to autovacuum ([`with_vacuum_every`](Self::with_vacuum_every)) |
+    /// | `task_listing=false` | task statuses listable by name and state ([`with_task_listing`](Self::with_task_listing)) |
     ///
     /// ```
     /// use stem_adapters::postgres::PostgresOptions;
@@ -73,7 +76,7 @@ impl PostgresOptions {
     pub fn from_url(url: &str) -> stem::Result<Self> {
         check_scheme(url, &["postgres", "postgresql"], "Postgres")?;
         let (mut schema, mut retention, mut connections, mut vacuum) = (None, None, None, None);
-        let mut dead_letter_retention = None;
+        let (mut dead_letter_retention, mut task_listing) = (None, None);
         let query = Query::read(url, |opt| {
             match opt.key {
                 "schema" => schema = Some(opt.value.to_owned()),
@@ -81,6 +84,13 @@ impl PostgresOptions {
                 "dead_letter_retention_secs" => dead_letter_retention = Some(opt.seconds()?),
                 "max_connections" => connections = Some(opt.number("a whole number")?),
                 "vacuum_every" => vacuum = Some(opt.number("a whole number (0: never)")?),
+                "task_listing" => {
+                    task_listing = Some(match opt.value.to_ascii_lowercase().as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(opt.invalid("`true` or `false`")),
+                    });
+                }
                 // sqlx's own options.
                 "sslmode"
                 | "ssl-mode"
@@ -109,6 +119,7 @@ impl PostgresOptions {
                             "dead_letter_retention_secs",
                             "max_connections",
                             "vacuum_every",
+                            "task_listing",
                             "sslmode",
                             "sslrootcert",
                             "sslcert",
@@ -140,6 +151,9 @@ impl PostgresOptions {
         }
         if let Some(n) = connections {
             options = options.with_max_connections(n);
+        }
+        if let Some(on) = task_listing {
+            options = options.with_task_listing(on);
         }
         if let Some(n) = vacuum {
             options = options.with_vacuum_every(Some(n));
@@ -192,6 +206,20 @@ impl PostgresOptions {
         self
     }
 
+    /// Makes task statuses listable by name and state (the dashboard's
+    /// search): four indexes on the tasks table, which every status write
+    /// then updates (a fifth to a quarter off enqueue and drain rates). Off
+    /// by default; made at connect when on, dropped when off.
+    pub fn with_task_listing(mut self, on: bool) -> Self {
+        self.task_listing = on;
+        self
+    }
+
+    /// Whether task statuses are listable (see [`with_task_listing`](Self::with_task_listing)).
+    pub fn task_listing(&self) -> bool {
+        self.task_listing
+    }
+
     /// Acked messages between two vacuums of `messages`; `None`: the store does not vacuum.
     pub fn vacuum_every(&self) -> Option<u64> {
         self.vacuum_every
@@ -239,6 +267,7 @@ impl std::fmt::Debug for PostgresOptions {
             .field("max_connections", &self.max_connections)
             .field("tls", &self.tls)
             .field("vacuum_every", &self.vacuum_every)
+            .field("task_listing", &self.task_listing)
             .finish()
     }
 }

@@ -412,7 +412,7 @@ impl ResultBackend for SqliteBackend {
     }
 
     fn listing(&self) -> Option<&dyn TaskListing> {
-        Some(self)
+        self.shared.options.task_listing.then_some(self as &dyn TaskListing)
     }
 }
 

@@ -105,7 +105,12 @@ fn prepare(conn: &mut Connection, options: &SqliteOptions) -> Result<(), Prepare
     // A 32 MiB page cache: a busy queue's pages stay in memory.
     conn.pragma_update(None, "cache_size", -32_768)?;
     conn.set_prepared_statement_cache_capacity(64);
-    migrate(conn)
+    migrate(conn)?;
+    // The listing's indexes, as the options say (made or dropped at once).
+    let listing =
+        if options.task_listing { include_str!("sql/listing_on.sql") } else { include_str!("sql/listing_off.sql") };
+    conn.execute_batch(listing)?;
+    Ok(())
 }
 
 fn is_busy(error: &rusqlite::Error) -> bool {

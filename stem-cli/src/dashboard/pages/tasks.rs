@@ -67,7 +67,7 @@ async fn search(
         return Ok(page(&principal, "Tasks", html! {
             (id_form(asked))
             @if let Some(problem) = problem { p.problem { (problem) } }
-            p.note { "This store's result backend cannot list tasks by name or state (it keeps no index of them, as Redis does not): look a task up by its id (as enqueue printed it), or find failed ones among the " a href="/dead-letters" { "dead letters" } "." }
+            p.note { "This store's result backend cannot list tasks by name or state (Redis keeps no index of them; SQLite and Postgres do when opened with `?task_listing=true`, at some cost to every status write): look a task up by its id (as enqueue printed it), or find failed ones among the " a href="/dead-letters" { "dead letters" } "." }
         })
         .into_response());
     };
