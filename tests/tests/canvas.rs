@@ -135,6 +135,16 @@ async fn a_chain_passes_each_output_on() -> TestResult {
             .enqueue(&stem)
             .await?;
         assert_eq!(handle.wait_timeout(WAIT).await?, "10 apples", "{label}");
+        // The last link's status names its chain's first task (the dashboard links them).
+        let last = handle.status().await?.expect("a status");
+        let root = last.meta.get(stem::backend::ROOT_META).and_then(serde_json::Value::as_str).map(str::to_owned);
+        assert!(root.is_some() && root.as_deref() != Some(&*handle.id().to_string()), "{label}: {:?}", last.meta);
+        let first = stem.handle::<serde_json::Value>(root.expect("root").parse()?).status().await?;
+        assert_eq!(
+            first.map(|s| s.task),
+            Some(<Add as Task>::NAME.to_owned()),
+            "{label}: the root is the chain's first"
+        );
         let three = chain(Square::call(4)).then(Label::link(LabelRest { prefix: "<".into(), suffix: ">".into() }));
         assert_eq!(three.enqueue(&stem).await?.wait_timeout(WAIT).await?, "<16>", "{label}: a generated Rest struct");
         // A long chain nests nothing in its envelopes (JSON decoders stop at 128 levels).

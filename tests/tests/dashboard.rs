@@ -215,6 +215,11 @@ async fn every_page_renders_for_an_empty_and_a_busy_store() -> TestResult {
         assert!(overview.contains("<svg"), "{label}: the chart");
         let task = visitor.page(&format!("/tasks/{}", ok.id())).await;
         assert!(task.contains("succeeded") && task.contains("42"), "{label}: {task}");
+        // A chain's second step links to its first.
+        let chained = stem::canvas::chain(Double::call(1)).then(Double::link()).enqueue(&stem).await?;
+        assert_eq!(chained.wait_timeout(Duration::from_secs(10)).await?, 4, "{label}");
+        let second = visitor.page(&format!("/tasks/{}", chained.id())).await;
+        assert!(second.contains("Chain / canvas root") && second.contains("Enqueued by"), "{label}: {second}");
         let failed = visitor.page(&format!("/tasks/{}", dead.id())).await;
         assert!(failed.contains("doomed 7") && failed.contains("Dead-lettered"), "{label}: {failed}");
         let letters = visitor.page("/dead-letters/dash").await;

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 pub use self::group::{GroupCount, GroupMember, GroupStatus};
 pub use self::heartbeat::WorkerHeartbeat;
 pub use self::listing::{TaskCursor, TaskListing, TaskPage, TaskQuery};
-pub use self::status::{ErrorInfo, Progress, TaskState, TaskStatus};
+pub use self::status::{ErrorInfo, GROUP_META, PARENT_META, Progress, ROOT_META, TaskState, TaskStatus};
 use crate::error::Result;
 use crate::id::TaskId;
 

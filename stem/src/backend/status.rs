@@ -143,10 +143,32 @@ impl TaskStatus {
         self.meta.get(crate::envelope::RUN_META).and_then(serde_json::Value::as_str)
     }
 
-    /// Marks it as written for `envelope`'s run, if the envelope has one.
+    /// Marks it as written for `envelope`'s run, if the envelope has one,
+    /// and with its lineage: the task that enqueued it (`stem.parent`), the
+    /// first of its canvas or family (`stem.root`), and the chord whose
+    /// member it is (`stem.group`), where the envelope says (front ends link
+    /// a task to its chain and group with them).
     pub fn mark_run_of(&mut self, envelope: &Envelope) {
         if let Some(run) = envelope.run() {
             self.meta.insert(crate::envelope::RUN_META.to_owned(), run.into());
         }
+        if let Some(parent) = envelope.parent_id {
+            self.meta.insert(PARENT_META.to_owned(), parent.to_string().into());
+        }
+        if let Some(root) = envelope.root_id.filter(|r| *r != envelope.id) {
+            self.meta.insert(ROOT_META.to_owned(), root.to_string().into());
+        }
+        if let Some(member) = envelope.canvas.as_deref().and_then(|plan| plan.member.as_ref()) {
+            self.meta.insert(GROUP_META.to_owned(), member.group.to_string().into());
+        }
     }
 }
+
+/// The status `meta` key of the task that enqueued this one.
+pub const PARENT_META: &str = "stem.parent";
+
+/// The status `meta` key of the first task of this one's canvas or family.
+pub const ROOT_META: &str = "stem.root";
+
+/// The status `meta` key of the chord group this task is a member of.
+pub const GROUP_META: &str = "stem.group";

@@ -75,6 +75,7 @@ async fn carry_on(stem: Stem, outcomes: Vec<Recorded>) -> Result<()> {
         if let Some(trace) = traced(&outcome.status) {
             work.launch.continue_trace(from, trace);
         }
+        work.launch.follow(from, &outcome.envelope);
         if let Some(member) = &plan.member {
             work.members.push((member.clone(), outcome.status.clone()));
         }

@@ -88,6 +88,17 @@ impl Launch {
         }
     }
 
+    /// Makes the envelopes from `from` on follow `parent` (a canvas step that
+    /// finished): it is their parent, and its root (or itself) their root,
+    /// unless they name their own.
+    pub(crate) fn follow(&mut self, from: usize, parent: &crate::envelope::Envelope) {
+        let root = parent.root_id.unwrap_or(parent.id);
+        for envelope in self.envelopes.iter_mut().skip(from) {
+            envelope.parent_id.get_or_insert(parent.id);
+            envelope.root_id.get_or_insert(root);
+        }
+    }
+
     /// Whether there is nothing to start.
     pub(crate) fn is_empty(&self) -> bool {
         self.envelopes.is_empty() && self.chords.is_empty()

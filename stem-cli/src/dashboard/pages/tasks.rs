@@ -13,6 +13,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 use stem::TaskId;
+use stem::backend::{GROUP_META, PARENT_META, ROOT_META};
 use stem::backend::{TaskPage, TaskQuery, TaskState};
 use stem::codec::Payload;
 
@@ -196,6 +197,13 @@ async fn show(
                         None => span.note { "not kept by the result backend (shown while the task is a dead letter)" },
                     }
                 } }
+                @for (key, label) in [(PARENT_META, "Enqueued by"), (ROOT_META, "Chain / canvas root"), (GROUP_META, "Chord group")] {
+                    @if let Some(id) = status.meta.get(key).and_then(serde_json::Value::as_str) {
+                        tr { th { (label) } td {
+                            @if key == GROUP_META { code { (id) } } @else { a href=(format!("/tasks/{}", enc(id))) { code { (id) } } }
+                        } }
+                    }
+                }
                 @if !status.meta.is_empty() {
                     tr { th { "Meta" } td { (value(&serde_json::json!(status.meta), false)) } }
                 }
