@@ -60,6 +60,11 @@ impl Cron {
         Ok(Self { schedule, zone })
     }
 
+    /// The zone it is read in.
+    pub(crate) fn zone(&self) -> Tz {
+        self.zone
+    }
+
     /// The first fire strictly after `after`.
     pub(crate) fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         // Wall-clock times are walked as if they were UTC (no daylight

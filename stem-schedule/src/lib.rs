@@ -14,3 +14,5 @@ pub mod solar;
 mod spec;
 
 pub use self::spec::Spec;
+/// The time zones schedules name (IANA, from `chrono-tz`).
+pub use chrono_tz::Tz;

@@ -26,10 +26,21 @@ pub struct Spec {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Every { every: Duration, from: Option<DateTime<Utc>> },
-    Cron(Box<Cron>),
+    Every {
+        every: Duration,
+        from: Option<DateTime<Utc>>,
+    },
+    /// A cron expression; `named` when the text names its zone.
+    Cron {
+        cron: Box<Cron>,
+        named: bool,
+    },
     At(DateTime<Utc>),
-    Solar { event: SolarEvent, latitude: f64, longitude: f64 },
+    Solar {
+        event: SolarEvent,
+        latitude: f64,
+        longitude: f64,
+    },
 }
 
 impl Spec {
@@ -52,9 +63,17 @@ impl Spec {
                 let n = since / step + 1;
                 Some(start + chrono::Duration::microseconds(n.checked_mul(step)?))
             }
-            Kind::Cron(cron) => cron.next_after(after),
+            Kind::Cron { cron, .. } => cron.next_after(after),
             Kind::At(at) => (*at > after).then_some(*at),
             Kind::Solar { event, latitude, longitude } => solar::next_after(*event, *latitude, *longitude, after),
+        }
+    }
+
+    /// The time zone a cron schedule names, if it names one.
+    pub fn zone(&self) -> Option<Tz> {
+        match &self.kind {
+            Kind::Cron { cron, named: true } => Some(cron.zone()),
+            _ => None,
         }
     }
 
@@ -99,14 +118,14 @@ impl FromStr for Spec {
             Kind::Every { every, from }
         } else if let Some(rest) = text.strip_prefix("cron:") {
             let rest = rest.trim();
-            let (expression, zone) = match rest.rsplit_once(' ') {
-                Some((expression, zone)) if looks_like_zone(zone) => (expression, zone),
-                _ => (rest, "UTC"),
+            let (expression, zone, named) = match rest.rsplit_once(' ') {
+                Some((expression, zone)) if looks_like_zone(zone) => (expression, zone, true),
+                _ => (rest, "UTC", false),
             };
             let zone: Tz = zone
                 .parse()
                 .map_err(|_| bad(format!("unknown time zone `{zone}` (an IANA name like Europe/Paris)")))?;
-            Kind::Cron(Box::new(Cron::parse(expression.trim(), zone).map_err(bad)?))
+            Kind::Cron { cron: Box::new(Cron::parse(expression.trim(), zone).map_err(bad)?), named }
         } else if let Some(rest) = text.strip_prefix("at:") {
             let at = rest.trim().parse::<DateTime<Utc>>().map_err(|e| bad(format!("{e} (an RFC 3339 time)")))?;
             Kind::At(at)

@@ -197,11 +197,9 @@ async fn switch(ctx: &Context, stem: &Stem, id: &str, enable: bool) -> Outcome {
     })
 }
 
-/// The zone a cron schedule names (its last word), if it names one.
+/// The zone a cron schedule names, if it names one.
 fn cron_zone(schedule: &Schedule) -> Option<Tz> {
-    let text = schedule.to_string();
-    let (_, last) = text.strip_prefix("cron:")?.trim().rsplit_once(' ')?;
-    last.parse().ok()
+    schedule.zone()
 }
 
 async fn dry_run(ctx: &Context, stem: &Stem, id: &str, count: usize) -> Outcome {

@@ -48,6 +48,11 @@ impl Schedule {
     pub fn is_once(&self) -> bool {
         self.0.is_once()
     }
+
+    /// The time zone a cron schedule names, if it names one.
+    pub fn zone(&self) -> Option<stem_schedule::Tz> {
+        self.0.zone()
+    }
 }
 
 impl fmt::Display for Schedule {

@@ -31,7 +31,7 @@ pub(super) struct Limit {
 pub(super) fn of(registration: &TaskRegistration, envelope: &Envelope) -> Option<Limit> {
     let options = registration.options();
     let rate = options.rate_limit?;
-    if envelope.headers.get(SLOT_HEADER).is_some_and(|held| *held == envelope.attempt.to_string()) {
+    if envelope.headers.get(SLOT_HEADER).is_some_and(|held| held.parse() == Ok(envelope.attempt)) {
         return None;
     }
     let key = match options.rate_limit_key.and_then(|header| envelope.headers.get(header)) {
