@@ -5,7 +5,7 @@
 use std::time::Duration;
 use stem::broker::{DeadLetters, QueueStats};
 
-use stem::broker::{Broker, Nack, ReceiveRequest, ReplayOptions};
+use stem::broker::{Broker, Nack, PurgeOptions, ReceiveRequest, ReplayOptions};
 use stem::codec::Payload;
 use stem::memory::MemoryBroker;
 use stem::{Envelope, Error};
@@ -102,8 +102,8 @@ async fn dead_letters_list_newest_first_and_replay_and_purge() -> TestResult {
     assert!(back.receipt.token > tokens[0], "fencing tokens keep growing after a replay");
     assert!(back.envelope.meta.contains_key("stem.replayed_at"));
 
-    assert_eq!(broker.purge_dead_letters("q", None, Some(1)).await?, 1);
-    assert_eq!(broker.purge_dead_letters("q", None, None).await?, 1);
+    assert_eq!(broker.purge_dead_letters("q", &PurgeOptions { limit: Some(1), ..Default::default() }).await?, 1);
+    assert_eq!(broker.purge_dead_letters("q", &PurgeOptions::default()).await?, 1);
     assert!(broker.list_dead_letters("q", 10, 0).await?.entries.is_empty());
     Ok(())
 }

@@ -178,7 +178,14 @@ fn tasks_dead_letters_and_workflows(app: &App) {
     let refused = app.run(&["dlq", "replay", "-q", "emails"]);
     assert_eq!(code(&refused), Some(64), "not on a terminal and no --yes: {}", stderr(&refused));
     assert!(stderr(&refused).contains("add --yes"), "{}", stderr(&refused));
-    assert_eq!(app.json(&["dlq", "replay", "-q", "emails", "--yes"])["replayed"], 1);
+    // By task id: an unknown one purges nothing; the dead one is replayed.
+    let id = dead[0]["envelope"]["id"].as_str().expect("the dead letter's task id").to_owned();
+    let unknown = stem::TaskId::new().to_string();
+    let purged = app.json(&["dlq", "purge", "-q", "emails", "--id", &unknown, "--yes"]);
+    assert_eq!(purged["purged"], 0, "an unknown id purges nothing");
+    let dry = app.json(&["dlq", "replay", "-q", "emails", "--id", &id, "--id", &unknown, "--dry-run"]);
+    assert_eq!(dry["replayed"], 1, "{dry}");
+    assert_eq!(app.json(&["dlq", "replay", "-q", "emails", "--id", &id, "--yes"])["replayed"], 1);
     assert_eq!((app.queue("emails")["dead"].as_u64(), app.queue("emails")["ready"].as_u64()), (Some(0), Some(1)));
     assert_eq!(app.json(&["dlq", "purge", "-q", "emails", "--yes"])["purged"], 0, "nothing left to purge");
 }

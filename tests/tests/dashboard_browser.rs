@@ -303,11 +303,20 @@ async fn an_operator_follows_tasks_replays_a_dead_letter_and_reads_a_run_in_chro
     assert!(text(&browser, "main > p").await?.starts_with("Dead-lettered"), "the dead letter");
     shots.take(&browser, "task-failed").await?;
 
-    // Replayed through the confirmation page's form, it runs again and succeeds.
+    // Ticked and replayed through the confirmation page's form, it runs again
+    // and succeeds.
     MENDED.store(true, Ordering::SeqCst);
     browser.find(Locator::LinkText("Its queue's dead letters")).await?.click().await?;
     until_text(&browser, "the queue's dead letters", "h1", |t| t == "Dead letters of `browser`").await;
-    click(&browser, &format!("main a[href='/dead-letters/browser/confirm?action=replay&id={id}']")).await?;
+    assert!(
+        browser
+            .find(Locator::Css(&format!("main a[href='/dead-letters/browser/confirm?action=replay&id={id}']")))
+            .await
+            .is_ok(),
+        "a replay link per row"
+    );
+    click(&browser, &format!("main input[type='checkbox'][name='id'][value='{id}']")).await?;
+    click(&browser, "main button[name='action'][value='replay']").await?;
     until_text(&browser, "the confirmation page", "h1", |t| t.starts_with("Replay: ")).await;
     assert_eq!(text(&browser, "main > p").await?, "Replay 1 dead letter?");
     let token = browser.find(Locator::Css("main form input[name='csrf']")).await?.attr("value").await?;

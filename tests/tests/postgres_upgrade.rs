@@ -83,7 +83,7 @@ async fn a_version_3_schema_is_upgraded_and_its_messages_still_run() -> TestResu
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT max(version) FROM {quoted}.schema_version")))
             .fetch_one(&pool)
             .await?;
-    assert_eq!(version, Some(10), "connecting applies the migrations the schema lacks");
+    assert_eq!(version, Some(11), "connecting applies the migrations the schema lacks");
     assert!(!has_seq_key(&pool, &schema).await?, "version 4 keys messages by id only");
 
     let backend = store.backend();

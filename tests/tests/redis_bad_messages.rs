@@ -4,7 +4,7 @@
 use std::time::Duration;
 use stem::broker::{DeadLetters, QueueStats};
 
-use stem::broker::ReceiveRequest;
+use stem::broker::{PurgeOptions, ReceiveRequest};
 use stem::codec::Payload;
 use stem::{Broker, Envelope};
 use stem_adapters::redis::{RedisOptions, RedisStore};
@@ -126,7 +126,11 @@ async fn entries_that_are_not_utf8_or_lack_a_task_id_cost_one_dead_letter_each()
         assert_eq!(dead.len(), 1, "{label}");
         assert!(dead[0].reason.contains(why), "{label}: {}", dead[0].reason);
         assert_eq!(dead[0].envelope.args.bytes(), raw_env, "{label}: the stored bytes are kept whole");
-        assert_eq!(broker.purge_dead_letters("q", None, None).await?, 1, "{label}: it purges by its stored id");
+        assert_eq!(
+            broker.purge_dead_letters("q", &PurgeOptions::default()).await?,
+            1,
+            "{label}: it purges by its stored id"
+        );
         assert!(broker.list_dead_letters("q", 10, 0).await?.entries.is_empty(), "{label}");
         assert_eq!(broker.pending_count("q").await?, 0, "{label}: nothing is left behind");
         assert!(broker.receive(&ReceiveRequest { wait: Duration::from_millis(100), ..receive(10) }).await?.is_empty());
@@ -166,7 +170,11 @@ async fn a_dead_letter_that_no_longer_decodes_is_listed_and_purged() -> TestResu
     assert_eq!(dead.len(), 2, "both are listed");
     assert!(dead[0].reason.starts_with("boom (undecodable envelope"), "{}", dead[0].reason);
     assert_eq!(dead[0].envelope.args.bytes(), b"\xff{old");
-    assert_eq!(broker.purge_dead_letters("q", None, None).await?, 2, "one bad dead letter does not block purge");
+    assert_eq!(
+        broker.purge_dead_letters("q", &PurgeOptions::default()).await?,
+        2,
+        "one bad dead letter does not block purge"
+    );
     assert!(broker.list_dead_letters("q", 10, 0).await?.entries.is_empty());
     store.delete_namespace().await?;
     Ok(())

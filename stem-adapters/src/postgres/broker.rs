@@ -10,8 +10,8 @@ use futures_util::stream::BoxStream;
 use sqlx::Row;
 use sqlx::postgres::PgListener;
 use stem::broker::{
-    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, PublishRecorded, QueueCounts,
-    QueueStats, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
+    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, PublishRecorded, PurgeOptions,
+    QueueCounts, QueueStats, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
 use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
@@ -160,20 +160,28 @@ impl PostgresBroker {
         Ok(())
     }
 
-    /// Dead letters of `queue` dead at or after `since`, oldest first, at most `limit`.
+    /// Dead letters of `queue` dead at or after `since`, of the tasks `ids`
+    /// (any when empty; looked up by id, in one statement), oldest first, at
+    /// most `limit`.
     async fn oldest_dead(
         &self,
         queue: &str,
         since: Option<DateTime<Utc>>,
         limit: Option<usize>,
+        ids: &[TaskId],
     ) -> Result<Vec<(i64, u64, DeadLetter)>> {
-        let rows = sqlx::query(self.shared.sql(include_str!("sql/dead_oldest.sql")))
+        let sql = match ids {
+            [] => include_str!("sql/dead_oldest.sql"),
+            _ => include_str!("sql/dead_oldest_ids.sql"),
+        };
+        let mut query = sqlx::query(self.shared.sql(sql))
             .bind(queue)
             .bind(since)
-            .bind(limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)))
-            .fetch_all(self.pool())
-            .await
-            .map_err(|e| failed("listing dead letters", e))?;
+            .bind(limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)));
+        if !ids.is_empty() {
+            query = query.bind(uuids(ids));
+        }
+        let rows = query.fetch_all(self.pool()).await.map_err(|e| failed("listing dead letters", e))?;
         rows.iter()
             .map(|row| {
                 let get = |e| failed("reading a dead letter", e);
@@ -235,6 +243,11 @@ impl PostgresBroker {
 }
 
 type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Task ids as the `uuid[]` a statement binds.
+fn uuids(ids: &[TaskId]) -> Vec<Uuid> {
+    ids.iter().map(|id| *id.as_uuid()).collect()
+}
 
 fn token(receipt: &Receipt) -> i64 {
     i64::try_from(receipt.token).unwrap_or(i64::MAX)
@@ -439,7 +452,7 @@ impl DeadLetters for PostgresBroker {
 
     async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
         self.expire_dead().await?;
-        let chosen = self.oldest_dead(queue, options.since, Some(options.limit)).await?;
+        let chosen = self.oldest_dead(queue, options.since, Some(options.limit), &options.ids).await?;
         if options.dry_run || chosen.is_empty() {
             return Ok(ReplayResult {
                 entries: chosen.into_iter().map(|(.., d)| d).collect(),
@@ -462,20 +475,20 @@ impl DeadLetters for PostgresBroker {
         Ok(ReplayResult { entries, dry_run: false })
     }
 
-    async fn purge_dead_letters(
-        &self,
-        queue: &str,
-        since: Option<DateTime<Utc>>,
-        limit: Option<usize>,
-    ) -> Result<usize> {
+    async fn purge_dead_letters(&self, queue: &str, options: &PurgeOptions) -> Result<usize> {
         self.expire_dead().await?;
-        let done = sqlx::query(self.shared.sql(include_str!("sql/dead_purge.sql")))
+        let sql = match options.ids.as_slice() {
+            [] => include_str!("sql/dead_purge.sql"),
+            _ => include_str!("sql/dead_purge_ids.sql"),
+        };
+        let mut query = sqlx::query(self.shared.sql(sql))
             .bind(queue)
-            .bind(since)
-            .bind(limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)))
-            .execute(self.pool())
-            .await
-            .map_err(|e| failed("purging dead letters", e))?;
+            .bind(options.since)
+            .bind(options.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)));
+        if !options.ids.is_empty() {
+            query = query.bind(uuids(&options.ids));
+        }
+        let done = query.execute(self.pool()).await.map_err(|e| failed("purging dead letters", e))?;
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
 }

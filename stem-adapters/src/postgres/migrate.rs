@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (8, include_str!("migrations/0008_schedules.sql")),
     (9, include_str!("migrations/0009_revokes.sql")),
     (10, include_str!("migrations/0010_task_listing.sql")),
+    (11, include_str!("migrations/0011_dead_letter_ids.sql")),
 ];
 
 /// Creates `schema` (a name already checked: lowercase letters, digits and

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use stem::broker::{
-    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, PublishRecorded, QueueCounts,
-    QueueStats, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
+    Broadcast, Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, PublishRecorded, PurgeOptions,
+    QueueCounts, QueueStats, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
 use stem::envelope::{Envelope, MAX_PRIORITY};
 use stem::{Error, Result, TaskId};
@@ -264,6 +264,34 @@ impl RedisBroker {
                 break;
             }
         }
+        chosen.truncate(limit);
+        Ok(chosen)
+    }
+
+    /// The dead letters of `queue` that a replay or purge selects: those dead
+    /// at or after `since` of the tasks `ids`, oldest first, at most `limit`.
+    /// With ids, their hashes are read directly, in one round trip; without,
+    /// the queue's dead letters are paged through (see `oldest_dead`).
+    async fn chosen_dead(
+        &self,
+        queue: &str,
+        since: Option<DateTime<Utc>>,
+        limit: usize,
+        ids: &[TaskId],
+    ) -> Result<Vec<Dead>> {
+        if ids.is_empty() {
+            return self.oldest_dead(queue, since, limit).await;
+        }
+        let mut keys: Vec<Vec<u8>> = Vec::with_capacity(ids.len());
+        for id in ids {
+            let key = id.to_string().into_bytes();
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        let mut chosen = self.dead_letters(queue, &keys).await?;
+        chosen.retain(|(_, d)| since.is_none_or(|s| d.dead_at >= s));
+        chosen.sort_by_key(|(_, d)| d.dead_at);
         chosen.truncate(limit);
         Ok(chosen)
     }
@@ -566,8 +594,12 @@ impl DeadLetters for RedisBroker {
 
     async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult> {
         self.expire_dead(queue).await?;
-        let chosen: Vec<DeadLetter> =
-            self.oldest_dead(queue, options.since, options.limit).await?.into_iter().map(|(_, d)| d).collect();
+        let chosen: Vec<DeadLetter> = self
+            .chosen_dead(queue, options.since, options.limit, &options.ids)
+            .await?
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
         if options.dry_run || chosen.is_empty() {
             return Ok(ReplayResult { entries: chosen, dry_run: options.dry_run });
         }
@@ -588,16 +620,12 @@ impl DeadLetters for RedisBroker {
         Ok(ReplayResult { entries, dry_run: false })
     }
 
-    async fn purge_dead_letters(
-        &self,
-        queue: &str,
-        since: Option<DateTime<Utc>>,
-        limit: Option<usize>,
-    ) -> Result<usize> {
+    async fn purge_dead_letters(&self, queue: &str, options: &PurgeOptions) -> Result<usize> {
         self.expire_dead(queue).await?;
-        // By the ids they are stored under, one page at a time (see
-        // `oldest_dead`), whether or not their envelopes decode.
-        let chosen = self.oldest_dead(queue, since, limit.unwrap_or(usize::MAX)).await?;
+        // By the ids they are stored under (see `chosen_dead`), whether or
+        // not their envelopes decode.
+        let limit = options.limit.unwrap_or(usize::MAX);
+        let chosen = self.chosen_dead(queue, options.since, limit, &options.ids).await?;
         if chosen.is_empty() {
             return Ok(0);
         }

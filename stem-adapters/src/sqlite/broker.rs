@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use stem::broker::{
-    Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, QueueCounts, QueueStats, Receipt, ReceiveRequest,
-    ReplayOptions, ReplayResult,
+    Broker, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack, PurgeOptions, QueueCounts, QueueStats, Receipt,
+    ReceiveRequest, ReplayOptions, ReplayResult,
 };
 use stem::envelope::MAX_PRIORITY;
 use stem::{Envelope, Error, Result, TaskId};
@@ -425,6 +425,7 @@ impl DeadLetters for SqliteBroker {
         let queue = queue.to_owned();
         let since = options.since.map_or(i64::MIN, |s| s.timestamp_millis());
         let limit = i64::try_from(options.limit).unwrap_or(i64::MAX);
+        let ids = ids_json(&options.ids)?;
         let (dry_run, delay) = (options.dry_run, options.delay);
         let shared = Arc::clone(&self.shared);
         let entries = self
@@ -433,13 +434,20 @@ impl DeadLetters for SqliteBroker {
             .call_then(
                 "replay dead letters",
                 move |conn| {
-                    let chosen: Vec<(i64, (DeadLetter, i64))> = conn
-                        .prepare_cached(include_str!("sql/replay.sql"))?
-                        .query_map(params![queue, since, limit], |r| {
-                            let token = r.get(4)?;
-                            Ok((r.get(0)?, (decode_dead(r.get(1)?, r.get(2)?, r.get(3)?, token)?, token)))
-                        })?
-                        .collect::<rusqlite::Result<_>>()?;
+                    let read = |r: &rusqlite::Row<'_>| {
+                        let token = r.get(4)?;
+                        Ok((r.get(0)?, (decode_dead(r.get(1)?, r.get(2)?, r.get(3)?, token)?, token)))
+                    };
+                    let chosen: Vec<(i64, (DeadLetter, i64))> = match &ids {
+                        None => conn
+                            .prepare_cached(include_str!("sql/replay.sql"))?
+                            .query_map(params![queue, since, limit], read)?
+                            .collect::<rusqlite::Result<_>>()?,
+                        Some(ids) => conn
+                            .prepare_cached(include_str!("sql/replay_ids.sql"))?
+                            .query_map(params![queue, ids, since, limit], read)?
+                            .collect::<rusqlite::Result<_>>()?,
+                    };
                     if dry_run {
                         return Ok(chosen.into_iter().map(|(_, (d, _))| d).collect());
                     }
@@ -464,23 +472,32 @@ impl DeadLetters for SqliteBroker {
         Ok(ReplayResult { entries, dry_run })
     }
 
-    async fn purge_dead_letters(
-        &self,
-        queue: &str,
-        since: Option<DateTime<Utc>>,
-        limit: Option<usize>,
-    ) -> Result<usize> {
+    async fn purge_dead_letters(&self, queue: &str, options: &PurgeOptions) -> Result<usize> {
         self.expire_dead().await?;
         let queue = queue.to_owned();
-        let since = since.map_or(i64::MIN, |s| s.timestamp_millis());
-        let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let since = options.since.map_or(i64::MIN, |s| s.timestamp_millis());
+        let limit = options.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let ids = ids_json(&options.ids)?;
         self.shared
             .db
-            .call("purge dead letters", move |conn| {
-                conn.prepare_cached(include_str!("sql/dead_purge.sql"))?.execute(params![queue, since, limit])
+            .call("purge dead letters", move |conn| match ids {
+                None => conn.prepare_cached(include_str!("sql/dead_purge.sql"))?.execute(params![queue, since, limit]),
+                Some(ids) => conn
+                    .prepare_cached(include_str!("sql/dead_purge_ids.sql"))?
+                    .execute(params![queue, ids, since, limit]),
             })
             .await
     }
+}
+
+/// The task ids a dead letter replay or purge is limited to, as the JSON
+/// array its statement reads; `None` when it takes any.
+fn ids_json(ids: &[TaskId]) -> Result<Option<String>> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<String> = ids.iter().map(TaskId::to_string).collect();
+    serde_json::to_string(&ids).map(Some).map_err(|e| Error::adapter("cannot encode dead letter ids", e))
 }
 
 #[async_trait]

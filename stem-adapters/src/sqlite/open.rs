@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_schedules.sql"),
     include_str!("migrations/0008_revokes.sql"),
     include_str!("migrations/0009_task_listing.sql"),
+    include_str!("migrations/0010_dead_letter_ids.sql"),
 ];
 
 /// The schema version this code writes and reads.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use stem::broker::{DeadLetter, ReplayOptions};
+use stem::broker::{DeadLetter, PurgeOptions, ReplayOptions};
 use stem::{Stem, TaskId};
 
 use super::result::parse_id;
@@ -41,6 +41,14 @@ pub(super) fn command() -> Command {
             .value_name("TIME")
             .value_parser(since)
             .help("Only those dead at or after TIME (ISO 8601), or within the last DURATION (1h)")
+    };
+    let ids = || {
+        Arg::new("ids")
+            .long("id")
+            .value_name("TASK_ID")
+            .value_parser(parse_id)
+            .action(ArgAction::Append)
+            .help("Only the dead letters of this task id; repeat for several [default: any]")
     };
     let yes = || Arg::new("yes").short('y').long("yes").action(ArgAction::SetTrue).help("Do it without asking");
     Command::new("dlq")
@@ -78,6 +86,7 @@ pub(super) fn command() -> Command {
                 .arg(queue())
                 .arg(limit(None))
                 .arg(since())
+                .arg(ids())
                 .arg(
                     Arg::new("delay")
                         .long("delay")
@@ -99,6 +108,7 @@ pub(super) fn command() -> Command {
                 .arg(queue())
                 .arg(limit(None))
                 .arg(since())
+                .arg(ids())
                 .arg(yes()),
         )
 }
@@ -178,11 +188,13 @@ fn shown(dead: &DeadLetter) -> String {
     )
 }
 
-/// What replay and purge do to: the queue's dead letters since `since`, at most `limit`.
+/// What replay and purge do to: the queue's dead letters since `since`, of
+/// the task ids `ids` (any when empty), at most `limit`.
 struct Selection<'a> {
     queue: &'a str,
     since: Option<DateTime<Utc>>,
     limit: Option<usize>,
+    ids: Vec<TaskId>,
 }
 
 impl Selection<'_> {
@@ -191,14 +203,46 @@ impl Selection<'_> {
             queue,
             since: sub.get_one::<DateTime<Utc>>("since").copied(),
             limit: sub.get_one::<usize>("limit").copied(),
+            ids: sub.get_many::<TaskId>("ids").map(|ids| ids.copied().collect()).unwrap_or_default(),
         }
     }
 
-    /// How many dead letters the selection holds at most (the queue's count, capped).
+    /// The replay options of one store call of at most `page` dead letters.
+    fn replay(&self, page: usize, delay: Option<Duration>, dry_run: bool) -> ReplayOptions {
+        ReplayOptions { limit: page, since: self.since, ids: self.ids.clone(), delay, dry_run }
+    }
+
+    /// How many dead letters the selection holds at most: the queue's count,
+    /// capped; with ids, those of them that have a dead letter (a dry run).
     async fn count(&self, stem: &Stem) -> Outcome<usize> {
+        let limit = self.limit.unwrap_or(usize::MAX);
+        if !self.ids.is_empty() {
+            let found = stem.replay_dead_letters(self.queue, &self.replay(limit, None, true)).await?;
+            return Ok(found.entries.len());
+        }
         let queues = stem.queue_stats()?.queues().await?;
         let dead = queues.iter().find(|q| q.queue == self.queue).map_or(0, |q| q.dead);
-        Ok(self.limit.map_or(dead, |limit| dead.min(limit)))
+        Ok(dead.min(limit))
+    }
+
+    /// "dead letters of queue `q`", with the ids when there are any.
+    fn describe(&self, n: usize) -> String {
+        let queue = self.queue;
+        match self.ids.as_slice() {
+            [] => format!("{} of queue `{queue}`", letters(n)),
+            ids => {
+                let ids: Vec<String> = ids.iter().map(TaskId::to_string).collect();
+                format!("{} of queue `{queue}` (task ids {})", letters(n), ids.join(", "))
+            }
+        }
+    }
+
+    /// What to say when nothing is selected.
+    fn none(&self, what: &str) -> String {
+        match self.ids.as_slice() {
+            [] => format!("queue `{}` has no dead letters to {what}", self.queue),
+            _ => format!("queue `{}` has no dead letters of those task ids to {what}", self.queue),
+        }
     }
 }
 
@@ -206,12 +250,7 @@ async fn replay(ctx: &Context, stem: &Stem, queue: &str, sub: &ArgMatches) -> Ou
     let selection = Selection::of(queue, sub);
     let delay = sub.get_one::<Duration>("delay").copied();
     if sub.get_flag("dry-run") {
-        let options = ReplayOptions {
-            limit: selection.limit.unwrap_or(usize::MAX),
-            since: selection.since,
-            delay,
-            dry_run: true,
-        };
+        let options = selection.replay(selection.limit.unwrap_or(usize::MAX), delay, true);
         let result = stem.replay_dead_letters(queue, &options).await?;
         let shown = json!({ "dry_run": true, "replayed": result.entries.len(), "entries": result.entries });
         return ctx.out.either(&shown, || {
@@ -224,9 +263,9 @@ async fn replay(ctx: &Context, stem: &Stem, queue: &str, sub: &ArgMatches) -> Ou
     }
     let total = selection.count(stem).await?;
     if total == 0 {
-        return ctx.out.either(&json!({ "replayed": 0 }), || format!("queue `{queue}` has no dead letters to replay"));
+        return ctx.out.either(&json!({ "replayed": 0 }), || selection.none("replay"));
     }
-    confirm(&format!("replay {} of queue `{queue}`", letters(total)), sub.get_flag("yes"))?;
+    confirm(&format!("replay {}", selection.describe(total)), sub.get_flag("yes"))?;
     let bar = progress(total, "replayed");
     let mut replayed = 0;
     loop {
@@ -234,9 +273,7 @@ async fn replay(ctx: &Context, stem: &Stem, queue: &str, sub: &ArgMatches) -> Ou
         if page == 0 {
             break;
         }
-        let result = stem
-            .replay_dead_letters(queue, &ReplayOptions { limit: page, since: selection.since, delay, dry_run: false })
-            .await?;
+        let result = stem.replay_dead_letters(queue, &selection.replay(page, delay, false)).await?;
         replayed += result.entries.len();
         bar.inc(result.entries.len() as u64);
         if result.entries.len() < page {
@@ -251,9 +288,9 @@ async fn purge(ctx: &Context, stem: &Stem, queue: &str, sub: &ArgMatches) -> Out
     let selection = Selection::of(queue, sub);
     let total = selection.count(stem).await?;
     if total == 0 {
-        return ctx.out.either(&json!({ "purged": 0 }), || format!("queue `{queue}` has no dead letters to purge"));
+        return ctx.out.either(&json!({ "purged": 0 }), || selection.none("purge"));
     }
-    confirm(&format!("delete {} of queue `{queue}` for good", letters(total)), sub.get_flag("yes"))?;
+    confirm(&format!("delete {} for good", selection.describe(total)), sub.get_flag("yes"))?;
     let bar = progress(total, "purged");
     let mut purged = 0;
     loop {
@@ -261,7 +298,8 @@ async fn purge(ctx: &Context, stem: &Stem, queue: &str, sub: &ArgMatches) -> Out
         if page == 0 {
             break;
         }
-        let n = stem.dead_letters()?.purge_dead_letters(queue, selection.since, Some(page)).await?;
+        let options = PurgeOptions { since: selection.since, limit: Some(page), ids: selection.ids.clone() };
+        let n = stem.dead_letters()?.purge_dead_letters(queue, &options).await?;
         purged += n;
         bar.inc(n as u64);
         if n < page {

@@ -22,19 +22,15 @@ pub trait DeadLetters: Send + Sync + 'static {
     /// One dead letter by task id.
     async fn get_dead_letter(&self, queue: &str, id: TaskId) -> Result<Option<DeadLetter>>;
 
-    /// Puts dead letters back on their queue (oldest first); a dry run changes
-    /// nothing. [`Stem::replay_dead_letters`](crate::Stem::replay_dead_letters)
-    /// also marks the replayed tasks queued again in the result backend.
+    /// Puts the dead letters that `options` selects back on their queue
+    /// (oldest first); a dry run changes nothing.
+    /// [`Stem::replay_dead_letters`](crate::Stem::replay_dead_letters) also
+    /// marks the replayed tasks queued again in the result backend.
     async fn replay_dead_letters(&self, queue: &str, options: &ReplayOptions) -> Result<ReplayResult>;
 
-    /// Deletes dead letters dead at or after `since` (all when `None`), at most
-    /// `limit`; returns how many.
-    async fn purge_dead_letters(
-        &self,
-        queue: &str,
-        since: Option<DateTime<Utc>>,
-        limit: Option<usize>,
-    ) -> Result<usize>;
+    /// Deletes the dead letters of `queue` that `options` selects (oldest
+    /// first); returns how many.
+    async fn purge_dead_letters(&self, queue: &str, options: &PurgeOptions) -> Result<usize>;
 }
 
 /// A message that will not run again unless replayed, and why.
@@ -75,13 +71,19 @@ pub struct DeadLetterPage {
     pub next_offset: Option<usize>,
 }
 
-/// Which dead letters [`DeadLetters::replay_dead_letters`] puts back.
+/// Which dead letters [`DeadLetters::replay_dead_letters`] puts back, and how.
+///
+/// The selections combine: with `ids` and `since`, only the dead letters of
+/// those tasks that died at or after that time, at most `limit`.
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
     /// At most this many, oldest first.
     pub limit: usize,
     /// Only those dead at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Only the dead letters of these task ids; empty means any. An id with
+    /// no dead letter in the queue selects nothing.
+    pub ids: Vec<TaskId>,
     /// Deliver them this long from now rather than at once.
     pub delay: Option<Duration>,
     /// Report what would be replayed and change nothing.
@@ -90,8 +92,24 @@ pub struct ReplayOptions {
 
 impl Default for ReplayOptions {
     fn default() -> Self {
-        Self { limit: 50, since: None, delay: None, dry_run: false }
+        Self { limit: 50, since: None, ids: Vec::new(), delay: None, dry_run: false }
     }
+}
+
+/// Which dead letters [`DeadLetters::purge_dead_letters`] deletes; the
+/// default selects them all.
+///
+/// The selections combine: with `ids` and `since`, only the dead letters of
+/// those tasks that died at or after that time, at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct PurgeOptions {
+    /// Only those dead at or after this time (any time when `None`).
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many, oldest first (no limit when `None`).
+    pub limit: Option<usize>,
+    /// Only the dead letters of these task ids; empty means any. An id with
+    /// no dead letter in the queue selects nothing.
+    pub ids: Vec<TaskId>,
 }
 
 /// What a replay did (or, for a dry run, would do).

@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 pub const DEFAULT_DEAD_LETTER_RETENTION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 60 * 60);
 
 pub use self::broadcast::Broadcast;
-pub use self::dead_letter::{DeadLetter, DeadLetterPage, DeadLetters, ReplayOptions, ReplayResult};
+pub use self::dead_letter::{DeadLetter, DeadLetterPage, DeadLetters, PurgeOptions, ReplayOptions, ReplayResult};
 pub use self::delivery::{Delivery, Nack, Receipt, ReceiveRequest};
 pub use self::recorded::PublishRecorded;
 pub use self::stats::{QueueCounts, QueueStats};

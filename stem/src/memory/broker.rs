@@ -12,7 +12,7 @@ use tokio::sync::{Notify, broadcast};
 
 use crate::broker::{
     Broadcast, Broker, DEFAULT_DEAD_LETTER_RETENTION, DeadLetter, DeadLetterPage, DeadLetters, Delivery, Nack,
-    QueueCounts, QueueStats, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
+    PurgeOptions, QueueCounts, QueueStats, Receipt, ReceiveRequest, ReplayOptions, ReplayResult,
 };
 use crate::envelope::{Envelope, MAX_PRIORITY};
 use crate::error::{Error, Result};
@@ -223,6 +223,12 @@ impl Queue {
     }
 }
 
+/// Whether a replay or purge of dead letters dead at or after `since` (any
+/// time when `None`) of the tasks `ids` (any when empty) takes `dead`.
+fn selected(dead: &DeadLetter, since: Option<DateTime<Utc>>, ids: &[TaskId]) -> bool {
+    since.is_none_or(|s| dead.dead_at >= s) && (ids.is_empty() || ids.contains(&dead.envelope.id))
+}
+
 fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
@@ -429,7 +435,7 @@ impl DeadLetters for MemoryBroker {
                 .dead
                 .iter()
                 .enumerate()
-                .filter(|(_, (d, _))| options.since.is_none_or(|since| d.dead_at >= since))
+                .filter(|(_, (d, _))| selected(d, options.since, &options.ids))
                 .map(|(i, _)| i)
                 .take(options.limit)
                 .collect();
@@ -453,19 +459,14 @@ impl DeadLetters for MemoryBroker {
         Ok(ReplayResult { entries: replayed, dry_run: false })
     }
 
-    async fn purge_dead_letters(
-        &self,
-        queue: &str,
-        since: Option<DateTime<Utc>>,
-        limit: Option<usize>,
-    ) -> Result<usize> {
+    async fn purge_dead_letters(&self, queue: &str, options: &PurgeOptions) -> Result<usize> {
         let mut state = self.state();
         let Some(q) = state.queues.get_mut(queue) else { return Ok(0) };
         q.expire_dead(self.dead_cutoff(Utc::now()));
-        let mut left = limit.unwrap_or(usize::MAX);
+        let mut left = options.limit.unwrap_or(usize::MAX);
         let before = q.dead.len();
         q.dead.retain(|(d, _)| {
-            let purge = left > 0 && since.is_none_or(|s| d.dead_at >= s);
+            let purge = left > 0 && selected(d, options.since, &options.ids);
             left -= usize::from(purge);
             !purge
         });

@@ -1,5 +1,6 @@
 //! The [`Broker`] conformance suite: the Dart project's 16 broker cases plus
-//! batches, fencing, nack with delay, dead letter paging and purge of ended leases.
+//! batches, fencing, nack with delay, dead letter paging, replay and purge by
+//! task id, and purge of ended leases.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -10,7 +11,9 @@ use chrono::Utc;
 use futures_util::StreamExt;
 
 use super::{Case, Namespace, Report, cases, run_suite};
-use crate::broker::{Broker, DeadLetters, Delivery, Nack, QueueCounts, QueueStats, ReceiveRequest, ReplayOptions};
+use crate::broker::{
+    Broker, DeadLetters, Delivery, Nack, PurgeOptions, QueueCounts, QueueStats, ReceiveRequest, ReplayOptions,
+};
 use crate::codec::Payload;
 use crate::envelope::Envelope;
 
@@ -53,6 +56,9 @@ const NEED_DEAD_LETTERS: &[&str] = &[
     "dead_letters_list_newest_first_in_pages",
     "purge_dead_letters_honours_limit",
     "dead_letters_expire_after_their_retention",
+    "replay_by_ids_replays_exactly_those",
+    "purge_by_ids_purges_exactly_those",
+    "an_unknown_id_replays_and_purges_nothing",
 ];
 
 /// The cases that count or purge a queue's messages.
@@ -102,6 +108,9 @@ const CASES: &[Case<Store>] = cases!(Store:
     an_id_published_twice_is_one_message,
     a_republished_id_gets_tokens_above_its_last,
     dead_letters_expire_after_their_retention,
+    replay_by_ids_replays_exactly_those,
+    purge_by_ids_purges_exactly_those,
+    an_unknown_id_replays_and_purges_nothing,
 );
 
 fn envelope(queue: &str) -> Envelope {
@@ -275,7 +284,7 @@ async fn dead_letter_get_and_purge(broker: Store) {
     assert_eq!(entry.envelope.meta.get("tenant"), Some(&"acme".into()), "meta survives dead-lettering");
     assert!(entry.dead_at >= before - chrono::Duration::seconds(1), "dead_at is when it died");
     assert!(dlq(&broker).get_dead_letter("q", crate::TaskId::new()).await.expect("get").is_none());
-    assert_eq!(dlq(&broker).purge_dead_letters("q", None, None).await.expect("purge"), 1);
+    assert_eq!(dlq(&broker).purge_dead_letters("q", &PurgeOptions::default()).await.expect("purge"), 1);
     assert!(dlq(&broker).list_dead_letters("q", 10, 0).await.expect("list").entries.is_empty());
     assert!(dlq(&broker).get_dead_letter("q", e.id).await.expect("get").is_none());
 }
@@ -345,7 +354,7 @@ async fn purge_removes_ready_and_delayed_messages(broker: Store) {
     assert_eq!(stats(&broker).purge("q").await.expect("purge"), 3, "two ready and one delayed");
     assert_eq!(counts(&broker, "q").await, (0, 1), "the in-flight delivery stays");
     broker.ack(&d[0].receipt).await.expect("the in-flight delivery can still be acked");
-    assert_eq!(dlq(&broker).purge_dead_letters("q", None, None).await.expect("purge"), 0);
+    assert_eq!(dlq(&broker).purge_dead_letters("q", &PurgeOptions::default()).await.expect("purge"), 0);
 }
 
 async fn extend_lease_delays_redelivery(broker: Store) {
@@ -491,15 +500,24 @@ async fn purge_dead_letters_honours_limit(broker: Store) {
     for _ in 0..3 {
         dead(&broker, "q", "boom").await;
     }
-    assert_eq!(dlq(&broker).purge_dead_letters("q", None, Some(2)).await.expect("purge"), 2);
+    assert_eq!(
+        dlq(&broker)
+            .purge_dead_letters("q", &PurgeOptions { limit: Some(2), ..Default::default() })
+            .await
+            .expect("purge"),
+        2
+    );
     assert_eq!(dlq(&broker).list_dead_letters("q", 10, 0).await.expect("list").entries.len(), 1);
     let future = Utc::now() + chrono::Duration::seconds(60);
     assert_eq!(
-        dlq(&broker).purge_dead_letters("q", Some(future), None).await.expect("purge"),
+        dlq(&broker)
+            .purge_dead_letters("q", &PurgeOptions { since: Some(future), ..Default::default() })
+            .await
+            .expect("purge"),
         0,
         "none died after `since`"
     );
-    assert_eq!(dlq(&broker).purge_dead_letters("q", None, None).await.expect("purge"), 1);
+    assert_eq!(dlq(&broker).purge_dead_letters("q", &PurgeOptions::default()).await.expect("purge"), 1);
 }
 
 async fn concurrent_receivers_never_share_a_message(broker: Store) {
@@ -633,4 +651,72 @@ async fn dead_letters_expire_after_their_retention(broker: Store) {
     assert!(dlq(&broker).get_dead_letter("q", gone.id).await.expect("get").is_none());
     let replay = ReplayOptions { limit: 10, ..Default::default() };
     assert!(dlq(&broker).replay_dead_letters("q", &replay).await.expect("replay").entries.is_empty());
+}
+
+/// The task ids of the dead letters of `queue`, sorted.
+async fn dead_ids(broker: &Store, queue: &str) -> Vec<crate::TaskId> {
+    let mut ids: Vec<_> = dlq(broker)
+        .list_dead_letters(queue, 100, 0)
+        .await
+        .expect("list")
+        .entries
+        .iter()
+        .map(|d| d.envelope.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(mut ids: Vec<crate::TaskId>) -> Vec<crate::TaskId> {
+    ids.sort();
+    ids
+}
+
+async fn replay_by_ids_replays_exactly_those(broker: Store) {
+    let mut all = Vec::new();
+    for _ in 0..4 {
+        all.push(dead(&broker, "q", "boom").await.id);
+    }
+    let chosen = vec![all[1], all[3]];
+    let dry = ReplayOptions { ids: chosen.clone(), dry_run: true, ..ReplayOptions::default() };
+    let result = dlq(&broker).replay_dead_letters("q", &dry).await.expect("dry run");
+    assert_eq!(sorted(result.entries.iter().map(|d| d.envelope.id).collect()), sorted(chosen.clone()));
+    assert_eq!(dead_ids(&broker, "q").await, sorted(all.clone()), "a dry run by ids keeps them all");
+    let options = ReplayOptions { ids: chosen.clone(), ..ReplayOptions::default() };
+    let result = dlq(&broker).replay_dead_letters("q", &options).await.expect("replay");
+    assert_eq!(sorted(result.entries.iter().map(|d| d.envelope.id).collect()), sorted(chosen.clone()));
+    assert_eq!(dead_ids(&broker, "q").await, sorted(vec![all[0], all[2]]), "the others stay dead");
+    let delivered = [receive_one(&broker, "q", LEASE).await, receive_one(&broker, "q", LEASE).await];
+    assert_eq!(sorted(delivered.iter().map(|d| d.envelope.id).collect()), sorted(chosen), "exactly those run again");
+    receive_none(&broker, "q", SHORT, "only the chosen ids were replayed").await;
+}
+
+async fn purge_by_ids_purges_exactly_those(broker: Store) {
+    let mut all = Vec::new();
+    for _ in 0..4 {
+        all.push(dead(&broker, "q", "boom").await.id);
+    }
+    let options = PurgeOptions { ids: vec![all[0], all[2]], ..PurgeOptions::default() };
+    assert_eq!(dlq(&broker).purge_dead_letters("q", &options).await.expect("purge"), 2);
+    assert_eq!(dead_ids(&broker, "q").await, sorted(vec![all[1], all[3]]), "the others stay");
+    assert_eq!(dlq(&broker).purge_dead_letters("q", &options).await.expect("purge"), 0, "they are gone");
+    receive_none(&broker, "q", SHORT, "a purge delivers nothing").await;
+}
+
+async fn an_unknown_id_replays_and_purges_nothing(broker: Store) {
+    let kept = sorted(vec![dead(&broker, "q", "boom").await.id, dead(&broker, "q", "boom").await.id]);
+    let unknown = vec![crate::TaskId::new()];
+    let replay = ReplayOptions { ids: unknown.clone(), ..ReplayOptions::default() };
+    assert!(dlq(&broker).replay_dead_letters("q", &replay).await.expect("replay").entries.is_empty());
+    let purge = PurgeOptions { ids: unknown, ..PurgeOptions::default() };
+    assert_eq!(dlq(&broker).purge_dead_letters("q", &purge).await.expect("purge"), 0);
+    let elsewhere = ReplayOptions { ids: kept.clone(), ..ReplayOptions::default() };
+    assert!(
+        dlq(&broker).replay_dead_letters("other", &elsewhere).await.expect("replay").entries.is_empty(),
+        "ids select within the queue"
+    );
+    let elsewhere = PurgeOptions { ids: kept.clone(), ..PurgeOptions::default() };
+    assert_eq!(dlq(&broker).purge_dead_letters("other", &elsewhere).await.expect("purge"), 0);
+    assert_eq!(dead_ids(&broker, "q").await, kept, "every dead letter stays");
+    receive_none(&broker, "q", SHORT, "nothing was replayed").await;
 }

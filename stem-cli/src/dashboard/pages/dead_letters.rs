@@ -1,13 +1,8 @@
 //! Dead letters: the queues that have some, a queue's dead letters with
-//! their reasons, and replaying or purging one of them or a selection (the
-//! oldest N, and / or those dead since a time), each behind a confirmation
-//! page that shows what it will touch.
-//!
-//! The stores replay and purge "the oldest `limit` dead at or after
-//! `since`"; they have no call for one entry by id. One entry is therefore
-//! acted on as "the oldest one dead at or after its own time", after a dry
-//! run has checked that this is exactly that entry (an entry dead in the
-//! same instant as an older one is refused: select by time instead).
+//! their reasons, and replaying or purging a selection: the rows ticked (or
+//! one row), or the oldest N and / or those dead since a time, each behind a
+//! confirmation page that lists what it will touch. Rows are acted on by
+//! task id, so exactly the dead letters confirmed are replayed or purged.
 
 use std::collections::HashMap;
 
@@ -19,7 +14,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde_json::Value;
 use stem::TaskId;
-use stem::broker::{DeadLetter, ReplayOptions};
+use stem::broker::{DeadLetter, PurgeOptions, ReplayOptions};
 use stem::envelope::Envelope;
 
 use crate::dashboard::auth::{Principal, Role, authorize};
@@ -97,7 +92,16 @@ async fn list(
             @if let Some(done) = &query.done { p.done { (done) } }
             @if page_of.entries.is_empty() && offset == 0 { p { "Queue `" (queue) "` has no dead letters." } }
             @else {
-                (entries(&app, &page_of.entries, operator.then_some(base.as_str())))
+                @if operator {
+                    form method="get" action=(format!("{base}/confirm")) {
+                        input type="hidden" name="selected" value="1";
+                        (entries(&app, &page_of.entries, Some(base.as_str())))
+                        p.actions {
+                            button type="submit" name="action" value="replay" { "Replay selected…" } " "
+                            button type="submit" name="action" value="purge" .danger { "Purge selected…" }
+                        }
+                    }
+                } @else { (entries(&app, &page_of.entries, None)) }
                 p.pages {
                     @if offset > 0 { a href=(format!("{base}?offset={}", offset.saturating_sub(PER_PAGE))) { "Newer" } " " }
                     @if let Some(next) = page_of.next_offset { a href=(format!("{base}?offset={next}")) { "Older" } }
@@ -117,16 +121,17 @@ async fn list(
     ))
 }
 
-/// The dead letters as a table; with `actions` (the queue's base path),
-/// replay and purge links per entry.
+/// The dead letters as a table; with `actions` (the queue's base path), a
+/// checkbox (`id`) and replay and purge links per entry.
 fn entries(app: &App, entries: &[DeadLetter], actions: Option<&str>) -> Markup {
     html! {
         table {
-            thead { tr { th { "Task id" } th { "Task" } th { "Runs" } th { "Dead" } th { "Reason" } th { "Arguments" } @if actions.is_some() { th {} } } }
+            thead { tr { @if actions.is_some() { th { "Select" } } th { "Task id" } th { "Task" } th { "Runs" } th { "Dead" } th { "Reason" } th { "Arguments" } @if actions.is_some() { th {} } } }
             tbody {
                 @for d in entries {
                     @let e = &d.envelope;
                     tr {
+                        @if actions.is_some() { td { input type="checkbox" name="id" value=(e.id) aria-label=(format!("select {}", e.id)); } }
                         td { a href=(format!("/tasks/{}", e.id)) { code { (e.id) } } }
                         td { (e.task) }
                         td.n { (e.attempt + 1) }
@@ -146,21 +151,55 @@ fn entries(app: &App, entries: &[DeadLetter], actions: Option<&str>) -> Markup {
     }
 }
 
-/// What an action touches: one entry, or the oldest `limit` dead since `since`.
+/// Dead letters one action selects by id at most.
+const MAX_IDS: usize = BATCH;
+
+/// A form's or a query's fields: the last value of each name, and every
+/// value of `id` (one per row ticked).
+#[derive(Debug)]
+struct Fields {
+    last: HashMap<String, String>,
+    ids: Vec<String>,
+}
+
+impl Fields {
+    fn of(pairs: Vec<(String, String)>) -> Self {
+        let ids = pairs.iter().filter(|(k, _)| k == "id").map(|(_, v)| v.trim().to_owned()).collect();
+        Self { last: pairs.into_iter().collect(), ids }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.last.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+}
+
+/// What an action touches: the dead letters of chosen task ids, or the
+/// oldest `limit` dead since `since`.
 #[derive(Debug)]
 enum Selection {
-    One(TaskId),
+    Ids(Vec<TaskId>),
     Some { since: Option<DateTime<Utc>>, limit: Option<usize> },
 }
 
 impl Selection {
-    fn read(fields: &HashMap<String, String>) -> Result<Self, Problem> {
-        let field = |name: &str| fields.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        if let Some(id) = field("id") {
+    fn read(fields: &Fields) -> Result<Self, Problem> {
+        let mut ids: Vec<TaskId> = Vec::new();
+        for id in fields.ids.iter().filter(|id| !id.is_empty()) {
             let id = id.parse().map_err(|e| Problem::bad_request(format!("`{id}` is not a task id ({e})")))?;
-            return Ok(Self::One(id));
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
         }
-        let since = match field("since") {
+        if ids.len() > MAX_IDS {
+            return Err(Problem::bad_request(format!("select at most {MAX_IDS} dead letters at a time")));
+        }
+        if !ids.is_empty() {
+            return Ok(Self::Ids(ids));
+        }
+        if fields.get("selected").is_some() {
+            return Err(Problem::bad_request("no dead letter is selected: tick the ones to act on"));
+        }
+        let since = match fields.get("since") {
             None => None,
             Some(text) => Some(parse_time(text).or_else(|_| {
                 let ago = parse_duration(text).map_err(|_| {
@@ -171,7 +210,7 @@ impl Selection {
                 Ok::<_, Problem>(Utc::now() - chrono::Duration::from_std(ago).unwrap_or(chrono::Duration::MAX))
             })?),
         };
-        let limit = match field("limit") {
+        let limit = match fields.get("limit") {
             None => None,
             Some(text) => Some(
                 text.parse::<usize>()
@@ -186,7 +225,7 @@ impl Selection {
     /// The hidden fields that carry it to the action.
     fn fields(&self) -> Markup {
         match self {
-            Self::One(id) => html! { input type="hidden" name="id" value=(id); },
+            Self::Ids(ids) => html! { @for id in ids { input type="hidden" name="id" value=(id); } },
             Self::Some { since, limit } => html! {
                 @if let Some(since) = since { input type="hidden" name="since" value=(stamp(*since)); }
                 @if let Some(limit) = limit { input type="hidden" name="limit" value=(limit); }
@@ -195,50 +234,35 @@ impl Selection {
     }
 }
 
-/// Checks that `id` is the oldest dead letter of `queue` dead at or after its
-/// own time, and gives that time: the selection the stores can act on.
-async fn single(app: &App, queue: &str, id: TaskId) -> Result<DeadLetter, Problem> {
-    let dead = app
-        .stem
-        .dead_letters()?
-        .get_dead_letter(queue, id)
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("queue `{queue}` has no dead letter {id} (any more)")))?;
-    let preview = app
-        .stem
-        .replay_dead_letters(queue, &ReplayOptions { limit: 1, since: Some(dead.dead_at), delay: None, dry_run: true })
-        .await?;
-    match preview.entries.first() {
-        Some(first) if first.envelope.id == id => Ok(dead),
-        _ => Err(Problem::new(
-            axum::http::StatusCode::CONFLICT,
-            format!(
-                "dead letter {id} cannot be singled out: an older one died in the same instant; select by time instead"
-            ),
-        )),
-    }
-}
-
 async fn confirm(
     State(app): State<Shared>,
     Extension(principal): Extension<Principal>,
     Path(queue): Path<String>,
-    Query(fields): Query<HashMap<String, String>>,
+    Query(fields): Query<Vec<(String, String)>>,
 ) -> Result<Html<String>, Problem> {
-    let action = match fields.get("action").map(String::as_str) {
+    let fields = Fields::of(fields);
+    let action = match fields.get("action") {
         Some("replay") => "replay",
         Some("purge") => "purge",
         _ => return Err(Problem::bad_request("action: `replay` or `purge`")),
     };
     let selection = Selection::read(&fields)?;
+    let mut gone: Vec<TaskId> = Vec::new();
     let (shown, total) = match &selection {
-        Selection::One(id) => (vec![single(&app, &queue, *id).await?], 1),
+        Selection::Ids(ids) => {
+            // A dry run by id: exactly the dead letters the action will touch.
+            let options = ReplayOptions { limit: usize::MAX, ids: ids.clone(), dry_run: true, ..Default::default() };
+            let preview = app.stem.replay_dead_letters(&queue, &options).await?;
+            gone = ids.iter().filter(|id| !preview.entries.iter().any(|d| d.envelope.id == **id)).copied().collect();
+            let total = preview.entries.len();
+            (preview.entries, total)
+        }
         Selection::Some { since, limit } => {
             let options = ReplayOptions {
                 limit: limit.unwrap_or(usize::MAX).min(PREVIEW),
                 since: *since,
-                delay: None,
                 dry_run: true,
+                ..Default::default()
             };
             let preview = app.stem.replay_dead_letters(&queue, &options).await?;
             let stats = app.stem.queue_stats()?.queues().await?;
@@ -270,6 +294,12 @@ async fn confirm(
                     }
                 } @else { (operators_only()) }
             }
+            @if !gone.is_empty() {
+                p.note {
+                    "Not dead letters of `" (queue) "` (any more), so left alone: "
+                    @for (i, id) in gone.iter().enumerate() { @if i > 0 { ", " } code { (id) } }
+                }
+            }
         },
     ))
 }
@@ -278,13 +308,13 @@ async fn replay(
     State(app): State<Shared>,
     Extension(principal): Extension<Principal>,
     Path(queue): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, Problem> {
-    authorize(&principal, &form)?;
+    let form = Fields::of(form);
+    authorize(&principal, &form.last)?;
     let done = match Selection::read(&form)? {
-        Selection::One(id) => {
-            let dead = single(&app, &queue, id).await?;
-            let options = ReplayOptions { limit: 1, since: Some(dead.dead_at), delay: None, dry_run: false };
+        Selection::Ids(ids) => {
+            let options = ReplayOptions { limit: usize::MAX, ids, ..Default::default() };
             app.stem.replay_dead_letters(&queue, &options).await?.entries.len()
         }
         Selection::Some { since, limit } => {
@@ -294,7 +324,7 @@ async fn replay(
                 if batch == 0 {
                     break;
                 }
-                let options = ReplayOptions { limit: batch, since, delay: None, dry_run: false };
+                let options = ReplayOptions { limit: batch, since, ..Default::default() };
                 let n = app.stem.replay_dead_letters(&queue, &options).await?.entries.len();
                 done += n;
                 if n < batch {
@@ -311,15 +341,13 @@ async fn purge(
     State(app): State<Shared>,
     Extension(principal): Extension<Principal>,
     Path(queue): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, Problem> {
-    authorize(&principal, &form)?;
+    let form = Fields::of(form);
+    authorize(&principal, &form.last)?;
     let dead = app.stem.dead_letters()?;
     let done = match Selection::read(&form)? {
-        Selection::One(id) => {
-            let entry = single(&app, &queue, id).await?;
-            dead.purge_dead_letters(&queue, Some(entry.dead_at), Some(1)).await?
-        }
+        Selection::Ids(ids) => dead.purge_dead_letters(&queue, &PurgeOptions { ids, ..Default::default() }).await?,
         Selection::Some { since, limit } => {
             let mut done = 0;
             loop {
@@ -327,7 +355,9 @@ async fn purge(
                 if batch == 0 {
                     break;
                 }
-                let n = dead.purge_dead_letters(&queue, since, Some(batch)).await?;
+                let n = dead
+                    .purge_dead_letters(&queue, &PurgeOptions { since, limit: Some(batch), ids: Vec::new() })
+                    .await?;
                 done += n;
                 if n < batch {
                     break;

@@ -1,0 +1,7 @@
+-- Deletes dead letters of queue $1 with a task id of $4, dead at or after $2,
+-- oldest first, at most $3.
+DELETE FROM {schema}.dead_letters WHERE seq IN (
+    SELECT seq FROM {schema}.dead_letters
+    WHERE queue = $1 AND id = ANY($4::uuid[]) AND dead_at >= coalesce($2, '-infinity'::timestamptz)
+    ORDER BY seq LIMIT $3
+)

@@ -1,0 +1,9 @@
+-- Deletes the dead letters of a queue by task id: those of the ids given (a
+-- JSON array of strings), dead at or after a time, oldest first; looked up
+-- through the (queue, id) index (`+seq`: not the queue's, in seq order).
+-- Parameters: queue, ids, since, limit (-1: no limit).
+DELETE FROM stem_dead_letters WHERE seq IN (
+    SELECT seq FROM stem_dead_letters
+    WHERE queue = ? AND id IN (SELECT value FROM json_each(?)) AND dead_at >= ?
+    ORDER BY +seq LIMIT ?
+)
