@@ -8,9 +8,10 @@
 //! `cargo run --release --example dashboard_bench -- --store sqlite:///tmp/stem-dash.db --store "postgres://localhost/stem?schema=dash_bench"`
 //!
 //! `--store URL` (repeatable) takes any URL `stem_adapters::connect` knows;
-//! its backend must list statuses (SQLite, Postgres, memory). A store that
+//! its backend must list statuses (SQLite, Postgres, Redis, memory). A store that
 //! already holds statuses is measured as it is unless `--fresh` is given,
-//! which deletes the SQLite file or drops the Postgres schema first. `--n N`
+//! which deletes the SQLite file or drops the Postgres schema first (give
+//! Redis a namespace of its own: `redis://host?namespace=dash_bench_1`). `--n N`
 //! sets how many statuses to write, `--samples S` how many times each query runs.
 
 use std::time::{Duration, Instant};

@@ -49,7 +49,8 @@ pub async fn every_store(label: &str) -> Vec<Env> {
     ];
     let ns = format!("t_{}_{:08x}", label.replace('-', "_"), fastrand::u32(..));
     if let Some(url) = redis_url() {
-        let store = RedisStore::connect_with(RedisOptions::new(&url).with_namespace(&ns)).await.expect("redis");
+        let options = RedisOptions::new(&url).with_namespace(&ns).with_task_listing(true);
+        let store = RedisStore::connect_with(options).await.expect("redis");
         all.push(Env { label: "redis", stem: Stem::new(store.stores()), store: Store::Redis(store) });
     }
     if let Some(url) = postgres_url() {

@@ -2,10 +2,11 @@
 //! busy store (memory, SQLite, and Redis and Postgres when they answer);
 //! without credentials, as a viewer, without the CSRF token or by GET, an
 //! action is refused and changes nothing; an operator replays a dead letter
-//! and it runs; a public address without credentials is refused, saying how
+//! and it runs; an operator replays and purges exactly the dead letters
+//! ticked, on every store, and nobody else can; a public address without credentials is refused, saying how
 //! to configure them; hidden tasks show no values; tasks are listed by name
-//! and state, a page at a time, where the store can list them (not Redis,
-//! where the page says so).
+//! and state, a page at a time, on every store (Redis with its listing on;
+//! without it the page says the store cannot list, and the id search works).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -372,6 +373,102 @@ async fn only_an_operator_with_the_csrf_token_changes_anything() -> TestResult {
     Ok(())
 }
 
+/// The task ids of queue `dash`'s dead letters, sorted.
+async fn dead_ids(stem: &Stem) -> Vec<String> {
+    let page = stem.dead_letters().expect("dead letters").list_dead_letters("dash", 100, 0).await.expect("list");
+    let mut ids: Vec<String> = page.entries.iter().map(|d| d.envelope.id.to_string()).collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(ids: &[&String]) -> Vec<String> {
+    let mut ids: Vec<String> = ids.iter().map(|id| (*id).clone()).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_replays_and_purges_exactly_the_dead_letters_ticked() -> TestResult {
+    for env in every_store("dashboard-ticked").await {
+        let (label, stem) = (env.label, env.stem.clone());
+        let worker = worker(&stem);
+        let mut handles = Vec::new();
+        for n in 0..5 {
+            handles.push(Doomed::enqueue(&stem, n).await?);
+        }
+        until_dead(&stem, 5).await;
+        worker.stop(ShutdownMode::Hard).await?; // so that a replayed task stays queued
+        let ids: Vec<String> = handles.iter().map(|h| h.id().to_string()).collect();
+        let (a, b, c, d, e) = (&ids[0], &ids[1], &ids[2], &ids[3], &ids[4]);
+        let config = Config::new("127.0.0.1:0".parse()?).operator_token(OPERATOR).viewer_token(VIEWER);
+        let dashboard = dashboard::serve(stem.clone(), config).await?;
+        let two = [("id", a.as_str()), ("id", b.as_str())];
+
+        // The operator's list has a checkbox per row and the two buttons; the viewer's has neither.
+        let mut operator = Visitor::bearer(&dashboard, OPERATOR);
+        let list = operator.page("/dead-letters/dash").await;
+        for id in &ids {
+            assert!(list.contains(&format!(r#"type="checkbox" name="id" value="{id}""#)), "{label}: {list}");
+        }
+        assert!(list.contains("Replay selected…") && list.contains("Purge selected…"), "{label}: {list}");
+        let mut viewer = Visitor::login(&dashboard, VIEWER).await;
+        let seen = viewer.page("/dead-letters/dash").await;
+        assert!(!seen.contains(r#"type="checkbox""#) && !seen.contains("Replay selected"), "{label}: {seen}");
+
+        // Nobody and the viewer (with its own CSRF token) are refused a selection; nothing changes.
+        let token = csrf(&seen);
+        for path in ["/dead-letters/dash/replay", "/dead-letters/dash/purge"] {
+            let (status, _) = Visitor::new(&dashboard, None).post(path, &two).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{label}: POST {path}");
+            let (status, body) = viewer.post(path, &[("csrf", token.as_str()), two[0], two[1]]).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{label}: viewer POST {path}: {body}");
+        }
+        assert_eq!(dead_ids(&stem).await, sorted(&[a, b, c, d, e]), "{label}: nothing changed");
+
+        // Ticking nothing is refused; an unknown id selects nothing.
+        let none = operator.get("/dead-letters/dash/confirm?action=replay&selected=1").await;
+        assert_eq!(none.0, StatusCode::BAD_REQUEST, "{label}: {}", none.1);
+        let unknown = stem::TaskId::new().to_string();
+        let page = operator.page(&format!("/dead-letters/dash/confirm?action=purge&selected=1&id={unknown}")).await;
+        assert!(page.contains("the selection is empty") && page.contains(&unknown), "{label}: {page}");
+
+        // Two of them ticked and replayed: the confirmation lists exactly those, and only they go back.
+        let confirm =
+            operator.page(&format!("/dead-letters/dash/confirm?action=replay&selected=1&id={a}&id={b}")).await;
+        assert!(confirm.contains("Replay 2 dead letters"), "{label}: {confirm}");
+        assert!(confirm.contains(a.as_str()) && confirm.contains(b.as_str()), "{label}: {confirm}");
+        assert!(![c, d, e].iter().any(|id| confirm.contains(id.as_str())), "{label}: only those: {confirm}");
+        assert_eq!(dead_ids(&stem).await.len(), 5, "{label}: confirming changes nothing");
+        let (status, _) =
+            operator.post("/dead-letters/dash/purge", &[("csrf", &csrf(&confirm)), ("id", &unknown)]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{label}");
+        assert_eq!(dead_ids(&stem).await.len(), 5, "{label}: an unknown id purges nothing");
+        let (status, _) =
+            operator.post("/dead-letters/dash/replay", &[("csrf", &csrf(&confirm)), two[0], two[1]]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{label}");
+        assert_eq!(dead_ids(&stem).await, sorted(&[c, d, e]), "{label}: the others stay dead");
+        for (handle, state) in handles.iter().zip([TaskState::Queued, TaskState::Queued, TaskState::Failed]) {
+            let now = stem.backend().get(handle.id()).await?.map(|s| s.state);
+            assert_eq!(now, Some(state), "{label}: task {}", handle.id());
+        }
+        let queued = stem.queue_stats()?.queues().await?.into_iter().find(|q| q.queue == "dash").map(|q| q.ready);
+        assert_eq!(queued, Some(2), "{label}: the two replayed are ready again");
+
+        // Two ticked and purged: exactly those go.
+        let confirm = operator.page(&format!("/dead-letters/dash/confirm?action=purge&selected=1&id={c}&id={e}")).await;
+        assert!(confirm.contains("Purge for good 2 dead letters"), "{label}: {confirm}");
+        let fields = [("csrf", csrf(&confirm)), ("id", c.clone()), ("id", e.clone())];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, _) = operator.post("/dead-letters/dash/purge", &fields).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{label}");
+        assert_eq!(dead_ids(&stem).await, sorted(&[d]), "{label}: only the one not ticked is left");
+
+        dashboard.stop().await;
+        env.clean().await?;
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_public_address_needs_credentials() -> TestResult {
     let stem = Stem::in_memory();
@@ -412,7 +509,7 @@ fn next_link(html: &str) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tasks_are_listed_by_name_and_state_where_the_store_can() -> TestResult {
+async fn tasks_are_listed_by_name_and_state_on_every_store() -> TestResult {
     for env in every_store("dashboard-listing").await {
         let (label, stem) = (env.label, env.stem.clone());
         let dashboard = dashboard::serve(stem.clone(), Config::new("127.0.0.1:0".parse()?)).await?;
@@ -425,46 +522,66 @@ async fn tasks_are_listed_by_name_and_state_where_the_store_can() -> TestResult 
         assert_eq!(failed, Some(TaskState::Failed), "{label}");
         let (ok_id, dead_id) = (ok.id().to_string(), dead.id().to_string());
         let by_name = visitor.page(&format!("/tasks?task={}&state=", enc(Double::NAME))).await;
-        if stem.backend().listing().is_none() {
-            assert_eq!(label, "redis", "only Redis cannot list");
-            assert!(by_name.contains("cannot list tasks by name or state"), "{label}: {by_name}");
-            assert!(!by_name.contains(&ok_id), "{label}: nothing listed");
-            let (status, _) = visitor.get(&format!("/tasks?id={ok_id}")).await;
-            assert_eq!(status, StatusCode::SEE_OTHER, "{label}: the id search still works");
-        } else {
-            assert!(by_name.contains(&ok_id) && !by_name.contains(&dead_id), "{label}: by name: {by_name}");
-            let by_state = visitor.page("/tasks?state=failed").await;
-            assert!(by_state.contains(&dead_id) && !by_state.contains(&ok_id), "{label}: by state: {by_state}");
-            let both = visitor.page(&format!("/tasks?task={}&state=failed", enc(Doomed::NAME))).await;
-            assert!(both.contains(&dead_id), "{label}: by name and state: {both}");
-            let neither = visitor.page(&format!("/tasks?task={}&state=failed", enc(Double::NAME))).await;
-            assert!(neither.contains("No tasks match") && !neither.contains(&ok_id), "{label}: {neither}");
-            assert_eq!(visitor.get("/tasks?state=lost").await.0, StatusCode::BAD_REQUEST, "{label}");
-            assert_eq!(visitor.get("/tasks?after=nonsense").await.0, StatusCode::BAD_REQUEST, "{label}");
+        assert!(
+            stem.backend().listing().is_some(),
+            "{label}: every store here lists (Redis and SQL with task_listing)"
+        );
+        assert!(by_name.contains(&ok_id) && !by_name.contains(&dead_id), "{label}: by name: {by_name}");
+        let by_state = visitor.page("/tasks?state=failed").await;
+        assert!(by_state.contains(&dead_id) && !by_state.contains(&ok_id), "{label}: by state: {by_state}");
+        let both = visitor.page(&format!("/tasks?task={}&state=failed", enc(Doomed::NAME))).await;
+        assert!(both.contains(&dead_id), "{label}: by name and state: {both}");
+        let neither = visitor.page(&format!("/tasks?task={}&state=failed", enc(Double::NAME))).await;
+        assert!(neither.contains("No tasks match") && !neither.contains(&ok_id), "{label}: {neither}");
+        assert_eq!(visitor.get("/tasks?state=lost").await.0, StatusCode::BAD_REQUEST, "{label}");
+        assert_eq!(visitor.get("/tasks?after=nonsense").await.0, StatusCode::BAD_REQUEST, "{label}");
 
-            // 55 statuses of one name: a page of 50, then the next page's 5.
-            let now = chrono::Utc::now();
-            let paged: Vec<TaskStatus> = (0..55)
-                .map(|i| {
-                    let mut s = TaskStatus::new(stem::TaskId::new(), "dash.paged", "dash", TaskState::Succeeded);
-                    s.updated_at = now - chrono::Duration::seconds(i);
-                    s
-                })
-                .collect();
-            stem.backend().set_batch(&mut paged.clone()).await?;
-            let first = visitor.page("/tasks?task=dash.paged").await;
-            let listed = |html: &str, s: &TaskStatus| html.contains(&s.id.to_string());
-            assert!(paged[..50].iter().all(|s| listed(&first, s)), "{label}: the newest 50 first");
-            assert!(!paged[50..].iter().any(|s| listed(&first, s)), "{label}: not the older ones");
-            let next = next_link(&first).expect("a next-page link");
-            let second = visitor.page(&next).await;
-            assert!(paged[50..].iter().all(|s| listed(&second, s)), "{label}: the rest on the next page");
-            assert!(!paged[..50].iter().any(|s| listed(&second, s)), "{label}: once each");
-            assert_eq!(next_link(&second), None, "{label}: the last page");
-        }
+        // 55 statuses of one name: a page of 50, then the next page's 5.
+        let now = chrono::Utc::now();
+        let paged: Vec<TaskStatus> = (0..55)
+            .map(|i| {
+                let mut s = TaskStatus::new(stem::TaskId::new(), "dash.paged", "dash", TaskState::Succeeded);
+                s.updated_at = now - chrono::Duration::seconds(i);
+                s
+            })
+            .collect();
+        stem.backend().set_batch(&mut paged.clone()).await?;
+        let first = visitor.page("/tasks?task=dash.paged").await;
+        let listed = |html: &str, s: &TaskStatus| html.contains(&s.id.to_string());
+        assert!(paged[..50].iter().all(|s| listed(&first, s)), "{label}: the newest 50 first");
+        assert!(!paged[50..].iter().any(|s| listed(&first, s)), "{label}: not the older ones");
+        let next = next_link(&first).expect("a next-page link");
+        let second = visitor.page(&next).await;
+        assert!(paged[50..].iter().all(|s| listed(&second, s)), "{label}: the rest on the next page");
+        assert!(!paged[..50].iter().any(|s| listed(&second, s)), "{label}: once each");
+        assert_eq!(next_link(&second), None, "{label}: the last page");
         worker.stop(ShutdownMode::Hard).await?;
         dashboard.stop().await;
         env.clean().await?;
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_the_listing_says_so_and_searches_by_id() -> TestResult {
+    let Some(url) = stem_tests::redis_url() else { return Ok(()) };
+    let namespace = format!("t_dashboard_unlisted_{:08x}", fastrand::u32(..));
+    let options = stem_adapters::redis::RedisOptions::new(url).with_namespace(namespace);
+    let store = stem_adapters::redis::RedisStore::connect_with(options).await?;
+    let stem = Stem::new(store.stores());
+    assert!(stem.backend().listing().is_none(), "off by default");
+    let dashboard = dashboard::serve(stem.clone(), Config::new("127.0.0.1:0".parse()?)).await?;
+    let mut visitor = Visitor::new(&dashboard, None);
+    let worker = worker(&stem);
+    let ok = Double::enqueue(&stem, 5).await?;
+    assert_eq!(ok.clone().wait().await?, 10);
+    let by_name = visitor.page(&format!("/tasks?task={}&state=", enc(Double::NAME))).await;
+    assert!(by_name.contains("cannot list tasks by name or state"), "{by_name}");
+    assert!(!by_name.contains(&ok.id().to_string()), "nothing listed");
+    let (status, _) = visitor.get(&format!("/tasks?id={}", ok.id())).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the id search still works");
+    worker.stop(ShutdownMode::Hard).await?;
+    dashboard.stop().await;
+    store.delete_namespace().await?;
     Ok(())
 }

@@ -20,32 +20,82 @@
 //! removed when looked up, and the task is then unknown rather than queued
 //! forever.
 //!
-//! It does not list statuses ([`stem::backend::TaskListing`]:
-//! `ResultBackend::listing` returns `None`): a listing by name and state,
-//! newest first, would need sorted sets per name, per state and per both,
-//! updated by every status write (a state change moves a task between sets)
-//! and pruned as records expire, on every write path and across cluster
-//! slots. The dashboard looks tasks up by id there.
+//! # Listing
+//!
+//! With `task_listing=true` ([`RedisOptions::with_task_listing`](super::RedisOptions::with_task_listing))
+//! it lists statuses ([`TaskListing`]) from two kinds of sorted set (see
+//! `keys.rs`): per state, and per task name and state. A query of one
+//! state reads one set; a query of every state (of all tasks, or of one
+//! name) merges the seven states' sets, newest first, in the listing script
+//! (each read a few members at a time): two sets a status write updates
+//! rather than four (sets of every task and per name would make those
+//! queries one read), for a few more members read per page. Their scores are all 0 and their members sort as the
+//! listing does: a member is the status's `updated_at` in microseconds (16
+//! hex digits, the sign bit flipped so that the digits sort as the times
+//! do), the task id (36 characters, which sort as ids do), then
+//! `:<state>:<task name>`. So equal times come by id, as
+//! [`TaskPage::from_rows`] wants, exactly (scores of times would order equal
+//! times by the whole member, and a double cannot hold a time and an id),
+//! and a page after a cursor is read from the cursor's member prefix on
+//! (`ZREVRANGEBYLEX`): the same cost at any depth.
+//!
+//! The status write scripts (`set_status_listed.lua`, `set_queued_listed.lua`,
+//! used instead of the plain ones only when the listing is on: without it a
+//! write does nothing more) keep each record's member in its `listed` field
+//! and, in the same script, move a rewritten task's member from its old sets
+//! to its new ones: a state change reads the old state there, atomically.
+//! Records expire (final states after the retention, any after `expire`) and
+//! their members stay behind; a member is current only while its record
+//! lists it. The listing script (`list_tasks.lua`) skips stale members and
+//! removes them from their sets as it meets them, reading on until the page
+//! is full, and each write of final states also checks as many of the
+//! oldest members of that state's set as it wrote, plus one, pruning stale
+//! ones until it meets a current one, so sets nobody lists do not grow for
+//! ever. A page reads `limit + 1` members (plus up to 32 per other state's
+//! set in a merge) and the stale ones it prunes, each once.
+//!
+//! On a Cluster the sets are kept per slot of the task records (16 per
+//! namespace, see `Keys::task`), in that slot, so that a write script
+//! updates the sets of its records' slot; a page reads each slot's sets
+//! (16 calls, sent at once, each answering up to a page) and merges them.
+//!
+//! A task published through the same store has no record until a worker
+//! writes its first status (see above), so it is listed from then on, not
+//! while it waits in its queue, as on Postgres. Statuses written while the
+//! listing was off are in no set: they are listed from their next write
+//! (the stores do not scan for them when the listing is turned on), and a
+//! record rewritten while it was off is left out, and its member pruned, where
+//! the member no longer matches it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use stem::backend::{GroupCount, GroupMember, GroupStatus, ResultBackend, TaskState, TaskStatus, WorkerHeartbeat};
+use stem::backend::{
+    GroupCount, GroupMember, GroupStatus, ResultBackend, TaskCursor, TaskListing, TaskPage, TaskQuery, TaskState,
+    TaskStatus, WorkerHeartbeat,
+};
 use stem::envelope::Envelope;
 use stem::{Error, Result, TaskId};
 
 use super::conn::{grouped, slot};
 use super::keys::Keys;
 use super::pipeline::{self, Batch};
-use super::scripts::{CLAIM_CHORD, FIND_QUEUED, GROUP_ADD, SET_QUEUED, SET_STATUS};
+use super::scripts::{
+    CLAIM_CHORD, FIND_QUEUED, GROUP_ADD, LIST_TASKS, SET_QUEUED, SET_QUEUED_LISTED, SET_STATUS, SET_STATUS_LISTED,
+    UNLIST,
+};
 use super::{Shared, failed, from_json, millis, to_json};
 
 /// A [`ResultBackend`] on Redis. See the [module docs](super) for the keys.
-/// It does not implement [`TaskListing`](stem::backend::TaskListing): no
-/// index of statuses by name and state is kept, which would cost every
-/// status write.
+/// It lists statuses ([`TaskListing`]) when opened with `task_listing=true`
+/// ([`RedisOptions::with_task_listing`](super::RedisOptions::with_task_listing)):
+/// every status write then also updates two sorted sets of the tasks, per
+/// state and per name and state, ordered as the listing is, from which a
+/// page is read without a scan; members of expired records are pruned as they are
+/// met. A task enqueued through the same store is listed once a worker
+/// writes its first status.
 #[derive(Debug)]
 pub struct RedisBackend {
     shared: Arc<Shared>,
@@ -60,6 +110,11 @@ impl RedisBackend {
         millis(self.shared.options().retention())
     }
 
+    /// The keys, if status writes keep the listing's sets.
+    fn listed(&self) -> Option<&Keys> {
+        self.shared.options().task_listing().then(|| self.shared.keys())
+    }
+
     /// The task's stored record, if any.
     async fn record(&self, id: TaskId) -> Result<Option<TaskStatus>> {
         let text: Option<String> = redis::cmd("HGET")
@@ -68,8 +123,7 @@ impl RedisBackend {
             .query_async(&mut self.shared.conn())
             .await
             .map_err(|e| failed("reading a task status", e))?;
-        text.map(|text| if text.starts_with('~') { from_compact(id, &text) } else { from_json(&text, "task status") })
-            .transpose()
+        text.map(|text| decoded(id, &text)).transpose()
     }
 
     /// The queued status a task's message stands for, if a queue holds one.
@@ -111,10 +165,11 @@ impl RedisBackend {
     /// `pipeline::query_streamed`).
     async fn set_queued(&self, queued: &[TaskStatus]) -> Result<Vec<bool>> {
         let keys = self.shared.keys();
+        let listed = self.listed();
         let all: Vec<(String, &TaskStatus)> = queued.iter().map(|status| (keys.task(status.id), status)).collect();
         let pipes = all.chunks(PER_SCRIPT).map(|chunk| {
             let mut pipe = redis::pipe();
-            pipe.add_command(set_queued_call(chunk.iter().map(|(key, status)| (key.as_str(), *status)))?);
+            pipe.add_command(set_queued_call(chunk.iter().map(|(key, status)| (key.as_str(), *status)), listed)?);
             Ok(pipe)
         });
         let replies: Vec<(Vec<i64>,)> =
@@ -126,12 +181,26 @@ impl RedisBackend {
 /// The call of `set_queued.lua` that writes producers' records (state
 /// queued, fence 0) at their keys only where a task has no record, so that
 /// none replaces a worker's (any worker's fence is higher); its reply says
-/// which were written.
-fn set_queued_call<'a>(records: impl Iterator<Item = (&'a str, &'a TaskStatus)>) -> Result<redis::Cmd> {
+/// which were written. With `listed` keys (the listing on), the call of
+/// `set_queued_listed.lua`, which lists them too (the records of one slot).
+fn set_queued_call<'a>(
+    records: impl Iterator<Item = (&'a str, &'a TaskStatus)>,
+    listed: Option<&Keys>,
+) -> Result<redis::Cmd> {
     let (names, statuses): (Vec<&str>, Vec<&TaskStatus>) = records.unzip();
-    let mut call = SET_QUEUED.cmd(&names);
+    let Some(keys) = listed else {
+        let mut call = SET_QUEUED.cmd(&names);
+        for status in statuses {
+            call.arg(encoded(status)?);
+        }
+        return Ok(call);
+    };
+    let mut call = SET_QUEUED_LISTED.cmd(&names);
+    if let Some(first) = statuses.first() {
+        call.arg(keys.listing(first.id).0);
+    }
     for status in statuses {
-        call.arg(encoded(status)?);
+        call.arg(encoded(status)?).arg(listing_member(status));
     }
     Ok(call)
 }
@@ -161,6 +230,11 @@ enum Answer {
     Queued(usize),
     /// The n-th status of the scripted writes.
     Fenced(usize),
+}
+
+/// The status a task's stored `status` field holds (see [`encoded`]).
+fn decoded(id: TaskId, text: &str) -> Result<TaskStatus> {
+    if text.starts_with('~') { from_compact(id, text) } else { from_json(text, "task status") }
 }
 
 /// A task's stored `status`: JSON, or a producer's queued record in short.
@@ -280,6 +354,7 @@ impl ResultBackend for RedisBackend {
             return self.set_queued(statuses).await;
         }
         let keys = self.shared.keys();
+        let listed = self.listed();
         let channel = keys.done_channel();
         let retention = self.retention_ms();
         let mut batch = Batch::default();
@@ -306,7 +381,7 @@ impl ResultBackend for RedisBackend {
                 .flat_map(|(_, group)| group.chunks(PER_SCRIPT).map(<[usize]>::to_vec).collect::<Vec<_>>())
                 .collect();
         for call in &queued_calls {
-            let cmd = set_queued_call(call.iter().map(|&at| (queued[at].0.as_str(), queued[at].1)))?;
+            let cmd = set_queued_call(call.iter().map(|&at| (queued[at].0.as_str(), queued[at].1)), listed)?;
             batch.add(&queued[call[0]].0, cmd);
         }
         // The fenced writes go in scripts of up to PER_SCRIPT statuses, whose
@@ -335,11 +410,18 @@ impl ResultBackend for RedisBackend {
             call.sort_by_key(|&at| !fenced[at].1.state.is_terminal());
             let finals = call.iter().take_while(|&&at| fenced[at].1.state.is_terminal()).count();
             let names: Vec<&str> = call.iter().map(|&at| fenced[at].0.as_str()).collect();
-            let mut script = SET_STATUS.cmd(&names);
+            let mut script = if listed.is_some() { SET_STATUS_LISTED.cmd(&names) } else { SET_STATUS.cmd(&names) };
             script.arg(retention).arg(&channel).arg(finals);
+            if let Some(keys) = listed {
+                let (sets, records) = keys.listing(fenced[call[0]].1.id);
+                script.arg(sets).arg(records);
+            }
             for &at in call.iter() {
                 let status = fenced[at].1;
                 script.arg(status.fence).arg(encoded(status)?);
+                if listed.is_some() {
+                    script.arg(listing_member(status));
+                }
             }
             batch.add(names[0], script);
         }
@@ -486,6 +568,161 @@ impl ResultBackend for RedisBackend {
             .map_err(|e| Error::adapter("Redis: a heartbeat is not text", e))?;
         beats.into_iter().flatten().map(|b| from_json(&b, "heartbeat")).collect()
     }
+
+    fn listing(&self) -> Option<&dyn TaskListing> {
+        self.listed().is_some().then_some(self as &dyn TaskListing)
+    }
+}
+
+/// Every state: a listing of any state merges their sets. A state missing
+/// here would be written to its sets but listed only when asked for by state.
+const STATES: [TaskState; 7] = [
+    TaskState::Queued,
+    TaskState::Started,
+    TaskState::Retrying,
+    TaskState::Succeeded,
+    TaskState::Failed,
+    TaskState::Expired,
+    TaskState::Revoked,
+];
+
+/// How many stale members (see the module docs) one call of
+/// `list_tasks.lua` prunes at most besides the page it reads, so that a
+/// call stays short; the next call goes on from where it stopped.
+const STALE_PER_CALL: usize = 1000;
+
+/// One slot's sets of a listing, as a page is read from them.
+struct Shard {
+    /// The sets read (merged when several).
+    keys: Vec<String>,
+    /// The prefix of the listing's sets in its slot.
+    sets: String,
+    /// The prefix of its slot's task records.
+    records: String,
+    /// Where the next call reads from (`+`, or `(` and a member), `None`
+    /// once the set is read to its end.
+    bound: Option<String>,
+    /// How many current statuses it gave.
+    found: usize,
+}
+
+#[async_trait]
+impl TaskListing for RedisBackend {
+    /// One call of `list_tasks.lua` per slot of records (one on a server),
+    /// sent at once, each answering up to `limit + 1` statuses; again for
+    /// the slots whose call met stale members and answered fewer.
+    async fn list_tasks(&self, query: &TaskQuery) -> Result<TaskPage> {
+        let size = query.page_size();
+        let want = size + 1;
+        let start = query.cursor()?.map_or_else(|| "+".to_owned(), |at| format!("({}", listing_order(at)));
+        let states = query.state.as_ref().map_or(&STATES[..], std::slice::from_ref);
+        let sets: Vec<String> = states
+            .iter()
+            .map(|state| match &query.task {
+                None => format!("state:{}", state.as_str()),
+                Some(task) => format!("both:{}:{task}", state.as_str()),
+            })
+            .collect();
+        let mut shards: Vec<Shard> = self
+            .shared
+            .keys()
+            .listing_shards()
+            .into_iter()
+            .map(|(prefix, records)| Shard {
+                keys: sets.iter().map(|set| format!("{prefix}{set}")).collect(),
+                sets: prefix,
+                records,
+                bound: Some(start.clone()),
+                found: 0,
+            })
+            .collect();
+        let conn = self.shared.conn();
+        let (mut rows, mut stale) = (Vec::new(), Vec::new());
+        loop {
+            let open: Vec<usize> =
+                (0..shards.len()).filter(|&at| shards[at].found < want && shards[at].bound.is_some()).collect();
+            if open.is_empty() {
+                break;
+            }
+            let mut batch = Batch::default();
+            for &at in &open {
+                let shard = &shards[at];
+                let need = want - shard.found;
+                let keys: Vec<&str> = shard.keys.iter().map(String::as_str).collect();
+                let mut call = LIST_TASKS.cmd(&keys);
+                call.arg(&shard.sets)
+                    .arg(&shard.records)
+                    .arg(shard.bound.as_deref().unwrap_or("+"))
+                    .arg(need)
+                    .arg(need + STALE_PER_CALL);
+                batch.add(keys[0], call);
+            }
+            let replies = batch.run(&conn, "listing task statuses").await?;
+            for (&at, reply) in open.iter().zip(replies) {
+                let reply: Vec<String> = redis::from_redis_value(reply)
+                    .map_err(|e| Error::adapter("Redis: a task listing's reply is not a list of texts", e))?;
+                let shard = &mut shards[at];
+                let mut reply = reply.into_iter();
+                shard.bound = reply.next().filter(|next| !next.is_empty());
+                while let (Some(member), Some(text)) = (reply.next(), reply.next()) {
+                    match listed_row(&member, &text)? {
+                        Some(row) => {
+                            shard.found += 1;
+                            rows.push(row);
+                        }
+                        None => stale.push((at, member)),
+                    }
+                }
+            }
+        }
+        if !stale.is_empty() {
+            let mut batch = Batch::default();
+            for (at, members) in grouped(stale, |(at, _)| *at) {
+                let shard = &shards[at];
+                let mut call = UNLIST.cmd(&[&shard.keys[0]]);
+                call.arg(&shard.sets);
+                for (_, member) in members {
+                    call.arg(member);
+                }
+                batch.add(&shard.keys[0], call);
+            }
+            batch.run(&conn, "pruning the task listing").await?;
+        }
+        rows.sort_unstable_by_key(|(at, _)| std::cmp::Reverse(*at));
+        Ok(TaskPage::from_rows(rows, size))
+    }
+}
+
+/// The first 52 characters of a listing member (see the module docs),
+/// which order it: the update time in microseconds as 16 hex digits, its
+/// sign bit flipped (so that the digits sort as the times do, before 1970
+/// too), then the id.
+fn listing_order(at: TaskCursor) -> String {
+    format!("{:016x}{}", at.updated_us.cast_unsigned() ^ (1 << 63), at.id)
+}
+
+/// `status`'s member in the listing's sets: its order, `:`, its state, `:`, its task name.
+fn listing_member(status: &TaskStatus) -> String {
+    format!("{}:{}:{}", listing_order(TaskCursor::of(status)), status.state.as_str(), status.task)
+}
+
+/// The position, state and task name a listing member stands for.
+fn parse_member(member: &str) -> Option<(TaskCursor, &str, &str)> {
+    let bits = u64::from_str_radix(member.get(..16)?, 16).ok()? ^ (1 << 63);
+    let id = member.get(16..52)?.parse().ok()?;
+    let (state, task) = member.get(52..)?.strip_prefix(':')?.split_once(':')?;
+    Some((TaskCursor::new(bits.cast_signed(), id), state, task))
+}
+
+/// A listed status at its position, from a current `member` and its
+/// record's stored `status` text; `None` when the record no longer matches
+/// the member (rewritten while the listing was off).
+fn listed_row(member: &str, text: &str) -> Result<Option<(TaskCursor, TaskStatus)>> {
+    let (at, state, task) = parse_member(member)
+        .ok_or_else(|| Error::adapter("Redis: a task listing member does not parse", format!("`{member}`")))?;
+    let status = decoded(at.id, text)?;
+    let current = TaskCursor::of(&status) == at && status.state.as_str() == state && status.task == task;
+    Ok(current.then_some((at, status)))
 }
 
 #[cfg(test)]
@@ -499,6 +736,30 @@ mod tests {
         let short = compact_queued(&status).expect("a plain queued record");
         assert!(short.starts_with('~') && short.len() < 80, "{short}");
         assert_eq!(from_compact(status.id, &short).expect("parses"), status);
+    }
+
+    #[test]
+    fn listing_members_sort_as_the_listing_does_and_parse_back() {
+        let mut statuses: Vec<TaskStatus> = [-5_000_000, -1, 0, 1, 1, 1, 1_700_000_000_000_000, 4_102_444_800_000_000]
+            .into_iter()
+            .map(|us| {
+                let mut status = TaskStatus::new(TaskId::new(), "app::mail:send", "q", TaskState::Failed);
+                status.updated_at = chrono::DateTime::from_timestamp_micros(us).expect("in range");
+                status
+            })
+            .collect();
+        let mut members: Vec<String> = statuses.iter().map(listing_member).collect();
+        members.sort();
+        statuses.sort_by_key(TaskCursor::of);
+        for (member, status) in members.iter().zip(&statuses) {
+            assert_eq!(parse_member(member), Some((TaskCursor::of(status), "failed", "app::mail:send")), "{member}");
+            assert!(listed_row(member, &to_json(status).expect("json")).expect("decodes").is_some());
+        }
+        let mut moved = statuses[0].clone();
+        moved.state = TaskState::Succeeded;
+        let member = listing_member(&statuses[0]);
+        assert_eq!(listed_row(&member, &to_json(&moved).expect("json")).expect("decodes"), None, "another state");
+        assert_eq!(parse_member("0123"), None);
     }
 
     #[test]

@@ -8,6 +8,18 @@
 //! `stem:<namespace>:task:{<namespace>:<last hex digit of the id>}:<id>` on a
 //! Cluster (see [`Keys::task`]).
 //!
+//! The task listing's sorted sets (only with `task_listing=true`, see
+//! `backend.rs`) start with `stem:<namespace>:listing:` on one server and
+//! with `stem:<namespace>:listing:{<namespace>:<last hex digit>}:` on a
+//! Cluster: one set of each kind per slot of the task records, in that slot,
+//! so that the status write that changes a record updates its sets in the
+//! same script (see [`Keys::listing`]). Under that prefix:
+//!
+//! | key | type | holds |
+//! |-----|------|-------|
+//! | `state:<state>` | sorted set | the listed tasks in one state, all scored 0, so ordered by member (see `backend.rs`) |
+//! | `both:<state>:<task name>` | sorted set | the listed tasks of one name in one state |
+//!
 //! Workflow keys start with `stem:<namespace>:wf:{<namespace>}:`. The workflow
 //! scripts touch many runs' keys at once (every due run, every watcher of a
 //! topic), and the hash tag puts the namespace's workflow keys in one slot on
@@ -98,6 +110,34 @@ impl Keys {
                 let shard = &id[id.len() - 1..];
                 format!("{}task:{{{namespace}:{shard}}}:{id}", self.prefix)
             }
+        }
+    }
+
+    /// Where the listing of `id`'s record is kept (see the module docs): the
+    /// prefix of the sorted sets of its slot, and the prefix that, followed
+    /// by an id, names a task record of that slot ([`task`](Self::task)).
+    pub(crate) fn listing(&self, id: TaskId) -> (String, String) {
+        let id = id.to_string();
+        self.listing_shard(&id[id.len() - 1..])
+    }
+
+    /// The listing's shards (see [`listing`](Self::listing)): one on a
+    /// server, 16 on a Cluster (one per last hex digit of the ids).
+    pub(crate) fn listing_shards(&self) -> Vec<(String, String)> {
+        match self.task_tag {
+            None => vec![self.listing_shard("")],
+            Some(_) => "0123456789abcdef".chars().map(|digit| self.listing_shard(&digit.to_string())).collect(),
+        }
+    }
+
+    /// The listing's prefixes for the records whose ids end in `digit`.
+    fn listing_shard(&self, digit: &str) -> (String, String) {
+        match &self.task_tag {
+            None => (format!("{}listing:", self.prefix), format!("{}task:", self.prefix)),
+            Some(namespace) => (
+                format!("{}listing:{{{namespace}:{digit}}}:", self.prefix),
+                format!("{}task:{{{namespace}:{digit}}}:", self.prefix),
+            ),
         }
     }
 
@@ -218,5 +258,21 @@ mod tests {
         assert_eq!(key, format!("stem:ns:task:{{ns:{last}}}:{id}"));
         let slots: HashSet<u16> = (0..2_000).map(|_| slot(cluster.task(TaskId::new()).as_bytes())).collect();
         assert_eq!(slots.len(), 16, "16 slots, each id in one of them");
+    }
+
+    #[test]
+    fn a_records_listing_is_in_its_slot() {
+        for cluster in [false, true] {
+            let keys = Keys::new("ns", cluster);
+            let id = TaskId::new();
+            let (sets, records) = keys.listing(id);
+            assert_eq!(format!("{records}{id}"), keys.task(id), "the record's name");
+            if cluster {
+                let set = format!("{sets}state:failed");
+                assert_eq!(slot(set.as_bytes()), slot(keys.task(id).as_bytes()), "one slot");
+            }
+            assert!(keys.listing_shards().contains(&(sets, records)));
+            assert_eq!(keys.listing_shards().len(), if cluster { 16 } else { 1 });
+        }
     }
 }

@@ -36,6 +36,7 @@ pub struct RedisOptions {
     tls: TlsOptions,
     spin: Duration,
     dead_letter_retention: Duration,
+    task_listing: bool,
 }
 
 impl RedisOptions {
@@ -50,6 +51,7 @@ impl RedisOptions {
             tls: TlsOptions::default(),
             spin: super::DEFAULT_SPIN,
             dead_letter_retention: stem::broker::DEFAULT_DEAD_LETTER_RETENTION,
+            task_listing: false,
         }
     }
 
@@ -86,6 +88,7 @@ impl RedisOptions {
     /// | `cluster=true` | the URL names one node of a Redis Cluster; the client finds the others ([`cluster`](Self::cluster)) |
     /// | `dead_letter_retention_secs=2592000` | how long dead letters are kept ([`with_dead_letter_retention`](Self::with_dead_letter_retention)) |
     /// | `spin_us=100` | how long a short call waits busily for its reply; `0` never ([`with_spin`](Self::with_spin)) |
+    /// | `task_listing=false` | task statuses listable by name and state ([`with_task_listing`](Self::with_task_listing)) |
     ///
     /// ```
     /// use stem_adapters::redis::RedisOptions;
@@ -97,7 +100,7 @@ impl RedisOptions {
     pub fn from_url(url: &str) -> stem::Result<Self> {
         check_scheme(url, &["redis", "rediss"], "Redis")?;
         let (mut namespace, mut retention, mut spin, mut cluster) = (None, None, None, false);
-        let mut dead_letter_retention = None;
+        let (mut dead_letter_retention, mut task_listing) = (None, None);
         let query = Query::read(url, |opt| {
             match opt.key {
                 "namespace" if !opt.value.is_empty() => namespace = Some(opt.value.to_owned()),
@@ -119,6 +122,13 @@ impl RedisOptions {
                         _ => return Err(opt.invalid("true (for a Redis Cluster) or false")),
                     }
                 }
+                "task_listing" => {
+                    task_listing = Some(match opt.value.to_ascii_lowercase().as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(opt.invalid("`true` or `false`")),
+                    });
+                }
                 // The `redis` crate's own options.
                 "protocol" | "db" | "user" | "pass" => return Ok(false),
                 _ => {
@@ -130,6 +140,7 @@ impl RedisOptions {
                             "dead_letter_retention_secs",
                             "cluster",
                             "spin_us",
+                            "task_listing",
                             "protocol",
                             "db",
                             "user",
@@ -162,6 +173,9 @@ impl RedisOptions {
         }
         if let Some(spin) = spin {
             options = options.with_spin(spin);
+        }
+        if let Some(on) = task_listing {
+            options = options.with_task_listing(on);
         }
         Ok(options)
     }
@@ -220,6 +234,23 @@ impl RedisOptions {
         self.spin
     }
 
+    /// Makes task statuses listable by name and state (the dashboard's
+    /// search, [`TaskListing`](stem::backend::TaskListing)): two sorted sets
+    /// per status, per state and per name and state, which every status
+    /// write then updates (about 30% off the drain rate, 420 bytes a
+    /// status; `BENCHMARKS.md`). Off by default. A task enqueued through
+    /// the same store is listed from its first status written by a worker;
+    /// statuses written while it was off, from their next write.
+    pub fn with_task_listing(mut self, on: bool) -> Self {
+        self.task_listing = on;
+        self
+    }
+
+    /// Whether task statuses are listable (see [`with_task_listing`](Self::with_task_listing)).
+    pub fn task_listing(&self) -> bool {
+        self.task_listing
+    }
+
     /// The TLS settings.
     pub fn tls(&self) -> &TlsOptions {
         &self.tls
@@ -273,6 +304,7 @@ impl std::fmt::Debug for RedisOptions {
             .field("tls", &self.tls)
             .field("spin", &self.spin)
             .field("dead_letter_retention", &self.dead_letter_retention)
+            .field("task_listing", &self.task_listing)
             .finish()
     }
 }
@@ -307,6 +339,10 @@ mod tests {
         assert_eq!(RedisOptions::from_url("redis://h").expect("valid").spin(), super::super::DEFAULT_SPIN);
         let message = config_error(RedisOptions::from_url("redis://h?spin_us=fast"));
         assert!(message.contains("spin_us=fast") && message.contains("microseconds"), "{message}");
+        assert!(!RedisOptions::from_url("redis://h").expect("valid").task_listing(), "off by default");
+        assert!(RedisOptions::from_url("redis://h?task_listing=true").expect("valid").task_listing());
+        let message = config_error(RedisOptions::from_url("redis://h?task_listing=maybe"));
+        assert!(message.contains("task_listing=maybe") && message.contains("`true` or `false`"), "{message}");
         let message = config_error(RedisOptions::from_url("redis://h?cluster=yes"));
         assert!(message.contains("cluster=yes") && message.contains("true (for a Redis Cluster)"), "{message}");
         let message = config_error(RedisOptions::from_url("postgres://h"));

@@ -50,6 +50,10 @@ scripts! {
     REVOKE_PRUNE = prefix "revoke_lib.lua", "revoke_prune.lua";
     SET_STATUS = "set_status.lua";
     SET_QUEUED = "set_queued.lua";
+    SET_STATUS_LISTED = "listing_lib.lua", "set_status_listed.lua";
+    SET_QUEUED_LISTED = "listing_lib.lua", "set_queued_listed.lua";
+    LIST_TASKS = "listing_lib.lua", "list_tasks.lua";
+    UNLIST = "listing_lib.lua", "unlist.lua";
     GROUP_ADD = "group_add.lua";
     CLAIM_CHORD = "claim_chord.lua";
     PUBLISH = prefix "queue_lib.lua", "publish.lua";

@@ -2,8 +2,9 @@
 //! a page at a time (when the result backend lists statuses: see
 //! [`TaskListing`](stem::backend::TaskListing)), and a task's page: its
 //! state, attempts, times, progress, error and result (its arguments too
-//! while it is a dead letter). On a store whose backend cannot list (Redis),
-//! the search is by id only and the page says so.
+//! while it is a dead letter). On a store whose backend cannot list (one
+//! opened without `task_listing=true`), the search is by id only and the
+//! page says so.
 
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -68,7 +69,7 @@ async fn search(
         return Ok(page(&principal, "Tasks", html! {
             (id_form(asked))
             @if let Some(problem) = problem { p.problem { (problem) } }
-            p.note { "This store's result backend cannot list tasks by name or state (Redis keeps no index of them; SQLite and Postgres do when opened with `?task_listing=true`, at some cost to every status write): look a task up by its id (as enqueue printed it), or find failed ones among the " a href="/dead-letters" { "dead letters" } "." }
+            p.note { "This store's result backend cannot list tasks by name or state (SQLite, Postgres and Redis index them when opened with `?task_listing=true`, at some cost to every status write): look a task up by its id (as enqueue printed it), or find failed ones among the " a href="/dead-letters" { "dead letters" } "." }
         })
         .into_response());
     };
