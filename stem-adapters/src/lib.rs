@@ -11,6 +11,8 @@
 
 mod connect;
 #[cfg(any(feature = "redis", feature = "postgres"))]
+mod group_commit;
+#[cfg(any(feature = "redis", feature = "postgres"))]
 mod json;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -1,8 +1,9 @@
 //! The workflow of the workflow crash test, compiled into both the child
 //! worker (`bin/workflow_crash_worker.rs`) and the test: three steps, each
 //! appending a line to `$CRASH_DIR/effects` (a side effect outside the
-//! store). The middle step blocks while `$CRASH_DIR/block` exists, so the
-//! child can be killed while it is in flight.
+//! store). The middle step of `crash.order` blocks while `$CRASH_DIR/block`
+//! exists, so the child can be killed while it is in flight; `crash.quick`
+//! runs through, so that many runs keep the group commits busy.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -51,4 +52,25 @@ pub(crate) async fn order(wf: WorkflowContext, cents: u64) -> Result<String, Wor
     let reserved = reserve(&wf, &cents).await?;
     let charged = charge(&wf, &reserved).await?;
     Ok(ship(&wf, &charged).await?)
+}
+
+/// Three quick steps, each leaving an effect (`one`, `two`, `three`) in
+/// `dir/effects` (a path in the arguments, so that it holds in any process).
+#[stem::workflow(name = "crash.quick", lease = "1s")]
+pub(crate) async fn quick(wf: WorkflowContext, n: u64, dir: String) -> Result<u64, WorkflowError> {
+    let mut value = n;
+    for step in ["one", "two", "three"] {
+        let (before, path) = (value, PathBuf::from(&dir).join("effects"));
+        let line = format!("{step} {}\n", wf.id());
+        value = wf
+            .step(step, || {
+                let (path, line) = (path.clone(), line.clone());
+                async move {
+                    std::fs::OpenOptions::new().create(true).append(true).open(path)?.write_all(line.as_bytes())?;
+                    Ok::<_, StepError>(before + 1)
+                }
+            })
+            .await?;
+    }
+    Ok(value)
 }

@@ -723,3 +723,49 @@ async fn three_workers_share_runs_and_timers_without_duplicates() -> TestResult 
     }
     Ok(())
 }
+
+/// Three checkpointed steps, each adding one.
+#[stem::workflow]
+async fn add_three(wf: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    let mut value = n;
+    for _ in 0..3 {
+        let before = value;
+        value = wf.step("add", || async move { Ok::<_, StepError>(before + 1) }).await?;
+    }
+    Ok(value)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_runs_start_in_one_batch_and_run_concurrently_to_their_own_results() -> TestResult {
+    for env in stems("wf-many").await {
+        let (label, stem) = (env.label, env.stem.clone());
+        let runs = AddThree::start_many(&stem, 0..40u64).await?;
+        assert_eq!(runs.len(), 40, "{label}: one handle per start");
+        let worker = Worker::builder(&stem)
+            .concurrency(16)
+            .workflow_poll_interval(Duration::from_millis(20))
+            .build()
+            .expect("a valid worker")
+            .spawn();
+        for (n, run) in runs.iter().enumerate() {
+            assert_eq!(run.wait_timeout(WAIT).await?, n as u64 + 3, "{label}: run {n} got its own steps' values");
+            let steps: Vec<String> = run.steps().await?.into_iter().map(|c| c.name).collect();
+            assert_eq!(steps, ["add#0", "add#1", "add#2"], "{label}: each step recorded once");
+        }
+        // A start whose run id is taken is refused; the others start.
+        let taken = runs[0].id();
+        let other = stem::workflow::RunId::new();
+        let starts = [AddThree::call(100).run_id(taken), AddThree::call(200).run_id(other)];
+        let started = stem::workflow::WorkflowStart::start_many(&stem, starts).await;
+        assert!(matches!(started, Err(Error::RunExists(id)) if id == taken), "{label}: {started:?}");
+        assert_eq!(runs[0].wait_timeout(WAIT).await?, 3, "{label}: the taken run is as it was");
+        until("the other run to complete", || async {
+            let state = stem.workflows().get_run(other).await.expect("get");
+            state.is_some_and(|s| s.status == RunStatus::Completed && s.result == Some(serde_json::json!(203)))
+        })
+        .await;
+        worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
+    }
+    Ok(())
+}

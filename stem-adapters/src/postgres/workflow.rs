@@ -9,13 +9,14 @@ use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use stem::workflow::{
-    CancellationPolicy, Checkpoint, Finish, NewRun, Resumed, RunFilter, RunId, RunState, RunStatus, Suspension, Watch,
-    Watcher, WorkflowStore,
+    CancellationPolicy, Checkpoint, Finish, NewRun, OpenedRun, Resumed, RunFilter, RunId, RunState, RunStatus,
+    Suspension, Watch, Watcher, WorkflowStore,
 };
 use stem::{Error, Result};
 use uuid::Uuid;
 
 use super::{Shared, failed, from_json, to_json};
+use crate::group_commit::{Applied, GroupCommit};
 
 /// A [`WorkflowStore`] on Postgres: tables `workflow_runs`,
 /// `workflow_checkpoints` (one row per run and position) and
@@ -37,14 +38,41 @@ use super::{Shared, failed, from_json, to_json};
 /// Dropping a future of this store before it completes either leaves the
 /// change undone (an open transaction rolls back) or lets a statement already
 /// sent complete; the store is never left half-changed.
+///
+/// # Group commit
+///
+/// Checkpoints and owned finishes (the writes of executions) go through a
+/// [`GroupCommit`]: those that many runs make at the same moment are one
+/// statement (`sql/workflow_write.sql`, over arrays) and one durable commit,
+/// each fenced on its own run as before, each caller answered once that
+/// commit is done. A run opens with one statement too (`open_run`: the
+/// claim and the reads of the run and its checkpoints).
 #[derive(Debug)]
 pub struct PostgresWorkflowStore {
     shared: Arc<Shared>,
+    writes: GroupCommit<RunWrite>,
+}
+
+/// A fenced write of an execution, group-committed (see `sql/workflow_write.sql`).
+struct RunWrite {
+    run: Uuid,
+    owner: String,
+    at: DateTime<Utc>,
+    what: Write,
+}
+
+enum Write {
+    Checkpoint { position: i64, name: String, value: String },
+    Finish { status: &'static str, result: Option<String>, error: Option<String> },
 }
 
 impl PostgresWorkflowStore {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+        let on = Arc::clone(&shared);
+        let writes = GroupCommit::new("writing workflow checkpoints and ends", move |batch| {
+            Box::pin(apply(Arc::clone(&on), batch)) as Applied
+        });
+        Self { shared, writes }
     }
 
     /// The durable pool: every workflow write must survive a crash.
@@ -74,15 +102,26 @@ impl WorkflowStore for PostgresWorkflowStore {
     }
 
     async fn create_run(&self, run: NewRun) -> Result<()> {
-        let query = sqlx::query(self.shared.sql(include_str!("sql/workflow_create.sql")))
-            .bind(run.id.as_uuid())
-            .bind(&run.workflow)
-            .bind(&run.queue)
-            .bind(to_json(&run.args)?)
-            .bind(millis(run.policy.max_run_time))
-            .bind(millis(run.policy.max_suspended_time))
-            .bind(run.at);
-        if self.changed("creating a workflow run", query).await? { Ok(()) } else { Err(Error::RunExists(run.id)) }
+        let id = run.id;
+        if self.create_runs(vec![run]).await?.first() == Some(&true) { Ok(()) } else { Err(Error::RunExists(id)) }
+    }
+
+    async fn create_runs(&self, runs: Vec<NewRun>) -> Result<Vec<bool>> {
+        let ids: Vec<Uuid> = runs.iter().map(|r| *r.id.as_uuid()).collect();
+        let args = runs.iter().map(|r| to_json(&r.args)).collect::<Result<Vec<_>>>()?;
+        let created: Vec<Uuid> = sqlx::query_scalar(self.shared.sql(include_str!("sql/workflow_create_many.sql")))
+            .bind(&ids)
+            .bind(runs.iter().map(|r| r.workflow.as_str()).collect::<Vec<_>>())
+            .bind(runs.iter().map(|r| r.queue.as_str()).collect::<Vec<_>>())
+            .bind(args)
+            .bind(runs.iter().map(|r| millis(r.policy.max_run_time)).collect::<Vec<_>>())
+            .bind(runs.iter().map(|r| millis(r.policy.max_suspended_time)).collect::<Vec<_>>())
+            .bind(runs.iter().map(|r| r.at).collect::<Vec<_>>())
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| failed("creating workflow runs", e))?;
+        let created: std::collections::HashSet<Uuid> = created.into_iter().collect();
+        Ok(ids.iter().map(|id| created.contains(id)).collect())
     }
 
     async fn get_run(&self, id: RunId) -> Result<Option<RunState>> {
@@ -126,15 +165,35 @@ impl WorkflowStore for PostgresWorkflowStore {
         self.changed("releasing a workflow run's lease", query).await.map(drop)
     }
 
-    async fn save_checkpoint(&self, id: RunId, owner: &str, checkpoint: Checkpoint) -> Result<bool> {
-        let query = sqlx::query(self.shared.sql(include_str!("sql/workflow_save.sql")))
+    async fn open_run(
+        &self,
+        id: RunId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<OpenedRun>> {
+        let row = sqlx::query(self.shared.sql(include_str!("sql/workflow_open.sql")))
             .bind(id.as_uuid())
             .bind(owner)
-            .bind(i64::from(checkpoint.position))
-            .bind(&checkpoint.name)
-            .bind(to_json(&checkpoint.value)?)
-            .bind(checkpoint.at);
-        self.changed("saving a workflow checkpoint", query).await
+            .bind(now)
+            .bind(until)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| failed("opening a workflow run", e))?;
+        let Some(row) = row else { return Ok(None) };
+        let checkpoints: Option<String> =
+            row.try_get("checkpoints").map_err(|e| failed("reading an opened workflow run", e))?;
+        let checkpoints = checkpoints.map(|json| from_json(&json, "workflow checkpoints")).transpose()?;
+        Ok(Some(OpenedRun::new(run_state(&row)?, checkpoints)))
+    }
+
+    async fn save_checkpoint(&self, id: RunId, owner: &str, checkpoint: Checkpoint) -> Result<bool> {
+        let what = Write::Checkpoint {
+            position: i64::from(checkpoint.position),
+            name: checkpoint.name,
+            value: to_json(&checkpoint.value)?,
+        };
+        self.writes.write(RunWrite { run: *id.as_uuid(), owner: owner.to_owned(), at: checkpoint.at, what }).await
     }
 
     async fn suspend_run(&self, id: RunId, owner: &str, suspension: Suspension) -> Result<bool> {
@@ -237,6 +296,10 @@ impl WorkflowStore for PostgresWorkflowStore {
             Finish::Completed(value) => (Some(to_json(&value)?), None),
             Finish::Failed(error) | Finish::Cancelled(error) => (None, Some(error)),
         };
+        if let Some(owner) = owner {
+            let what = Write::Finish { status, result, error };
+            return self.writes.write(RunWrite { run: *id.as_uuid(), owner: owner.to_owned(), at: now, what }).await;
+        }
         let mut tx = self.pool().begin().await.map_err(|e| failed(WHAT, e))?;
         let exists: Option<Uuid> = sqlx::query_scalar(self.shared.sql(include_str!("sql/workflow_lock.sql")))
             .bind(id.as_uuid())
@@ -324,6 +387,60 @@ impl WorkflowStore for PostgresWorkflowStore {
             .map_err(|e| failed("listing workflow watchers", e))?;
         rows.iter().map(watcher).collect()
     }
+}
+
+/// Applies a batch of executions' writes in one statement; which were applied, in order.
+async fn apply(shared: Arc<Shared>, batch: Vec<RunWrite>) -> Result<Vec<bool>> {
+    let n = batch.len();
+    let (mut kinds, mut runs, mut owners, mut positions, mut names, mut values) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::new(), Vec::new(), Vec::new());
+    let (mut statuses, mut results, mut errors, mut ats) = (Vec::new(), Vec::new(), Vec::new(), Vec::with_capacity(n));
+    for write in batch {
+        runs.push(write.run);
+        owners.push(write.owner);
+        ats.push(write.at);
+        match write.what {
+            Write::Checkpoint { position, name, value } => {
+                kinds.push("c");
+                positions.push(Some(position));
+                names.push(Some(name));
+                values.push(Some(value));
+                statuses.push(None);
+                results.push(None);
+                errors.push(None);
+            }
+            Write::Finish { status, result, error } => {
+                kinds.push("f");
+                positions.push(None);
+                names.push(None);
+                values.push(None);
+                statuses.push(Some(status));
+                results.push(result);
+                errors.push(error);
+            }
+        }
+    }
+    let applied: Vec<i64> = sqlx::query_scalar(shared.sql(include_str!("sql/workflow_write.sql")))
+        .bind(kinds)
+        .bind(runs)
+        .bind(owners)
+        .bind(positions)
+        .bind(names)
+        .bind(values)
+        .bind(statuses)
+        .bind(results)
+        .bind(errors)
+        .bind(ats)
+        .fetch_all(&shared.pool)
+        .await
+        .map_err(|e| failed("writing workflow checkpoints and ends", e))?;
+    let mut outcomes = vec![false; n];
+    for ord in applied {
+        if let Some(outcome) = usize::try_from(ord - 1).ok().and_then(|i| outcomes.get_mut(i)) {
+            *outcome = true;
+        }
+    }
+    Ok(outcomes)
 }
 
 /// `n` as a SQL `LIMIT` or `OFFSET`.

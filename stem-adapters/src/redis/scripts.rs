@@ -66,9 +66,10 @@ scripts! {
     FIND_QUEUED = prefix "queue_lib.lua", "find_queued.lua";
     WF_CREATE = prefix "wf_create.lua";
     WF_CLAIM = prefix "wf_claim.lua";
+    WF_OPEN = prefix "wf_open.lua";
     WF_RENEW = prefix "wf_renew.lua";
     WF_RELEASE = prefix "wf_release.lua";
-    WF_CHECKPOINT = prefix "wf_checkpoint.lua";
+    WF_WRITE = prefix "wf_lib.lua", "wf_write.lua";
     WF_SUSPEND = prefix "wf_lib.lua", "wf_suspend.lua";
     WF_RESOLVE = prefix "wf_lib.lua", "wf_resolve.lua";
     WF_DUE = prefix "wf_lib.lua", "wf_due.lua";

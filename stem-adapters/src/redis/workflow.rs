@@ -21,16 +21,17 @@ use redis::{FromRedisValue, ScriptInvocation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stem::workflow::{
-    CancellationPolicy, Checkpoint, Finish, NewRun, Resumed, RunFilter, RunId, RunState, RunStatus, Suspension, Watch,
-    Watcher, WorkflowStore,
+    CancellationPolicy, Checkpoint, Finish, NewRun, OpenedRun, Resumed, RunFilter, RunId, RunState, RunStatus,
+    Suspension, Watch, Watcher, WorkflowStore,
 };
 use stem::{Error, Result};
 
 use super::scripts::{
-    Lua, WF_CHECKPOINT, WF_CLAIM, WF_CREATE, WF_DUE, WF_FINISH, WF_LIST, WF_PRUNE, WF_RECORD_ERROR, WF_RELEASE,
-    WF_RENEW, WF_RESOLVE, WF_REWIND, WF_STALE, WF_SUSPEND, WF_WATCHERS,
+    Lua, WF_CLAIM, WF_CREATE, WF_DUE, WF_FINISH, WF_LIST, WF_OPEN, WF_PRUNE, WF_RECORD_ERROR, WF_RELEASE, WF_RENEW,
+    WF_RESOLVE, WF_REWIND, WF_STALE, WF_SUSPEND, WF_WATCHERS, WF_WRITE,
 };
 use super::{Shared, failed, from_json, to_json};
+use crate::group_commit::{Applied, GroupCommit};
 
 /// The most runs or watchers one call hands to a script (limits and offsets
 /// above it are cut to it, so that they stay exact in Lua's numbers).
@@ -45,11 +46,18 @@ const MAX_COUNT: usize = u32::MAX as usize;
 /// dropped future either never sent it or lets it finish in Redis, never half
 /// of it. Times are stored to the millisecond; finished runs do not expire
 /// (`prune_runs` deletes them).
+///
+/// Checkpoints and owned finishes, the writes of executions, are group
+/// committed: those many runs make at the same moment go to Redis as one call
+/// of `wf_write.lua`, each fenced on its own run, each caller answered once
+/// it returned. A run opens with one script too (`wf_open.lua`: the read, the
+/// claim and the checkpoints' read).
 #[derive(Debug)]
 pub struct RedisWorkflowStore {
     shared: Arc<Shared>,
     /// The start of every workflow key, the scripts' `KEYS[1]`.
     prefix: String,
+    writes: GroupCommit<[String; 7]>,
 }
 
 /// A watcher as stored (JSON) in its run's hash.
@@ -64,7 +72,20 @@ struct StoredWatcher {
 impl RedisWorkflowStore {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         let prefix = shared.keys().workflows();
-        Self { shared, prefix }
+        let (on, at) = (Arc::clone(&shared), prefix.clone());
+        let writes = GroupCommit::new("writing workflow checkpoints and ends", move |batch: Vec<[String; 7]>| {
+            let (on, at) = (Arc::clone(&on), at.clone());
+            Box::pin(async move {
+                let mut call = WF_WRITE.on_prefix(&at);
+                for write in &batch {
+                    call.arg(write.as_slice());
+                }
+                let applied: Vec<i64> =
+                    super::pipeline::invoke_moving(&on, &call, "writing workflow checkpoints and ends").await?;
+                Ok(applied.into_iter().map(|a| a == 1).collect())
+            }) as Applied
+        });
+        Self { shared, prefix, writes }
     }
 
     /// A call of `lua` on this namespace's workflow keys; chain its arguments.
@@ -87,6 +108,14 @@ impl RedisWorkflowStore {
         let flat: Vec<String> = self.invoke(call, what).await?;
         flat.chunks_exact(2).map(|pair| Ok(Resumed { run: run_id(&pair[0])?, queue: pair[1].clone() })).collect()
     }
+}
+
+/// Checkpoints from their stored JSON, in position order.
+fn checkpoints_from(values: &[String]) -> Result<Vec<Checkpoint>> {
+    let mut checkpoints: Vec<Checkpoint> =
+        values.iter().map(|v| from_json(v, "workflow checkpoint")).collect::<Result<_>>()?;
+    checkpoints.sort_by_key(|c| c.position);
+    Ok(checkpoints)
 }
 
 /// Milliseconds since the epoch, as the scripts compare and store times.
@@ -169,14 +198,29 @@ impl WorkflowStore for RedisWorkflowStore {
     }
 
     async fn create_run(&self, run: NewRun) -> Result<()> {
-        let mut call = self.script(&WF_CREATE);
-        call.arg(run.id.to_string())
-            .arg(&run.workflow)
-            .arg(&run.queue)
-            .arg(to_json(&run.args)?)
-            .arg(to_json(&run.policy)?)
-            .arg(ms(run.at));
-        if self.changed(&call, "creating a workflow run").await? { Ok(()) } else { Err(Error::RunExists(run.id)) }
+        let id = run.id;
+        if self.create_runs(vec![run]).await?.first() == Some(&true) { Ok(()) } else { Err(Error::RunExists(id)) }
+    }
+
+    /// One pipeline of `wf_create.lua` calls.
+    async fn create_runs(&self, runs: Vec<NewRun>) -> Result<Vec<bool>> {
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for run in &runs {
+            WF_CREATE
+                .push(&mut pipe, &[&self.prefix])
+                .arg(run.id.to_string())
+                .arg(&run.workflow)
+                .arg(&run.queue)
+                .arg(to_json(&run.args)?)
+                .arg(to_json(&run.policy)?)
+                .arg(ms(run.at));
+        }
+        let created: Vec<i64> =
+            super::pipeline::query(&mut self.shared.conn(), &pipe, "creating workflow runs").await?;
+        Ok(created.into_iter().map(|c| c == 1).collect())
     }
 
     async fn get_run(&self, id: RunId) -> Result<Option<RunState>> {
@@ -194,16 +238,31 @@ impl WorkflowStore for RedisWorkflowStore {
             .query_async(&mut self.shared.conn())
             .await
             .map_err(|e| failed("reading a workflow run's checkpoints", e))?;
-        let mut checkpoints: Vec<Checkpoint> =
-            values.iter().map(|v| from_json(v, "workflow checkpoint")).collect::<Result<_>>()?;
-        checkpoints.sort_by_key(|c| c.position);
-        Ok(checkpoints)
+        checkpoints_from(&values)
     }
 
     async fn claim_run(&self, id: RunId, owner: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
         let mut call = self.script(&WF_CLAIM);
         call.arg(id.to_string()).arg(owner).arg(ms(now)).arg(ms(until));
         self.changed(&call, "claiming a workflow run").await
+    }
+
+    /// One script: the read, the claim and the checkpoints' read at once.
+    async fn open_run(
+        &self,
+        id: RunId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<OpenedRun>> {
+        let mut call = self.script(&WF_OPEN);
+        call.arg(id.to_string()).arg(owner).arg(ms(now)).arg(ms(until));
+        let opened: Option<(Vec<(String, String)>, i64, Vec<String>)> =
+            self.invoke(&call, "opening a workflow run").await?;
+        let Some((fields, claimed, values)) = opened else { return Ok(None) };
+        let Some(state) = run_from(fields)? else { return Ok(None) };
+        let checkpoints = (claimed == 1).then(|| checkpoints_from(&values)).transpose()?;
+        Ok(Some(OpenedRun::new(state, checkpoints)))
     }
 
     async fn renew_run(&self, id: RunId, owner: &str, until: DateTime<Utc>) -> Result<bool> {
@@ -219,9 +278,17 @@ impl WorkflowStore for RedisWorkflowStore {
     }
 
     async fn save_checkpoint(&self, id: RunId, owner: &str, checkpoint: Checkpoint) -> Result<bool> {
-        let mut call = self.script(&WF_CHECKPOINT);
-        call.arg(id.to_string()).arg(owner).arg(checkpoint.position).arg(to_json(&checkpoint)?).arg(ms(checkpoint.at));
-        self.changed(&call, "saving a workflow checkpoint").await
+        let (json, at) = (to_json(&checkpoint)?, ms(checkpoint.at).to_string());
+        let write = [
+            "c".to_owned(),
+            id.to_string(),
+            owner.to_owned(),
+            checkpoint.position.to_string(),
+            json,
+            String::new(),
+            at,
+        ];
+        self.writes.write(write).await
     }
 
     async fn suspend_run(&self, id: RunId, owner: &str, suspension: Suspension) -> Result<bool> {
@@ -284,6 +351,15 @@ impl WorkflowStore for RedisWorkflowStore {
     }
 
     async fn finish_run(&self, id: RunId, owner: Option<&str>, finish: Finish, now: DateTime<Utc>) -> Result<bool> {
+        if let Some(owner) = owner {
+            let (field, value) = match &finish {
+                Finish::Completed(value) => ("result", to_json(value)?),
+                Finish::Failed(error) | Finish::Cancelled(error) => ("error", error.clone()),
+            };
+            let status = finish.status().as_str().to_owned();
+            let (run, owner, field, at) = (id.to_string(), owner.to_owned(), field.to_owned(), ms(now).to_string());
+            return self.writes.write(["f".to_owned(), run, owner, status, field, value, at]).await;
+        }
         let mut call = self.script(&WF_FINISH);
         call.arg(id.to_string());
         match owner {

@@ -16,8 +16,8 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 use stem::workflow::{
-    CancellationPolicy, Checkpoint, Finish, NewRun, Resumed, RunFilter, RunId, RunState, RunStatus, Suspension, Watch,
-    Watcher, WorkflowStore,
+    CancellationPolicy, Checkpoint, Finish, NewRun, OpenedRun, Resumed, RunFilter, RunId, RunState, RunStatus,
+    Suspension, Watch, Watcher, WorkflowStore,
 };
 use stem::{Error, Result};
 
@@ -129,6 +129,20 @@ fn owned(conn: &Connection, id: &str, owner: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached(include_str!("sql/workflow_owned.sql"))?.exists(params![id, owner])
 }
 
+/// A run's checkpoints in position order.
+fn read_checkpoints(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Checkpoint>> {
+    conn.prepare_cached(include_str!("sql/workflow_checkpoints.sql"))?
+        .query_map([id], |r| {
+            Ok(Checkpoint {
+                position: position(r.get(0)?)?,
+                name: r.get(1)?,
+                value: decode(&r.get::<_, String>(2)?)?,
+                at: from_ms(r.get(3)?),
+            })
+        })?
+        .collect()
+}
+
 /// Writes a checkpoint (over one at its position if `replace`) and sets the
 /// run's cursor and last change; false if the position was taken and kept.
 fn record(conn: &Connection, id: &str, c: &StoredCheckpoint, replace: bool) -> rusqlite::Result<bool> {
@@ -168,26 +182,37 @@ fn ids_and_queues(
 impl WorkflowStore for SqliteWorkflowStore {
     async fn create_run(&self, run: NewRun) -> Result<()> {
         let id = run.id;
-        let args = encode(&run.args)?;
-        let (max_run, max_suspended) = (millis(run.policy.max_run_time), millis(run.policy.max_suspended_time));
-        let (key, at) = (id.to_string(), ms(run.at));
-        let created = self
-            .shared
-            .db
-            .call("create workflow run", move |conn| {
-                let changed = conn.prepare_cached(include_str!("sql/workflow_create.sql"))?.execute(params![
-                    key,
+        if self.create_runs(vec![run]).await?.first() == Some(&true) { Ok(()) } else { Err(Error::RunExists(id)) }
+    }
+
+    /// One call on the writing thread for them all.
+    async fn create_runs(&self, runs: Vec<NewRun>) -> Result<Vec<bool>> {
+        let rows = runs
+            .into_iter()
+            .map(|run| {
+                let (max_run, max_suspended) = (millis(run.policy.max_run_time), millis(run.policy.max_suspended_time));
+                Ok((
+                    run.id.to_string(),
                     run.workflow,
                     run.queue,
-                    args,
+                    encode(&run.args)?,
                     max_run,
                     max_suspended,
-                    at
-                ])?;
-                Ok(changed == 1)
+                    ms(run.at),
+                ))
             })
-            .await?;
-        if created { Ok(()) } else { Err(Error::RunExists(id)) }
+            .collect::<Result<Vec<_>>>()?;
+        self.shared
+            .db
+            .call("create workflow runs", move |conn| {
+                let mut insert = conn.prepare_cached(include_str!("sql/workflow_create.sql"))?;
+                rows.iter()
+                    .map(|(id, workflow, queue, args, max_run, max_suspended, at)| {
+                        Ok(insert.execute(params![id, workflow, queue, args, max_run, max_suspended, at])? == 1)
+                    })
+                    .collect()
+            })
+            .await
     }
 
     async fn get_run(&self, id: RunId) -> Result<Option<RunState>> {
@@ -202,19 +227,34 @@ impl WorkflowStore for SqliteWorkflowStore {
 
     async fn checkpoints(&self, id: RunId) -> Result<Vec<Checkpoint>> {
         let id = id.to_string();
+        self.shared.db.read("list workflow checkpoints", move |conn| read_checkpoints(conn, &id)).await
+    }
+
+    /// One call on the writing thread: the read, the claim and the
+    /// checkpoints' read are one savepoint of its batch.
+    async fn open_run(
+        &self,
+        id: RunId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<OpenedRun>> {
+        let (id, owner, now, until) = (id.to_string(), owner.to_owned(), ms(now), ms(until));
         self.shared
             .db
-            .read("list workflow checkpoints", move |conn| {
-                conn.prepare_cached(include_str!("sql/workflow_checkpoints.sql"))?
-                    .query_map([id], |r| {
-                        Ok(Checkpoint {
-                            position: position(r.get(0)?)?,
-                            name: r.get(1)?,
-                            value: decode(&r.get::<_, String>(2)?)?,
-                            at: from_ms(r.get(3)?),
-                        })
-                    })?
-                    .collect()
+            .call("open workflow run", move |conn| {
+                let Some(state) =
+                    conn.prepare_cached(include_str!("sql/workflow_get.sql"))?.query_row([&id], read_run).optional()?
+                else {
+                    return Ok(None);
+                };
+                let claimed = state.status == RunStatus::Running
+                    && conn
+                        .prepare_cached(include_str!("sql/workflow_claim.sql"))?
+                        .execute(params![id, owner, now, until])?
+                        == 1;
+                let checkpoints = if claimed { Some(read_checkpoints(conn, &id)?) } else { None };
+                Ok(Some(OpenedRun::new(state, checkpoints)))
             })
             .await
     }

@@ -95,6 +95,15 @@ pub(crate) fn expand(w: &Workflow, function: &syn::ItemFn) -> TokenStream {
                     Self::call(args).start(stem).await
                 }
 
+                /// Starts a run for each of `args`, created, recorded and
+                /// enqueued in one batch each; the handles in that order.
+                #vis async fn start_many(
+                    stem: &#krate::Stem,
+                    args: impl ::core::iter::IntoIterator<Item = #args_name>,
+                ) -> #krate::Result<::std::vec::Vec<#krate::WorkflowHandle<#output>>> {
+                    #krate::workflow::WorkflowStart::start_many(stem, args.into_iter().map(Self::call)).await
+                }
+
                 /// A run with per-run options (run id, queue, cancellation
                 /// policy) to start.
                 #vis fn call(args: #args_name) -> #krate::workflow::WorkflowStart<Self> {

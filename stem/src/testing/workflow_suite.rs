@@ -59,7 +59,17 @@ const CASES: &[Case<Store>] = cases!(Store:
     rewind_ends_a_wait_and_reopens_a_final_run,
     record_error_keeps_the_status,
     prune_removes_runs_that_ended_before_the_cutoff,
+    create_runs_creates_each_and_leaves_taken_ids_alone,
+    open_run_claims_and_reads_in_one_call,
+    open_run_leaves_held_suspended_and_final_runs_unclaimed,
+    concurrent_writes_of_many_runs_apply_all_but_the_fenced_out,
+    concurrent_finishes_of_many_runs_apply_all_but_the_fenced_out,
 );
+
+/// Opens `id` for `owner` at second `now` with a lease until `now + 30`.
+async fn open(store: &Store, id: RunId, owner: &str, now: i64) -> Option<crate::workflow::OpenedRun> {
+    store.open_run(id, owner, at(now), at(now + 30)).await.expect("open")
+}
 
 fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").expect("a valid time").with_timezone(&Utc)
@@ -480,4 +490,123 @@ async fn prune_removes_runs_that_ended_before_the_cutoff(store: Store) {
     assert!(store.get_run(running).await.expect("get").is_some());
     assert_eq!(store.list_watchers("t", 10).await.expect("watchers").len(), 1, "a waiting run keeps its watcher");
     let _ = asleep;
+}
+
+async fn open_run_claims_and_reads_in_one_call(store: Store) {
+    assert!(open(&store, TaskId::new(), "a", 0).await.is_none(), "an unknown run opens as none");
+    let run = new_run("flow", 0);
+    let id = run.id;
+    store.create_run(run).await.expect("create");
+    let opened = open(&store, id, "a", 1).await.expect("the run exists");
+    assert_eq!((opened.state.id, opened.state.status), (id, RunStatus::Running));
+    assert_eq!(opened.state.args, json!({"order": 42}));
+    assert_eq!(opened.checkpoints, Some(Vec::new()), "claimed, with no checkpoints yet");
+    assert!(store.save_checkpoint(id, "a", checkpoint(0, "s#0", json!(1), 2)).await.expect("save"), "a holds it");
+    assert!(store.save_checkpoint(id, "a", checkpoint(1, "t#0", json!(2), 3)).await.expect("save"));
+    let taken = open(&store, id, "b", 40).await.expect("the run exists");
+    let names: Vec<_> = taken.checkpoints.expect("a's lease ended at 31").into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["s#0", "t#0"], "in position order");
+    assert_eq!(taken.state.cursor, 2);
+    assert!(!store.save_checkpoint(id, "a", checkpoint(2, "u#0", json!(3), 41)).await.expect("save"), "fenced out");
+    assert!(store.save_checkpoint(id, "b", checkpoint(2, "u#0", json!(3), 41)).await.expect("save"), "b holds it");
+}
+
+async fn open_run_leaves_held_suspended_and_final_runs_unclaimed(store: Store) {
+    let held = claimed(&store, "a").await;
+    let opened = open(&store, held, "b", 10).await.expect("the run exists");
+    assert_eq!(opened.checkpoints, None, "a holds it until 30");
+    assert_eq!((opened.state.owner.as_deref(), opened.state.lease_until), (Some("a"), Some(at(30))));
+    assert!(store.renew_run(held, "a", at(60)).await.expect("renew"), "a still holds it");
+
+    let suspended = claimed(&store, "a").await;
+    assert!(store.suspend_run(suspended, "a", sleep_until(100, 5)).await.expect("suspend"));
+    let opened = open(&store, suspended, "b", 10).await.expect("the run exists");
+    assert_eq!((opened.state.status, opened.checkpoints), (RunStatus::Suspended, None));
+
+    let ended = claimed(&store, "a").await;
+    assert!(store.finish_run(ended, Some("a"), Finish::Completed(json!(7)), at(5)).await.expect("finish"));
+    let opened = open(&store, ended, "b", 10).await.expect("the run exists");
+    assert_eq!(
+        (opened.state.status, opened.state.result, opened.checkpoints),
+        (RunStatus::Completed, Some(json!(7)), None)
+    );
+}
+
+/// Many runs' checkpoints written at once go to the store together (one
+/// transaction, script call or pipeline where it group-commits): one whose
+/// writer lost its lease is refused and the others are recorded.
+async fn concurrent_writes_of_many_runs_apply_all_but_the_fenced_out(store: Store) {
+    let mut runs = Vec::new();
+    for _ in 0..24 {
+        runs.push(claimed(&store, "a").await);
+    }
+    let fenced = runs[7];
+    assert!(store.claim_run(fenced, "b", at(31), at(61)).await.expect("claim"), "b takes one run over");
+    let saves = runs.iter().map(|&id| {
+        let store = Arc::clone(&store);
+        async move { store.save_checkpoint(id, "a", checkpoint(0, "s#0", json!(id.to_string()), 32)).await }
+    });
+    let saved: Vec<bool> = futures_util::future::join_all(saves).await.into_iter().map(|r| r.expect("save")).collect();
+    for (id, saved) in runs.iter().zip(&saved) {
+        assert_eq!(*saved, *id != fenced, "run {id}: only the fenced-out run's write is refused");
+        let checkpoints = store.checkpoints(*id).await.expect("checkpoints");
+        if *id == fenced {
+            assert!(checkpoints.is_empty(), "nothing of the fenced-out write is kept");
+        } else {
+            assert_eq!(checkpoints.len(), 1);
+            assert_eq!(checkpoints[0].value, json!(id.to_string()), "each run got its own checkpoint");
+            assert_eq!(store.get_run(*id).await.expect("get").expect("run").updated_at, at(32));
+        }
+    }
+}
+
+/// Many runs ended at once: the run whose lease was taken over is not
+/// ended by its old owner; the others end with their own results.
+async fn concurrent_finishes_of_many_runs_apply_all_but_the_fenced_out(store: Store) {
+    let mut runs = Vec::new();
+    for _ in 0..24 {
+        runs.push(claimed(&store, "a").await);
+    }
+    let fenced = runs[3];
+    assert!(store.claim_run(fenced, "b", at(31), at(61)).await.expect("claim"), "b takes one run over");
+    let finishes = runs.iter().enumerate().map(|(i, &id)| {
+        let store = Arc::clone(&store);
+        let how = if i % 2 == 0 { Finish::Completed(json!(i)) } else { Finish::Failed(format!("run {i} failed")) };
+        async move { store.finish_run(id, Some("a"), how, at(32)).await }
+    });
+    let ended: Vec<bool> =
+        futures_util::future::join_all(finishes).await.into_iter().map(|r| r.expect("finish")).collect();
+    for (i, (id, ended)) in runs.iter().zip(&ended).enumerate() {
+        let state = store.get_run(*id).await.expect("get").expect("run");
+        if *id == fenced {
+            assert!(!ended, "the fenced-out finish is refused");
+            assert_eq!((state.status, state.owner.as_deref()), (RunStatus::Running, Some("b")));
+        } else if i % 2 == 0 {
+            assert!(ended);
+            assert_eq!((state.status, state.result), (RunStatus::Completed, Some(json!(i))));
+        } else {
+            assert!(ended);
+            assert_eq!((state.status, state.error), (RunStatus::Failed, Some(format!("run {i} failed"))));
+        }
+    }
+}
+
+async fn create_runs_creates_each_and_leaves_taken_ids_alone(store: Store) {
+    let taken = new_run("first", 1);
+    let taken_id = taken.id;
+    store.create_run(taken).await.expect("create");
+    let mut again = new_run("second", 2);
+    again.id = taken_id;
+    let runs = vec![new_run("a", 3), again, new_run("b", 4)];
+    let ids: Vec<RunId> = runs.iter().map(|r| r.id).collect();
+    assert_eq!(store.create_runs(runs).await.expect("create many"), [true, false, true]);
+    assert_eq!(store.get_run(taken_id).await.expect("get").expect("run").workflow, "first", "left as it was");
+    for (id, workflow) in [(ids[0], "a"), (ids[2], "b")] {
+        let state = store.get_run(id).await.expect("get").expect("created");
+        assert_eq!(
+            (state.workflow.as_str(), state.status, state.created_at),
+            (workflow, RunStatus::Running, state.updated_at)
+        );
+    }
+    assert!(store.create_runs(Vec::new()).await.expect("create none").is_empty());
 }

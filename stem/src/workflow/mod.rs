@@ -64,5 +64,5 @@ pub use self::event::{EventRegistration, EventTopic, EventValue, linked_events};
 pub use self::handle::WorkflowHandle;
 pub use self::run::{CancellationPolicy, Finish, NewRun, RunFilter, RunId, RunState, RunStatus};
 pub use self::start::WorkflowStart;
-pub use self::store::{Checkpoint, Resumed, Suspension, Watch, Watcher, WorkflowStore};
+pub use self::store::{Checkpoint, OpenedRun, Resumed, Suspension, Watch, Watcher, WorkflowStore};
 pub use self::worker::DEFAULT_WORKFLOW_RETENTION;

@@ -2,13 +2,16 @@
 //! fn on an ordinary worker, and what its end writes.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use futures_util::FutureExt;
 
 use super::WorkflowContext;
 use super::context::{Halt, run_time_exceeded};
-use super::definition::linked;
+use super::definition::{WorkflowOptions, linked};
 use super::outcome::record_outcome;
 use super::resume;
 use super::run::{Finish, RunId, RunState, RunStatus};
@@ -35,47 +38,54 @@ impl Task for RunWorkflow {
 }
 
 /// Executes run `id` once: replays it up to its end or its next suspension.
+///
+/// One store call opens the run (reads it, claims it and reads its
+/// checkpoints); the end is one more, and the run's state after it is known
+/// without reading it back.
 async fn execute(task: &TaskContext, id: RunId) -> Result<(), TaskError> {
     let stem = task.stem();
     let store = stem.workflows();
-    let Some(state) = store.get_run(id).await? else {
+    let now = stem.synced_now().await?;
+    let lease = claim_lease();
+    let owner = format!("run-{}", uuid::Uuid::new_v4());
+    let Some(opened) = store.open_run(id, &owner, now, after(now, lease)).await? else {
         return Err(TaskError::fail(format!("no workflow run {id} is known to the workflow store")));
     };
-    if state.status.is_terminal() {
-        record_outcome(stem, &state).await?;
-        return Ok(());
-    }
-    if state.status == RunStatus::Suspended {
-        return Ok(()); // its timer or event enqueues it again
-    }
-    let now = stem.synced_now().await?;
-    if let Some(reason) = run_time_exceeded(&state.policy, state.created_at, now) {
-        return finish(task, &state, None, Finish::Cancelled(reason)).await;
-    }
+    let state = opened.state;
+    let Some(checkpoints) = opened.checkpoints else {
+        return match state.status {
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled => {
+                record_outcome(stem, &state).await?;
+                Ok(())
+            }
+            RunStatus::Suspended => Ok(()), // its timer or event enqueues it again
+            RunStatus::Running => {
+                let left = state.lease_until.map_or(lease, |t| (t - now).to_std().unwrap_or_default());
+                Err(TaskError::retry_after(left + Duration::from_millis(50), "the run is held by another execution"))
+            }
+        };
+    };
+    // Dropped with this future (a stopping worker drops running tasks), the
+    // guard releases the run, so that the next worker goes on at once
+    // rather than after the lease.
+    let mut held = Held { stem: stem.clone(), id, owner: owner.clone(), armed: true };
     let Some(registration) = linked().get(state.workflow.as_str()) else {
-        // Another binary may know it: this message fails, the run stays
-        // runnable and is picked up again as a lost run.
+        // Another binary may know it: this message fails, the run is
+        // released (by the guard) and is picked up again as a lost run.
         return Err(TaskError::fail(format!(
             "workflow `{}` (run {id}) is not linked into this worker's binary",
             state.workflow
         )));
     };
     let lease = registration.options().lease;
-    let owner = format!("run-{}", uuid::Uuid::new_v4());
-    if !store.claim_run(id, &owner, now, after(now, lease)).await? {
-        return match store.get_run(id).await? {
-            Some(held) if held.status == RunStatus::Running => {
-                let left = held.lease_until.map_or(lease, |t| (t - now).to_std().unwrap_or_default());
-                Err(TaskError::retry_after(left + Duration::from_millis(50), "the run is held by another execution"))
-            }
-            _ => Ok(()),
-        };
+    if lease != claim_lease() && !store.renew_run(id, &owner, after(now, lease)).await? {
+        held.armed = false;
+        return Ok(()); // taken over meanwhile
     }
-    // Dropped with this future (a stopping worker drops running tasks), the
-    // guard releases the run, so that the next worker goes on at once
-    // rather than after the lease.
-    let mut held = Held { stem: stem.clone(), id, owner: owner.clone(), armed: true };
-    let checkpoints = store.checkpoints(id).await?;
+    if let Some(reason) = run_time_exceeded(&state.policy, state.created_at, now) {
+        held.armed = false;
+        return finish(task, &state, Some(&owner), Finish::Cancelled(reason)).await;
+    }
     let wf = WorkflowContext::new(task.clone(), &state, owner.clone(), checkpoints);
     let run = match registration.execute(wf.clone(), state.args.clone()) {
         Ok(run) => run,
@@ -111,6 +121,28 @@ async fn execute(task: &TaskContext, id: RunId) -> Result<(), TaskError> {
         (None, None) => return Ok(()),
     };
     finish(task, &state, Some(&owner), finish_with).await
+}
+
+/// The lease an execution claims its run with, before it knows the run's
+/// workflow: the longest of the linked workflows' (the default if none is
+/// linked). An execution whose workflow's lease is shorter renews it at once.
+fn claim_lease() -> Duration {
+    static LEASE: OnceLock<Duration> = OnceLock::new();
+    *LEASE.get_or_init(|| linked().values().map(|w| w.options().lease).max().unwrap_or(WorkflowOptions::DEFAULT.lease))
+}
+
+/// The run as `finish_run` left it, known without reading it back.
+fn ended(state: &RunState, how: Finish, now: DateTime<Utc>) -> RunState {
+    let mut ended = state.clone();
+    ended.status = how.status();
+    (ended.result, ended.error) = match how {
+        Finish::Completed(value) => (Some(value), None),
+        Finish::Failed(error) | Finish::Cancelled(error) => (None, Some(error)),
+    };
+    (ended.wait_topic, ended.resume_at, ended.suspended_at, ended.owner, ended.lease_until) =
+        (None, None, None, None, None);
+    ended.updated_at = now;
+    ended
 }
 
 /// A claimed run, released if its execution is dropped before it ends.
@@ -153,9 +185,8 @@ async fn keep_lease(stem: &Stem, wf: &WorkflowContext, owner: &str, lease: Durat
 async fn finish(task: &TaskContext, state: &RunState, owner: Option<&str>, how: Finish) -> Result<(), TaskError> {
     let stem = task.stem();
     let now = stem.now();
-    if stem.workflows().finish_run(state.id, owner, how, now).await?
-        && let Some(ended) = stem.workflows().get_run(state.id).await?
-    {
+    if stem.workflows().finish_run(state.id, owner, how.clone(), now).await? {
+        let ended = ended(state, how, now);
         task.emit(WorkerEvent::RunEnded { run: ended.id, workflow: ended.workflow.clone(), status: ended.status });
         if ended.status == RunStatus::Failed {
             tracing::warn!(run = %ended.id, workflow = %ended.workflow, error = ended.error.as_deref().unwrap_or_default(), "workflow run failed");

@@ -9,6 +9,7 @@ use super::definition::{Workflow, WorkflowRegistration};
 use super::handle::WorkflowHandle;
 use super::resume;
 use super::run::{CancellationPolicy, NewRun, RunId};
+use super::store::Resumed;
 use crate::backend::{TaskState, TaskStatus};
 use crate::error::{Error, Result};
 use crate::stem::Stem;
@@ -56,6 +57,35 @@ impl<W: Workflow> WorkflowStart<W> {
         self
     }
 
+    /// Starts many runs together: their runs created, their statuses
+    /// recorded and their first executions enqueued in one batch each (one
+    /// round trip each where the store allows), rather than three round trips
+    /// per run. The handles come in the order of `starts`.
+    ///
+    /// A start whose run id is taken fails the call with
+    /// [`Error::RunExists`] naming the first such id; the other runs are
+    /// started all the same (their ids are the ones given, or read them from
+    /// a call without taken ids).
+    pub async fn start_many(
+        stem: &Stem,
+        starts: impl IntoIterator<Item = Self>,
+    ) -> Result<Vec<WorkflowHandle<W::Output>>> {
+        let at = stem.synced_now().await?;
+        let runs = starts
+            .into_iter()
+            .map(|start| {
+                let args = serde_json::to_value(&start.args)
+                    .map_err(|e| Error::Codec { codec: "json".to_owned(), message: e.to_string() })?;
+                let queue = start.queue.unwrap_or_else(|| W::OPTIONS.queue.to_owned());
+                let id = start.id.unwrap_or_default();
+                Ok(NewRun { id, workflow: W::NAME.to_owned(), queue, args, policy: start.policy, at })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let ids: Vec<RunId> = runs.iter().map(|r| r.id).collect();
+        start_runs(stem, runs).await?;
+        Ok(ids.into_iter().map(|id| WorkflowHandle::new(stem.clone(), id)).collect())
+    }
+
     /// Creates the run and enqueues its first execution.
     ///
     /// If the enqueue fails, the error is returned but the run exists: a
@@ -81,12 +111,35 @@ pub(crate) async fn start_run(
     args: serde_json::Value,
     policy: CancellationPolicy,
 ) -> Result<()> {
-    crate::queue::check_for(&format!("workflow `{workflow}`: "), &queue)?;
-    let run =
-        NewRun { id, workflow: workflow.to_owned(), queue: queue.clone(), args, policy, at: stem.synced_now().await? };
-    stem.workflows().create_run(run).await?;
-    stem.backend().set(TaskStatus::new(id, workflow.to_owned(), queue.clone(), TaskState::Queued)).await?;
-    resume::execute(stem, id, queue).await
+    let run = NewRun { id, workflow: workflow.to_owned(), queue, args, policy, at: stem.synced_now().await? };
+    start_runs(stem, vec![run]).await
+}
+
+/// Creates `runs`, records them queued and enqueues their first executions,
+/// a batch each. Fails with [`Error::RunExists`] for the first run whose id
+/// was taken, after starting the others.
+pub(crate) async fn start_runs(stem: &Stem, runs: Vec<NewRun>) -> Result<()> {
+    for run in &runs {
+        crate::queue::check_for(&format!("workflow `{}`: ", run.workflow), &run.queue)?;
+    }
+    let started: Vec<(RunId, String, String)> =
+        runs.iter().map(|r| (r.id, r.workflow.clone(), r.queue.clone())).collect();
+    let created = stem.workflows().create_runs(runs).await?;
+    let mut taken = None;
+    let (mut statuses, mut executions) = (Vec::new(), Vec::new());
+    for ((id, workflow, queue), created) in started.into_iter().zip(created) {
+        if !created {
+            taken.get_or_insert(id);
+            continue;
+        }
+        statuses.push(TaskStatus::new(id, workflow, queue.clone(), TaskState::Queued));
+        executions.push(Resumed { run: id, queue });
+    }
+    if !statuses.is_empty() {
+        stem.backend().set_batch(&mut statuses).await?;
+        resume::continue_runs(stem, executions).await?;
+    }
+    taken.map_or(Ok(()), |id| Err(Error::RunExists(id)))
 }
 
 impl<W: Workflow> fmt::Debug for WorkflowStart<W> {

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::run::{Finish, NewRun, RunFilter, RunId, RunState};
+use super::run::{Finish, NewRun, RunFilter, RunId, RunState, RunStatus};
 use crate::error::Result;
 
 /// One recorded step of a run: what an operation at `position` returned.
@@ -82,6 +82,26 @@ pub struct Suspension {
     pub at: DateTime<Utc>,
 }
 
+/// What [`WorkflowStore::open_run`] read, and whether it claimed the run.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OpenedRun {
+    /// The run as it was read: before the claim, so its `owner` and
+    /// `lease_until` are the previous holder's.
+    pub state: RunState,
+    /// Its checkpoints in position order if the run was claimed for the
+    /// caller; `None` if it was not (it is final or suspended, or another
+    /// owner holds an unexpired lease).
+    pub checkpoints: Option<Vec<Checkpoint>>,
+}
+
+impl OpenedRun {
+    /// A run as an adapter read it: claimed (with its checkpoints) or not.
+    pub fn new(state: RunState, checkpoints: Option<Vec<Checkpoint>>) -> Self {
+        Self { state, checkpoints }
+    }
+}
+
 /// A run made runnable again, and the queue to enqueue its execution on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resumed {
@@ -106,6 +126,21 @@ pub trait WorkflowStore: Send + Sync + fmt::Debug + 'static {
     /// leaves the first as it was.
     async fn create_run(&self, run: NewRun) -> Result<()>;
 
+    /// Creates many runs, in one round trip where the store allows; per run,
+    /// true if created, false if a run with its id existed (and was left as
+    /// it was). The default creates them one by one.
+    async fn create_runs(&self, runs: Vec<NewRun>) -> Result<Vec<bool>> {
+        let mut created = Vec::with_capacity(runs.len());
+        for run in runs {
+            created.push(match self.create_run(run).await {
+                Ok(()) => true,
+                Err(crate::Error::RunExists(_)) => false,
+                Err(e) => return Err(e),
+            });
+        }
+        Ok(created)
+    }
+
     /// The run, if it exists.
     async fn get_run(&self, id: RunId) -> Result<Option<RunState>>;
 
@@ -115,6 +150,27 @@ pub trait WorkflowStore: Send + Sync + fmt::Debug + 'static {
     /// Takes the run's lease for `owner` until `until`: true if the run is
     /// running and nobody else holds an unexpired lease (`now` decides).
     async fn claim_run(&self, id: RunId, owner: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool>;
+
+    /// What an execution starts with, in one round trip where the store
+    /// allows: reads run `id`, claims it for `owner` until `until` as
+    /// [`claim_run`](Self::claim_run) would, and, if it did, reads its
+    /// checkpoints. `None` if the run does not exist. The claim and the reads
+    /// are one atomic step on the SQL and Redis stores; this default makes the
+    /// three calls, which is as good where calls cost nothing (in memory).
+    async fn open_run(
+        &self,
+        id: RunId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<OpenedRun>> {
+        let Some(state) = self.get_run(id).await? else { return Ok(None) };
+        if state.status != RunStatus::Running || !self.claim_run(id, owner, now, until).await? {
+            return Ok(Some(OpenedRun::new(state, None)));
+        }
+        let checkpoints = self.checkpoints(id).await?;
+        Ok(Some(OpenedRun::new(state, Some(checkpoints))))
+    }
 
     /// Extends `owner`'s lease to `until`; false if the run is not running or
     /// another owner has taken it.
