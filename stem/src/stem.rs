@@ -40,6 +40,8 @@ struct Inner {
     signing: Option<Arc<crate::signing::Signing>>,
     /// Where new calls go, if a routing file says.
     routing: Option<Arc<crate::routing::Routing>>,
+    /// Whether the statuses of what it enqueues keep their arguments.
+    keep_args: bool,
     /// Work that must outlive what started it (a workflow run's lease,
     /// released when a stopping worker drops the run's execution); a worker
     /// that stops waits for it.
@@ -58,6 +60,7 @@ impl Stem {
                 max_payload: DEFAULT_MAX_PAYLOAD,
                 signing: None,
                 routing: None,
+                keep_args: false,
                 cleanup,
             }),
         }
@@ -105,6 +108,31 @@ impl Stem {
         let mut inner = (*self.inner).clone();
         inner.max_payload = bytes;
         Self { inner: Arc::new(inner) }
+    }
+
+    /// The same Stem recording, in every status of the tasks it enqueues
+    /// (queued, started, succeeded ...), their arguments, under the meta key
+    /// [`ARGS_META`](crate::backend::ARGS_META), so that front ends such as
+    /// the dashboard can show them after the message has gone: Celery's
+    /// `result_extended`. Off by default, because it writes the arguments
+    /// to the result backend a second time. The envelopes carry the choice
+    /// (meta [`KEEP_ARGS_META`](crate::backend::KEEP_ARGS_META)), so workers
+    /// need no setting of their own.
+    #[must_use]
+    pub fn with_kept_args(&self, keep: bool) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.keep_args = keep;
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// Marks `envelopes` to keep their arguments in their statuses, if this
+    /// Stem keeps them (see [`with_kept_args`](Self::with_kept_args)).
+    fn mark_kept_args(&self, envelopes: &mut [Envelope]) {
+        if self.inner.keep_args {
+            for envelope in envelopes {
+                envelope.meta.insert(crate::backend::KEEP_ARGS_META.to_owned(), serde_json::Value::Bool(true));
+            }
+        }
     }
 
     /// The largest encoded arguments or result accepted, in bytes.
@@ -268,6 +296,7 @@ impl Stem {
         }
         crate::queue::check(&envelope.queue)?;
         self.check_payload(&envelope)?;
+        self.mark_kept_args(std::slice::from_mut(&mut envelope));
         self.sign(std::slice::from_mut(&mut envelope))?;
         let id = envelope.id;
         if let Some(recorded) = self.inner.stores.publish_recorded() {
@@ -336,6 +365,7 @@ impl Stem {
 
     async fn publish_routed(&self, mut envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
         envelopes.iter().try_for_each(|e| crate::queue::check(&e.queue).and_then(|()| self.check_payload(e)))?;
+        self.mark_kept_args(&mut envelopes);
         self.sign(&mut envelopes)?;
         let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
         if let Some(recorded) = self.inner.stores.publish_recorded() {

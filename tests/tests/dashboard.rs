@@ -585,3 +585,67 @@ async fn a_store_without_the_listing_says_so_and_searches_by_id() -> TestResult 
     store.delete_namespace().await?;
     Ok(())
 }
+
+/// Adds up a chord's outputs.
+#[stem::task(queue = "dash")]
+async fn total(values: Vec<u32>) -> Result<u32, TaskError> {
+    Ok(values.iter().sum())
+}
+
+/// The first `href` in `html` that starts with `prefix`.
+fn link(html: &str, prefix: &str) -> Option<String> {
+    let at = html.find(&format!(r#"href="{prefix}"#))? + r#"href=""#.len();
+    html[at..].split('"').next().map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_page_shows_kept_arguments_and_links_to_its_chord_group() -> TestResult {
+    for env in every_store("dash-args").await {
+        let label = env.label;
+        let stem = env.stem.with_kept_args(true);
+        let worker = worker(&stem);
+        let dashboard = dashboard::serve(stem.clone(), Config::new("127.0.0.1:0".parse()?).hide(["*secret*"])).await?;
+        let mut visitor = Visitor::new(&dashboard, None);
+
+        let kept = Double::enqueue(&stem, 4321).await?;
+        assert_eq!(kept.clone().wait_timeout(WAIT).await?, 8642, "{label}");
+        let page = visitor.page(&format!("/tasks/{}", kept.id())).await;
+        assert!(page.contains("4321") && page.contains("8642"), "{label}: arguments and result after the run: {page}");
+        let secret = SecretSum::enqueue(&stem, SecretSumArgs { a: 31, b: 337 }).await?;
+        assert_eq!(secret.clone().wait_timeout(WAIT).await?, 31_337, "{label}");
+        let page = visitor.page(&format!("/tasks/{}", secret.id())).await;
+        assert!(
+            page.contains("hidden") && !page.contains("337"),
+            "{label}: a hidden task's kept arguments stay hidden"
+        );
+        let plain = Double::enqueue(&env.stem, 1234).await?;
+        assert_eq!(plain.clone().wait_timeout(WAIT).await?, 2468, "{label}");
+        let page = visitor.page(&format!("/tasks/{}", plain.id())).await;
+        assert!(page.contains("with_kept_args") && !page.contains("1234"), "{label}: not kept, and says how: {page}");
+
+        let header = stem::canvas::group([Double::call(1), Double::call(2), Double::call(3)]);
+        let sum = stem::canvas::chord(header, Total::link()).enqueue(&stem).await?;
+        assert_eq!(sum.wait_timeout(WAIT).await?, 12, "{label}");
+        let listing = visitor.page(&format!("/tasks?task={}&state=succeeded", enc(Double::NAME))).await;
+        let members: Vec<String> = listing
+            .match_indices(r#"href="/tasks/"#)
+            .filter_map(|(at, _)| listing[at + 6..].split('"').next().map(str::to_owned))
+            .collect();
+        let mut group_page = None;
+        for member in &members {
+            if let Some(group) = link(&visitor.page(member).await, "/groups/") {
+                group_page = Some(visitor.page(&group).await);
+                break;
+            }
+        }
+        let group_page = group_page.unwrap_or_else(|| panic!("{label}: no member links to its group: {members:?}"));
+        assert!(group_page.contains("3 of 3 members finished"), "{label}: {group_page}");
+        assert!(link(&group_page, "/tasks/").is_some() && group_page.contains("Chord callback"), "{label}");
+        assert_eq!(visitor.get(&format!("/groups/{}", stem::TaskId::new())).await.0, StatusCode::NOT_FOUND, "{label}");
+
+        worker.stop(ShutdownMode::Hard).await?;
+        dashboard.stop().await;
+        env.clean().await?;
+    }
+    Ok(())
+}

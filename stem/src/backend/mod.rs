@@ -14,7 +14,10 @@ use async_trait::async_trait;
 pub use self::group::{GroupCount, GroupMember, GroupStatus};
 pub use self::heartbeat::WorkerHeartbeat;
 pub use self::listing::{TaskCursor, TaskListing, TaskPage, TaskQuery};
-pub use self::status::{ErrorInfo, GROUP_META, PARENT_META, Progress, ROOT_META, TaskState, TaskStatus};
+pub use self::status::{
+    ARGS_META, ErrorInfo, GROUP_META, KEEP_ARGS_META, PARENT_META, Progress, ROOT_META, TaskState, TaskStatus,
+    args_json,
+};
 use crate::error::Result;
 use crate::id::TaskId;
 

@@ -161,8 +161,31 @@ impl TaskStatus {
         if let Some(member) = envelope.canvas.as_deref().and_then(|plan| plan.member.as_ref()) {
             self.meta.insert(GROUP_META.to_owned(), member.group.to_string().into());
         }
+        if envelope.meta.get(KEEP_ARGS_META) == Some(&serde_json::Value::Bool(true)) {
+            self.meta.insert(ARGS_META.to_owned(), args_json(envelope));
+        }
     }
 }
+
+/// An envelope's arguments as JSON, for people to read: the value itself
+/// for the JSON codec, else a note of their size and codec.
+pub fn args_json(envelope: &Envelope) -> serde_json::Value {
+    let bytes = envelope.args.bytes();
+    match envelope.args.codec() {
+        "json" => serde_json::from_slice(bytes)
+            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned())),
+        codec => serde_json::Value::String(format!("{} bytes of {codec}", bytes.len())),
+    }
+}
+
+/// The envelope `meta` flag (`true`) that makes every status written for
+/// it keep its arguments under [`ARGS_META`]; set by
+/// [`Stem::with_kept_args`](crate::Stem::with_kept_args).
+pub const KEEP_ARGS_META: &str = "stem.keep_args";
+
+/// The status `meta` key of the task's arguments (see [`args_json`]), kept
+/// when the envelope says [`KEEP_ARGS_META`].
+pub const ARGS_META: &str = "stem.args";
 
 /// The status `meta` key of the task that enqueued this one.
 pub const PARENT_META: &str = "stem.parent";

@@ -12,10 +12,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use serde_json::Value;
 use stem::TaskId;
 use stem::broker::{DeadLetter, PurgeOptions, ReplayOptions};
-use stem::envelope::Envelope;
 
 use crate::dashboard::auth::{Principal, Role, authorize};
 use crate::dashboard::layout::{csrf, enc, hidden, operators_only, page, stamp, when};
@@ -37,15 +35,6 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/dead-letters/{queue}/confirm", get(confirm))
         .route("/dead-letters/{queue}/replay", post(replay))
         .route("/dead-letters/{queue}/purge", post(purge))
-}
-
-/// An envelope's arguments as JSON (decoded when their codec is JSON).
-pub(crate) fn args(envelope: &Envelope) -> Value {
-    match envelope.args.codec() {
-        "json" => serde_json::from_slice(envelope.args.bytes())
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(envelope.args.bytes()).into_owned())),
-        codec => Value::String(format!("{} bytes of {codec}", envelope.args.bytes().len())),
-    }
 }
 
 async fn queues(
@@ -137,7 +126,7 @@ fn entries(app: &App, entries: &[DeadLetter], actions: Option<&str>) -> Markup {
                         td.n { (e.attempt + 1) }
                         td { (when(d.dead_at)) }
                         td { (d.reason) }
-                        td { @if app.config.hides(&e.task) { (hidden()) } @else { code { (crate::output::cut(&args(e).to_string(), 80)) } } }
+                        td { @if app.config.hides(&e.task) { (hidden()) } @else { code { (crate::output::cut(&stem::backend::args_json(e).to_string(), 80)) } } }
                         @if let Some(base) = actions {
                             td.actions {
                                 a href=(format!("{base}/confirm?action=replay&id={}", e.id)) { "Replay…" } " "

@@ -1,8 +1,11 @@
 //! Tasks: a search by id, a listing by task name and state, newest first,
 //! a page at a time (when the result backend lists statuses: see
 //! [`TaskListing`](stem::backend::TaskListing)), and a task's page: its
-//! state, attempts, times, progress, error and result (its arguments too
-//! while it is a dead letter). On a store whose backend cannot list (one
+//! state, attempts, times, progress, error and result, its arguments (while
+//! it is a dead letter, or always when its producer keeps them:
+//! `Stem::with_kept_args`), and links to the task that enqueued it, its
+//! chain's first task and its chord group; a group's page lists its
+//! members as they finish. On a store whose backend cannot list (one
 //! opened without `task_listing=true`), the search is by id only and the
 //! page says so.
 
@@ -14,7 +17,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 use stem::TaskId;
-use stem::backend::{GROUP_META, PARENT_META, ROOT_META};
+use stem::backend::{ARGS_META, GROUP_META, PARENT_META, ROOT_META};
 use stem::backend::{TaskPage, TaskQuery, TaskState};
 use stem::codec::Payload;
 
@@ -38,7 +41,7 @@ const STATES: [TaskState; 7] = [
 ];
 
 pub(super) fn routes() -> Router<Shared> {
-    Router::new().route("/tasks", get(search)).route("/tasks/{id}", get(show))
+    Router::new().route("/tasks", get(search)).route("/tasks/{id}", get(show)).route("/groups/{id}", get(group))
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,26 +195,70 @@ async fn show(
                     }
                 } }
                 tr { th { "Arguments" } td {
-                    @match &dead {
-                        Some(_) if hide => (hidden()),
-                        Some(dead) => (value(&super::dead_letters::args(&dead.envelope), false)),
-                        None => span.note { "not kept by the result backend (shown while the task is a dead letter)" },
+                    @match (dead.as_ref().map(|d| stem::backend::args_json(&d.envelope)), status.meta.get(ARGS_META)) {
+                        (Some(_), _) | (None, Some(_)) if hide => (hidden()),
+                        (Some(args), _) => (value(&args, false)),
+                        (None, Some(args)) => (value(args, false)),
+                        (None, None) => span.note {
+                            "not kept (shown while the task is a dead letter, or always when its producer keeps them: "
+                            code { "Stem::with_kept_args" } ")"
+                        },
                     }
                 } }
                 @for (key, label) in [(PARENT_META, "Enqueued by"), (ROOT_META, "Chain / canvas root"), (GROUP_META, "Chord group")] {
                     @if let Some(id) = status.meta.get(key).and_then(serde_json::Value::as_str) {
                         tr { th { (label) } td {
-                            @if key == GROUP_META { code { (id) } } @else { a href=(format!("/tasks/{}", enc(id))) { code { (id) } } }
+                            @let base = if key == GROUP_META { "groups" } else { "tasks" };
+                            a href=(format!("/{base}/{}", enc(id))) { code { (id) } }
                         } }
                     }
                 }
-                @if !status.meta.is_empty() {
-                    tr { th { "Meta" } td { (value(&serde_json::json!(status.meta), false)) } }
+                @let meta: std::collections::BTreeMap<_, _> = status.meta.iter().filter(|(k, _)| *k != ARGS_META).collect();
+                @if !meta.is_empty() {
+                    tr { th { "Meta" } td { (value(&serde_json::json!(meta), false)) } }
                 }
             }
             @if let Some(dead) = &dead {
                 p { "Dead-lettered " (when(dead.dead_at)) ": " (dead.reason) ". "
                     a href=(format!("/dead-letters/{}", enc(&status.queue))) { "Its queue's dead letters" } }
+            }
+        },
+    ))
+}
+
+/// A chord group: its members that finished, by their place in the group,
+/// and its callback once claimed.
+async fn group(
+    State(app): State<Shared>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, Problem> {
+    let id: TaskId = id.parse().map_err(|e| Problem::bad_request(format!("`{id}` is not a group id ({e})")))?;
+    let group = app.stem.backend().group_get(id).await?.ok_or_else(|| {
+        Problem::not_found(format!("no group {id} is known to the result backend (never made, or it expired)"))
+    })?;
+    Ok(page(
+        &principal,
+        &format!("Group {id}"),
+        html! {
+            p { (group.results.len()) " of " (group.expected) " members finished"
+                @if group.is_complete() { " (complete)" } "." }
+            @if let Some(callback) = group.chord_callback {
+                p { "Chord callback: " a href=(format!("/tasks/{callback}")) { code { (callback) } } }
+            }
+            table {
+                thead { tr { th { "#" } th { "Task" } th { "Id" } th { "State" } th { "Updated" } } }
+                tbody {
+                    @for (index, member) in &group.results {
+                        tr {
+                            td { (index) }
+                            td { (member.task) }
+                            td { a href=(format!("/tasks/{}", member.id)) { code { (member.id) } } }
+                            td { span class=(format!("state {}", member.state)) { (member.state) } }
+                            td { (when(member.updated_at)) }
+                        }
+                    }
+                }
             }
         },
     ))
