@@ -574,18 +574,6 @@ impl ResultBackend for RedisBackend {
     }
 }
 
-/// Every state: a listing of any state merges their sets. A state missing
-/// here would be written to its sets but listed only when asked for by state.
-const STATES: [TaskState; 7] = [
-    TaskState::Queued,
-    TaskState::Started,
-    TaskState::Retrying,
-    TaskState::Succeeded,
-    TaskState::Failed,
-    TaskState::Expired,
-    TaskState::Revoked,
-];
-
 /// How many stale members (see the module docs) one call of
 /// `list_tasks.lua` prunes at most besides the page it reads, so that a
 /// call stays short; the next call goes on from where it stopped.
@@ -615,7 +603,7 @@ impl TaskListing for RedisBackend {
         let size = query.page_size();
         let want = size + 1;
         let start = query.cursor()?.map_or_else(|| "+".to_owned(), |at| format!("({}", listing_order(at)));
-        let states = query.state.as_ref().map_or(&STATES[..], std::slice::from_ref);
+        let states = query.state.as_ref().map_or(&TaskState::ALL[..], std::slice::from_ref);
         let sets: Vec<String> = states
             .iter()
             .map(|state| match &query.task {

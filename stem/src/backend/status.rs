@@ -30,6 +30,10 @@ pub enum TaskState {
 }
 
 impl TaskState {
+    /// Every state, in the order a task goes through them.
+    pub const ALL: [Self; 7] =
+        [Self::Queued, Self::Started, Self::Retrying, Self::Succeeded, Self::Failed, Self::Expired, Self::Revoked];
+
     /// Whether no further change is expected.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::Expired | Self::Revoked)

@@ -29,17 +29,6 @@ use crate::dashboard::state::{App, Shared};
 /// Statuses per page.
 const PER_PAGE: usize = 50;
 
-/// The states a search can ask for.
-const STATES: [TaskState; 7] = [
-    TaskState::Queued,
-    TaskState::Started,
-    TaskState::Retrying,
-    TaskState::Succeeded,
-    TaskState::Failed,
-    TaskState::Expired,
-    TaskState::Revoked,
-];
-
 pub(super) fn routes() -> Router<Shared> {
     Router::new().route("/tasks", get(search)).route("/tasks/{id}", get(show)).route("/groups/{id}", get(group))
 }
@@ -82,8 +71,8 @@ async fn search(
         query = query.task(task);
     }
     if let Some(state) = state {
-        let known = STATES.into_iter().find(|s| s.as_str() == state).ok_or_else(|| {
-            let names: Vec<&str> = STATES.iter().map(|s| s.as_str()).collect();
+        let known = TaskState::ALL.into_iter().find(|s| s.as_str() == state).ok_or_else(|| {
+            let names: Vec<&str> = TaskState::ALL.iter().map(|s| s.as_str()).collect();
             Problem::bad_request(format!("state: `{state}` is not one of {}", names.join(", ")))
         })?;
         query = query.state(known);
@@ -101,7 +90,7 @@ async fn search(
             datalist id="task-names" { @for t in app.catalog.tasks() { option value=(t.name()) {} } }
             label { " State " select name="state" {
                 option value="" { "any" }
-                @for s in STATES { option value=(s.as_str()) selected[state == Some(s.as_str())] { (s) } }
+                @for s in TaskState::ALL { option value=(s.as_str()) selected[state == Some(s.as_str())] { (s) } }
             } }
             button type="submit" { "Search" }
         }
