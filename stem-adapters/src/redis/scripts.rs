@@ -48,9 +48,9 @@ scripts! {
     REVOKE_LIVE = prefix "revoke_lib.lua", "revoke_live.lua";
     REVOKE_REMOVE = prefix "revoke_lib.lua", "revoke_remove.lua";
     REVOKE_PRUNE = prefix "revoke_lib.lua", "revoke_prune.lua";
-    SET_STATUS = "set_status.lua";
+    SET_STATUS = "announce_lib.lua", "set_status.lua";
     SET_QUEUED = "set_queued.lua";
-    SET_STATUS_LISTED = "listing_lib.lua", "set_status_listed.lua";
+    SET_STATUS_LISTED = "announce_lib.lua", "listing_lib.lua", "set_status_listed.lua";
     SET_QUEUED_LISTED = "listing_lib.lua", "set_queued_listed.lua";
     LIST_TASKS = "listing_lib.lua", "list_tasks.lua";
     UNLIST = "listing_lib.lua", "unlist.lua";

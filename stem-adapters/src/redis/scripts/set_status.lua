@@ -29,22 +29,5 @@ for i = 1, #KEYS do
     written[i] = 1
   end
 end
-if finals > 0 then
-  local done
-  if all then
-    done = table.concat(KEYS, ' ', 1, finals)
-  else
-    local list, n = {}, 0
-    for i = 1, finals do
-      if written[i] == 1 then
-        n = n + 1
-        list[n] = KEYS[i]
-      end
-    end
-    done = table.concat(list, ' ')
-  end
-  if done ~= '' then
-    redis.call('PUBLISH', channel, done)
-  end
-end
+announce(channel, finals, all, written)
 return written

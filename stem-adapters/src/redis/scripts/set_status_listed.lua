@@ -51,22 +51,5 @@ for _, state in ipairs(ended) do
     unlist(P, oldest)
   end
 end
-if finals > 0 then
-  local done
-  if all then
-    done = table.concat(KEYS, ' ', 1, finals)
-  else
-    local keys, n = {}, 0
-    for i = 1, finals do
-      if written[i] == 1 then
-        n = n + 1
-        keys[n] = KEYS[i]
-      end
-    end
-    done = table.concat(keys, ' ')
-  end
-  if done ~= '' then
-    redis.call('PUBLISH', channel, done)
-  end
-end
+announce(channel, finals, all, written)
 return written
