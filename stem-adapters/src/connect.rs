@@ -84,10 +84,19 @@ pub async fn connect_urls(broker_url: &str, backend_url: &str) -> Result<Stem> {
 
 /// A [`Stem`] configured from the environment: the broker at `STEM_BROKER_URL`
 /// (default [`DEFAULT_URL`], a `stem.db` file in the working directory), the
-/// result backend at `STEM_RESULT_BACKEND_URL` (default: the broker's URL).
+/// result backend at `STEM_RESULT_BACKEND_URL` (default: the broker's URL),
+/// and signing from the `STEM_SIGNING_*` variables when they are set (see
+/// [`Signing::from_env`](stem::signing::Signing::from_env)), as the command
+/// line does. A signing variable that is wrong is an error naming it, before
+/// anything is opened.
 pub async fn connect_env() -> Result<Stem> {
+    let signing = stem::signing::Signing::from_env()?;
     let (broker, backend) = urls_from_env();
-    connect_urls(&broker, &backend).await
+    let stem = connect_urls(&broker, &backend).await?;
+    Ok(match signing {
+        Some(signing) => stem.with_signing(signing),
+        None => stem,
+    })
 }
 
 /// The broker and backend URLs the environment names, with their defaults.

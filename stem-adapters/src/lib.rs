@@ -4,7 +4,8 @@
 //!
 //! ```no_run
 //! # async fn demo() -> stem::Result<()> {
-//! // STEM_BROKER_URL and STEM_RESULT_BACKEND_URL, default sqlite://stem.db
+//! // STEM_BROKER_URL and STEM_RESULT_BACKEND_URL, default sqlite://stem.db;
+//! // signing from STEM_SIGNING_* when set
 //! let stem = stem_adapters::connect_env().await?;
 //! # Ok(()) }
 //! ```

@@ -10,15 +10,19 @@
 //!
 //! The signature covers the whole envelope but for what a broker changes on
 //! its way (the attempt and the not-before time of a retry, the rate-limit
-//! slot a worker marks a delivery it puts back with) and the two
+//! slot a worker marks a delivery it puts back with, which a worker believes
+//! only when the store holds the slot's record: see
+//! [`SLOT_HEADER`](crate::rate::SLOT_HEADER)) and the two
 //! signature headers: `stem-signature` (base64) and `stem-signature-key`
 //! (the key id). A worker that finds it missing, unknown or wrong dead-letters
 //! the delivery with the reason `signature-invalid` and the key id; nothing of
 //! it runs.
 //!
 //! The configuration follows the reference's variables (see
-//! [`Signing::from_env`]); a key that does not parse, or an active id that is
-//! not listed, is an error naming the variable.
+//! [`Signing::from_env`]); a key that does not parse or has the wrong length,
+//! or an active id that is not listed, is an error naming the one variable
+//! at fault. `stem_adapters::connect_env()` and the command line read them;
+//! a `Stem` made otherwise signs only with [`Stem::with_signing`](crate::Stem::with_signing).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -73,8 +77,9 @@ impl Signing {
     }
 
     /// Ed25519: `public` keys (id, 32 bytes) verify; `private` ones (id, 32
-    /// bytes of secret key) sign; new signatures with `active`, if any (a
-    /// worker that only verifies needs none).
+    /// bytes of secret key) sign, and must belong to the public key of their
+    /// id where one is listed; new signatures with `active`, if any (a worker
+    /// that only verifies needs none).
     pub fn ed25519<I, J, S>(public: I, private: J, active: Option<&str>) -> Result<Self>
     where
         I: IntoIterator<Item = (S, Vec<u8>)>,
@@ -84,17 +89,12 @@ impl Signing {
         let mut keys = BTreeMap::new();
         for (id, bytes) in public {
             let id = id.into();
-            let key = ed_public(&bytes).map_err(|why| Error::Config(format!("public key `{id}`: {why}")))?;
-            keys.insert(id, Key::Ed25519 { public: key, private: None });
+            keys.insert(id.clone(), ed_public_key(&id, &bytes)?);
         }
         for (id, bytes) in private {
             let id = id.into();
-            let secret: [u8; 32] = bytes
-                .as_slice()
-                .try_into()
-                .map_err(|_| Error::Config(format!("private key `{id}`: {} bytes, not 32", bytes.len())))?;
-            let signing = SigningKey::from_bytes(&secret);
-            keys.insert(id, Key::Ed25519 { public: signing.verifying_key(), private: Some(Box::new(signing)) });
+            let key = ed_private_key(&id, &bytes, keys.get(&id))?;
+            keys.insert(id, key);
         }
         Self::checked(keys, active.map(str::to_owned))
     }
@@ -143,17 +143,34 @@ impl Signing {
             }
             "ed25519" => {
                 let Some(public) = get("STEM_SIGNING_PUBLIC_KEYS") else { return Ok(None) };
-                let public = parse_keys("STEM_SIGNING_PUBLIC_KEYS", &public)?;
+                let mut keys = BTreeMap::new();
+                for (id, bytes) in parse_keys("STEM_SIGNING_PUBLIC_KEYS", &public)? {
+                    let key = ed_public_key(&id, &bytes).map_err(|e| named("STEM_SIGNING_PUBLIC_KEYS", e))?;
+                    keys.insert(id, key);
+                }
                 let private = match get("STEM_SIGNING_PRIVATE_KEYS") {
                     Some(private) => parse_keys("STEM_SIGNING_PRIVATE_KEYS", &private)?,
                     None => Vec::new(),
                 };
-                let active = if private.is_empty() { None } else { active };
-                Self::ed25519(public, private, active.as_deref())
-                    .map_err(|e| {
-                        named("STEM_SIGNING_PUBLIC_KEYS / STEM_SIGNING_PRIVATE_KEYS / STEM_SIGNING_ACTIVE_KEY", e)
-                    })
-                    .map(Some)
+                for (id, bytes) in &private {
+                    let key =
+                        ed_private_key(id, bytes, keys.get(id)).map_err(|e| named("STEM_SIGNING_PRIVATE_KEYS", e))?;
+                    keys.insert(id.clone(), key);
+                }
+                // A worker that only verifies needs no active key, and one
+                // shared with producers in its environment is not its business.
+                let active = if private.is_empty() {
+                    None
+                } else {
+                    Some(active.ok_or_else(|| {
+                        Error::Config(
+                            "STEM_SIGNING_ACTIVE_KEY is not set: name the key id new signatures use (private keys \
+                             are given)"
+                                .to_owned(),
+                        )
+                    })?)
+                };
+                Self::checked(keys, active).map_err(|e| named("STEM_SIGNING_ACTIVE_KEY", e)).map(Some)
             }
             other => Err(Error::Config(format!("STEM_SIGNING_ALGORITHM is `{other}`: use `hmac-sha256` or `ed25519`"))),
         }
@@ -229,9 +246,31 @@ fn signed_content(envelope: &Envelope) -> Result<Vec<u8>> {
     serde_json::to_vec(&covered).map_err(|e| Error::Config(format!("the envelope does not encode: {e}")))
 }
 
-fn ed_public(bytes: &[u8]) -> std::result::Result<VerifyingKey, String> {
-    let bytes: [u8; 32] = bytes.try_into().map_err(|_| format!("{} bytes, not 32", bytes.len()))?;
-    VerifyingKey::from_bytes(&bytes).map_err(|e| e.to_string())
+/// The Ed25519 public key `id`, from its 32 bytes.
+fn ed_public_key(id: &str, bytes: &[u8]) -> Result<Key> {
+    let bytes: [u8; 32] =
+        bytes.try_into().map_err(|_| Error::Config(format!("public key `{id}`: {} bytes, not 32", bytes.len())))?;
+    let public = VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| Error::Config(format!("public key `{id}`: not a point of the Ed25519 curve")))?;
+    Ok(Key::Ed25519 { public, private: None })
+}
+
+/// The Ed25519 private key `id`, from its 32 bytes of secret key; it must
+/// belong to `listed`, the public key of that id, if one is listed.
+fn ed_private_key(id: &str, bytes: &[u8], listed: Option<&Key>) -> Result<Key> {
+    let secret: [u8; 32] =
+        bytes.try_into().map_err(|_| Error::Config(format!("private key `{id}`: {} bytes, not 32", bytes.len())))?;
+    let signing = SigningKey::from_bytes(&secret);
+    let public = signing.verifying_key();
+    if let Some(Key::Ed25519 { public: listed, .. }) = listed
+        && *listed != public
+    {
+        return Err(Error::Config(format!(
+            "private key `{id}` does not belong to the public key listed under that id: workers would refuse \
+             its signatures"
+        )));
+    }
+    Ok(Key::Ed25519 { public, private: Some(Box::new(signing)) })
 }
 
 /// `id:base64,id:base64` of variable `name`.

@@ -102,7 +102,9 @@ impl Stem {
     /// [`Error::PayloadTooLarge`] and stores nothing; a larger result fails
     /// its task (kind `payload_too_large`, not retried). The stores' own hard
     /// limits are far above the default: 512 MiB for a Redis string, about
-    /// 1 GiB for a Postgres `text` and a SQLite value (`SQLITE_MAX_LENGTH`).
+    /// 1 GiB for a Postgres `text` and a SQLite value (`SQLITE_MAX_LENGTH`),
+    /// none but memory in memory (`docs/adapters.md` lists them). The
+    /// Postgres adapter's `enqueue_in` applies it too (see [`prepare`](Self::prepare)).
     #[must_use]
     pub fn with_max_payload(&self, bytes: usize) -> Self {
         let mut inner = (*self.inner).clone();
@@ -294,10 +296,7 @@ impl Stem {
             }
             envelope = first;
         }
-        crate::queue::check(&envelope.queue)?;
-        self.check_payload(&envelope)?;
-        self.mark_kept_args(std::slice::from_mut(&mut envelope));
-        self.sign(std::slice::from_mut(&mut envelope))?;
+        self.finish(std::slice::from_mut(&mut envelope))?;
         let id = envelope.id;
         if let Some(recorded) = self.inner.stores.publish_recorded() {
             recorded.publish_recorded(vec![envelope]).await?;
@@ -364,9 +363,7 @@ impl Stem {
     }
 
     async fn publish_routed(&self, mut envelopes: Vec<Envelope>) -> Result<Vec<TaskId>> {
-        envelopes.iter().try_for_each(|e| crate::queue::check(&e.queue).and_then(|()| self.check_payload(e)))?;
-        self.mark_kept_args(&mut envelopes);
-        self.sign(&mut envelopes)?;
+        self.finish(&mut envelopes)?;
         let ids: Vec<TaskId> = envelopes.iter().map(|e| e.id).collect();
         if let Some(recorded) = self.inner.stores.publish_recorded() {
             recorded.publish_recorded(envelopes).await?;
@@ -386,6 +383,35 @@ impl Stem {
         };
         self.settle_enqueue(&ids, published, recorded.map(drop)).await?;
         Ok(ids)
+    }
+
+    /// What an enqueue of `envelope` through this Stem would store, for a
+    /// producer that stores it by other means (the Postgres adapter's
+    /// `enqueue_in`, inside the caller's transaction): routed if this Stem
+    /// has routing (a broadcast gives one envelope per member queue, the
+    /// call's own id first), each queue name checked, its arguments held to
+    /// the payload limit ([`Error::PayloadTooLarge`] otherwise), marked to
+    /// keep its arguments if this Stem keeps them, and signed if it signs.
+    ///
+    /// No unique claim is taken and nothing is published or recorded.
+    pub fn prepare(&self, envelope: Envelope) -> Result<Vec<Envelope>> {
+        let mut envelopes = match self.routing() {
+            Some(routing) => {
+                let (first, copies) = routing.apply(envelope)?;
+                [first].into_iter().chain(copies).collect()
+            }
+            None => vec![envelope],
+        };
+        self.finish(&mut envelopes)?;
+        Ok(envelopes)
+    }
+
+    /// The last steps before routed `envelopes` are stored: their queues
+    /// and sizes checked, kept arguments marked, signatures added.
+    fn finish(&self, envelopes: &mut [Envelope]) -> Result<()> {
+        envelopes.iter().try_for_each(|e| crate::queue::check(&e.queue).and_then(|()| self.check_payload(e)))?;
+        self.mark_kept_args(envelopes);
+        self.sign(envelopes)
     }
 
     /// Signs `envelopes`, if this Stem signs.

@@ -430,6 +430,76 @@ fn the_cli_signs_and_verifies_from_stem_signing_variables() {
     assert!(!wrong.status.success() && stderr(&wrong).contains("STEM_SIGNING_ACTIVE_KEY"), "{}", stderr(&wrong));
 }
 
+/// Runs the app with `args` and `vars`, expecting it to exit by itself
+/// within [`WAIT`] (it is killed, and the test fails, if it does not).
+fn exits(app: &App, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut child = app
+        .command(env!("CARGO_BIN_EXE_app"), args)
+        .envs(vars.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the app runs");
+    let deadline = std::time::Instant::now() + WAIT;
+    while child.try_wait().expect("the app's status").is_none() {
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("the app's output");
+            panic!("`{}` did not exit within {WAIT:?}:\n{}", args.join(" "), stderr(&out));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("the app's output")
+}
+
+/// Environment variables by name.
+type Vars = Vec<(&'static str, &'static str)>;
+
+#[test]
+fn a_worker_with_a_wrong_signing_variable_refuses_to_start_naming_it() {
+    let app = App::sqlite("cli-signing-worker");
+    let p1 = "p1:6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iw="; // the public key of the secret [7; 32]
+    let s1 = "p1:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+    let ed = |more: &[(&'static str, &'static str)]| {
+        [&[("STEM_SIGNING_ALGORITHM", "ed25519"), ("STEM_SIGNING_PUBLIC_KEYS", p1)][..], more].concat()
+    };
+    // The variables, the one an error must name, and what it must say.
+    let cases: [(Vars, &str, &str); 4] = [
+        (
+            vec![("STEM_SIGNING_KEYS", "v1:c2VjcmV0IG9mIHYx"), ("STEM_SIGNING_ACTIVE_KEY", "v9")],
+            "STEM_SIGNING_ACTIVE_KEY",
+            "`v9`",
+        ),
+        // "short": 5 bytes.
+        (
+            vec![("STEM_SIGNING_ALGORITHM", "ed25519"), ("STEM_SIGNING_PUBLIC_KEYS", "p1:c2hvcnQ=")],
+            "STEM_SIGNING_PUBLIC_KEYS",
+            "5 bytes, not 32",
+        ),
+        (
+            ed(&[("STEM_SIGNING_PRIVATE_KEYS", "p1:c2hvcnQ="), ("STEM_SIGNING_ACTIVE_KEY", "p1")]),
+            "STEM_SIGNING_PRIVATE_KEYS",
+            "5 bytes, not 32",
+        ),
+        (
+            ed(&[("STEM_SIGNING_PRIVATE_KEYS", s1), ("STEM_SIGNING_ACTIVE_KEY", "p2")]),
+            "STEM_SIGNING_ACTIVE_KEY",
+            "`p2` is not among the keys",
+        ),
+    ];
+    for (vars, variable, why) in cases {
+        let out = exits(&app, &["worker"], &vars);
+        let said = stderr(&out);
+        assert_eq!(code(&out), Some(64), "{vars:?}: {said}");
+        assert!(said.starts_with("error: ") && said.contains(variable) && said.contains(why), "{vars:?}: {said}");
+        let others =
+            ["STEM_SIGNING_KEYS", "STEM_SIGNING_PUBLIC_KEYS", "STEM_SIGNING_PRIVATE_KEYS", "STEM_SIGNING_ACTIVE_KEY"];
+        for other in others.iter().filter(|v| **v != variable) {
+            assert!(!said.contains(other), "{vars:?}: names {other} too: {said}");
+        }
+    }
+}
+
 /// A routing file for the example application's tasks.
 const ROUTING: &str = r#"
 [queues.maths]

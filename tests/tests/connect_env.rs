@@ -1,14 +1,27 @@
 //! `connect_env` reads `STEM_BROKER_URL` and `STEM_RESULT_BACKEND_URL`, and with
-//! neither set uses `stem.db` in the working directory. Each case runs a child
-//! process, so that the environment is its own.
+//! neither set uses `stem.db` in the working directory; it signs and verifies
+//! with the `STEM_SIGNING_*` variables, and refuses a wrong one by its name.
+//! Each case runs a child process, so that the environment is its own.
 
 use std::process::Command;
 
 use stem_tests::{TempDir, TestResult};
 
+/// The signing variables, cleared unless a case sets them.
+const SIGNING_VARS: [&str; 5] = [
+    "STEM_SIGNING_ALGORITHM",
+    "STEM_SIGNING_KEYS",
+    "STEM_SIGNING_PUBLIC_KEYS",
+    "STEM_SIGNING_PRIVATE_KEYS",
+    "STEM_SIGNING_ACTIVE_KEY",
+];
+
 fn probe(dir: &TempDir, env: &[(&str, String)]) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     let mut command = Command::new(env!("CARGO_BIN_EXE_env_probe"));
     command.current_dir(dir.file("")).env_remove("STEM_BROKER_URL").env_remove("STEM_RESULT_BACKEND_URL");
+    for name in SIGNING_VARS {
+        command.env_remove(name);
+    }
     for (key, value) in env {
         command.env(key, value);
     }
@@ -55,5 +68,28 @@ fn a_bad_url_in_the_environment_fails_with_its_name() -> TestResult {
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr)?;
     assert!(stderr.contains("unknown URL scheme `kafka://`"), "{stderr}");
+    Ok(())
+}
+
+#[test]
+fn signing_comes_from_the_stem_signing_variables() -> TestResult {
+    let dir = TempDir::new("env-signing");
+    let out = probe(&dir, &[])?;
+    assert!(out.contains("signs=false verifies=false"), "{out}");
+    let keys = [("STEM_SIGNING_KEYS", "v1:c2VjcmV0IG9mIHYx".to_owned()), ("STEM_SIGNING_ACTIVE_KEY", "v1".to_owned())];
+    // Signed by the probe's Stem and verified by its worker: the task runs.
+    let out = probe(&dir, &keys)?;
+    assert!(out.contains("signs=true verifies=true") && out.contains("result=7"), "{out}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_env_probe"))
+        .current_dir(dir.file(""))
+        .env_remove("STEM_BROKER_URL")
+        .env_remove("STEM_RESULT_BACKEND_URL")
+        .env("STEM_SIGNING_ALGORITHM", "ed25519")
+        .env("STEM_SIGNING_PUBLIC_KEYS", "p1:c2hvcnQ=")
+        .output()?;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr)?;
+    assert!(stderr.contains("STEM_SIGNING_PUBLIC_KEYS: public key `p1`: 5 bytes, not 32"), "{stderr}");
     Ok(())
 }

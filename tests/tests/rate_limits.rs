@@ -1,7 +1,8 @@
 //! Rate limits, on every store, across workers: a 100/s limit over 10 s with
 //! three workers runs 1,000 tasks within 5 %; a limit per tenant header;
 //! a limited backlog holds no concurrency slot; a deferred delivery uses no
-//! retry and keeps its signature.
+//! retry and keeps its signature; a slot header written into the broker by
+//! hand (outside the signature) skips no limit.
 
 use std::time::Duration;
 
@@ -26,6 +27,11 @@ async fn per_tenant(n: u32) -> Result<i64, TaskError> {
 
 #[stem::task(queue = "slow", rate_limit = "2/s")]
 async fn two_per_second(n: u32) -> Result<u32, TaskError> {
+    Ok(n)
+}
+
+#[stem::task(queue = "forged", rate_limit = "1/m")]
+async fn once_a_minute(n: u32) -> Result<u32, TaskError> {
     Ok(n)
 }
 
@@ -142,6 +148,43 @@ async fn a_limited_backlog_holds_no_concurrency_slot() -> TestResult {
         for handle in &limited {
             handle.wait_timeout(Duration::from_secs(30)).await?;
         }
+        worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_slot_header_on_a_signed_envelope_is_still_rate_limited() -> TestResult {
+    for env in every_store("rate-forged").await {
+        let label = env.label;
+        let key = ("k1".to_owned(), b"a shared secret of enough length".to_vec());
+        let stem = env.stem.with_signing(Signing::hmac([key], "k1")?);
+        let worker = Worker::builder(&stem).task::<OnceAMinute>().handle_signals(false).build()?.spawn();
+        // The minute's one slot goes to the first call.
+        assert_eq!(OnceAMinute::enqueue(&stem, 1).await?.wait_timeout(Duration::from_secs(30)).await?, 1, "{label}");
+
+        // Signed by the producer, then given the header of a delivery that
+        // holds its slot by someone who can write to the broker: the header
+        // is outside the signature, so the envelope still verifies.
+        let mut forged = OnceAMinute::call(2).into_envelope()?;
+        stem.signing().expect("signing").sign(&mut forged)?;
+        forged.headers.insert(stem::rate::SLOT_HEADER.to_owned(), "0".to_owned());
+        assert_eq!(stem.signing().expect("signing").verify(&forged), Ok(()), "{label}: the header is not signed");
+        let handle = stem.handle::<u32>(forged.id);
+        stem.broker().publish(forged).await?;
+        // It is put back to wait for the next slot, a minute away; it never runs now.
+        let status = stem_tests::until_ok("the forged delivery put back or run", || async {
+            match handle.status().await.map_err(|e| e.to_string())? {
+                Some(status) if status.state == TaskState::Succeeded => Ok(status),
+                Some(status) if status.meta.contains_key("rate_limited_ms") => Ok(status),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+        assert_eq!(status.state, TaskState::Queued, "{label}: a forged slot header skipped the rate limit");
+        let waited = status.meta["rate_limited_ms"].as_u64().expect("a wait in ms");
+        assert!(waited > 30_000, "{label}: put back for {waited} ms, not until the next slot");
         worker.stop(ShutdownMode::Warm).await?;
         env.clean().await?;
     }

@@ -69,9 +69,9 @@ async fn only_envelopes_signed_with_an_accepted_key_run() -> TestResult {
         let mut tampered = Guarded::call(1).into_envelope()?;
         producer.signing().expect("signing").sign(&mut tampered)?;
         tampered.args = Payload::new("json", b"1000".to_vec());
-        let id = tampered.id;
+        let tampered_id = tampered.id;
         producer.broker().publish(tampered).await?;
-        let why = refused(&producer, id).await;
+        let why = refused(&producer, tampered_id).await;
         assert!(why.contains("signature-invalid") && why.contains("`v1`") && why.contains("does not match"), "{why}");
 
         // Never signed: published straight to the broker.
@@ -89,6 +89,8 @@ async fn only_envelopes_signed_with_an_accepted_key_run() -> TestResult {
         })
         .await;
         assert!(dead.iter().all(|d| d.reason.contains("signature-invalid")), "{label}: {dead:?}");
+        let tampered = dead.iter().find(|d| d.envelope.id == tampered_id).expect("the tampered one's dead letter");
+        assert!(tampered.reason.contains("`v1`"), "{label}: the dead letter names the key id: {}", tampered.reason);
         worker.stop(ShutdownMode::Warm).await?;
 
         // A rotation: producers still on v0 while workers accept v0 and v1.
@@ -134,29 +136,106 @@ async fn ed25519_workers_verify_with_public_keys_only() -> TestResult {
     Ok(())
 }
 
+/// Every signing variable, to check that an error names only the one at fault.
+const VARIABLES: [&str; 5] = [
+    "STEM_SIGNING_ALGORITHM",
+    "STEM_SIGNING_KEYS",
+    "STEM_SIGNING_PUBLIC_KEYS",
+    "STEM_SIGNING_PRIVATE_KEYS",
+    "STEM_SIGNING_ACTIVE_KEY",
+];
+
+/// The Ed25519 key pair of the secret `[7; 32]`, in base64.
+const ED_SECRET: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+const ED_PUBLIC: &str = "6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iw=";
+/// 31 and 16 bytes: no Ed25519 key.
+const BYTES_31: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBw==";
+const BYTES_16: &str = "BwcHBwcHBwcHBwcHBwcHBw==";
+/// The secret `[9; 32]`: a valid key, but not the one of [`ED_PUBLIC`].
+const OTHER_SECRET: &str = "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";
+
+/// Signing variables by name.
+type Vars = Vec<(&'static str, String)>;
+
+fn from_pairs(pairs: &[(&str, String)]) -> stem::Result<Option<Signing>> {
+    Signing::from_vars(|name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
+}
+
 #[test]
-fn misconfigurations_name_the_variable() {
-    let vars = |pairs: &'static [(&'static str, &'static str)]| {
-        move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+fn misconfigurations_name_the_one_variable_at_fault() {
+    assert!(from_pairs(&[]).expect("no signing").is_none());
+    let ed = |public: &str, private: Option<&str>, active: Option<&str>| {
+        let mut pairs =
+            vec![("STEM_SIGNING_ALGORITHM", "ed25519".to_owned()), ("STEM_SIGNING_PUBLIC_KEYS", public.to_owned())];
+        pairs.extend(private.map(|p| ("STEM_SIGNING_PRIVATE_KEYS", p.to_owned())));
+        pairs.extend(active.map(|a| ("STEM_SIGNING_ACTIVE_KEY", a.to_owned())));
+        pairs
     };
-    assert!(Signing::from_vars(vars(&[])).expect("no signing").is_none());
-    let cases: [(&[(&str, &str)], &str); 4] = [
-        (&[("STEM_SIGNING_KEYS", "v1:c2VjcmV0")], "STEM_SIGNING_ACTIVE_KEY is not set"),
-        (&[("STEM_SIGNING_KEYS", "v1:c2VjcmV0"), ("STEM_SIGNING_ACTIVE_KEY", "v2")], "STEM_SIGNING_ACTIVE_KEY"),
+    let hmac = |keys: &str, active: Option<&str>| {
+        let mut pairs = vec![("STEM_SIGNING_KEYS", keys.to_owned())];
+        pairs.extend(active.map(|a| ("STEM_SIGNING_ACTIVE_KEY", a.to_owned())));
+        pairs
+    };
+    let p1 = format!("p1:{ED_PUBLIC}");
+    let s1 = format!("p1:{ED_SECRET}");
+    // The variables, the one an error must name, and what it must say.
+    let cases: Vec<(Vars, &str, &str)> = vec![
+        (hmac("v1:c2VjcmV0", None), "STEM_SIGNING_ACTIVE_KEY", "is not set"),
+        (hmac("v1:c2VjcmV0", Some("v2")), "STEM_SIGNING_ACTIVE_KEY", "`v2` is not among the keys"),
+        (hmac("v1:not base64!", Some("v1")), "STEM_SIGNING_KEYS", "the key of `v1` is not base64"),
         (
-            &[("STEM_SIGNING_KEYS", "v1:not base64!"), ("STEM_SIGNING_ACTIVE_KEY", "v1")],
-            "STEM_SIGNING_KEYS: the key of `v1`",
+            vec![("STEM_SIGNING_ALGORITHM", "rot13".to_owned()), ("STEM_SIGNING_KEYS", "v1:c2VjcmV0".to_owned())],
+            "STEM_SIGNING_ALGORITHM",
+            "`rot13`",
         ),
-        (&[("STEM_SIGNING_ALGORITHM", "rot13"), ("STEM_SIGNING_KEYS", "v1:c2VjcmV0")], "STEM_SIGNING_ALGORITHM"),
+        // Ed25519: a public key of the wrong length.
+        (ed(&format!("p0:{BYTES_31}"), None, None), "STEM_SIGNING_PUBLIC_KEYS", "public key `p0`: 31 bytes, not 32"),
+        (
+            ed(&format!("p1:{ED_PUBLIC},p2:{BYTES_16}"), Some(&s1), Some("p1")),
+            "STEM_SIGNING_PUBLIC_KEYS",
+            "`p2`: 16 bytes",
+        ),
+        // A private key of the wrong length, or of another public key.
+        (
+            ed(&p1, Some(&format!("p1:{BYTES_31}")), Some("p1")),
+            "STEM_SIGNING_PRIVATE_KEYS",
+            "private key `p1`: 31 bytes, not 32",
+        ),
+        (ed(&p1, Some(&format!("p1:{OTHER_SECRET}")), Some("p1")), "STEM_SIGNING_PRIVATE_KEYS", "does not belong"),
+        (ed(&p1, Some("p1:*"), Some("p1")), "STEM_SIGNING_PRIVATE_KEYS", "not base64"),
+        // The active key: not listed, listed without a private key, or not set.
+        (ed(&p1, Some(&s1), Some("p9")), "STEM_SIGNING_ACTIVE_KEY", "`p9` is not among the keys"),
+        (
+            ed(&format!("{p1},p2:{ED_PUBLIC}"), Some(&s1), Some("p2")),
+            "STEM_SIGNING_ACTIVE_KEY",
+            "`p2` has no private key",
+        ),
+        (ed(&p1, Some(&s1), None), "STEM_SIGNING_ACTIVE_KEY", "is not set"),
     ];
-    for (pairs, expected) in cases {
-        let pairs: &'static [(&'static str, &'static str)] = pairs;
-        let error = Signing::from_vars(vars(pairs)).expect_err("refused").to_string();
-        assert!(error.contains(expected), "{pairs:?}: {error}");
-        assert!(!error.contains("c2VjcmV0"), "no key material in errors: {error}");
+    for (pairs, variable, why) in cases {
+        let error = from_pairs(&pairs).expect_err("refused").to_string();
+        assert!(error.contains(variable) && error.contains(why), "{pairs:?}: {error}");
+        for other in VARIABLES.iter().filter(|v| **v != variable) {
+            assert!(!error.contains(other), "{pairs:?}: names {other} too: {error}");
+        }
+        for (_, value) in &pairs {
+            for key in value.split(',').filter_map(|entry| entry.split_once(':')).map(|(_, key)| key) {
+                assert!(key.len() < 8 || !error.contains(key), "no key material in errors: {error}");
+            }
+        }
     }
-    let signing = Signing::from_vars(vars(&[("STEM_SIGNING_KEYS", "v1:c2VjcmV0"), ("STEM_SIGNING_ACTIVE_KEY", "v1")]))
-        .expect("valid")
-        .expect("signing");
+    let signing = from_pairs(&hmac("v1:c2VjcmV0", Some("v1"))).expect("valid").expect("signing");
     assert!(!format!("{signing:?}").contains("c2VjcmV0") && format!("{signing:?}").contains("v1"));
+
+    // A valid Ed25519 configuration signs what the public key verifies; a
+    // verifying worker's (public keys only) needs no active key.
+    let producer = from_pairs(&ed(&p1, Some(&s1), Some("p1"))).expect("valid").expect("signing");
+    let verifier = from_pairs(&ed(&p1, None, Some("p1"))).expect("valid").expect("signing");
+    assert!(producer.signs() && !verifier.signs());
+    let public = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key().to_bytes().to_vec();
+    let by_hand = Signing::ed25519([("p1", public)], Vec::<(&str, Vec<u8>)>::new(), None).expect("a public key");
+    let mut envelope = Guarded::call(1).into_envelope().expect("an envelope");
+    producer.sign(&mut envelope).expect("signed");
+    assert_eq!(verifier.verify(&envelope), Ok(()));
+    assert_eq!(by_hand.verify(&envelope), Ok(()), "ED_PUBLIC is the public key of ED_SECRET");
 }

@@ -1,14 +1,19 @@
 //! Unique tasks, on every store: a second enqueue of the same call within the
 //! window returns the first one's handle (one call, a batch, two racing
 //! producers); other arguments, or a new window, make a new task; an
-//! explicit key; the window ends when the first task finishes, or only when
-//! it runs out; a failed publish gives the claim back.
+//! explicit key; arguments compared in canonical JSON (hand-built envelopes
+//! whose keys are in another order are one call); the window ends when the
+//! first task finishes, or only when it runs out; a failed publish gives the
+//! claim back.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use stem::codec::Payload;
 use stem::prelude::*;
-use stem::{Error, TaskId};
+use stem::task::EnqueueOptions;
+use stem::task::unique::UNIQUE_HEADER;
+use stem::{Envelope, Error, TaskId};
 use stem_tests::{TestResult, WAIT, every_store, until_ok};
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -127,8 +132,38 @@ async fn the_window_ends_when_the_first_task_finishes_unless_kept() -> TestResul
         .await;
         assert_eq!(next.wait_timeout(WAIT).await?, "done/1", "{label}");
 
+        // Kept for the whole window. The worker gives a claim back after the
+        // result is written (before it acks the delivery), so a claim still
+        // held right after the result proves nothing: first see the release
+        // step run for a task of the default option in this worker, then wait
+        // until every delivery is settled, and only then look at the claim.
         let kept = Kept::enqueue(&stem, 1).await?;
+        let pair = || DailyArgs { account: "pair".into(), day: 2 };
+        let ended = Daily::enqueue(&stem, pair()).await?;
         kept.wait_timeout(WAIT).await?;
+        ended.wait_timeout(WAIT).await?;
+        let (kept_lock, ended_lock) =
+            (lock_of(&Kept::call(1).into_envelope()?), lock_of(&Daily::call(pair()).into_envelope()?));
+        until_ok("the default task's claim given back", || async {
+            match stem.locks().owner(&ended_lock).await {
+                Ok(None) => Ok(()),
+                Ok(Some(owner)) => Err(format!("still held by {owner}")),
+                Err(error) => Err(error.to_string()),
+            }
+        })
+        .await;
+        until_ok("every delivery settled", || async {
+            let stats = stem.queue_stats().map_err(|e| e.to_string())?;
+            let pending = stats.pending_count("unique").await.map_err(|e| e.to_string())?;
+            let inflight = stats.inflight_count("unique").await.map_err(|e| e.to_string())?;
+            if pending + inflight == 0 { Ok(()) } else { Err(format!("{pending} pending, {inflight} in flight")) }
+        })
+        .await;
+        assert_eq!(
+            stem.locks().owner(&kept_lock).await?,
+            Some(kept.id().to_string()),
+            "{label}: the kept task still holds its claim after it finished"
+        );
         assert_eq!(Kept::enqueue(&stem, 1).await?.id(), kept.id(), "{label}: kept for the whole window");
         worker.stop(ShutdownMode::Warm).await?;
 
@@ -144,6 +179,39 @@ async fn the_window_ends_when_the_first_task_finishes_unless_kept() -> TestResul
         })
         .await;
         assert_ne!(later.id(), short.id(), "{label}");
+        env.clean().await?;
+    }
+    Ok(())
+}
+
+/// The lock key of the unique claim `envelope` carries.
+fn lock_of(envelope: &Envelope) -> String {
+    let header = envelope.headers.get(UNIQUE_HEADER).expect("a unique call");
+    header.splitn(3, ';').nth(2).expect("`<window>;<until>;<lock>`").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_built_envelopes_whose_argument_keys_differ_in_order_are_one_call() -> TestResult {
+    for env in every_store("unique-canonical").await {
+        let (label, stem) = (env.label, env.stem.clone());
+        let envelope = |args: &str| {
+            EnqueueOptions::default().envelope(
+                <Report as Task>::NAME,
+                &<Report as Task>::OPTIONS,
+                Payload::new("json", args.as_bytes().to_vec()),
+            )
+        };
+        let first = stem.enqueue_envelope(envelope(r#"{"account":"acme","month":3}"#)?).await?;
+        let reordered = stem.enqueue_envelope(envelope(r#"{ "month": 3, "account": "acme" }"#)?).await?;
+        assert_eq!(reordered, first, "{label}: the same arguments, keys in another order");
+        let typed = Report::enqueue(&stem, ReportArgs { account: "acme".into(), month: 3 }).await?;
+        assert_eq!(typed.id(), first, "{label}: the typed call too");
+        let other = stem.enqueue_envelope(envelope(r#"{"month":4,"account":"acme"}"#)?).await?;
+        assert_ne!(other, first, "{label}: other arguments");
+        assert_eq!(stem.queue_stats()?.pending_count("unique").await?, 2, "{label}: two calls queued");
+        let worker = Worker::builder(&stem).task::<Report>().handle_signals(false).build()?.spawn();
+        assert_eq!(stem.handle::<String>(first).wait_timeout(WAIT).await?, "acme/3", "{label}");
+        worker.stop(ShutdownMode::Warm).await?;
         env.clean().await?;
     }
     Ok(())

@@ -51,6 +51,11 @@ impl PostgresBroker {
         Self { shared }
     }
 
+    /// The store it belongs to (for `enqueue_in`, which finds it behind a `Stem`).
+    pub(super) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     fn pool(&self) -> &sqlx::PgPool {
         &self.shared.pool
     }

@@ -14,8 +14,12 @@ use crate::error::Result;
 /// [`Stem`](crate::Stem) then enqueues through it. It holds only for that
 /// broker and that backend: replacing either in the `Stores` drops it, and
 /// enqueues then publish and write the records side by side.
+///
+/// It is [`Any`](std::any::Any), so that an adapter can find its own store
+/// behind a `Stem` (the Postgres adapter's `enqueue_in` does, to write in
+/// the caller's transaction).
 #[async_trait]
-pub trait PublishRecorded: Send + Sync + std::fmt::Debug + 'static {
+pub trait PublishRecorded: std::any::Any + Send + Sync + std::fmt::Debug {
     /// Publishes `envelopes`, each recorded as queued ([`TaskStatus::queued`](crate::TaskStatus::queued))
     /// in the store's backend. On an error nothing is recorded that was not published.
     async fn publish_recorded(&self, envelopes: Vec<Envelope>) -> Result<()>;

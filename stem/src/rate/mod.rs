@@ -113,5 +113,10 @@ pub fn next_slot(tat: Option<i64>, now: i64, interval: Duration, burst: u32) -> 
 /// The header of a delivery put back to wait for its slot: the attempt that
 /// holds the slot, so that the delivery runs when it comes back without
 /// asking again (a retry, a later attempt, asks for a slot of its own). Left
-/// out of envelope signatures, like the attempt (see [`crate::signing`]).
+/// out of envelope signatures, like the attempt (see [`crate::signing`]), so
+/// it is not believed on its own: the worker that puts the delivery back
+/// records the slot in the lock store, and one that receives it runs it at
+/// once only if it finds and takes away that record; a header with no record
+/// (written into the broker by hand) is ignored and the delivery asks for a
+/// slot like any other.
 pub const SLOT_HEADER: &str = "stem-rate-slot";

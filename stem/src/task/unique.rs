@@ -4,8 +4,9 @@
 //! one's handle instead of enqueuing another task.
 //!
 //! "The same call" is the same task with the same arguments, compared in
-//! canonical form (JSON arguments with their object keys sorted; the encoded
-//! bytes for other codecs), or the same explicit
+//! canonical form (JSON arguments with their object keys sorted at every
+//! depth and no whitespace, so `{"a":1,"b":2}` and `{"b": 2, "a": 1}` are one
+//! call; the encoded bytes for other codecs), or the same explicit
 //! [`unique_key`](super::Signature::unique_key). The claim is a lock of the
 //! store's [`LockStore`](crate::LockStore), taken at enqueue with the new
 //! task's id as its owner: atomic on every store, so two racing producers
@@ -78,12 +79,50 @@ fn canonical_hash(envelope: &Envelope) -> Result<String> {
     let canonical = if args.codec() == "json" {
         let value: serde_json::Value =
             serde_json::from_slice(args.bytes()).map_err(|e| crate::codec::codec_error("json", e))?;
-        serde_json::to_vec(&value).map_err(|e| crate::codec::codec_error("json", e))?
+        let mut out = Vec::with_capacity(args.bytes().len());
+        canonical_json(&value, &mut out).map_err(|e| crate::codec::codec_error("json", e))?;
+        out
     } else {
         args.bytes().to_vec()
     };
     let digest = Sha256::new().chain_update(args.codec()).chain_update([0]).chain_update(&canonical).finalize();
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes `value` as compact JSON with every object's keys in sorted order,
+/// at every depth, whatever order its map keeps (serde_json's
+/// `preserve_order` feature, turned on by any crate of the build, keeps the
+/// order of the input).
+fn canonical_json(value: &serde_json::Value, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, key)?;
+                out.push(b':');
+                canonical_json(value, out)?;
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                canonical_json(item, out)?;
+            }
+            out.push(b']');
+        }
+        scalar => serde_json::to_writer(&mut *out, scalar)?,
+    }
+    Ok(())
 }
 
 /// Claims the call `envelope` is, if it is unique: `None` when it is the
@@ -119,4 +158,44 @@ pub(crate) async fn release(locks: &dyn LockStore, envelope: &Envelope) -> Resul
 /// Whether the claim `envelope` carries ends when its task finishes.
 pub(crate) fn ends_when_finished(envelope: &Envelope) -> bool {
     claim_of(envelope).is_some_and(|claim| claim.until_finished)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Payload;
+
+    /// The lock key `mark` gives a JSON call of `args`.
+    fn key_of(args: &str) -> String {
+        let mut envelope = Envelope::new("report", "default", Payload::new("json", args.as_bytes().to_vec()));
+        mark(&mut envelope, Duration::from_secs(60), true, None).expect("marked");
+        claim_of(&envelope).expect("a claim").lock.to_owned()
+    }
+
+    #[test]
+    fn reordered_keys_give_one_unique_key() {
+        assert_eq!(key_of(r#"{"a":1,"b":2}"#), key_of(r#"{"b":2,"a":1}"#));
+        assert_eq!(
+            key_of(r#"{"outer":{"x":[{"p":1,"q":2}],"y":null},"z":"s"}"#),
+            key_of(r#"{ "z" : "s", "outer" : { "y" : null, "x" : [ { "q" : 2, "p" : 1 } ] } }"#),
+            "nested objects, whitespace"
+        );
+        assert_ne!(key_of(r#"{"a":1,"b":2}"#), key_of(r#"{"a":2,"b":1}"#), "other values");
+        assert_ne!(key_of("[1,2]"), key_of("[2,1]"), "arrays keep their order");
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_depth() {
+        // Built in reverse order: with serde_json's `preserve_order` the map
+        // keeps it, and only the sort makes the text canonical.
+        let mut inner = serde_json::Map::new();
+        inner.insert("d".to_owned(), 4.into());
+        inner.insert("c".to_owned(), serde_json::Value::String("é\"".to_owned()));
+        let mut outer = serde_json::Map::new();
+        outer.insert("b".to_owned(), serde_json::Value::Array(vec![inner.into(), 1.5.into()]));
+        outer.insert("a".to_owned(), true.into());
+        let mut out = Vec::new();
+        canonical_json(&outer.into(), &mut out).expect("written");
+        assert_eq!(String::from_utf8(out).expect("UTF-8"), r#"{"a":true,"b":[{"c":"é\"","d":4},1.5]}"#);
+    }
 }

@@ -293,6 +293,9 @@ impl Run {
     /// once or after a short wait here, or later, put back until its slot
     /// (no retry is used, no concurrency slot is held meanwhile).
     async fn limited(self, shared: Arc<Shared>, limit: Limit, prefetch: Option<OwnedSemaphorePermit>) {
+        if limit.held && limit::take_held(&shared.stem, &self.envelope).await {
+            return self.when_free(shared, prefetch).await;
+        }
         let limiter = shared.stem.stores().rate_limiter();
         let (wait, holds_slot) = match limiter.reserve(&limit.key, limit.rate.interval(), 1).await {
             Ok(wait) => (wait, true),
@@ -311,6 +314,7 @@ impl Run {
             }
             return;
         }
+        let holds_slot = holds_slot && limit::record_held(&shared.stem, &self.envelope, wait).await;
         let _ = shared.ops.send(limit::defer_op(&self.envelope, &self.receipt, wait, holds_slot));
     }
 
