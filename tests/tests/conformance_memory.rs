@@ -91,7 +91,7 @@ async fn a_missing_capability_is_reported_skipped_by_name() {
         shown.contains("SKIPPED broadcast_fans_out_to_every_subscriber: the adapter does not implement Broadcast"),
         "{shown}"
     );
-    assert!(shown.contains("32 passed, 1 skipped, 0 failed"), "{shown}");
+    assert!(shown.contains("33 passed, 1 skipped, 0 failed"), "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

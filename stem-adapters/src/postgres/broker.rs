@@ -531,6 +531,22 @@ impl QueueStats for PostgresBroker {
             .map_err(|e| failed("purging a queue", e))?;
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
+
+    async fn delayed(&self, queue: &str, limit: usize) -> Result<Vec<Envelope>> {
+        let rows = sqlx::query(self.shared.sql(include_str!("sql/delayed.sql")))
+            .bind(queue)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| failed("listing delayed messages", e))?;
+        // A row that does not decode is left out: a worker buries it when due.
+        let decoded = rows.iter().filter_map(|row| {
+            let mut envelope = serde_json::from_str::<Envelope>(&row.try_get::<String, _>(0).ok()?).ok()?;
+            envelope.not_before = Some(row.try_get(1).ok()?);
+            Some(envelope)
+        });
+        Ok(decoded.collect())
+    }
 }
 
 /// The most bytes one broadcast carries (NOTIFY takes 8,000 bytes of text;

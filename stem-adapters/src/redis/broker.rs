@@ -666,6 +666,39 @@ impl QueueStats for RedisBroker {
         let (removed,): (usize,) = pipeline::query(&mut self.shared.conn(), &pipe, "purging a queue").await?;
         Ok(removed)
     }
+
+    async fn delayed(&self, queue: &str, limit: usize) -> Result<Vec<Envelope>> {
+        let prefix = self.queue_key(queue);
+        let now = Utc::now().timestamp_millis();
+        let later: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
+            .arg(format!("{prefix}delayed"))
+            .arg(format!("({now}"))
+            .arg("+inf")
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut self.shared.conn())
+            .await
+            .map_err(|e| failed("listing delayed messages", e))?;
+        if later.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Each is its band digit, then the envelope; one that went meanwhile
+        // (due, or purged) is gone, and one that does not decode left out.
+        let stored: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(format!("{prefix}later"))
+            .arg(later.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())
+            .query_async(&mut self.shared.conn())
+            .await
+            .map_err(|e| failed("reading delayed messages", e))?;
+        let decoded = later.iter().zip(stored).filter_map(|((_, due), stored)| {
+            let mut envelope = serde_json::from_str::<Envelope>(stored?.get(1..)?).ok()?;
+            envelope.not_before = Some(DateTime::from_timestamp_millis(*due as i64)?);
+            Some(envelope)
+        });
+        Ok(decoded.collect())
+    }
 }
 
 impl RedisBroker {

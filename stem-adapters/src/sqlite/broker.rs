@@ -533,6 +533,26 @@ impl QueueStats for SqliteBroker {
             })
             .await
     }
+
+    async fn delayed(&self, queue: &str, limit: usize) -> Result<Vec<Envelope>> {
+        let (queue, limit) = (queue.to_owned(), i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows: Vec<(String, i64)> = self
+            .shared
+            .db
+            .read("delayed messages", move |conn| {
+                let mut statement = conn.prepare_cached(include_str!("sql/delayed.sql"))?;
+                let rows = statement.query_map(params![queue, now_ms(), limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect()
+            })
+            .await?;
+        // A row that does not decode is left out: a worker buries it when due.
+        let decoded = rows.into_iter().filter_map(|(text, due)| {
+            let mut envelope = decode(&text).ok()?;
+            envelope.not_before = Some(from_ms(due));
+            Some(envelope)
+        });
+        Ok(decoded.collect())
+    }
 }
 
 impl SqliteBroker {

@@ -1,8 +1,10 @@
-//! [`QueueStats`]: how many messages a queue holds, and emptying it.
+//! [`QueueStats`]: how many messages a queue holds, which of them wait for
+//! their time, and emptying it.
 
 use async_trait::async_trait;
 use serde::Serialize;
 
+use crate::envelope::Envelope;
 use crate::error::Result;
 
 /// A queue's messages by where they are, as [`QueueStats::queues`] counts them.
@@ -47,4 +49,10 @@ pub trait QueueStats: Send + Sync + 'static {
     /// Quick however many messages are stored: it reads indexes or counters,
     /// never the messages themselves.
     async fn queues(&self) -> Result<Vec<QueueCounts>>;
+
+    /// The delayed messages of `queue` (a `countdown`, an `eta`, a retry's
+    /// backoff) that are not yet due, soonest first, at most `limit` of them;
+    /// each envelope's `not_before` says when it is due. A message whose time
+    /// has come is ready, not delayed, and is not listed.
+    async fn delayed(&self, queue: &str, limit: usize) -> Result<Vec<Envelope>>;
 }

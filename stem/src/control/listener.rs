@@ -54,7 +54,7 @@ async fn listen(stem: Stem, worker: String, control: WorkerControl) {
         if !request.targets.is_empty() && !request.targets.contains(&worker) {
             continue;
         }
-        let reply = answer(&control, &worker, &request);
+        let reply = answer(&control, &worker, &request).await;
         match serde_json::to_vec(&reply) {
             Ok(bytes) => {
                 if let Err(error) = channel.broadcast(REPLIES, bytes).await {
@@ -70,11 +70,11 @@ async fn listen(stem: Stem, worker: String, control: WorkerControl) {
 }
 
 /// Carries out `request`'s command on this worker.
-fn answer(control: &WorkerControl, worker: &str, request: &Request) -> Reply {
+async fn answer(control: &WorkerControl, worker: &str, request: &Request) -> Reply {
     let (ok, body, error) = match &request.command {
         Command::Ping => (true, json!("pong"), None),
         Command::Stats => (true, json!(control.stats()), None),
-        Command::Inspect => (true, json!({ "active": control.active() }), None),
+        Command::Inspect => (true, inspect(control).await, None),
         Command::Shutdown { mode } => (true, json!({ "mode": mode }), None),
         Command::Pause { queue } | Command::Resume { queue } => {
             let pausing = matches!(request.command, Command::Pause { .. });
@@ -87,6 +87,21 @@ fn answer(control: &WorkerControl, worker: &str, request: &Request) -> Reply {
         Command::Revoke { revokes } => (true, json!({ "terminated": control.revoke(revokes.clone()) }), None),
     };
     Reply { request: request.id.clone(), worker: worker.to_owned(), ok, body, error }
+}
+
+/// What `inspect` answers: the deliveries held (`active`) and those due
+/// later on the worker's queues (`scheduled`); if the broker could not list
+/// the latter, why (`scheduled_error`), the rest of the reply still good.
+async fn inspect(control: &WorkerControl) -> serde_json::Value {
+    let mut body = json!({ "active": control.active(), "scheduled": [] });
+    match control.scheduled().await {
+        Ok(scheduled) => body["scheduled"] = json!(scheduled),
+        Err(error) => {
+            tracing::warn!(%error, "listing the scheduled deliveries failed");
+            body["scheduled_error"] = json!(error.to_string());
+        }
+    }
+    body
 }
 
 /// Reads the live revokes again every [`REVOKES_EVERY`].

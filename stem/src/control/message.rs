@@ -20,7 +20,8 @@ pub enum Command {
     Ping,
     /// Counts: processed, succeeded, failed, in flight, uptime, concurrency, memory.
     Stats,
-    /// The deliveries held.
+    /// The deliveries held (running or reserved), and the scheduled ones
+    /// (due later) of the worker's queues.
     Inspect,
     /// Stop.
     Shutdown {

@@ -15,7 +15,8 @@
 //! [`Control::to`]; replies are collected until every addressed worker has
 //! answered or the timeout has passed, and the caller is told who did not
 //! answer. "Every worker" means those with a live heartbeat in the result
-//! backend. Commands: `ping`, `stats`, `inspect` (the deliveries held),
+//! backend. Commands: `ping`, `stats`, `inspect` (the deliveries held, and
+//! the scheduled ones waiting in the broker for the worker's queues),
 //! `shutdown` (warm, soft, hard), `pause` / `resume` a queue, `grow` /
 //! `shrink` the pool, and `revoke`, which first writes the revokes to the
 //! store (so that a worker that starts later honours them) and then tells
@@ -94,7 +95,9 @@ impl Control {
         self.send(Command::Stats).await
     }
 
-    /// Each worker's held deliveries (`{"active": [ActiveTask]}`).
+    /// Each worker's held deliveries and those due later on its queues
+    /// (`{"active": [ActiveTask], "scheduled": [ScheduledTask]}`, see
+    /// [`WorkerControl::scheduled`](crate::worker::WorkerControl::scheduled)).
     pub async fn inspect(&self) -> Result<Replies> {
         self.send(Command::Inspect).await
     }

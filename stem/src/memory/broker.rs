@@ -518,6 +518,14 @@ impl QueueStats for MemoryBroker {
         all.sort_by(|a, b| a.queue.cmp(&b.queue));
         Ok(all)
     }
+
+    async fn delayed(&self, queue: &str, limit: usize) -> Result<Vec<Envelope>> {
+        let now = Utc::now();
+        let state = self.state();
+        let Some(q) = state.queues.get(queue) else { return Ok(Vec::new()) };
+        let later = q.delayed.iter().filter(|((at, _), _)| *at > now);
+        Ok(later.take(limit).map(|(_, m)| Envelope::clone(&m.envelope)).collect())
+    }
 }
 
 #[async_trait]

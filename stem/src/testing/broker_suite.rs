@@ -1,6 +1,6 @@
 //! The [`Broker`] conformance suite: the Dart project's 16 broker cases plus
 //! batches, fencing, nack with delay, dead letter paging, replay and purge by
-//! task id, and purge of ended leases.
+//! task id, purge of ended leases, and the listing of delayed messages.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -75,6 +75,7 @@ const NEED_STATS: &[&str] = &[
     "the_same_receipt_twice_in_one_ack_batch_counts_once",
     "queues_are_listed_with_every_count",
     "an_id_published_twice_is_one_message",
+    "delayed_messages_are_listed_soonest_first",
 ];
 
 const CASES: &[Case<Store>] = cases!(Store:
@@ -111,6 +112,7 @@ const CASES: &[Case<Store>] = cases!(Store:
     replay_by_ids_replays_exactly_those,
     purge_by_ids_purges_exactly_those,
     an_unknown_id_replays_and_purges_nothing,
+    delayed_messages_are_listed_soonest_first,
 );
 
 fn envelope(queue: &str) -> Envelope {
@@ -734,4 +736,44 @@ async fn an_unknown_id_replays_and_purges_nothing(broker: Store) {
     assert_eq!(dlq(&broker).purge_dead_letters("other", &elsewhere).await.expect("purge"), 0);
     assert_eq!(dead_ids(&broker, "q").await, kept, "every dead letter stays");
     receive_none(&broker, "q", SHORT, "nothing was replayed").await;
+}
+
+/// `QueueStats::delayed` lists a queue's messages that wait for their time
+/// (published later, or a retry's backoff), soonest first, each with when it
+/// is due; not ready ones, not other queues'.
+async fn delayed_messages_are_listed_soonest_first(broker: Store) {
+    let at = |hours: i64| Utc::now() + chrono::Duration::hours(hours);
+    let mut published = Vec::new();
+    for hours in [3, 1, 2] {
+        let mut e = envelope("q");
+        e.not_before = Some(at(hours));
+        broker.publish(e.clone()).await.expect("publish");
+        published.push(e);
+    }
+    let mut elsewhere = envelope("r");
+    elsewhere.not_before = Some(at(1));
+    broker.publish(elsewhere.clone()).await.expect("publish");
+    broker.publish(envelope("q")).await.expect("publish a ready one");
+    let listed = stats(&broker).delayed("q", 10).await.expect("delayed");
+    let ids: Vec<_> = listed.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [published[1].id, published[2].id, published[0].id], "soonest first, ready ones left out");
+    for (got, sent) in listed.iter().zip([&published[1], &published[2], &published[0]]) {
+        let (got_at, sent_at) = (got.not_before.expect("when it is due"), sent.not_before.expect("set"));
+        assert!((got_at - sent_at).num_milliseconds().abs() <= 1, "due {got_at}, published for {sent_at}");
+        assert_eq!((got.task.as_str(), got.queue.as_str()), ("conformance.task", "q"));
+    }
+    let first_two = stats(&broker).delayed("q", 2).await.expect("delayed");
+    assert_eq!(first_two.iter().map(|e| e.id).collect::<Vec<_>>(), ids[..2], "at most `limit`");
+    let other = stats(&broker).delayed("r", 10).await.expect("delayed");
+    assert_eq!(other.iter().map(|e| e.id).collect::<Vec<_>>(), [elsewhere.id], "each queue its own");
+    assert!(stats(&broker).delayed("nothing-here", 10).await.expect("delayed").is_empty());
+
+    // A retry waiting for its backoff is listed, at its new attempt.
+    let d = receive_one(&broker, "q", LEASE).await;
+    let mut next = (*d.envelope).clone();
+    next.attempt += 1;
+    broker.nack(&d.receipt, Nack::retry_in(next, Duration::from_secs(1800))).await.expect("nack");
+    let listed = stats(&broker).delayed("q", 10).await.expect("delayed");
+    assert_eq!((listed[0].id, listed[0].attempt), (d.envelope.id, 1), "the retry, due in half an hour, first");
+    assert_eq!(listed.len(), 4);
 }

@@ -1,6 +1,7 @@
 //! [`WorkerControl`]: what a running worker lets its extensions (the control
-//! plane, autoscaling) see and change: its counts, its active deliveries,
-//! paused queues, its pool size, revokes, and its shutdown.
+//! plane, autoscaling) see and change: its counts, its active deliveries and
+//! the scheduled ones waiting in the broker, paused queues, its pool size,
+//! revokes, and its shutdown.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -13,8 +14,13 @@ use tokio::sync::Notify;
 
 use super::Shared;
 use super::shutdown::{ShutdownMode, escalate};
+use crate::envelope::Envelope;
+use crate::error::Result;
 use crate::id::TaskId;
 use crate::revoke::{Revoke, Terminate};
+
+/// The most scheduled deliveries [`WorkerControl::scheduled`] lists.
+pub const SCHEDULED_LIMIT: usize = 100;
 
 /// The state a worker shares with its [`WorkerControl`]s.
 #[derive(Debug)]
@@ -126,6 +132,24 @@ pub struct ActiveTask {
     pub running: bool,
 }
 
+/// A delivery due later on a queue the worker consumes (see
+/// [`WorkerControl::scheduled`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ScheduledTask {
+    /// The task id.
+    pub id: TaskId,
+    /// The task's name.
+    pub task: String,
+    /// Its queue.
+    pub queue: String,
+    /// Its attempt (above 0: a retry waiting for its backoff).
+    pub attempt: u32,
+    /// When it is due: its `eta`, its `countdown` from when it was sent, or
+    /// the end of its retry's backoff.
+    pub eta: DateTime<Utc>,
+}
+
 /// A handle on a running worker, for its extensions: cheap to clone; once
 /// the worker has stopped, its methods see an empty worker and change
 /// nothing.
@@ -159,7 +183,7 @@ impl WorkerControl {
     /// The deliveries the worker holds: running, or reserved (prefetched,
     /// waiting for a slot). Short tasks run inline in its loop are never
     /// held and never listed; scheduled ones (with a later `eta`) stay in
-    /// the broker until due (its queue statistics count them as delayed).
+    /// the broker until due (see [`scheduled`](Self::scheduled)).
     pub fn active(&self) -> Vec<ActiveTask> {
         let Some(shared) = self.shared.upgrade() else { return Vec::new() };
         let mut active: Vec<ActiveTask> = shared
@@ -176,6 +200,34 @@ impl WorkerControl {
             .collect();
         active.sort_by_key(|a| a.id);
         active
+    }
+
+    /// The scheduled deliveries of the queues the worker consumes: messages
+    /// whose `eta` (a `countdown`, an `eta`, a retry's backoff) is still
+    /// ahead, soonest first, at most [`SCHEDULED_LIMIT`].
+    ///
+    /// A worker never receives a delivery before it is due: such messages
+    /// wait in the broker ([`QueueStats::delayed`](crate::broker::QueueStats::delayed)),
+    /// not in the worker, and each one goes to whichever worker of its queue
+    /// is free when it comes due. So every worker of a queue lists the same
+    /// scheduled deliveries of it. Empty if the broker cannot list them (it
+    /// has no [`QueueStats`](crate::broker::QueueStats)) or the worker has stopped.
+    pub async fn scheduled(&self) -> Result<Vec<ScheduledTask>> {
+        let Some(shared) = self.shared.upgrade() else { return Ok(Vec::new()) };
+        let (stem, queues) = (shared.stem.clone(), shared.config.queues.clone());
+        drop(shared);
+        let Some(stats) = stem.broker().stats() else { return Ok(Vec::new()) };
+        let mut scheduled = Vec::new();
+        for queue in &queues {
+            for envelope in stats.delayed(queue, SCHEDULED_LIMIT).await? {
+                let Some(eta) = envelope.not_before else { continue };
+                let Envelope { id, task, queue, attempt, .. } = envelope;
+                scheduled.push(ScheduledTask { id, task, queue, attempt, eta });
+            }
+        }
+        scheduled.sort_by_key(|s| (s.eta, s.id));
+        scheduled.truncate(SCHEDULED_LIMIT);
+        Ok(scheduled)
     }
 
     /// Stops delivering from `queue` (one already received is put back);

@@ -37,7 +37,7 @@ use tokio_util::task::TaskTracker;
 
 use self::builder::Config;
 pub use self::builder::{Concurrency, WorkerBuilder};
-pub use self::control::{ActiveTask, WorkerControl, WorkerStats};
+pub use self::control::{ActiveTask, SCHEDULED_LIMIT, ScheduledTask, WorkerControl, WorkerStats};
 pub use self::extension::{Extension, FollowUp, Recorded, Service, WorkerInfo};
 pub(crate) use self::extension::{LinkedExtension, StatusListener, written};
 pub use self::hooks::{HOOK_QUEUE, Hook, HookError, WorkerEvent};

@@ -27,7 +27,7 @@ enum Control {
     Ping(Target),
     /// Each worker's counts: processed, succeeded, failed, in flight, uptime, pool size, memory
     Stats(Target),
-    /// The deliveries each worker holds: running, or reserved and waiting for a slot
+    /// The deliveries each worker holds (running, or reserved and waiting for a slot) and those scheduled on its queues (due later)
     Inspect(Target),
     /// Stops delivery from a queue (deliveries already received go back to it)
     Pause(QueueArgs),

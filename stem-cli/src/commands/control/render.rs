@@ -1,5 +1,5 @@
 //! What the control commands print: a table with a row per worker that
-//! answered (a row per held delivery for `inspect`), or with `--json` an
+//! answered (a row per held or scheduled delivery for `inspect`), or with `--json` an
 //! array with an object per addressed worker, those that did not answer
 //! included as `{worker, ok: false, missing: true}`.
 
@@ -128,25 +128,36 @@ fn stats(answered: &[&Reply]) -> Table {
     t
 }
 
-/// `inspect`: a row per held delivery, the worker named on its first; a
-/// worker holding none gets one row saying so.
+/// `inspect`: a row per held delivery, then one per scheduled delivery (due
+/// later on the worker's queues), the worker named on its first; a worker
+/// with none of either gets one row saying so.
 fn inspect(answered: &[&Reply]) -> Table {
     let mut t = table(["WORKER", "OK", "TASK ID", "TASK", "QUEUE", "STATE"]);
+    let now = chrono::Utc::now();
     for r in answered {
-        let active = r.body["active"].as_array().map(Vec::as_slice).unwrap_or_default();
-        if active.is_empty() {
+        let list = |field: &str| r.body[field].as_array().map(Vec::as_slice).unwrap_or_default().to_vec();
+        let (active, scheduled) = (list("active"), list("scheduled"));
+        if active.is_empty() && scheduled.is_empty() {
             let state = r.error.clone().unwrap_or_else(|| "holds nothing".to_owned());
             t.add_row([r.worker.clone(), yes(r.ok), "-".into(), "-".into(), "-".into(), state]);
         }
-        for (i, a) in active.iter().enumerate() {
+        let held = active.iter().map(|a| (a, if a["running"] == true { "running" } else { "reserved" }.to_owned()));
+        let due = scheduled.iter().map(|a| {
+            let eta = a["eta"].as_str().and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok());
+            let left = eta.and_then(|eta| (eta.with_timezone(&chrono::Utc) - now).to_std().ok());
+            (a, left.map_or_else(|| "scheduled".to_owned(), |left| format!("scheduled, due in {}", rough(left))))
+        });
+        for (i, (a, state)) in held.chain(due).enumerate() {
             let (worker, ok) = if i == 0 { (r.worker.clone(), yes(r.ok)) } else { (String::new(), String::new()) };
             let text = |field: &str| a[field].as_str().unwrap_or("?").to_owned();
-            let state = if a["running"] == true { "running" } else { "reserved" };
             let state = match a["attempt"].as_u64() {
                 Some(n) if n > 0 => format!("{state} (attempt {})", n + 1),
-                _ => state.to_owned(),
+                _ => state,
             };
             t.add_row([worker, ok, text("id"), text("task"), text("queue"), state]);
+        }
+        if let Some(error) = r.body["scheduled_error"].as_str() {
+            t.add_row([String::new(), String::new(), "-".into(), "-".into(), "-".into(), cut(error, 80)]);
         }
     }
     t
