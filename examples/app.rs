@@ -1,7 +1,8 @@
 //! A small application run through its generated command line: tasks in two
 //! modules (one that fails, one with a struct argument and a struct result),
-//! a task Beat fires every second, a long-running task to inspect and revoke,
-//! a checkout workflow and its event topic. Its `main` is the CLI.
+//! a task Beat fires every second, a long-running task to inspect and revoke
+//! and one that stops itself cleanly when asked, a checkout workflow and its
+//! event topic. Its `main` is the CLI.
 //!
 //! ```sh
 //! cargo run --example app -- worker                       # one terminal: a worker for all of it
@@ -82,6 +83,23 @@ pub mod ops {
     pub async fn linger(seconds: u64) -> Result<u64, TaskError> {
         tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
         Ok(seconds)
+    }
+
+    /// Works through `seconds` seconds of work in steps of 10 ms, checking
+    /// before each step whether it was asked to stop (`worker revoke
+    /// --terminate soft`): then it says so on stdout and ends early,
+    /// returning how many steps it did.
+    #[stem::task(queue = "ops", max_retries = 3)]
+    pub async fn batch(ctx: TaskContext, seconds: u64) -> Result<u64, TaskError> {
+        let steps = seconds.saturating_mul(100);
+        for step in 0..steps {
+            if ctx.is_cancelled() {
+                println!("app::ops::batch {}: asked to stop after {step} steps; stopped cleanly", ctx.id());
+                return Ok(step);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Ok(steps)
     }
 }
 
