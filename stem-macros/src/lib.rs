@@ -39,8 +39,10 @@ use proc_macro::TokenStream;
 /// call within the window return the first one's handle, a window that ends
 /// when the first task finishes unless `unique_until_finished = false`.
 /// `schedule = "cron: 0 8 * * * Europe/Paris"` (or `every 30s`, `at: ...`,
-/// `solar: sunrise LAT LON`) on a task without arguments makes every
-/// scheduler put it under the task's name. Mistakes are compile errors.
+/// `solar: sunrise LAT LON`) makes every scheduler put it under the task's
+/// name; a scheduled task with arguments is enqueued with each argument's
+/// `Default::default()`, so an argument type without `Default` is a compile
+/// error on that type. Mistakes are compile errors.
 #[proc_macro_attribute]
 pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
     task::expand(args.into(), item.into()).into()

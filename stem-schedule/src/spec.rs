@@ -117,15 +117,8 @@ impl FromStr for Spec {
                 .transpose()?;
             Kind::Every { every, from }
         } else if let Some(rest) = text.strip_prefix("cron:") {
-            let rest = rest.trim();
-            let (expression, zone, named) = match rest.rsplit_once(' ') {
-                Some((expression, zone)) if looks_like_zone(zone) => (expression, zone, true),
-                _ => (rest, "UTC", false),
-            };
-            let zone: Tz = zone
-                .parse()
-                .map_err(|_| bad(format!("unknown time zone `{zone}` (an IANA name like Europe/Paris)")))?;
-            Kind::Cron { cron: Box::new(Cron::parse(expression.trim(), zone).map_err(bad)?), named }
+            let (cron, named) = cron_and_zone(rest.trim()).map_err(bad)?;
+            Kind::Cron { cron: Box::new(cron), named }
         } else if let Some(rest) = text.strip_prefix("at:") {
             let at = rest.trim().parse::<DateTime<Utc>>().map_err(|e| bad(format!("{e} (an RFC 3339 time)")))?;
             Kind::At(at)
@@ -149,11 +142,39 @@ impl FromStr for Spec {
     }
 }
 
-/// Whether the last word of a cron schedule is a zone rather than a field.
-fn looks_like_zone(word: &str) -> bool {
-    word.contains('/')
-        || word.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && word.len() > 3
-        || matches!(word, "UTC" | "GMT" | "Z")
+/// A cron expression and the zone its last word may name; whether it names
+/// one.
+///
+/// The last word is a zone when it is one (an IANA name, `UTC`); otherwise
+/// the whole text is the expression (`0 8 * * MON-FRI`, `0 8 * * SAT,SUN`).
+/// A last word that is neither a cron field nor a known zone, after an
+/// expression that is whole without it (`0 8 * * * Mars/Olympus`), is
+/// reported as an unknown zone rather than as a bad field.
+fn cron_and_zone(text: &str) -> Result<(Cron, bool), String> {
+    if let Some((expression, last)) = text.rsplit_once(char::is_whitespace)
+        && let Ok(zone) = last.parse::<Tz>()
+    {
+        return Ok((Cron::parse(expression.trim(), zone)?, true));
+    }
+    let whole = Cron::parse(text, Tz::UTC);
+    if whole.is_err()
+        && let Some((expression, last)) = text.rsplit_once(char::is_whitespace)
+        && names_a_place(last)
+        && Cron::parse(expression.trim(), Tz::UTC).is_ok()
+    {
+        return Err(format!("unknown time zone `{last}` (an IANA name like Europe/Paris)"));
+    }
+    whole.map(|cron| (cron, false))
+}
+
+/// Whether `word` reads as a place rather than a cron field: `Area/City`, or
+/// a word of letters longer than a day or month name (`Paris`).
+fn names_a_place(word: &str) -> bool {
+    let letters = |w: &str| w.chars().all(|c| c.is_ascii_alphabetic() || c == '_');
+    match word.split_once('/') {
+        Some((area, _)) => !area.is_empty() && letters(area),
+        None => word.len() > 3 && letters(word),
+    }
 }
 
 #[cfg(test)]
@@ -200,11 +221,60 @@ mod tests {
     }
 
     #[test]
+    fn named_days_without_a_zone_are_fields() {
+        let anchor = at("2026-01-01T00:00:00Z");
+        // Saturday 2026-12-05, 09:00 UTC.
+        let saturday = at("2026-12-05T09:00:00Z");
+        for (text, next, zone) in [
+            ("cron: 0 8 * * MON-FRI", "2026-12-07T08:00:00Z", None),
+            ("cron: 0 8 * * SAT,SUN", "2026-12-06T08:00:00Z", None),
+            ("cron: 0 8 * * MON,WED,FRI", "2026-12-07T08:00:00Z", None),
+            ("cron: 0 0 8 * * MON-FRI", "2026-12-07T08:00:00Z", None),
+            ("cron: 0 8 * * MON-FRI Europe/Paris", "2026-12-07T07:00:00Z", Some(chrono_tz::Europe::Paris)),
+            ("cron: 0 8 * * SAT,SUN UTC", "2026-12-06T08:00:00Z", Some(Tz::UTC)),
+        ] {
+            let spec: Spec = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(spec.next_after(saturday, anchor), Some(at(next)), "{text}");
+            assert_eq!(spec.zone(), zone, "{text}");
+        }
+    }
+
+    #[test]
+    fn cron_names_fire_exactly_when_they_say() {
+        let anchor = at("2026-01-01T00:00:00Z");
+        // Saturday 2026-12-05, 09:10 UTC.
+        let after = at("2026-12-05T09:10:00Z");
+        for (text, next) in [
+            ("cron: @hourly", "2026-12-05T10:00:00Z"),
+            ("cron: @daily", "2026-12-06T00:00:00Z"),
+            ("cron: @weekly", "2026-12-06T00:00:00Z"),
+            ("cron: @monthly", "2027-01-01T00:00:00Z"),
+            ("cron: @yearly", "2027-01-01T00:00:00Z"),
+            ("cron: @annually", "2027-01-01T00:00:00Z"),
+            // Half an hour off UTC: the zone's whole hours.
+            ("cron: @hourly Asia/Kolkata", "2026-12-05T09:30:00Z"),
+            ("cron: @daily America/New_York", "2026-12-06T05:00:00Z"),
+            ("cron: @weekly Europe/Paris", "2026-12-05T23:00:00Z"),
+            ("cron: @monthly Asia/Tokyo", "2026-12-31T15:00:00Z"),
+        ] {
+            let spec: Spec = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(spec.next_after(after, anchor), Some(at(next)), "{text}");
+        }
+        // Exactly on a fire: the next one.
+        let hourly: Spec = "cron: @hourly".parse().expect("parses");
+        assert_eq!(hourly.next_after(at("2026-12-05T10:00:00Z"), anchor), Some(at("2026-12-05T11:00:00Z")));
+    }
+
+    #[test]
     fn mistakes_name_the_schedule_and_the_fix() {
         for (bad, says) in [
             ("every 0s", "longer than zero"),
             ("every soon", "30s"),
-            ("cron: 0 8 * * * Mars/Olympus", "unknown time zone"),
+            ("cron: 0 8 * * * Mars/Olympus", "unknown time zone `Mars/Olympus`"),
+            ("cron: 0 8 * * * Europe/Pariss", "unknown time zone `Europe/Pariss`"),
+            ("cron: @daily Atlantis", "unknown time zone `Atlantis`"),
+            ("cron: 0 0 25 * * *", "Hours"),
+            ("cron: 0 8 * * MON-FRY", "FRY"),
             ("cron: 0 8 * *", "fields"),
             ("at: tomorrow", "RFC 3339"),
             ("solar: moonrise 1 2", "sunrise"),

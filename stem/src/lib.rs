@@ -138,4 +138,19 @@ pub mod __private {
 
     /// Names the output type in errors about it.
     pub const fn assert_task_output<T: TaskOutput>() {}
+
+    /// What the type of an argument of a task with a `schedule` must be.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` has no default, so a task with a `schedule` cannot take it",
+        label = "no `Default`",
+        note = "a `schedule = \"...\"` task is enqueued with each argument's `Default::default()`: implement `Default` for the type, or schedule the call with its arguments in code (`stem::beat::ScheduleEntry::new`) or in a schedule file"
+    )]
+    pub trait ScheduledArg: Default {}
+    impl<T: Default> ScheduledArg for T {}
+
+    /// The argument of a task with a `schedule`: its default, named in errors
+    /// about its type.
+    pub fn scheduled_arg<T: ScheduledArg>() -> T {
+        T::default()
+    }
 }

@@ -34,6 +34,7 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
     let codec = task.options.codec.as_ref().map(|c| quote!(const CODEC: &'static str = #c;));
     let described = described(&task.args, output, &function.attrs, &krate);
     let (rest_def, linkable) = linkable(task, vis, &krate);
+    let scheduled_args = scheduled_args(task, &krate);
     let args_from = shape(task, &krate).map(|shape| {
         quote! {
             fn __args_from(
@@ -76,6 +77,8 @@ pub(crate) fn expand(task: &Task, function: &syn::ItemFn) -> TokenStream {
                 type Output = #output;
 
                 #args_from
+
+                #scheduled_args
 
                 fn run(
                     #ctx: #krate::TaskContext,
@@ -148,6 +151,32 @@ fn linkable(task: &Task, vis: &syn::Visibility, krate: &syn::Path) -> (TokenStre
         }
     };
     (rest_def, linkable)
+}
+
+/// For a task with arguments and a `schedule`: the arguments its schedule
+/// enqueues, each argument's `Default::default()`, through a call spanned on
+/// the argument's type so that a type without `Default` is an error there.
+fn scheduled_args(task: &Task, krate: &syn::Path) -> TokenStream {
+    if task.options.schedule.is_none() || task.args.is_empty() {
+        return quote!();
+    }
+    let default = |ty: &syn::Type| quote_spanned!(ty.span()=> #krate::__private::scheduled_arg::<#ty>());
+    let args = match task.args.as_slice() {
+        [(_, ty)] => default(ty),
+        many => {
+            let args_name = &task.args_name;
+            let fields = many.iter().map(|(name, ty)| {
+                let value = default(ty);
+                quote!(#name: #value)
+            });
+            quote!(#args_name { #(#fields),* })
+        }
+    };
+    quote! {
+        fn __scheduled_args() -> ::core::option::Option<Self::Args> {
+            ::core::option::Option::Some(#args)
+        }
+    }
 }
 
 fn options(task: &Task, krate: &syn::Path) -> TokenStream {

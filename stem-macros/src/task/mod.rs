@@ -67,6 +67,20 @@ mod tests {
     }
 
     #[test]
+    fn a_scheduled_task_with_arguments_enqueues_their_defaults() {
+        let item = quote!(
+            async fn report(days: u32, only: Option<String>) -> Result<(), E> {
+                Ok(())
+            }
+        );
+        let scheduled = errors(quote!(schedule = "every 1h"), item.clone());
+        assert!(!scheduled.contains("compile_error"), "{scheduled}");
+        assert!(scheduled.contains("__scheduled_args") && scheduled.contains("scheduled_arg"), "{scheduled}");
+        let plain = errors(quote!(), item);
+        assert!(!plain.contains("__scheduled_args"), "{plain}");
+    }
+
+    #[test]
     fn expands_a_valid_task() {
         let out = errors(
             quote!(queue = "emails", time_limit = "30s"),

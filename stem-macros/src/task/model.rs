@@ -142,15 +142,6 @@ impl Task {
             errors.push(span, "a task fn must return `Result<T, E>` (with `E: Into<TaskError>`)");
         }
 
-        if let Some((_, span)) = &options.schedule
-            && !args.is_empty()
-        {
-            errors.push(
-                *span,
-                "a task with a `schedule` takes no arguments (a schedule has none to give it); \
-                 schedule a call with arguments in code (`stem::beat::ScheduleEntry::new`) or in a schedule file",
-            );
-        }
         let fn_name = sig.ident.clone();
         let camel = upper_camel(&fn_name.to_string());
         errors.finish(|| Task {

@@ -11,7 +11,8 @@ use super::schedule::Schedule;
 use crate::error::Result;
 use crate::task::{Signature, Task};
 
-/// How many missed fires `catch_up = "all"` enqueues at most, per catch-up.
+/// How many missed fires `catch_up = "all"` enqueues at most, per catch-up:
+/// the latest ones; older ones are skipped and counted.
 pub const CATCH_UP_MAX: u32 = 100;
 
 /// What a scheduler does with fires it missed (it was down).
@@ -22,7 +23,8 @@ pub enum CatchUp {
     /// period; older ones are skipped and counted.
     #[default]
     Latest,
-    /// Every missed fire is enqueued, [`CATCH_UP_MAX`] at most.
+    /// Every missed fire is enqueued, up to the latest [`CATCH_UP_MAX`];
+    /// older ones are skipped and counted.
     All,
 }
 

@@ -1,5 +1,6 @@
 //! [`Scheduler`]: reads due fires, claims them, enqueues their calls.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,16 +120,17 @@ impl Scheduler {
     }
 
     /// Puts the schedules that tasks declare (`#[stem::task(schedule =
-    /// "...")]`) whose definition is new or changed, under the task's name.
+    /// "...")]`) whose definition is new or changed, under the task's name,
+    /// with the arguments the task gives them (each argument's default).
     pub async fn declare(&self) -> Result<usize> {
         let mut put = 0;
         for registration in self.registry.iter() {
             let Some(text) = registration.options().schedule else { continue };
             let schedule = text.parse()?;
-            let entry =
-                ScheduleEntry::of_task(registration.name(), registration.name(), serde_json::Value::Null, schedule);
+            let args = registration.scheduled_args()?;
+            let entry = ScheduleEntry::of_task(registration.name(), registration.name(), args, schedule);
             let known = self.store().get(registration.name()).await?;
-            if known.is_none_or(|k| k.schedule != entry.schedule || k.task != entry.task) {
+            if known.is_none_or(|k| k.schedule != entry.schedule || k.task != entry.task || k.args != entry.args) {
                 self.store().put(&entry).await?;
                 put += 1;
             }
@@ -293,37 +295,51 @@ impl Scheduler {
     }
 }
 
+/// The most fires of one schedule a tick walks through (a schedule firing
+/// every second, down for eleven days): those after it are neither enqueued
+/// nor counted, and the schedule's next fire is computed from now.
+const WALK_MAX: u64 = 1_000_000;
+
 /// What is due of `entry` at `now`, looking ahead to `horizon`: the fires
-/// to enqueue (missed ones as its catch-up says, those up to the horizon
-/// all), how many missed ones are skipped, and the claim; `None` if it has
-/// no next fire.
+/// to enqueue (missed ones as its catch-up says, the latest of them; those
+/// up to the horizon, up to a bound), how many are skipped, and the claim;
+/// `None` if it has no next fire.
 fn plan(entry: ScheduleEntry, now: DateTime<Utc>, horizon: DateTime<Utc>) -> Option<Due> {
     let first = entry.next_fire?;
-    // Every fire up to the horizon, those beyond a bound only counted.
-    let (mut missed, mut ahead) = (Vec::new(), Vec::new());
-    let mut uncounted = 0u64;
+    let keep = (CATCH_UP_MAX as usize).max(1);
+    // The latest missed fires (as many as catch-up may enqueue) and how
+    // many were missed in all; the fires ahead, those beyond a bound only
+    // counted.
+    let (mut missed, mut missed_count) = (VecDeque::with_capacity(keep), 0u64);
+    let (mut ahead, mut beyond) = (Vec::new(), 0u64);
     let mut at = Some(first);
     let mut last = first;
+    let mut walked = 0u64;
     while let Some(fire) = at.filter(|f| *f <= horizon) {
-        if missed.len() + ahead.len() >= CATCH_UP_MAX as usize * 10 {
-            uncounted += 1;
-            if uncounted > 1_000_000 {
-                break;
+        walked += 1;
+        if walked > WALK_MAX {
+            break;
+        }
+        if fire <= now {
+            missed_count += 1;
+            if missed.len() == keep {
+                missed.pop_front();
             }
-        } else if fire <= now {
-            missed.push(fire);
-        } else {
+            missed.push_back(fire);
+        } else if ahead.len() < keep * 10 {
             ahead.push(fire);
+        } else {
+            beyond += 1;
         }
         last = fire;
         at = entry.fire_after(fire);
     }
     let late = |fire: &DateTime<Utc>| (now - *fire).to_std().unwrap_or_default() > entry.grace;
     let mut fires: Vec<DateTime<Utc>> = match entry.catch_up {
-        CatchUp::Latest => missed.last().filter(|f| !late(f)).into_iter().copied().collect(),
-        CatchUp::All => missed.iter().rev().take(CATCH_UP_MAX as usize).rev().copied().collect(),
+        CatchUp::Latest => missed.back().filter(|f| !late(f)).into_iter().copied().collect(),
+        CatchUp::All => missed.into_iter().collect(),
     };
-    let skipped = missed.len() as u64 + uncounted - fires.len() as u64;
+    let skipped = missed_count - fires.len() as u64 + beyond;
     fires.extend(ahead);
     let next = entry.fire_after(last.max(now));
     let claim = Claim { id: entry.id.clone(), fire: first, last, next, enqueued: fires.len() as u64, skipped };

@@ -67,6 +67,15 @@ pub trait Task: Send + Sync + 'static {
         let _ = (input, rest);
         Err(crate::Error::Config(format!("task `{}` takes no arguments, so no step can come before it", Self::NAME)))
     }
+
+    /// The arguments the schedule the task declares (`schedule = "..."`)
+    /// enqueues: `#[stem::task]` gives each argument's `Default::default()`
+    /// for a scheduled task with arguments; `None`, the default, enqueues
+    /// JSON `null`, the arguments of a task that takes none.
+    #[doc(hidden)]
+    fn __scheduled_args() -> Option<Self::Args> {
+        None
+    }
 }
 
 /// What task arguments must be: serializable, deserializable and `Send`.

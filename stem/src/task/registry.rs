@@ -22,6 +22,9 @@ type EncodeJson = fn(&Value) -> std::result::Result<Payload, args::ArgsError>;
 /// An encoded output decoded as the task's `Output`, as JSON.
 type OutputJson = fn(&Payload) -> Result<Value>;
 
+/// The arguments the task's declared schedule enqueues, as JSON.
+type ScheduledArgs = fn() -> Result<Value>;
+
 /// A task as a worker knows it: name, defaults, source location and runner.
 ///
 /// `#[stem::task]` submits one per task to `inventory`, so that a worker finds
@@ -39,6 +42,7 @@ pub struct TaskRegistration {
     doc: &'static str,
     encode_json: EncodeJson,
     output_json: OutputJson,
+    scheduled_args: ScheduledArgs,
 }
 
 inventory::collect!(TaskRegistration);
@@ -60,6 +64,7 @@ impl TaskRegistration {
             doc: T::DOC,
             encode_json: encode_json::<T>,
             output_json: output_json::<T>,
+            scheduled_args: scheduled_args::<T>,
         }
     }
 
@@ -109,6 +114,13 @@ impl TaskRegistration {
         (self.output_json)(payload)
     }
 
+    /// The arguments the schedule the task declares (`schedule = "..."`)
+    /// enqueues, as JSON: each argument's default for a task with arguments,
+    /// `null` for one without.
+    pub fn scheduled_args(&self) -> Result<Value> {
+        (self.scheduled_args)()
+    }
+
     pub(crate) fn handler(&self) -> Handler {
         self.handler
     }
@@ -117,6 +129,13 @@ impl TaskRegistration {
 fn encode_json<T: Task>(value: &Value) -> std::result::Result<Payload, args::ArgsError> {
     let decoded: T::Args = args::decode(value)?;
     codec::encode(T::CODEC, &decoded).map_err(|e| args::ArgsError { field: None, message: e.to_string() })
+}
+
+fn scheduled_args<T: Task>() -> Result<Value> {
+    match T::__scheduled_args() {
+        Some(args) => serde_json::to_value(&args).map_err(|e| codec::codec_error("json", e)),
+        None => Ok(Value::Null),
+    }
 }
 
 fn output_json<T: Task>(payload: &Payload) -> Result<Value> {

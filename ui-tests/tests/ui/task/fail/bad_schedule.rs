@@ -13,9 +13,4 @@ async fn zero_interval() -> Result<(), stem::TaskError> {
     Ok(())
 }
 
-#[stem::task(schedule = "every 1h")]
-async fn with_arguments(n: u32) -> Result<u32, stem::TaskError> {
-    Ok(n)
-}
-
 fn main() {}
