@@ -86,7 +86,8 @@ impl<T> WorkflowHandle<T> {
 impl<T: DeserializeOwned> WorkflowHandle<T> {
     /// Waits until the run ends and returns its result; fails with
     /// [`Error::WorkflowFailed`] if it failed or was cancelled. The result
-    /// backend wakes the waiter when the run ends; nothing polls.
+    /// backend wakes the waiter when the run ends and holds that end; nothing
+    /// polls.
     pub async fn wait(&self) -> Result<T> {
         loop {
             match self.wait_timeout(Duration::from_secs(3600)).await {
@@ -97,9 +98,22 @@ impl<T: DeserializeOwned> WorkflowHandle<T> {
     }
 
     /// Like [`wait`](Self::wait), but fails with [`Error::Timeout`] after `timeout`.
+    ///
+    /// The run's end is read from the result backend, where the execution
+    /// records it right after the store has it (`record_outcome`); nothing
+    /// else is read when the wait sees that record. The store, the truth, is
+    /// read when no end is recorded within five seconds (a record lost to a
+    /// crash between the two writes, an unknown run). A rewind replaces the
+    /// record before `rewind_to` returns, so a wait begun after it waits for
+    /// the new end; one that overlaps it may see either end.
     pub async fn wait_timeout(&self, timeout: Duration) -> Result<T> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let recorded = self.stem.backend().wait(self.id, left.min(Duration::from_secs(5))).await?;
+            if let Some(ended) = recorded.as_ref().and_then(|status| self.recorded_end(status)) {
+                return ended;
+            }
             let state = self.status().await?.ok_or(Error::UnknownRun(self.id))?;
             if state.status.is_terminal() {
                 return ended(state);
@@ -108,13 +122,36 @@ impl<T: DeserializeOwned> WorkflowHandle<T> {
             if left.is_zero() {
                 return Err(Error::Timeout { id: self.id, timeout });
             }
-            // The backend's record of the run wakes this wait; the store stays
-            // the truth, read again at least every few seconds.
-            match self.stem.backend().wait(self.id, left.min(Duration::from_secs(5))).await? {
-                Some(_) => {}
-                None => tokio::time::sleep(left.min(Duration::from_millis(200))).await,
+            if recorded.is_none_or(|status| status.state.is_terminal()) {
+                // No record to wait on, or one the store contradicts (a
+                // rewind under way): look again shortly.
+                tokio::time::sleep(left.min(Duration::from_millis(200))).await;
             }
         }
+    }
+
+    /// The run's end as `record_outcome` recorded it; `None` if `status` is
+    /// not such an end.
+    fn recorded_end(&self, status: &TaskStatus) -> Option<Result<T>> {
+        let run_status = match status.state {
+            TaskState::Succeeded => RunStatus::Completed,
+            TaskState::Failed => RunStatus::Failed,
+            TaskState::Revoked => RunStatus::Cancelled,
+            _ => return None,
+        };
+        Some(match (run_status, &status.result) {
+            (RunStatus::Completed, Some(result)) => serde_json::from_slice(result.bytes()).map_err(|e| Error::Codec {
+                codec: "json".to_owned(),
+                message: format!("the result of run {} does not decode as the awaited type: {e}", self.id),
+            }),
+            (RunStatus::Completed, None) => return None,
+            (status_of_run, _) => Err(Error::WorkflowFailed {
+                run: self.id,
+                workflow: status.task.clone(),
+                status: status_of_run,
+                error: status.error.as_ref().map(|e| e.message.clone()).unwrap_or_default(),
+            }),
+        })
     }
 }
 
