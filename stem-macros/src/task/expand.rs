@@ -233,6 +233,9 @@ fn options(task: &Task, krate: &syn::Path) -> TokenStream {
     if let Some(b) = o.unique_until_finished {
         sets.push(quote!(o.unique_until_finished = #b;));
     }
+    if let Some(b) = o.track_started {
+        sets.push(quote!(o.track_started = #b;));
+    }
     quote! {{
         #[allow(unused_mut)]
         let mut o = #krate::TaskOptions::DEFAULT;

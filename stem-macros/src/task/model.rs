@@ -28,6 +28,7 @@ const KNOWN: &[&str] = &[
     "rate_limit_key",
     "unique_for",
     "unique_until_finished",
+    "track_started",
     "schedule",
     "crate",
 ];
@@ -66,6 +67,7 @@ pub(crate) struct TaskOptions {
     pub(crate) rate_limit_key: Option<String>,
     pub(crate) unique_for: Option<Duration>,
     pub(crate) unique_until_finished: Option<bool>,
+    pub(crate) track_started: Option<bool>,
     /// `schedule`: its text, checked, and where it was written.
     pub(crate) schedule: Option<(String, proc_macro2::Span)>,
     pub(crate) krate: Option<syn::Path>,
@@ -194,6 +196,7 @@ fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
             "schedule" => string(&name, &value)
                 .and_then(|s| s.parse::<stem_schedule::Spec>().map(|_| s))
                 .map(|s| o.schedule = Some((s, span))),
+            "track_started" => boolean(&name, &value).map(|b| o.track_started = Some(b)),
             "unique_until_finished" => boolean(&name, &value).map(|b| {
                 needs.push((key.span(), "unique_until_finished", "unique_for"));
                 o.unique_until_finished = Some(b);

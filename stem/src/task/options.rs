@@ -38,6 +38,11 @@ pub struct TaskOptions {
     /// The schedule the task declares (`schedule = "every 1h"`; see
     /// [`crate::beat::Schedule`]): put under the task's name by a scheduler.
     pub schedule: Option<&'static str>,
+    /// Whether a run that does not end at its first poll records a `started`
+    /// status (on by default; Celery's `track_started`). Off for tasks nobody
+    /// follows while they run, such as a workflow's executions (whose run
+    /// has a status of its own): one status write fewer per run.
+    pub track_started: bool,
 }
 
 impl TaskOptions {
@@ -55,6 +60,7 @@ impl TaskOptions {
         unique_for: None,
         unique_until_finished: true,
         schedule: None,
+        track_started: true,
     };
 }
 

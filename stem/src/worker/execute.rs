@@ -440,7 +440,11 @@ impl Run {
         op
     }
 
+    /// Records the `started` status, unless the task does not track it.
     fn send_started(&self, shared: &Shared) {
+        if !self.registration.options().track_started {
+            return;
+        }
         let mut started = settle::status(&self.envelope, &self.receipt, TaskState::Started);
         started.meta.insert("worker".to_owned(), shared.config.id.as_str().into());
         let _ = shared.ops.send(Op::Status(Box::new(started), None));

@@ -17,6 +17,7 @@ use stem::prelude::*;
     rate_limit_key = "tenant",
     unique_for = "10m",
     unique_until_finished = false,
+    track_started = false,
 )]
 async fn send(to: String) -> Result<(), TaskError> {
     let _ = to;
@@ -39,4 +40,6 @@ fn main() {
     assert_eq!(o.rate_limit_key, Some("tenant"));
     assert_eq!(o.unique_for, Some(Duration::from_secs(600)));
     assert!(!o.unique_until_finished);
+    assert!(!o.track_started);
+    assert!(stem::TaskOptions::DEFAULT.track_started);
 }
