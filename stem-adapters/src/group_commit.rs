@@ -1,5 +1,6 @@
-//! Group commit: fenced writes that many workflow executions make at the same
-//! moment, applied to a server store together (one statement, one
+//! Group commit: fenced writes that many callers make at the same moment
+//! (workflow executions' checkpoints and ends; single task statuses on
+//! Postgres), applied to a server store together (one statement, one
 //! transaction, one pipeline), each caller answered with its own outcome once
 //! the whole batch is durable.
 //!

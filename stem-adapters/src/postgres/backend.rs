@@ -31,65 +31,98 @@ use uuid::Uuid;
 use super::reads::Stored;
 use super::vacuum::{self, Table};
 use super::{Shared, failed, from_json, millis, to_json};
+use crate::group_commit::{Applied, GroupCommit};
 
 /// Expired rows are pruned at most this often per store.
 const PRUNE_EVERY_MS: i64 = 1000;
 
 /// A [`ResultBackend`] on Postgres (tables `tasks`, `groups`, `group_members`,
 /// `heartbeats` of the store's schema).
+///
+/// A single status ([`ResultBackend::set`]: a workflow run's end, a canvas
+/// step's) is group-committed with the others written at that moment: one
+/// statement and one commit for all of them. Each commit that notifies
+/// waiters holds the database's notification lock until it is durable, so
+/// statuses written one commit each would queue behind one another.
 #[derive(Debug)]
 pub struct PostgresBackend {
     shared: Arc<Shared>,
+    sets: GroupCommit<TaskStatus>,
 }
 
 impl PostgresBackend {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+        let on = Arc::clone(&shared);
+        let sets = GroupCommit::new("writing a task status", move |batch: Vec<TaskStatus>| {
+            let on = Arc::clone(&on);
+            Box::pin(async move { write_statuses(&on, &batch).await }) as Applied
+        });
+        Self { shared, sets }
     }
+}
 
-    fn retention_ms(&self) -> f64 {
-        millis(self.shared.options.retention())
+/// Writes `statuses` (an id may come twice: later ones win, in order);
+/// returns, per status, whether its fence let it in.
+async fn write_statuses(shared: &Arc<Shared>, statuses: &[TaskStatus]) -> Result<Vec<bool>> {
+    if statuses.is_empty() {
+        return Ok(Vec::new());
     }
-
-    /// Deletes expired rows, at most once a second.
-    async fn prune(&self) -> Result<()> {
-        let now = chrono::Utc::now().timestamp_millis();
-        let last = self.shared.pruned_at.load(Ordering::Relaxed);
-        if now - last < PRUNE_EVERY_MS
-            || self.shared.pruned_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
-        {
-            return Ok(());
+    prune(shared).await?;
+    // One upsert may not touch a row twice: a batch with an id twice (a
+    // progress report and the outcome, say) goes in rounds, in order.
+    let mut accepted = vec![false; statuses.len()];
+    let mut left: Vec<usize> = (0..statuses.len()).collect();
+    while !left.is_empty() {
+        let mut seen = HashSet::new();
+        let (round, later): (Vec<usize>, Vec<usize>) = left.iter().partition(|&&i| seen.insert(statuses[i].id));
+        let batch: Vec<&TaskStatus> = round.iter().map(|&i| &statuses[i]).collect();
+        let written = write_round(shared, &batch).await?;
+        for &i in &round {
+            accepted[i] = written.contains(statuses[i].id.as_uuid());
         }
-        sqlx::query(self.shared.sql(include_str!("sql/prune.sql")))
-            .execute(&self.shared.pool)
-            .await
-            .map(drop)
-            .map_err(|e| failed("pruning expired rows", e))
+        left = later;
     }
+    Ok(accepted)
+}
 
-    /// Writes one round of statuses (no id twice); returns the ids written.
-    async fn write_round(&self, statuses: &[&TaskStatus]) -> Result<HashSet<Uuid>> {
-        let mut columns = Columns::default();
-        for status in statuses {
-            columns.push(status)?;
-        }
-        let written: Vec<Uuid> = sqlx::query_scalar(self.shared.sql(include_str!("sql/set_statuses.sql")))
-            .bind(&columns.ids)
-            .bind(&columns.tasks)
-            .bind(&columns.queues)
-            .bind(&columns.states)
-            .bind(&columns.fences)
-            .bind(&columns.statuses)
-            .bind(&columns.finals)
-            .bind(self.retention_ms())
-            .bind(self.shared.done_channel())
-            .bind(&columns.updated)
-            .fetch_all(&self.shared.pool)
-            .await
-            .map_err(|e| failed("writing task statuses", e))?;
-        vacuum::retired(&self.shared, Table::Tasks, written.len() as u64);
-        Ok(written.into_iter().collect())
+/// Deletes expired rows, at most once a second.
+async fn prune(shared: &Shared) -> Result<()> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let last = shared.pruned_at.load(Ordering::Relaxed);
+    if now - last < PRUNE_EVERY_MS
+        || shared.pruned_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+    {
+        return Ok(());
     }
+    sqlx::query(shared.sql(include_str!("sql/prune.sql")))
+        .execute(&shared.pool)
+        .await
+        .map(drop)
+        .map_err(|e| failed("pruning expired rows", e))
+}
+
+/// Writes one round of statuses (no id twice); returns the ids written.
+async fn write_round(shared: &Arc<Shared>, statuses: &[&TaskStatus]) -> Result<HashSet<Uuid>> {
+    let mut columns = Columns::default();
+    for status in statuses {
+        columns.push(status)?;
+    }
+    let written: Vec<Uuid> = sqlx::query_scalar(shared.sql(include_str!("sql/set_statuses.sql")))
+        .bind(&columns.ids)
+        .bind(&columns.tasks)
+        .bind(&columns.queues)
+        .bind(&columns.states)
+        .bind(&columns.fences)
+        .bind(&columns.statuses)
+        .bind(&columns.finals)
+        .bind(millis(shared.options.retention()))
+        .bind(shared.done_channel())
+        .bind(&columns.updated)
+        .fetch_all(&shared.pool)
+        .await
+        .map_err(|e| failed("writing task statuses", e))?;
+    vacuum::retired(shared, Table::Tasks, written.len() as u64);
+    Ok(written.into_iter().collect())
 }
 
 /// A batch of statuses as the columns of the upsert.
@@ -190,25 +223,11 @@ fn spread_counts(members: &[GroupMember], rows: Vec<AddedRow>) -> Vec<Option<Gro
 #[async_trait]
 impl ResultBackend for PostgresBackend {
     async fn set_batch(&self, statuses: &mut Vec<TaskStatus>) -> Result<Vec<bool>> {
-        if statuses.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.prune().await?;
-        // One upsert may not touch a row twice: a batch with an id twice (a
-        // progress report and the outcome, say) goes in rounds, in order.
-        let mut accepted = vec![false; statuses.len()];
-        let mut left: Vec<usize> = (0..statuses.len()).collect();
-        while !left.is_empty() {
-            let mut seen = HashSet::new();
-            let (round, later): (Vec<usize>, Vec<usize>) = left.iter().partition(|&&i| seen.insert(statuses[i].id));
-            let batch: Vec<&TaskStatus> = round.iter().map(|&i| &statuses[i]).collect();
-            let written = self.write_round(&batch).await?;
-            for &i in &round {
-                accepted[i] = written.contains(statuses[i].id.as_uuid());
-            }
-            left = later;
-        }
-        Ok(accepted)
+        write_statuses(&self.shared, statuses).await
+    }
+
+    async fn set(&self, status: TaskStatus) -> Result<bool> {
+        self.sets.write(status).await
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskStatus>> {
@@ -245,7 +264,7 @@ impl ResultBackend for PostgresBackend {
         sqlx::query(self.shared.sql(include_str!("sql/group_insert.sql")))
             .bind(group.as_uuid())
             .bind(i64::try_from(expected).unwrap_or(i64::MAX))
-            .bind(self.retention_ms())
+            .bind(millis(self.shared.options.retention()))
             .execute(&mut *tx)
             .await
             .map_err(|e| failed("creating a group", e))?;
