@@ -94,7 +94,8 @@ impl ControlState {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct WorkerStats {
-    /// Deliveries finished (succeeded, failed, retried, dead-lettered, revoked).
+    /// Runs finished (succeeded, failed, retried, dead-lettered, or revoked
+    /// while running); a delivery revoked before it started is not a run.
     pub processed: u64,
     /// Tasks that succeeded.
     pub succeeded: u64,
