@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::outcome::record_outcome;
+use super::outcome::{record_outcome, recorded_run_status};
 use super::resume;
 use super::run::{Finish, RunId, RunState, RunStatus};
 use super::store::Checkpoint;
@@ -133,40 +133,35 @@ impl<T: DeserializeOwned> WorkflowHandle<T> {
     /// The run's end as `record_outcome` recorded it; `None` if `status` is
     /// not such an end.
     fn recorded_end(&self, status: &TaskStatus) -> Option<Result<T>> {
-        let run_status = match status.state {
-            TaskState::Succeeded => RunStatus::Completed,
-            TaskState::Failed => RunStatus::Failed,
-            TaskState::Revoked => RunStatus::Cancelled,
-            _ => return None,
-        };
-        Some(match (run_status, &status.result) {
-            (RunStatus::Completed, Some(result)) => serde_json::from_slice(result.bytes()).map_err(|e| Error::Codec {
-                codec: "json".to_owned(),
-                message: format!("the result of run {} does not decode as the awaited type: {e}", self.id),
-            }),
-            (RunStatus::Completed, None) => return None,
-            (status_of_run, _) => Err(Error::WorkflowFailed {
-                run: self.id,
-                workflow: status.task.clone(),
-                status: status_of_run,
-                error: status.error.as_ref().map(|e| e.message.clone()).unwrap_or_default(),
-            }),
-        })
+        let run_status = recorded_run_status(status.state)?;
+        if run_status == RunStatus::Completed && status.result.is_none() {
+            return None;
+        }
+        let error = status.error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
+        let result = || serde_json::from_slice(status.result.as_ref().map_or(&[][..], |r| r.bytes()));
+        Some(end(self.id, status.task.clone(), run_status, result, error))
     }
 }
 
 fn ended<T: DeserializeOwned>(state: RunState) -> Result<T> {
-    match state.status {
-        RunStatus::Completed => serde_json::from_value(state.result.unwrap_or_default()).map_err(|e| Error::Codec {
+    let result = || serde_json::from_value(state.result.unwrap_or_default());
+    end(state.id, state.workflow, state.status, result, state.error.unwrap_or_default())
+}
+
+/// A final run's result (`result` decodes it), or its failure.
+fn end<T>(
+    run: RunId,
+    workflow: String,
+    status: RunStatus,
+    result: impl FnOnce() -> serde_json::Result<T>,
+    error: String,
+) -> Result<T> {
+    match status {
+        RunStatus::Completed => result().map_err(|e| Error::Codec {
             codec: "json".to_owned(),
-            message: format!("the result of run {} does not decode as the awaited type: {e}", state.id),
+            message: format!("the result of run {run} does not decode as the awaited type: {e}"),
         }),
-        status => Err(Error::WorkflowFailed {
-            run: state.id,
-            workflow: state.workflow,
-            status,
-            error: state.error.unwrap_or_default(),
-        }),
+        status => Err(Error::WorkflowFailed { run, workflow, status, error }),
     }
 }
 

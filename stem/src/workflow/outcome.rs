@@ -27,6 +27,17 @@ pub(crate) async fn record_outcome(stem: &Stem, state: &RunState) -> Result<()> 
     stem.backend().set(status).await.map(drop)
 }
 
+/// The run status a record of [`record_outcome`] stands for; `None` for a
+/// state it does not write.
+pub(crate) fn recorded_run_status(state: TaskState) -> Option<RunStatus> {
+    match state {
+        TaskState::Succeeded => Some(RunStatus::Completed),
+        TaskState::Failed => Some(RunStatus::Failed),
+        TaskState::Revoked => Some(RunStatus::Cancelled),
+        _ => None,
+    }
+}
+
 fn json_payload(value: &Value) -> Payload {
     Payload::new("json", serde_json::to_vec(value).unwrap_or_default())
 }
