@@ -46,6 +46,16 @@ where
     .await
 }
 
+/// The dead letter of task `id` in `queue`, once it is there: a worker records
+/// a task's final status before it moves the delivery to the dead letter
+/// queue, so a test that has just seen the failure polls for it.
+pub async fn dead_letter(stem: &Stem, queue: &str, id: stem::TaskId) -> stem::broker::DeadLetter {
+    until_ok("the dead letter", || async {
+        stem.dead_letters()?.get_dead_letter(queue, id).await?.ok_or(stem::Error::UnknownTaskId(id))
+    })
+    .await
+}
+
 /// A fresh directory for one test's files, removed when dropped.
 #[derive(Debug)]
 pub struct TempDir(std::path::PathBuf);

@@ -12,7 +12,7 @@ use stem::prelude::*;
 use stem::{TaskId, TaskState};
 use stem_adapters::postgres::{PostgresOptions, PostgresStore};
 use stem_adapters::redis::{RedisOptions, RedisStore};
-use stem_tests::{TestResult, WAIT, postgres_url, redis_url, until_ok};
+use stem_tests::{TestResult, WAIT, postgres_url, redis_url};
 
 /// Runs per task id.
 static RUNS: Mutex<Option<HashMap<TaskId, u32>>> = Mutex::new(None);
@@ -69,17 +69,7 @@ async fn retries_end_in_the_dead_letter_queue(stem: Stem) -> TestResult {
     assert!(error.to_string().contains("no luck"), "{error}");
     let status = handle.status().await?.expect("recorded");
     assert_eq!((status.state, status.attempt), (TaskState::Failed, 1), "one retry, then failed");
-    // The worker records the outcome first and moves the message after it.
-    let dead = until_ok("the dead letter", || async {
-        stem.dead_letters()
-            .expect("dead letters")
-            .get_dead_letter("default", handle.id())
-            .await
-            .ok()
-            .flatten()
-            .ok_or("not yet")
-    })
-    .await;
+    let dead = stem_tests::dead_letter(&stem, "default", handle.id()).await;
     assert!(dead.reason.starts_with("retries exhausted after 2 attempts"), "{}", dead.reason);
     worker.stop(ShutdownMode::Warm).await?;
     Ok(())

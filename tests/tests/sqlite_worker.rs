@@ -4,7 +4,7 @@
 use stem::TaskState;
 use stem::broker::ReplayOptions;
 use stem::prelude::*;
-use stem_tests::{TempDir, TestResult, WAIT, within};
+use stem_tests::{TempDir, TestResult, WAIT};
 
 #[stem::task]
 async fn add(a: u64, b: u64) -> Result<u64, TaskError> {
@@ -34,21 +34,7 @@ async fn run_tasks(stem: &Stem) -> TestResult {
 
     let refused = Refuse::enqueue(stem, "no".to_owned()).await?;
     assert!(refused.wait_timeout(WAIT).await.is_err());
-    // The final state is written before the message moves to the dead letter queue.
-    let dead = within("the dead letter", async {
-        loop {
-            match stem
-                .dead_letters()
-                .expect("the SQLite broker keeps dead letters")
-                .get_dead_letter("default", refused.id())
-                .await
-            {
-                Ok(Some(dead)) => return dead,
-                _ => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
-            }
-        }
-    })
-    .await;
+    let dead = stem_tests::dead_letter(stem, "default", refused.id()).await;
     assert!(dead.reason.contains("no"), "{}", dead.reason);
     let replayed = stem.replay_dead_letters("default", &ReplayOptions::default()).await?;
     assert_eq!(replayed.entries.len(), 1);

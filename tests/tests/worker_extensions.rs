@@ -107,7 +107,7 @@ async fn an_extension_adds_a_task_runs_a_service_and_sees_outcomes() -> TestResu
     stem.enqueue_envelope(retired.clone()).await?;
     let status = stem.handle::<()>(retired.id).wait_timeout(WAIT).await;
     assert!(matches!(status, Err(Error::TaskFailed(_))), "{status:?}");
-    let dead = stem.dead_letters()?.get_dead_letter("default", retired.id).await?.expect("dead-lettered");
+    let dead = stem_tests::dead_letter(&stem, "default", retired.id).await;
     assert_eq!(dead.reason, "probe.retired was retired; worker w-ext knows");
 
     let stopped = dropped.notified();

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use stem::codec::Payload;
 use stem::prelude::*;
 use stem::{Envelope, Error, TaskState};
-use stem_tests::{TestResult, WAIT, spawn_worker, until_ok};
+use stem_tests::{TestResult, WAIT, dead_letter, spawn_worker};
 
 #[stem::task(max_retries = 0)]
 async fn explodes() -> Result<(), TaskError> {
@@ -91,7 +91,7 @@ async fn an_unknown_task_goes_to_the_dead_letter_queue_saying_so() -> TestResult
     let failure = failure_of(&handle).await;
     assert_eq!(failure.state, TaskState::Failed);
     assert_eq!(failure.error.map(|e| e.kind).as_deref(), Some("unknown_task"));
-    let dead = stem.dead_letters()?.get_dead_letter("default", handle.id()).await?.expect("dead-lettered");
+    let dead = dead_letter(&stem, "default", handle.id()).await;
     assert!(dead.reason.starts_with("unknown task `nobody::here`: worker "), "{}", dead.reason);
     assert_eq!(Healthy::enqueue(&stem, 3).await?.wait_timeout(WAIT).await?, 4);
     worker.stop(ShutdownMode::Warm).await?;
@@ -105,7 +105,7 @@ async fn undecodable_arguments_go_to_the_dead_letter_queue_saying_so() -> TestRe
     let handle: TaskHandle<u32> = stem.handle(stem.enqueue_envelope(envelope).await?);
     let failure = failure_of(&handle).await;
     assert_eq!(failure.error.map(|e| e.kind).as_deref(), Some("undecodable_args"));
-    let dead = stem.dead_letters()?.get_dead_letter("default", handle.id()).await?.expect("dead-lettered");
+    let dead = dead_letter(&stem, "default", handle.id()).await;
     assert!(
         dead.reason.starts_with("undecodable arguments for task `worker_faults::healthy`: codec `json` failed"),
         "{}",
@@ -144,15 +144,6 @@ async fn finished_counts_every_settled_delivery_successes_and_failures_alike() -
     Ok(())
 }
 
-/// The dead letter of task `id` in the default queue, once it is there (the
-/// failure is recorded before the delivery is dead-lettered).
-async fn dead_letter(stem: &Stem, id: stem::TaskId) -> stem::broker::DeadLetter {
-    until_ok("the dead letter", || async {
-        stem.dead_letters()?.get_dead_letter("default", id).await?.ok_or(Error::UnknownTaskId(id))
-    })
-    .await
-}
-
 /// An argument whose `Deserialize` panics on 13.
 #[derive(Debug, serde::Serialize)]
 struct Unlucky(u32);
@@ -177,7 +168,7 @@ async fn a_panic_while_decoding_arguments_is_a_dead_letter_and_the_worker_keeps_
         let doomed = Touchy::enqueue(&stem, Unlucky(13)).await?;
         let failure = failure_of(&doomed).await;
         assert_eq!(failure.error.map(|e| e.kind).as_deref(), Some("undecodable_args"));
-        let dead = dead_letter(&stem, doomed.id()).await;
+        let dead = dead_letter(&stem, "default", doomed.id()).await;
         assert!(dead.reason.contains("decoding them panicked") && dead.reason.contains("unlucky"), "{}", dead.reason);
         assert_eq!(Touchy::enqueue(&stem, Unlucky(7)).await?.wait_timeout(WAIT).await?, 7, "the worker is still up");
         worker.stop(ShutdownMode::Warm).await?;
@@ -195,7 +186,7 @@ async fn an_envelope_from_a_newer_stem_is_dead_lettered_not_run() -> TestResult 
         let handle: TaskHandle<u32> = stem.handle(stem.enqueue_envelope(newer).await?);
         let failure = failure_of(&handle).await;
         assert_eq!(failure.error.map(|e| e.kind).as_deref(), Some("unsupported_envelope"), "{label}");
-        let dead = dead_letter(&stem, handle.id()).await;
+        let dead = dead_letter(&stem, "default", handle.id()).await;
         assert!(
             dead.reason.starts_with("envelope version 2 is newer than this worker knows (1)"),
             "{label}: {}",

@@ -45,7 +45,7 @@ async fn exhausted_retries_go_to_the_dead_letter_queue_with_the_last_error() -> 
     assert_eq!(error.message, "disk on fire");
     assert_eq!(DOOMED_RUNS.load(Ordering::SeqCst), 3);
 
-    let dead = stem.dead_letters()?.get_dead_letter("default", handle.id()).await?.expect("dead-lettered");
+    let dead = stem_tests::dead_letter(&stem, "default", handle.id()).await;
     assert_eq!(dead.reason, "retries exhausted after 3 attempts: std::io::error::Error: disk on fire");
     assert_eq!(dead.envelope.attempt, 2);
     worker.stop(ShutdownMode::Warm).await?;
@@ -67,7 +67,7 @@ async fn fail_now_skips_the_remaining_retries() -> TestResult {
     let Err(Error::TaskFailed(failure)) = handle.wait_timeout(WAIT).await else { panic!("the task must fail") };
     assert_eq!(failure.attempt, 0);
     assert_eq!(REFUSED_RUNS.load(Ordering::SeqCst), 1);
-    let dead = stem.dead_letters()?.get_dead_letter("default", handle.id()).await?.expect("dead-lettered");
+    let dead = stem_tests::dead_letter(&stem, "default", handle.id()).await;
     assert_eq!(dead.reason, "failed without retry: fail: cannot handle \"junk\"");
     worker.stop(ShutdownMode::Warm).await?;
     Ok(())
