@@ -39,7 +39,9 @@ use proc_macro::TokenStream;
 /// call within the window return the first one's handle, a window that ends
 /// when the first task finishes unless `unique_until_finished = false`.
 /// `track_started = false` skips the `started` status a run that does not end
-/// at its first poll records (one status write fewer per run).
+/// at its first poll records (one status write fewer per run);
+/// `ignore_result = true` records nothing for a success that nothing follows
+/// up (no status, no result: one status write fewer per run).
 /// `schedule = "cron: 0 8 * * * Europe/Paris"` (or `every 30s`, `at: ...`,
 /// `solar: sunrise LAT LON`) makes every scheduler put it under the task's
 /// name; a scheduled task with arguments is enqueued with each argument's

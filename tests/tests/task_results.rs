@@ -4,9 +4,10 @@
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use stem::canvas::chain;
 use stem::prelude::*;
 use stem::{Error, TaskState, WorkerHandle};
-use stem_tests::{TestResult, WAIT, spawn_worker};
+use stem_tests::{TestResult, WAIT, every_store, spawn_worker, until_ok};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Receipt {
@@ -28,6 +29,12 @@ async fn double(n: u64) -> Result<u64, std::num::TryFromIntError> {
 #[stem::task(name = "tests.ping")]
 async fn ping() -> Result<String, TaskError> {
     Ok("pong".to_owned())
+}
+
+/// A task whose success nobody reads.
+#[stem::task(ignore_result = true, max_retries = 0)]
+async fn fire_and_forget(fail: bool) -> Result<u64, TaskError> {
+    if fail { Err(TaskError::fail("asked to fail")) } else { Ok(7) }
 }
 
 fn worker() -> (Stem, WorkerHandle) {
@@ -144,5 +151,43 @@ async fn a_task_enqueues_follow_up_tasks() -> TestResult {
     let child: TaskHandle<String> = stem.handle(child_id);
     assert_eq!(child.wait_timeout(WAIT).await?, "pong");
     worker.stop(ShutdownMode::Warm).await?;
+    Ok(())
+}
+
+/// `ignore_result`: a success records nothing on Redis and Postgres (its
+/// delivery is acked all the same), a failure is recorded and dead-lettered,
+/// and a success a chain goes on from is recorded, so that the chain goes on.
+/// On every store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_ignores_its_result_records_no_success() -> TestResult {
+    for env in every_store("ignore_result").await {
+        let (stem, label) = (&env.stem, env.label);
+        let worker =
+            Worker::builder(stem).task::<FireAndForget>().task::<Double>().handle_signals(false).build()?.spawn();
+        let quiet = FireAndForget::enqueue(stem, false).await?;
+        let failed = FireAndForget::enqueue(stem, true).await?;
+        assert!(matches!(failed.wait_timeout(WAIT).await, Err(Error::TaskFailed(_))), "{label}: a failure is recorded");
+        stem_tests::dead_letter(stem, "default", failed.id()).await;
+        until_ok("both deliveries to be settled", || async {
+            if worker.finished() >= 2 { Ok(()) } else { Err("not yet") }
+        })
+        .await;
+        // Where the queued record is the message, a success records nothing;
+        // a store keeping a record of its own has the success written over it.
+        let status = quiet.status().await?.map(|s| s.state);
+        let recorded = (label == "memory" || label == "sqlite").then_some(TaskState::Succeeded);
+        assert_eq!(status, recorded, "{label}: what a success leaves");
+        let queued = stem.queue_stats()?;
+        assert_eq!(
+            (queued.pending_count("default").await?, queued.inflight_count("default").await?),
+            (0, 0),
+            "{label}"
+        );
+
+        let chained = chain(FireAndForget::call(false)).then(Double::link()).enqueue(stem).await?;
+        assert_eq!(chained.wait_timeout(WAIT).await?, 14, "{label}: the chain goes on from the unrecorded task");
+        worker.stop(ShutdownMode::Warm).await?;
+        env.clean().await?;
+    }
     Ok(())
 }

@@ -236,6 +236,9 @@ fn options(task: &Task, krate: &syn::Path) -> TokenStream {
     if let Some(b) = o.track_started {
         sets.push(quote!(o.track_started = #b;));
     }
+    if let Some(b) = o.ignore_result {
+        sets.push(quote!(o.ignore_result = #b;));
+    }
     quote! {{
         #[allow(unused_mut)]
         let mut o = #krate::TaskOptions::DEFAULT;

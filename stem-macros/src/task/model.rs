@@ -29,6 +29,7 @@ const KNOWN: &[&str] = &[
     "unique_for",
     "unique_until_finished",
     "track_started",
+    "ignore_result",
     "schedule",
     "crate",
 ];
@@ -68,6 +69,7 @@ pub(crate) struct TaskOptions {
     pub(crate) unique_for: Option<Duration>,
     pub(crate) unique_until_finished: Option<bool>,
     pub(crate) track_started: Option<bool>,
+    pub(crate) ignore_result: Option<bool>,
     /// `schedule`: its text, checked, and where it was written.
     pub(crate) schedule: Option<(String, proc_macro2::Span)>,
     pub(crate) krate: Option<syn::Path>,
@@ -197,6 +199,7 @@ fn parse_options(raw: Options, errors: &mut Errors) -> TaskOptions {
                 .and_then(|s| s.parse::<stem_schedule::Spec>().map(|_| s))
                 .map(|s| o.schedule = Some((s, span))),
             "track_started" => boolean(&name, &value).map(|b| o.track_started = Some(b)),
+            "ignore_result" => boolean(&name, &value).map(|b| o.ignore_result = Some(b)),
             "unique_until_finished" => boolean(&name, &value).map(|b| {
                 needs.push((key.span(), "unique_until_finished", "unique_for"));
                 o.unique_until_finished = Some(b);

@@ -43,6 +43,19 @@ pub struct TaskOptions {
     /// follows while they run, such as a workflow's executions (whose run
     /// has a status of its own): one status write fewer per run.
     pub track_started: bool,
+    /// Whether a successful run records nothing (Celery's `ignore_result`;
+    /// off by default): no status (not even `started`), no result, only the
+    /// ack. For work whose
+    /// success nobody reads, such as a workflow's executions (the run keeps
+    /// its own result): one status write fewer per run. A failure, a retry or
+    /// a dead letter is still recorded, and a success that something follows
+    /// up (a canvas's next step, a unique window, an extension watching it)
+    /// is recorded as usual. A handle's `wait` on such a task sees no success.
+    /// It holds where the task's queued record is its message (Redis and
+    /// Postgres, whose record goes with the ack); memory and SQLite keep a
+    /// queued record of their own, so there the success is written over it
+    /// as usual, lest the task look queued for ever.
+    pub ignore_result: bool,
 }
 
 impl TaskOptions {
@@ -61,6 +74,7 @@ impl TaskOptions {
         unique_until_finished: true,
         schedule: None,
         track_started: true,
+        ignore_result: false,
     };
 }
 

@@ -409,6 +409,9 @@ impl Run {
             other => other,
         };
         let mut op = match outcome {
+            Outcome::Succeeded(result) if self.registration.options().ignore_result => {
+                return Op::Unrecorded(self.envelope, self.receipt, result);
+            }
             Outcome::Succeeded(result) => match trace {
                 None => return Op::Succeeded(self.envelope, self.receipt, result),
                 Some(_) => {
@@ -440,9 +443,11 @@ impl Run {
         op
     }
 
-    /// Records the `started` status, unless the task does not track it.
+    /// Records the `started` status, unless the task does not track it (or
+    /// ignores its result: a success would not overwrite it).
     fn send_started(&self, shared: &Shared) {
-        if !self.registration.options().track_started {
+        let options = self.registration.options();
+        if !options.track_started || options.ignore_result {
             return;
         }
         let mut started = settle::status(&self.envelope, &self.receipt, TaskState::Started);

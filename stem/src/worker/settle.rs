@@ -31,6 +31,9 @@ pub(crate) enum Op {
     /// `Finish`, its status built by the writer rather than by the consume loop,
     /// which is the busier of the two.
     Succeeded(Arc<Envelope>, Receipt, Payload),
+    /// A run of a task that ignores its result succeeded: only acked, unless
+    /// something follows the success up (then recorded like `Succeeded`).
+    Unrecorded(Arc<Envelope>, Receipt, Payload),
     /// Several ops at once (the outcomes of one batch's inline runs), with
     /// the batch's share of the writer's backlog, given back once written.
     Many(Vec<Op>, OwnedSemaphorePermit),
@@ -328,7 +331,8 @@ fn written(op: &Op) -> Option<(crate::TaskId, u64, bool)> {
         Op::Finish(status, ..) => Some((status.id, status.fence, false)),
         Op::Succeeded(envelope, receipt, _) => Some((envelope.id, receipt.token, false)),
         Op::Kept(op, _) => written(op),
-        Op::Many(..) | Op::Close => None,
+        // It may write nothing: an earlier status of its task stays.
+        Op::Unrecorded(..) | Op::Many(..) | Op::Close => None,
     }
 }
 
@@ -362,6 +366,12 @@ impl Writing {
         statuses.clear();
         tails.clear();
         acks.clear();
+        // The deliveries acked without a status, and what their runs hold.
+        // Only where the queued record is the message itself (it goes with
+        // the ack); a store that keeps a queued record of its own gets the
+        // success written over it, lest the task look queued for ever.
+        let mut quiet = Vec::new();
+        let may_ignore = stem.stores().publish_recorded().is_some();
         for op in ops.drain(..) {
             let (op, keep) = match op {
                 Op::Kept(op, keep) => (*op, Some(keep)),
@@ -379,6 +389,18 @@ impl Writing {
                     tails.push(Tail::Settle(receipt, Finish::Ack, None, keep));
                     statuses.push(st);
                 }
+                Op::Unrecorded(envelope, receipt, result) => {
+                    let mut st = status_at(&envelope, &receipt, TaskState::Succeeded, now);
+                    if may_ignore && envelope.canvas.is_none() && !extensions.iter().any(|e| e.watches(&envelope, &st))
+                    {
+                        quiet.push((receipt, keep));
+                        continue;
+                    }
+                    st.result = Some(result);
+                    watched.note(extensions, statuses.len(), &envelope, &st);
+                    tails.push(Tail::Settle(receipt, Finish::Ack, None, keep));
+                    statuses.push(st);
+                }
                 Op::Finish(status, envelope, receipt, finish) => {
                     watched.note(extensions, statuses.len(), &envelope, &status);
                     // The name is kept for the dead letter log line only.
@@ -389,24 +411,35 @@ impl Writing {
                 Op::Many(..) | Op::Close | Op::Kept(..) => {}
             }
         }
-        let written = write_statuses(stem, statuses).await;
+        // The quiet deliveries are acked with the others, whatever happens
+        // to the statuses: their success depends on none of them. What their
+        // runs hold goes once they are settled.
+        let (quiet, quiet_kept): (Vec<Receipt>, Vec<Option<Keep>>) = quiet.into_iter().unzip();
+        acks.extend(quiet);
+        let written = if statuses.is_empty() { Some(Vec::new()) } else { write_statuses(stem, statuses).await };
         statuses.clear();
         let Some(accepted) = written else {
             watched.clear();
             tails.clear();
-            return Flushed::Done(0);
+            let settled = settle(stem, std::iter::empty(), &[], &[], acks).await;
+            drop(quiet_kept);
+            return Flushed::Done(settled);
         };
         let follow_ups = watched.dispatch(stem, extensions, &accepted);
         if follow_ups.is_empty() {
             let held = vec![false; accepted.len()];
-            return Flushed::Done(settle(stem, tails.drain(..), &accepted, &held, acks).await);
+            let settled = settle(stem, tails.drain(..), &accepted, &held, acks).await;
+            drop(quiet_kept);
+            return Flushed::Done(settled);
         }
         // Follow-ups take a round trip or more: settle this batch beside the
         // writing of the next ones instead of holding the writer.
-        let (stem, tails) = (stem.clone(), std::mem::take(tails));
+        let (stem, tails, mut acks) = (stem.clone(), std::mem::take(tails), std::mem::take(acks));
         Flushed::Later(Box::pin(async move {
             let held = follow_up(follow_ups, accepted.len()).await;
-            settle(&stem, tails.into_iter(), &accepted, &held, &mut Vec::new()).await
+            let settled = settle(&stem, tails.into_iter(), &accepted, &held, &mut acks).await;
+            drop(quiet_kept);
+            settled
         }))
     }
 }
@@ -644,7 +677,7 @@ mod tests {
             .map(|op| match op {
                 Op::Status(st, done) => (st.id, st.state, done.is_some()),
                 Op::Finish(st, ..) => (st.id, st.state, false),
-                Op::Succeeded(..) | Op::Many(..) | Op::Close | Op::Kept(..) => unreachable!(),
+                Op::Succeeded(..) | Op::Unrecorded(..) | Op::Many(..) | Op::Close | Op::Kept(..) => unreachable!(),
             })
             .collect();
         assert_eq!(

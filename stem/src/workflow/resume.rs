@@ -19,6 +19,7 @@ pub(crate) const EXECUTE_OPTIONS: TaskOptions = {
     let mut o = TaskOptions::DEFAULT;
     o.max_retries = 10;
     o.track_started = false; // the run's own status says it runs
+    o.ignore_result = true; // and holds its result
     o
 };
 

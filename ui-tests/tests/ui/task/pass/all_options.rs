@@ -18,6 +18,7 @@ use stem::prelude::*;
     unique_for = "10m",
     unique_until_finished = false,
     track_started = false,
+    ignore_result = true,
 )]
 async fn send(to: String) -> Result<(), TaskError> {
     let _ = to;
@@ -42,4 +43,6 @@ fn main() {
     assert!(!o.unique_until_finished);
     assert!(!o.track_started);
     assert!(stem::TaskOptions::DEFAULT.track_started);
+    assert!(o.ignore_result);
+    assert!(!stem::TaskOptions::DEFAULT.ignore_result);
 }
