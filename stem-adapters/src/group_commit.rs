@@ -10,8 +10,8 @@
 //! lone write goes out at once, and under load many runs share one round
 //! trip and one commit: nothing waits for a timer.
 //!
-//! A caller learns of its write only after the batch holding it committed: a
-//! step's checkpoint is durable before the step returns, as without batching.
+//! A caller learns of its write only after the batch holding it committed, as
+//! without batching: a run goes on past a checkpoint only once it is durable.
 //! A caller that stops waiting (its future dropped) does not take its write
 //! back; like a statement already sent, it is applied or not as a whole.
 //!

@@ -62,8 +62,29 @@ struct RunWrite {
 }
 
 enum Write {
-    Checkpoint { position: i64, name: String, value: String },
-    Finish { status: &'static str, result: Option<String>, error: Option<String> },
+    Checkpoint(StoredCheckpoint),
+    /// An end, with the checkpoints the execution writes with it.
+    Finish {
+        status: &'static str,
+        result: Option<String>,
+        error: Option<String>,
+        checkpoints: Vec<StoredCheckpoint>,
+    },
+}
+
+/// A checkpoint as bound to `sql/workflow_write.sql`.
+struct StoredCheckpoint {
+    position: i64,
+    name: String,
+    value: String,
+    at: DateTime<Utc>,
+}
+
+impl StoredCheckpoint {
+    fn new(checkpoint: Checkpoint) -> Result<Self> {
+        let value = to_json(&checkpoint.value)?;
+        Ok(Self { position: i64::from(checkpoint.position), name: checkpoint.name, value, at: checkpoint.at })
+    }
 }
 
 impl PostgresWorkflowStore {
@@ -188,12 +209,9 @@ impl WorkflowStore for PostgresWorkflowStore {
     }
 
     async fn save_checkpoint(&self, id: RunId, owner: &str, checkpoint: Checkpoint) -> Result<bool> {
-        let what = Write::Checkpoint {
-            position: i64::from(checkpoint.position),
-            name: checkpoint.name,
-            value: to_json(&checkpoint.value)?,
-        };
-        self.writes.write(RunWrite { run: *id.as_uuid(), owner: owner.to_owned(), at: checkpoint.at, what }).await
+        let at = checkpoint.at;
+        let what = Write::Checkpoint(StoredCheckpoint::new(checkpoint)?);
+        self.writes.write(RunWrite { run: *id.as_uuid(), owner: owner.to_owned(), at, what }).await
     }
 
     async fn suspend_run(&self, id: RunId, owner: &str, suspension: Suspension) -> Result<bool> {
@@ -291,15 +309,14 @@ impl WorkflowStore for PostgresWorkflowStore {
 
     async fn finish_run(&self, id: RunId, owner: Option<&str>, finish: Finish, now: DateTime<Utc>) -> Result<bool> {
         const WHAT: &str = "finishing a workflow run";
+        if let Some(owner) = owner {
+            return self.finish_run_after(id, owner, Vec::new(), finish, now).await;
+        }
         let status = finish.status().as_str();
         let (result, error) = match finish {
             Finish::Completed(value) => (Some(to_json(&value)?), None),
             Finish::Failed(error) | Finish::Cancelled(error) => (None, Some(error)),
         };
-        if let Some(owner) = owner {
-            let what = Write::Finish { status, result, error };
-            return self.writes.write(RunWrite { run: *id.as_uuid(), owner: owner.to_owned(), at: now, what }).await;
-        }
         let mut tx = self.pool().begin().await.map_err(|e| failed(WHAT, e))?;
         let exists: Option<Uuid> = sqlx::query_scalar(self.shared.sql(include_str!("sql/workflow_lock.sql")))
             .bind(id.as_uuid())
@@ -321,6 +338,25 @@ impl WorkflowStore for PostgresWorkflowStore {
             .map_err(|e| failed(WHAT, e))?;
         tx.commit().await.map_err(|e| failed(WHAT, e))?;
         Ok(ended.is_some())
+    }
+
+    /// One group-committed write: the checkpoints and the end in one statement.
+    async fn finish_run_after(
+        &self,
+        id: RunId,
+        owner: &str,
+        checkpoints: Vec<Checkpoint>,
+        finish: Finish,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let status = finish.status().as_str();
+        let (result, error) = match finish {
+            Finish::Completed(value) => (Some(to_json(&value)?), None),
+            Finish::Failed(error) | Finish::Cancelled(error) => (None, Some(error)),
+        };
+        let checkpoints = checkpoints.into_iter().map(StoredCheckpoint::new).collect::<Result<_>>()?;
+        let what = Write::Finish { status, result, error, checkpoints };
+        self.writes.write(RunWrite { run: *id.as_uuid(), owner: owner.to_owned(), at: now, what }).await
     }
 
     async fn record_error(&self, id: RunId, error: &str, now: DateTime<Utc>) -> Result<bool> {
@@ -391,35 +427,23 @@ impl WorkflowStore for PostgresWorkflowStore {
 
 /// Applies a batch of executions' writes in one statement; which were applied, in order.
 async fn apply(shared: Arc<Shared>, batch: Vec<RunWrite>) -> Result<Vec<bool>> {
-    let n = batch.len();
-    let (mut kinds, mut runs, mut owners, mut positions, mut names, mut values) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::new(), Vec::new(), Vec::new());
-    let (mut statuses, mut results, mut errors, mut ats) = (Vec::new(), Vec::new(), Vec::new(), Vec::with_capacity(n));
+    let mut rows = Rows::default();
+    // The row (its ordinal, from 1) whose outcome is each write's: a finish's
+    // own row, after the rows of the checkpoints written with it.
+    let mut decides = Vec::with_capacity(batch.len());
     for write in batch {
-        runs.push(write.run);
-        owners.push(write.owner);
-        ats.push(write.at);
         match write.what {
-            Write::Checkpoint { position, name, value } => {
-                kinds.push("c");
-                positions.push(Some(position));
-                names.push(Some(name));
-                values.push(Some(value));
-                statuses.push(None);
-                results.push(None);
-                errors.push(None);
-            }
-            Write::Finish { status, result, error } => {
-                kinds.push("f");
-                positions.push(None);
-                names.push(None);
-                values.push(None);
-                statuses.push(Some(status));
-                results.push(result);
-                errors.push(error);
+            Write::Checkpoint(checkpoint) => rows.checkpoint(write.run, &write.owner, checkpoint),
+            Write::Finish { status, result, error, checkpoints } => {
+                for checkpoint in checkpoints {
+                    rows.checkpoint(write.run, &write.owner, checkpoint);
+                }
+                rows.finish(write.run, write.owner, status, result, error, write.at);
             }
         }
+        decides.push(i64::try_from(rows.runs.len()).unwrap_or(i64::MAX));
     }
+    let Rows { kinds, runs, owners, positions, names, values, statuses, results, errors, ats } = rows;
     let applied: Vec<i64> = sqlx::query_scalar(shared.sql(include_str!("sql/workflow_write.sql")))
         .bind(kinds)
         .bind(runs)
@@ -434,13 +458,60 @@ async fn apply(shared: Arc<Shared>, batch: Vec<RunWrite>) -> Result<Vec<bool>> {
         .fetch_all(&shared.pool)
         .await
         .map_err(|e| failed("writing workflow checkpoints and ends", e))?;
-    let mut outcomes = vec![false; n];
-    for ord in applied {
-        if let Some(outcome) = usize::try_from(ord - 1).ok().and_then(|i| outcomes.get_mut(i)) {
-            *outcome = true;
-        }
+    let applied: std::collections::HashSet<i64> = applied.into_iter().collect();
+    Ok(decides.iter().map(|ord| applied.contains(ord)).collect())
+}
+
+/// The columns `sql/workflow_write.sql` takes, one row per checkpoint or end.
+#[derive(Default)]
+struct Rows {
+    kinds: Vec<&'static str>,
+    runs: Vec<Uuid>,
+    owners: Vec<String>,
+    positions: Vec<Option<i64>>,
+    names: Vec<Option<String>>,
+    values: Vec<Option<String>>,
+    statuses: Vec<Option<&'static str>>,
+    results: Vec<Option<String>>,
+    errors: Vec<Option<String>>,
+    ats: Vec<DateTime<Utc>>,
+}
+
+impl Rows {
+    fn checkpoint(&mut self, run: Uuid, owner: &str, checkpoint: StoredCheckpoint) {
+        self.row("c", run, owner.to_owned(), checkpoint.at);
+        self.positions.push(Some(checkpoint.position));
+        self.names.push(Some(checkpoint.name));
+        self.values.push(Some(checkpoint.value));
+        self.statuses.push(None);
+        self.results.push(None);
+        self.errors.push(None);
     }
-    Ok(outcomes)
+
+    fn finish(
+        &mut self,
+        run: Uuid,
+        owner: String,
+        status: &'static str,
+        result: Option<String>,
+        error: Option<String>,
+        at: DateTime<Utc>,
+    ) {
+        self.row("f", run, owner, at);
+        self.positions.push(None);
+        self.names.push(None);
+        self.values.push(None);
+        self.statuses.push(Some(status));
+        self.results.push(result);
+        self.errors.push(error);
+    }
+
+    fn row(&mut self, kind: &'static str, run: Uuid, owner: String, at: DateTime<Utc>) {
+        self.kinds.push(kind);
+        self.runs.push(run);
+        self.owners.push(owner);
+        self.ats.push(at);
+    }
 }
 
 /// `n` as a SQL `LIMIT` or `OFFSET`.

@@ -57,7 +57,9 @@ pub struct RedisWorkflowStore {
     shared: Arc<Shared>,
     /// The start of every workflow key, the scripts' `KEYS[1]`.
     prefix: String,
-    writes: GroupCommit<[String; 7]>,
+    /// Each write is the arguments of `wf_write.lua`: a checkpoint, or a
+    /// finish after the checkpoints written with it.
+    writes: GroupCommit<Vec<[String; 7]>>,
 }
 
 /// A watcher as stored (JSON) in its run's hash.
@@ -73,12 +75,12 @@ impl RedisWorkflowStore {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         let prefix = shared.keys().workflows();
         let (on, at) = (Arc::clone(&shared), prefix.clone());
-        let writes = GroupCommit::new("writing workflow checkpoints and ends", move |batch: Vec<[String; 7]>| {
+        let writes = GroupCommit::new("writing workflow checkpoints and ends", move |batch: Vec<Vec<[String; 7]>>| {
             let (on, at) = (Arc::clone(&on), at.clone());
             Box::pin(async move {
                 let mut call = WF_WRITE.on_prefix(&at);
-                for write in &batch {
-                    call.arg(write.as_slice());
+                for op in batch.iter().flatten() {
+                    call.arg(op.as_slice());
                 }
                 let applied: Vec<i64> =
                     super::pipeline::invoke_moving(&on, &call, "writing workflow checkpoints and ends").await?;
@@ -278,17 +280,7 @@ impl WorkflowStore for RedisWorkflowStore {
     }
 
     async fn save_checkpoint(&self, id: RunId, owner: &str, checkpoint: Checkpoint) -> Result<bool> {
-        let (json, at) = (to_json(&checkpoint)?, ms(checkpoint.at).to_string());
-        let write = [
-            "c".to_owned(),
-            id.to_string(),
-            owner.to_owned(),
-            checkpoint.position.to_string(),
-            json,
-            String::new(),
-            at,
-        ];
-        self.writes.write(write).await
+        self.writes.write(vec![checkpoint_op("c", id, owner, &checkpoint)?]).await
     }
 
     async fn suspend_run(&self, id: RunId, owner: &str, suspension: Suspension) -> Result<bool> {
@@ -352,13 +344,7 @@ impl WorkflowStore for RedisWorkflowStore {
 
     async fn finish_run(&self, id: RunId, owner: Option<&str>, finish: Finish, now: DateTime<Utc>) -> Result<bool> {
         if let Some(owner) = owner {
-            let (field, value) = match &finish {
-                Finish::Completed(value) => ("result", to_json(value)?),
-                Finish::Failed(error) | Finish::Cancelled(error) => ("error", error.clone()),
-            };
-            let status = finish.status().as_str().to_owned();
-            let (run, owner, field, at) = (id.to_string(), owner.to_owned(), field.to_owned(), ms(now).to_string());
-            return self.writes.write(["f".to_owned(), run, owner, status, field, value, at]).await;
+            return self.finish_run_after(id, owner, Vec::new(), finish, now).await;
         }
         let mut call = self.script(&WF_FINISH);
         call.arg(id.to_string());
@@ -373,6 +359,29 @@ impl WorkflowStore for RedisWorkflowStore {
         };
         call.arg(ms(now));
         self.changed(&call, "finishing a workflow run").await
+    }
+
+    /// One group-committed write: the checkpoints and the end in one script call.
+    async fn finish_run_after(
+        &self,
+        id: RunId,
+        owner: &str,
+        checkpoints: Vec<Checkpoint>,
+        finish: Finish,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut ops = Vec::with_capacity(checkpoints.len() + 1);
+        for checkpoint in &checkpoints {
+            ops.push(checkpoint_op("C", id, owner, checkpoint)?);
+        }
+        let (field, value) = match &finish {
+            Finish::Completed(value) => ("result", to_json(value)?),
+            Finish::Failed(error) | Finish::Cancelled(error) => ("error", error.clone()),
+        };
+        let status = finish.status().as_str().to_owned();
+        let (run, owner, field, at) = (id.to_string(), owner.to_owned(), field.to_owned(), ms(now).to_string());
+        ops.push(["f".to_owned(), run, owner, status, field, value, at]);
+        self.writes.write(ops).await
     }
 
     async fn record_error(&self, id: RunId, error: &str, now: DateTime<Utc>) -> Result<bool> {
@@ -426,4 +435,18 @@ impl WorkflowStore for RedisWorkflowStore {
             })
             .collect()
     }
+}
+
+/// The `wf_write.lua` arguments of a checkpoint (`kind` 'c', or 'C' for one
+/// written with a finish).
+fn checkpoint_op(kind: &str, id: RunId, owner: &str, checkpoint: &Checkpoint) -> Result<[String; 7]> {
+    Ok([
+        kind.to_owned(),
+        id.to_string(),
+        owner.to_owned(),
+        checkpoint.position.to_string(),
+        to_json(checkpoint)?,
+        String::new(),
+        ms(checkpoint.at).to_string(),
+    ])
 }

@@ -430,6 +430,48 @@ impl WorkflowStore for SqliteWorkflowStore {
             .await
     }
 
+    /// One call on the writer: the checkpoints and the end in one transaction.
+    async fn finish_run_after(
+        &self,
+        id: RunId,
+        owner: &str,
+        checkpoints: Vec<Checkpoint>,
+        finish: Finish,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let status = finish.status().as_str();
+        let (result, error) = match finish {
+            Finish::Completed(value) => (Some(encode(&value)?), None),
+            Finish::Failed(error) | Finish::Cancelled(error) => (None, Some(error)),
+        };
+        let checkpoints = checkpoints.into_iter().map(StoredCheckpoint::new).collect::<Result<Vec<_>>>()?;
+        let (id, owner, now) = (id.to_string(), owner.to_owned(), ms(now));
+        self.shared
+            .db
+            .call("finish workflow run", move |conn| {
+                if !owned(conn, &id, &owner)? {
+                    return Ok(false);
+                }
+                for checkpoint in &checkpoints {
+                    record(conn, &id, checkpoint, false)?;
+                }
+                let changed = conn.prepare_cached(include_str!("sql/workflow_finish.sql"))?.execute(params![
+                    id,
+                    status,
+                    result,
+                    error,
+                    now,
+                    Some(owner)
+                ])?;
+                if changed == 0 {
+                    return Ok(false);
+                }
+                drop_watchers(conn, &id)?;
+                Ok(true)
+            })
+            .await
+    }
+
     async fn record_error(&self, id: RunId, error: &str, now: DateTime<Utc>) -> Result<bool> {
         let (id, error, now) = (id.to_string(), error.to_owned(), ms(now));
         self.shared

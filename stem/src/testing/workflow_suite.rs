@@ -64,6 +64,8 @@ const CASES: &[Case<Store>] = cases!(Store:
     open_run_leaves_held_suspended_and_final_runs_unclaimed,
     concurrent_writes_of_many_runs_apply_all_but_the_fenced_out,
     concurrent_finishes_of_many_runs_apply_all_but_the_fenced_out,
+    finish_after_writes_the_last_checkpoints_with_the_end,
+    finish_after_of_a_fenced_out_owner_writes_nothing,
 );
 
 /// Opens `id` for `owner` at second `now` with a lease until `now + 30`.
@@ -589,6 +591,54 @@ async fn concurrent_finishes_of_many_runs_apply_all_but_the_fenced_out(store: St
             assert_eq!((state.status, state.error), (RunStatus::Failed, Some(format!("run {i} failed"))));
         }
     }
+}
+
+/// An execution's end carries the checkpoints it has not written yet: they
+/// are recorded with the end (a taken position is left as it was), while
+/// other runs' checkpoints and ends go to the store at the same moment.
+async fn finish_after_writes_the_last_checkpoints_with_the_end(store: Store) {
+    let id = claimed(&store, "a").await;
+    assert!(store.save_checkpoint(id, "a", checkpoint(0, "first#0", json!(1), 1)).await.expect("save"));
+    let last = vec![checkpoint(0, "first#0", json!("again"), 2), checkpoint(1, "second#0", json!(2), 2)];
+    let others: Vec<RunId> = futures_util::future::join_all((0..8).map(|_| claimed(&store, "a"))).await;
+    let finish = store.finish_run_after(id, "a", last, Finish::Completed(json!("done")), at(3));
+    let writes = others.iter().enumerate().map(|(i, &other)| {
+        let store = Arc::clone(&store);
+        async move {
+            let written = store.save_checkpoint(other, "a", checkpoint(0, "s#0", json!(i), 2)).await.expect("save");
+            let last = vec![checkpoint(1, "t#0", json!(i), 3)];
+            written && store.finish_run_after(other, "a", last, Finish::Completed(json!(i)), at(3)).await.expect("end")
+        }
+    });
+    let (ended, written) = tokio::join!(finish, futures_util::future::join_all(writes));
+    assert!(ended.expect("finish"), "the owner's end is applied");
+    assert!(written.iter().all(|w| *w), "every other run's writes are applied");
+    let values: Vec<_> = store.checkpoints(id).await.expect("checkpoints").into_iter().map(|c| c.value).collect();
+    assert_eq!(values, [json!(1), json!(2)], "the new checkpoint is written, the taken position left");
+    let state = store.get_run(id).await.expect("get").expect("run");
+    assert_eq!((state.status, state.result, state.owner), (RunStatus::Completed, Some(json!("done")), None));
+    assert_eq!(state.updated_at, at(3));
+    for (i, other) in others.iter().enumerate() {
+        let values: Vec<_> =
+            store.checkpoints(*other).await.expect("checkpoints").into_iter().map(|c| c.value).collect();
+        assert_eq!(values, [json!(i), json!(i)], "run {other} has both its checkpoints");
+        let state = store.get_run(*other).await.expect("get").expect("run");
+        assert_eq!((state.status, state.result), (RunStatus::Completed, Some(json!(i))));
+    }
+    let none = store.finish_run_after(id, "a", Vec::new(), Finish::Failed("late".to_owned()), at(4));
+    assert!(!none.await.expect("finish"), "a final run ends once");
+}
+
+/// An end whose writer lost the run's lease records neither the end nor its
+/// checkpoints.
+async fn finish_after_of_a_fenced_out_owner_writes_nothing(store: Store) {
+    let id = claimed(&store, "a").await;
+    assert!(store.claim_run(id, "b", at(31), at(61)).await.expect("claim"), "b takes the run over");
+    let last = vec![checkpoint(0, "s#0", json!("a"), 32)];
+    assert!(!store.finish_run_after(id, "a", last, Finish::Completed(json!("a")), at(32)).await.expect("finish"));
+    assert!(store.checkpoints(id).await.expect("checkpoints").is_empty(), "no checkpoint of the old owner");
+    let state = store.get_run(id).await.expect("get").expect("run");
+    assert_eq!((state.status, state.owner.as_deref()), (RunStatus::Running, Some("b")));
 }
 
 async fn create_runs_creates_each_and_leaves_taken_ids_alone(store: Store) {

@@ -65,6 +65,8 @@ struct Inner {
     policy: CancellationPolicy,
     log: BTreeMap<u32, Checkpoint>,
     cursor: Mutex<Cursor>,
+    /// Checkpoints recorded but not written yet (see [`WorkflowContext::save`]).
+    pending: Mutex<Vec<Checkpoint>>,
     halt: Mutex<Option<Halt>>,
     halted: CancellationToken,
 }
@@ -122,6 +124,7 @@ impl WorkflowContext {
                 policy: state.policy,
                 log: checkpoints.into_iter().map(|c| (c.position, c)).collect(),
                 cursor: Mutex::new(Cursor::default()),
+                pending: Mutex::new(Vec::new()),
                 halt: Mutex::new(None),
                 halted: CancellationToken::new(),
             }),
@@ -335,6 +338,7 @@ impl WorkflowContext {
     /// runs in flight keep their old path.
     pub async fn patched(&self, id: &str) -> bool {
         let name = format!("stem.patch:{id}");
+        self.write_pending().await;
         let position = {
             let mut cursor = self.cursor();
             let position = cursor.position;
@@ -405,8 +409,10 @@ impl WorkflowContext {
         self.inner.task.stem().now()
     }
 
-    /// Takes the next position for an operation of kind `base`.
+    /// Takes the next position for an operation of kind `base`, once the
+    /// checkpoints before it are written.
     async fn slot(&self, base: &str) -> Slot {
+        self.write_pending().await;
         let found = {
             let mut cursor = self.cursor();
             let n = cursor.seen.entry(base.to_owned()).or_default();
@@ -441,13 +447,40 @@ impl WorkflowContext {
         }
     }
 
+    /// Records an operation's outcome at `position`. It is written before
+    /// anything that can depend on it leaves the run: the next durable
+    /// operation writes it first (before a step's body runs, a task is
+    /// started or the run suspends), and the run's end writes it with the
+    /// end, in one store write. So a run of `n` steps costs `n` writes, not
+    /// `n + 1`; what a crash can repeat is unchanged: a step whose
+    /// checkpoint was not written yet.
     async fn save(&self, position: u32, name: String, value: Value) {
         let at = self.now_unrecorded();
-        let checkpoint = Checkpoint { position, name, value, at };
-        match self.inner.task.stem().workflows().save_checkpoint(self.id(), &self.inner.owner, checkpoint).await {
-            Ok(true) => {}
-            Ok(false) => self.halt(Halt::LeaseLost).await,
-            Err(error) => self.halt(Halt::Store(error)).await,
+        self.pending().push(Checkpoint { position, name, value, at });
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Vec<Checkpoint>> {
+        self.inner.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The checkpoints recorded but not written yet, for the run's end to write.
+    pub(crate) fn take_pending(&self) -> Vec<Checkpoint> {
+        std::mem::take(&mut *self.pending())
+    }
+
+    /// Writes the checkpoints recorded but not written yet, in order.
+    async fn write_pending(&self) {
+        let pending = self.take_pending();
+        if pending.is_empty() {
+            return;
+        }
+        let store = self.inner.task.stem().workflows();
+        for checkpoint in pending {
+            match store.save_checkpoint(self.id(), &self.inner.owner, checkpoint).await {
+                Ok(true) => {}
+                Ok(false) => self.halt(Halt::LeaseLost).await,
+                Err(error) => self.halt(Halt::Store(error)).await,
+            }
         }
     }
 

@@ -15,6 +15,7 @@ use super::definition::{WorkflowOptions, linked};
 use super::outcome::record_outcome;
 use super::resume;
 use super::run::{Finish, RunId, RunState, RunStatus};
+use super::store::Checkpoint;
 use crate::clock::after;
 use crate::error::Result;
 use crate::stem::Stem;
@@ -84,14 +85,14 @@ async fn execute(task: &TaskContext, id: RunId) -> Result<(), TaskError> {
     }
     if let Some(reason) = run_time_exceeded(&state.policy, state.created_at, now) {
         held.armed = false;
-        return finish(task, &state, Some(&owner), Finish::Cancelled(reason)).await;
+        return finish(task, &state, &owner, Vec::new(), Finish::Cancelled(reason)).await;
     }
     let wf = WorkflowContext::new(task.clone(), &state, owner.clone(), checkpoints);
     let run = match registration.execute(wf.clone(), state.args.clone()) {
         Ok(run) => run,
         Err(why) => {
             held.armed = false;
-            return finish(task, &state, Some(&owner), Finish::Failed(why)).await;
+            return finish(task, &state, &owner, Vec::new(), Finish::Failed(why)).await;
         }
     };
     // The lease is renewed inside this future, not in a task of its own: when
@@ -120,7 +121,8 @@ async fn execute(task: &TaskContext, id: RunId) -> Result<(), TaskError> {
         }
         (None, None) => return Ok(()),
     };
-    finish(task, &state, Some(&owner), finish_with).await
+    // The checkpoints the fn recorded last are written with its end.
+    finish(task, &state, &owner, wf.take_pending(), finish_with).await
 }
 
 /// The lease an execution claims its run with, before it knows the run's
@@ -181,11 +183,20 @@ async fn keep_lease(stem: &Stem, wf: &WorkflowContext, owner: &str, lease: Durat
     }
 }
 
-/// Ends the run in the store and records the end for waiting handles.
-async fn finish(task: &TaskContext, state: &RunState, owner: Option<&str>, how: Finish) -> Result<(), TaskError> {
+/// Ends the run in the store as its `owner`, writing the checkpoints the
+/// execution has not written yet with the end, and records the end for
+/// waiting handles.
+async fn finish(
+    task: &TaskContext,
+    state: &RunState,
+    owner: &str,
+    checkpoints: Vec<Checkpoint>,
+    how: Finish,
+) -> Result<(), TaskError> {
     let stem = task.stem();
     let now = stem.now();
-    if stem.workflows().finish_run(state.id, owner, how.clone(), now).await? {
+    let finished = stem.workflows().finish_run_after(state.id, owner, checkpoints, how.clone(), now).await?;
+    if finished {
         let ended = ended(state, how, now);
         task.emit(WorkerEvent::RunEnded { run: ended.id, workflow: ended.workflow.clone(), status: ended.status });
         if ended.status == RunStatus::Failed {

@@ -217,6 +217,29 @@ pub trait WorkflowStore: Send + Sync + fmt::Debug + 'static {
     /// Removes its watchers. False if nothing changed.
     async fn finish_run(&self, id: RunId, owner: Option<&str>, finish: Finish, now: DateTime<Utc>) -> Result<bool>;
 
+    /// An execution's end: records `checkpoints` (its last operations, not
+    /// written yet; each as [`save_checkpoint`](Self::save_checkpoint) would,
+    /// so one whose position is taken is left as it was) and ends the run as
+    /// [`finish_run`](Self::finish_run) with `owner` does. True if the run
+    /// ended. The SQL and Redis stores make it one atomic write (one
+    /// transaction, one script), group-committed with other runs' writes;
+    /// this default saves the checkpoints one by one, then finishes, which is
+    /// as good where calls cost nothing (in memory) and still never ends a
+    /// run before its checkpoints are recorded.
+    async fn finish_run_after(
+        &self,
+        id: RunId,
+        owner: &str,
+        checkpoints: Vec<Checkpoint>,
+        finish: Finish,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        for checkpoint in checkpoints {
+            self.save_checkpoint(id, owner, checkpoint).await?;
+        }
+        self.finish_run(id, Some(owner), finish, now).await
+    }
+
     /// Records `error` as the run's last error without changing its status (an
     /// attempt failed and will be retried). False if the run is unknown or final.
     async fn record_error(&self, id: RunId, error: &str, now: DateTime<Utc>) -> Result<bool>;
