@@ -302,6 +302,10 @@ impl Stem {
             recorded.publish_recorded(vec![envelope]).await?;
             return Ok(id);
         }
+        if unrecorded(&envelope) {
+            self.broker().publish(envelope).await?;
+            return Ok(id);
+        }
         let status = TaskStatus::queued(&envelope);
         let (published, recorded) = tokio::join!(self.broker().publish(envelope), self.backend().set(status));
         self.settle_enqueue(&[id], published, recorded.map(drop)).await?;
@@ -369,7 +373,9 @@ impl Stem {
             recorded.publish_recorded(envelopes).await?;
             return Ok(ids);
         }
-        let mut statuses: Vec<TaskStatus> = envelopes.iter().map(TaskStatus::queued).collect();
+        let mut statuses: Vec<TaskStatus> =
+            envelopes.iter().filter(|e| !unrecorded(e)).map(TaskStatus::queued).collect();
+        let recorded_ids: Vec<TaskId> = statuses.iter().map(|s| s.id).collect();
         let (published, recorded) = if envelopes.len() >= SPAWN_PUBLISH_FROM {
             // A large batch publishes from a task of its own, so that encoding the
             // messages and encoding the statuses use two threads where there are two.
@@ -381,7 +387,7 @@ impl Stem {
         } else {
             tokio::join!(self.broker().publish_batch(envelopes), self.backend().set_batch(&mut statuses))
         };
-        self.settle_enqueue(&ids, published, recorded.map(drop)).await?;
+        self.settle_enqueue(&recorded_ids, published, recorded.map(drop)).await?;
         Ok(ids)
     }
 
@@ -489,4 +495,10 @@ impl fmt::Debug for Stem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stem").field("stores", &self.inner.stores).field("clock", &self.inner.clock).finish()
     }
+}
+
+/// Whether `envelope`'s task ignores its result, so that no queued record is
+/// written for it (see [`crate::envelope::IGNORE_RESULT_HEADER`]).
+fn unrecorded(envelope: &Envelope) -> bool {
+    envelope.headers.contains_key(crate::envelope::IGNORE_RESULT_HEADER)
 }

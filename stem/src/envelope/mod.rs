@@ -28,6 +28,12 @@ pub const DEFAULT_QUEUE: &str = "default";
 /// The `meta` key of an envelope's and a status's run marker (see [`Envelope::run`]).
 pub const RUN_META: &str = "stem.run";
 
+/// The header of a message whose task ignores its result
+/// ([`TaskOptions::ignore_result`](crate::TaskOptions::ignore_result)): its
+/// producer wrote no queued record for it, so its worker may leave a success
+/// unrecorded on any store.
+pub const IGNORE_RESULT_HEADER: &str = "stem-ignore-result";
+
 /// One task message: what to run, with which arguments, and how.
 ///
 /// The envelope is serde-encoded and versioned ([`ENVELOPE_VERSION`]); unknown

@@ -45,16 +45,17 @@ pub struct TaskOptions {
     pub track_started: bool,
     /// Whether a successful run records nothing (Celery's `ignore_result`;
     /// off by default): no status (not even `started`), no result, only the
-    /// ack. For work whose
-    /// success nobody reads, such as a workflow's executions (the run keeps
-    /// its own result): one status write fewer per run. A failure, a retry or
-    /// a dead letter is still recorded, and a success that something follows
-    /// up (a canvas's next step, a unique window, an extension watching it)
-    /// is recorded as usual. A handle's `wait` on such a task sees no success.
-    /// It holds where the task's queued record is its message (Redis and
-    /// Postgres, whose record goes with the ack); memory and SQLite keep a
-    /// queued record of their own, so there the success is written over it
-    /// as usual, lest the task look queued for ever.
+    /// ack, and its enqueue writes no queued record, so the task is not
+    /// listed while it waits. For work whose success nobody reads, such as a
+    /// workflow's executions (the run keeps its own result): status writes
+    /// fewer per run. A failure, a retry or a dead letter is still recorded;
+    /// a success that something follows up (a canvas's next step, a unique
+    /// window, an extension watching it) is recorded as usual, and so is a
+    /// success after an earlier delivery or attempt (over the status that
+    /// one left). A handle's `wait` on such a task sees no success. The
+    /// typed enqueue marks its messages with
+    /// [`IGNORE_RESULT_HEADER`](crate::envelope::IGNORE_RESULT_HEADER); a
+    /// message enqueued by hand without it is recorded like any other.
     pub ignore_result: bool,
 }
 

@@ -101,6 +101,9 @@ pub(super) fn defer_op(envelope: &Arc<Envelope>, receipt: &Receipt, wait: Durati
         next.headers.insert(SLOT_HEADER.to_owned(), envelope.attempt.to_string());
     }
     let nack = Nack::retry_in(next, wait);
+    if settle::quiet_return(envelope) {
+        return Op::Quiet(receipt.clone(), Finish::Nack(nack));
+    }
     let mut status = settle::status(envelope, receipt, TaskState::Queued);
     status.meta.insert("rate_limited_ms".to_owned(), u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).into());
     Op::Finish(Box::new(status), Arc::clone(envelope), receipt.clone(), Finish::Nack(nack))

@@ -13,7 +13,7 @@ use super::extension::{Extension, FollowUp, Watched};
 use crate::backend::{ErrorInfo, TaskState, TaskStatus};
 use crate::broker::{Nack, Receipt};
 use crate::codec::Payload;
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, IGNORE_RESULT_HEADER};
 use crate::stem::Stem;
 use crate::task::{RetryAction, RetryPolicy};
 
@@ -34,6 +34,9 @@ pub(crate) enum Op {
     /// A run of a task that ignores its result succeeded: only acked, unless
     /// something follows the success up (then recorded like `Succeeded`).
     Unrecorded(Arc<Envelope>, Receipt, Payload),
+    /// A delivery settled with the broker without a status: a message whose
+    /// task ignores its result, put back (requeued, deferred).
+    Quiet(Receipt, Finish),
     /// Several ops at once (the outcomes of one batch's inline runs), with
     /// the batch's share of the writer's backlog, given back once written.
     Many(Vec<Op>, OwnedSemaphorePermit),
@@ -105,6 +108,9 @@ fn status_at(
 
 /// The op that puts a delivery back unchanged and marks its task queued again.
 pub(super) fn requeue_op(envelope: &Arc<Envelope>, receipt: &Receipt, worker: &str) -> Op {
+    if quiet_return(envelope) {
+        return Op::Quiet(receipt.clone(), Finish::Nack(Nack::Requeue));
+    }
     let mut status = status(envelope, receipt, TaskState::Queued);
     status.meta.insert("requeued_by".to_owned(), worker.into());
     Op::Finish(Box::new(status), Arc::clone(envelope), receipt.clone(), Finish::Nack(Nack::Requeue))
@@ -332,7 +338,7 @@ fn written(op: &Op) -> Option<(crate::TaskId, u64, bool)> {
         Op::Succeeded(envelope, receipt, _) => Some((envelope.id, receipt.token, false)),
         Op::Kept(op, _) => written(op),
         // It may write nothing: an earlier status of its task stays.
-        Op::Unrecorded(..) | Op::Many(..) | Op::Close => None,
+        Op::Unrecorded(..) | Op::Quiet(..) | Op::Many(..) | Op::Close => None,
     }
 }
 
@@ -366,12 +372,8 @@ impl Writing {
         statuses.clear();
         tails.clear();
         acks.clear();
-        // The deliveries acked without a status, and what their runs hold.
-        // Only where the queued record is the message itself (it goes with
-        // the ack); a store that keeps a queued record of its own gets the
-        // success written over it, lest the task look queued for ever.
+        // The deliveries settled without a status (see `quiet`).
         let mut quiet = Vec::new();
-        let may_ignore = stem.stores().publish_recorded().is_some();
         for op in ops.drain(..) {
             let (op, keep) = match op {
                 Op::Kept(op, keep) => (*op, Some(keep)),
@@ -391,9 +393,8 @@ impl Writing {
                 }
                 Op::Unrecorded(envelope, receipt, result) => {
                     let mut st = status_at(&envelope, &receipt, TaskState::Succeeded, now);
-                    if may_ignore && envelope.canvas.is_none() && !extensions.iter().any(|e| e.watches(&envelope, &st))
-                    {
-                        quiet.push((receipt, keep));
+                    if quiet_success(&envelope) && !extensions.iter().any(|e| e.watches(&envelope, &st)) {
+                        quiet.push(Tail::Settle(receipt, Finish::Ack, None, keep));
                         continue;
                     }
                     st.result = Some(result);
@@ -401,6 +402,7 @@ impl Writing {
                     tails.push(Tail::Settle(receipt, Finish::Ack, None, keep));
                     statuses.push(st);
                 }
+                Op::Quiet(receipt, finish) => quiet.push(Tail::Settle(receipt, finish, None, keep)),
                 Op::Finish(status, envelope, receipt, finish) => {
                     watched.note(extensions, statuses.len(), &envelope, &status);
                     // The name is kept for the dead letter log line only.
@@ -411,37 +413,46 @@ impl Writing {
                 Op::Many(..) | Op::Close | Op::Kept(..) => {}
             }
         }
-        // The quiet deliveries are acked with the others, whatever happens
-        // to the statuses: their success depends on none of them. What their
-        // runs hold goes once they are settled.
-        let (quiet, quiet_kept): (Vec<Receipt>, Vec<Option<Keep>>) = quiet.into_iter().unzip();
-        acks.extend(quiet);
         let written = if statuses.is_empty() { Some(Vec::new()) } else { write_statuses(stem, statuses).await };
         statuses.clear();
-        let Some(accepted) = written else {
+        // The quiet deliveries are settled with the others, whatever happens
+        // to the statuses: they depend on none of them.
+        let Some(mut accepted) = written else {
             watched.clear();
             tails.clear();
-            let settled = settle(stem, std::iter::empty(), &[], &[], acks).await;
-            drop(quiet_kept);
-            return Flushed::Done(settled);
+            let n = quiet.len();
+            return Flushed::Done(settle(stem, quiet.into_iter(), &vec![true; n], &vec![false; n], acks).await);
         };
         let follow_ups = watched.dispatch(stem, extensions, &accepted);
+        accepted.extend(std::iter::repeat_n(true, quiet.len()));
+        tails.extend(quiet);
         if follow_ups.is_empty() {
             let held = vec![false; accepted.len()];
-            let settled = settle(stem, tails.drain(..), &accepted, &held, acks).await;
-            drop(quiet_kept);
-            return Flushed::Done(settled);
+            return Flushed::Done(settle(stem, tails.drain(..), &accepted, &held, acks).await);
         }
         // Follow-ups take a round trip or more: settle this batch beside the
         // writing of the next ones instead of holding the writer.
-        let (stem, tails, mut acks) = (stem.clone(), std::mem::take(tails), std::mem::take(acks));
+        let (stem, tails) = (stem.clone(), std::mem::take(tails));
         Flushed::Later(Box::pin(async move {
             let held = follow_up(follow_ups, accepted.len()).await;
-            let settled = settle(&stem, tails.into_iter(), &accepted, &held, &mut acks).await;
-            drop(quiet_kept);
-            settled
+            settle(&stem, tails.into_iter(), &accepted, &held, &mut Vec::new()).await
         }))
     }
+}
+
+/// Whether a success of a task that ignores its result may go unrecorded:
+/// its producer wrote no queued record (the header says so), no worker can
+/// have written a status for it (its first attempt: a `started` status is
+/// not written for such a task, and a requeue or a rate-limit deferral of
+/// it writes none), and no canvas goes on from it.
+fn quiet_success(envelope: &Envelope) -> bool {
+    envelope.attempt == 0 && envelope.headers.contains_key(IGNORE_RESULT_HEADER) && envelope.canvas.is_none()
+}
+
+/// Whether `envelope` is put back (requeued, deferred) without a status: a
+/// message whose task ignores its result (see [`quiet_success`]).
+pub(super) fn quiet_return(envelope: &Envelope) -> bool {
+    envelope.headers.contains_key(IGNORE_RESULT_HEADER)
 }
 
 /// What a flush leaves: how many deliveries it settled, or the settling to
@@ -677,7 +688,9 @@ mod tests {
             .map(|op| match op {
                 Op::Status(st, done) => (st.id, st.state, done.is_some()),
                 Op::Finish(st, ..) => (st.id, st.state, false),
-                Op::Succeeded(..) | Op::Unrecorded(..) | Op::Many(..) | Op::Close | Op::Kept(..) => unreachable!(),
+                Op::Succeeded(..) | Op::Unrecorded(..) | Op::Quiet(..) | Op::Many(..) | Op::Close | Op::Kept(..) => {
+                    unreachable!()
+                }
             })
             .collect();
         assert_eq!(
