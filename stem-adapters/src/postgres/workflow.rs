@@ -312,11 +312,7 @@ impl WorkflowStore for PostgresWorkflowStore {
         if let Some(owner) = owner {
             return self.finish_run_after(id, owner, Vec::new(), finish, now).await;
         }
-        let status = finish.status().as_str();
-        let (result, error) = match finish {
-            Finish::Completed(value) => (Some(to_json(&value)?), None),
-            Finish::Failed(error) | Finish::Cancelled(error) => (None, Some(error)),
-        };
+        let (status, result, error) = stored_end(finish)?;
         let mut tx = self.pool().begin().await.map_err(|e| failed(WHAT, e))?;
         let exists: Option<Uuid> = sqlx::query_scalar(self.shared.sql(include_str!("sql/workflow_lock.sql")))
             .bind(id.as_uuid())
@@ -349,11 +345,7 @@ impl WorkflowStore for PostgresWorkflowStore {
         finish: Finish,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let status = finish.status().as_str();
-        let (result, error) = match finish {
-            Finish::Completed(value) => (Some(to_json(&value)?), None),
-            Finish::Failed(error) | Finish::Cancelled(error) => (None, Some(error)),
-        };
+        let (status, result, error) = stored_end(finish)?;
         let checkpoints = checkpoints.into_iter().map(StoredCheckpoint::new).collect::<Result<_>>()?;
         let what = Write::Finish { status, result, error, checkpoints };
         self.writes.write(RunWrite { run: *id.as_uuid(), owner: owner.to_owned(), at: now, what }).await
@@ -604,4 +596,13 @@ fn watcher(row: &PgRow) -> Result<Watcher> {
     let deadline: Option<DateTime<Utc>> = row.try_get("deadline").map_err(get)?;
     let created_at: DateTime<Utc> = row.try_get("created_at").map_err(get)?;
     Ok(Watcher::new(RunId::from(run), watch, deadline, created_at))
+}
+
+/// An end as stored: its final status, and its result (JSON) or error.
+fn stored_end(finish: Finish) -> Result<(&'static str, Option<String>, Option<String>)> {
+    let status = finish.status().as_str();
+    Ok(match finish {
+        Finish::Completed(value) => (status, Some(to_json(&value)?), None),
+        Finish::Failed(error) | Finish::Cancelled(error) => (status, None, Some(error)),
+    })
 }

@@ -409,18 +409,22 @@ impl WorkflowStore for SqliteWorkflowStore {
     }
 
     async fn finish_run(&self, id: RunId, owner: Option<&str>, finish: Finish, now: DateTime<Utc>) -> Result<bool> {
-        let status = finish.status().as_str();
-        let (result, error) = match finish {
-            Finish::Completed(value) => (Some(encode(&value)?), None),
-            Finish::Failed(error) | Finish::Cancelled(error) => (None, Some(error)),
-        };
-        let (id, owner, now) = (id.to_string(), owner.map(str::to_owned), ms(now));
+        if let Some(owner) = owner {
+            return self.finish_run_after(id, owner, Vec::new(), finish, now).await;
+        }
+        let (status, result, error) = stored_end(finish)?;
+        let (id, now) = (id.to_string(), ms(now));
         self.shared
             .db
             .call("finish workflow run", move |conn| {
-                let changed = conn
-                    .prepare_cached(include_str!("sql/workflow_finish.sql"))?
-                    .execute(params![id, status, result, error, now, owner])?;
+                let changed = conn.prepare_cached(include_str!("sql/workflow_finish.sql"))?.execute(params![
+                    id,
+                    status,
+                    result,
+                    error,
+                    now,
+                    None::<String>
+                ])?;
                 if changed == 0 {
                     return Ok(false);
                 }
@@ -439,11 +443,7 @@ impl WorkflowStore for SqliteWorkflowStore {
         finish: Finish,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let status = finish.status().as_str();
-        let (result, error) = match finish {
-            Finish::Completed(value) => (Some(encode(&value)?), None),
-            Finish::Failed(error) | Finish::Cancelled(error) => (None, Some(error)),
-        };
+        let (status, result, error) = stored_end(finish)?;
         let checkpoints = checkpoints.into_iter().map(StoredCheckpoint::new).collect::<Result<Vec<_>>>()?;
         let (id, owner, now) = (id.to_string(), owner.to_owned(), ms(now));
         self.shared
@@ -548,4 +548,13 @@ impl WorkflowStore for SqliteWorkflowStore {
             })
             .await
     }
+}
+
+/// An end as stored: its final status, and its result (JSON) or error.
+fn stored_end(finish: Finish) -> Result<(&'static str, Option<String>, Option<String>)> {
+    let status = finish.status().as_str();
+    Ok(match finish {
+        Finish::Completed(value) => (status, Some(encode(&value)?), None),
+        Finish::Failed(error) | Finish::Cancelled(error) => (status, None, Some(error)),
+    })
 }
