@@ -302,7 +302,7 @@ impl Stem {
             recorded.publish_recorded(vec![envelope]).await?;
             return Ok(id);
         }
-        if unrecorded(&envelope) {
+        if envelope.ignores_result() {
             self.broker().publish(envelope).await?;
             return Ok(id);
         }
@@ -374,7 +374,7 @@ impl Stem {
             return Ok(ids);
         }
         let mut statuses: Vec<TaskStatus> =
-            envelopes.iter().filter(|e| !unrecorded(e)).map(TaskStatus::queued).collect();
+            envelopes.iter().filter(|e| !e.ignores_result()).map(TaskStatus::queued).collect();
         let recorded_ids: Vec<TaskId> = statuses.iter().map(|s| s.id).collect();
         let (published, recorded) = if envelopes.len() >= SPAWN_PUBLISH_FROM {
             // A large batch publishes from a task of its own, so that encoding the
@@ -495,10 +495,4 @@ impl fmt::Debug for Stem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stem").field("stores", &self.inner.stores).field("clock", &self.inner.clock).finish()
     }
-}
-
-/// Whether `envelope`'s task ignores its result, so that no queued record is
-/// written for it (see [`crate::envelope::IGNORE_RESULT_HEADER`]).
-fn unrecorded(envelope: &Envelope) -> bool {
-    envelope.headers.contains_key(crate::envelope::IGNORE_RESULT_HEADER)
 }

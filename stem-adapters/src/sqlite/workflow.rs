@@ -412,26 +412,8 @@ impl WorkflowStore for SqliteWorkflowStore {
         if let Some(owner) = owner {
             return self.finish_run_after(id, owner, Vec::new(), finish, now).await;
         }
-        let (status, result, error) = stored_end(finish)?;
-        let (id, now) = (id.to_string(), ms(now));
-        self.shared
-            .db
-            .call("finish workflow run", move |conn| {
-                let changed = conn.prepare_cached(include_str!("sql/workflow_finish.sql"))?.execute(params![
-                    id,
-                    status,
-                    result,
-                    error,
-                    now,
-                    None::<String>
-                ])?;
-                if changed == 0 {
-                    return Ok(false);
-                }
-                drop_watchers(conn, &id)?;
-                Ok(true)
-            })
-            .await
+        let (end, id, now) = (stored_end(finish)?, id.to_string(), ms(now));
+        self.shared.db.call("finish workflow run", move |conn| end_run(conn, &id, &end, now, None)).await
     }
 
     /// One call on the writer: the checkpoints and the end in one transaction.
@@ -443,7 +425,7 @@ impl WorkflowStore for SqliteWorkflowStore {
         finish: Finish,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let (status, result, error) = stored_end(finish)?;
+        let end = stored_end(finish)?;
         let checkpoints = checkpoints.into_iter().map(StoredCheckpoint::new).collect::<Result<Vec<_>>>()?;
         let (id, owner, now) = (id.to_string(), owner.to_owned(), ms(now));
         self.shared
@@ -455,19 +437,7 @@ impl WorkflowStore for SqliteWorkflowStore {
                 for checkpoint in &checkpoints {
                     record(conn, &id, checkpoint, false)?;
                 }
-                let changed = conn.prepare_cached(include_str!("sql/workflow_finish.sql"))?.execute(params![
-                    id,
-                    status,
-                    result,
-                    error,
-                    now,
-                    Some(owner)
-                ])?;
-                if changed == 0 {
-                    return Ok(false);
-                }
-                drop_watchers(conn, &id)?;
-                Ok(true)
+                end_run(conn, &id, &end, now, Some(&owner))
             })
             .await
     }
@@ -551,7 +521,24 @@ impl WorkflowStore for SqliteWorkflowStore {
 }
 
 /// An end as stored: its final status, and its result (JSON) or error.
-fn stored_end(finish: Finish) -> Result<(&'static str, Option<String>, Option<String>)> {
+type StoredEnd = (&'static str, Option<String>, Option<String>);
+
+/// Ends run `id` at `now` (`sql/workflow_finish.sql`: with an `owner`, only
+/// if it is running and held by it) and drops its watchers; true if it ended.
+fn end_run(conn: &Connection, id: &str, end: &StoredEnd, now: i64, owner: Option<&str>) -> rusqlite::Result<bool> {
+    let (status, result, error) = end;
+    let changed = conn
+        .prepare_cached(include_str!("sql/workflow_finish.sql"))?
+        .execute(params![id, status, result, error, now, owner])?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    drop_watchers(conn, id)?;
+    Ok(true)
+}
+
+/// `finish` as stored.
+fn stored_end(finish: Finish) -> Result<StoredEnd> {
     let status = finish.status().as_str();
     Ok(match finish {
         Finish::Completed(value) => (status, Some(encode(&value)?), None),

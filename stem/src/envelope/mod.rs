@@ -126,6 +126,18 @@ impl Envelope {
         self.meta.get(RUN_META).and_then(serde_json::Value::as_str)
     }
 
+    /// Whether its task ignores its result ([`IGNORE_RESULT_HEADER`]): no
+    /// queued record is written for it, and its first attempt's success
+    /// need not be recorded.
+    pub fn ignores_result(&self) -> bool {
+        self.headers.contains_key(IGNORE_RESULT_HEADER)
+    }
+
+    /// Marks it as a message of a task that ignores its result.
+    pub(crate) fn mark_ignores_result(&mut self) {
+        self.headers.insert(IGNORE_RESULT_HEADER.to_owned(), "1".to_owned());
+    }
+
     /// Whether the envelope's `expires` time has passed at `now`.
     pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
         self.expires.is_some_and(|at| at <= now)

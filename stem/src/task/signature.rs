@@ -231,7 +231,7 @@ impl EnqueueOptions {
         envelope.time_limits.hard = o.time_limit.or(defaults.time_limit);
         envelope.time_limits.soft = o.soft_time_limit.or(defaults.soft_time_limit);
         if defaults.ignore_result {
-            envelope.headers.insert(crate::envelope::IGNORE_RESULT_HEADER.to_owned(), "1".to_owned());
+            envelope.mark_ignores_result();
         }
         if let Some((parent, root)) = o.parent {
             envelope.parent_id = Some(parent);

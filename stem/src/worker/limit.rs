@@ -101,7 +101,7 @@ pub(super) fn defer_op(envelope: &Arc<Envelope>, receipt: &Receipt, wait: Durati
         next.headers.insert(SLOT_HEADER.to_owned(), envelope.attempt.to_string());
     }
     let nack = Nack::retry_in(next, wait);
-    if settle::quiet_return(envelope) {
+    if envelope.ignores_result() {
         return Op::Quiet(receipt.clone(), Finish::Nack(nack));
     }
     let mut status = settle::status(envelope, receipt, TaskState::Queued);

@@ -13,7 +13,7 @@ use super::extension::{Extension, FollowUp, Watched};
 use crate::backend::{ErrorInfo, TaskState, TaskStatus};
 use crate::broker::{Nack, Receipt};
 use crate::codec::Payload;
-use crate::envelope::{Envelope, IGNORE_RESULT_HEADER};
+use crate::envelope::Envelope;
 use crate::stem::Stem;
 use crate::task::{RetryAction, RetryPolicy};
 
@@ -108,7 +108,7 @@ fn status_at(
 
 /// The op that puts a delivery back unchanged and marks its task queued again.
 pub(super) fn requeue_op(envelope: &Arc<Envelope>, receipt: &Receipt, worker: &str) -> Op {
-    if quiet_return(envelope) {
+    if envelope.ignores_result() {
         return Op::Quiet(receipt.clone(), Finish::Nack(Nack::Requeue));
     }
     let mut status = status(envelope, receipt, TaskState::Queued);
@@ -446,13 +446,7 @@ impl Writing {
 /// not written for such a task, and a requeue or a rate-limit deferral of
 /// it writes none), and no canvas goes on from it.
 fn quiet_success(envelope: &Envelope) -> bool {
-    envelope.attempt == 0 && envelope.headers.contains_key(IGNORE_RESULT_HEADER) && envelope.canvas.is_none()
-}
-
-/// Whether `envelope` is put back (requeued, deferred) without a status: a
-/// message whose task ignores its result (see [`quiet_success`]).
-pub(super) fn quiet_return(envelope: &Envelope) -> bool {
-    envelope.headers.contains_key(IGNORE_RESULT_HEADER)
+    envelope.attempt == 0 && envelope.ignores_result() && envelope.canvas.is_none()
 }
 
 /// What a flush leaves: how many deliveries it settled, or the settling to

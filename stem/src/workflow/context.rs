@@ -213,7 +213,7 @@ impl WorkflowContext {
             },
             Err(error) => json!({ "err": error.message(), "attempts": attempts }),
         };
-        self.save(position, id, recorded).await;
+        self.save(position, id, recorded);
         outcome
     }
 
@@ -292,7 +292,7 @@ impl WorkflowContext {
             Err(error) => self.halt(Halt::Store(error)).await,
         };
         if let Some(value) = known.as_ref().and_then(calls::final_value) {
-            self.save(position, name, value.clone()).await;
+            self.save(position, name, value.clone());
             return calls::outcome(&value);
         }
         if known.is_none() {
@@ -354,7 +354,7 @@ impl WorkflowContext {
                 }
             }
         };
-        self.save(position, name, Value::Bool(true)).await;
+        self.save(position, name, Value::Bool(true));
         true
     }
 
@@ -367,7 +367,7 @@ impl WorkflowContext {
             Slot::Replay(c) => self.decode_internal(&c).await,
             Slot::Live(position, name) => {
                 let value = make();
-                self.save(position, name, serde_json::to_value(&value).unwrap_or_default()).await;
+                self.save(position, name, serde_json::to_value(&value).unwrap_or_default());
                 value
             }
         }
@@ -390,9 +390,9 @@ impl WorkflowContext {
         };
         if wait.deadline.is_some_and(|d| now >= d) {
             if let Some(pending) = pending {
-                self.save(pending.position, pending.name, pending.value).await;
+                self.save(pending.position, pending.name, pending.value);
             }
-            self.save(position, name, json!({ "timeout": true })).await;
+            self.save(position, name, json!({ "timeout": true }));
             return None;
         }
         self.check_suspended_time(wait.since, now).await;
@@ -454,7 +454,7 @@ impl WorkflowContext {
     /// end, in one store write. So a run of `n` steps costs `n` writes, not
     /// `n + 1`; what a crash can repeat is unchanged: a step whose
     /// checkpoint was not written yet.
-    async fn save(&self, position: u32, name: String, value: Value) {
+    fn save(&self, position: u32, name: String, value: Value) {
         let at = self.now_unrecorded();
         self.pending().push(Checkpoint { position, name, value, at });
     }

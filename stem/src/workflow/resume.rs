@@ -27,7 +27,7 @@ pub(crate) const EXECUTE_OPTIONS: TaskOptions = {
 fn execution(run: RunId, queue: String) -> Result<Envelope> {
     let mut envelope = Envelope::new(EXECUTE, queue, codec::encode(<Json as codec::Codec>::ID, &run)?);
     envelope.max_retries = EXECUTE_OPTIONS.max_retries;
-    envelope.headers.insert(crate::envelope::IGNORE_RESULT_HEADER.to_owned(), "1".to_owned());
+    envelope.mark_ignores_result();
     Ok(envelope)
 }
 
